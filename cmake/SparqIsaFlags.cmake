@@ -1,0 +1,22 @@
+# Per-ISA compile flags for kernel sources, chosen by file name suffix, so that
+# one binary carries every path and picks one at run time (cpuid):
+#   *_avx2.cpp  *_avx512.cpp  *_vnni.cpp  *_amx.cpp  (*_scalar.cpp: baseline)
+set(SPARQ_FLAGS_AVX2 -mavx2 -mfma -mf16c)
+set(SPARQ_FLAGS_AVX512 ${SPARQ_FLAGS_AVX2} -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512cd)
+set(SPARQ_FLAGS_VNNI ${SPARQ_FLAGS_AVX512} -mavx512vnni -mavxvnni)
+set(SPARQ_FLAGS_AMX ${SPARQ_FLAGS_VNNI} -mamx-tile -mamx-int8 -mamx-bf16)
+
+function(sparq_apply_isa_flags)
+  foreach(src IN LISTS ARGN)
+    get_filename_component(stem "${src}" NAME_WE)
+    if(stem MATCHES "_avx2$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "${SPARQ_FLAGS_AVX2}")
+    elseif(stem MATCHES "_avx512$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "${SPARQ_FLAGS_AVX512}")
+    elseif(stem MATCHES "_vnni$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "${SPARQ_FLAGS_VNNI}")
+    elseif(stem MATCHES "_amx$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "${SPARQ_FLAGS_AMX}")
+    endif()
+  endforeach()
+endfunction()

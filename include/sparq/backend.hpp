@@ -1,0 +1,88 @@
+// The pluggable backend interface. A backend says which nodes it supports and
+// compiles each into a `CompiledNode` (repacking weights into its own layout);
+// the session runs compiled nodes in graph order over a planned arena.
+// Backends register themselves by name in the `BackendRegistry`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sparq/graph.hpp"
+#include "sparq/tensor.hpp"
+
+namespace sparq {
+
+// What one executed node (or transfer) cost; filled by the session and, for
+// simulated hardware, by the kernel itself.
+struct NodeStats {
+  std::string name;     // node name
+  std::string op;       // op_name(), or "transfer"
+  std::string backend;  // backend name
+  std::string kernel;   // the kernel that ran (e.g. "sparse3x3_k3_s1__avx512")
+  double seconds = 0;   // host wall time
+  int64_t dense_macs = 0;
+  int64_t actual_macs = 0;
+  int64_t bytes_moved = 0;  // transfers: bytes that crossed between backends
+  // Simulated hardware (device backend); zero elsewhere.
+  int64_t device_cycles = 0;
+  double device_seconds = 0;
+  double device_energy_joules = 0;
+  double device_utilization = 0;  // 0..1
+  int64_t device_offchip_bytes = 0;
+};
+
+struct ExecContext {
+  int threads = 1;             // threads the kernel may use (oneTBB, inside the session's arena)
+  void* scratch = nullptr;     // CompiledNode::scratch_bytes(batch) bytes, 64-byte aligned
+  NodeStats* stats = nullptr;  // may be null; device kernels add their figures here
+};
+
+class CompiledNode {
+ public:
+  virtual ~CompiledNode() = default;
+  // Runs one batch (views include the batch dimension). Must be safe to call
+  // from several threads at once on different buffers. A producer of a
+  // quantized tensor writes output.scales.
+  virtual void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+                   const ExecContext& ctx) const = 0;
+  virtual size_t scratch_bytes(int64_t batch) const { return 0; }
+  // Names the implementation chosen (shown by inspect, bench and stats).
+  virtual std::string kernel_name() const = 0;
+};
+
+// Cost of moving a tensor between host memory and a backend's memory.
+struct TransferCost {
+  int64_t device_cycles = 0;
+  double device_seconds = 0;
+  double device_energy_joules = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual bool supports(const Graph& graph, const Node& node) const = 0;
+  // Only called for nodes that supports() accepted.
+  virtual std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const = 0;
+  // True for backends whose tensors live in host memory (CPU, reference).
+  // Edges between a host and a non-host backend become transfer steps.
+  virtual bool host_memory() const { return true; }
+  virtual TransferCost transfer_cost(int64_t bytes) const { return {}; }
+};
+
+// Name -> factory. "reference" and "cpu" are always registered; "device" too.
+class BackendRegistry {
+ public:
+  using Factory = std::function<std::shared_ptr<const Backend>()>;
+  static void add(const std::string& name, Factory factory);
+  // Throws Error(kInvalidArgument) listing the known names when `name` is unknown.
+  static std::shared_ptr<const Backend> get(const std::string& name);
+  static std::vector<std::string> names();
+};
+
+}  // namespace sparq

@@ -1,0 +1,58 @@
+// The computation graph: values (tensors flowing between nodes, per-sample
+// shapes) and nodes (an operation with its inputs and one output), kept in
+// topological order. Graphs are built with `ModelBuilder` and owned by `Model`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sparq/dtype.hpp"
+#include "sparq/ops.hpp"
+#include "sparq/shape.hpp"
+
+namespace sparq {
+
+using ValueId = int32_t;
+
+struct Value {
+  std::string name;
+  Shape shape;  // per sample: [C, H, W] or [F]
+  DType dtype = DType::kF32;
+};
+
+struct Node {
+  std::string name;
+  OpAttrs op;
+  std::vector<ValueId> inputs;
+  ValueId output = -1;
+};
+
+struct Graph {
+  std::vector<Value> values;
+  std::vector<Node> nodes;  // topological order
+  ValueId input = -1;       // the single graph input
+  std::vector<ValueId> outputs;
+
+  const Value& value(ValueId id) const { return values.at(static_cast<size_t>(id)); }
+};
+
+// Infers the output value (shape and dtype) of `node` from its inputs; throws
+// Error(kInvalidModel) naming the node and the problem when they do not fit.
+Value infer_output(const Graph& graph, const Node& node);
+
+// Checks every structural and semantic rule (ids in range, topological order,
+// shapes and dtypes agree with infer_output, weights sized and in range,
+// densities 1..9, tap bytes well formed, scales finite and positive).
+// Throws Error(kInvalidModel) with a message naming the node and field.
+void validate(const Graph& graph);
+
+// Multiply-accumulates of one sample through `node`: dense (what the unpruned
+// layer needs) and actual (kept taps only). Zero for non-arithmetic ops.
+struct MacCount {
+  int64_t dense = 0;
+  int64_t actual = 0;
+};
+MacCount count_macs(const Graph& graph, const Node& node);
+
+}  // namespace sparq

@@ -1,0 +1,113 @@
+// The operations a sparq graph is made of, with their attributes and weights.
+// Numerics follow docs/NUMERICS.md (the contract every backend implements bit
+// for bit): quantized layers take u8/s8 activations with a per-tensor scale,
+// accumulate in int32 and write float: y = fma(float(acc), s_act * s_w[o], b[o]).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sparq/tensor.hpp"
+
+namespace sparq {
+
+enum class Activation : uint8_t { kNone, kRelu, kRelu6 };
+const char* to_string(Activation activation);
+
+// Pattern sharing of a pruned layer: groups of `out_group` consecutive output
+// channels x `in_group` consecutive input channels keep the same tap positions.
+// 1 x 1 means every kernel chose its own taps.
+struct PatternSharing {
+  int out_group = 1;
+  int in_group = 1;
+  bool operator==(const PatternSharing&) const = default;
+};
+
+// f32 (or u8/s8) -> u8/s8 with a scale computed from the tensor itself at run
+// time: s = max(x) / qmax (signed: max|x| / 127), q = clamp(nearbyint(x / s)).
+struct QuantizeOp {
+  int bits = 8;            // 8, or 4 (u4 activations stored one per byte)
+  bool is_signed = false;  // s8 with qmax 127; requires bits == 8
+};
+
+// u8/s8 -> f32: x = scale * q.
+struct DequantizeOp {};
+
+// Dense convolution, any kernel size, stride, padding and group count.
+// Float mode: f32 input, f32 weights [O, I/groups, KH, KW].
+// Quantized mode: u8/s8 input, s8 or s4 weights [O, I/groups, KH, KW] with
+// per-output-channel `weight_scales`, int32 accumulation, f32 output.
+struct Conv2dOp {
+  int kernel_h = 3, kernel_w = 3;
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;  // symmetric zero padding
+  int groups = 1;
+  Activation activation = Activation::kNone;
+  Tensor weights;                    // f32, s8 or s4
+  std::vector<float> weight_scales;  // quantized mode: one per output channel
+  std::vector<float> bias;           // one per output channel (may be all zero)
+};
+
+// The pruned N-of-9 3x3 convolution (pad 1, stride 1 or 2): every kernel keeps
+// exactly `density` taps, stored one byte per tap (docs/SPARSE_FORMAT.md):
+// high nibble = position ky*3+kx, low nibble = signed 4-bit value.
+// Kernel (o, i) is bytes [(o*I + i)*density, +density), positions increasing.
+// Input u8/s8 (quantized), output f32.
+struct SparseConv3x3Op {
+  int stride = 1;
+  int density = 9;  // k, taps kept per kernel, 1..9
+  int out_channels = 0;
+  int in_channels = 0;
+  PatternSharing sharing;
+  Activation activation = Activation::kNone;
+  std::vector<uint8_t> taps;         // out_channels * in_channels * density bytes
+  std::vector<float> weight_scales;  // one per output channel
+  std::vector<float> bias;           // one per output channel
+};
+
+// y = W x + b. Float mode: f32 input and weights [O, I].
+// Quantized mode: u8/s8 input, s8 weights with per-output scales, f32 output.
+struct FullyConnectedOp {
+  Activation activation = Activation::kNone;
+  Tensor weights;                    // [O, I], f32 or s8
+  std::vector<float> weight_scales;  // quantized mode only
+  std::vector<float> bias;
+};
+
+enum class PoolKind : uint8_t { kMax, kAverage };
+// Average pooling divides by the full window (padding counts as zero).
+struct Pool2dOp {
+  PoolKind kind = PoolKind::kMax;
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+};
+
+// [C, H, W] -> [C] mean over H x W. f32.
+struct GlobalAvgPoolOp {};
+
+// Element-wise sum of two f32 tensors of one shape (residual), then activation.
+struct AddOp {
+  Activation activation = Activation::kNone;
+};
+
+// Element-wise activation on f32.
+struct ActivationOp {
+  Activation activation = Activation::kRelu;
+};
+
+// [C, H, W] -> [C*H*W] (no data movement).
+struct FlattenOp {};
+
+// Softmax over the last axis of an f32 [F] tensor.
+struct SoftmaxOp {};
+
+using OpAttrs = std::variant<QuantizeOp, DequantizeOp, Conv2dOp, SparseConv3x3Op, FullyConnectedOp,
+                             Pool2dOp, GlobalAvgPoolOp, AddOp, ActivationOp, FlattenOp, SoftmaxOp>;
+
+// "conv2d", "sparse_conv3x3", ... (stable names used in files and reports).
+const char* op_name(const OpAttrs& op);
+
+}  // namespace sparq

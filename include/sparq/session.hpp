@@ -1,0 +1,63 @@
+// A session compiles a model for a backend preference list and runs batches.
+// Each node goes to the first backend in the list that supports it. Buffers of
+// dead tensors are reused (a static memory plan); `run` is safe to call from
+// several threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sparq/backend.hpp"
+#include "sparq/model.hpp"
+#include "sparq/tensor.hpp"
+
+namespace sparq {
+
+struct SessionOptions {
+  std::vector<std::string> backends = {"cpu", "reference"};
+  // Threads for one run (oneTBB); 0 means all hardware threads.
+  int threads = 0;
+  // Backends may also be given as a ready object (tests, custom devices);
+  // these are tried before `backends`.
+  std::vector<std::shared_ptr<const Backend>> backend_objects;
+};
+
+struct RunStats {
+  std::vector<NodeStats> steps;  // nodes and transfers in execution order
+  double seconds = 0;            // whole run, host wall time
+  size_t arena_bytes = 0;        // planned peak of intermediate tensors for this batch
+};
+
+struct Placement {
+  std::string node;
+  std::string backend;
+  std::string kernel;
+};
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Model> model, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // `input` has the model's input shape with a leading batch dimension (any
+  // batch >= 1). Returns one tensor per graph output, batch first.
+  std::vector<Tensor> run(const Tensor& input, RunStats* stats = nullptr) const;
+
+  const Model& model() const;
+  const std::vector<Placement>& placements() const;
+  // Peak bytes of intermediate tensors after buffer reuse, and without it.
+  size_t planned_bytes(int64_t batch) const;
+  size_t unplanned_bytes(int64_t batch) const;
+  int threads() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sparq

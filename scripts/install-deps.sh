@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sparq builds, tests and runs with.
+# Idempotent: when every package is already present it returns in well under a second.
+set -euo pipefail
+
+packages=(
+  # toolchain and test tooling
+  cmake g++ clang libclang-rt-14-dev clang-format ninja-build pkg-config
+  # the agreed core
+  libtbb-dev libeigen3-dev libxsimd-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # model file, command line, images, JSON
+  libflatbuffers-dev flatbuffers-compiler libcli11-dev libstb-dev nlohmann-json3-dev zlib1g-dev
+  # oracles and peers (tests and benchmarks only), training tools
+  libdnnl-dev libtorch-dev
+  # dnnl-config.cmake (Debian builds oneDNN with the OpenCL GPU runtime) finds OpenCL
+  ocl-icd-opencl-dev opencl-headers
+  # real data
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one command that installs, builds and runs every test of sparq:
+#   1. Debian dependencies (scripts/install-deps.sh, fast when present)
+#   2. sanitizer build (ASan + UBSan) of the unit tests, run
+#   3. bounded fuzzing of the model loader (libFuzzer, clang)
+#   4. release build of everything (library, tools, examples, benchmarks, tests), ctest
+# The log ends with ctest's summary of the release run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc)
+fuzz_seconds=${SPARQ_FUZZ_SECONDS:-60}
+
+bash scripts/install-deps.sh
+
+echo "== sanitizer build (ASan + UBSan): unit tests"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARQ_SANITIZE=ON \
+  -DSPARQ_WITH_TORCH=OFF -DSPARQ_BUILD_TOOLS=OFF -DSPARQ_BUILD_BENCH=OFF \
+  -DSPARQ_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan -L unit --output-on-failure -j"$jobs"
+
+echo "== fuzzing the model loader for ${fuzz_seconds} s"
+bash scripts/fuzz.sh "$fuzz_seconds"
+
+echo "== release build: everything"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$jobs"
+ctest --test-dir build/release --output-on-failure -j"$jobs"

@@ -1,0 +1,90 @@
+#include "tests/support/test_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace sparq::testing {
+
+std::mt19937 rng(uint32_t seed) {
+  return std::mt19937(seed);
+}
+
+std::vector<float> random_floats(std::mt19937& gen, size_t count, float lo, float hi) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> out(count);
+  for (float& v : out) v = dist(gen);
+  return out;
+}
+
+Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo, float hi) {
+  auto values = random_floats(gen, static_cast<size_t>(shape.elements()), lo, hi);
+  return Tensor::from_floats(shape, values);
+}
+
+Tensor random_u8(std::mt19937& gen, const Shape& shape, int qmax) {
+  Tensor t(shape, DType::kU8);
+  std::uniform_int_distribution<int> dist(0, qmax);
+  for (uint8_t& v : t.span<uint8_t>()) v = static_cast<uint8_t>(dist(gen));
+  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
+  for (float& s : t.scales()) s = scale(gen);
+  return t;
+}
+
+std::vector<uint8_t> random_taps(std::mt19937& gen, int out_channels, int in_channels, int density,
+                                 PatternSharing sharing) {
+  std::vector<uint8_t> taps(static_cast<size_t>(out_channels) * in_channels * density);
+  std::uniform_int_distribution<int> value(-8, 7);
+  std::vector<int> positions(9);
+  for (int og = 0; og < out_channels; og += sharing.out_group) {
+    for (int ig = 0; ig < in_channels; ig += sharing.in_group) {
+      std::iota(positions.begin(), positions.end(), 0);
+      std::shuffle(positions.begin(), positions.end(), gen);
+      std::sort(positions.begin(), positions.begin() + density);
+      for (int o = og; o < std::min(out_channels, og + sharing.out_group); ++o) {
+        for (int i = ig; i < std::min(in_channels, ig + sharing.in_group); ++i) {
+          uint8_t* kernel = &taps[(static_cast<size_t>(o) * in_channels + i) * density];
+          for (int t = 0; t < density; ++t) kernel[t] = make_tap(positions[t], value(gen));
+        }
+      }
+    }
+  }
+  return taps;
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return INFINITY;
+  auto x = a.span<float>();
+  auto y = b.span<float>();
+  float worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(x[i] - y[i]));
+  return worst;
+}
+
+::testing::AssertionResult bit_equal(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) {
+    return ::testing::AssertionFailure()
+           << "shapes differ: " << a.shape().to_string() << " vs " << b.shape().to_string();
+  }
+  if (a.dtype() != b.dtype()) return ::testing::AssertionFailure() << "dtypes differ";
+  if (!std::equal(a.scales().begin(), a.scales().end(), b.scales().begin(), b.scales().end())) {
+    return ::testing::AssertionFailure() << "scales differ";
+  }
+  const auto* x = static_cast<const uint8_t*>(a.raw());
+  const auto* y = static_cast<const uint8_t*>(b.raw());
+  for (size_t i = 0; i < a.bytes(); ++i) {
+    if (x[i] != y[i]) {
+      ::testing::AssertionResult r = ::testing::AssertionFailure();
+      r << "first difference at byte " << i;
+      if (a.dtype() == DType::kF32) {
+        size_t e = i / 4;
+        r << " (element " << e << ": " << a.data<float>()[e] << " vs " << b.data<float>()[e] << ")";
+      }
+      return r;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace sparq::testing

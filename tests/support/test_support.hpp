@@ -1,0 +1,31 @@
+// Helpers shared by the tests: seeded random tensors and graphs.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "sparq/sparq.hpp"
+
+namespace sparq::testing {
+
+// A fixed-seed generator; tests print their seed parameters in failures.
+std::mt19937 rng(uint32_t seed);
+
+std::vector<float> random_floats(std::mt19937& gen, size_t count, float lo, float hi);
+Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo = -1.0f, float hi = 1.0f);
+// Random quantized activations with random per-sample scales.
+Tensor random_u8(std::mt19937& gen, const Shape& shape, int qmax = 255);
+
+// Random N-of-9 taps (values -8..7, any pattern, or shared per group).
+std::vector<uint8_t> random_taps(std::mt19937& gen, int out_channels, int in_channels, int density,
+                                 PatternSharing sharing = {});
+
+// Max |a - b| over two f32 tensors of the same shape.
+float max_abs_diff(const Tensor& a, const Tensor& b);
+// Bytes equal (shape, dtype, data and scales).
+::testing::AssertionResult bit_equal(const Tensor& a, const Tensor& b);
+
+}  // namespace sparq::testing
