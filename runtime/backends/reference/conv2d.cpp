@@ -1,0 +1,179 @@
+// Dense convolution (any kernel, stride, padding, groups), float and quantized.
+// Loops run plane by plane (input channel, then ky, then kx, each adding its
+// contribution to every output pixel), which keeps every pixel's float sum in
+// the documented order: input channel, then ky, then kx (docs/NUMERICS.md).
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "runtime/backends/reference/reference_common.hpp"
+#include "runtime/backends/reference/reference_nodes.hpp"
+#include "sparq/error.hpp"
+#include "sparq/quantization.hpp"
+
+namespace sparq::reference {
+namespace {
+
+// The geometry of one dense convolution, per sample.
+struct ConvGeometry {
+  int64_t in_channels = 0, in_h = 0, in_w = 0;
+  int64_t out_channels = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t groups = 1;
+  int64_t in_per_group() const { return in_channels / groups; }
+  int64_t out_per_group() const { return out_channels / groups; }
+};
+
+// Adds w * x[shifted] to every output pixel of `acc` for one kernel tap
+// (ky, kx) of one input plane; pixels whose input lies in the padding get
+// nothing. Acc is float (float mode) or int32 (quantized mode).
+template <typename Acc, typename In, typename W>
+void accumulate_tap(std::vector<Acc>& acc, const In* plane, W w, int64_t ky, int64_t kx,
+                    const ConvGeometry& g) {
+  const OutputRange rows = valid_outputs(g.in_h, g.out_h, g.stride_h, ky - g.pad_h);
+  const OutputRange cols = valid_outputs(g.in_w, g.out_w, g.stride_w, kx - g.pad_w);
+  for (int64_t oy = rows.begin; oy < rows.end; ++oy) {
+    const In* row = plane + (oy * g.stride_h + ky - g.pad_h) * g.in_w;
+    Acc* out = &acc[static_cast<size_t>(oy * g.out_w)];
+    for (int64_t ox = cols.begin; ox < cols.end; ++ox) {
+      out[ox] += static_cast<Acc>(row[ox * g.stride_w + kx - g.pad_w]) * static_cast<Acc>(w);
+    }
+  }
+}
+
+class Conv2dNode : public CompiledNode {
+ public:
+  Conv2dNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        op_(std::get<Conv2dOp>(node.op)),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)) {
+    g_.in_channels = input_.shape[0];
+    g_.in_h = input_.shape[1];
+    g_.in_w = input_.shape[2];
+    g_.out_channels = output_.shape[0];
+    g_.out_h = output_.shape[1];
+    g_.out_w = output_.shape[2];
+    g_.kernel_h = op_.kernel_h;
+    g_.kernel_w = op_.kernel_w;
+    g_.stride_h = op_.stride_h;
+    g_.stride_w = op_.stride_w;
+    g_.pad_h = op_.pad_h;
+    g_.pad_w = op_.pad_w;
+    g_.groups = op_.groups;
+    if (op_.weights.dtype() != DType::kF32) decode_integer_weights();
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext&) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    for (int64_t n = 0; n < batch; ++n) {
+      if (op_.weights.dtype() == DType::kF32) {
+        run_float(inputs[0], output, n);
+      } else if (input_.dtype == DType::kU8) {
+        run_quantized<uint8_t>(inputs[0], output, n);
+      } else {
+        run_quantized<int8_t>(inputs[0], output, n);
+      }
+    }
+  }
+
+  std::string kernel_name() const override {
+    if (op_.weights.dtype() == DType::kF32) return "reference_conv2d_f32";
+    return std::string("reference_conv2d_") + to_string(input_.dtype) + "x" +
+           to_string(op_.weights.dtype());
+  }
+
+ private:
+  // s8 weights are used as stored; s4 weights are two per byte, element 2e in
+  // the low nibble of byte e, sign-extended from 4 bits.
+  void decode_integer_weights() {
+    const auto count = static_cast<size_t>(op_.weights.shape().elements());
+    values_.resize(count);
+    const auto* bytes = op_.weights.data<uint8_t>();
+    int64_t max_abs = 0;
+    for (size_t e = 0; e < count; ++e) {
+      int value = 0;
+      if (op_.weights.dtype() == DType::kS8) {
+        value = static_cast<int8_t>(bytes[e]);
+      } else {
+        const uint8_t nibble = (e % 2 == 0) ? (bytes[e / 2] & 0x0F) : (bytes[e / 2] >> 4);
+        value = nibble >= 8 ? nibble - 16 : nibble;
+      }
+      values_[e] = static_cast<int8_t>(value);
+      max_abs = std::max<int64_t>(max_abs, value < 0 ? -value : value);
+    }
+    check_int32_accumulator(name_, g_.in_per_group() * g_.kernel_h * g_.kernel_w,
+                            max_abs * max_abs_activation(input_.dtype));
+  }
+
+  size_t weight_index(int64_t o, int64_t i, int64_t ky, int64_t kx) const {
+    return static_cast<size_t>(((o * g_.in_per_group() + i) * g_.kernel_h + ky) * g_.kernel_w + kx);
+  }
+
+  // First input channel of output channel o's group.
+  int64_t group_first_input(int64_t o) const { return o / g_.out_per_group() * g_.in_per_group(); }
+
+  void run_float(const ConstTensorView& input, const TensorView& output, int64_t n) const {
+    const float* x = input.as<float>() + n * g_.in_channels * g_.in_h * g_.in_w;
+    float* y = output.as<float>() + n * g_.out_channels * g_.out_h * g_.out_w;
+    const float* w = op_.weights.data<float>();
+    std::vector<float> acc(static_cast<size_t>(g_.out_h * g_.out_w));
+    for (int64_t o = 0; o < g_.out_channels; ++o) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t i = 0; i < g_.in_per_group(); ++i) {
+        const float* plane = x + (group_first_input(o) + i) * g_.in_h * g_.in_w;
+        for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
+          for (int64_t kx = 0; kx < g_.kernel_w; ++kx) {
+            accumulate_tap(acc, plane, w[weight_index(o, i, ky, kx)], ky, kx, g_);
+          }
+        }
+      }
+      float* out = y + o * g_.out_h * g_.out_w;
+      const float bias = op_.bias[static_cast<size_t>(o)];
+      for (size_t p = 0; p < acc.size(); ++p)
+        out[p] = apply_activation(acc[p] + bias, op_.activation);
+    }
+  }
+
+  template <typename In>
+  void run_quantized(const ConstTensorView& input, const TensorView& output, int64_t n) const {
+    const In* x = input.as<In>() + n * g_.in_channels * g_.in_h * g_.in_w;
+    float* y = output.as<float>() + n * g_.out_channels * g_.out_h * g_.out_w;
+    const float act_scale = input.scales[n];
+    std::vector<int32_t> acc(static_cast<size_t>(g_.out_h * g_.out_w));
+    for (int64_t o = 0; o < g_.out_channels; ++o) {
+      std::fill(acc.begin(), acc.end(), 0);
+      for (int64_t i = 0; i < g_.in_per_group(); ++i) {
+        const In* plane = x + (group_first_input(o) + i) * g_.in_h * g_.in_w;
+        for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
+          for (int64_t kx = 0; kx < g_.kernel_w; ++kx) {
+            const int8_t w = values_[weight_index(o, i, ky, kx)];
+            if (w != 0) accumulate_tap(acc, plane, w, ky, kx, g_);
+          }
+        }
+      }
+      float* out = y + o * g_.out_h * g_.out_w;
+      const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
+      const float bias = op_.bias[static_cast<size_t>(o)];
+      for (size_t p = 0; p < acc.size(); ++p) {
+        out[p] = apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias),
+                                  op_.activation);
+      }
+    }
+  }
+
+  std::string name_;
+  Conv2dOp op_;
+  ValueLayout input_, output_;
+  ConvGeometry g_;
+  std::vector<int8_t> values_;  // quantized mode: one int8 per weight, [O, I/groups, KH, KW]
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_conv2d(const Graph& graph, const Node& node) {
+  return std::make_unique<Conv2dNode>(graph, node);
+}
+
+}  // namespace sparq::reference

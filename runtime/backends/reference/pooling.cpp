@@ -1,0 +1,103 @@
+// Max and average pooling over windows, and global average pooling. f32.
+// Max: the window's largest value over the input pixels it covers (padding
+// never wins), NaN propagates. Average: the window sum in row-major order
+// (ky, then kx; padding adds nothing) divided by kernel_h * kernel_w, so
+// padding counts as zero. Global: the plane sum in row-major order divided by
+// H * W.
+#include <cmath>
+
+#include "runtime/backends/reference/reference_common.hpp"
+#include "runtime/backends/reference/reference_nodes.hpp"
+
+namespace sparq::reference {
+namespace {
+
+class Pool2dNode : public CompiledNode {
+ public:
+  Pool2dNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        op_(std::get<Pool2dOp>(node.op)),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)) {}
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext&) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t channels = input_.shape[0], in_h = input_.shape[1], in_w = input_.shape[2];
+    const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
+    const float window_size = static_cast<float>(op_.kernel_h * op_.kernel_w);
+    for (int64_t plane = 0; plane < batch * channels; ++plane) {
+      const float* x = inputs[0].as<float>() + plane * in_h * in_w;
+      float* y = output.as<float>() + plane * out_h * out_w;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          bool seen = false;
+          float max = 0.0f, sum = 0.0f;
+          for (int64_t ky = 0; ky < op_.kernel_h; ++ky) {
+            const int64_t iy = oy * op_.stride_h + ky - op_.pad_h;
+            if (iy < 0 || iy >= in_h) continue;
+            for (int64_t kx = 0; kx < op_.kernel_w; ++kx) {
+              const int64_t ix = ox * op_.stride_w + kx - op_.pad_w;
+              if (ix < 0 || ix >= in_w) continue;
+              const float v = x[iy * in_w + ix];
+              // Once max is NaN nothing compares greater, so a NaN stays.
+              if (!seen || v > max || std::isnan(v)) max = v;
+              seen = true;
+              sum += v;
+            }
+          }
+          // Graph validation keeps padding below the kernel size, so every
+          // window covers at least one input pixel and `max` is always set.
+          y[oy * out_w + ox] = op_.kind == PoolKind::kMax ? max : sum / window_size;
+        }
+      }
+    }
+  }
+
+  std::string kernel_name() const override {
+    return op_.kind == PoolKind::kMax ? "reference_max_pool2d" : "reference_avg_pool2d";
+  }
+
+ private:
+  std::string name_;
+  Pool2dOp op_;
+  ValueLayout input_, output_;
+};
+
+class GlobalAvgPoolNode : public CompiledNode {
+ public:
+  GlobalAvgPoolNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)) {}
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext&) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t plane_size = input_.shape[1] * input_.shape[2];
+    for (int64_t plane = 0; plane < batch * input_.shape[0]; ++plane) {
+      const float* x = inputs[0].as<float>() + plane * plane_size;
+      float sum = 0.0f;
+      for (int64_t p = 0; p < plane_size; ++p) sum += x[p];
+      output.as<float>()[plane] = sum / static_cast<float>(plane_size);
+    }
+  }
+
+  std::string kernel_name() const override { return "reference_global_avg_pool"; }
+
+ private:
+  std::string name_;
+  ValueLayout input_, output_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_pool2d(const Graph& graph, const Node& node) {
+  return std::make_unique<Pool2dNode>(graph, node);
+}
+
+std::unique_ptr<CompiledNode> compile_global_avg_pool(const Graph& graph, const Node& node) {
+  return std::make_unique<GlobalAvgPoolNode>(graph, node);
+}
+
+}  // namespace sparq::reference
