@@ -1,0 +1,35 @@
+// Staging (the "aligner") and the epilogue of the sparse 3x3 convolution, as
+// per-ISA function tables: the same template code (lane_ops_impl.hpp) is
+// compiled once per ISA file so the compiler vectorises it for that ISA
+// (and inlines fmaf as an FMA instruction where the ISA has one).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+
+namespace sparq::kernels::sparse3x3 {
+
+struct LaneOps {
+  // Writes one channel's zero-padded (phase) planes into an fp32 lane.
+  void (*stage_f32)(const void* channel, bool signed_input, int height, int width, int stride,
+                    const Sparse3x3Geometry& geometry, float* lane);
+  // Interleaves up to 4 channels (nullptr = zero channel) into a quad lane.
+  void (*stage_quad)(const void* const channels[4], bool signed_input, int height, int width,
+                     int stride, const Sparse3x3Geometry& geometry, uint8_t* lane);
+  // For the grid pixels p in [first, last) of one output channel (acc[p -
+  // first]), writes out[oy * out_width + ox] = act(fmaf(float(acc), scale,
+  // bias)) where p = oy * pitch + ox and ox < out_width. `acc` holds exact
+  // fp32 integers when acc_is_float, else int32.
+  void (*epilogue)(const void* acc, bool acc_is_float, int64_t first, int64_t last, int pitch,
+                   int out_width, float scale, float bias, Activation activation, float* out);
+};
+
+LaneOps lane_ops_scalar();
+LaneOps lane_ops_avx2();
+LaneOps lane_ops_avx512();
+
+// The table for a path's ISA (VNNI uses the AVX-512 one).
+LaneOps lane_ops_for(Isa isa);
+
+}  // namespace sparq::kernels::sparse3x3

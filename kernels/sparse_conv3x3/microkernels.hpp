@@ -1,0 +1,38 @@
+// Per-ISA accumulation microkernels of the sparse 3x3 convolution. Each adds,
+// for one pixel tile and one block of OB output channels, every entry of a
+// list into the accumulators acc[ob * T + t] (T = tile pixels):
+//   acc[ob][t] += w_e[ob] * x[offset_e + t]   (kF32: fp32 lanes, fp32 acc)
+//   acc[ob][t] += sum_j w_e[ob][j] * x[offset_e + t][j]  (kQuad: int32 acc)
+// An entry is 1 + OB int32 words: the byte offset from the tile's first pixel,
+// then OB weights (f32 bits for kF32, 4 packed s8 for kQuad).
+// Each file is compiled with its ISA's flags and may only be called when
+// active_isa() allows it.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+
+namespace sparq::kernels::sparse3x3 {
+
+using AccumulateFn = void (*)(const uint8_t* tile_input, const int32_t* entries,
+                              const int32_t* entries_end, void* acc);
+
+// Register-block limits of each implementation (PV = pixel vectors per tile).
+int max_pixel_vecs_avx2(int out_block);
+int max_pixel_vecs_avx512(int out_block);
+
+// Returns nullptr when (out_block, pixel_vecs) has no instantiation.
+AccumulateFn accumulate_quad_scalar(int out_block, int pixel_vecs, bool signed_input);
+AccumulateFn accumulate_f32_avx2(int out_block, int pixel_vecs);
+AccumulateFn accumulate_f32_avx512(int out_block, int pixel_vecs);
+AccumulateFn accumulate_quad_vnni(int out_block, int pixel_vecs);
+
+// The microkernel of `path`, or nullptr when it has no instantiation.
+AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input);
+
+// Pixels per vector of the scalar quad kernel's tiles (a plain loop; the
+// number only sets the tile granularity).
+inline constexpr int kScalarLanes = 16;
+
+}  // namespace sparq::kernels::sparse3x3

@@ -1,0 +1,350 @@
+// Builds a SparseConv3x3Kernel: the staged-input geometry, the repacked entry
+// lists per (input chunk, output block), the fp32 exactness proof, and the
+// choice of the cheapest path from a per-ISA cost model (docs/BREAK_EVEN.md).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "kernels/sparse_conv3x3/lane_ops.hpp"
+#include "kernels/sparse_conv3x3/microkernels.hpp"
+#include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "sparq/error.hpp"
+#include "sparq/sparse_format.hpp"
+
+namespace sparq::kernels {
+namespace sparse3x3 {
+
+// Register budgets: OB*PV accumulators + OB weights + 1 loaded vector must
+// fit the register file (16 ymm, 32 zmm).
+int max_pixel_vecs_avx2(int out_block) {
+  return out_block == 1 ? 8 : (out_block == 2 ? 6 : 2);
+}
+int max_pixel_vecs_avx512(int out_block) {
+  return out_block <= 2 ? 8 : 6;
+}
+
+LaneOps lane_ops_for(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return lane_ops_scalar();
+    case Isa::kAvx2:
+      return lane_ops_avx2();
+    case Isa::kAvx512:
+    case Isa::kVnni:
+    case Isa::kAmx:
+      return lane_ops_avx512();
+  }
+  return lane_ops_scalar();
+}
+}  // namespace sparse3x3
+
+namespace {
+
+using sparse3x3::AccumulateFn;
+
+// The L1 budget for the staged input one chunk of lanes reads for a tile;
+// entries, accumulators and weights use the rest of the 48 KiB L1.
+constexpr int64_t kChunkInputBytes = 28 * 1024;
+// Output channels one task accumulates (its accumulators stay in L1/L2).
+constexpr int kTaskOutputChannels = 32;
+// fp32 represents every integer of magnitude <= 2^24 exactly.
+constexpr int64_t kExactF32Limit = int64_t{1} << 24;
+
+// Relative throughput factors measured on the bench machine (BREAK_EVEN.md):
+// cycles per entry per tile ~ max(ops / 2, loads / 2) * factor, where ops are
+// the OB*PV vector FMAs or vpdpbusd and loads the PV pixel vectors (unaligned,
+// so counted 1.5x for cache-line splits) plus OB broadcasts and the offset.
+constexpr double kSplitLoadFactor = 1.5;
+constexpr double kCallOverheadCycles = 12.0;
+
+bool is_available(const Sparse3x3Path& path, bool signed_input) {
+  if (!isa_supported(path.isa)) return false;
+  if (path.layout == LaneLayout::kQuad && path.isa != Isa::kScalar && signed_input) return false;
+  return true;
+}
+
+}  // namespace
+
+namespace sparse3x3 {
+AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input) {
+  switch (path.isa) {
+    case Isa::kScalar:
+      return path.layout == LaneLayout::kQuad
+                 ? sparse3x3::accumulate_quad_scalar(path.out_block, path.pixel_vecs, signed_input)
+                 : nullptr;
+    case Isa::kAvx2:
+      return path.layout == LaneLayout::kF32
+                 ? sparse3x3::accumulate_f32_avx2(path.out_block, path.pixel_vecs)
+                 : nullptr;
+    case Isa::kAvx512:
+      return path.layout == LaneLayout::kF32
+                 ? sparse3x3::accumulate_f32_avx512(path.out_block, path.pixel_vecs)
+                 : nullptr;
+    case Isa::kVnni:
+      return path.layout == LaneLayout::kQuad
+                 ? sparse3x3::accumulate_quad_vnni(path.out_block, path.pixel_vecs)
+                 : (path.layout == LaneLayout::kF32
+                        ? sparse3x3::accumulate_f32_avx512(path.out_block, path.pixel_vecs)
+                        : nullptr);
+    case Isa::kAmx:
+      return nullptr;
+  }
+  return nullptr;
+}
+}  // namespace sparse3x3
+
+namespace {
+
+Sparse3x3Geometry make_geometry(const Sparse3x3Problem& p, const Sparse3x3Path& path) {
+  Sparse3x3Geometry g;
+  const int s = p.stride;
+  const int out_h = p.out_height(), out_w = p.out_width();
+  g.lanes = path.layout == LaneLayout::kF32 ? p.in_channels : (p.in_channels + 3) / 4;
+  // Stride 1: one padded plane. Stride 2: four phase planes, so that each tap
+  // still reads consecutive pixels. Either way a plane needs out + 2/s rows
+  // and columns.
+  g.pitch = out_w + 2 / s;
+  g.plane_rows = out_h + 2 / s;
+  g.plane_elems = static_cast<int64_t>(g.plane_rows) * g.pitch;
+  g.grid_pixels = static_cast<int64_t>(out_h) * g.pitch;
+  const int tile = path.tile_pixels();
+  g.tiles = static_cast<int>((g.grid_pixels + tile - 1) / tile);
+  // Slack after the planes: the last tile reads up to one tile past the grid.
+  const int64_t used = static_cast<int64_t>(s) * s * g.plane_elems + tile + 16;
+  g.lane_stride = (used + 15) / 16 * 16;  // 64-byte aligned lanes
+  for (int q = 0; q < 9; ++q) {
+    const int ky = q / 3, kx = q % 3;
+    const int plane = (ky % s) * s + kx % s;
+    g.tap_offset[q] = plane * g.plane_elems + static_cast<int64_t>(ky / s) * g.pitch + kx / s;
+  }
+  return g;
+}
+
+// Pixel vectors per tile: as many as the register block allows, then evened
+// out so the last tile wastes as little as possible.
+int choose_pixel_vecs(int64_t grid_pixels, int lanes, int max_vecs) {
+  const int64_t vecs_needed = (grid_pixels + lanes - 1) / lanes;
+  const int64_t tiles = (vecs_needed + max_vecs - 1) / max_vecs;
+  return static_cast<int>(std::clamp<int64_t>((vecs_needed + tiles - 1) / tiles, 1, max_vecs));
+}
+
+void check_inputs(const Sparse3x3Problem& p, std::span<const uint8_t> taps,
+                  std::span<const float> weight_scales, std::span<const float> bias) {
+  auto fail = [](const std::string& what) {
+    throw Error(ErrorCode::kInvalidArgument, "sparse 3x3 kernel: " + what);
+  };
+  if (p.in_channels < 1 || p.out_channels < 1) fail("channel counts must be positive");
+  if (p.height < 1 || p.width < 1) fail("input height and width must be positive");
+  if (p.stride != 1 && p.stride != 2) fail("stride must be 1 or 2");
+  if (p.density < 1 || p.density > 9) fail("density must be 1..9");
+  if (weight_scales.size() != static_cast<size_t>(p.out_channels)) {
+    fail("weight_scales has " + std::to_string(weight_scales.size()) + " values, expected " +
+         std::to_string(p.out_channels));
+  }
+  if (bias.size() != static_cast<size_t>(p.out_channels)) {
+    fail("bias has " + std::to_string(bias.size()) + " values, expected " +
+         std::to_string(p.out_channels));
+  }
+  const std::string problem = check_taps(taps, p.out_channels, p.in_channels, p.density, {});
+  if (!problem.empty()) fail("taps: " + problem);
+}
+
+std::string path_label(const Sparse3x3Path& path) {
+  return std::string(path.layout == LaneLayout::kF32 ? "f32" : "quad") + "_ob" +
+         std::to_string(path.out_block) + "x" + std::to_string(path.tile_pixels());
+}
+
+}  // namespace
+
+std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3Problem& problem,
+                                                                Isa isa) {
+  std::vector<Sparse3x3Path> paths;
+  const int64_t grid =
+      static_cast<int64_t>(problem.out_height()) * (problem.out_width() + 2 / problem.stride);
+  auto add = [&](Isa path_isa, LaneLayout layout, int out_block, int vector_lanes, int max_vecs) {
+    if (path_isa > isa) return;
+    Sparse3x3Path path;
+    path.isa = path_isa;
+    path.layout = layout;
+    path.out_block = out_block;
+    path.vector_lanes = vector_lanes;
+    path.pixel_vecs = choose_pixel_vecs(grid, vector_lanes, max_vecs);
+    if (is_available(path, problem.signed_input)) paths.push_back(path);
+  };
+  for (int ob : {1, 2, 4}) {
+    add(Isa::kScalar, LaneLayout::kQuad, ob, sparse3x3::kScalarLanes, 4);
+    add(Isa::kAvx2, LaneLayout::kF32, ob, 8, sparse3x3::max_pixel_vecs_avx2(ob));
+    add(Isa::kAvx512, LaneLayout::kF32, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
+    add(Isa::kVnni, LaneLayout::kQuad, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
+  }
+  return paths;
+}
+
+SparseConv3x3Kernel SparseConv3x3Kernel::create(const Sparse3x3Problem& problem,
+                                                std::span<const uint8_t> taps,
+                                                std::span<const float> weight_scales,
+                                                std::span<const float> bias, Activation activation,
+                                                Isa isa) {
+  check_inputs(problem, taps, weight_scales, bias);
+  std::vector<Sparse3x3Path> paths = candidate_paths(problem, isa);
+  // The scalar path only runs where nothing vectorised can.
+  if (paths.size() > 3) {
+    std::erase_if(paths, [](const Sparse3x3Path& p) { return p.isa == Isa::kScalar; });
+  }
+  // AVX2 fp32 runs only where AVX-512 cannot (same layout, half the width).
+  if (std::any_of(paths.begin(), paths.end(),
+                  [](const Sparse3x3Path& p) { return p.isa >= Isa::kAvx512; })) {
+    std::erase_if(paths, [](const Sparse3x3Path& p) { return p.isa == Isa::kAvx2; });
+  }
+  if (paths.empty()) {
+    throw Error(ErrorCode::kUnsupported,
+                "sparse 3x3 kernel: no path for ISA " + std::string(isa_name(isa)));
+  }
+  SparseConv3x3Kernel best;
+  bool have_best = false;
+  for (const Sparse3x3Path& path : paths) {
+    SparseConv3x3Kernel candidate =
+        create_on_path(problem, taps, weight_scales, bias, activation, path);
+    if (!have_best || candidate.cost_ < best.cost_) {
+      best = std::move(candidate);
+      have_best = true;
+    }
+  }
+  return best;
+}
+
+SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& problem,
+                                                        std::span<const uint8_t> taps,
+                                                        std::span<const float> weight_scales,
+                                                        std::span<const float> bias,
+                                                        Activation activation,
+                                                        const Sparse3x3Path& path) {
+  check_inputs(problem, taps, weight_scales, bias);
+  if (!is_available(path, problem.signed_input) ||
+      sparse3x3::accumulate_for(path, problem.signed_input) == nullptr) {
+    throw Error(ErrorCode::kUnsupported, "sparse 3x3 kernel: path " + path_label(path) + "__" +
+                                             isa_name(path.isa) +
+                                             " cannot run this problem on this CPU");
+  }
+  SparseConv3x3Kernel k;
+  k.problem_ = problem;
+  k.path_ = path;
+  k.activation_ = activation;
+  k.weight_scales_.assign(weight_scales.begin(), weight_scales.end());
+  k.bias_.assign(bias.begin(), bias.end());
+  const Sparse3x3Geometry g = make_geometry(problem, path);
+  k.geometry_ = g;
+  if (g.staged_bytes() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    throw Error(ErrorCode::kUnsupported, "sparse 3x3 kernel: staged input of " +
+                                             std::to_string(g.staged_bytes()) +
+                                             " bytes exceeds the 2 GiB the kernel can address");
+  }
+
+  const int O = problem.out_channels, I = problem.in_channels, density = problem.density;
+  const std::vector<int8_t> dense = unpack_taps(taps, O, I, density);  // [O][I][9]
+  auto weight = [&](int o, int i) -> const int8_t* {
+    return &dense[(static_cast<size_t>(o) * I + i) * 9];
+  };
+
+  const int OB = path.out_block;
+  const int T = path.tile_pixels();
+  const int s = problem.stride;
+  k.out_blocks_ = (O + OB - 1) / OB;
+  const int64_t window_elems =
+      static_cast<int64_t>(s) * s * (T + static_cast<int64_t>(2 / s) * g.pitch + 2 / s);
+  const int lanes_per_chunk =
+      static_cast<int>(std::clamp<int64_t>(kChunkInputBytes / (window_elems * 4), 1, g.lanes));
+  k.chunks_ = (g.lanes + lanes_per_chunk - 1) / lanes_per_chunk;
+  const int blocks_per_task = std::max(1, kTaskOutputChannels / OB);
+  k.blocks_per_task_ = std::min(blocks_per_task, k.out_blocks_);
+
+  const bool f32 = path.layout == LaneLayout::kF32;
+  const int64_t max_abs_input = problem.signed_input ? 128 : 255;
+  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.out_blocks_ + 1);
+  k.starts_.push_back(0);
+  k.flush_after_chunk_.assign(static_cast<size_t>(k.chunks_), 0);
+  std::vector<int64_t> bound_since_flush(static_cast<size_t>(O), 0);
+  std::vector<int64_t> bound_chunk(static_cast<size_t>(O), 0);
+  int64_t entries = 0;
+  double cycles_per_tile = 0;
+  const int pv = path.pixel_vecs;
+  const double op_cycles = OB * pv / 2.0;
+  const double load_cycles = (kSplitLoadFactor * pv + OB + 1) / 2.0;
+  const double entry_cycles =
+      (path.isa == Isa::kScalar ? 4.0 * OB * T : std::max(op_cycles, load_cycles)) *
+      (path.isa == Isa::kAvx2 ? 2.0 : 1.0);  // avx2: half-width vectors, same tile count model
+
+  for (int c = 0; c < k.chunks_; ++c) {
+    const int lane_begin = c * lanes_per_chunk;
+    const int lane_end = std::min(g.lanes, lane_begin + lanes_per_chunk);
+    std::fill(bound_chunk.begin(), bound_chunk.end(), 0);
+    for (int b = 0; b < k.out_blocks_; ++b) {
+      int64_t block_entries = 0;
+      for (int lane = lane_begin; lane < lane_end; ++lane) {
+        for (int q = 0; q < 9; ++q) {
+          int32_t words[4] = {0, 0, 0, 0};
+          bool any = false;
+          for (int ob = 0; ob < OB; ++ob) {
+            const int o = b * OB + ob;
+            if (o >= O) break;
+            if (f32) {
+              const int w = weight(o, lane)[q];
+              if (w == 0) continue;
+              const float wf = static_cast<float>(w);
+              std::memcpy(&words[ob], &wf, 4);
+              bound_chunk[static_cast<size_t>(o)] += std::abs(w) * max_abs_input;
+              any = true;
+            } else {
+              uint8_t bytes[4] = {0, 0, 0, 0};
+              for (int j = 0; j < 4; ++j) {
+                const int i = lane * 4 + j;
+                if (i < I) bytes[j] = static_cast<uint8_t>(weight(o, i)[q]);
+              }
+              std::memcpy(&words[ob], bytes, 4);
+              any = any || words[ob] != 0;
+            }
+          }
+          if (!any) continue;
+          const int64_t offset = (static_cast<int64_t>(lane) * g.lane_stride + g.tap_offset[q]) * 4;
+          k.entries_.push_back(static_cast<int32_t>(offset));
+          k.entries_.insert(k.entries_.end(), words, words + OB);
+          ++block_entries;
+        }
+      }
+      k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
+      entries += block_entries;
+      cycles_per_tile += block_entries * entry_cycles + 2.0 * OB * pv + kCallOverheadCycles;
+    }
+    if (f32) {
+      // Flush before this chunk if it could push a partial sum past 2^24.
+      bool overflow = false;
+      for (int o = 0; o < O; ++o) {
+        const auto ou = static_cast<size_t>(o);
+        if (bound_chunk[ou] > kExactF32Limit) {
+          throw Error(ErrorCode::kInternal, "sparse 3x3 kernel: one chunk exceeds the fp32 bound");
+        }
+        overflow = overflow || bound_since_flush[ou] + bound_chunk[ou] > kExactF32Limit;
+      }
+      if (overflow && c > 0) {
+        k.flush_after_chunk_[static_cast<size_t>(c - 1)] = 1;
+        k.needs_flush_ = true;
+        std::fill(bound_since_flush.begin(), bound_since_flush.end(), 0);
+      }
+      for (int o = 0; o < O; ++o)
+        bound_since_flush[static_cast<size_t>(o)] += bound_chunk[static_cast<size_t>(o)];
+    }
+  }
+  if (k.needs_flush_) k.flush_after_chunk_[static_cast<size_t>(k.chunks_ - 1)] = 1;
+  k.entry_count_ = entries;
+  k.cost_ = cycles_per_tile * g.tiles;
+  return k;
+}
+
+std::string SparseConv3x3Kernel::name() const {
+  return "sparse3x3_k" + std::to_string(problem_.density) + "_s" + std::to_string(problem_.stride) +
+         "_" + path_label(path_) + "__" + isa_name(path_.isa);
+}
+
+}  // namespace sparq::kernels

@@ -1,0 +1,154 @@
+// Runs a SparseConv3x3Kernel on one sample: stage the input into the aligned
+// lanes, accumulate every (pixel tile, output-block group) task with the
+// path's microkernel, and apply the epilogue
+//   y = act(dequantize_accumulator(acc, act_scale, w_scale[o], bias[o])).
+// Each output element is produced by exactly one task in a fixed order, so
+// the result is identical for every thread count.
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "kernels/sparse_conv3x3/lane_ops.hpp"
+#include "kernels/sparse_conv3x3/microkernels.hpp"
+#include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "sparq/quantization.hpp"
+
+namespace sparq::kernels {
+namespace {
+
+using sparse3x3::AccumulateFn;
+
+// Per-thread accumulator storage, 64-byte aligned, grown on demand.
+struct AccumulatorBuffer {
+  struct Free {
+    void operator()(void* p) const { ::operator delete (p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<void, Free> data;
+  size_t bytes = 0;
+  void* get(size_t needed) {
+    if (needed > bytes) {
+      data.reset(::operator new (needed, std::align_val_t{64}));
+      bytes = needed;
+    }
+    return data.get();
+  }
+};
+
+}  // namespace
+
+void SparseConv3x3Kernel::stage(const void* input, uint8_t* staged, int threads) const {
+  const Sparse3x3Geometry& g = geometry_;
+  const Sparse3x3Problem& p = problem_;
+  const sparse3x3::LaneOps ops = sparse3x3::lane_ops_for(path_.isa);
+  const int64_t plane_in = static_cast<int64_t>(p.height) * p.width;
+  const int64_t planes_elems = static_cast<int64_t>(p.stride) * p.stride * g.plane_elems;
+  const auto* bytes = static_cast<const uint8_t*>(input);  // u8 or s8: one byte per value
+  auto stage_lane = [&](int lane) {
+    uint8_t* lane_bytes = staged + static_cast<int64_t>(lane) * g.lane_stride * 4;
+    // The slack past the planes is read by the last tile's discarded pixels.
+    std::memset(lane_bytes + planes_elems * 4, 0,
+                static_cast<size_t>((g.lane_stride - planes_elems) * 4));
+    if (path_.layout == LaneLayout::kF32) {
+      ops.stage_f32(bytes + lane * plane_in, p.signed_input, p.height, p.width, p.stride, g,
+                    reinterpret_cast<float*>(lane_bytes));
+      return;
+    }
+    // Quad: byte j of each 4-byte pixel is channel 4*lane + j (zero past I).
+    const void* channels[4];
+    for (int j = 0; j < 4; ++j) {
+      const int channel = lane * 4 + j;
+      channels[j] = channel < p.in_channels ? bytes + channel * plane_in : nullptr;
+    }
+    ops.stage_quad(channels, p.signed_input, p.height, p.width, p.stride, g, lane_bytes);
+  };
+  if (threads <= 1) {
+    for (int lane = 0; lane < g.lanes; ++lane) stage_lane(lane);
+  } else {
+    tbb::parallel_for(tbb::blocked_range<int>(0, g.lanes), [&](const tbb::blocked_range<int>& r) {
+      for (int lane = r.begin(); lane != r.end(); ++lane) stage_lane(lane);
+    });
+  }
+}
+
+void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, int block_begin,
+                                             int block_end, float act_scale, float* output) const {
+  thread_local AccumulatorBuffer buffer;
+  const Sparse3x3Geometry& g = geometry_;
+  const int OB = path_.out_block;
+  const int T = path_.tile_pixels();
+  const int block_count = block_end - block_begin;
+  const size_t acc_elems = static_cast<size_t>(block_count) * OB * T;
+  const bool f32 = path_.layout == LaneLayout::kF32;
+  // f32 paths that must flush keep a second, int32 accumulator after the first.
+  auto* acc = static_cast<int32_t*>(buffer.get(acc_elems * 4 * (needs_flush_ ? 2 : 1)));
+  int32_t* flushed = acc + acc_elems;
+  std::memset(acc, 0, acc_elems * 4 * (needs_flush_ ? 2 : 1));
+
+  const AccumulateFn fn = sparse3x3::accumulate_for(path_, problem_.signed_input);
+  const uint8_t* tile_input = staged + static_cast<int64_t>(tile) * T * 4;
+  for (int c = 0; c < chunks_; ++c) {
+    for (int b = block_begin; b < block_end; ++b) {
+      const size_t slot = static_cast<size_t>(c) * out_blocks_ + b;
+      fn(tile_input, entries_.data() + starts_[slot], entries_.data() + starts_[slot + 1],
+         acc + static_cast<size_t>(b - block_begin) * OB * T);
+    }
+    if (needs_flush_ && flush_after_chunk_[static_cast<size_t>(c)]) {
+      // Exact: every fp32 partial sum is an integer of magnitude <= 2^24.
+      auto* facc = reinterpret_cast<float*>(acc);
+      for (size_t e = 0; e < acc_elems; ++e) {
+        flushed[e] += static_cast<int32_t>(facc[e]);
+        facc[e] = 0.0f;
+      }
+    }
+  }
+
+  const int out_h = problem_.out_height(), out_w = problem_.out_width();
+  const int64_t plane_out = static_cast<int64_t>(out_h) * out_w;
+  const int64_t first_pixel = static_cast<int64_t>(tile) * T;
+  const int64_t last_pixel = std::min<int64_t>(first_pixel + T, g.grid_pixels);
+  // Flushed fp32 paths end with everything in the int32 accumulator.
+  const int32_t* final_acc = needs_flush_ ? flushed : acc;
+  const bool acc_is_float = f32 && !needs_flush_;
+  const sparse3x3::LaneOps ops = sparse3x3::lane_ops_for(path_.isa);
+  for (int b = block_begin; b < block_end; ++b) {
+    for (int ob = 0; ob < OB; ++ob) {
+      const int o = b * OB + ob;
+      if (o >= problem_.out_channels) break;
+      const int32_t* row = final_acc + (static_cast<size_t>(b - block_begin) * OB + ob) * T;
+      // dequantize_accumulator's scale product, computed the same way.
+      const float scale = act_scale * weight_scales_[static_cast<size_t>(o)];
+      const float bias = bias_[static_cast<size_t>(o)];
+      float* out = output + o * plane_out;
+      ops.epilogue(row, acc_is_float, first_pixel, last_pixel, g.pitch, out_w, scale, bias,
+                   activation_, out);
+    }
+  }
+}
+
+void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output, void* scratch,
+                              int threads) const {
+  auto* staged = static_cast<uint8_t*>(scratch);
+  stage(input, staged, threads);
+  const int groups = (out_blocks_ + blocks_per_task_ - 1) / blocks_per_task_;
+  const int tasks = geometry_.tiles * groups;
+  auto run_task = [&](int task) {
+    const int tile = task / groups;
+    const int group = task % groups;
+    const int block_begin = group * blocks_per_task_;
+    const int block_end = std::min(out_blocks_, block_begin + blocks_per_task_);
+    compute_tile_block(staged, tile, block_begin, block_end, act_scale, output);
+  };
+  if (threads <= 1) {
+    for (int task = 0; task < tasks; ++task) run_task(task);
+  } else {
+    tbb::parallel_for(tbb::blocked_range<int>(0, tasks, 1), [&](const tbb::blocked_range<int>& r) {
+      for (int task = r.begin(); task != r.end(); ++task) run_task(task);
+    });
+  }
+}
+
+}  // namespace sparq::kernels

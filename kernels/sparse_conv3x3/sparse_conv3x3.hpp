@@ -1,0 +1,131 @@
+// The N-of-9 pruned 3x3 convolution (pad 1, stride 1 or 2) over raw buffers.
+//
+// How the chip maps onto the CPU here (DESIGN.md section 7):
+// - The aligner becomes addressing. The input of one sample is staged once into
+//   zero-padded planes ("lanes"); for stride 2 each lane is split into its four
+//   row/column phases. Output pixels are numbered on a grid whose row pitch is
+//   the plane's, so the input of tap (ky, kx) for output pixel p is always
+//   lane_base + tap_offset[ky*3+kx] + p: one fixed address offset per tap.
+// - The array step becomes an outer product: a block of OB output channels x
+//   a tile of pixels is accumulated in registers; each "entry" is one (lane,
+//   tap) with OB weights, applied as broadcast weight x vector of pixels.
+// - Lane layouts: kF32 stages one channel per lane as exact fp32 integers
+//   (FMA is exact while partial sums stay below 2^24; the plan proves the
+//   bound per layer and flushes to int32 where it cannot); kQuad interleaves 4
+//   channels per lane as bytes so one vpdpbusd lane sums the 4 channels of one
+//   tap: a quad's entry covers the union of its 4 channels' tap positions,
+//   which costs nothing extra when input channels share patterns (in_group%4==0).
+// Every entry list is a subset of the densified layer's entries run by the same
+// code, so a pruned layer never costs more than the same layer dense on the
+// same path; the plan picks the cheapest path for the ISA (docs/BREAK_EVEN.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/isa/isa.hpp"
+#include "sparq/ops.hpp"
+
+namespace sparq::kernels {
+
+struct Sparse3x3Problem {
+  int in_channels = 0;
+  int out_channels = 0;
+  int height = 0;  // input
+  int width = 0;
+  int stride = 1;  // 1 or 2; pad is always 1
+  int density = 9;
+  bool signed_input = false;  // s8 activations (else u8)
+  int out_height() const { return (height - 1) / stride + 1; }
+  int out_width() const { return (width - 1) / stride + 1; }
+};
+
+enum class LaneLayout : uint8_t { kF32, kQuad };
+
+// One concrete implementation: ISA, lane layout, register block.
+struct Sparse3x3Path {
+  Isa isa = Isa::kScalar;
+  LaneLayout layout = LaneLayout::kQuad;
+  int out_block = 1;      // OB output channels accumulated together
+  int pixel_vecs = 1;     // PV vectors of pixels per tile
+  int vector_lanes = 16;  // pixels per vector
+  int tile_pixels() const { return pixel_vecs * vector_lanes; }
+};
+
+// Where the staged ("aligned") input lives and how taps address it.
+struct Sparse3x3Geometry {
+  int lanes = 0;  // staged lanes: channels (kF32) or ceil(channels/4) (kQuad)
+  int pitch = 0;  // row pitch of a plane and of the output grid
+  int plane_rows = 0;
+  int64_t plane_elems = 0;
+  int64_t lane_stride = 0;  // elements (4 bytes each) between lanes, incl. slack
+  int64_t grid_pixels = 0;  // out_height * pitch (columns >= out_width are discarded)
+  int tiles = 0;
+  int64_t tap_offset[9] = {};  // elements, relative to a lane's base
+  size_t staged_bytes() const { return static_cast<size_t>(lanes) * lane_stride * 4; }
+};
+
+class SparseConv3x3Kernel {
+ public:
+  // Repacks `taps` (sparse_format.hpp) for the cheapest path available at
+  // `isa`. Throws Error(kInvalidArgument) on inconsistent sizes or taps.
+  static SparseConv3x3Kernel create(const Sparse3x3Problem& problem, std::span<const uint8_t> taps,
+                                    std::span<const float> weight_scales,
+                                    std::span<const float> bias, Activation activation, Isa isa);
+  // Same on an explicitly chosen path (tests and benchmarks); throws
+  // Error(kUnsupported) when the path cannot run this problem or this CPU.
+  static SparseConv3x3Kernel create_on_path(const Sparse3x3Problem& problem,
+                                            std::span<const uint8_t> taps,
+                                            std::span<const float> weight_scales,
+                                            std::span<const float> bias, Activation activation,
+                                            const Sparse3x3Path& path);
+  // Every path this CPU can run for the problem (for tests and benchmarks).
+  static std::vector<Sparse3x3Path> candidate_paths(const Sparse3x3Problem& problem, Isa isa);
+
+  // Scratch for one sample (64-byte aligned by the caller).
+  size_t scratch_bytes() const { return geometry_.staged_bytes(); }
+  // One sample: `input` [C, H, W] u8 (or s8), `output` [O, Hout, Wout] f32.
+  // Uses up to `threads` oneTBB workers of the caller's arena; the result
+  // does not depend on the thread count.
+  void run(const void* input, float act_scale, float* output, void* scratch, int threads) const;
+
+  const Sparse3x3Problem& problem() const { return problem_; }
+  const Sparse3x3Path& path() const { return path_; }
+  // e.g. "sparse3x3_k3_s1_quad_ob4x96__vnni".
+  std::string name() const;
+  // Estimated cost (arbitrary units, comparable across paths of one problem).
+  double estimated_cost() const { return cost_; }
+  int64_t entry_count() const { return entry_count_; }
+
+ private:
+  SparseConv3x3Kernel() = default;
+  void stage(const void* input, uint8_t* staged, int threads) const;
+  void compute_tile_block(const uint8_t* staged, int tile, int block_begin, int block_end,
+                          float act_scale, float* output) const;
+
+  Sparse3x3Problem problem_;
+  Sparse3x3Path path_;
+  Sparse3x3Geometry geometry_;
+  Activation activation_ = Activation::kNone;
+  std::vector<float> weight_scales_;
+  std::vector<float> bias_;
+  // Entries of out-block b, chunk c: words [starts_[c*blocks+b], starts_[c*blocks+b+1]),
+  // each entry = 1 + OB int32 words: byte offset, then OB weights (f32 bits or
+  // 4 packed s8).
+  std::vector<int32_t> entries_;
+  std::vector<int64_t> starts_;
+  int out_blocks_ = 0;
+  int chunks_ = 0;
+  // kF32 only: flush the fp32 accumulators into int32 after chunk c (keeps
+  // every fp32 partial sum below 2^24).
+  std::vector<uint8_t> flush_after_chunk_;
+  bool needs_flush_ = false;
+  int blocks_per_task_ = 1;
+  double cost_ = 0;
+  int64_t entry_count_ = 0;
+};
+
+}  // namespace sparq::kernels

@@ -1,0 +1,105 @@
+// The CPU node of the pruned N-of-9 3x3 convolution: checks the node against
+// its input, repacks the taps once for the best kernel path of this CPU
+// (kernels/sparse_conv3x3), and runs each sample of a batch with that
+// sample's activation scale.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "kernels/isa/isa.hpp"
+#include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "runtime/backends/cpu/cpu_common.hpp"
+#include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "sparq/error.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+class SparseConv3x3Node : public CompiledNode {
+ public:
+  SparseConv3x3Node(const Graph& graph, const Node& node, const SparseConv3x3Op& op)
+      : name_(node.name),
+        input_(layout_of(graph, node.inputs.at(0))),
+        output_(layout_of(graph, node.output)),
+        kernel_(make_kernel(node.name, op, input_)) {}
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    if (kernel_.scratch_bytes() > 0 && ctx.scratch == nullptr) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "node '" + name_ + "': run without the scratch buffer it asked for");
+    }
+    const int64_t in_sample = input_.shape.elements();  // one byte per u8/s8 value
+    const int64_t out_sample = output_.shape.elements();
+    const auto* in = static_cast<const uint8_t*>(inputs[0].data);
+    auto* out = output.as<float>();
+    // Samples run one after another (the scratch holds one staged sample);
+    // each uses all threads over its own pixel tiles and channel blocks.
+    for (int64_t n = 0; n < batch; ++n) {
+      kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample, ctx.scratch,
+                  ctx.threads);
+    }
+  }
+
+  size_t scratch_bytes(int64_t) const override { return kernel_.scratch_bytes(); }
+  std::string kernel_name() const override { return kernel_.name(); }
+
+ private:
+  static kernels::SparseConv3x3Kernel make_kernel(const std::string& name,
+                                                  const SparseConv3x3Op& op,
+                                                  const ValueLayout& input) {
+    auto fail = [&](ErrorCode code, const std::string& what) {
+      throw Error(code, "node '" + name + "': " + what);
+    };
+    if (input.shape.rank() != 3) fail(ErrorCode::kInvalidModel, "input must be [C, H, W]");
+    if (input.dtype != DType::kU8 && input.dtype != DType::kS8) {
+      fail(ErrorCode::kInvalidModel, "input must be u8 or s8 (quantized activations)");
+    }
+    if (input.shape[0] != op.in_channels) {
+      fail(ErrorCode::kInvalidModel, "in_channels " + std::to_string(op.in_channels) +
+                                         " does not match the input's " +
+                                         std::to_string(input.shape[0]) + " channels");
+    }
+    const int64_t max_dim = std::numeric_limits<int32_t>::max() / 4;
+    if (input.shape[1] > max_dim || input.shape[2] > max_dim) {
+      fail(ErrorCode::kUnsupported, "input plane " + input.shape.to_string() + " is too large");
+    }
+    // Exact int32 accumulation: |sum| <= I * k * 8 * 255.
+    const int64_t worst = int64_t{op.in_channels} * op.density * 8 * 255;
+    if (worst > std::numeric_limits<int32_t>::max()) {
+      fail(ErrorCode::kUnsupported, "in_channels * density too large for exact int32 sums");
+    }
+    kernels::Sparse3x3Problem problem;
+    problem.in_channels = op.in_channels;
+    problem.out_channels = op.out_channels;
+    problem.height = static_cast<int>(input.shape[1]);
+    problem.width = static_cast<int>(input.shape[2]);
+    problem.stride = op.stride;
+    problem.density = op.density;
+    problem.signed_input = input.dtype == DType::kS8;
+    try {
+      return kernels::SparseConv3x3Kernel::create(problem, op.taps, op.weight_scales, op.bias,
+                                                  op.activation, kernels::active_isa());
+    } catch (const Error& e) {
+      throw Error(e.code(), "node '" + name + "': " + e.what());
+    }
+  }
+
+  std::string name_;
+  ValueLayout input_, output_;
+  kernels::SparseConv3x3Kernel kernel_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_sparse_conv3x3(const Graph& graph, const Node& node) {
+  const auto* op = std::get_if<SparseConv3x3Op>(&node.op);
+  if (op == nullptr) {
+    throw Error(ErrorCode::kInternal, "node '" + node.name + "' is not a sparse_conv3x3");
+  }
+  return std::make_unique<SparseConv3x3Node>(graph, node, *op);
+}
+
+}  // namespace sparq::cpu
