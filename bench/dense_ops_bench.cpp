@@ -1,0 +1,270 @@
+// Dense layers of the CPU backend next to oneDNN on the same shapes, in the
+// same process: the first-layer convolution (ResNet-18 stem, 3 -> 64, 7x7
+// stride 2 at 224x224), a 1x1 256 -> 256 convolution at 14x14, a depthwise
+// 3x3 (256 channels, 28x28) and the ResNet-18 classifier (512 -> 1000).
+// One thread each (sparq: ExecContext::threads = 1, oneDNN: OpenMP 1 thread).
+// Each benchmark repeats; "best" is the minimum over repetitions (see
+// ../shared/HARDWARE.md for why best-of-many is the stable figure). The
+// GMAC/s counter is MACs of the layer / time.
+//
+// Run: build-*/bench/dense_ops_bench --benchmark_repetitions=10
+//        --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <dnnl.hpp>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sparq/sparq.hpp"
+
+namespace {
+
+using dnnl::memory;
+
+struct ConvShape {
+  const char* name;
+  int64_t in_c, out_c, h, w, groups;
+  int k, stride, pad;
+  sparq::DType input;  // u8 or s8 (the stem's mean-subtracted image is signed)
+  int64_t out_h() const { return (h + 2 * pad - k) / stride + 1; }
+  int64_t out_w() const { return (w + 2 * pad - k) / stride + 1; }
+  int64_t macs() const { return out_c * out_h() * out_w() * (in_c / groups) * k * k; }
+};
+
+const ConvShape kConvShapes[] = {
+    {"first_layer_3x224_7x7s2", 3, 64, 224, 224, 1, 7, 2, 3, sparq::DType::kS8},
+    {"1x1_256x14", 256, 256, 14, 14, 1, 1, 1, 0, sparq::DType::kU8},
+    {"depthwise3x3_256x28", 256, 256, 28, 28, 256, 3, 1, 1, sparq::DType::kU8},
+};
+
+struct FcShape {
+  const char* name;
+  int64_t in, out;
+};
+const FcShape kFcShape{"fc_512x1000", 512, 1000};
+
+void set_gmacs(benchmark::State& state, int64_t macs) {
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(macs) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---- sparq ----------------------------------------------------------------------
+
+// One node compiled on the "cpu" backend, run with one thread.
+struct SparqLayer {
+  sparq::Graph graph;
+  std::unique_ptr<sparq::CompiledNode> node;
+  sparq::Tensor input, output;
+  std::vector<uint8_t> scratch;
+
+  SparqLayer(sparq::Shape in_shape, sparq::DType in_dtype, sparq::OpAttrs op, std::mt19937& gen) {
+    sparq::ModelBuilder b;
+    const sparq::ValueId x = b.input(in_shape, in_dtype);
+    const sparq::ValueId y = b.add_node(std::move(op), {x}, "layer");
+    b.mark_output(y);
+    graph = b.graph();
+    node = sparq::BackendRegistry::get("cpu")->compile(graph, graph.nodes.back());
+    input = sparq::Tensor(in_shape.with_batch(1), in_dtype);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+    if (in_dtype == sparq::DType::kF32) {
+      for (float& v : input.span<float>()) v = real(gen);
+    } else {
+      for (uint8_t& v : input.span<uint8_t>()) v = static_cast<uint8_t>(byte(gen));
+      input.scales()[0] = 0.02f;
+    }
+    const sparq::Value& out = graph.value(y);
+    output = sparq::Tensor(out.shape.with_batch(1), out.dtype);
+    scratch.resize(node->scratch_bytes(1) + 64);
+  }
+
+  void run() {
+    sparq::ExecContext ctx;
+    ctx.threads = 1;
+    ctx.scratch = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+    const sparq::ConstTensorView in[] = {input.view()};
+    node->run(in, output.view(), ctx);
+  }
+};
+
+sparq::Conv2dOp sparq_conv(const ConvShape& s, std::mt19937& gen) {
+  sparq::Conv2dOp op;
+  op.kernel_h = op.kernel_w = s.k;
+  op.stride_h = op.stride_w = s.stride;
+  op.pad_h = op.pad_w = s.pad;
+  op.groups = static_cast<int>(s.groups);
+  op.activation = sparq::Activation::kRelu;
+  // s4 weights, the format of sparq's 4-bit layers.
+  op.weights = sparq::Tensor(sparq::Shape{s.out_c, s.in_c / s.groups, s.k, s.k}, sparq::DType::kS4);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& v : op.weights.span<uint8_t>()) v = static_cast<uint8_t>(byte(gen));
+  op.weight_scales.assign(static_cast<size_t>(s.out_c), 0.01f);
+  op.bias.assign(static_cast<size_t>(s.out_c), 0.1f);
+  return op;
+}
+
+void BM_SparqConv(benchmark::State& state, ConvShape s) {
+  std::mt19937 gen(1);
+  SparqLayer layer(sparq::Shape{s.in_c, s.h, s.w}, s.input, sparq_conv(s, gen), gen);
+  for (auto _ : state) layer.run();
+  state.SetLabel(layer.node->kernel_name());
+  set_gmacs(state, s.macs());
+}
+
+void BM_SparqFc(benchmark::State& state, FcShape s, bool quantized) {
+  std::mt19937 gen(2);
+  sparq::FullyConnectedOp op;
+  std::uniform_int_distribution<int> byte(0, 255);
+  if (quantized) {
+    op.weights = sparq::Tensor(sparq::Shape{s.out, s.in}, sparq::DType::kS8);
+    for (uint8_t& v : op.weights.span<uint8_t>()) v = static_cast<uint8_t>(byte(gen));
+    op.weight_scales.assign(static_cast<size_t>(s.out), 0.01f);
+  } else {
+    op.weights = sparq::Tensor(sparq::Shape{s.out, s.in}, sparq::DType::kF32);
+    for (float& v : op.weights.span<float>()) v = 0.01f * static_cast<float>(byte(gen) - 128);
+  }
+  op.bias.assign(static_cast<size_t>(s.out), 0.0f);
+  SparqLayer layer(sparq::Shape{s.in}, quantized ? sparq::DType::kU8 : sparq::DType::kF32,
+                   std::move(op), gen);
+  for (auto _ : state) layer.run();
+  state.SetLabel(layer.node->kernel_name());
+  set_gmacs(state, s.in * s.out);
+}
+
+// ---- oneDNN -------------------------------------------------------------------------
+
+// A primitive with its memories, layouts of oneDNN's choice (format any),
+// inputs reordered once outside the timed loop.
+struct OneDnnLayer {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  dnnl::primitive primitive;
+  std::unordered_map<int, memory> args;
+  std::string impl;
+
+  memory filled(const memory::desc& md, memory::data_type dt) {
+    memory m(md, engine);
+    const size_t bytes = md.get_size();
+    auto* p = static_cast<uint8_t*>(m.get_data_handle());
+    if (dt == memory::data_type::f32) {
+      auto* f = reinterpret_cast<float*>(p);
+      for (size_t i = 0; i < bytes / 4; ++i) f[i] = 0.001f * static_cast<float>(i % 97);
+    } else {
+      // Small values are valid for u8 and s8 alike.
+      for (size_t i = 0; i < bytes; ++i) p[i] = static_cast<uint8_t>(i % 7);
+    }
+    return m;
+  }
+
+  void run() {
+    primitive.execute(stream, args);
+    stream.wait();
+  }
+};
+
+std::unique_ptr<OneDnnLayer> onednn_conv(const ConvShape& s, bool int8) {
+  auto l = std::make_unique<OneDnnLayer>();
+  const auto src_dt = int8 ? memory::data_type::u8 : memory::data_type::f32;
+  const auto wei_dt = int8 ? memory::data_type::s8 : memory::data_type::f32;
+  const auto dst_dt = int8 ? memory::data_type::u8 : memory::data_type::f32;
+  const memory::desc src({1, s.in_c, s.h, s.w}, src_dt, memory::format_tag::any);
+  memory::dims wdims = {s.out_c, s.in_c / s.groups, s.k, s.k};
+  if (s.groups > 1) wdims = {s.groups, s.out_c / s.groups, s.in_c / s.groups, s.k, s.k};
+  const memory::desc wei(wdims, wei_dt, memory::format_tag::any);
+  const memory::desc bias({s.out_c}, memory::data_type::f32, memory::format_tag::x);
+  const memory::desc dst({1, s.out_c, s.out_h(), s.out_w()}, dst_dt, memory::format_tag::any);
+  dnnl::primitive_attr attr;
+  if (int8) attr.set_output_scales(0, {0.05f});
+  dnnl::post_ops relu;
+  relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  attr.set_post_ops(relu);
+  const dnnl::convolution_forward::desc desc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wei, bias, dst,
+      {s.stride, s.stride}, {s.pad, s.pad}, {s.pad, s.pad});
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, l->engine);
+  l->impl = pd.impl_info_str();
+  l->primitive = dnnl::convolution_forward(pd);
+  l->args = {{DNNL_ARG_SRC, l->filled(pd.src_desc(), src_dt)},
+             {DNNL_ARG_WEIGHTS, l->filled(pd.weights_desc(), wei_dt)},
+             {DNNL_ARG_BIAS, l->filled(pd.bias_desc(), memory::data_type::f32)},
+             {DNNL_ARG_DST, memory(pd.dst_desc(), l->engine)}};
+  return l;
+}
+
+std::unique_ptr<OneDnnLayer> onednn_fc(const FcShape& s, bool int8) {
+  auto l = std::make_unique<OneDnnLayer>();
+  const auto src_dt = int8 ? memory::data_type::u8 : memory::data_type::f32;
+  const auto wei_dt = int8 ? memory::data_type::s8 : memory::data_type::f32;
+  const memory::desc src({1, s.in}, src_dt, memory::format_tag::any);
+  const memory::desc wei({s.out, s.in}, wei_dt, memory::format_tag::any);
+  const memory::desc bias({s.out}, memory::data_type::f32, memory::format_tag::x);
+  const memory::desc dst({1, s.out}, memory::data_type::f32, memory::format_tag::any);
+  dnnl::primitive_attr attr;
+  if (int8) attr.set_output_scales(0, {0.05f});
+  const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src, wei, bias,
+                                               dst);
+  const dnnl::inner_product_forward::primitive_desc pd(desc, attr, l->engine);
+  l->impl = pd.impl_info_str();
+  l->primitive = dnnl::inner_product_forward(pd);
+  l->args = {{DNNL_ARG_SRC, l->filled(pd.src_desc(), src_dt)},
+             {DNNL_ARG_WEIGHTS, l->filled(pd.weights_desc(), wei_dt)},
+             {DNNL_ARG_BIAS, l->filled(pd.bias_desc(), memory::data_type::f32)},
+             {DNNL_ARG_DST, memory(pd.dst_desc(), l->engine)}};
+  return l;
+}
+
+void BM_OneDnnConv(benchmark::State& state, ConvShape s, bool int8) {
+  auto layer = onednn_conv(s, int8);
+  for (auto _ : state) layer->run();
+  state.SetLabel(layer->impl);
+  set_gmacs(state, s.macs());
+}
+
+void BM_OneDnnFc(benchmark::State& state, FcShape s, bool int8) {
+  auto layer = onednn_fc(s, int8);
+  for (auto _ : state) layer->run();
+  state.SetLabel(layer->impl);
+  set_gmacs(state, s.in * s.out);
+}
+
+double best(const std::vector<double>& v) {
+  return *std::min_element(v.begin(), v.end());
+}
+
+// sparq and oneDNN registered shape by shape, so their repetitions run side by side.
+void register_benchmarks() {
+  for (const ConvShape& s : kConvShapes) {
+    const std::string n = s.name;
+    benchmark::RegisterBenchmark(("sparq_cpu_int/" + n).c_str(), BM_SparqConv, s)
+        ->ComputeStatistics("best", best);
+    benchmark::RegisterBenchmark(("onednn_int8/" + n).c_str(), BM_OneDnnConv, s, true)
+        ->ComputeStatistics("best", best);
+    benchmark::RegisterBenchmark(("onednn_f32/" + n).c_str(), BM_OneDnnConv, s, false)
+        ->ComputeStatistics("best", best);
+  }
+  const std::string n = kFcShape.name;
+  benchmark::RegisterBenchmark(("sparq_cpu_int/" + n).c_str(), BM_SparqFc, kFcShape, true)
+      ->ComputeStatistics("best", best);
+  benchmark::RegisterBenchmark(("sparq_cpu_f32/" + n).c_str(), BM_SparqFc, kFcShape, false)
+      ->ComputeStatistics("best", best);
+  benchmark::RegisterBenchmark(("onednn_int8/" + n).c_str(), BM_OneDnnFc, kFcShape, true)
+      ->ComputeStatistics("best", best);
+  benchmark::RegisterBenchmark(("onednn_f32/" + n).c_str(), BM_OneDnnFc, kFcShape, false)
+      ->ComputeStatistics("best", best);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  omp_set_num_threads(1);  // oneDNN's threads; sparq runs with ExecContext::threads = 1
+  register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,67 @@
+// The xsimd architectures the kernel files are compiled for, and loads that
+// xsimd 8.1 has no portable form for (bytes widened to float lanes). Include
+// only from a file compiled with that ISA's flags (file suffix _avx2/_avx512/
+// _vnni/_amx): the intrinsics need them.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <xsimd/xsimd.hpp>
+
+namespace sparq::kernels {
+
+using ArchAvx2 = xsimd::fma3<xsimd::avx2>;
+using ArchAvx512 = xsimd::avx512bw;
+
+// fma(a, b, c) rounded once, as an instruction: xsimd 8.1 has no AVX-512
+// fma and falls back to a * b + c, which rounds twice unless contracted.
+#if defined(__AVX2__)
+inline xsimd::batch<float, ArchAvx2> fused_multiply_add(xsimd::batch<float, ArchAvx2> a,
+                                                        xsimd::batch<float, ArchAvx2> b,
+                                                        xsimd::batch<float, ArchAvx2> c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+#endif
+#if defined(__AVX512F__)
+inline xsimd::batch<float, ArchAvx512> fused_multiply_add(xsimd::batch<float, ArchAvx512> a,
+                                                          xsimd::batch<float, ArchAvx512> b,
+                                                          xsimd::batch<float, ArchAvx512> c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+#endif
+
+template <class Arch>
+struct ByteLoads;
+
+#if defined(__AVX2__)
+template <>
+struct ByteLoads<ArchAvx2> {
+  using Batch = xsimd::batch<float, ArchAvx2>;
+  static Batch u8(const uint8_t* p) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+  }
+  static Batch s8(const int8_t* p) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+  }
+};
+#endif
+
+#if defined(__AVX512F__)
+template <>
+struct ByteLoads<ArchAvx512> {
+  using Batch = xsimd::batch<float, ArchAvx512>;
+  static Batch u8(const uint8_t* p) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
+  }
+  static Batch s8(const int8_t* p) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
+  }
+};
+#endif
+
+}  // namespace sparq::kernels

@@ -1,0 +1,18 @@
+#include "kernels/conv2d/depthwise.hpp"
+
+#include "kernels/common/pick_isa.hpp"
+
+namespace sparq::kernels {
+
+DepthwiseKernels depthwise_kernels(Isa active) {
+  switch (pick_isa(active, {Isa::kAvx2, Isa::kAvx512})) {
+    case Isa::kAvx512:
+      return depthwise_kernels_avx512();
+    case Isa::kAvx2:
+      return depthwise_kernels_avx2();
+    default:
+      return depthwise_kernels_scalar();
+  }
+}
+
+}  // namespace sparq::kernels

@@ -1,0 +1,43 @@
+// Depthwise convolution (groups == input channels == output channels), one
+// channel plane at a time. The plane is copied once, zero padded and split
+// into stride_w column phases, so each kernel tap of an output row is a
+// contiguous run; the vector loop runs over output columns. Quantized planes
+// accumulate exactly in int32 (widened inputs, vpmulld); float planes sum each
+// pixel's taps in (ky, kx) order with separate multiply and add, the
+// reference order, so both are bit-identical to the reference backend.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/conv2d/direct_conv.hpp"
+
+namespace sparq::kernels {
+
+// Elements (int32 or f32) of scratch one plane needs.
+size_t depthwise_scratch_elements(const ConvGeometry& g);
+
+struct DepthwiseQuantArgs {
+  const int32_t* weights = nullptr;  // [kernel_h * kernel_w] of this channel
+  float act_scale = 1.0f;
+  float weight_scale = 1.0f;
+  float bias = 0.0f;
+  Activation activation = Activation::kNone;
+};
+
+struct DepthwiseKernels {
+  Isa isa = Isa::kScalar;
+  void (*plane_u8)(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
+                   float* out, int32_t* scratch);
+  void (*plane_s8)(const int8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a, float* out,
+                   int32_t* scratch);
+  void (*plane_f32)(const float* in, const ConvGeometry& g, const float* weights, float bias,
+                    Activation activation, float* out, float* scratch);
+};
+
+DepthwiseKernels depthwise_kernels_scalar();
+DepthwiseKernels depthwise_kernels_avx2();
+DepthwiseKernels depthwise_kernels_avx512();
+DepthwiseKernels depthwise_kernels(Isa active);
+
+}  // namespace sparq::kernels

@@ -1,0 +1,14 @@
+#include "kernels/conv2d/depthwise_impl.hpp"
+
+namespace sparq::kernels {
+
+size_t depthwise_scratch_elements(const ConvGeometry& g) {
+  const PhaseShape s(g);
+  return static_cast<size_t>(g.stride_w * s.rows * s.width + kPhaseSlack);
+}
+
+DepthwiseKernels depthwise_kernels_scalar() {
+  return Depthwise<ScalarDepthwise>::table(Isa::kScalar);
+}
+
+}  // namespace sparq::kernels

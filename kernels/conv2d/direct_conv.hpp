@@ -1,0 +1,126 @@
+// Dense convolution without im2col. The input planes of one group are copied
+// once into a zero-padded buffer whose rows and columns are split by stride
+// phase, so that for every reduction step (an input channel, or a quad of
+// them, at one kernel tap) the input of output pixel q = oy * width + ox sits
+// at a fixed offset from q: the kernel is a GEMM whose B operand is addressed,
+// not copied (DESIGN.md section 7, "the aligner becomes addressing").
+//
+// Three packed layouts share that scheme:
+//  - channel quads (quantized, >= 4 input channels per group): 4 consecutive
+//    input channels of one pixel side by side, the operand of one vpdpbusd lane;
+//  - window quads (quantized first layers, < 4 input channels per group): 4
+//    consecutive kernel columns of one channel side by side;
+//  - f32 planes (float convolution): one channel per step, steps in the
+//    reference order (input channel, ky, kx).
+// Columns ox >= out_w of the flat pixel index are computed and discarded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/isa/isa.hpp"
+#include "sparq/ops.hpp"
+
+namespace sparq::kernels {
+
+struct ConvGeometry {
+  int64_t in_channels = 0, in_h = 0, in_w = 0;
+  int64_t out_channels = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t groups = 1;
+  int64_t in_per_group() const { return in_channels / groups; }
+  int64_t out_per_group() const { return out_channels / groups; }
+};
+
+enum class DirectLayoutKind { kChannelQuads, kWindowQuads, kF32Planes };
+
+// Where each reduction step reads, for one group's packed input.
+struct DirectLayout {
+  DirectLayoutKind kind = DirectLayoutKind::kF32Planes;
+  int64_t row_phases = 1, col_phases = 1;  // min(stride, kernel) per axis
+  int64_t plane_h = 0, plane_w = 0;        // rows / columns of one phase plane
+  int64_t planes = 0;                      // phase planes in the buffer
+  int64_t pixels = 0;                      // flat output pixels: out_h * plane_w
+  int64_t element_bytes = 4;               // 4: a quad of bytes, or one f32
+  std::vector<int64_t> step_offsets;       // per step, in elements from the buffer start
+  // Elements to allocate: the planes plus zeroed slack that the last tile may
+  // read past the end (its garbage columns).
+  int64_t buffer_elements(int64_t tile_pixels) const {
+    return planes * plane_h * plane_w + tile_pixels + plane_w + 8;
+  }
+};
+
+DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind);
+
+// Packs the input planes of one group (`in` points at its first channel) into
+// `out` (buffer_elements(tile) elements). Quantized layouts XOR every byte,
+// padding included, with `flip` (0x80 turns s8 into u8 = s8 + 128).
+void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& layout,
+                          uint8_t flip, int64_t tile_pixels, uint8_t* out);
+void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& layout,
+                           int64_t tile_pixels, float* out);
+
+// Weight operands: per group, per block of kOutBlock output channels, per
+// step, kOutBlock entries (a dword of 4 s8 for quads, one f32 for planes);
+// output channels past the group's end are zero.
+inline constexpr int64_t kOutBlock = 8;
+int64_t out_blocks(const ConvGeometry& g);
+// `weights` are int8 values [O, I/groups, KH, KW]. Also returns, per output
+// channel, 128 * sum of its weights (the correction for s8 inputs read as u8).
+std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeometry& g,
+                                           const DirectLayout& layout,
+                                           std::vector<int32_t>& compensation);
+std::vector<float> pack_direct_weights_f32(const float* weights, const ConvGeometry& g,
+                                           const DirectLayout& layout);
+
+// One tile: kOutBlock output channels x `tile_pixels` flat pixels starting at
+// `first_pixel`, written (after the epilogue) to `out[o * tile_pixels + p]`.
+struct QuantTileArgs {
+  const uint8_t* input = nullptr;  // packed (quads)
+  const int64_t* step_offsets = nullptr;
+  int64_t steps = 0;
+  const int8_t* weights = nullptr;  // this block: [steps][kOutBlock][4]
+  int64_t first_pixel = 0;
+  const int32_t* compensation = nullptr;  // [kOutBlock]
+  float act_scale = 1.0f;                 // this sample's input scale
+  const float* weight_scale = nullptr;    // [kOutBlock]
+  const float* bias = nullptr;            // [kOutBlock]
+  Activation activation = Activation::kNone;
+  float* out = nullptr;
+};
+
+struct FloatTileArgs {
+  const float* input = nullptr;
+  const int64_t* step_offsets = nullptr;
+  int64_t steps = 0;
+  const float* weights = nullptr;  // this block: [steps][kOutBlock]
+  int64_t first_pixel = 0;
+  const float* bias = nullptr;  // [kOutBlock]
+  Activation activation = Activation::kNone;
+  float* out = nullptr;
+};
+
+struct DirectConvKernels {
+  Isa isa = Isa::kScalar;
+  int64_t tile_pixels = 16;  // flat pixels per tile (a multiple of the vector width)
+  void (*quant_tile)(const QuantTileArgs& args);
+};
+struct FloatConvKernels {
+  Isa isa = Isa::kScalar;
+  int64_t tile_pixels = 16;
+  void (*float_tile)(const FloatTileArgs& args);
+};
+
+DirectConvKernels direct_conv_kernels_scalar();
+DirectConvKernels direct_conv_kernels_avx2();
+DirectConvKernels direct_conv_kernels_avx512();
+DirectConvKernels direct_conv_kernels_vnni();
+DirectConvKernels direct_conv_kernels(Isa active);
+
+FloatConvKernels float_conv_kernels_scalar();
+FloatConvKernels float_conv_kernels_avx2();
+FloatConvKernels float_conv_kernels_avx512();
+FloatConvKernels float_conv_kernels(Isa active);
+
+}  // namespace sparq::kernels

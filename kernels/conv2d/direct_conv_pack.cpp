@@ -1,0 +1,258 @@
+// Packing for the direct convolution (baseline code: it runs once per group
+// and sample for inputs, once per model for weights).
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/conv2d/direct_conv.hpp"
+
+namespace sparq::kernels {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// The x range of a phase-plane row whose input column x * stride + first_col
+// lies inside [0, in_w), clamped to [0, width).
+struct InsideRange {
+  int64_t begin = 0, end = 0;
+};
+InsideRange inside_range(int64_t in_w, int64_t width, int64_t stride, int64_t first_col) {
+  int64_t begin = first_col >= 0 ? 0 : (-first_col + stride - 1) / stride;
+  int64_t end = in_w - first_col <= 0 ? 0 : (in_w - first_col + stride - 1) / stride;
+  begin = std::min(begin, width);
+  end = std::max(begin, std::min(end, width));
+  return {begin, end};
+}
+
+// One output row of a phase plane: dst[x * stride_elems] for x in [0, width)
+// takes padded(row, x * stride + first_col) ^ flip, where `row` is null when
+// the whole row lies in the padding. The columns that fall inside the input
+// are found first, so the copy loop itself has no bounds checks.
+template <typename T>
+void copy_padded_row(const T* row, int64_t in_w, int64_t width, int64_t stride, int64_t first_col,
+                     T fill, T flip, T* dst, int64_t stride_elems) {
+  const T padded = static_cast<T>(fill ^ flip);
+  // x range whose column lies inside [0, in_w); none for a padding row.
+  const InsideRange inside =
+      row != nullptr ? inside_range(in_w, width, stride, first_col) : InsideRange{};
+  const int64_t begin = inside.begin, end = inside.end;
+  for (int64_t x = 0; x < begin; ++x) dst[x * stride_elems] = padded;
+  for (int64_t x = begin; x < end; ++x) {
+    dst[x * stride_elems] = static_cast<T>(row[x * stride + first_col] ^ flip);
+  }
+  for (int64_t x = end; x < width; ++x) dst[x * stride_elems] = padded;
+}
+
+void copy_padded_row_f32(const float* row, int64_t in_w, int64_t width, int64_t stride,
+                         int64_t first_col, float* dst) {
+  for (int64_t x = 0; x < width; ++x) {
+    const int64_t ix = x * stride + first_col;
+    dst[x] = (row != nullptr && ix >= 0 && ix < in_w) ? row[ix] : 0.0f;
+  }
+}
+
+const uint8_t* input_row(const uint8_t* in, const ConvGeometry& g, int64_t channel, int64_t y) {
+  const int64_t iy = y - g.pad_h;
+  if (channel >= g.in_per_group() || iy < 0 || iy >= g.in_h) return nullptr;
+  return in + (channel * g.in_h + iy) * g.in_w;
+}
+
+}  // namespace
+
+DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind) {
+  DirectLayout l;
+  l.kind = kind;
+  const int64_t ig = g.in_per_group();
+  l.row_phases = std::min(g.stride_h, g.kernel_h);
+  l.plane_h = g.out_h + (g.kernel_h - 1) / g.stride_h;
+  if (kind == DirectLayoutKind::kWindowQuads) {
+    const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
+    l.col_phases = 1;
+    l.plane_w = g.out_w;
+    l.planes = ig * quads_per_row * l.row_phases;
+    const int64_t plane = l.plane_h * l.plane_w;
+    for (int64_t i = 0; i < ig; ++i) {
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+        for (int64_t j = 0; j < quads_per_row; ++j) {
+          const int64_t p = (i * quads_per_row + j) * l.row_phases + ky % g.stride_h;
+          l.step_offsets.push_back(p * plane + (ky / g.stride_h) * l.plane_w);
+        }
+      }
+    }
+  } else {
+    const int64_t channel_slots = kind == DirectLayoutKind::kChannelQuads ? ceil_div(ig, 4) : ig;
+    l.col_phases = std::min(g.stride_w, g.kernel_w);
+    l.plane_w = g.out_w + (g.kernel_w - 1) / g.stride_w;
+    l.planes = channel_slots * l.row_phases * l.col_phases;
+    const int64_t plane = l.plane_h * l.plane_w;
+    for (int64_t c = 0; c < channel_slots; ++c) {
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+          const int64_t p = (c * l.row_phases + ky % g.stride_h) * l.col_phases + kx % g.stride_w;
+          l.step_offsets.push_back(p * plane + (ky / g.stride_h) * l.plane_w + kx / g.stride_w);
+        }
+      }
+    }
+  }
+  l.element_bytes = 4;
+  l.pixels = g.out_h * l.plane_w;
+  return l;
+}
+
+void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
+                          uint8_t flip, int64_t tile_pixels, uint8_t* out) {
+  const int64_t plane = l.plane_h * l.plane_w;
+  const int64_t ig = g.in_per_group();
+  if (l.kind == DirectLayoutKind::kChannelQuads) {
+    // Rows outside the input (padding, or channels past the group's end in
+    // the last quad) read from a zero row, so the copy loop has no branches.
+    const std::vector<uint8_t> zero_row(static_cast<size_t>(g.in_w), 0);
+    for (int64_t c4 = 0; c4 < ceil_div(ig, 4); ++c4) {
+      for (int64_t rp = 0; rp < l.row_phases; ++rp) {
+        for (int64_t cp = 0; cp < l.col_phases; ++cp) {
+          uint8_t* plane_dst = out + ((c4 * l.row_phases + rp) * l.col_phases + cp) * plane * 4;
+          const int64_t first_col = cp - g.pad_w;
+          const InsideRange inside = inside_range(g.in_w, l.plane_w, g.stride_w, first_col);
+          for (int64_t yq = 0; yq < l.plane_h; ++yq) {
+            const uint8_t* rows[4];
+            for (int64_t d = 0; d < 4; ++d) {
+              const uint8_t* row = input_row(in, g, c4 * 4 + d, yq * g.stride_h + rp);
+              rows[d] = row != nullptr ? row : zero_row.data();
+            }
+            uint8_t* dst = plane_dst + yq * l.plane_w * 4;
+            std::memset(dst, flip, static_cast<size_t>(inside.begin * 4));
+            for (int64_t x = inside.begin; x < inside.end; ++x) {
+              const int64_t ix = x * g.stride_w + first_col;
+              dst[x * 4 + 0] = rows[0][ix] ^ flip;
+              dst[x * 4 + 1] = rows[1][ix] ^ flip;
+              dst[x * 4 + 2] = rows[2][ix] ^ flip;
+              dst[x * 4 + 3] = rows[3][ix] ^ flip;
+            }
+            std::memset(dst + inside.end * 4, flip,
+                        static_cast<size_t>((l.plane_w - inside.end) * 4));
+          }
+        }
+      }
+    }
+  } else {
+    const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
+    for (int64_t i = 0; i < ig; ++i) {
+      for (int64_t j = 0; j < quads_per_row; ++j) {
+        for (int64_t rp = 0; rp < l.row_phases; ++rp) {
+          uint8_t* dst = out + ((i * quads_per_row + j) * l.row_phases + rp) * plane * 4;
+          for (int64_t yq = 0; yq < l.plane_h; ++yq) {
+            const uint8_t* row = input_row(in, g, i, yq * g.stride_h + rp);
+            for (int64_t d = 0; d < 4; ++d) {
+              const int64_t kx = j * 4 + d;
+              // Columns past the kernel meet zero weights; any value works.
+              copy_padded_row<uint8_t>(kx < g.kernel_w ? row : nullptr, g.in_w, l.plane_w,
+                                       g.stride_w, kx - g.pad_w, 0, flip,
+                                       dst + yq * l.plane_w * 4 + d, 4);
+            }
+          }
+        }
+      }
+    }
+  }
+  const int64_t used = l.planes * plane * 4;
+  std::memset(out + used, 0, static_cast<size_t>(l.buffer_elements(tile_pixels) * 4 - used));
+}
+
+void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& l,
+                           int64_t tile_pixels, float* out) {
+  const int64_t plane = l.plane_h * l.plane_w;
+  for (int64_t i = 0; i < g.in_per_group(); ++i) {
+    for (int64_t rp = 0; rp < l.row_phases; ++rp) {
+      for (int64_t cp = 0; cp < l.col_phases; ++cp) {
+        float* dst = out + ((i * l.row_phases + rp) * l.col_phases + cp) * plane;
+        for (int64_t yq = 0; yq < l.plane_h; ++yq) {
+          const int64_t iy = yq * g.stride_h + rp - g.pad_h;
+          const float* row = (iy >= 0 && iy < g.in_h) ? in + (i * g.in_h + iy) * g.in_w : nullptr;
+          copy_padded_row_f32(row, g.in_w, l.plane_w, g.stride_w, cp - g.pad_w,
+                              dst + yq * l.plane_w);
+        }
+      }
+    }
+  }
+  const int64_t used = l.planes * plane;
+  std::fill(out + used, out + l.buffer_elements(tile_pixels), 0.0f);
+}
+
+int64_t out_blocks(const ConvGeometry& g) {
+  return ceil_div(g.out_per_group(), kOutBlock);
+}
+
+std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeometry& g,
+                                           const DirectLayout& l,
+                                           std::vector<int32_t>& compensation) {
+  const int64_t ig = g.in_per_group(), og = g.out_per_group();
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const auto steps = static_cast<int64_t>(l.step_offsets.size());
+  const int64_t blocks = out_blocks(g);
+  std::vector<int8_t> packed(static_cast<size_t>(g.groups * blocks * steps * kOutBlock * 4), 0);
+  compensation.assign(static_cast<size_t>(g.out_channels), 0);
+  auto weight = [&](int64_t o, int64_t i, int64_t ky, int64_t kx) -> int8_t {
+    return weights[((o * ig + i) * g.kernel_h + ky) * g.kernel_w + kx];
+  };
+  for (int64_t o = 0; o < g.out_channels; ++o) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < ig * taps; ++k) sum += weights[o * ig * taps + k];
+    compensation[static_cast<size_t>(o)] = 128 * sum;
+  }
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int64_t s = 0; s < steps; ++s) {
+        for (int64_t r = 0; r < kOutBlock; ++r) {
+          const int64_t local_o = b * kOutBlock + r;
+          if (local_o >= og) continue;
+          const int64_t o = grp * og + local_o;
+          int8_t* dst =
+              &packed[static_cast<size_t>((((grp * blocks + b) * steps + s) * kOutBlock + r) * 4)];
+          for (int64_t d = 0; d < 4; ++d) {
+            if (l.kind == DirectLayoutKind::kChannelQuads) {
+              // Step s = (channel quad, ky, kx).
+              const int64_t c4 = s / taps, ky = (s % taps) / g.kernel_w, kx = s % g.kernel_w;
+              const int64_t i = c4 * 4 + d;
+              dst[d] = i < ig ? weight(o, i, ky, kx) : 0;
+            } else {
+              // Step s = (input channel, ky, column quad j).
+              const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
+              const int64_t i = s / (g.kernel_h * quads_per_row);
+              const int64_t ky = (s / quads_per_row) % g.kernel_h;
+              const int64_t kx = (s % quads_per_row) * 4 + d;
+              dst[d] = kx < g.kernel_w ? weight(o, i, ky, kx) : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return packed;
+}
+
+std::vector<float> pack_direct_weights_f32(const float* weights, const ConvGeometry& g,
+                                           const DirectLayout& l) {
+  const int64_t ig = g.in_per_group(), og = g.out_per_group();
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const auto steps = static_cast<int64_t>(l.step_offsets.size());
+  const int64_t blocks = out_blocks(g);
+  std::vector<float> packed(static_cast<size_t>(g.groups * blocks * steps * kOutBlock), 0.0f);
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int64_t s = 0; s < steps; ++s) {
+        for (int64_t r = 0; r < kOutBlock; ++r) {
+          const int64_t local_o = b * kOutBlock + r;
+          if (local_o >= og) continue;
+          const int64_t o = grp * og + local_o;
+          // Step s = (input channel, ky, kx): the reference summation order.
+          packed[static_cast<size_t>(((grp * blocks + b) * steps + s) * kOutBlock + r)] =
+              weights[o * ig * taps + s];
+        }
+      }
+    }
+  }
+  return packed;
+}
+
+}  // namespace sparq::kernels

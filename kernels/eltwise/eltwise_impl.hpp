@@ -1,0 +1,58 @@
+// The vector bodies of the element-wise kernels, written once with xsimd and
+// instantiated per ISA by eltwise_avx2.cpp / eltwise_avx512.cpp. Tails run the
+// scalar rule of activation.hpp, which matches the vector one bit for bit.
+#pragma once
+
+#include "kernels/common/activation.hpp"
+#include "kernels/common/activation_simd.hpp"
+#include "kernels/common/simd_arch.hpp"
+#include "kernels/eltwise/eltwise.hpp"
+
+namespace sparq::kernels {
+namespace {  // internal linkage: each ISA file keeps its own copy
+
+template <class Arch>
+struct Eltwise {
+  using Batch = xsimd::batch<float, Arch>;
+  static constexpr size_t kLanes = Batch::size;
+
+  static void add(const float* a, const float* b, float* out, size_t count, Activation act) {
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      const Batch sum = Batch::load_unaligned(a + j) + Batch::load_unaligned(b + j);
+      apply_activation<Arch>(sum, act).store_unaligned(out + j);
+    }
+    for (; j < count; ++j) out[j] = apply_activation(a[j] + b[j], act);
+  }
+
+  static void activate(const float* x, float* out, size_t count, Activation act) {
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      apply_activation<Arch>(Batch::load_unaligned(x + j), act).store_unaligned(out + j);
+    }
+    for (; j < count; ++j) out[j] = apply_activation(x[j], act);
+  }
+
+  static void dequantize_u8(const uint8_t* q, float scale, float* out, size_t count) {
+    const Batch s(scale);
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes)
+      (s * ByteLoads<Arch>::u8(q + j)).store_unaligned(out + j);
+    for (; j < count; ++j) out[j] = scale * static_cast<float>(q[j]);
+  }
+
+  static void dequantize_s8(const int8_t* q, float scale, float* out, size_t count) {
+    const Batch s(scale);
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes)
+      (s * ByteLoads<Arch>::s8(q + j)).store_unaligned(out + j);
+    for (; j < count; ++j) out[j] = scale * static_cast<float>(q[j]);
+  }
+
+  static EltwiseKernels table(Isa isa) {
+    return {isa, &add, &activate, &dequantize_u8, &dequantize_s8};
+  }
+};
+
+}  // namespace
+}  // namespace sparq::kernels

@@ -1,0 +1,29 @@
+#include "kernels/fully_connected/fully_connected.hpp"
+
+namespace sparq::kernels {
+namespace {
+
+void dot_u8s8(const uint8_t* x, const int8_t* w, int64_t in, int64_t rows, int32_t* dots) {
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t acc = 0;
+    for (int64_t i = 0; i < in; ++i) acc += x[i] * w[r * in + i];
+    dots[r] = acc;
+  }
+}
+
+void block_f32(const float* x, const float* wt, int64_t in, int64_t out_padded, int64_t o_begin,
+               float* sums) {
+  for (int64_t o = 0; o < kFcFloatBlock; ++o) sums[o] = 0.0f;
+  for (int64_t i = 0; i < in; ++i) {
+    const float* row = wt + i * out_padded + o_begin;
+    for (int64_t o = 0; o < kFcFloatBlock; ++o) sums[o] += row[o] * x[i];
+  }
+}
+
+}  // namespace
+
+FullyConnectedKernels fully_connected_kernels_scalar() {
+  return {Isa::kScalar, &dot_u8s8, &block_f32};
+}
+
+}  // namespace sparq::kernels

@@ -1,0 +1,38 @@
+// f32 pooling over one plane (one channel of one sample), and global average
+// pooling over many planes. Results are bit-identical to the reference
+// backend: max keeps the first NaN and lets padding never win; average sums
+// the window in (ky, kx) order, padding adding nothing, then divides by
+// kernel_h * kernel_w; global average sums each plane in order, divides by H*W.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/isa/isa.hpp"
+
+namespace sparq::kernels {
+
+struct PoolGeometry {
+  int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
+// Floats of scratch one plane needs: the padded input, split into stride_w
+// column phases so that every window tap reads a contiguous run of outputs.
+size_t pool_scratch_floats(const PoolGeometry& g);
+
+struct PoolKernels {
+  Isa isa = Isa::kScalar;
+  void (*max_plane)(const float* in, float* out, const PoolGeometry& g, float* scratch);
+  void (*avg_plane)(const float* in, float* out, const PoolGeometry& g, float* scratch);
+};
+
+PoolKernels pool_kernels_scalar();
+PoolKernels pool_kernels_avx2();
+PoolKernels pool_kernels_avx512();
+PoolKernels pool_kernels(Isa active);
+
+// out[p] = (sum of plane p in order) / plane_size, for `planes` planes.
+void global_avg_pool_planes(const float* in, size_t planes, size_t plane_size, float* out);
+
+}  // namespace sparq::kernels

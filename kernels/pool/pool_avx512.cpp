@@ -1,0 +1,13 @@
+// A multiply and an add stay two roundings (the reference backend's
+// arithmetic): GCC would otherwise fuse them into FMA under this file's -mfma.
+#pragma GCC optimize("fp-contract=off")
+#include "kernels/common/simd_arch.hpp"
+#include "kernels/pool/pool_impl.hpp"
+
+namespace sparq::kernels {
+
+PoolKernels pool_kernels_avx512() {
+  return Pool<ArchAvx512>::table(Isa::kAvx512);
+}
+
+}  // namespace sparq::kernels

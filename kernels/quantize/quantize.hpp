@@ -1,0 +1,30 @@
+// Dynamic activation quantization in two vector passes per sample: the
+// largest finite value (|x| for signed), then q = clamp(nearbyint(x / s)).
+// Both passes reproduce sparq::activation_scale / quantize_activations_* bit
+// for bit: max is order-independent, x / s is the same IEEE division (not a
+// reciprocal multiply), rounding is round-half-to-even, NaN becomes 0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/isa/isa.hpp"
+
+namespace sparq::kernels {
+
+struct QuantizeKernels {
+  Isa isa = Isa::kScalar;
+  // max(0, largest finite x) (absolute: of |x|); non-finite values are skipped.
+  float (*max_finite)(const float* x, size_t count, bool absolute);
+  // q = clamp(nearbyint(x / scale), 0, qmax), NaN -> 0.
+  void (*to_u8)(const float* x, size_t count, float scale, int qmax, uint8_t* out);
+  // q = clamp(nearbyint(x / scale), -127, 127), NaN -> 0.
+  void (*to_s8)(const float* x, size_t count, float scale, int8_t* out);
+};
+
+QuantizeKernels quantize_kernels_scalar();
+QuantizeKernels quantize_kernels_avx2();
+QuantizeKernels quantize_kernels_avx512();
+QuantizeKernels quantize_kernels(Isa active);
+
+}  // namespace sparq::kernels

@@ -1,0 +1,12 @@
+// A multiply and an add stay two roundings (the reference backend's
+// arithmetic): GCC would otherwise fuse them into FMA under this file's -mfma.
+#pragma GCC optimize("fp-contract=off")
+#include "kernels/quantize/quantize_impl.hpp"
+
+namespace sparq::kernels {
+
+QuantizeKernels quantize_kernels_avx2() {
+  return Quantize<ArchAvx2>::table(Isa::kAvx2);
+}
+
+}  // namespace sparq::kernels

@@ -1,0 +1,83 @@
+// Vector bodies of the quantize kernels (xsimd), instantiated per ISA.
+#pragma once
+
+#include <cfloat>
+
+#include "kernels/common/simd_arch.hpp"
+#include "kernels/quantize/quantize.hpp"
+#include "kernels/quantize/quantize_scalar_rule.hpp"
+
+namespace sparq::kernels {
+namespace {
+
+// Narrows int32 lanes already inside [-128, 255] to bytes (low byte of each).
+inline void store_low_bytes(xsimd::batch<int32_t, ArchAvx2> v, void* out) {
+  const __m256i words = _mm256_packs_epi32(v, v);  // in range: no saturation
+  const __m256i bytes = _mm256_shuffle_epi8(
+      words, _mm256_setr_epi8(0, 2, 4, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4,
+                              6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+  const __m128i joined =
+      _mm_unpacklo_epi32(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1));
+  _mm_storel_epi64(static_cast<__m128i*>(out), joined);
+}
+
+#if defined(__AVX512F__)
+inline void store_low_bytes(xsimd::batch<int32_t, ArchAvx512> v, void* out) {
+  _mm_storeu_si128(static_cast<__m128i*>(out), _mm512_cvtepi32_epi8(v));
+}
+#endif
+
+template <class Arch>
+struct Quantize {
+  using Batch = xsimd::batch<float, Arch>;
+  static constexpr size_t kLanes = Batch::size;
+
+  static float max_finite(const float* x, size_t count, bool absolute) {
+    Batch best(0.0f);
+    const Batch largest(FLT_MAX);
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      const Batch v = Batch::load_unaligned(x + j);
+      const Batch magnitude = xsimd::abs(v);
+      // |v| <= FLT_MAX is false for inf and NaN: they never set the scale.
+      best = xsimd::select(magnitude <= largest, xsimd::max(best, absolute ? magnitude : v), best);
+    }
+    const float tail = scalar_rule::max_finite(x + j, count - j, absolute);
+    alignas(64) float lanes[kLanes];
+    best.store_aligned(lanes);
+    float result = tail;
+    for (float lane : lanes) result = lane > result ? lane : result;
+    return result;
+  }
+
+  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch lowest,
+                                                 Batch highest) {
+    Batch r = xsimd::nearbyint(v / scale);
+    r = xsimd::select(xsimd::isnan(r), Batch(0.0f), r);
+    r = xsimd::min(xsimd::max(r, lowest), highest);
+    return xsimd::batch_cast<int32_t>(r);  // integral and in range: exact
+  }
+
+  static void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {
+    const Batch s(scale), lowest(0.0f), highest(static_cast<float>(qmax));
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest), out + j);
+    }
+    scalar_rule::to_u8(x + j, count - j, scale, qmax, out + j);
+  }
+
+  static void to_s8(const float* x, size_t count, float scale, int8_t* out) {
+    const Batch s(scale), lowest(-127.0f), highest(127.0f);
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest), out + j);
+    }
+    scalar_rule::to_s8(x + j, count - j, scale, out + j);
+  }
+
+  static QuantizeKernels table(Isa isa) { return {isa, &max_finite, &to_u8, &to_s8}; }
+};
+
+}  // namespace
+}  // namespace sparq::kernels

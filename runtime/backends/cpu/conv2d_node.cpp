@@ -1,0 +1,348 @@
+// Dense convolution on the CPU. Chooses one of four paths at compile time:
+//  - depthwise (groups == input channels == output channels): per-plane
+//    vector loops over output columns;
+//  - first layer (fewer than 4 input channels per group, quantized): window
+//    quads, so the few channels do not waste 3/4 of each vpdpbusd lane;
+//  - 1x1 and general (grouped) convolutions: channel quads.
+// Float convolutions use f32 planes and the reference summation order, so
+// every path is bit-identical to the reference backend.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/conv2d/depthwise.hpp"
+#include "kernels/conv2d/direct_conv.hpp"
+#include "runtime/backends/cpu/cpu_common.hpp"
+#include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "sparq/error.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+using kernels::ConvGeometry;
+using kernels::DirectLayout;
+using kernels::DirectLayoutKind;
+using kernels::kOutBlock;
+
+enum class ConvPath { kDepthwise, kFirstLayer, kPointwise, kGeneral };
+
+const char* path_name(ConvPath path) {
+  switch (path) {
+    case ConvPath::kDepthwise:
+      return "depthwise";
+    case ConvPath::kFirstLayer:
+      return "first_layer";
+    case ConvPath::kPointwise:
+      return "1x1";
+    case ConvPath::kGeneral:
+      return "direct";
+  }
+  return "direct";
+}
+
+// s8 weights as stored, s4 two per byte (element 2e in the low nibble).
+std::vector<int8_t> decode_integer_weights(const Tensor& weights) {
+  const auto count = static_cast<size_t>(weights.shape().elements());
+  std::vector<int8_t> values(count);
+  const auto* bytes = weights.data<uint8_t>();
+  for (size_t e = 0; e < count; ++e) {
+    if (weights.dtype() == DType::kS8) {
+      values[e] = static_cast<int8_t>(bytes[e]);
+    } else {
+      const uint8_t nibble = (e % 2 == 0) ? (bytes[e / 2] & 0x0F) : (bytes[e / 2] >> 4);
+      values[e] = static_cast<int8_t>(nibble >= 8 ? nibble - 16 : nibble);
+    }
+  }
+  return values;
+}
+
+// The contract accumulates in exact int32; refuse layers whose worst case
+// could overflow it (the reference backend refuses the same ones).
+void check_accumulator_bound(const std::string& node, int64_t products,
+                             const std::vector<int8_t>& values, DType input) {
+  int64_t max_abs = 0;
+  for (int8_t v : values) max_abs = std::max<int64_t>(max_abs, v < 0 ? -v : v);
+  const int64_t max_input = input == DType::kS8 ? 128 : 255;
+  if (products * max_abs * max_input > std::numeric_limits<int32_t>::max()) {
+    throw Error(ErrorCode::kUnsupported,
+                "node '" + node + "': " + std::to_string(products) + " products of up to " +
+                    std::to_string(max_abs * max_input) +
+                    " could overflow the int32 accumulator of the numerics contract");
+  }
+}
+
+class Conv2dNode : public CompiledNode {
+ public:
+  Conv2dNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        op_(std::get<Conv2dOp>(node.op)),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)) {
+    g_.in_channels = input_.shape[0];
+    g_.in_h = input_.shape[1];
+    g_.in_w = input_.shape[2];
+    g_.out_channels = output_.shape[0];
+    g_.out_h = output_.shape[1];
+    g_.out_w = output_.shape[2];
+    g_.kernel_h = op_.kernel_h;
+    g_.kernel_w = op_.kernel_w;
+    g_.stride_h = op_.stride_h;
+    g_.stride_w = op_.stride_w;
+    g_.pad_h = op_.pad_h;
+    g_.pad_w = op_.pad_w;
+    g_.groups = op_.groups;
+    quantized_ = op_.weights.dtype() != DType::kF32;
+    const kernels::Isa active = kernels::active_isa();
+
+    if (g_.groups == g_.in_channels && g_.groups == g_.out_channels) {
+      path_ = ConvPath::kDepthwise;
+    } else if (quantized_ && g_.in_per_group() < 4) {
+      path_ = ConvPath::kFirstLayer;
+    } else if (g_.kernel_h == 1 && g_.kernel_w == 1) {
+      path_ = ConvPath::kPointwise;
+    } else {
+      path_ = ConvPath::kGeneral;
+    }
+
+    std::vector<int8_t> values;
+    if (quantized_) {
+      values = decode_integer_weights(op_.weights);
+      check_accumulator_bound(name_, g_.in_per_group() * g_.kernel_h * g_.kernel_w, values,
+                              input_.dtype);
+    }
+    if (path_ == ConvPath::kDepthwise) {
+      depthwise_ = kernels::depthwise_kernels(active);
+      isa_ = depthwise_.isa;
+      if (quantized_) depthwise_weights_.assign(values.begin(), values.end());
+      return;
+    }
+    if (quantized_) {
+      layout_ = kernels::make_direct_layout(g_, path_ == ConvPath::kFirstLayer
+                                                    ? DirectLayoutKind::kWindowQuads
+                                                    : DirectLayoutKind::kChannelQuads);
+      quant_ = kernels::direct_conv_kernels(active);
+      isa_ = quant_.isa;
+      tile_ = quant_.tile_pixels;
+      packed_s8_ = kernels::pack_direct_weights_s8(values.data(), g_, layout_, compensation_);
+      // u8 inputs are read as they are: no correction.
+      if (input_.dtype == DType::kU8) std::fill(compensation_.begin(), compensation_.end(), 0);
+    } else {
+      layout_ = kernels::make_direct_layout(g_, DirectLayoutKind::kF32Planes);
+      float_ = kernels::float_conv_kernels(active);
+      isa_ = float_.isa;
+      tile_ = float_.tile_pixels;
+      packed_f32_ = kernels::pack_direct_weights_f32(op_.weights.data<float>(), g_, layout_);
+    }
+    // Padded copies so every block reads kOutBlock entries.
+    const int64_t padded = g_.groups * kernels::out_blocks(g_) * kOutBlock;
+    block_bias_.assign(static_cast<size_t>(padded), 0.0f);
+    block_scale_.assign(static_cast<size_t>(padded), 0.0f);
+    block_compensation_.assign(static_cast<size_t>(padded), 0);
+    for (int64_t o = 0; o < g_.out_channels; ++o) {
+      const auto slot = static_cast<size_t>(padded_slot(o));
+      block_bias_[slot] = op_.bias[static_cast<size_t>(o)];
+      if (quantized_) {
+        block_scale_[slot] = op_.weight_scales[static_cast<size_t>(o)];
+        block_compensation_[slot] = compensation_[static_cast<size_t>(o)];
+      }
+    }
+  }
+
+  size_t scratch_bytes(int64_t batch) const override {
+    if (path_ == ConvPath::kDepthwise) return 0;  // per-task plane buffers
+    return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());
+  }
+
+  std::string kernel_name() const override {
+    return kernel_label(std::string("conv2d_") + (quantized_ ? "q8_" : "f32_") + path_name(path_),
+                        isa_);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    if (path_ == ConvPath::kDepthwise) {
+      run_depthwise(inputs[0], output, batch, ctx.threads);
+      return;
+    }
+    std::vector<uint8_t> own_scratch;
+    auto* scratch = static_cast<uint8_t*>(ctx.scratch);
+    if (scratch == nullptr) {
+      own_scratch.resize(scratch_bytes(batch));
+      scratch = own_scratch.data();
+    }
+    pack_inputs(inputs[0], batch, ctx.threads, scratch);
+    compute_tiles(inputs[0], output, batch, ctx.threads, scratch);
+  }
+
+ private:
+  int64_t padded_slot(int64_t o) const {
+    const int64_t og = g_.out_per_group();
+    return (o / og) * kernels::out_blocks(g_) * kOutBlock + o % og;
+  }
+
+  int64_t group_buffer_bytes() const {
+    // Rounded to a cache line so groups never share one.
+    const int64_t bytes = layout_.buffer_elements(tile_) * layout_.element_bytes;
+    return (bytes + 63) / 64 * 64;
+  }
+
+  void pack_inputs(const ConstTensorView& input, int64_t batch, int threads,
+                   uint8_t* scratch) const {
+    const int64_t group_elements = g_.in_per_group() * g_.in_h * g_.in_w;
+    parallel_ranges(batch * g_.groups, threads, [&](int64_t begin, int64_t end) {
+      for (int64_t ng = begin; ng < end; ++ng) {
+        uint8_t* dst = scratch + ng * group_buffer_bytes();
+        if (quantized_) {
+          const auto* src = static_cast<const uint8_t*>(input.data) + ng * group_elements;
+          const uint8_t flip = input_.dtype == DType::kS8 ? 0x80 : 0x00;
+          kernels::pack_direct_input_u8(src, g_, layout_, flip, tile_, dst);
+        } else {
+          const float* src = input.as<float>() + ng * group_elements;
+          kernels::pack_direct_input_f32(src, g_, layout_, tile_, reinterpret_cast<float*>(dst));
+        }
+      }
+    });
+  }
+
+  void compute_tiles(const ConstTensorView& input, const TensorView& output, int64_t batch,
+                     int threads, const uint8_t* scratch) const {
+    const int64_t blocks = kernels::out_blocks(g_);
+    const int64_t tiles = (layout_.pixels + tile_ - 1) / tile_;
+    const int64_t og = g_.out_per_group();
+    const int64_t out_plane = g_.out_h * g_.out_w;
+    const auto steps = static_cast<int64_t>(layout_.step_offsets.size());
+    // Index = ((sample * groups + group) * blocks + block) * tiles + tile: a
+    // range walks the pixels of one weight block, which stays in cache.
+    parallel_ranges(batch * g_.groups * blocks * tiles, threads, [&](int64_t begin, int64_t end) {
+      std::vector<float> staging(static_cast<size_t>(kOutBlock * tile_));
+      struct Run {
+        int64_t dst, src, length;  // output pixel, tile pixel, count
+      };
+      std::vector<Run> runs;
+      runs.reserve(static_cast<size_t>(tile_ + 1));
+      for (int64_t index = begin; index < end; ++index) {
+        const int64_t t = index % tiles;
+        const int64_t b = (index / tiles) % blocks;
+        const int64_t ng = index / (tiles * blocks);
+        const int64_t n = ng / g_.groups, grp = ng % g_.groups;
+        const int64_t slot = (grp * blocks + b) * kOutBlock;
+        const uint8_t* packed = scratch + ng * group_buffer_bytes();
+        if (quantized_) {
+          kernels::QuantTileArgs a;
+          a.input = packed;
+          a.step_offsets = layout_.step_offsets.data();
+          a.steps = steps;
+          a.weights = packed_s8_.data() + (grp * blocks + b) * steps * kOutBlock * 4;
+          a.first_pixel = t * tile_;
+          a.compensation = block_compensation_.data() + slot;
+          a.act_scale = input.scales[n];
+          a.weight_scale = block_scale_.data() + slot;
+          a.bias = block_bias_.data() + slot;
+          a.activation = op_.activation;
+          a.out = staging.data();
+          quant_.quant_tile(a);
+        } else {
+          kernels::FloatTileArgs a;
+          a.input = reinterpret_cast<const float*>(packed);
+          a.step_offsets = layout_.step_offsets.data();
+          a.steps = steps;
+          a.weights = packed_f32_.data() + (grp * blocks + b) * steps * kOutBlock;
+          a.first_pixel = t * tile_;
+          a.bias = block_bias_.data() + slot;
+          a.activation = op_.activation;
+          a.out = staging.data();
+          float_.float_tile(a);
+        }
+        // Scatter the valid pixels: flat pixel q = oy * plane_w + ox, and
+        // columns ox >= out_w were computed only to keep the runs contiguous.
+        // The runs are found once per tile (one division), then copied per row.
+        const int64_t first = t * tile_;
+        const int64_t last = std::min(first + tile_, layout_.pixels);
+        runs.clear();
+        int64_t oy = first / layout_.plane_w, ox = first % layout_.plane_w, q = first;
+        while (q < last) {
+          const int64_t length = std::min(last - q, layout_.plane_w - ox);
+          const int64_t valid = std::min(length, std::max<int64_t>(0, g_.out_w - ox));
+          if (valid > 0) runs.push_back({oy * g_.out_w + ox, q - first, valid});
+          q += length;
+          ++oy;
+          ox = 0;
+        }
+        const int64_t rows = std::min(kOutBlock, og - b * kOutBlock);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t o = grp * og + b * kOutBlock + r;
+          float* plane = output.as<float>() + (n * g_.out_channels + o) * out_plane;
+          const float* src = staging.data() + r * tile_;
+          for (const Run& run : runs) {
+            std::memcpy(plane + run.dst, src + run.src,
+                        static_cast<size_t>(run.length) * sizeof(float));
+          }
+        }
+      }
+    });
+  }
+
+  void run_depthwise(const ConstTensorView& input, const TensorView& output, int64_t batch,
+                     int threads) const {
+    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
+    const int64_t taps = g_.kernel_h * g_.kernel_w;
+    const size_t scratch_elements = kernels::depthwise_scratch_elements(g_);
+    parallel_ranges(batch * g_.in_channels, threads, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> int_scratch(quantized_ ? scratch_elements : 0);
+      std::vector<float> float_scratch(quantized_ ? 0 : scratch_elements);
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
+        float* out = output.as<float>() + plane * out_plane;
+        const auto ci = static_cast<size_t>(c);
+        if (!quantized_) {
+          depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
+                               op_.weights.data<float>() + c * taps, op_.bias[ci], op_.activation,
+                               out, float_scratch.data());
+          continue;
+        }
+        kernels::DepthwiseQuantArgs a;
+        a.weights = depthwise_weights_.data() + c * taps;
+        a.act_scale = input.scales[n];
+        a.weight_scale = op_.weight_scales[ci];
+        a.bias = op_.bias[ci];
+        a.activation = op_.activation;
+        if (input_.dtype == DType::kU8) {
+          depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out,
+                              int_scratch.data());
+        } else {
+          depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out,
+                              int_scratch.data());
+        }
+      }
+    });
+  }
+
+  std::string name_;
+  Conv2dOp op_;
+  ValueLayout input_, output_;
+  ConvGeometry g_;
+  bool quantized_ = false;
+  ConvPath path_ = ConvPath::kGeneral;
+  kernels::Isa isa_ = kernels::Isa::kScalar;
+  int64_t tile_ = 16;
+  DirectLayout layout_;
+  kernels::DirectConvKernels quant_{};
+  kernels::FloatConvKernels float_{};
+  kernels::DepthwiseKernels depthwise_{};
+  std::vector<int8_t> packed_s8_;
+  std::vector<float> packed_f32_;
+  std::vector<int32_t> compensation_;
+  std::vector<int32_t> depthwise_weights_;
+  std::vector<float> block_bias_, block_scale_;
+  std::vector<int32_t> block_compensation_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_conv2d(const Graph& graph, const Node& node) {
+  return std::make_unique<Conv2dNode>(graph, node);
+}
+
+}  // namespace sparq::cpu

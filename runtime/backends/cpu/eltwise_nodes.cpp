@@ -1,0 +1,138 @@
+// Element-wise nodes on the CPU: residual add (+ activation), activation and
+// dequantize, split into fixed chunks of elements.
+#include <algorithm>
+
+#include "kernels/eltwise/eltwise.hpp"
+#include "runtime/backends/cpu/cpu_common.hpp"
+#include "runtime/backends/cpu/cpu_nodes.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+// Large enough to amortise a task, small enough to split a 56x56x64 map.
+constexpr int64_t kChunk = 16384;
+
+template <typename Body>
+void for_chunks(int64_t count, int threads, const Body& body) {
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+  parallel_ranges(chunks, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const int64_t first = c * kChunk;
+      body(first, std::min(kChunk, count - first));
+    }
+  });
+}
+
+class AddNode : public CompiledNode {
+ public:
+  AddNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        activation_(std::get<AddOp>(node.op).activation),
+        inputs_{layout_of(graph, node.inputs[0]), layout_of(graph, node.inputs[1])},
+        output_(layout_of(graph, node.output)),
+        kernels_(kernels::eltwise_kernels(kernels::active_isa())) {}
+
+  std::string kernel_name() const override { return kernel_label("add", kernels_.isa); }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, inputs_, output, output_);
+    const float* a = inputs[0].as<float>();
+    const float* b = inputs[1].as<float>();
+    float* y = output.as<float>();
+    for_chunks(batch * output_.shape.elements(), ctx.threads, [&](int64_t first, int64_t count) {
+      kernels_.add(a + first, b + first, y + first, static_cast<size_t>(count), activation_);
+    });
+  }
+
+ private:
+  std::string name_;
+  Activation activation_;
+  ValueLayout inputs_[2];
+  ValueLayout output_;
+  kernels::EltwiseKernels kernels_;
+};
+
+class ActivationNode : public CompiledNode {
+ public:
+  ActivationNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        activation_(std::get<ActivationOp>(node.op).activation),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)),
+        kernels_(kernels::eltwise_kernels(kernels::active_isa())) {}
+
+  std::string kernel_name() const override {
+    return kernel_label(std::string("activation_") + to_string(activation_), kernels_.isa);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const float* x = inputs[0].as<float>();
+    float* y = output.as<float>();
+    for_chunks(batch * output_.shape.elements(), ctx.threads, [&](int64_t first, int64_t count) {
+      kernels_.activate(x + first, y + first, static_cast<size_t>(count), activation_);
+    });
+  }
+
+ private:
+  std::string name_;
+  Activation activation_;
+  ValueLayout input_, output_;
+  kernels::EltwiseKernels kernels_;
+};
+
+class DequantizeNode : public CompiledNode {
+ public:
+  DequantizeNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)),
+        kernels_(kernels::eltwise_kernels(kernels::active_isa())) {}
+
+  std::string kernel_name() const override {
+    return kernel_label(std::string("dequantize_") + to_string(input_.dtype), kernels_.isa);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t sample = input_.shape.elements();
+    const int64_t chunks = (sample + kChunk - 1) / kChunk;
+    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) {
+        const int64_t n = index / chunks;
+        const int64_t first = n * sample + (index % chunks) * kChunk;
+        const auto count = static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first));
+        float* y = output.as<float>() + first;
+        if (input_.dtype == DType::kU8) {
+          kernels_.dequantize_u8(inputs[0].as<uint8_t>() + first, inputs[0].scales[n], y, count);
+        } else {
+          kernels_.dequantize_s8(inputs[0].as<int8_t>() + first, inputs[0].scales[n], y, count);
+        }
+      }
+    });
+  }
+
+ private:
+  std::string name_;
+  ValueLayout input_, output_;
+  kernels::EltwiseKernels kernels_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_add(const Graph& graph, const Node& node) {
+  return std::make_unique<AddNode>(graph, node);
+}
+
+std::unique_ptr<CompiledNode> compile_activation(const Graph& graph, const Node& node) {
+  return std::make_unique<ActivationNode>(graph, node);
+}
+
+std::unique_ptr<CompiledNode> compile_dequantize(const Graph& graph, const Node& node) {
+  return std::make_unique<DequantizeNode>(graph, node);
+}
+
+}  // namespace sparq::cpu

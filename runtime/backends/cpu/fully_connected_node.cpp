@@ -1,0 +1,144 @@
+// Fully connected on the CPU. Quantized: exact int32 dot products (VNNI where
+// present), s8 inputs flipped to u8 and corrected by 128 * sum(w). Float: the
+// reference order with transposed weights, one output channel per lane.
+// Work is split into fixed blocks of output channels per sample, so results
+// do not depend on the thread count.
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "kernels/common/activation.hpp"
+#include "kernels/fully_connected/fully_connected.hpp"
+#include "runtime/backends/cpu/cpu_common.hpp"
+#include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "sparq/error.hpp"
+#include "sparq/quantization.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+constexpr int64_t kQuantRowsPerTask = 64;
+
+class FullyConnectedNode : public CompiledNode {
+ public:
+  FullyConnectedNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        op_(std::get<FullyConnectedOp>(node.op)),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)),
+        in_(input_.shape[0]),
+        out_(output_.shape[0]),
+        kernels_(kernels::fully_connected_kernels(kernels::active_isa())) {
+    if (op_.weights.dtype() == DType::kS8) {
+      const int8_t* w = op_.weights.data<int8_t>();
+      int64_t max_abs = 0;
+      compensation_.assign(static_cast<size_t>(out_), 0);
+      for (int64_t o = 0; o < out_; ++o) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < in_; ++i) {
+          sum += w[o * in_ + i];
+          max_abs =
+              std::max<int64_t>(max_abs, w[o * in_ + i] < 0 ? -w[o * in_ + i] : w[o * in_ + i]);
+        }
+        if (input_.dtype == DType::kS8)
+          compensation_[static_cast<size_t>(o)] = static_cast<int32_t>(128 * sum);
+      }
+      const int64_t max_input = input_.dtype == DType::kS8 ? 128 : 255;
+      if (in_ * max_abs * max_input > std::numeric_limits<int32_t>::max()) {
+        throw Error(ErrorCode::kUnsupported,
+                    "node '" + name_ + "': " + std::to_string(in_) + " products of up to " +
+                        std::to_string(max_abs * max_input) +
+                        " could overflow the int32 accumulator of the numerics contract");
+      }
+    } else {
+      padded_out_ =
+          (out_ + kernels::kFcFloatBlock - 1) / kernels::kFcFloatBlock * kernels::kFcFloatBlock;
+      transposed_.assign(static_cast<size_t>(in_ * padded_out_), 0.0f);
+      const float* w = op_.weights.data<float>();
+      for (int64_t o = 0; o < out_; ++o) {
+        for (int64_t i = 0; i < in_; ++i)
+          transposed_[static_cast<size_t>(i * padded_out_ + o)] = w[o * in_ + i];
+      }
+    }
+  }
+
+  std::string kernel_name() const override {
+    return kernel_label(quantized() ? "fully_connected_q8" : "fully_connected_f32", kernels_.isa);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    if (quantized()) {
+      run_quantized(inputs[0], output, batch, ctx.threads);
+    } else {
+      run_float(inputs[0], output, batch, ctx.threads);
+    }
+  }
+
+ private:
+  bool quantized() const { return op_.weights.dtype() == DType::kS8; }
+
+  void run_quantized(const ConstTensorView& input, const TensorView& output, int64_t batch,
+                     int threads) const {
+    const int64_t chunks = (out_ + kQuantRowsPerTask - 1) / kQuantRowsPerTask;
+    const int8_t* w = op_.weights.data<int8_t>();
+    parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
+      std::vector<uint8_t> flipped(input_.dtype == DType::kS8 ? static_cast<size_t>(in_) : 0);
+      std::vector<int32_t> dots(static_cast<size_t>(kQuantRowsPerTask));
+      for (int64_t index = begin; index < end; ++index) {
+        const int64_t n = index / chunks, first = (index % chunks) * kQuantRowsPerTask;
+        const int64_t rows = std::min(kQuantRowsPerTask, out_ - first);
+        const uint8_t* x = static_cast<const uint8_t*>(input.data) + n * in_;
+        if (input_.dtype == DType::kS8) {
+          // s8 + 128 as u8, the operand vpdpbusd needs.
+          for (int64_t i = 0; i < in_; ++i) flipped[static_cast<size_t>(i)] = x[i] ^ 0x80;
+          x = flipped.data();
+        }
+        kernels_.dot_u8s8(x, w + first * in_, in_, rows, dots.data());
+        float* y = output.as<float>() + n * out_;
+        for (int64_t r = 0; r < rows; ++r) {
+          const auto o = static_cast<size_t>(first + r);
+          y[o] = kernels::apply_activation(
+              dequantize_accumulator(dots[static_cast<size_t>(r)] - compensation_[o],
+                                     input.scales[n], op_.weight_scales[o], op_.bias[o]),
+              op_.activation);
+        }
+      }
+    });
+  }
+
+  void run_float(const ConstTensorView& input, const TensorView& output, int64_t batch,
+                 int threads) const {
+    const int64_t blocks = padded_out_ / kernels::kFcFloatBlock;
+    parallel_ranges(batch * blocks, threads, [&](int64_t begin, int64_t end) {
+      float sums[kernels::kFcFloatBlock];
+      for (int64_t index = begin; index < end; ++index) {
+        const int64_t n = index / blocks, first = (index % blocks) * kernels::kFcFloatBlock;
+        kernels_.block_f32(input.as<float>() + n * in_, transposed_.data(), in_, padded_out_, first,
+                           sums);
+        float* y = output.as<float>() + n * out_;
+        for (int64_t r = 0; r < kernels::kFcFloatBlock && first + r < out_; ++r) {
+          const auto o = static_cast<size_t>(first + r);
+          y[o] = kernels::apply_activation(sums[r] + op_.bias[o], op_.activation);
+        }
+      }
+    });
+  }
+
+  std::string name_;
+  FullyConnectedOp op_;
+  ValueLayout input_, output_;
+  int64_t in_ = 0, out_ = 0, padded_out_ = 0;
+  kernels::FullyConnectedKernels kernels_;
+  std::vector<int32_t> compensation_;
+  std::vector<float> transposed_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_fully_connected(const Graph& graph, const Node& node) {
+  return std::make_unique<FullyConnectedNode>(graph, node);
+}
+
+}  // namespace sparq::cpu

@@ -1,0 +1,104 @@
+// Max / average pooling (one task per range of planes) and global average
+// pooling (fixed blocks of planes) on the CPU.
+#include <vector>
+
+#include "kernels/pool/pool.hpp"
+#include "runtime/backends/cpu/cpu_common.hpp"
+#include "runtime/backends/cpu/cpu_nodes.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+class Pool2dNode : public CompiledNode {
+ public:
+  Pool2dNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        op_(std::get<Pool2dOp>(node.op)),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)),
+        kernels_(kernels::pool_kernels(kernels::active_isa())) {
+    g_.in_h = input_.shape[1];
+    g_.in_w = input_.shape[2];
+    g_.out_h = output_.shape[1];
+    g_.out_w = output_.shape[2];
+    g_.kernel_h = op_.kernel_h;
+    g_.kernel_w = op_.kernel_w;
+    g_.stride_h = op_.stride_h;
+    g_.stride_w = op_.stride_w;
+    g_.pad_h = op_.pad_h;
+    g_.pad_w = op_.pad_w;
+  }
+
+  std::string kernel_name() const override {
+    return kernel_label(op_.kind == PoolKind::kMax ? "max_pool2d" : "avg_pool2d", kernels_.isa);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
+    const auto plane_fn = op_.kind == PoolKind::kMax ? kernels_.max_plane : kernels_.avg_plane;
+    parallel_ranges(batch * input_.shape[0], ctx.threads, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(kernels::pool_scratch_floats(g_));
+      for (int64_t plane = begin; plane < end; ++plane) {
+        plane_fn(inputs[0].as<float>() + plane * in_plane, output.as<float>() + plane * out_plane,
+                 g_, scratch.data());
+      }
+    });
+  }
+
+ private:
+  std::string name_;
+  Pool2dOp op_;
+  ValueLayout input_, output_;
+  kernels::PoolGeometry g_;
+  kernels::PoolKernels kernels_;
+};
+
+class GlobalAvgPoolNode : public CompiledNode {
+ public:
+  GlobalAvgPoolNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)) {}
+
+  // Each plane is summed in order (the reference's rounding), eight planes
+  // interleaved to hide the add latency; there is no vector variant.
+  std::string kernel_name() const override {
+    return kernel_label("global_avg_pool", kernels::Isa::kScalar);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t planes = batch * input_.shape[0];
+    const int64_t plane_size = input_.shape[1] * input_.shape[2];
+    constexpr int64_t kPlanesPerTask = 64;
+    const int64_t tasks = (planes + kPlanesPerTask - 1) / kPlanesPerTask;
+    parallel_ranges(tasks, ctx.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t first = t * kPlanesPerTask;
+        const int64_t count = std::min(kPlanesPerTask, planes - first);
+        kernels::global_avg_pool_planes(inputs[0].as<float>() + first * plane_size,
+                                        static_cast<size_t>(count), static_cast<size_t>(plane_size),
+                                        output.as<float>() + first);
+      }
+    });
+  }
+
+ private:
+  std::string name_;
+  ValueLayout input_, output_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_pool2d(const Graph& graph, const Node& node) {
+  return std::make_unique<Pool2dNode>(graph, node);
+}
+
+std::unique_ptr<CompiledNode> compile_global_avg_pool(const Graph& graph, const Node& node) {
+  return std::make_unique<GlobalAvgPoolNode>(graph, node);
+}
+
+}  // namespace sparq::cpu

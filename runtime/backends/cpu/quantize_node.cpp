@@ -1,0 +1,87 @@
+// Dynamic quantization on the CPU, per sample: a parallel max pass over fixed
+// chunks (max is exact and order-free, so chunking cannot change it), the
+// scale from sparq::activation_scale_from_max (the contract's one
+// definition), then a parallel quantize pass.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/quantize/quantize.hpp"
+#include "runtime/backends/cpu/cpu_common.hpp"
+#include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "sparq/quantization.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+constexpr int64_t kChunk = 32768;
+
+class QuantizeNode : public CompiledNode {
+ public:
+  QuantizeNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        op_(std::get<QuantizeOp>(node.op)),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)),
+        qmax_(activation_qmax(op_.bits, op_.is_signed)),
+        kernels_(kernels::quantize_kernels(kernels::active_isa())) {}
+
+  std::string kernel_name() const override {
+    return kernel_label(op_.is_signed ? "quantize_s8" : "quantize_u" + std::to_string(op_.bits),
+                        kernels_.isa);
+  }
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t sample = input_.shape.elements();
+    const int64_t chunks = (sample + kChunk - 1) / kChunk;
+    const float* x = inputs[0].as<float>();
+    auto chunk_extent = [&](int64_t index) {
+      const int64_t n = index / chunks;
+      const int64_t first = n * sample + (index % chunks) * kChunk;
+      return std::pair{first, static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first))};
+    };
+
+    std::vector<float> chunk_max(static_cast<size_t>(batch * chunks));
+    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) {
+        const auto [first, count] = chunk_extent(index);
+        chunk_max[static_cast<size_t>(index)] =
+            kernels_.max_finite(x + first, count, op_.is_signed);
+      }
+    });
+    for (int64_t n = 0; n < batch; ++n) {
+      float max_value = 0.0f;
+      for (int64_t c = 0; c < chunks; ++c) {
+        max_value = std::max(max_value, chunk_max[static_cast<size_t>(n * chunks + c)]);
+      }
+      output.scales[n] = activation_scale_from_max(max_value, op_.bits, op_.is_signed);
+    }
+    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) {
+        const auto [first, count] = chunk_extent(index);
+        const float scale = output.scales[index / chunks];
+        if (op_.is_signed) {
+          kernels_.to_s8(x + first, count, scale, output.as<int8_t>() + first);
+        } else {
+          kernels_.to_u8(x + first, count, scale, qmax_, output.as<uint8_t>() + first);
+        }
+      }
+    });
+  }
+
+ private:
+  std::string name_;
+  QuantizeOp op_;
+  ValueLayout input_, output_;
+  int qmax_ = 255;
+  kernels::QuantizeKernels kernels_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledNode> compile_quantize(const Graph& graph, const Node& node) {
+  return std::make_unique<QuantizeNode>(graph, node);
+}
+
+}  // namespace sparq::cpu

@@ -1,0 +1,478 @@
+// The CPU backend against the reference backend: every operation, on every
+// ISA level this machine has (forced in-process with ScopedIsa; levels the
+// machine lacks are skipped visibly), over many random shapes (odd sizes,
+// channel counts that are not multiples of the vector width, strides,
+// padding, groups, batch > 1), with 1, 2 and 3 threads. Every comparison is
+// bit for bit: quantized layers by the numerics contract, float layers
+// because the CPU kernels keep the reference's summation order and rounding.
+#include <oneapi/tbb/task_arena.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/isa/isa.hpp"
+#include "kernels/isa/isa_override.hpp"
+#include "sparq/sparq.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace sparq {
+namespace {
+
+using kernels::Isa;
+
+// ---- building and running one node -----------------------------------------
+
+struct OneNodeGraph {
+  Graph graph;
+  const Node& node() const { return graph.nodes.back(); }
+  const Value& output() const { return graph.value(graph.nodes.back().output); }
+};
+
+OneNodeGraph make_graph(const std::vector<std::pair<Shape, DType>>& inputs, OpAttrs op) {
+  OneNodeGraph g;
+  Node node;
+  node.name = "node_under_test";
+  node.op = std::move(op);
+  for (size_t j = 0; j < inputs.size(); ++j) {
+    g.graph.values.push_back({"x" + std::to_string(j), inputs[j].first, inputs[j].second});
+    node.inputs.push_back(static_cast<ValueId>(j));
+  }
+  g.graph.input = 0;
+  Value out = infer_output(g.graph, node);
+  out.name = "y";
+  g.graph.values.push_back(out);
+  node.output = static_cast<ValueId>(g.graph.values.size() - 1);
+  g.graph.outputs = {node.output};
+  g.graph.nodes.push_back(std::move(node));
+  return g;
+}
+
+Tensor run_on(const Backend& backend, const OneNodeGraph& g, const std::vector<const Tensor*>& in,
+              int threads, std::string* kernel = nullptr) {
+  auto compiled = backend.compile(g.graph, g.node());
+  if (kernel) *kernel = compiled->kernel_name();
+  const int64_t batch = in[0]->shape()[0];
+  Tensor output(g.output().shape.with_batch(batch), g.output().dtype);
+  std::vector<ConstTensorView> views;
+  for (const Tensor* t : in) views.push_back(t->view());
+  // 64-byte aligned scratch, as a session provides it.
+  const size_t scratch_bytes = compiled->scratch_bytes(batch);
+  std::vector<uint8_t> scratch(scratch_bytes + 64);
+  void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+  ExecContext ctx;
+  ctx.threads = threads;
+  ctx.scratch = scratch_bytes ? aligned : nullptr;
+  tbb::task_arena arena(threads);
+  arena.execute([&] { compiled->run(views, output.view(), ctx); });
+  return output;
+}
+
+// The ISA suffix of a kernel name ("conv2d_q8_direct__vnni" -> vnni).
+Isa kernel_isa(const std::string& kernel) {
+  const size_t at = kernel.rfind("__");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "kernel name '" << kernel << "' has no __<isa> suffix";
+    return Isa::kScalar;
+  }
+  return kernels::parse_isa(kernel.substr(at + 2).c_str());
+}
+
+// ---- random inputs ------------------------------------------------------------
+
+Tensor random_s8(std::mt19937& gen, const Shape& shape) {
+  Tensor t(shape, DType::kS8);
+  std::uniform_int_distribution<int> dist(-128, 127);
+  for (int8_t& v : t.span<int8_t>()) v = static_cast<int8_t>(dist(gen));
+  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
+  for (float& s : t.scales()) s = scale(gen);
+  return t;
+}
+
+Tensor random_activations(std::mt19937& gen, const Shape& shape, DType dtype) {
+  if (dtype == DType::kF32) return testing::random_f32(gen, shape, -2.0f, 2.0f);
+  return dtype == DType::kU8 ? testing::random_u8(gen, shape) : random_s8(gen, shape);
+}
+
+// Floats with the values that trip up vector code: NaN, infinities, -0, +0.
+// Without `nan` the only NaN that can arise is inf - inf (one bit pattern),
+// for sums where two NaNs of different payloads could meet and the reference
+// compiler is free to pick either operand's.
+Tensor awkward_f32(std::mt19937& gen, const Shape& shape, bool nan = true) {
+  Tensor t = testing::random_f32(gen, shape, -3.0f, 3.0f);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            -0.0f,
+                            0.0f,
+                            6.0f};
+  std::uniform_int_distribution<int> pick(0, 15);
+  for (float& v : t.span<float>()) {
+    const int p = pick(gen);
+    if (p < 6 && (nan || p > 0)) v = specials[p];
+  }
+  return t;
+}
+
+int uniform(std::mt19937& gen, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(gen);
+}
+
+Activation random_activation(std::mt19937& gen) {
+  return static_cast<Activation>(uniform(gen, 0, 2));
+}
+
+// ---- the fixture: one ISA level per instantiation -------------------------------
+
+class CpuOps : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!kernels::isa_supported(GetParam())) {
+      GTEST_SKIP() << "this CPU lacks the " << kernels::isa_name(GetParam())
+                   << " ISA level; its kernels are not tested here";
+    }
+    isa_.emplace(GetParam());
+    cpu_ = BackendRegistry::get("cpu");
+    reference_ = BackendRegistry::get("reference");
+  }
+  void TearDown() override { isa_.reset(); }
+
+  // Runs `g` on both backends with 1, 2 and 3 threads and expects the same
+  // bits each time; the CPU kernel must not be above the forced ISA.
+  void expect_matches(const OneNodeGraph& g, const std::vector<const Tensor*>& in,
+                      const std::string& what) {
+    const Tensor expected = run_on(*reference_, g, in, 1);
+    for (int threads : {1, 2, 3}) {
+      std::string kernel;
+      const Tensor got = run_on(*cpu_, g, in, threads, &kernel);
+      EXPECT_LE(static_cast<int>(kernel_isa(kernel)), static_cast<int>(GetParam()))
+          << kernel << " runs above the forced ISA";
+      EXPECT_TRUE(testing::bit_equal(got, expected))
+          << what << ", kernel " << kernel << ", threads " << threads;
+      if (::testing::Test::HasFailure()) return;  // one report per case
+    }
+  }
+
+  std::optional<kernels::ScopedIsa> isa_;
+  std::shared_ptr<const Backend> cpu_, reference_;
+};
+
+// ---- convolution -----------------------------------------------------------------
+
+struct ConvCase {
+  int64_t batch, in_c, out_c, h, w, groups;
+  int kh, kw, sh, sw, ph, pw;
+  DType input, weights;
+};
+
+std::string describe(const ConvCase& c) {
+  return "conv n" + std::to_string(c.batch) + " ic" + std::to_string(c.in_c) + " oc" +
+         std::to_string(c.out_c) + " " + std::to_string(c.h) + "x" + std::to_string(c.w) + " k" +
+         std::to_string(c.kh) + "x" + std::to_string(c.kw) + " s" + std::to_string(c.sh) + "x" +
+         std::to_string(c.sw) + " p" + std::to_string(c.ph) + "x" + std::to_string(c.pw) + " g" +
+         std::to_string(c.groups) + " " + to_string(c.input) + "x" + to_string(c.weights);
+}
+
+Tensor random_conv_weights(std::mt19937& gen, const Shape& shape, DType dtype) {
+  if (dtype == DType::kF32) return testing::random_f32(gen, shape, -0.5f, 0.5f);
+  Tensor w(shape, dtype);
+  // s8 values -128..127; s4 bytes hold two arbitrary nibbles (-8..7).
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& b : w.span<uint8_t>()) b = static_cast<uint8_t>(byte(gen));
+  return w;
+}
+
+struct ConvProblem {
+  OneNodeGraph graph;
+  Tensor input;
+  std::string what;
+};
+
+ConvProblem make_conv_problem(const ConvCase& c, std::mt19937& gen) {
+  Conv2dOp op;
+  op.kernel_h = c.kh;
+  op.kernel_w = c.kw;
+  op.stride_h = c.sh;
+  op.stride_w = c.sw;
+  op.pad_h = c.ph;
+  op.pad_w = c.pw;
+  op.groups = static_cast<int>(c.groups);
+  op.activation = random_activation(gen);
+  op.weights = random_conv_weights(gen, Shape{c.out_c, c.in_c / c.groups, c.kh, c.kw}, c.weights);
+  if (c.weights != DType::kF32)
+    op.weight_scales = testing::random_floats(gen, c.out_c, 0.001f, 0.05f);
+  op.bias = testing::random_floats(gen, static_cast<size_t>(c.out_c), -1.0f, 1.0f);
+  Tensor x = random_activations(gen, Shape{c.batch, c.in_c, c.h, c.w}, c.input);
+  return {make_graph({{Shape{c.in_c, c.h, c.w}, c.input}}, op), std::move(x), describe(c)};
+}
+
+// Random geometry around the paths: first layer (< 4 input channels per
+// group), 1x1, depthwise, grouped and general.
+ConvCase random_conv_case(std::mt19937& gen, DType input, DType weights) {
+  ConvCase c{};
+  c.batch = uniform(gen, 1, 3);
+  const int kind = uniform(gen, 0, 4);
+  c.groups = 1;
+  if (kind == 0) {  // first layer
+    c.in_c = uniform(gen, 1, 3);
+    c.out_c = uniform(gen, 1, 20);
+    c.kh = uniform(gen, 1, 7);
+    c.kw = uniform(gen, 1, 7);
+  } else if (kind == 1) {  // 1x1
+    c.in_c = uniform(gen, 4, 40);
+    c.out_c = uniform(gen, 1, 30);
+    c.kh = c.kw = 1;
+  } else if (kind == 2) {  // depthwise
+    c.in_c = c.out_c = c.groups = uniform(gen, 1, 20);
+    c.kh = c.kw = uniform(gen, 0, 1) ? 3 : 5;
+  } else if (kind == 3) {  // grouped
+    c.groups = uniform(gen, 2, 4);
+    c.in_c = c.groups * uniform(gen, 1, 6);
+    c.out_c = c.groups * uniform(gen, 1, 6);
+    c.kh = uniform(gen, 1, 3);
+    c.kw = uniform(gen, 1, 3);
+  } else {  // general
+    c.in_c = uniform(gen, 4, 37);
+    c.out_c = uniform(gen, 1, 33);
+    c.kh = c.kw = 3;
+  }
+  c.sh = uniform(gen, 1, 3);
+  c.sw = uniform(gen, 1, 3);
+  c.ph = uniform(gen, 0, c.kh - 1);
+  c.pw = uniform(gen, 0, c.kw - 1);
+  // Inputs at least as large as the kernel once padded.
+  c.h = std::max<int64_t>(uniform(gen, 1, 19), c.kh - 2 * c.ph);
+  c.w = std::max<int64_t>(uniform(gen, 1, 23), c.kw - 2 * c.pw);
+  c.input = input;
+  c.weights = weights;
+  return c;
+}
+
+TEST_P(CpuOps, QuantizedConv2dMatchesReference) {
+  std::mt19937 gen = testing::rng(101);
+  for (int i = 0; i < 60 && !HasFailure(); ++i) {
+    const DType input = i % 2 ? DType::kU8 : DType::kS8;
+    const DType weights = (i / 2) % 2 ? DType::kS4 : DType::kS8;
+    const ConvProblem p = make_conv_problem(random_conv_case(gen, input, weights), gen);
+    expect_matches(p.graph, {&p.input}, p.what);
+  }
+}
+
+TEST_P(CpuOps, FloatConv2dMatchesReference) {
+  std::mt19937 gen = testing::rng(202);
+  for (int i = 0; i < 30 && !HasFailure(); ++i) {
+    const ConvProblem p = make_conv_problem(random_conv_case(gen, DType::kF32, DType::kF32), gen);
+    expect_matches(p.graph, {&p.input}, p.what);
+  }
+}
+
+// Real layer shapes, where tiles are full and blocks many: the first layer
+// of a CIFAR ResNet, a 1x1 projection with stride 2, a 3x3 at 14x14.
+TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
+  std::mt19937 gen = testing::rng(303);
+  const ConvCase cases[] = {
+      {1, 3, 16, 32, 32, 1, 3, 3, 1, 1, 1, 1, DType::kS8, DType::kS8},
+      {2, 32, 64, 16, 16, 1, 1, 1, 2, 2, 0, 0, DType::kU8, DType::kS4},
+      {1, 64, 40, 14, 14, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
+      {1, 3, 24, 30, 30, 1, 7, 7, 2, 2, 3, 3, DType::kS8, DType::kS8},
+      {1, 48, 48, 15, 15, 48, 3, 3, 2, 2, 1, 1, DType::kU8, DType::kS8},
+  };
+  for (const ConvCase& c : cases) {
+    if (HasFailure()) break;
+    const ConvProblem p = make_conv_problem(c, gen);
+    expect_matches(p.graph, {&p.input}, p.what);
+  }
+}
+
+TEST_P(CpuOps, ExtremeQuantizedValuesStayExact) {
+  // Every input at its extreme and every weight at -128 or 127: the largest
+  // products the int32 path sees, with the s8 -> u8 correction at its limit.
+  for (DType input : {DType::kU8, DType::kS8}) {
+    Conv2dOp op;
+    op.kernel_h = op.kernel_w = 3;
+    op.pad_h = op.pad_w = 1;
+    op.weights = Tensor(Shape{9, 20, 3, 3}, DType::kS8);
+    int8_t* w = op.weights.data<int8_t>();
+    for (int64_t e = 0; e < op.weights.shape().elements(); ++e) w[e] = e % 3 ? -128 : 127;
+    op.weight_scales.assign(9, 0.01f);
+    op.bias.assign(9, 0.5f);
+    Tensor x(Shape{2, 20, 9, 11}, input);
+    for (int64_t e = 0; e < x.shape().elements(); ++e) {
+      if (input == DType::kU8)
+        x.data<uint8_t>()[e] = e % 5 ? 255 : 0;
+      else
+        x.data<int8_t>()[e] = e % 5 ? -128 : 127;
+    }
+    x.scales()[0] = 0.02f;
+    x.scales()[1] = 0.5f;
+    expect_matches(make_graph({{Shape{20, 9, 11}, input}}, op), {&x},
+                   std::string("extreme values, input ") + to_string(input));
+  }
+}
+
+// ---- fully connected -------------------------------------------------------------
+
+TEST_P(CpuOps, FullyConnectedMatchesReference) {
+  std::mt19937 gen = testing::rng(404);
+  const int64_t in_sizes[] = {1, 7, 31, 64, 65, 130, 301};
+  const int64_t out_sizes[] = {1, 5, 32, 33, 70};
+  int i = 0;
+  for (int64_t in : in_sizes) {
+    for (int64_t out : out_sizes) {
+      if (HasFailure()) return;
+      const DType input =
+          std::array{DType::kF32, DType::kU8, DType::kS8}[static_cast<size_t>(i++ % 3)];
+      FullyConnectedOp op;
+      op.activation = random_activation(gen);
+      if (input == DType::kF32) {
+        op.weights = testing::random_f32(gen, Shape{out, in}, -0.5f, 0.5f);
+      } else {
+        op.weights = Tensor(Shape{out, in}, DType::kS8);
+        for (int8_t& v : op.weights.span<int8_t>())
+          v = static_cast<int8_t>(uniform(gen, -128, 127));
+        op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out), 0.001f, 0.05f);
+      }
+      op.bias = testing::random_floats(gen, static_cast<size_t>(out), -1.0f, 1.0f);
+      const Tensor x = random_activations(gen, Shape{uniform(gen, 1, 3), in}, input);
+      expect_matches(
+          make_graph({{Shape{in}, input}}, op), {&x},
+          "fc " + std::to_string(in) + "->" + std::to_string(out) + " " + to_string(input));
+    }
+  }
+}
+
+// ---- pooling ------------------------------------------------------------------
+
+TEST_P(CpuOps, PoolingMatchesReference) {
+  std::mt19937 gen = testing::rng(505);
+  for (int i = 0; i < 40 && !HasFailure(); ++i) {
+    Pool2dOp op;
+    op.kind = i % 2 ? PoolKind::kMax : PoolKind::kAverage;
+    op.kernel_h = uniform(gen, 1, 4);
+    op.kernel_w = uniform(gen, 1, 4);
+    op.stride_h = uniform(gen, 1, 3);
+    op.stride_w = uniform(gen, 1, 3);
+    op.pad_h = uniform(gen, 0, op.kernel_h - 1);
+    op.pad_w = uniform(gen, 0, op.kernel_w - 1);
+    const int64_t c = uniform(gen, 1, 5);
+    const int64_t h = std::max(uniform(gen, 1, 20), op.kernel_h);
+    const int64_t w = std::max(uniform(gen, 1, 40), op.kernel_w);
+    const Tensor x =
+        awkward_f32(gen, Shape{uniform(gen, 1, 2), c, h, w}, op.kind == PoolKind::kMax);
+    expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
+                   "pool " + std::to_string(i));
+  }
+}
+
+TEST_P(CpuOps, GlobalAvgPoolMatchesReference) {
+  std::mt19937 gen = testing::rng(606);
+  const std::array<std::tuple<int64_t, int64_t, int64_t>, 4> shapes = {
+      {{1, 1, 1}, {7, 3, 5}, {21, 7, 7}, {130, 2, 9}}};
+  for (const auto& [c, h, w] : shapes) {
+    const Tensor x = testing::random_f32(gen, Shape{2, c, h, w}, -3.0f, 3.0f);
+    expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, GlobalAvgPoolOp{}), {&x},
+                   "global avg pool " + std::to_string(c));
+  }
+}
+
+// ---- element-wise -------------------------------------------------------------
+
+TEST_P(CpuOps, AddAndActivationMatchReference) {
+  std::mt19937 gen = testing::rng(707);
+  for (int64_t size : {1, 7, 16, 33, 1000, 40000}) {
+    for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6}) {
+      const Shape shape{size};
+      const Tensor a = awkward_f32(gen, Shape{2, size});
+      const Tensor b = awkward_f32(gen, Shape{2, size});
+      expect_matches(make_graph({{shape, DType::kF32}, {shape, DType::kF32}}, AddOp{act}), {&a, &b},
+                     "add " + std::to_string(size));
+      expect_matches(make_graph({{shape, DType::kF32}}, ActivationOp{act}), {&a},
+                     "activation " + std::to_string(size));
+    }
+  }
+}
+
+TEST_P(CpuOps, DequantizeMatchesReference) {
+  std::mt19937 gen = testing::rng(808);
+  for (DType dtype : {DType::kU8, DType::kS8}) {
+    for (int64_t size : {1, 15, 17, 64, 40001}) {
+      const Tensor x = random_activations(gen, Shape{3, size}, dtype);
+      expect_matches(make_graph({{Shape{size}, dtype}}, DequantizeOp{}), {&x},
+                     std::string("dequantize ") + to_string(dtype) + " " + std::to_string(size));
+    }
+  }
+}
+
+// Quantize writes bytes and per-sample scales: both must match, including
+// for samples that are all zero, all negative, or hold NaN and infinities.
+TEST_P(CpuOps, QuantizeMatchesReference) {
+  std::mt19937 gen = testing::rng(909);
+  for (const QuantizeOp op : {QuantizeOp{8, false}, QuantizeOp{4, false}, QuantizeOp{8, true}}) {
+    for (int64_t size : {1, 9, 16, 100, 70000}) {
+      Tensor x = awkward_f32(gen, Shape{4, size});
+      float* v = x.data<float>();
+      for (int64_t e = 0; e < size; ++e) {
+        v[1 * size + e] = 0.0f;                               // all zero
+        v[2 * size + e] = -1.0f - static_cast<float>(e % 7);  // all negative
+      }
+      expect_matches(make_graph({{Shape{size}, DType::kF32}}, op), {&x},
+                     "quantize bits " + std::to_string(op.bits) +
+                         (op.is_signed ? " signed " : " ") + std::to_string(size));
+    }
+  }
+  // Values exactly half-way between two levels round to even.
+  Tensor halves(Shape{1, 8}, DType::kF32);
+  const float values[] = {255.0f, 0.5f, 1.5f, 2.5f, 3.5f, 254.5f, 100.5f, 7.5f};
+  std::memcpy(halves.raw(), values, sizeof(values));
+  expect_matches(make_graph({{Shape{8}, DType::kF32}}, QuantizeOp{}), {&halves}, "quantize halves");
+}
+
+// ---- shape ops and softmax ----------------------------------------------------------
+
+TEST_P(CpuOps, FlattenAndSoftmaxMatchReference) {
+  std::mt19937 gen = testing::rng(1010);
+  const Tensor q = testing::random_u8(gen, Shape{3, 5, 2, 3});
+  expect_matches(make_graph({{Shape{5, 2, 3}, DType::kU8}}, FlattenOp{}), {&q}, "flatten u8");
+  const Tensor f = testing::random_f32(gen, Shape{2, 4, 3, 3});
+  expect_matches(make_graph({{Shape{4, 3, 3}, DType::kF32}}, FlattenOp{}), {&f}, "flatten f32");
+  for (int64_t size : {1, 10, 1000}) {
+    const Tensor x = testing::random_f32(gen, Shape{3, size}, -20.0f, 20.0f);
+    expect_matches(make_graph({{Shape{size}, DType::kF32}}, SoftmaxOp{}), {&x},
+                   "softmax " + std::to_string(size));
+  }
+}
+
+// ---- errors ----------------------------------------------------------------------
+
+TEST_P(CpuOps, WrongViewsAreRejectedWithTheNodeName) {
+  std::mt19937 gen = testing::rng(1111);
+  const OneNodeGraph g = make_graph({{Shape{8}, DType::kF32}}, ActivationOp{});
+  auto compiled = cpu_->compile(g.graph, g.node());
+  const Tensor wrong = testing::random_f32(gen, Shape{1, 9});
+  Tensor out(Shape{1, 8}, DType::kF32);
+  const ConstTensorView in[] = {wrong.view()};
+  try {
+    compiled->run(in, out.view(), ExecContext{});
+    FAIL() << "a 9-element input was accepted by an 8-element node";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("node_under_test"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, CpuOps,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
+                                           Isa::kAmx),
+                         [](const ::testing::TestParamInfo<Isa>& info) {
+                           return std::string(kernels::isa_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace sparq
