@@ -1,0 +1,191 @@
+// The device backend: a model of the Tokyo Tech sparse CNN chip (Hot Chips 33,
+// 2021). Outputs are bit-exact with the reference backend; on top, every node
+// the chip runs reports its cycles, utilization, SRAM and off-chip traffic and
+// energy. docs/DEVICE_MODEL.md gives the formulas and says which parameters
+// are published and which are reconstructed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sparq/backend.hpp"
+#include "sparq/model.hpp"
+
+namespace sparq {
+
+// A clock / supply pair the chip runs at.
+struct OperatingPoint {
+  std::string name;
+  double frequency_hz = 0;
+  double volts = 0;
+};
+
+// The chip's parameters. Defaults are the published chip where a figure is
+// published (array, bit widths, SRAM total, clock points, the calibration
+// targets) and a documented reconstruction elsewhere (SRAM split, off-chip
+// link, energy split).
+struct DeviceConfig {
+  // ---- compute array: rows are output channels, columns output pixels ----
+  int array_rows = 32;
+  int array_cols = 32;
+  // Native operand widths of one multiplier. A wider operand (the 8-bit first
+  // layer) is fed in ceil(bits / native) nibble passes, each one array cycle.
+  int weight_bits = 4;
+  int activation_bits = 4;
+  int position_bits = 4;      // kernel position stored with each kept tap (k < 9)
+  int accumulator_bits = 24;  // partial sums as stored in the partial-sum buffer
+  // How the chip stores the f32 values of the graph (conv outputs before
+  // their quantizer, residual sums): the chip keeps them in fixed point.
+  int intermediate_bits = 8;
+  // Stages between the aligner reading an input channel and the array using
+  // it; refilled at the start of every tile pass.
+  int aligner_pipeline_stages = 3;
+  // Elements per cycle of the post-processing unit (quantize, add, ReLU, pool).
+  int vector_lanes = 32;
+
+  // ---- on-chip SRAM (5 Mb in total on the chip) ----
+  int64_t weight_buffer_bytes = 196608;      // 1.5 Mb
+  int64_t activation_buffer_bytes = 393216;  // 3 Mb
+  int64_t partial_sum_buffer_bytes = 65536;  // 0.5 Mb
+
+  // ---- off-chip memory interface (also carries host <-> device transfers) ----
+  double offchip_bytes_per_second = 3.2e9;
+  double offchip_joules_per_byte = 40e-12;
+
+  // ---- clock: the published points, and the one in use ----
+  std::vector<OperatingPoint> operating_points = {{"nominal", 534e6, 1.1},
+                                                  {"efficient", 234e6, 0.8}};
+  OperatingPoint clock = {"nominal", 534e6, 1.1};
+
+  // ---- energy, given at `reference_volts` ----
+  // Dynamic energy scales with (V / reference_volts)^2, static power with
+  // (V / reference_volts)^static_voltage_exponent. The MAC and static values
+  // are calibrated (calibrate_energy) to the published points.
+  double reference_volts = 1.1;
+  double mac_joules = 0.5209e-12;         // one 4 x 4-bit MAC incl. aligner and clock
+  double sram_joules_per_byte = 1.2e-12;  // any on-chip buffer access
+  double vector_op_joules = 0.5e-12;      // one element through the post-processing unit
+  double static_watts = 0.05472;          // leakage of the whole chip
+  double static_voltage_exponent = 3.0;
+
+  int64_t sram_bytes() const {
+    return weight_buffer_bytes + activation_buffer_bytes + partial_sum_buffer_bytes;
+  }
+  // Throws Error(kInvalidArgument) naming the first field out of range.
+  void validate() const;
+
+  // This configuration clocked at a named point of `operating_points`
+  // (throws Error(kInvalidArgument) listing the names when unknown).
+  DeviceConfig at_point(const std::string& name) const;
+  // This configuration at `volts`, the frequency interpolated linearly between
+  // the published points (voltage scaling); `volts` must lie within them.
+  DeviceConfig at_volts(double volts) const;
+
+  // JSON form: every field above, by the same names; missing fields keep
+  // their defaults, unknown fields are an error.
+  std::string to_json() const;
+  static DeviceConfig from_json(const std::string& text, const std::string& source = "<json>");
+  void save(const std::filesystem::path& path) const;
+  static DeviceConfig load(const std::filesystem::path& path);
+};
+
+// The chip's published figures the default configuration is calibrated to.
+struct CalibrationTargets {
+  double nominal_tops = 1.07;             // at 534 MHz / 1.1 V
+  double nominal_watts = 0.352;           // at 534 MHz / 1.1 V
+  double efficient_tops_per_watt = 5.30;  // at 234 MHz / 0.8 V
+};
+
+// The layer the calibration is defined on: a dense, compute-bound 3x3
+// convolution (s4 weights, 4-bit activations, 64 -> 64 channels, 32 x 32).
+std::shared_ptr<const Model> calibration_model();
+
+// Solves for mac_joules and static_watts so that `config` reproduces the
+// targets' chip power at the first published point and TOPS/W at the second
+// on calibration_model(); the other energy parameters stay as given.
+DeviceConfig calibrate_energy(DeviceConfig config, const CalibrationTargets& targets = {});
+
+enum class SimulationMode {
+  kAnalytic,      // closed-form cycles per layer (fast, whole networks)
+  kCycleStepped,  // steps the array and the aligner cycle by cycle
+};
+const char* to_string(SimulationMode mode);
+
+// Joules by where they go.
+struct EnergyBreakdown {
+  double mac = 0;
+  double sram = 0;
+  double vector = 0;
+  double leakage = 0;
+  double offchip = 0;  // the off-chip interface (not part of the chip's power)
+  double chip() const { return mac + sram + vector + leakage; }
+  double total() const { return chip() + offchip; }
+};
+
+// One row of a report: a node on the device, a node left to the host, or a
+// transfer between the two. Figures cover the whole batch.
+struct LayerReport {
+  std::string name;
+  std::string op;              // op_name(), or "transfer"
+  std::string placement;       // "device", "host" (not modelled) or "transfer"
+  std::string shape;           // e.g. "64->64 56x56 s1 k3"; empty for non-convolutions
+  int taps_per_kernel = 0;     // k of a sparse layer, kh*kw of a dense one, 0 otherwise
+  int operand_passes = 0;      // nibble passes per tap (1 for 4-bit x 4-bit)
+  int64_t cycles = 0;          // max(compute, memory): the two overlap
+  int64_t compute_cycles = 0;  // array (with aligner fill) or vector unit
+  int64_t memory_cycles = 0;   // off-chip traffic at the link's bandwidth
+  int64_t busy_pe_cycles = 0;  // multiplier-cycles that did useful work
+  double seconds = 0;
+  double utilization = 0;  // busy_pe_cycles / (rows * cols * cycles); 0 for non-array nodes
+  int64_t dense_macs = 0;
+  int64_t actual_macs = 0;
+  int64_t offchip_weight_bytes = 0;
+  int64_t offchip_activation_bytes = 0;
+  int64_t offchip_partial_sum_bytes = 0;
+  int64_t transfer_bytes = 0;  // transfers: bytes between host and device
+  int64_t sram_bytes = 0;
+  EnergyBreakdown energy;
+
+  int64_t offchip_bytes() const {
+    return offchip_weight_bytes + offchip_activation_bytes + offchip_partial_sum_bytes +
+           transfer_bytes;
+  }
+  // 1e12 operations (2 per MAC) per second / per joule of chip energy.
+  double tops() const;
+  double dense_tops() const;
+  double tops_per_watt() const;
+  double dense_tops_per_watt() const;
+  // Counting the off-chip interface energy too.
+  double dense_tops_per_watt_with_offchip() const;
+};
+
+struct DeviceReport {
+  DeviceConfig config;
+  int64_t batch = 1;
+  SimulationMode mode = SimulationMode::kAnalytic;
+  std::vector<LayerReport> layers;  // execution order
+  LayerReport total;                // sums over device layers and transfers
+};
+
+// Places every node the device supports on it (the rest on the host, as a
+// session with backends {device, cpu} does), adds the transfers between them
+// and models each device node for `batch` samples. Timing does not depend on
+// the data, so no input is needed.
+DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t batch = 1,
+                      SimulationMode mode = SimulationMode::kAnalytic);
+
+// A fixed-width table (one line per layer, then the total) and a JSON document.
+std::string report_text(const DeviceReport& report);
+std::string report_json(const DeviceReport& report);
+
+// The "device" backend with `config`. Outputs come from the kernels of
+// `functional_backend` (falling back to "reference" where that backend is not
+// registered or does not support a node), so they are bit-exact with
+// "reference"; the figures of the analytic model go into ExecContext::stats.
+std::shared_ptr<const Backend> make_device_backend(const DeviceConfig& config = {},
+                                                   const std::string& functional_backend = "cpu");
+
+}  // namespace sparq

@@ -1,0 +1,96 @@
+// The "device" backend. Each supported node wraps the compiled node of a
+// host backend for its outputs (bit-exact with the reference by the numerics
+// contract) and adds what the chip would spend, from the analytic model, to
+// the step's NodeStats. Its tensors live in device memory, so the session
+// inserts transfers, priced by transfer_cost, at every host/device boundary.
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "runtime/backends/device/device_model.hpp"
+#include "sparq/device.hpp"
+#include "sparq/error.hpp"
+
+namespace sparq {
+namespace {
+
+class DeviceNode : public CompiledNode {
+ public:
+  DeviceNode(std::unique_ptr<CompiledNode> functional, device::NodeWork work,
+             const DeviceConfig& config)
+      : functional_(std::move(functional)), work_(std::move(work)), config_(config) {}
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext& ctx) const override {
+    functional_->run(inputs, output, ctx);
+    if (!ctx.stats) return;
+    const int64_t batch = output.shape.rank() > 0 ? output.shape[0] : 1;
+    const LayerReport r = device::model_node(work_, config_, batch, SimulationMode::kAnalytic);
+    ctx.stats->device_cycles += r.cycles;
+    ctx.stats->device_seconds += r.seconds;
+    ctx.stats->device_energy_joules += r.energy.total();
+    ctx.stats->device_utilization = r.utilization;
+    ctx.stats->device_offchip_bytes += r.offchip_bytes();
+  }
+
+  size_t scratch_bytes(int64_t batch) const override { return functional_->scratch_bytes(batch); }
+
+  std::string kernel_name() const override { return "device(" + functional_->kernel_name() + ")"; }
+
+ private:
+  std::unique_ptr<CompiledNode> functional_;
+  device::NodeWork work_;
+  DeviceConfig config_;
+};
+
+class DeviceBackend : public Backend {
+ public:
+  DeviceBackend(DeviceConfig config, std::string functional_backend)
+      : config_(std::move(config)), functional_backend_(std::move(functional_backend)) {
+    config_.validate();
+  }
+
+  std::string name() const override { return "device"; }
+
+  bool supports(const Graph& graph, const Node& node) const override {
+    return device::device_supports(graph, node);
+  }
+
+  std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {
+    device::NodeWork work = device::describe_node(graph, node, config_);
+    // Resolved here rather than in the factory: the registry holds its lock
+    // while a factory runs.
+    std::shared_ptr<const Backend> functional = functional_for(graph, node);
+    return std::make_unique<DeviceNode>(functional->compile(graph, node), std::move(work), config_);
+  }
+
+  bool host_memory() const override { return false; }
+
+  TransferCost transfer_cost(int64_t bytes) const override {
+    const LayerReport r = device::model_transfer("", bytes, config_);
+    return {r.cycles, r.seconds, r.energy.total()};
+  }
+
+ private:
+  std::shared_ptr<const Backend> functional_for(const Graph& graph, const Node& node) const {
+    for (const std::string& name : BackendRegistry::names()) {
+      if (name != functional_backend_) continue;
+      auto backend = BackendRegistry::get(name);
+      // Only a host backend computes outputs here (never another device).
+      if (backend->host_memory() && backend->supports(graph, node)) return backend;
+    }
+    return BackendRegistry::get("reference");
+  }
+
+  DeviceConfig config_;
+  std::string functional_backend_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Backend> make_device_backend(const DeviceConfig& config,
+                                                   const std::string& functional_backend) {
+  return std::make_shared<const DeviceBackend>(config, functional_backend);
+}
+
+}  // namespace sparq

@@ -1,0 +1,114 @@
+// The internal pieces of the chip model (docs/DEVICE_MODEL.md):
+//  - what a node asks of the chip (NodeWork, from the graph),
+//  - how the array tiles a convolution (ConvTiling),
+//  - the off-chip and SRAM traffic that tiling and residency imply (Traffic),
+//  - array cycles, closed form (analytic_array_cycles) or stepped
+//    (cycle_simulator.hpp),
+//  - energy, and the LayerReport that puts them together.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sparq/device.hpp"
+#include "sparq/graph.hpp"
+
+namespace sparq::device {
+
+// The aligner serves one 3x3 window of kernel positions; larger kernels are
+// split into ceil(kh/3) x ceil(kw/3) windows, each a separate tile pass.
+inline constexpr int kAlignerWindow = 3;
+
+// A convolution as the array runs it, per sample.
+struct ConvShape {
+  int64_t in_channels = 0, in_h = 0, in_w = 0;
+  int64_t out_channels = 0, out_h = 0, out_w = 0;
+  int kernel_h = 3, kernel_w = 3, stride_h = 1, stride_w = 1, pad_h = 1, pad_w = 1;
+  int taps_per_kernel = 9;  // k of a sparse layer, kh*kw of a dense one
+  bool sparse = false;      // taps carry their position (N-of-9 layer)
+  int weight_bits = 4;      // bits of one weight value (4, or 8 for s8 layers)
+  int activation_bits = 4;  // bits of the input activations (4 or 8)
+  int64_t pixels() const { return out_h * out_w; }
+};
+
+int aligner_windows(int kernel_h, int kernel_w);
+// Kernel positions of window `window` (row-major over the windows).
+int taps_in_window(int kernel_h, int kernel_w, int window);
+
+// How the array walks a convolution: for each block of `array_rows` output
+// channels, for each chunk of input channels whose weights fit the weight
+// buffer, for each tile of `array_cols` output pixels (raster order over the
+// whole map), for each aligner window: fill the aligner, then one cycle per
+// (input channel, tap, operand pass).
+struct ConvTiling {
+  int64_t out_blocks = 0;
+  int64_t pixel_tiles = 0;
+  int64_t channel_chunks = 0;
+  int64_t channels_per_chunk = 0;
+  int windows = 1;
+  int operand_passes = 1;
+  int tap_bits = 0;          // storage of one kept weight (value [+ position])
+  int64_t weight_bytes = 0;  // the layer's weights as stored on chip
+};
+ConvTiling plan_tiling(const ConvShape& shape, const DeviceConfig& config,
+                       const std::string& node_name);
+
+// What one node asks of the chip, independent of the batch size.
+struct NodeWork {
+  std::string name;
+  std::string op;
+  bool is_conv = false;
+  ConvShape conv;
+  ConvTiling tiling;
+  int64_t vector_elements = 0;       // per sample: element operations of the post-processing unit
+  std::vector<int64_t> input_bytes;  // per sample, as stored on chip
+  int64_t output_bytes = 0;
+  // Per operand: the largest per-sample footprint among the device nodes that
+  // touch the value, or -1 when the value must live off chip (a graph input or
+  // output, or a host node uses it). The value stays on chip for a batch B
+  // when B * footprint fits the activation buffer.
+  std::vector<int64_t> input_share_footprint;
+  int64_t output_share_footprint = -1;
+  MacCount macs;  // per sample
+  std::string shape_text;
+};
+
+// Whether the chip runs this node (the quantized convolutions and the
+// post-processing operations; docs/DEVICE_MODEL.md says why).
+bool device_supports(const Graph& graph, const Node& node);
+// Throws Error(kUnsupported) naming the node when device_supports is false.
+NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config);
+
+// Off-chip and SRAM bytes for a batch; both simulation modes share it.
+struct Traffic {
+  int64_t offchip_weight = 0;
+  int64_t offchip_activation = 0;
+  int64_t offchip_partial_sum = 0;
+  int64_t sram = 0;
+  int64_t offchip() const { return offchip_weight + offchip_activation + offchip_partial_sum; }
+};
+Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t batch);
+
+struct ArrayCycles {
+  int64_t cycles = 0;
+  int64_t busy_pe_cycles = 0;
+};
+// One sample through the array, in closed form.
+ArrayCycles analytic_array_cycles(const ConvShape& shape, const ConvTiling& tiling,
+                                  const DeviceConfig& config);
+
+// Voltage scaling of the energy parameters at config.clock.
+double dynamic_energy_scale(const DeviceConfig& config);
+double static_power_watts(const DeviceConfig& config);
+// Cycles to move `bytes` over the off-chip link at config.clock.
+int64_t link_cycles(int64_t bytes, const DeviceConfig& config);
+
+// A whole node for `batch` samples.
+LayerReport model_node(const NodeWork& work, const DeviceConfig& config, int64_t batch,
+                       SimulationMode mode);
+// A host <-> device transfer of `bytes`.
+LayerReport model_transfer(const std::string& value_name, int64_t bytes,
+                           const DeviceConfig& config);
+
+}  // namespace sparq::device
