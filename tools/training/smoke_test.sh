@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# End-to-end check of every sparq-train stage on a small slice of
+# Fashion-MNIST (a few optimizer steps each): train, prune with resume, QAT,
+# export, runtime verification (exact agreement with the libtorch twin on the
+# slice), the study with its report and plot, and clear errors for bad input.
+# Usage: smoke_test.sh SPARQ_TRAIN WORK_DIR
+set -euo pipefail
+bin=$1
+work=$2
+data=/usr/share/datasets/fashion-mnist
+if [[ ! -e $data/t10k-images-idx3-ubyte.gz ]]; then
+  echo "dataset-fashion-mnist is not installed; skipping"
+  exit 77
+fi
+rm -rf "$work"
+mkdir -p "$work"
+slice=(--train-limit 512 --test-limit 200)
+
+"$bin" train "${slice[@]}" --arch cnn --width 4 --epochs 1 --max-steps 3 --out "$work/dense.pt"
+"$bin" prune "${slice[@]}" --in "$work/dense.pt" --out "$work/k7.pt" --k 7 --sharing 4x2 \
+  --round-max-steps 2 --qat-max-steps 2 --act-bits 4
+"$bin" eval "${slice[@]}" --in "$work/k7.pt"
+for bits in 8 4; do
+  "$bin" export --test-limit 200 --in "$work/k7.pt" --out "$work/k7_a$bits.sparq" --act-bits $bits
+  # 200 images: 0.1 points is less than one image, so the runtime must agree
+  # with the twin on every image's class count.
+  "$bin" verify --test-limit 200 --model "$work/k7_a$bits.sparq" --tolerance 0.1
+done
+
+"$bin" study "${slice[@]}" --width 4 --dense-epochs 1 --dense-max-steps 2 --round-max-steps 1 \
+  --qat-max-steps 1 --sharing 4x2 --work-dir "$work/study" --report "$work/STUDY.md"
+test -s "$work/STUDY.md"
+grep -q "<svg" "$work/STUDY.svg"
+grep -q "| 1 | 11% |" "$work/STUDY.md"
+test -s "$work/study/s4x2_k1_w4a4.sparq"
+"$bin" verify --test-limit 200 --model "$work/study/s4x2_k1_w4a8.sparq"
+
+# Bad input must fail with a message naming the problem.
+expect_error() {
+  local pattern=$1
+  shift
+  if out=$("$@" 2>&1); then
+    echo "expected failure: $*"
+    exit 1
+  fi
+  if ! grep -q -- "$pattern" <<<"$out"; then
+    echo "expected '$pattern' in: $out"
+    exit 1
+  fi
+}
+expect_error "unknown architecture 'nope'" "$bin" train "${slice[@]}" --arch nope --out "$work/x.pt"
+expect_error "--sharing '3y'" "$bin" prune "${slice[@]}" --in "$work/dense.pt" --out "$work/x.pt" --sharing 3y
+expect_error "--k must be 1..9" "$bin" prune "${slice[@]}" --in "$work/dense.pt" --out "$work/x.pt" --k 0
+expect_error "not a directory" "$bin" train --data "$work/none" --out "$work/x.pt"
+expect_error "sparq-train checkpoint" "$bin" eval "${slice[@]}" --in "$work/k7_a8.sparq"
+mkdir -p "$work/bad"
+printf 'xxxxxxxxxxxx' >"$work/bad/train-images-idx3-ubyte"
+cp "$data/train-labels-idx1-ubyte.gz" "$work/bad/"
+expect_error "bad magic number" "$bin" train --data "$work/bad" --out "$work/x.pt"
+echo "training smoke test passed"
