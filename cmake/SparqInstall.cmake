@@ -16,8 +16,11 @@ set(SPARQ_PACKAGE_OF_nlohmann_json::nlohmann_json "nlohmann_json")
 set(SPARQ_FIND_DEPENDENCIES "")
 get_target_property(sparq_link_libraries sparq LINK_LIBRARIES)
 foreach(library IN LISTS sparq_link_libraries)
-  if(NOT TARGET ${library})
-    continue()  # plain system libraries (pthread, m) need no package
+  # Imported targets found in runtime/ are not visible here, so targets are
+  # recognised by name: known ones, or anything namespaced (Pkg::target).
+  # Plain system libraries (pthread, m) need no package.
+  if(NOT DEFINED SPARQ_PACKAGE_OF_${library} AND NOT library MATCHES "::")
+    continue()
   endif()
   if(NOT DEFINED SPARQ_PACKAGE_OF_${library})
     message(FATAL_ERROR "sparq links ${library}; name its package in cmake/SparqInstall.cmake "

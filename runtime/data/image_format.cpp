@@ -1,0 +1,132 @@
+#include "runtime/data/image_format.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/data/pnm_header.hpp"
+
+namespace sparq::image_format {
+namespace {
+
+uint32_t read_le32(std::span<const uint8_t> b, size_t at) {
+  return static_cast<uint32_t>(b[at]) | static_cast<uint32_t>(b[at + 1]) << 8 |
+         static_cast<uint32_t>(b[at + 2]) << 16 | static_cast<uint32_t>(b[at + 3]) << 24;
+}
+uint16_t read_le16(std::span<const uint8_t> b, size_t at) {
+  return static_cast<uint16_t>(b[at] | b[at + 1] << 8);
+}
+
+// The IEND chunk (zero length, then its type) is the last thing a PNG writer
+// emits; a download cut anywhere earlier loses it.
+std::string check_png(std::span<const uint8_t> b) {
+  static constexpr uint8_t kIend[8] = {0, 0, 0, 0, 'I', 'E', 'N', 'D'};
+  auto it = std::search(b.begin(), b.end(), std::begin(kIend), std::end(kIend));
+  if (it == b.end() || b.end() - it < 12) return "PNG ends before its IEND chunk (truncated file?)";
+  return {};
+}
+
+// Markers are 0xFF followed by a non-zero, non-RSTn byte; entropy-coded data
+// escapes 0xFF as FF 00, so FF DA (start of scan) and FF D9 (end of image)
+// only occur as markers. An embedded EXIF thumbnail has its own pair, which is
+// why the end marker is required after the LAST start of scan.
+std::string check_jpeg(std::span<const uint8_t> b) {
+  size_t last_sos = 0;
+  bool have_sos = false;
+  for (size_t i = 0; i + 1 < b.size(); ++i) {
+    if (b[i] == 0xFF && b[i + 1] == 0xDA) last_sos = i, have_sos = true;
+  }
+  if (!have_sos) return "JPEG has no start-of-scan marker (truncated or not a JPEG image)";
+  for (size_t i = last_sos + 2; i + 1 < b.size(); ++i) {
+    if (b[i] == 0xFF && b[i + 1] == 0xD9) return {};
+  }
+  return "JPEG ends before its end-of-image marker (truncated file?)";
+}
+
+std::string check_pnm(std::span<const uint8_t> b) {
+  PnmHeader header = parse_pnm_header(b);
+  if (!header.problem.empty()) return header.problem;
+  const uint64_t need = header.data_offset + header.data_bytes();
+  if (b.size() < need) {
+    return "PNM pixel data has " + std::to_string(b.size() - header.data_offset) + " of " +
+           std::to_string(header.data_bytes()) + " bytes (truncated file?)";
+  }
+  return {};
+}
+
+// Only uncompressed layouts (BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS) have a
+// size fixed by the header; the decoder rejects the compressed ones itself.
+std::string check_bmp(std::span<const uint8_t> b) {
+  if (b.size() < 26) return "BMP header is truncated";
+  const uint64_t data_offset = read_le32(b, 10);
+  const uint32_t dib_size = read_le32(b, 14);
+  int64_t width = 0, height = 0;
+  uint32_t bits = 0, compression = 0;
+  if (dib_size == 12) {
+    width = read_le16(b, 18);
+    height = read_le16(b, 20);
+    bits = read_le16(b, 24);
+  } else {
+    if (b.size() < 34) return "BMP header is truncated";
+    width = static_cast<int32_t>(read_le32(b, 18));
+    height = static_cast<int32_t>(read_le32(b, 22));
+    bits = read_le16(b, 28);
+    compression = read_le32(b, 30);
+  }
+  if (compression != 0 && compression != 3 && compression != 6) return {};
+  if (width <= 0 || height == 0 || bits == 0) return "BMP header has an empty size or depth";
+  height = height < 0 ? -height : height;
+  // Beyond these the decoder refuses the file anyway; avoid overflow here.
+  if (width > (1 << 24) || height > (1 << 24) || bits > 64) return {};
+  const uint64_t row_bytes = (static_cast<uint64_t>(width) * bits + 31) / 32 * 4;
+  const uint64_t need = data_offset + row_bytes * static_cast<uint64_t>(height);
+  if (b.size() < need) {
+    return "BMP pixel data ends after " + std::to_string(b.size()) + " of " + std::to_string(need) +
+           " bytes (truncated file?)";
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* to_string(Format format) {
+  switch (format) {
+    case Format::kPng:
+      return "PNG";
+    case Format::kJpeg:
+      return "JPEG";
+    case Format::kPnm:
+      return "PGM/PPM";
+    case Format::kBmp:
+      return "BMP";
+    case Format::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+Format detect(std::span<const uint8_t> b) {
+  static constexpr uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (b.size() >= 8 && std::memcmp(b.data(), kPngMagic, 8) == 0) return Format::kPng;
+  if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return Format::kJpeg;
+  if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') return Format::kBmp;
+  if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') return Format::kPnm;
+  return Format::kUnknown;
+}
+
+std::string check_complete(Format format, std::span<const uint8_t> bytes) {
+  switch (format) {
+    case Format::kPng:
+      return check_png(bytes);
+    case Format::kJpeg:
+      return check_jpeg(bytes);
+    case Format::kPnm:
+      return check_pnm(bytes);
+    case Format::kBmp:
+      return check_bmp(bytes);
+    case Format::kUnknown:
+      break;
+  }
+  return "not a supported image format";
+}
+
+}  // namespace sparq::image_format

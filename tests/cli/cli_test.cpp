@@ -1,0 +1,436 @@
+// End-to-end tests of the `sparq` command line: the real binary is run on
+// generated fixtures (and on the shipped model and the Fashion-MNIST test set
+// when present). Output is checked for structure, never for timings; every
+// bad input must give its documented exit code and a message naming the
+// problem, and never a crash or a sanitizer report.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_fixtures.hpp"
+
+namespace sparq::cli_test {
+namespace {
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream s;
+  s << file.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("sparq_cli_test_" + std::to_string(getpid()));
+    write_fixtures(dir_);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  static std::string path(const std::string& name) { return (dir_ / name).string(); }
+
+  // The model the tests classify with: the shipped Fashion-MNIST model when
+  // the training tools have produced it, else the generated one.
+  static std::string classifier() {
+    const std::string shipped = shipped_model();
+    return shipped.empty() ? path("classifier_k3.sparq") : shipped;
+  }
+  // The first (by name) .sparq file in examples/models, or "".
+  static std::string shipped_model() {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(SPARQ_SHIPPED_MODELS, ec)) {
+      if (entry.path().extension() == ".sparq") found.push_back(entry.path().string());
+    }
+    std::sort(found.begin(), found.end());
+    return found.empty() ? "" : found.front();
+  }
+
+  // Runs `sparq ARGS` (with an optional environment prefix) through the shell.
+  static Result sparq(const std::string& args, const std::string& env = "") {
+    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string command =
+        env + " '" SPARQ_CLI "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+    const int status = std::system(command.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(out);
+    r.err = read_file(err);
+    // No run may end in a sanitizer report, whatever its exit code.
+    EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("runtime error:"), std::string::npos) << r.err;
+    return r;
+  }
+
+  static inline fs::path dir_;
+};
+
+bool contains(const std::string& text, const std::string& fragment) {
+  return text.find(fragment) != std::string::npos;
+}
+
+int count_matches(const std::string& text, const std::string& pattern) {
+  const std::regex re(pattern);
+  return static_cast<int>(
+      std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
+}
+
+// A failing command: the expected exit code, nothing on stdout that looks
+// like a result, and one line on stderr naming the problem.
+void expect_failure(const Result& r, int exit_code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, exit_code) << "stderr: " << r.err;
+  EXPECT_TRUE(contains(r.err, fragment)) << "stderr '" << r.err << "' lacks '" << fragment << "'";
+}
+
+// ---- help and usage ----------------------------------------------------------
+
+TEST_F(Cli, HelpListsEverySubcommandAndTheExitCodes) {
+  const Result r = sparq("--help");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* command : {"inspect", "run", "classify", "eval", "bench", "simulate", "sweep",
+                              "train", "prune", "study"}) {
+    EXPECT_TRUE(contains(r.out, command)) << command;
+  }
+  EXPECT_TRUE(contains(r.out, "Exit codes: 0 ok"));
+}
+
+TEST_F(Cli, EverySubcommandHasHelp) {
+  for (const char* command : {"inspect", "run", "classify", "eval", "bench", "simulate", "sweep"}) {
+    const Result r = sparq(std::string(command) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_TRUE(contains(r.out, "Usage:")) << command;
+  }
+}
+
+TEST_F(Cli, UsageMistakesExitWithTwo) {
+  expect_failure(sparq(""), 2, "subcommand");
+  expect_failure(sparq("frobnicate"), 2, "frobnicate");
+  expect_failure(sparq("inspect " + classifier() + " --bogus"), 2, "--bogus");
+  expect_failure(sparq("inspect"), 2, "MODEL");
+  expect_failure(sparq("classify " + classifier() + " " + path("shirt.png") + " --top 0"), 2,
+                 "--top");
+  expect_failure(
+      sparq("eval " + classifier() + " " + path("tiny-images-idx3-ubyte") + " --batch 0"), 2,
+      "--batch");
+  expect_failure(sparq("run " + classifier() + " " + path("shirt.png") + " --backend warp-drive"),
+                 2, "unknown backend 'warp-drive'");
+  expect_failure(sparq("bench " + classifier() + " --threads none"), 2, "'none' is not a positive");
+  expect_failure(sparq("simulate " + classifier() + " --point turbo"), 2, "--point");
+}
+
+// ---- inspect -------------------------------------------------------------------
+
+TEST_F(Cli, InspectShowsEveryLayerWithDensityBytesMacsAndKernel) {
+  const Result r = sparq("inspect " + path("classifier_k3.sparq"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "model: test classifier k=3"));
+  EXPECT_TRUE(contains(r.out, "input: 'image' f32 [1, 28, 28]"));
+  EXPECT_TRUE(contains(r.out, "classes: 10 (T-shirt/top, Trouser"));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("layer +op +in +out +k +sharing +weights +packed "
+                                                  "+dense s4 +fp32 +dense MACs +actual MACs")));
+  // conv1: 8 x 1 kernels, k = 3 -> 24 tap bytes, 72 weights -> 36 B as dense s4, 288 B as fp32.
+  EXPECT_TRUE(std::regex_search(
+      r.out,
+      std::regex("conv1 +sparse_conv3x3 +\\[1, 28, 28\\] +\\[8, 28, 28\\] +3 +none +72 +24 B "
+                 "+36 B +288 B +56\\.4 k +18\\.8 k .*<=3\\.00x")))
+      << r.out;
+  for (const char* layer :
+       {"quant1", "pool1", "quant2", "conv2", "pool2", "flatten", "fc", "probs", "total"}) {
+    EXPECT_EQ(count_matches(r.out, std::string("\n") + layer + " "), 1) << layer;
+  }
+}
+
+TEST_F(Cli, InspectJsonHasOneEntryPerNode) {
+  const Result r = sparq("inspect --json " + path("classifier_k1.sparq"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["layers"].size(), 9u);
+  EXPECT_EQ(j["layers"][1]["name"], "conv1");
+  EXPECT_EQ(j["layers"][1]["density"], 1);
+  EXPECT_EQ(j["layers"][1]["packed_bytes"], 8);
+  EXPECT_EQ(j["layers"][1]["dense_macs"], 9 * j["layers"][1]["actual_macs"].get<int64_t>());
+  EXPECT_GT(j["layers"][1]["predicted_speedup"].get<double>(), 0.0);
+  EXPECT_EQ(j["labels"].size(), 10u);
+}
+
+// ---- run -------------------------------------------------------------------------
+
+TEST_F(Cli, RunPrintsTheOutputOfAnImageAndOfARawTensor) {
+  for (const char* input : {"shirt.png", "big.jpg", "small.pgm", "tile.bmp", "input.f32"}) {
+    const Result r = sparq("run " + classifier() + " " + path(input));
+    ASSERT_EQ(r.exit_code, 0) << input << ": " << r.err;
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("output '[^']+' f32 \\[1, 10\\]:"))) << r.out;
+    EXPECT_EQ(count_matches(r.out, "-?[0-9]+\\.[0-9]{6}"), 10) << r.out;
+    EXPECT_TRUE(contains(r.out, "time: "));
+  }
+}
+
+TEST_F(Cli, RunJsonGivesProbabilitiesAndPerLayerStats) {
+  const Result r =
+      sparq("run --json --stats " + path("classifier_k9.sparq") + " " + path("shirt.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& values = j["outputs"][0]["values"];
+  ASSERT_EQ(values.size(), 10u);
+  double sum = 0;
+  for (const auto& v : values) sum += v.get<double>();
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+  EXPECT_EQ(j["layers"].size(), 9u);
+}
+
+// ---- classify --------------------------------------------------------------------
+
+TEST_F(Cli, ClassifyPrintsTopFiveWithNamesAndPercentages) {
+  const Result r =
+      sparq("classify " + classifier() + " " + path("shirt.png") + " " + path("big.jpg"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, path("shirt.png") + "\n  1. "));
+  EXPECT_TRUE(contains(r.out, path("big.jpg") + "\n  1. "));
+  EXPECT_EQ(count_matches(r.out, "\n  [1-5]\\. [A-Za-z/ -]+ +[0-9]+\\.[0-9]{2} %"), 10) << r.out;
+}
+
+TEST_F(Cli, ClassifyJsonIsSortedAndHonoursTop) {
+  const Result r = sparq("classify --json --top 3 " + classifier() + " " + path("small.pgm"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 1u);
+  const auto& top = j[0]["top"];
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_GE(top[0]["probability"].get<double>(), top[1]["probability"].get<double>());
+  EXPECT_GE(top[1]["probability"].get<double>(), top[2]["probability"].get<double>());
+  EXPECT_TRUE(top[0]["label"].is_string());
+}
+
+// ---- eval --------------------------------------------------------------------------
+
+TEST_F(Cli, EvalPrintsAccuracySpeedAndAConfusionMatrix) {
+  const Result r =
+      sparq("eval " + path("classifier_k3.sparq") + " " + path("tiny-images-idx3-ubyte"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("accuracy: [0-9]+\\.[0-9]{2} % \\([0-9]+/20\\)")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("speed: [0-9]+ images/s \\(batch 64")));
+  EXPECT_TRUE(contains(r.out, "confusion matrix:"));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("truth \\\\ predicted +T-shi\\. +Trous\\.")));
+  EXPECT_EQ(count_matches(r.out,
+                          "\n(T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|"
+                          "Bag|Ankle boot) "),
+            10);
+}
+
+TEST_F(Cli, EvalJsonConfusionCountsEverySample) {
+  const Result r = sparq("eval --json --batch 7 " + path("classifier_k1.sparq") + " " +
+                         path("tiny-images-idx3-ubyte"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 20);
+  int64_t total = 0, diagonal = 0;
+  for (size_t t = 0; t < j["confusion"].size(); ++t) {
+    for (size_t p = 0; p < j["confusion"][t].size(); ++p) {
+      total += j["confusion"][t][p].get<int64_t>();
+      if (t == p) diagonal += j["confusion"][t][p].get<int64_t>();
+    }
+    // Labels are n % 10, so every class has exactly two samples.
+    int64_t row = 0;
+    for (const auto& v : j["confusion"][t]) row += v.get<int64_t>();
+    EXPECT_EQ(row, 2) << "class " << t;
+  }
+  EXPECT_EQ(total, 20);
+  EXPECT_EQ(diagonal, j["correct"].get<int64_t>());
+}
+
+TEST_F(Cli, EvalOnTheFashionMnistTestSetWhenInstalled) {
+  const std::string folder = "/usr/share/datasets/fashion-mnist";
+  if (!fs::exists(folder)) GTEST_SKIP() << folder << " is not installed";
+  const Result r = sparq("eval --json --limit 300 " + classifier() + " " + folder);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 300);
+  if (!shipped_model().empty()) {
+    // The shipped model is trained: far above the 10 % of chance.
+    EXPECT_GT(j["accuracy"].get<double>(), 0.7);
+  }
+}
+
+// ---- bench -----------------------------------------------------------------------
+
+TEST_F(Cli, BenchReportsLatencyThroughputAndLayers) {
+  const Result r = sparq("bench " + path("classifier_k3.sparq") +
+                         " --threads 1 --min-time 0.01 --min-runs 3 --batch 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex("backend cpu, 1 thread: latency \\(batch 1\\) median [0-9.]+ [mu]?s, p90 "
+                        "[0-9.]+ [mu]?s, best [0-9.]+ [mu]?s over [0-9]+ runs; throughput \\(batch "
+                        "4\\) [0-9]+ images/s")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("layer +op +backend +kernel +median +share %")));
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nconv2 +sparse_conv3x3 +[a-z]+ ")));
+  EXPECT_TRUE(contains(r.out, "summary:"));
+}
+
+TEST_F(Cli, BenchJsonHasOneEntryPerBackendAndThreadCount) {
+  const Result r = sparq("bench --json " + path("classifier_k9.sparq") +
+                         " --backend cpu,reference --threads 1,2 --min-time 0.005 --min-runs 2 "
+                         "--batch 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);
+  EXPECT_EQ(j[3]["backend"], "reference");
+  EXPECT_EQ(j[3]["threads"], 2);
+  EXPECT_LE(j[0]["latency"]["best_seconds"].get<double>(),
+            j[0]["latency"]["median_seconds"].get<double>());
+  EXPECT_EQ(j[0]["layers"].size(), 9u);
+}
+
+// ---- simulate --------------------------------------------------------------------
+
+TEST_F(Cli, SimulateReportsEveryLayer) {
+  const Result r = sparq("simulate " + classifier());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "conv1") || !shipped_model().empty()) << r.out;
+  const Result j = sparq("simulate --json --point efficient " + path("classifier_k1.sparq"));
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto report = nlohmann::json::parse(j.out);
+  EXPECT_FALSE(report.empty());
+}
+
+TEST_F(Cli, SimulateReadsTheConfigItPrints) {
+  const Result config = sparq("simulate --print-config");
+  ASSERT_EQ(config.exit_code, 0) << config.err;
+  std::ofstream(dir_ / "chip.json") << config.out;
+  const Result r =
+      sparq("simulate --config " + path("chip.json") + " " + path("classifier_k3.sparq"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  expect_failure(
+      sparq("simulate --config " + path("absent.json") + " " + path("classifier_k3.sparq")), 3,
+      "absent.json");
+}
+
+// ---- sweep -----------------------------------------------------------------------
+
+TEST_F(Cli, SweepTabulatesEachDensityAndPlotsThem) {
+  const Result r =
+      sparq("sweep " + path("classifier_k1.sparq") + " " + path("classifier_k9.sparq") + " " +
+            path("classifier_k3.sparq") + " --dataset " + path("tiny-images-idx3-ubyte") +
+            " --min-runs 2 --svg " + path("sweep.svg"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out,
+                       "| k | model | actual MACs | accuracy % | CPU latency (ms) | "
+                       "device cycles | device time (us) | device energy (uJ) |"));
+  // Rows sorted by k, densest first.
+  const size_t k9 = r.out.find("\n| 9 |"), k3 = r.out.find("\n| 3 |"), k1 = r.out.find("\n| 1 |");
+  ASSERT_NE(k9, std::string::npos);
+  ASSERT_NE(k3, std::string::npos);
+  ASSERT_NE(k1, std::string::npos);
+  EXPECT_LT(k9, k3);
+  EXPECT_LT(k3, k1);
+  const std::string svg = read_file(dir_ / "sweep.svg");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_EQ(count_matches(svg, "<circle "), 6);  // 3 densities x 2 panels
+  EXPECT_EQ(count_matches(svg, ">k=9<"), 2);
+}
+
+TEST_F(Cli, SweepJsonHasFallingMacsAndCycles) {
+  const Result r = sparq("sweep --json --min-runs 2 " + path("classifier_k9.sparq") + " " +
+                         path("classifier_k1.sparq"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["density"], 9);
+  EXPECT_GT(j[0]["actual_macs"].get<int64_t>(), j[1]["actual_macs"].get<int64_t>());
+  EXPECT_GT(j[0]["device_cycles"].get<int64_t>(), j[1]["device_cycles"].get<int64_t>());
+  EXPECT_TRUE(j[0]["accuracy"].is_null());  // random test models record none
+}
+
+TEST_F(Cli, SweepRefusesModelsOfAnotherNetwork) {
+  expect_failure(sparq("sweep " + path("classifier_k3.sparq") + " " + path("features.sparq")), 5,
+                 "is not the network of");
+  expect_failure(
+      sparq("sweep --min-runs 1 --svg " + path("x.svg") + " " + path("classifier_k3.sparq")), 2,
+      "--svg needs an accuracy");
+}
+
+// ---- train / prune / study -------------------------------------------------------
+
+TEST_F(Cli, TrainingCommandsAreForwardedUntouched) {
+  const Result r = sparq("train --epochs 3 --help", "SPARQ_TRAIN=/bin/echo");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "train --epochs 3 --help\n");
+  const Result study = sparq("study", "SPARQ_TRAIN=/bin/echo");
+  EXPECT_EQ(study.out, "study\n");
+}
+
+TEST_F(Cli, TrainingCommandsSayWhenSparqTrainIsMissing) {
+  if (fs::exists(fs::path(SPARQ_CLI).parent_path().parent_path() / "training" / "sparq-train")) {
+    GTEST_SKIP() << "sparq-train is built here";
+  }
+  expect_failure(sparq("prune model.sparq"), 6,
+                 "needs the sparq-train executable, which was not built");
+}
+
+// ---- bad input -------------------------------------------------------------------
+
+TEST_F(Cli, MissingFilesExitWithThree) {
+  expect_failure(sparq("inspect " + path("absent.sparq")), 3, "absent.sparq");
+  expect_failure(sparq("classify " + classifier() + " " + path("absent.png")), 3,
+                 "cannot open image '" + path("absent.png") + "'");
+  expect_failure(sparq("eval " + classifier() + " " + path("absent-images-idx3-ubyte")), 3,
+                 "absent-images-idx3-ubyte");
+  expect_failure(sparq("classify " + classifier() + " " + dir_.string()), 3, "is a directory");
+}
+
+TEST_F(Cli, BadImagesAndTensorsExitWithFour) {
+  expect_failure(sparq("classify " + classifier() + " " + path("notes.txt")), 4,
+                 "image '" + path("notes.txt") + "': not a supported image");
+  expect_failure(sparq("classify " + classifier() + " " + path("truncated.png")), 4,
+                 "PNG ends before its IEND chunk");
+  expect_failure(sparq("run " + classifier() + " " + path("truncated.jpg")), 4,
+                 "JPEG ends before its end-of-image marker");
+  expect_failure(sparq("classify " + classifier() + " " + path("empty.png")), 4,
+                 "the file is empty");
+  expect_failure(sparq("run " + classifier() + " " + path("short.f32")), 4,
+                 "has 3132 bytes; the model input [1, 28, 28] needs a multiple of 3136");
+  // A dataset of 28x28 images against labels of another count.
+  expect_failure(sparq("eval " + classifier() + " " + path("tiny-images-idx3-ubyte") +
+                       " --labels " + path("tiny-images-idx3-ubyte")),
+                 4, "tiny-images-idx3-ubyte");
+}
+
+TEST_F(Cli, ModelsOfTheWrongKindExitWithFive) {
+  expect_failure(sparq("classify " + path("features.sparq") + " " + path("shirt.png")), 5,
+                 "is not a classifier: its output 'conv' is f32 [8, 28, 28]");
+  expect_failure(sparq("classify " + path("vector.sparq") + " " + path("shirt.png")), 5,
+                 "has shape [784]; an image model takes [C, H, W]");
+  expect_failure(sparq("eval " + path("features.sparq") + " " + path("tiny-images-idx3-ubyte")), 5,
+                 "is not a classifier");
+  const Result corrupt = sparq("inspect " + path("corrupt.sparq"));
+  EXPECT_EQ(corrupt.exit_code, 5) << corrupt.err;
+  EXPECT_TRUE(contains(corrupt.err, "invalid model")) << corrupt.err;
+  expect_failure(sparq("classify " + path("shirt.png") + " " + path("shirt.png")), 5, "");
+}
+
+TEST_F(Cli, DatasetsWithoutLabelsAskForThem) {
+  expect_failure(sparq("eval " + classifier() + " " + path("lonely-images-idx3-ubyte")), 2,
+                 "pass the idx1 label file with --labels");
+}
+
+}  // namespace
+}  // namespace sparq::cli_test

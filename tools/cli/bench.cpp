@@ -1,0 +1,243 @@
+// sparq bench MODEL: latency at batch 1 (median, p90, best) and throughput at
+// batch 32, for each backend and thread count, with a per-layer breakdown.
+// Timings on shared machines are noisy; medians of many short runs are shown
+// next to the best (docs/HARDWARE.md).
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "tools/cli/cli_common.hpp"
+#include "tools/cli/commands.hpp"
+#include "tools/cli/table.hpp"
+#include "tools/cli/timing.hpp"
+
+namespace sparq::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model_path;
+  std::string backends = "cpu";
+  std::string threads = "1,all";
+  int batch = 32;
+  double min_seconds = 0.5;
+  int min_runs = 10;
+  bool layers = true;
+  bool json = false;
+};
+
+struct LayerTime {
+  std::string name, op, backend, kernel;
+  std::vector<double> seconds;
+  int64_t dense_macs = 0, actual_macs = 0;
+};
+
+struct BenchResult {
+  std::string backend;
+  int threads = 0;
+  TimingSummary latency;     // batch 1
+  TimingSummary throughput;  // per run of `batch` samples
+  int batch = 0;
+  std::vector<LayerTime> layers;  // from the batch-1 runs
+};
+
+std::vector<int> parse_threads(const std::string& text) {
+  std::vector<int> out;
+  const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const std::string& part : split_list(text)) {
+    int n = 0;
+    if (part == "all") {
+      n = all;
+    } else {
+      try {
+        size_t used = 0;
+        n = std::stoi(part, &used);
+        if (used != part.size() || n < 1) throw std::invalid_argument(part);
+      } catch (const std::exception&) {
+        throw UsageError("--threads: '" + part + "' is not a positive count or 'all'");
+      }
+    }
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  if (out.empty()) throw UsageError("--threads: no thread count given");
+  return out;
+}
+
+Tensor random_input(const Model& model, int64_t batch) {
+  if (model.input().dtype != DType::kF32) {
+    throw Error(ErrorCode::kUnsupported, "bench feeds f32 inputs; this model takes " +
+                                             std::string(to_string(model.input().dtype)));
+  }
+  Tensor t(model.input().shape.with_batch(batch), DType::kF32);
+  std::mt19937 gen(1);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : t.span<float>()) v = dist(gen);
+  return t;
+}
+
+// Runs until both limits are met (at least `min_runs` and `min_seconds`).
+template <typename F>
+std::vector<double> repeat(F&& once, int min_runs, double min_seconds) {
+  once();  // warm-up: first-touch of the arena, caches, thread pool start
+  std::vector<double> seconds;
+  const auto start = std::chrono::steady_clock::now();
+  while (static_cast<int>(seconds.size()) < min_runs || seconds_since(start) < min_seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    once();
+    seconds.push_back(seconds_since(t0));
+    if (seconds.size() >= 10000) break;
+  }
+  return seconds;
+}
+
+BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::string& backend,
+                      int threads, const BenchOptions& options) {
+  BackendOptions backend_options{backend, threads};
+  Session session(model, session_options(backend_options));
+  BenchResult result;
+  result.backend = backend;
+  result.threads = threads;
+  result.batch = options.batch;
+  const Tensor single = random_input(*model, 1);
+  bool warm = false;  // the warm-up run's layer times are left out
+  auto latency = repeat(
+      [&] {
+        RunStats stats;
+        session.run(single, &stats);
+        for (size_t i = 0; warm && i < stats.steps.size(); ++i) {
+          const NodeStats& step = stats.steps[i];
+          if (result.layers.size() <= i) {
+            result.layers.push_back({step.name,
+                                     step.op,
+                                     step.backend,
+                                     step.kernel,
+                                     {},
+                                     step.dense_macs,
+                                     step.actual_macs});
+          }
+          result.layers[i].seconds.push_back(step.seconds);
+        }
+        warm = true;
+      },
+      options.min_runs, options.min_seconds);
+  result.latency = summarize(latency);
+  const Tensor batch = random_input(*model, options.batch);
+  result.throughput = summarize(repeat([&] { session.run(batch); }, 3, options.min_seconds));
+  return result;
+}
+
+void print_layers(const BenchResult& r) {
+  double sum = 0;
+  std::vector<double> medians;
+  for (const auto& layer : r.layers) sum += medians.emplace_back(summarize(layer.seconds).median);
+  Table table(
+      {"layer", "op", "backend", "kernel", "median", "share %", "dense GMAC/s", "actual GMAC/s"});
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const auto& l = r.layers[i];
+    const double t = medians[i];
+    auto rate = [&](int64_t macs) {
+      return macs && t > 0 ? format_fixed(static_cast<double>(macs) / t * 1e-9, 2)
+                           : std::string("-");
+    };
+    table.add_row({l.name, l.op, l.backend, l.kernel, format_seconds(t),
+                   format_fixed(sum > 0 ? 100.0 * t / sum : 0.0, 1), rate(l.dense_macs),
+                   rate(l.actual_macs)});
+  }
+  std::cout << table.text();
+}
+
+void run_bench(const BenchOptions& options) {
+  const auto model = load_model(options.model_path);
+  const std::vector<std::string> backends = split_list(options.backends);
+  if (backends.empty()) throw UsageError("--backend: no backend named");
+  const std::vector<int> thread_counts = parse_threads(options.threads);
+  std::vector<BenchResult> results;
+  for (const auto& backend : backends) {
+    for (int threads : thread_counts) {
+      results.push_back(bench_one(model, backend, threads, options));
+      const BenchResult& r = results.back();
+      if (options.json) continue;
+      std::cout << "backend " << r.backend << ", " << r.threads << " thread"
+                << (r.threads > 1 ? "s" : "") << ": latency (batch 1) median "
+                << format_seconds(r.latency.median) << ", p90 " << format_seconds(r.latency.p90)
+                << ", best " << format_seconds(r.latency.best) << " over " << r.latency.samples
+                << " runs; throughput (batch " << r.batch << ") "
+                << format_fixed(r.batch / r.throughput.median, 0) << " images/s\n";
+      if (options.layers) {
+        print_layers(r);
+        std::cout << "\n";
+      }
+    }
+  }
+  if (options.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : results) {
+      nlohmann::json layers = nlohmann::json::array();
+      for (const auto& l : r.layers) {
+        const TimingSummary t = summarize(l.seconds);
+        layers.push_back({{"name", l.name},
+                          {"op", l.op},
+                          {"backend", l.backend},
+                          {"kernel", l.kernel},
+                          {"median_seconds", t.median},
+                          {"best_seconds", t.best},
+                          {"dense_macs", l.dense_macs},
+                          {"actual_macs", l.actual_macs}});
+      }
+      j.push_back({{"backend", r.backend},
+                   {"threads", r.threads},
+                   {"latency",
+                    {{"batch", 1},
+                     {"runs", r.latency.samples},
+                     {"median_seconds", r.latency.median},
+                     {"p90_seconds", r.latency.p90},
+                     {"best_seconds", r.latency.best}}},
+                   {"throughput",
+                    {{"batch", r.batch},
+                     {"runs", r.throughput.samples},
+                     {"median_seconds", r.throughput.median},
+                     {"images_per_second", r.batch / r.throughput.median}}},
+                   {"layers", layers}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  Table summary({"backend", "threads", "b1 median", "b1 p90", "b1 best",
+                 "b" + std::to_string(options.batch) + " images/s"});
+  for (const auto& r : results) {
+    summary.add_row({r.backend, std::to_string(r.threads), format_seconds(r.latency.median),
+                     format_seconds(r.latency.p90), format_seconds(r.latency.best),
+                     format_fixed(r.batch / r.throughput.median, 0)});
+  }
+  std::cout << "summary:\n" << summary.text();
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* command = app.add_subcommand(
+      "bench", "Latency (batch 1) and throughput per backend and thread count, per layer");
+  command->add_option("MODEL", options->model_path, "Model file (.sparq)")->required();
+  command
+      ->add_option("--backend,-b", options->backends,
+                   "Backends to measure, comma separated, each on its own")
+      ->capture_default_str();
+  command->add_option("--threads,-t", options->threads, "Thread counts, comma separated, or 'all'")
+      ->capture_default_str();
+  command->add_option("--batch", options->batch, "Batch of the throughput runs")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command->add_option("--min-time", options->min_seconds, "Seconds per measurement, at least")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  command->add_option("--min-runs", options->min_runs, "Runs per latency measurement, at least")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  command->add_flag("!--no-layers", options->layers, "Skip the per-layer breakdown");
+  command->add_flag("--json", options->json, "Machine-readable output");
+  command->callback([options] { run_bench(*options); });
+}
+
+}  // namespace sparq::cli
