@@ -11,23 +11,23 @@
 #include <string>
 
 #include "kernels/isa/isa.hpp"
+#include "runtime/backends/node_views.hpp"
 #include "sparq/backend.hpp"
 #include "sparq/graph.hpp"
 
 namespace sparq::cpu {
 
-struct ValueLayout {
-  Shape shape;  // per sample
-  DType dtype = DType::kF32;
-};
-ValueLayout layout_of(const Graph& graph, ValueId id);
+using sparq::layout_of;
+using sparq::ValueLayout;
 
 // Checks that the views have the compiled per-sample shapes and dtypes, one
 // batch size >= 1, data, and scales on quantized views. Returns the batch.
 // Throws Error(kInvalidArgument) naming the node and the operand.
-int64_t check_views(const std::string& node, std::span<const ConstTensorView> inputs,
-                    std::span<const ValueLayout> input_layouts, const TensorView& output,
-                    const ValueLayout& output_layout);
+inline int64_t check_views(const std::string& node, std::span<const ConstTensorView> inputs,
+                           std::span<const ValueLayout> input_layouts, const TensorView& output,
+                           const ValueLayout& output_layout) {
+  return check_node_views("cpu", node, inputs, input_layouts, output, output_layout);
+}
 
 // Runs body(begin, end) over [0, count) on up to `threads` threads (oneTBB,
 // in the caller's arena). Callers give every index its own outputs, computed

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "runtime/backends/node_views.hpp"
 #include "sparq/graph.hpp"
 #include "sparq/ops.hpp"
 #include "sparq/tensor.hpp"
@@ -31,18 +32,17 @@ inline float apply_activation(float y, Activation activation) {
 
 // The per-sample shapes and dtypes a compiled node was built for; `batch`
 // checks a view against them when the node runs.
-struct ValueLayout {
-  Shape shape;  // per sample
-  DType dtype = DType::kF32;
-};
-ValueLayout layout_of(const Graph& graph, ValueId id);
+using sparq::layout_of;
+using sparq::ValueLayout;
 
 // Checks that the views handed to run() have the compiled shapes and one batch
 // size, and that quantized views carry their scales. Returns the batch.
 // Throws Error(kInvalidArgument) naming the node and the operand.
-int64_t check_views(const std::string& node, std::span<const ConstTensorView> inputs,
-                    std::span<const ValueLayout> input_layouts, const TensorView& output,
-                    const ValueLayout& output_layout);
+inline int64_t check_views(const std::string& node, std::span<const ConstTensorView> inputs,
+                           std::span<const ValueLayout> input_layouts, const TensorView& output,
+                           const ValueLayout& output_layout) {
+  return check_node_views("reference", node, inputs, input_layouts, output, output_layout);
+}
 
 // The largest |value| a quantized activation dtype can hold (u8 255, s8 128).
 int64_t max_abs_activation(DType dtype);
