@@ -3,82 +3,28 @@
 // patterns run here at k taps per (channel, output channel).
 #include <immintrin.h>
 
-#include "kernels/sparse_conv3x3/microkernels.hpp"
+#include "kernels/sparse_conv3x3/accumulate_tile.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 namespace {
 
-// Every loop over the register block is fully unrolled (forced: otherwise
-// GCC 12 keeps the accumulator array in memory for OB = 4).
-
-template <int OB, int PV>
-void accumulate(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
-                void* acc_raw) {
-  constexpr int kTile = PV * 16;
-  auto* acc = static_cast<float*>(acc_raw);
-  __m512 a[OB][PV];
-#pragma GCC unroll 16
-  for (int ob = 0; ob < OB; ++ob) {
-#pragma GCC unroll 16
-    for (int pv = 0; pv < PV; ++pv) a[ob][pv] = _mm512_load_ps(acc + ob * kTile + pv * 16);
+struct F32x16 {
+  using Reg = __m512;
+  using Acc = float;
+  static constexpr int kLanes = 16;
+  static Reg load_acc(const float* p) { return _mm512_load_ps(p); }
+  static void store_acc(float* p, Reg v) { _mm512_store_ps(p, v); }
+  static Reg load_input(const uint8_t* at, int pv) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(at) + pv * kLanes);
   }
-  for (const int32_t* e = entries; e != entries_end; e += 1 + OB) {
-    const auto* x = reinterpret_cast<const float*>(tile_input + e[0]);
-    __m512 w[OB];
-#pragma GCC unroll 16
-    for (int ob = 0; ob < OB; ++ob) w[ob] = _mm512_castsi512_ps(_mm512_set1_epi32(e[1 + ob]));
-#pragma GCC unroll 16
-    for (int pv = 0; pv < PV; ++pv) {
-      const __m512 v = _mm512_loadu_ps(x + pv * 16);
-#pragma GCC unroll 16
-      for (int ob = 0; ob < OB; ++ob) a[ob][pv] = _mm512_fmadd_ps(w[ob], v, a[ob][pv]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int ob = 0; ob < OB; ++ob) {
-#pragma GCC unroll 16
-    for (int pv = 0; pv < PV; ++pv) _mm512_store_ps(acc + ob * kTile + pv * 16, a[ob][pv]);
-  }
-}
-
-template <int OB>
-AccumulateFn pick(int pixel_vecs) {
-  if (pixel_vecs < 1 || pixel_vecs > max_pixel_vecs_avx512(OB)) return nullptr;
-  switch (pixel_vecs) {
-    case 1:
-      return &accumulate<OB, 1>;
-    case 2:
-      return &accumulate<OB, 2>;
-    case 3:
-      return &accumulate<OB, 3>;
-    case 4:
-      return &accumulate<OB, 4>;
-    case 5:
-      return &accumulate<OB, 5>;
-    case 6:
-      return &accumulate<OB, 6>;
-    case 7:
-      return &accumulate<OB, (OB <= 2 ? 7 : 6)>;
-    case 8:
-      return &accumulate<OB, (OB <= 2 ? 8 : 6)>;
-    default:
-      return nullptr;
-  }
-}
+  static Reg broadcast(int32_t word) { return _mm512_castsi512_ps(_mm512_set1_epi32(word)); }
+  static void multiply_add(Reg& acc, Reg x, Reg w) { acc = _mm512_fmadd_ps(w, x, acc); }
+};
 
 }  // namespace
 
 AccumulateFn accumulate_f32_avx512(int out_block, int pixel_vecs) {
-  switch (out_block) {
-    case 1:
-      return pick<1>(pixel_vecs);
-    case 2:
-      return pick<2>(pixel_vecs);
-    case 4:
-      return pick<4>(pixel_vecs);
-    default:
-      return nullptr;
-  }
+  return pick_tile_kernel<RegisterTile<F32x16>, max_pixel_vecs_avx512>(out_block, pixel_vecs);
 }
 
 }  // namespace sparq::kernels::sparse3x3

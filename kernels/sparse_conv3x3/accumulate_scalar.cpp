@@ -2,7 +2,7 @@
 // reference of the quad layout and the path of CPUs without AVX2.
 #include <cstring>
 
-#include "kernels/sparse_conv3x3/microkernels.hpp"
+#include "kernels/sparse_conv3x3/accumulate_tile.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 namespace {
@@ -27,47 +27,22 @@ void accumulate_quad(const uint8_t* tile_input, const int32_t* entries, const in
   }
 }
 
-template <typename In, int OB, int PV>
-void accumulate_fixed(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
-                      void* acc) {
-  accumulate_quad<In>(tile_input, entries, entries_end, acc, OB, PV * kScalarLanes);
-}
-
-template <typename In, int OB>
-AccumulateFn pick(int pixel_vecs) {
-  switch (pixel_vecs) {
-    case 1:
-      return &accumulate_fixed<In, OB, 1>;
-    case 2:
-      return &accumulate_fixed<In, OB, 2>;
-    case 3:
-      return &accumulate_fixed<In, OB, 3>;
-    case 4:
-      return &accumulate_fixed<In, OB, 4>;
-    default:
-      return nullptr;
-  }
-}
-
+// The table's interface: a fixed (OB, PV) entry point per instantiation.
 template <typename In>
-AccumulateFn pick_block(int out_block, int pixel_vecs) {
-  switch (out_block) {
-    case 1:
-      return pick<In, 1>(pixel_vecs);
-    case 2:
-      return pick<In, 2>(pixel_vecs);
-    case 4:
-      return pick<In, 4>(pixel_vecs);
-    default:
-      return nullptr;
+struct ScalarQuad {
+  template <int OB, int PV>
+  static void run(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
+                  void* acc) {
+    accumulate_quad<In>(tile_input, entries, entries_end, acc, OB, PV * kScalarLanes);
   }
-}
+};
 
 }  // namespace
 
 AccumulateFn accumulate_quad_scalar(int out_block, int pixel_vecs, bool signed_input) {
-  return signed_input ? pick_block<int8_t>(out_block, pixel_vecs)
-                      : pick_block<uint8_t>(out_block, pixel_vecs);
+  return signed_input
+             ? pick_tile_kernel<ScalarQuad<int8_t>, max_pixel_vecs_scalar>(out_block, pixel_vecs)
+             : pick_tile_kernel<ScalarQuad<uint8_t>, max_pixel_vecs_scalar>(out_block, pixel_vecs);
 }
 
 }  // namespace sparq::kernels::sparse3x3

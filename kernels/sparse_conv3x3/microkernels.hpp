@@ -18,9 +18,19 @@ namespace sparq::kernels::sparse3x3 {
 using AccumulateFn = void (*)(const uint8_t* tile_input, const int32_t* entries,
                               const int32_t* entries_end, void* acc);
 
-// Register-block limits of each implementation (PV = pixel vectors per tile).
-int max_pixel_vecs_avx2(int out_block);
-int max_pixel_vecs_avx512(int out_block);
+// Register-block limits of each implementation (PV = pixel vectors per
+// tile): OB x PV accumulators plus OB weights and one input must fit the
+// 16 (AVX2) or 32 (AVX-512) vector registers.
+constexpr int max_pixel_vecs_avx2(int out_block) {
+  return out_block == 1 ? 8 : (out_block == 2 ? 6 : 2);
+}
+constexpr int max_pixel_vecs_avx512(int out_block) {
+  return out_block <= 2 ? 8 : 6;
+}
+// The portable kernel is not register-blocked; larger tiles gain nothing.
+constexpr int max_pixel_vecs_scalar(int) {
+  return 4;
+}
 
 // Returns nullptr when (out_block, pixel_vecs) has no instantiation.
 AccumulateFn accumulate_quad_scalar(int out_block, int pixel_vecs, bool signed_input);

@@ -16,15 +16,6 @@
 namespace sparq::kernels {
 namespace sparse3x3 {
 
-// Register budgets: OB*PV accumulators + OB weights + 1 loaded vector must
-// fit the register file (16 ymm, 32 zmm).
-int max_pixel_vecs_avx2(int out_block) {
-  return out_block == 1 ? 8 : (out_block == 2 ? 6 : 2);
-}
-int max_pixel_vecs_avx512(int out_block) {
-  return out_block <= 2 ? 8 : 6;
-}
-
 LaneOps lane_ops_for(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
@@ -174,7 +165,8 @@ std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3P
     if (is_available(path, problem.signed_input)) paths.push_back(path);
   };
   for (int ob : {1, 2, 4}) {
-    add(Isa::kScalar, LaneLayout::kQuad, ob, sparse3x3::kScalarLanes, 4);
+    add(Isa::kScalar, LaneLayout::kQuad, ob, sparse3x3::kScalarLanes,
+        sparse3x3::max_pixel_vecs_scalar(ob));
     add(Isa::kAvx2, LaneLayout::kF32, ob, 8, sparse3x3::max_pixel_vecs_avx2(ob));
     add(Isa::kAvx512, LaneLayout::kF32, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
     add(Isa::kVnni, LaneLayout::kQuad, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
