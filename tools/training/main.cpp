@@ -3,6 +3,8 @@
 // `sparq train|prune|study ...` forwards here.
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
@@ -16,6 +18,18 @@
 using namespace sparq::training;
 
 namespace {
+
+// libtorch allocates and frees multi-megabyte activation buffers every step.
+// glibc serves each from a fresh mmap and returns it on free, so every step
+// page-faults its working set in again: on this 2-core machine that was half
+// of the training time and 80 % of the evaluation time (sys time). Keeping
+// freed memory in the heap makes an epoch 1.5x and an evaluation 6x faster.
+void keep_freed_memory_in_heap() {
+  constexpr int kOneGiB = 1 << 30;
+  if (mallopt(M_MMAP_THRESHOLD, kOneGiB) != 1) mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, kOneGiB);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
 
 std::string joined_command_line(int argc, char** argv) {
   std::string line = "sparq-train";
@@ -32,10 +46,13 @@ void add_data_flags(CLI::App* app, DataOptions& data) {
       ->check(CLI::NonNegativeNumber);
 }
 
-void add_train_flags(CLI::App* app, TrainOptions& t, const std::string& prefix) {
-  app->add_option("--" + prefix + "epochs", t.epochs, "epochs (may be fractional)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+void add_train_flags(CLI::App* app, TrainOptions& t, const std::string& prefix,
+                     bool with_epochs = true) {
+  if (with_epochs) {
+    app->add_option("--" + prefix + "epochs", t.epochs, "epochs (may be fractional)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+  }
   app->add_option("--" + prefix + "lr", t.lr, "peak learning rate")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -46,6 +63,7 @@ void add_train_flags(CLI::App* app, TrainOptions& t, const std::string& prefix) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_in_heap();
   CLI::App app{"sparq-train: gradual N-of-9 pruning and 4-bit quantization with libtorch"};
   app.require_subcommand(1);
   int threads = 2;
@@ -139,9 +157,17 @@ int main(int argc, char** argv) {
   study_cmd.dense.lr = 0.05;
   study_cmd.dense.warmup_fraction = 0.03;
   add_train_flags(study, study_cmd.dense, "dense-");
-  study_cmd.finetune.epochs = 1;
   study_cmd.finetune.lr = 0.01;
-  add_train_flags(study, study_cmd.finetune, "round-");
+  add_train_flags(study, study_cmd.finetune, "round-", false);
+  study->add_option("--round-epochs", study_cmd.round_epochs,
+                    "fine-tuning epochs per round: one value, or eight for the rounds to k = 8..1")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  int study_batch = 128;
+  study->add_option("--batch", study_batch, "batch size of every training phase")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   study_cmd.qat.epochs = 0.5;
   study_cmd.qat.lr = 0.002;
   study_cmd.qat.crop_padding = 0;
@@ -165,6 +191,11 @@ int main(int argc, char** argv) {
   }
   try {
     torch::set_num_threads(threads);
+    if (*study) {
+      for (TrainOptions* t : {&study_cmd.dense, &study_cmd.finetune, &study_cmd.qat}) {
+        t->batch = study_batch;
+      }
+    }
     if (*train) return run_train(train_cmd);
     if (*prune) {
       prune_cmd.sharing = parse_sharing(sharing);

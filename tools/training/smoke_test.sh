@@ -28,7 +28,7 @@ for bits in 8 4; do
 done
 
 "$bin" study "${slice[@]}" --width 4 --dense-epochs 1 --dense-max-steps 2 --round-max-steps 1 \
-  --qat-max-steps 1 --sharing 4x2 --work-dir "$work/study" --report "$work/STUDY.md"
+  --qat-max-steps 1 --round-epochs 1,1,1,1,1,1,1,2 --batch 64 --sharing 4x2 --work-dir "$work/study" --report "$work/STUDY.md"
 test -s "$work/STUDY.md"
 grep -q "<svg" "$work/STUDY.svg"
 grep -q "| 1 | 11% |" "$work/STUDY.md"
@@ -51,6 +51,8 @@ expect_error() {
 expect_error "unknown architecture 'nope'" "$bin" train "${slice[@]}" --arch nope --out "$work/x.pt"
 expect_error "--sharing '3y'" "$bin" prune "${slice[@]}" --in "$work/dense.pt" --out "$work/x.pt" --sharing 3y
 expect_error "--k must be 1..9" "$bin" prune "${slice[@]}" --in "$work/dense.pt" --out "$work/x.pt" --k 0
+expect_error "takes 1 value (every round) or 8" "$bin" study "${slice[@]}" --round-epochs 1,2 \
+  --work-dir "$work/x" --report "$work/x.md"
 expect_error "not a directory" "$bin" train --data "$work/none" --out "$work/x.pt"
 expect_error "sparq-train checkpoint" "$bin" eval "${slice[@]}" --in "$work/k7_a8.sparq"
 mkdir -p "$work/bad"

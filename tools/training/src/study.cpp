@@ -88,6 +88,12 @@ Measurement quantize_and_export(StudyContext& ctx, Net& net, int act_bits, Patte
   return m;
 }
 
+std::string schedule_text(const std::vector<double>& schedule) {
+  std::string text;
+  for (double e : schedule) text += (text.empty() ? "" : ", ") + fmt("%g", e);
+  return text;
+}
+
 std::string runtime_cell(const RuntimeFigures& r) {
   std::string cell = r.cpu_seconds >= 0 ? fmt("%.3f ms", r.cpu_seconds * 1e3) : "n/a";
   cell += " / ";
@@ -130,8 +136,8 @@ void write_report(const StudyContext& ctx, const std::vector<RuleResult>& result
   md << "Reproduce with:\n\n```\n" << cmd.command_line << "\n```\n\n";
   md << "- Model: `" << ctx.info.notes.at("arch") << "`, " << ctx.info.notes.at("weights")
      << " weights; the stem conv and the classifier stay dense and 8-bit.\n";
-  md << "- Recipe: " << ctx.info.notes.at("recipe") << "; per pruning round " << cmd.finetune.epochs
-     << " epoch(s) of fine-tuning at lr " << cmd.finetune.lr
+  md << "- Recipe: " << ctx.info.notes.at("recipe") << "; per pruning round (to k = 8, 7, ..., 1) "
+     << schedule_text(cmd.round_epochs) << " epoch(s) of fine-tuning at lr " << cmd.finetune.lr
      << " (cosine); per (k, activation bits) " << cmd.qat.epochs
      << " epoch(s) of quantization-aware fine-tuning at lr " << cmd.qat.lr
      << " (BatchNorm folded and frozen, straight-through estimator), seed "
@@ -173,10 +179,26 @@ void write_report(const StudyContext& ctx, const std::vector<RuleResult>& result
 
 }  // namespace
 
+double round_epochs_for(const std::vector<double>& schedule, int k) {
+  if (schedule.size() != 1 && schedule.size() != 8) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--round-epochs takes 1 value (every round) or 8 (the rounds to k = 8..1), got " +
+                    std::to_string(schedule.size()));
+  }
+  for (double e : schedule) {
+    if (!(e >= 0)) throw Error(ErrorCode::kInvalidArgument, "--round-epochs must be >= 0");
+  }
+  if (k < 1 || k > 8) {
+    throw Error(ErrorCode::kInvalidArgument, "no pruning round ends at k = " + std::to_string(k));
+  }
+  return schedule.size() == 1 ? schedule[0] : schedule[static_cast<size_t>(8 - k)];
+}
+
 int run_study(const StudyCommand& cmd) {
   if (cmd.sharing_rules.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "--sharing needs at least one rule");
   }
+  round_epochs_for(cmd.round_epochs, 1);  // rejects a bad schedule before any training
   std::vector<PatternSharing> rules;
   for (const auto& r : cmd.sharing_rules) rules.push_back(parse_sharing(r));
   fs::create_directories(cmd.work_dir);
@@ -238,6 +260,7 @@ int run_study(const StudyCommand& cmd) {
       prune_one_round(net, rules[r]);
       TrainOptions finetune = cmd.finetune;
       finetune.seed = cmd.finetune.seed + static_cast<uint32_t>(k);
+      finetune.epochs = round_epochs_for(cmd.round_epochs, k);
       finetune.label = rule + " k=" + std::to_string(k) + " fine-tune";
       if (finetune.epochs > 0) train(net, ctx.train_data, ctx.info.norm, finetune);
       StudyRow row;

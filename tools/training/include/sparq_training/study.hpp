@@ -19,7 +19,12 @@ struct StudyCommand {
   std::string arch = "cnn";
   int width = 0;
   TrainOptions dense;     // dense training
-  TrainOptions finetune;  // per pruning round
+  TrainOptions finetune;  // per pruning round (its `epochs` is unused: see below)
+  // Fine-tuning epochs after the rounds to k = 8, 7, ..., 1: one value for
+  // every round, or eight. The late rounds do the most damage (each drops a
+  // larger share of the remaining weights), so a schedule that spends its
+  // epochs there buys more accuracy per minute than a flat one.
+  std::vector<double> round_epochs = {1.0};
   TrainOptions qat;       // per (k, activation bits)
   std::vector<std::string> sharing_rules = {"1x1", "16x4"};
   std::string dense_checkpoint;          // reuse a trained dense model (skips dense training)
@@ -29,5 +34,9 @@ struct StudyCommand {
 };
 
 int run_study(const StudyCommand& cmd);
+
+// Fine-tuning epochs for the round that prunes down to `k` (8..1); throws
+// kInvalidArgument unless `schedule` has 1 or 8 non-negative values.
+double round_epochs_for(const std::vector<double>& schedule, int k);
 
 }  // namespace sparq::training

@@ -46,6 +46,6 @@ TrainResult train(Net& net, const Dataset& data, const Normalization& norm,
 
 // Top-1 accuracy in percent over the whole data set.
 double evaluate(Net& net, const Dataset& data, const Normalization& norm, const QuantMode& mode,
-                int batch = 500);
+                int batch = 64);
 
 }  // namespace sparq::training
