@@ -39,7 +39,8 @@ std::string joined_command_line(int argc, char** argv) {
 
 void add_data_flags(CLI::App* app, DataOptions& data) {
   app->add_option("--data", data.dir, "data set directory")->capture_default_str();
-  app->add_option("--format", data.format, "idx | cifar10 | cifar100")->capture_default_str();
+  app->add_option("--format", data.format, "idx | cifar10 | cifar100 | folder")
+      ->capture_default_str();
   app->add_option("--train-limit", data.train_limit, "use the first N training images (0: all)")
       ->check(CLI::NonNegativeNumber);
   app->add_option("--test-limit", data.test_limit, "use the first N test images (0: all)")
@@ -135,6 +136,12 @@ int main(int argc, char** argv) {
   add_data_flags(eval, eval_cmd.data);
   eval->add_option("--in", eval_cmd.in, "checkpoint")->required();
 
+  ExportImagesCommand images_cmd;
+  auto* images = app.add_subcommand(
+      "export-images", "write a data set as PNG files, ROOT/{train,test}/<class>/<n>.png");
+  add_data_flags(images, images_cmd.data);
+  images->add_option("--out", images_cmd.out, "folder to create")->required();
+
   VerifyCommand verify_cmd;
   auto* verify = app.add_subcommand(
       "verify", "runtime accuracy of a .sparq model against the accuracy it records");
@@ -159,8 +166,9 @@ int main(int argc, char** argv) {
   add_train_flags(study, study_cmd.dense, "dense-");
   study_cmd.finetune.lr = 0.01;
   add_train_flags(study, study_cmd.finetune, "round-", false);
-  study->add_option("--round-epochs", study_cmd.round_epochs,
-                    "fine-tuning epochs per round: one value, or eight for the rounds to k = 8..1")
+  study
+      ->add_option("--round-epochs", study_cmd.round_epochs,
+                   "fine-tuning epochs per round: one value, or eight for the rounds to k = 8..1")
       ->capture_default_str()
       ->delimiter(',')
       ->check(CLI::NonNegativeNumber);
@@ -203,6 +211,7 @@ int main(int argc, char** argv) {
     }
     if (*exp) return run_export(export_cmd);
     if (*eval) return run_eval(eval_cmd);
+    if (*images) return run_export_images(images_cmd);
     if (*verify) return run_verify(verify_cmd);
     if (*study) {
       study_cmd.finetune.seed = study_cmd.qat.seed = study_cmd.dense.seed;

@@ -35,6 +35,26 @@ grep -q "| 1 | 11% |" "$work/STUDY.md"
 test -s "$work/study/s4x2_k1_w4a4.sparq"
 "$bin" verify --test-limit 200 --model "$work/study/s4x2_k1_w4a8.sparq"
 
+# Every architecture builds, trains, prunes, exports and runs on the runtime
+# with the twin's accuracy (a step or two each, at width 4).
+for arch in vgg resnet20 resnet18; do
+  "$bin" train "${slice[@]}" --arch $arch --width 4 --epochs 1 --max-steps 2 --out "$work/$arch.pt"
+  "$bin" prune "${slice[@]}" --in "$work/$arch.pt" --out "$work/${arch}_k5.pt" --k 5 \
+    --round-max-steps 1 --qat-max-steps 1
+  "$bin" export --test-limit 200 --in "$work/${arch}_k5.pt" --out "$work/$arch.sparq"
+  "$bin" verify --test-limit 200 --model "$work/$arch.sparq" --tolerance 0.1
+done
+
+# Image folders: a slice written as PNG files trains and evaluates like the
+# original; the loader rejects broken folders.
+"$bin" export-images "${slice[@]}" --out "$work/images"
+test "$(find "$work/images/train" -name '*.png' | wc -l)" -eq 512
+test "$(find "$work/images/test" -name '*.png' | wc -l)" -eq 200
+test -d "$work/images/train/Ankle_boot"
+"$bin" train --format folder --data "$work/images" --width 4 --epochs 1 --max-steps 2 \
+  --out "$work/folder.pt"
+"$bin" eval --format folder --data "$work/images" --in "$work/folder.pt"
+
 # Bad input must fail with a message naming the problem.
 expect_error() {
   local pattern=$1
@@ -58,5 +78,20 @@ expect_error "sparq-train checkpoint" "$bin" eval "${slice[@]}" --in "$work/k7_a
 mkdir -p "$work/bad"
 printf 'xxxxxxxxxxxx' >"$work/bad/train-images-idx3-ubyte"
 cp "$data/train-labels-idx1-ubyte.gz" "$work/bad/"
+cp -r "$work/images" "$work/images_extra_class"
+mkdir "$work/images_extra_class/test/Extra"
+expect_error "same class subfolders" "$bin" eval --format folder --data "$work/images_extra_class" \
+  --in "$work/folder.pt"
+cp -r "$work/images" "$work/images_odd_size"
+printf 'P5\n5 5\n255\n%025d' 0 >"$work/images_odd_size/train/Bag/odd.pgm"
+expect_error "resize the images" "$bin" train --format folder --data "$work/images_odd_size" \
+  --out "$work/x.pt"
+printf 'not a png' >"$work/images_odd_size/train/Bag/broken.png"
+rm "$work/images_odd_size/train/Bag/odd.pgm"
+expect_error "broken.png" "$bin" train --format folder --data "$work/images_odd_size" \
+  --out "$work/x.pt"
+expect_error "no 'train' subfolder" "$bin" train --format folder --data "$work/images/test" \
+  --out "$work/x.pt"
+expect_error "not empty" "$bin" export-images "${slice[@]}" --out "$work/images"
 expect_error "bad magic number" "$bin" train --data "$work/bad" --out "$work/x.pt"
 echo "training smoke test passed"

@@ -8,6 +8,7 @@
 #include "sparq/model.hpp"
 #include "sparq_training/checkpoint.hpp"
 #include "sparq_training/export.hpp"
+#include "sparq_training/image_folder.hpp"
 #include "sparq_training/prune.hpp"
 
 namespace sparq::training {
@@ -235,6 +236,20 @@ int run_eval(const EvalCommand& cmd) {
       format_percent(evaluate(loaded.net, test_data, loaded.info.norm, {})).c_str(),
       format_percent(evaluate(loaded.net, test_data, loaded.info.norm, {true, 8, true})).c_str(),
       format_percent(evaluate(loaded.net, test_data, loaded.info.norm, {true, 4, true})).c_str());
+  return 0;
+}
+
+int run_export_images(const ExportImagesCommand& cmd) {
+  if (fs::exists(cmd.out) && !fs::is_empty(cmd.out)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--out '" + cmd.out + "' exists and is not empty (refusing to mix data sets)");
+  }
+  int64_t written = 0;
+  for (Split split : {Split::kTrain, Split::kTest}) {
+    written += write_image_folder(load(cmd.data, split), cmd.out, split);
+  }
+  std::printf("%lld PNG images -> %s/{train,test}/<class>/\n", static_cast<long long>(written),
+              cmd.out.c_str());
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "sparq/error.hpp"
 #include "sparq/idx.hpp"
+#include "sparq_training/image_folder.hpp"
 
 namespace sparq::training {
 namespace fs = std::filesystem;
@@ -115,9 +116,11 @@ Dataset load_dataset(const std::string& format, const fs::path& dir, Split split
     data = load_idx(dir, split);
   } else if (format == "cifar10" || format == "cifar100") {
     data = load_cifar(dir, split, format == "cifar100");
+  } else if (format == "folder") {
+    data = load_image_folder(dir, split);
   } else {
     throw Error(ErrorCode::kInvalidArgument,
-                "unknown --format '" + format + "' (known: idx, cifar10, cifar100)");
+                "unknown --format '" + format + "' (known: idx, cifar10, cifar100, folder)");
   }
   if (limit < 0) {
     throw Error(ErrorCode::kInvalidArgument, "a sample limit must not be negative");

@@ -52,11 +52,19 @@ struct EvalCommand {
   std::string in;
 };
 
+// Writes a data set (both splits) as an image folder (image_folder.hpp):
+// to train on PNG files, or to classify single images with `sparq classify`.
+struct ExportImagesCommand {
+  DataOptions data;
+  std::string out;
+};
+
 // Each returns the process exit code and prints a summary to stdout.
 int run_train(const TrainCommand& cmd);
 int run_prune(const PruneCommand& cmd);
 int run_export(const ExportCommand& cmd);
 int run_eval(const EvalCommand& cmd);
+int run_export_images(const ExportImagesCommand& cmd);
 
 // "%.2f" of a percentage.
 std::string format_percent(double value);

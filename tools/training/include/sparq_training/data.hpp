@@ -1,8 +1,8 @@
 // Data sets as raw uint8 image tensors plus labels, normalized per batch:
 // x = (pixel * scale - mean[c]) / std[c], the formula the sparq model's
 // Preprocessing records, so the runtime sees what training saw.
-// Formats: IDX (MNIST, Fashion-MNIST; .gz or plain) and the CIFAR-10/100
-// binary format.
+// Formats: IDX (MNIST, Fashion-MNIST; .gz or plain), the CIFAR-10/100
+// binary format and image folders (image_folder.hpp).
 #pragma once
 
 #include <torch/torch.h>
@@ -37,8 +37,9 @@ enum class Split { kTrain, kTest };
 
 // format: "idx" (files {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] in
 // `dir`), "cifar10" (data_batch_1..5.bin, test_batch.bin) or "cifar100"
-// (train.bin, test.bin, fine labels). `limit` > 0 keeps the first `limit`
-// samples. Throws sparq::Error naming the file on anything malformed.
+// (train.bin, test.bin, fine labels) or "folder" (ROOT/{train,test}/<class>/).
+// `limit` > 0 keeps the first `limit` samples. Throws sparq::Error naming the file on anything
+// malformed.
 Dataset load_dataset(const std::string& format, const std::filesystem::path& dir, Split split,
                      int64_t limit = 0);
 

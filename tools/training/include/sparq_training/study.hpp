@@ -25,7 +25,7 @@ struct StudyCommand {
   // larger share of the remaining weights), so a schedule that spends its
   // epochs there buys more accuracy per minute than a flat one.
   std::vector<double> round_epochs = {1.0};
-  TrainOptions qat;       // per (k, activation bits)
+  TrainOptions qat;  // per (k, activation bits)
   std::vector<std::string> sharing_rules = {"1x1", "16x4"};
   std::string dense_checkpoint;          // reuse a trained dense model (skips dense training)
   std::string work_dir = "study";        // checkpoints and every exported model
