@@ -13,6 +13,11 @@ min_time=${MIN_TIME:-0.02}
 filter=${FILTER:-.}
 
 cmake --build "$build" --target sparse_conv_bench
+# oneDNN (libgomp) and sparq (oneTBB) take turns in one process: libgomp's idle
+# workers would otherwise spin on a core for a while after each oneDNN call,
+# stealing it from sparq's 2-thread runs (and TBB's from oneDNN's). Passive
+# waiting costs each 2-thread call one wake-up, a few microseconds.
+export OMP_WAIT_POLICY=PASSIVE
 out="$build/bench"  # the raw JSON stays next to the binary for re-tabulation
 common=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
         --benchmark_enable_random_interleaving=true --benchmark_out_format=json)
