@@ -17,8 +17,9 @@ struct PoolGeometry {
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
 };
 
-// Floats of scratch one plane needs: the padded input, split into stride_w
-// column phases so that every window tap reads a contiguous run of outputs.
+// Floats of scratch one plane needs: the padded input regrouped by window
+// column and row phase, so that every window tap reads one contiguous run
+// covering the whole output plane.
 size_t pool_scratch_floats(const PoolGeometry& g);
 
 struct PoolKernels {

@@ -1,6 +1,9 @@
-// Pooling written once: a phase-split padded copy of the plane (so window
-// taps are contiguous), then per output row a vector loop (xsimd, when Arch
-// is a SIMD architecture) and a scalar tail applying the same rule.
+// Pooling written once: the padded input is regrouped into "tap planes" so
+// that every window tap reads one contiguous run covering the whole output
+// plane; then one vector loop (xsimd, when Arch is a SIMD architecture) over
+// all outputs and a scalar tail applying the same rule. Small planes (14x14
+// after a 2x2 pool) would leave a per-row vector loop mostly in its scalar
+// tail; the flat loop does not care how wide a row is.
 #pragma once
 
 #include <cmath>
@@ -16,18 +19,48 @@ namespace {
 
 struct ScalarArch {};
 
-// phases[ph][y][j] = padded[y][j * stride_w + ph], padded = `fill` outside the input.
-inline void build_phase_planes(const float* in, const PoolGeometry& g, float fill, float* phases) {
-  const int64_t rows = (g.out_h - 1) * g.stride_h + g.kernel_h;
-  const int64_t width = g.out_w + (g.kernel_w - 1) / g.stride_w;
-  for (int64_t ph = 0; ph < g.stride_w; ++ph) {
-    for (int64_t y = 0; y < rows; ++y) {
-      float* dst = phases + (ph * rows + y) * width;
-      const int64_t iy = y - g.pad_h;
-      const bool row_inside = iy >= 0 && iy < g.in_h;
-      for (int64_t j = 0; j < width; ++j) {
-        const int64_t ix = j * g.stride_w + ph - g.pad_w;
-        dst[j] = (row_inside && ix >= 0 && ix < g.in_w) ? in[iy * g.in_w + ix] : fill;
+// Tap planes: for window column kx and row phase ry (< stride_h),
+//   plane(kx, ry)[y][ox] = padded[y * stride_h + ry][ox * stride_w + kx],
+// `fill` outside the input, y < tap_plane_rows(g). Window tap (ky, kx) of
+// output (oy, ox) is then plane(kx, ky % stride_h)[oy + ky / stride_h][ox]:
+// flat index (ky / stride_h) * out_w + oy * out_w + ox, contiguous in oy, ox.
+inline int64_t tap_plane_rows(const PoolGeometry& g) {
+  return g.out_h + (g.kernel_h - 1) / g.stride_h;
+}
+
+inline const float* tap_run(const float* planes, const PoolGeometry& g, int64_t ky, int64_t kx) {
+  const int64_t plane_size = tap_plane_rows(g) * g.out_w;
+  return planes + (kx * g.stride_h + ky % g.stride_h) * plane_size + (ky / g.stride_h) * g.out_w;
+}
+
+inline void build_tap_planes(const float* in, const PoolGeometry& g, float fill, float* planes) {
+  const int64_t rows = tap_plane_rows(g);
+  for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+    // Output columns whose input column ox * stride_w + kx - pad_w is inside.
+    const int64_t first_x = kx - g.pad_w;
+    int64_t lo = 0;
+    while (lo < g.out_w && lo * g.stride_w + first_x < 0) ++lo;
+    int64_t hi = g.out_w;
+    while (hi > lo && (hi - 1) * g.stride_w + first_x >= g.in_w) --hi;
+    for (int64_t ry = 0; ry < g.stride_h; ++ry) {
+      float* plane = planes + (kx * g.stride_h + ry) * rows * g.out_w;
+      for (int64_t y = 0; y < rows; ++y) {
+        float* dst = plane + y * g.out_w;
+        const int64_t iy = y * g.stride_h + ry - g.pad_h;
+        if (iy < 0 || iy >= g.in_h) {
+          for (int64_t ox = 0; ox < g.out_w; ++ox) dst[ox] = fill;
+          continue;
+        }
+        const float* src = in + iy * g.in_w + first_x;
+        for (int64_t ox = 0; ox < lo; ++ox) dst[ox] = fill;
+        if (g.stride_w == 1) {
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox];
+        } else if (g.stride_w == 2) {
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[2 * ox];
+        } else {
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * g.stride_w];
+        }
+        for (int64_t ox = hi; ox < g.out_w; ++ox) dst[ox] = fill;
       }
     }
   }
@@ -42,73 +75,58 @@ template <class Arch>
 struct Pool {
   static constexpr bool kVector = !std::is_same_v<Arch, ScalarArch>;
 
-  // Calls visit(run) for every window tap of output row oy in (ky, kx)
-  // order, `run` being that tap's contiguous inputs; no division in the loop.
+  // Calls visit(run) for every window tap in (ky, kx) order, `run` being
+  // that tap's value for every output of the plane.
   template <typename Visit>
-  static void for_each_tap(const float* phases, const PoolGeometry& g, int64_t oy,
-                           const Visit& visit) {
-    const int64_t rows = (g.out_h - 1) * g.stride_h + g.kernel_h;
-    const int64_t width = g.out_w + (g.kernel_w - 1) / g.stride_w;
+  static void for_each_tap(const float* planes, const PoolGeometry& g, const Visit& visit) {
     for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-      const float* row = phases + (oy * g.stride_h + ky) * width;
-      int64_t phase = 0, shift = 0;
-      for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-        visit(row + phase * rows * width + shift);
-        if (++phase == g.stride_w) {
-          phase = 0;
-          ++shift;
-        }
-      }
+      for (int64_t kx = 0; kx < g.kernel_w; ++kx) visit(tap_run(planes, g, ky, kx));
     }
   }
 
   static void max_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-    build_phase_planes(in, g, -std::numeric_limits<float>::infinity(), scratch);
-    for (int64_t oy = 0; oy < g.out_h; ++oy) {
-      float* dst = out + oy * g.out_w;
-      int64_t ox = 0;
-      if constexpr (kVector) {
-        using Batch = xsimd::batch<float, Arch>;
-        constexpr int64_t kLanes = Batch::size;
-        for (; ox + kLanes <= g.out_w; ox += kLanes) {
-          Batch best(-std::numeric_limits<float>::infinity());
-          for_each_tap(scratch, g, oy, [&](const float* run) {
-            const Batch v = Batch::load_unaligned(run + ox);
-            // max(v, best) is maxps: v > best ? v : best.
-            best = xsimd::select(xsimd::isnan(v) & !xsimd::isnan(best), v, xsimd::max(v, best));
-          });
-          best.store_unaligned(dst + ox);
-        }
+    build_tap_planes(in, g, -std::numeric_limits<float>::infinity(), scratch);
+    const int64_t outputs = g.out_h * g.out_w;
+    int64_t i = 0;
+    if constexpr (kVector) {
+      using Batch = xsimd::batch<float, Arch>;
+      constexpr int64_t kLanes = Batch::size;
+      for (; i + kLanes <= outputs; i += kLanes) {
+        Batch best(-std::numeric_limits<float>::infinity());
+        for_each_tap(scratch, g, [&](const float* run) {
+          const Batch v = Batch::load_unaligned(run + i);
+          // max(v, best) is maxps: v > best ? v : best.
+          best = xsimd::select(xsimd::isnan(v) & !xsimd::isnan(best), v, xsimd::max(v, best));
+        });
+        best.store_unaligned(out + i);
       }
-      for (; ox < g.out_w; ++ox) {
-        float best = -std::numeric_limits<float>::infinity();
-        for_each_tap(scratch, g, oy, [&](const float* run) { best = max_step(best, run[ox]); });
-        dst[ox] = best;
-      }
+    }
+    for (; i < outputs; ++i) {
+      float best = -std::numeric_limits<float>::infinity();
+      for_each_tap(scratch, g, [&](const float* run) { best = max_step(best, run[i]); });
+      out[i] = best;
     }
   }
 
   static void avg_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-    build_phase_planes(in, g, 0.0f, scratch);
+    build_tap_planes(in, g, 0.0f, scratch);
     const float window = static_cast<float>(g.kernel_h * g.kernel_w);
-    for (int64_t oy = 0; oy < g.out_h; ++oy) {
-      float* dst = out + oy * g.out_w;
-      int64_t ox = 0;
-      if constexpr (kVector) {
-        using Batch = xsimd::batch<float, Arch>;
-        constexpr int64_t kLanes = Batch::size;
-        for (; ox + kLanes <= g.out_w; ox += kLanes) {
-          Batch sum(0.0f);
-          for_each_tap(scratch, g, oy,
-                       [&](const float* run) { sum = sum + Batch::load_unaligned(run + ox); });
-          (sum / Batch(window)).store_unaligned(dst + ox);
-        }
+    const int64_t outputs = g.out_h * g.out_w;
+    int64_t i = 0;
+    if constexpr (kVector) {
+      using Batch = xsimd::batch<float, Arch>;
+      constexpr int64_t kLanes = Batch::size;
+      for (; i + kLanes <= outputs; i += kLanes) {
+        Batch sum(0.0f);
+        for_each_tap(scratch, g,
+                     [&](const float* run) { sum = sum + Batch::load_unaligned(run + i); });
+        (sum / Batch(window)).store_unaligned(out + i);
       }
-      for (; ox < g.out_w; ++ox) {
-        float sum = 0.0f;
-        for_each_tap(scratch, g, oy, [&](const float* run) { sum += run[ox]; });
-        dst[ox] = sum / window;
-      }
+    }
+    for (; i < outputs; ++i) {
+      float sum = 0.0f;
+      for_each_tap(scratch, g, [&](const float* run) { sum += run[i]; });
+      out[i] = sum / window;
     }
   }
 

@@ -3,9 +3,7 @@
 namespace sparq::kernels {
 
 size_t pool_scratch_floats(const PoolGeometry& g) {
-  const int64_t rows = (g.out_h - 1) * g.stride_h + g.kernel_h;
-  const int64_t width = g.out_w + (g.kernel_w - 1) / g.stride_w;
-  return static_cast<size_t>(g.stride_w * rows * width);
+  return static_cast<size_t>(g.kernel_w * g.stride_h * tap_plane_rows(g) * g.out_w);
 }
 
 PoolKernels pool_kernels_scalar() {
