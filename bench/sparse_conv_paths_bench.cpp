@@ -95,6 +95,10 @@ void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
       benchmark::Counter(dense * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["est_cost_mcycles"] = kernel.estimated_cost() * 1e-6;
   state.counters["chosen"] = chosen.name() == kernel.name() ? 1 : 0;
+  // Inputs of the planner's cost model, for refitting its constants.
+  state.counters["entries_per_tile"] = static_cast<double>(kernel.entry_count());
+  state.counters["out_block"] = kernel.path().out_block;
+  state.counters["pixel_vecs"] = kernel.path().pixel_vecs;
   state.SetLabel(kernel.name());
 }
 

@@ -43,11 +43,13 @@ constexpr int kTaskOutputChannels = 32;
 // fp32 represents every integer of magnitude <= 2^24 exactly.
 constexpr int64_t kExactF32Limit = int64_t{1} << 24;
 
-// Relative throughput factors measured on the bench machine (BREAK_EVEN.md):
-// cycles per entry per tile ~ max(ops / 2, loads / 2) * factor, where ops are
-// the OB*PV vector FMAs or vpdpbusd and loads the PV pixel vectors (unaligned,
-// so counted 1.5x for cache-line splits) plus OB broadcasts and the offset.
-constexpr double kSplitLoadFactor = 1.5;
+// Relative throughput factors fitted to bench/sparse_conv_paths_bench on the
+// bench machine (BREAK_EVEN.md): cycles per entry per tile ~ max(ops / 2,
+// loads / 2) + overhead, where ops are the OB*PV vector FMAs or vpdpbusd and
+// loads the PV pixel vectors (unaligned: two of every three taps straddle
+// cache lines, counted 2x) plus OB broadcasts and the offset.
+constexpr double kSplitLoadFactor = 2.0;
+constexpr double kEntryOverheadCycles = 1.0;
 constexpr double kCallOverheadCycles = 12.0;
 
 bool is_available(const Sparse3x3Path& path, bool signed_input) {
@@ -265,7 +267,8 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   const double op_cycles = OB * pv / 2.0;
   const double load_cycles = (kSplitLoadFactor * pv + OB + 1) / 2.0;
   const double entry_cycles =
-      (path.isa == Isa::kScalar ? 4.0 * OB * T : std::max(op_cycles, load_cycles)) *
+      (path.isa == Isa::kScalar ? 4.0 * OB * T
+                                : std::max(op_cycles, load_cycles) + kEntryOverheadCycles) *
       (path.isa == Isa::kAvx2 ? 2.0 : 1.0);  // avx2: half-width vectors, same tile count model
 
   for (int c = 0; c < k.chunks_; ++c) {

@@ -59,7 +59,7 @@ std::string fmt(const char* format, double value) {
 // QAT on a copy of `net`, then the exact fake-quantized accuracy and the
 // exported model.
 Measurement quantize_and_export(StudyContext& ctx, Net& net, int act_bits, PatternSharing sharing,
-                                const std::string& tag) {
+                                const std::string& tag, double fp32_accuracy) {
   Net twin = copy_net(net);
   TrainOptions qat = ctx.cmd.qat;
   qat.quant = {true, act_bits, false};
@@ -70,6 +70,11 @@ Measurement quantize_and_export(StudyContext& ctx, Net& net, int act_bits, Patte
   CheckpointInfo info = ctx.info;
   info.sharing = sharing;
   std::map<std::string, std::string> provenance = info.notes;
+  // The pruned weights' own fp32 accuracy (the notes carry the dense parent's).
+  if (provenance.count("accuracy_fp32")) {
+    provenance["dense_accuracy_fp32"] = provenance["accuracy_fp32"];
+  }
+  provenance["accuracy_fp32"] = format_percent(fp32_accuracy);
   provenance["dataset"] = info.dataset;
   provenance["accuracy"] = format_percent(m.accuracy);
   provenance["accuracy_samples"] = std::to_string(ctx.test_data.size());
@@ -148,7 +153,8 @@ void write_report(const StudyContext& ctx, const std::vector<RuleResult>& result
         "runtime's integer numerics.\n";
   md << "- Runtime: CPU latency (cpu backend, 1 thread, batch 1, best of 30) / energy per "
         "inference of the device model, for the w4a8 and w4a4 exports.\n";
-  md << "- Wall time so far: " << fmt("%.1f", seconds_since(ctx.start) / 60) << " min.\n\n";
+  md << (done ? "- Wall time: " : "- Wall time so far: ")
+     << fmt("%.1f", seconds_since(ctx.start) / 60) << " min.\n\n";
   md << "![accuracy vs density](" << plot_path.filename().string() << ")\n\n";
   for (const auto& result : results) {
     md << "## Sharing " << result.rule
@@ -244,8 +250,8 @@ int run_study(const StudyCommand& cmd) {
     const auto row_start = Clock::now();
     dense_row.k = 9;
     dense_row.fp32 = evaluate(dense, ctx.test_data, ctx.info.norm, {});
-    dense_row.a8 = quantize_and_export(ctx, dense, 8, {}, "k9");
-    dense_row.a4 = quantize_and_export(ctx, dense, 4, {}, "k9");
+    dense_row.a8 = quantize_and_export(ctx, dense, 8, {}, "k9", dense_row.fp32);
+    dense_row.a4 = quantize_and_export(ctx, dense, 4, {}, "k9", dense_row.fp32);
     dense_row.minutes = seconds_since(row_start) / 60;
     for (auto& result : results) result.rows.push_back(dense_row);
     std::printf("k=9: fp32 %.2f w4a8 %.2f w4a4 %.2f\n", dense_row.fp32, dense_row.a8.accuracy,
@@ -267,8 +273,8 @@ int run_study(const StudyCommand& cmd) {
       row.k = k;
       row.fp32 = evaluate(net, ctx.test_data, ctx.info.norm, {});
       const std::string tag = "s" + rule + "_k" + std::to_string(k);
-      row.a8 = quantize_and_export(ctx, net, 8, rules[r], tag);
-      row.a4 = quantize_and_export(ctx, net, 4, rules[r], tag);
+      row.a8 = quantize_and_export(ctx, net, 8, rules[r], tag, row.fp32);
+      row.a4 = quantize_and_export(ctx, net, 4, rules[r], tag, row.fp32);
       row.minutes = seconds_since(row_start) / 60;
       results[r].rows.push_back(row);
       std::printf("sharing %s k=%d: fp32 %.2f w4a8 %.2f w4a4 %.2f (%.1f min)\n", rule.c_str(), k,
