@@ -16,7 +16,10 @@ struct F32x8 {
   static Reg load_input(const uint8_t* at, int pv) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(at) + pv * kLanes);
   }
-  static Reg broadcast(int32_t word) { return _mm256_castsi256_ps(_mm256_set1_epi32(word)); }
+  static constexpr int kWeightWords = 1;  // one word, broadcast
+  static Reg load_weight(const int32_t* word) {
+    return _mm256_castsi256_ps(_mm256_set1_epi32(*word));
+  }
   static void multiply_add(Reg& acc, Reg x, Reg w) { acc = _mm256_fmadd_ps(w, x, acc); }
 };
 

@@ -9,17 +9,23 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 
-// acc[ob][pv] += w_e[ob] (broadcast) x input vector pv at the entry's offset,
-// for every entry. V supplies the ISA's operations:
-//   using Reg;  using Acc;  static constexpr int kLanes;  (pixels per Reg)
+// acc[ob][pv] += weight register ob x input register pv at the entry's
+// offset, for every entry. An entry is one offset word and OB weight
+// registers of kWeightWords words each. V supplies the ISA's operations:
+//   using Reg;  using Acc;  static constexpr int kLanes;  (Acc per Reg)
+//   static constexpr int kWeightWords;
 //   Reg load_acc(const Acc*);  void store_acc(Acc*, Reg);
-//   Reg load_input(const uint8_t* at, int pv);  Reg broadcast(int32_t word);
+//   Reg load_input(const uint8_t* at, int pv);  Reg load_weight(const int32_t*);
 //   void multiply_add(Reg& acc, Reg x, Reg w);
+// Pixel-vector kernels broadcast one weight word and load PV vectors of
+// pixels; output-channel kernels (kQuadChannels) load OB vectors of 16
+// output channels' weights and broadcast each of PV pixels.
 // Every loop over the register block is fully unrolled (forced: otherwise
 // GCC 12 keeps the accumulator array in memory for OB = 4).
 template <class V>
@@ -35,11 +41,11 @@ struct RegisterTile {
 #pragma GCC unroll 16
       for (int pv = 0; pv < PV; ++pv) a[ob][pv] = V::load_acc(acc + ob * kTile + pv * V::kLanes);
     }
-    for (const int32_t* e = entries; e != entries_end; e += 1 + OB) {
+    for (const int32_t* e = entries; e != entries_end; e += 1 + OB * V::kWeightWords) {
       const uint8_t* x = tile_input + e[0];
       typename V::Reg w[OB];
 #pragma GCC unroll 16
-      for (int ob = 0; ob < OB; ++ob) w[ob] = V::broadcast(e[1 + ob]);
+      for (int ob = 0; ob < OB; ++ob) w[ob] = V::load_weight(e + 1 + ob * V::kWeightWords);
 #pragma GCC unroll 16
       for (int pv = 0; pv < PV; ++pv) {
         const typename V::Reg v = V::load_input(x, pv);
@@ -55,37 +61,27 @@ struct RegisterTile {
   }
 };
 
-// Kernel::run<OB, PV> for PV = pixel_vecs in 1..8, or nullptr past the
-// block's register budget `max_pv(OB)` (a constexpr function). Sizes beyond
-// the budget are clamped only so that the table compiles; they are never
-// returned.
+// Kernel::run<OB, PV> for PV = pixel_vecs in 1..max_pv(OB), or nullptr
+// outside (past the block's register budget).
+template <class Kernel, int OB, size_t... I>
+AccumulateFn pick_from(int pixel_vecs, std::index_sequence<I...>) {
+  static constexpr AccumulateFn kTable[] = {&Kernel::template run<OB, static_cast<int>(I) + 1>...};
+  return kTable[pixel_vecs - 1];
+}
+
 template <class Kernel, int OB, int (*max_pv)(int)>
 AccumulateFn pick_pixel_vecs(int pixel_vecs) {
   constexpr int kMax = max_pv(OB);
-  if (pixel_vecs < 1 || pixel_vecs > kMax) return nullptr;
-  switch (pixel_vecs) {
-    case 1:
-      return &Kernel::template run<OB, 1>;
-    case 2:
-      return &Kernel::template run<OB, std::min(2, kMax)>;
-    case 3:
-      return &Kernel::template run<OB, std::min(3, kMax)>;
-    case 4:
-      return &Kernel::template run<OB, std::min(4, kMax)>;
-    case 5:
-      return &Kernel::template run<OB, std::min(5, kMax)>;
-    case 6:
-      return &Kernel::template run<OB, std::min(6, kMax)>;
-    case 7:
-      return &Kernel::template run<OB, std::min(7, kMax)>;
-    case 8:
-      return &Kernel::template run<OB, std::min(8, kMax)>;
-    default:
-      return nullptr;
+  if constexpr (kMax < 1) {
+    return nullptr;
+  } else {
+    if (pixel_vecs < 1 || pixel_vecs > kMax) return nullptr;
+    return pick_from<Kernel, OB>(pixel_vecs, std::make_index_sequence<kMax>{});
   }
 }
 
-// The instantiation for a runtime (out_block, pixel_vecs); out blocks are 1, 2 or 4.
+// The instantiation for a runtime (out_block, pixel_vecs); out blocks are 1 to 4
+// (3 only where max_pv(3) > 0: the output-channel kernels).
 template <class Kernel, int (*max_pv)(int)>
 AccumulateFn pick_tile_kernel(int out_block, int pixel_vecs) {
   switch (out_block) {
@@ -93,6 +89,8 @@ AccumulateFn pick_tile_kernel(int out_block, int pixel_vecs) {
       return pick_pixel_vecs<Kernel, 1, max_pv>(pixel_vecs);
     case 2:
       return pick_pixel_vecs<Kernel, 2, max_pv>(pixel_vecs);
+    case 3:
+      return pick_pixel_vecs<Kernel, 3, max_pv>(pixel_vecs);
     case 4:
       return pick_pixel_vecs<Kernel, 4, max_pv>(pixel_vecs);
     default:

@@ -23,6 +23,12 @@ struct LaneOps {
   // fp32 integers when acc_is_float, else int32.
   void (*epilogue)(const void* acc, bool acc_is_float, int64_t first, int64_t last, int pitch,
                    int out_width, float scale, float bias, Activation activation, float* out);
+  // Output-channel form: acc[c / 16][p][c % 16] for `tile` pixels per
+  // channel; writes out[c * plane + p] = act(fmaf(float(acc), scales[c],
+  // bias[c])) for c < channels, p < pixels.
+  void (*epilogue_channels)(const int32_t* acc, int tile, int pixels, int channels,
+                            const float* scales, const float* bias, Activation activation,
+                            float* out, int64_t plane);
 };
 
 LaneOps lane_ops_scalar();

@@ -193,7 +193,41 @@ void epilogue_any(const void* acc, bool acc_is_float, int64_t first, int64_t las
   }
 }
 
-constexpr LaneOps kLaneOps{&stage_f32_any, &stage_quad_any, &epilogue_any};
+template <Activation A>
+void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channels,
+                            const float* scales, const float* bias, float* out, int64_t plane) {
+  for (int c = 0; c < channels; ++c) {
+    const int32_t* column = acc + (c / 16) * tile * 16 + c % 16;
+    float* dst = out + c * plane;
+    for (int p = 0; p < pixels; ++p) {
+      float y = __builtin_fmaf(static_cast<float>(column[p * 16]), scales[c], bias[c]);
+      if constexpr (A != Activation::kNone) y = y > 0.0f ? y : 0.0f;
+      if constexpr (A == Activation::kRelu6) y = y < 6.0f ? y : 6.0f;
+      dst[p] = y;
+    }
+  }
+}
+
+void epilogue_channels_any(const int32_t* acc, int tile, int pixels, int channels,
+                           const float* scales, const float* bias, Activation activation,
+                           float* out, int64_t plane) {
+  switch (activation) {
+    case Activation::kNone:
+      epilogue_channels_loop<Activation::kNone>(acc, tile, pixels, channels, scales, bias, out,
+                                                plane);
+      break;
+    case Activation::kRelu:
+      epilogue_channels_loop<Activation::kRelu>(acc, tile, pixels, channels, scales, bias, out,
+                                                plane);
+      break;
+    case Activation::kRelu6:
+      epilogue_channels_loop<Activation::kRelu6>(acc, tile, pixels, channels, scales, bias, out,
+                                                 plane);
+      break;
+  }
+}
+
+constexpr LaneOps kLaneOps{&stage_f32_any, &stage_quad_any, &epilogue_any, &epilogue_channels_any};
 
 }  // namespace
 }  // namespace sparq::kernels::sparse3x3

@@ -1,6 +1,7 @@
 // Per-ISA accumulation microkernels of the sparse 3x3 convolution. Each adds,
 // for one pixel tile and one block of OB output channels, every entry of a
-// list into the accumulators acc[ob * T + t] (T = tile pixels):
+// list into the accumulators acc[ob * T + t] (T = tile pixels; the
+// output-channel form orders them acc[ob / 16][t][ob % 16]):
 //   acc[ob][t] += w_e[ob] * x[offset_e + t]   (kF32: fp32 lanes, fp32 acc)
 //   acc[ob][t] += sum_j w_e[ob][j] * x[offset_e + t][j]  (kQuad: int32 acc)
 // An entry is 1 + OB int32 words: the byte offset from the tile's first pixel,
@@ -21,15 +22,22 @@ using AccumulateFn = void (*)(const uint8_t* tile_input, const int32_t* entries,
 // Register-block limits of each implementation (PV = pixel vectors per
 // tile): OB x PV accumulators plus OB weights and one input must fit the
 // 16 (AVX2) or 32 (AVX-512) vector registers.
+// Pixel-vector kernels run OB = 1, 2 or 4 (0: no instantiation).
 constexpr int max_pixel_vecs_avx2(int out_block) {
-  return out_block == 1 ? 8 : (out_block == 2 ? 6 : 2);
+  return out_block == 1 ? 8 : (out_block == 2 ? 6 : (out_block == 4 ? 2 : 0));
 }
 constexpr int max_pixel_vecs_avx512(int out_block) {
-  return out_block <= 2 ? 8 : 6;
+  return out_block <= 2 ? 8 : (out_block == 4 ? 6 : 0);
+}
+// Output-channel kernels: CV x P accumulators (CV registers of 16 output
+// channels, P pixels) plus CV weights and one broadcast pixel.
+constexpr int max_pixels_channels_avx512(int channel_vecs) {
+  constexpr int kMax[] = {0, 16, 14, 9, 6};
+  return channel_vecs >= 1 && channel_vecs <= 4 ? kMax[channel_vecs] : 0;
 }
 // The portable kernel is not register-blocked; larger tiles gain nothing.
-constexpr int max_pixel_vecs_scalar(int) {
-  return 4;
+constexpr int max_pixel_vecs_scalar(int out_block) {
+  return out_block == 3 ? 0 : 4;
 }
 
 // Returns nullptr when (out_block, pixel_vecs) has no instantiation.
@@ -37,6 +45,10 @@ AccumulateFn accumulate_quad_scalar(int out_block, int pixel_vecs, bool signed_i
 AccumulateFn accumulate_f32_avx2(int out_block, int pixel_vecs);
 AccumulateFn accumulate_f32_avx512(int out_block, int pixel_vecs);
 AccumulateFn accumulate_quad_vnni(int out_block, int pixel_vecs);
+// Output-channel form (VectorAxis::kOutputChannels): blocks of 16 x
+// channel_vecs output channels, tiles of `pixels` pixels of one output row;
+// accumulators acc[cv][pixel][16].
+AccumulateFn accumulate_quad_channels_vnni(int channel_vecs, int pixels);
 
 // The microkernel of `path`, or nullptr when it has no instantiation.
 AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input);

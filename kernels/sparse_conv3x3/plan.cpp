@@ -76,6 +76,11 @@ AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input) {
                  ? sparse3x3::accumulate_f32_avx512(path.out_block, path.pixel_vecs)
                  : nullptr;
     case Isa::kVnni:
+      if (path.axis == VectorAxis::kOutputChannels) {
+        return path.layout == LaneLayout::kQuad && path.out_block % 16 == 0
+                   ? sparse3x3::accumulate_quad_channels_vnni(path.out_block / 16, path.pixel_vecs)
+                   : nullptr;
+      }
       return path.layout == LaneLayout::kQuad
                  ? sparse3x3::accumulate_quad_vnni(path.out_block, path.pixel_vecs)
                  : (path.layout == LaneLayout::kF32
@@ -103,7 +108,12 @@ Sparse3x3Geometry make_geometry(const Sparse3x3Problem& p, const Sparse3x3Path& 
   g.plane_elems = static_cast<int64_t>(g.plane_rows) * g.pitch;
   g.grid_pixels = static_cast<int64_t>(out_h) * g.pitch;
   const int tile = path.tile_pixels();
-  g.tiles = static_cast<int>((g.grid_pixels + tile - 1) / tile);
+  if (path.axis == VectorAxis::kOutputChannels) {
+    g.row_tiles = (out_w + tile - 1) / tile;
+    g.tiles = out_h * g.row_tiles;
+  } else {
+    g.tiles = static_cast<int>((g.grid_pixels + tile - 1) / tile);
+  }
   // Slack after the planes: the last tile reads up to one tile past the grid.
   const int64_t used = static_cast<int64_t>(s) * s * g.plane_elems + tile + 16;
   g.lane_stride = (used + 15) / 16 * 16;  // 64-byte aligned lanes
@@ -145,8 +155,11 @@ void check_inputs(const Sparse3x3Problem& p, std::span<const uint8_t> taps,
 }
 
 std::string path_label(const Sparse3x3Path& path) {
-  return std::string(path.layout == LaneLayout::kF32 ? "f32" : "quad") + "_ob" +
-         std::to_string(path.out_block) + "x" + std::to_string(path.tile_pixels());
+  const char* layout = path.layout == LaneLayout::kF32
+                           ? "f32"
+                           : (path.axis == VectorAxis::kOutputChannels ? "quadoc" : "quad");
+  return std::string(layout) + "_ob" + std::to_string(path.out_block) + "x" +
+         std::to_string(path.tile_pixels());
 }
 
 }  // namespace
@@ -172,6 +185,20 @@ std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3P
     add(Isa::kAvx2, LaneLayout::kF32, ob, 8, sparse3x3::max_pixel_vecs_avx2(ob));
     add(Isa::kAvx512, LaneLayout::kF32, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
     add(Isa::kVnni, LaneLayout::kQuad, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
+  }
+  // Output-channel form: 16, 32, 48 or 64 output channels x a segment of one
+  // output row, as long as the register budget allows, evened out per row.
+  for (int channel_vecs : {1, 2, 3, 4}) {
+    if (Isa::kVnni > isa) break;
+    Sparse3x3Path path;
+    path.isa = Isa::kVnni;
+    path.layout = LaneLayout::kQuad;
+    path.axis = VectorAxis::kOutputChannels;
+    path.out_block = 16 * channel_vecs;
+    path.vector_lanes = 1;
+    path.pixel_vecs = choose_pixel_vecs(problem.out_width(), 1,
+                                        sparse3x3::max_pixels_channels_avx512(channel_vecs));
+    if (is_available(path, problem.signed_input)) paths.push_back(path);
   }
   return paths;
 }
@@ -264,8 +291,13 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   int64_t entries = 0;
   double cycles_per_tile = 0;
   const int pv = path.pixel_vecs;
-  const double op_cycles = OB * pv / 2.0;
-  const double load_cycles = (kSplitLoadFactor * pv + OB + 1) / 2.0;
+  const bool by_channels = path.axis == VectorAxis::kOutputChannels;
+  // Registers of the block: OB weights x PV inputs (kOutputChannels: OB / 16
+  // weight vectors, split-loaded, x PV broadcast pixels).
+  const int weight_regs = by_channels ? OB / 16 : OB;
+  const double op_cycles = weight_regs * pv / 2.0;
+  const double load_cycles = by_channels ? (kSplitLoadFactor * weight_regs + pv + 1) / 2.0
+                                         : (kSplitLoadFactor * pv + OB + 1) / 2.0;
   const double entry_cycles =
       (path.isa == Isa::kScalar ? 4.0 * OB * T
                                 : std::max(op_cycles, load_cycles) + kEntryOverheadCycles) *
@@ -279,7 +311,7 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
       int64_t block_entries = 0;
       for (int lane = lane_begin; lane < lane_end; ++lane) {
         for (int q = 0; q < 9; ++q) {
-          int32_t words[4] = {0, 0, 0, 0};
+          int32_t words[64] = {};
           bool any = false;
           for (int ob = 0; ob < OB; ++ob) {
             const int o = b * OB + ob;
@@ -310,7 +342,8 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
       }
       k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
       entries += block_entries;
-      cycles_per_tile += block_entries * entry_cycles + 2.0 * OB * pv + kCallOverheadCycles;
+      cycles_per_tile +=
+          block_entries * entry_cycles + 2.0 * weight_regs * pv + kCallOverheadCycles;
     }
     if (f32) {
       // Flush before this chunk if it could push a partial sum past 2^24.
@@ -334,6 +367,9 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   if (k.needs_flush_) k.flush_after_chunk_[static_cast<size_t>(k.chunks_ - 1)] = 1;
   k.entry_count_ = entries;
   k.cost_ = cycles_per_tile * g.tiles;
+  // The output-channel epilogue transposes with scalar stores: about two
+  // cycles per output element (fitted like the constants above).
+  if (by_channels) k.cost_ += 2.0 * k.out_blocks_ * OB * T * g.tiles;
   return k;
 }
 

@@ -89,7 +89,13 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
   std::memset(acc, 0, acc_elems * 4 * (needs_flush_ ? 2 : 1));
 
   const AccumulateFn fn = sparse3x3::accumulate_for(path_, problem_.signed_input);
-  const uint8_t* tile_input = staged + static_cast<int64_t>(tile) * T * 4;
+  const bool by_channels = path_.axis == VectorAxis::kOutputChannels;
+  // The tile's first grid pixel: a run of the grid, or a segment of one row.
+  const int tile_row = by_channels ? tile / g.row_tiles : 0;
+  const int tile_x0 = by_channels ? (tile % g.row_tiles) * T : 0;
+  const int64_t first_pixel = by_channels ? static_cast<int64_t>(tile_row) * g.pitch + tile_x0
+                                          : static_cast<int64_t>(tile) * T;
+  const uint8_t* tile_input = staged + first_pixel * 4;
   for (int c = 0; c < chunks_; ++c) {
     for (int b = block_begin; b < block_end; ++b) {
       const size_t slot = static_cast<size_t>(c) * out_blocks_ + b;
@@ -108,12 +114,28 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
 
   const int out_h = problem_.out_height(), out_w = problem_.out_width();
   const int64_t plane_out = static_cast<int64_t>(out_h) * out_w;
-  const int64_t first_pixel = static_cast<int64_t>(tile) * T;
-  const int64_t last_pixel = std::min<int64_t>(first_pixel + T, g.grid_pixels);
   // Flushed fp32 paths end with everything in the int32 accumulator.
   const int32_t* final_acc = needs_flush_ ? flushed : acc;
   const bool acc_is_float = f32 && !needs_flush_;
   const sparse3x3::LaneOps ops = sparse3x3::lane_ops_for(path_.isa);
+  if (by_channels) {
+    const int pixels = std::min(T, out_w - tile_x0);
+    float scales[64];
+    for (int b = block_begin; b < block_end; ++b) {
+      const int first_channel = b * OB;
+      const int channels = std::min(OB, problem_.out_channels - first_channel);
+      for (int c = 0; c < channels; ++c) {
+        // dequantize_accumulator's scale product, computed the same way.
+        scales[c] = act_scale * weight_scales_[static_cast<size_t>(first_channel + c)];
+      }
+      ops.epilogue_channels(final_acc + static_cast<size_t>(b - block_begin) * OB * T, T, pixels,
+                            channels, scales, bias_.data() + first_channel, activation_,
+                            output + first_channel * plane_out + tile_row * out_w + tile_x0,
+                            plane_out);
+    }
+    return;
+  }
+  const int64_t last_pixel = std::min<int64_t>(first_pixel + T, g.grid_pixels);
   for (int b = block_begin; b < block_end; ++b) {
     for (int ob = 0; ob < OB; ++ob) {
       const int o = b * OB + ob;

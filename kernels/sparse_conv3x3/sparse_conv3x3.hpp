@@ -9,6 +9,8 @@
 // - The array step becomes an outer product: a block of OB output channels x
 //   a tile of pixels is accumulated in registers; each "entry" is one (lane,
 //   tap) with OB weights, applied as broadcast weight x vector of pixels.
+// - Vector axis (VectorAxis): registers hold pixels (weights broadcast) or,
+//   on VNNI, 16 output channels (input quads broadcast).
 // - Lane layouts: kF32 stages one channel per lane as exact fp32 integers
 //   (FMA is exact while partial sums stay below 2^24; the plan proves the
 //   bound per layer and flushes to int32 where it cannot); kQuad interleaves 4
@@ -45,13 +47,21 @@ struct Sparse3x3Problem {
 
 enum class LaneLayout : uint8_t { kF32, kQuad };
 
+// What one vector register holds. kPixels: 16 (or 8) consecutive grid pixels
+// of one output channel, weights broadcast; tiles are runs of the padded grid.
+// kOutputChannels (quad, VNNI): 16 output channels of one pixel, input quads
+// broadcast; tiles are segments of one output row, so no grid padding is
+// computed (the better layout for small planes).
+enum class VectorAxis : uint8_t { kPixels, kOutputChannels };
+
 // One concrete implementation: ISA, lane layout, register block.
 struct Sparse3x3Path {
   Isa isa = Isa::kScalar;
   LaneLayout layout = LaneLayout::kQuad;
+  VectorAxis axis = VectorAxis::kPixels;
   int out_block = 1;      // OB output channels accumulated together
-  int pixel_vecs = 1;     // PV vectors of pixels per tile
-  int vector_lanes = 16;  // pixels per vector
+  int pixel_vecs = 1;     // PV vectors of pixels per tile (kOutputChannels: pixels)
+  int vector_lanes = 16;  // pixels per vector (kOutputChannels: 1)
   int tile_pixels() const { return pixel_vecs * vector_lanes; }
 };
 
@@ -64,6 +74,7 @@ struct Sparse3x3Geometry {
   int64_t lane_stride = 0;  // elements (4 bytes each) between lanes, incl. slack
   int64_t grid_pixels = 0;  // out_height * pitch (columns >= out_width are discarded)
   int tiles = 0;
+  int row_tiles = 0;           // kOutputChannels: tiles per output row (tile t: row t / row_tiles)
   int64_t tap_offset[9] = {};  // elements, relative to a lane's base
   size_t staged_bytes() const { return static_cast<size_t>(lanes) * lane_stride * 4; }
 };

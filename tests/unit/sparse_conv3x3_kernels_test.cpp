@@ -182,6 +182,48 @@ TEST_P(SparseKernelIsaTest, EveryPathMatchesBruteForce) {
   EXPECT_GT(paths_run, 0) << "no path of " << kernels::isa_name(isa) << " was exercised";
 }
 
+// Layers wider than one register block of output channels (16 to 64 on the
+// output-channel paths) and rows split into several tiles: every path of
+// this ISA, several blocks per task and across tasks, 1 and 3 threads.
+TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
+  const Isa isa = GetParam();
+  ScopedIsa forced(isa);
+  const int shapes[][5] = {// in, out, height, width, stride
+                           {5, 17, 3, 31, 1},
+                           {33, 40, 7, 7, 1},
+                           {12, 70, 9, 20, 2},
+                           {36, 96, 4, 15, 1}};
+  uint32_t seed = 400;
+  for (const auto& shape : shapes) {
+    for (int density : {9, 4, 1}) {
+      Case c = random_case(seed++, density, /*allow_signed=*/false);
+      Sparse3x3Problem& p = c.problem;
+      p.in_channels = shape[0];
+      p.out_channels = shape[1];
+      p.height = shape[2];
+      p.width = shape[3];
+      p.stride = shape[4];
+      std::mt19937 gen = testing::rng(seed);
+      c.taps = testing::random_taps(gen, p.out_channels, p.in_channels, density, c.sharing);
+      c.weight_scales =
+          testing::random_floats(gen, static_cast<size_t>(p.out_channels), 0.001f, 0.05f);
+      c.bias = testing::random_floats(gen, static_cast<size_t>(p.out_channels), -2.0f, 2.0f);
+      c.input.resize(static_cast<size_t>(p.in_channels) * p.height * p.width);
+      for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+      const std::vector<float> want = brute_force(c);
+      for (const Sparse3x3Path& path : SparseConv3x3Kernel::candidate_paths(p, isa)) {
+        if (path.isa != isa) continue;
+        const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
+            p, c.taps, c.weight_scales, c.bias, c.activation, path);
+        for (int threads : {1, 3}) {
+          EXPECT_TRUE(same_bits(run_kernel(kernel, c, threads), want))
+              << kernel.name() << " threads " << threads << ": " << c.describe();
+        }
+      }
+    }
+  }
+}
+
 // The planner's choice for this ISA, at 1, 2 and 3 threads: identical bits.
 TEST_P(SparseKernelIsaTest, ChosenPathIsExactForAnyThreadCount) {
   const Isa isa = GetParam();
