@@ -6,6 +6,7 @@
 // tail; the flat loop does not care how wide a row is.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>

@@ -371,6 +371,26 @@ TEST_P(CpuOps, PoolingMatchesReference) {
   }
 }
 
+// The 2x2 stride-2 unpadded window has its own AVX-512 kernel: odd and
+// short rows (masked loads), rows longer than one 16-output step, NaN/-0.
+TEST_P(CpuOps, TwoByTwoPoolingMatchesReference) {
+  std::mt19937 gen = testing::rng(515);
+  for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+    for (int64_t h : {2, 3, 7}) {
+      for (int64_t w : {2, 3, 5, 28, 31, 32, 33, 65}) {
+        Pool2dOp op;
+        op.kind = kind;
+        op.kernel_h = op.kernel_w = 2;
+        op.stride_h = op.stride_w = 2;
+        const int64_t c = 3;
+        const Tensor x = awkward_f32(gen, Shape{2, c, h, w}, kind == PoolKind::kMax);
+        expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
+                       "2x2 pool " + std::to_string(h) + "x" + std::to_string(w));
+      }
+    }
+  }
+}
+
 TEST_P(CpuOps, GlobalAvgPoolMatchesReference) {
   std::mt19937 gen = testing::rng(606);
   const std::array<std::tuple<int64_t, int64_t, int64_t>, 4> shapes = {
