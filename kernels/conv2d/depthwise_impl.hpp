@@ -40,20 +40,35 @@ struct PhaseShape {
         width(g.out_w + (g.kernel_w - 1) / g.stride_w) {}
 };
 
-// phases[ph][y][j] = padded[y][j * stride_w + ph], as T.
+// phases[ph][y][j] = padded[y][j * stride_w + ph], as T. The columns inside
+// the input are found once per phase, so each row is a fill, a branch-free
+// (vectorisable) converting copy and a fill.
 template <typename T, typename In>
 void build_phases(const In* in, const ConvGeometry& g, T* phases) {
   const PhaseShape s(g);
   for (int64_t ph = 0; ph < g.stride_w; ++ph) {
+    const int64_t first_x = ph - g.pad_w;  // input column of j = 0
+    int64_t lo = 0;
+    while (lo < s.width && lo * g.stride_w + first_x < 0) ++lo;
+    int64_t hi = s.width;
+    while (hi > lo && (hi - 1) * g.stride_w + first_x >= g.in_w) --hi;
     for (int64_t y = 0; y < s.rows; ++y) {
-      T* dst = phases + (ph * s.rows + y) * s.width;
+      // restrict: a uint8_t source may alias anything, which would keep the
+      // converting copy scalar.
+      T* __restrict dst = phases + (ph * s.rows + y) * s.width;
       const int64_t iy = y - g.pad_h;
-      const bool row_inside = iy >= 0 && iy < g.in_h;
-      for (int64_t j = 0; j < s.width; ++j) {
-        const int64_t ix = j * g.stride_w + ph - g.pad_w;
-        dst[j] =
-            (row_inside && ix >= 0 && ix < g.in_w) ? static_cast<T>(in[iy * g.in_w + ix]) : T(0);
+      if (iy < 0 || iy >= g.in_h) {
+        for (int64_t j = 0; j < s.width; ++j) dst[j] = T(0);
+        continue;
       }
+      const In* __restrict src = in + iy * g.in_w + first_x;
+      for (int64_t j = 0; j < lo; ++j) dst[j] = T(0);
+      if (g.stride_w == 1) {
+        for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j]);
+      } else {
+        for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j * g.stride_w]);
+      }
+      for (int64_t j = hi; j < s.width; ++j) dst[j] = T(0);
     }
   }
 }
@@ -62,8 +77,8 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
 // row oy, with `run` the contiguous inputs of that tap (phase kx % stride_w,
 // shifted by kx / stride_w), without a division in the loop.
 template <typename T, typename Visit>
-inline void for_each_tap(const T* phases, const ConvGeometry& g, int64_t oy, const Visit& visit) {
-  const PhaseShape s(g);
+inline void for_each_tap(const T* phases, const ConvGeometry& g, const PhaseShape& s, int64_t oy,
+                         const Visit& visit) {
   const int64_t phase_stride = s.rows * s.width;
   int64_t t = 0;
   for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
@@ -87,6 +102,7 @@ struct Depthwise {
   static void plane_quant(const In* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
                           float* out, int32_t* scratch) {
     build_phases<int32_t>(in, g, scratch);
+    const PhaseShape shape(g);  // once per plane: it divides
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
       float* dst = out + oy * g.out_w;
       int64_t ox = 0;
@@ -97,7 +113,7 @@ struct Depthwise {
         const Float scale(a.act_scale * a.weight_scale), bias(a.bias);
         for (; ox < g.out_w; ox += kLanes) {
           Int acc(0);
-          for_each_tap(scratch, g, oy, [&](int64_t t, const int32_t* run) {
+          for_each_tap(scratch, g, shape, oy, [&](int64_t t, const int32_t* run) {
             acc = acc + Int::load_unaligned(run + ox) * Int(a.weights[t]);
           });
           const Float y = fused_multiply_add(xsimd::batch_cast<float>(acc), scale, bias);
@@ -106,7 +122,7 @@ struct Depthwise {
       }
       for (; ox < g.out_w; ++ox) {
         int32_t acc = 0;
-        for_each_tap(scratch, g, oy,
+        for_each_tap(scratch, g, shape, oy,
                      [&](int64_t t, const int32_t* run) { acc += run[ox] * a.weights[t]; });
         dst[ox] = apply_activation(dequantize_accumulator(acc, a.act_scale, a.weight_scale, a.bias),
                                    a.activation);
@@ -126,6 +142,7 @@ struct Depthwise {
   static void plane_f32(const float* in, const ConvGeometry& g, const float* weights, float bias,
                         Activation activation, float* out, float* scratch) {
     build_phases<float>(in, g, scratch);
+    const PhaseShape shape(g);  // once per plane: it divides
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
       float* dst = out + oy * g.out_w;
       int64_t ox = 0;
@@ -134,7 +151,7 @@ struct Depthwise {
         constexpr int64_t kLanes = Float::size;
         for (; ox < g.out_w; ox += kLanes) {
           Float acc(0.0f);
-          for_each_tap(scratch, g, oy, [&](int64_t t, const float* run) {
+          for_each_tap(scratch, g, shape, oy, [&](int64_t t, const float* run) {
             acc = acc + Float::load_unaligned(run + ox) * Float(weights[t]);
           });
           store_prefix(apply_activation<Arch>(acc + Float(bias), activation), dst + ox,
@@ -143,7 +160,7 @@ struct Depthwise {
       }
       for (; ox < g.out_w; ++ox) {
         float acc = 0.0f;
-        for_each_tap(scratch, g, oy,
+        for_each_tap(scratch, g, shape, oy,
                      [&](int64_t t, const float* run) { acc += run[ox] * weights[t]; });
         dst[ox] = apply_activation(acc + bias, activation);
       }
