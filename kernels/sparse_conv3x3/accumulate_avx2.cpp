@@ -11,6 +11,7 @@ struct F32x8 {
   using Reg = __m256;
   using Acc = float;
   static constexpr int kLanes = 8;
+  static Reg zero() { return _mm256_setzero_ps(); }
   static Reg load_acc(const float* p) { return _mm256_load_ps(p); }
   static void store_acc(float* p, Reg v) { _mm256_store_ps(p, v); }
   static Reg load_input(const uint8_t* at, int pv) {

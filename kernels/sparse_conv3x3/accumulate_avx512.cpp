@@ -12,6 +12,7 @@ struct F32x16 {
   using Reg = __m512;
   using Acc = float;
   static constexpr int kLanes = 16;
+  static Reg zero() { return _mm512_setzero_ps(); }
   static Reg load_acc(const float* p) { return _mm512_load_ps(p); }
   static void store_acc(float* p, Reg v) { _mm512_store_ps(p, v); }
   static Reg load_input(const uint8_t* at, int pv) {

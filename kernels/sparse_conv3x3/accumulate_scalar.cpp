@@ -9,8 +9,9 @@ namespace {
 
 template <typename In>
 void accumulate_quad(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
-                     void* acc_raw, int out_block, int tile) {
+                     void* acc_raw, bool fresh, int out_block, int tile) {
   auto* acc = static_cast<int32_t*>(acc_raw);
+  if (fresh) std::memset(acc, 0, sizeof(int32_t) * out_block * tile);
   const int words = 1 + out_block;
   for (const int32_t* e = entries; e != entries_end; e += words) {
     const auto* x = reinterpret_cast<const In*>(tile_input + e[0]);
@@ -32,8 +33,8 @@ template <typename In>
 struct ScalarQuad {
   template <int OB, int PV>
   static void run(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
-                  void* acc) {
-    accumulate_quad<In>(tile_input, entries, entries_end, acc, OB, PV * kScalarLanes);
+                  void* acc, bool fresh) {
+    accumulate_quad<In>(tile_input, entries, entries_end, acc, fresh, OB, PV * kScalarLanes);
   }
 };
 

@@ -20,7 +20,7 @@ namespace sparq::kernels::sparse3x3 {
 // registers of kWeightWords words each. V supplies the ISA's operations:
 //   using Reg;  using Acc;  static constexpr int kLanes;  (Acc per Reg)
 //   static constexpr int kWeightWords;
-//   Reg load_acc(const Acc*);  void store_acc(Acc*, Reg);
+//   Reg zero();  Reg load_acc(const Acc*);  void store_acc(Acc*, Reg);
 //   Reg load_input(const uint8_t* at, int pv);  Reg load_weight(const int32_t*);
 //   void multiply_add(Reg& acc, Reg x, Reg w);
 // Pixel-vector kernels broadcast one weight word and load PV vectors of
@@ -32,14 +32,16 @@ template <class V>
 struct RegisterTile {
   template <int OB, int PV>
   static void run(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
-                  void* acc_raw) {
+                  void* acc_raw, bool fresh) {
     constexpr int kTile = PV * V::kLanes;
     auto* acc = static_cast<typename V::Acc*>(acc_raw);
     typename V::Reg a[OB][PV];
 #pragma GCC unroll 16
     for (int ob = 0; ob < OB; ++ob) {
 #pragma GCC unroll 16
-      for (int pv = 0; pv < PV; ++pv) a[ob][pv] = V::load_acc(acc + ob * kTile + pv * V::kLanes);
+      for (int pv = 0; pv < PV; ++pv) {
+        a[ob][pv] = fresh ? V::zero() : V::load_acc(acc + ob * kTile + pv * V::kLanes);
+      }
     }
     for (const int32_t* e = entries; e != entries_end; e += 1 + OB * V::kWeightWords) {
       const uint8_t* x = tile_input + e[0];

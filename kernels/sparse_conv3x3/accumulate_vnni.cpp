@@ -14,6 +14,7 @@ struct QuadU8x16 {
   using Reg = __m512i;
   using Acc = int32_t;
   static constexpr int kLanes = 16;
+  static Reg zero() { return _mm512_setzero_si512(); }
   static Reg load_acc(const int32_t* p) { return _mm512_load_si512(p); }
   static void store_acc(int32_t* p, Reg v) { _mm512_store_si512(p, v); }
   static Reg load_input(const uint8_t* at, int pv) { return _mm512_loadu_si512(at + pv * 64); }
@@ -38,6 +39,7 @@ struct QuadChannelsU8 {
   using Acc = int32_t;
   static constexpr int kLanes = 16;        // output channels per register
   static constexpr int kWeightWords = 16;  // 16 channels x 4 s8 weights
+  static Reg zero() { return _mm512_setzero_si512(); }
   static Reg load_acc(const int32_t* p) { return _mm512_load_si512(p); }
   static void store_acc(int32_t* p, Reg v) { _mm512_store_si512(p, v); }
   static Reg load_input(const uint8_t* at, int pixel) {

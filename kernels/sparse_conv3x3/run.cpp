@@ -86,7 +86,9 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
   // f32 paths that must flush keep a second, int32 accumulator after the first.
   auto* acc = static_cast<int32_t*>(buffer.get(acc_elems * 4 * (needs_flush_ ? 2 : 1)));
   int32_t* flushed = acc + acc_elems;
-  std::memset(acc, 0, acc_elems * 4 * (needs_flush_ ? 2 : 1));
+  // The first chunk's microkernel calls start the accumulators from zero;
+  // the flush target is the only one zeroed in memory.
+  if (needs_flush_) std::memset(flushed, 0, acc_elems * 4);
 
   const AccumulateFn fn = sparse3x3::accumulate_for(path_, problem_.signed_input);
   const bool by_channels = path_.axis == VectorAxis::kOutputChannels;
@@ -100,7 +102,8 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
     for (int b = block_begin; b < block_end; ++b) {
       const size_t slot = static_cast<size_t>(c) * out_blocks_ + b;
       fn(tile_input, entries_.data() + starts_[slot], entries_.data() + starts_[slot + 1],
-         acc + static_cast<size_t>(b - block_begin) * OB * T);
+         acc + static_cast<size_t>(b - block_begin) * OB * T,
+         /*fresh=*/c == 0);
     }
     if (needs_flush_ && flush_after_chunk_[static_cast<size_t>(c)]) {
       // Exact: every fp32 partial sum is an integer of magnitude <= 2^24.
