@@ -1,7 +1,9 @@
 // The CPU node of the pruned N-of-9 3x3 convolution: checks the node against
 // its input, repacks the taps once for the best kernel path of this CPU
 // (kernels/sparse_conv3x3), and runs each sample of a batch with that
-// sample's activation scale.
+// sample's activation scale: a sample per task when the batch covers the
+// threads, else sample after sample with all threads inside each.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -35,15 +37,32 @@ class SparseConv3x3Node : public CompiledNode {
     const int64_t out_sample = output_.shape.elements();
     const auto* in = static_cast<const uint8_t*>(inputs[0].data);
     auto* out = output.as<float>();
-    // Samples run one after another (the scratch holds one staged sample);
-    // each uses all threads over its own pixel tiles and channel blocks.
+    auto* scratch = static_cast<uint8_t*>(ctx.scratch);
+    const size_t slot = staged_slot_bytes();
+    if (ctx.threads > 1 && batch >= ctx.threads) {
+      // Enough samples for every thread: one sample per task, each staged in
+      // its own scratch slot, so a small layer is not one fork-join per
+      // sample. The kernel's result does not depend on its thread count.
+      parallel_ranges(batch, ctx.threads, [&](int64_t begin, int64_t end) {
+        for (int64_t n = begin; n < end; ++n) {
+          kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample,
+                      scratch + static_cast<size_t>(n) * slot, 1);
+        }
+      });
+      return;
+    }
+    // Otherwise samples run one after another, each using all threads over
+    // its own pixel tiles and channel blocks.
     for (int64_t n = 0; n < batch; ++n) {
-      kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample, ctx.scratch,
+      kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample, scratch,
                   ctx.threads);
     }
   }
 
-  size_t scratch_bytes(int64_t) const override { return kernel_.scratch_bytes(); }
+  // One staged sample per batch element (64-byte aligned slots).
+  size_t scratch_bytes(int64_t batch) const override {
+    return staged_slot_bytes() * static_cast<size_t>(std::max<int64_t>(batch, 1));
+  }
   std::string kernel_name() const override { return kernel_.name(); }
 
  private:
@@ -86,6 +105,8 @@ class SparseConv3x3Node : public CompiledNode {
       throw Error(e.code(), "node '" + name + "': " + e.what());
     }
   }
+
+  size_t staged_slot_bytes() const { return (kernel_.scratch_bytes() + 63) / 64 * 64; }
 
   std::string name_;
   ValueLayout input_, output_;
