@@ -118,11 +118,7 @@ int main(int argc, char** argv) {
           const std::string name =
               std::string("path/") + layer.name + "/k" + std::to_string(density) +
               (shared ? "/shared/" : "/random/") + sparq::kernels::isa_name(path.isa) + "_" +
-              (path.layout == sparq::kernels::LaneLayout::kF32
-                   ? "f32"
-                   : (path.axis == sparq::kernels::VectorAxis::kOutputChannels ? "quadoc"
-                                                                               : "quad")) +
-              "_ob" + std::to_string(path.out_block);
+              sparq::kernels::layout_name(path) + "_ob" + std::to_string(path.out_block);
           benchmark::RegisterBenchmark(name.c_str(), bench_path, layer, density, shared, path)
               ->Unit(benchmark::kMicrosecond)
               ->ComputeStatistics("min", [](const std::vector<double>& v) {

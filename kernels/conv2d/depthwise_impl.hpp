@@ -8,6 +8,7 @@
 
 #include "kernels/common/activation.hpp"
 #include "kernels/common/activation_simd.hpp"
+#include "kernels/common/inside_range.hpp"
 #include "kernels/conv2d/depthwise.hpp"
 #include "sparq/quantization.hpp"
 
@@ -48,10 +49,7 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
   const PhaseShape s(g);
   for (int64_t ph = 0; ph < g.stride_w; ++ph) {
     const int64_t first_x = ph - g.pad_w;  // input column of j = 0
-    int64_t lo = 0;
-    while (lo < s.width && lo * g.stride_w + first_x < 0) ++lo;
-    int64_t hi = s.width;
-    while (hi > lo && (hi - 1) * g.stride_w + first_x >= g.in_w) --hi;
+    const auto [lo, hi] = inside_range(s.width, g.stride_w, first_x, g.in_w);
     for (int64_t y = 0; y < s.rows; ++y) {
       // restrict: a uint8_t source may alias anything, which would keep the
       // converting copy scalar.

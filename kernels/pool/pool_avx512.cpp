@@ -36,15 +36,10 @@ EvenOdd load_pairs(const float* row, int64_t n) {
   return {_mm512_permutex2var_ps(lo, even_idx, hi), _mm512_permutex2var_ps(lo, odd_idx, hi)};
 }
 
-// best = v > best ? v : best, except that the first NaN sticks (max_step).
-__m512 max_step(__m512 best, __m512 v) {
-  const __mmask16 take_nan =
-      _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & ~_mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q);
-  return _mm512_mask_mov_ps(_mm512_max_ps(v, best), take_nan, v);
-}
-
-template <bool kMax>
+// The window rule (MaxRule / AverageRule) over the four taps in order.
+template <class Rule>
 void plain_2x2(const float* in, float* out, const PoolGeometry& g) {
+  using Batch = xsimd::batch<float, ArchAvx512>;
   for (int64_t oy = 0; oy < g.out_h; ++oy) {
     const float* row0 = in + 2 * oy * g.in_w;
     const float* row1 = row0 + g.in_w;
@@ -53,28 +48,20 @@ void plain_2x2(const float* in, float* out, const PoolGeometry& g) {
       const int64_t n = std::min<int64_t>(16, g.out_w - ox);
       const EvenOdd a = load_pairs(row0 + 2 * ox, n);
       const EvenOdd b = load_pairs(row1 + 2 * ox, n);
-      __m512 y;
-      if constexpr (kMax) {
-        y = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-        y = max_step(max_step(max_step(max_step(y, a.even), a.odd), b.even), b.odd);
-      } else {
-        y = _mm512_add_ps(
-            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_setzero_ps(), a.even), a.odd), b.even),
-            b.odd);
-        y = _mm512_div_ps(y, _mm512_set1_ps(4.0f));
-      }
-      _mm512_mask_storeu_ps(dst + ox, static_cast<__mmask16>((1u << n) - 1), y);
+      Batch y(Rule::kStart);
+      for (const __m512 tap : {a.even, a.odd, b.even, b.odd}) y = Rule::step(y, Batch(tap));
+      _mm512_mask_storeu_ps(dst + ox, static_cast<__mmask16>((1u << n) - 1), Rule::finish(y, 4.0f));
     }
   }
 }
 
 void max_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-  if (is_plain_2x2(g)) return plain_2x2<true>(in, out, g);
+  if (is_plain_2x2(g)) return plain_2x2<MaxRule>(in, out, g);
   Pool<ArchAvx512>::max_plane(in, out, g, scratch);
 }
 
 void avg_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-  if (is_plain_2x2(g)) return plain_2x2<false>(in, out, g);
+  if (is_plain_2x2(g)) return plain_2x2<AverageRule>(in, out, g);
   Pool<ArchAvx512>::avg_plane(in, out, g, scratch);
 }
 

@@ -13,6 +13,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/common/inside_range.hpp"
 #include "kernels/pool/pool.hpp"
 
 namespace sparq::kernels {
@@ -39,10 +40,7 @@ inline void build_tap_planes(const float* in, const PoolGeometry& g, float fill,
   for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
     // Output columns whose input column ox * stride_w + kx - pad_w is inside.
     const int64_t first_x = kx - g.pad_w;
-    int64_t lo = 0;
-    while (lo < g.out_w && lo * g.stride_w + first_x < 0) ++lo;
-    int64_t hi = g.out_w;
-    while (hi > lo && (hi - 1) * g.stride_w + first_x >= g.in_w) --hi;
+    const auto [lo, hi] = inside_range(g.out_w, g.stride_w, first_x, g.in_w);
     for (int64_t ry = 0; ry < g.stride_h; ++ry) {
       float* plane = planes + (kx * g.stride_h + ry) * rows * g.out_w;
       for (int64_t y = 0; y < rows; ++y) {
@@ -72,6 +70,38 @@ inline float max_step(float best, float v) {
   return v > best ? v : best;
 }
 
+// The two window reductions, each as fill (padding), start, step and finish,
+// for a float or an xsimd batch. Max: padding never wins, the first NaN
+// sticks. Average: padding adds nothing, the sum is divided by the window.
+struct MaxRule {
+  static constexpr float kFill = -std::numeric_limits<float>::infinity();
+  static constexpr float kStart = -std::numeric_limits<float>::infinity();
+  static float step(float best, float v) { return max_step(best, v); }
+  template <class B>
+  static B step(B best, B v) {
+    // max(v, best) is maxps: v > best ? v : best.
+    return xsimd::select(xsimd::isnan(v) & !xsimd::isnan(best), v, xsimd::max(v, best));
+  }
+  template <class T>
+  static T finish(T best, float) {
+    return best;
+  }
+};
+
+struct AverageRule {
+  static constexpr float kFill = 0.0f;
+  static constexpr float kStart = 0.0f;
+  template <class T>
+  static T step(T sum, T v) {
+    return sum + v;
+  }
+  static float finish(float sum, float window) { return sum / window; }
+  template <class B>
+  static B finish(B sum, float window) {
+    return sum / B(window);
+  }
+};
+
 template <class Arch>
 struct Pool {
   static constexpr bool kVector = !std::is_same_v<Arch, ScalarArch>;
@@ -85,32 +115,9 @@ struct Pool {
     }
   }
 
-  static void max_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-    build_tap_planes(in, g, -std::numeric_limits<float>::infinity(), scratch);
-    const int64_t outputs = g.out_h * g.out_w;
-    int64_t i = 0;
-    if constexpr (kVector) {
-      using Batch = xsimd::batch<float, Arch>;
-      constexpr int64_t kLanes = Batch::size;
-      for (; i + kLanes <= outputs; i += kLanes) {
-        Batch best(-std::numeric_limits<float>::infinity());
-        for_each_tap(scratch, g, [&](const float* run) {
-          const Batch v = Batch::load_unaligned(run + i);
-          // max(v, best) is maxps: v > best ? v : best.
-          best = xsimd::select(xsimd::isnan(v) & !xsimd::isnan(best), v, xsimd::max(v, best));
-        });
-        best.store_unaligned(out + i);
-      }
-    }
-    for (; i < outputs; ++i) {
-      float best = -std::numeric_limits<float>::infinity();
-      for_each_tap(scratch, g, [&](const float* run) { best = max_step(best, run[i]); });
-      out[i] = best;
-    }
-  }
-
-  static void avg_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-    build_tap_planes(in, g, 0.0f, scratch);
+  template <class Rule>
+  static void reduce_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
+    build_tap_planes(in, g, Rule::kFill, scratch);
     const float window = static_cast<float>(g.kernel_h * g.kernel_w);
     const int64_t outputs = g.out_h * g.out_w;
     int64_t i = 0;
@@ -118,17 +125,25 @@ struct Pool {
       using Batch = xsimd::batch<float, Arch>;
       constexpr int64_t kLanes = Batch::size;
       for (; i + kLanes <= outputs; i += kLanes) {
-        Batch sum(0.0f);
-        for_each_tap(scratch, g,
-                     [&](const float* run) { sum = sum + Batch::load_unaligned(run + i); });
-        (sum / Batch(window)).store_unaligned(out + i);
+        Batch acc(Rule::kStart);
+        for_each_tap(scratch, g, [&](const float* run) {
+          acc = Rule::step(acc, Batch::load_unaligned(run + i));
+        });
+        Rule::finish(acc, window).store_unaligned(out + i);
       }
     }
     for (; i < outputs; ++i) {
-      float sum = 0.0f;
-      for_each_tap(scratch, g, [&](const float* run) { sum += run[i]; });
-      out[i] = sum / window;
+      float acc = Rule::kStart;
+      for_each_tap(scratch, g, [&](const float* run) { acc = Rule::step(acc, run[i]); });
+      out[i] = Rule::finish(acc, window);
     }
+  }
+
+  static void max_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
+    reduce_plane<MaxRule>(in, out, g, scratch);
+  }
+  static void avg_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
+    reduce_plane<AverageRule>(in, out, g, scratch);
   }
 
   static PoolKernels table(Isa isa) { return {isa, &max_plane, &avg_plane}; }

@@ -24,7 +24,7 @@ namespace sparq::kernels::sparse3x3 {
 //   Reg load_input(const uint8_t* at, int pv);  Reg load_weight(const int32_t*);
 //   void multiply_add(Reg& acc, Reg x, Reg w);
 // Pixel-vector kernels broadcast one weight word and load PV vectors of
-// pixels; output-channel kernels (kQuadChannels) load OB vectors of 16
+// pixels; output-channel kernels (VectorAxis::kOutputChannels) load OB vectors of 16
 // output channels' weights and broadcast each of PV pixels.
 // Every loop over the register block is fully unrolled (forced: otherwise
 // GCC 12 keeps the accumulator array in memory for OB = 4).

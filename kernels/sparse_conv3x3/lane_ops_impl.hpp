@@ -10,22 +10,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/common/inside_range.hpp"
 #include "kernels/sparse_conv3x3/lane_ops.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 namespace {
-
-// Columns b of a plane row whose input column s*b + rx - 1 lies in [0, width).
-struct ValidColumns {
-  int begin;
-  int end;
-};
-inline ValidColumns valid_columns(int width, int stride, int rx, int pitch) {
-  const int begin = rx == 0 ? 1 : 0;    // column -1 is padding
-  int end = (width - rx) / stride + 1;  // last b with s*b + rx - 1 <= width - 1
-  end = std::clamp(end, begin, pitch);
-  return {begin, end};
-}
 
 template <int S, typename In>
 void stage_f32_rows(const In* plane, int height, int width, const Sparse3x3Geometry& g,
@@ -33,7 +22,7 @@ void stage_f32_rows(const In* plane, int height, int width, const Sparse3x3Geome
   for (int ry = 0; ry < S; ++ry) {
     for (int rx = 0; rx < S; ++rx) {
       float* base = lane + static_cast<int64_t>(ry * S + rx) * g.plane_elems;
-      const ValidColumns cols = valid_columns(width, S, rx, g.pitch);
+      const InsideRange cols = inside_range(g.pitch, S, rx - 1, width);  // column -1: padding
       for (int a = 0; a < g.plane_rows; ++a) {
         float* dst = base + static_cast<int64_t>(a) * g.pitch;
         const int iy = S * a + ry - 1;
@@ -79,7 +68,7 @@ void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
     for (int rx = 0; rx < S; ++rx) {
       auto* base =
           reinterpret_cast<uint32_t*>(lane) + static_cast<int64_t>(ry * S + rx) * g.plane_elems;
-      const ValidColumns cols = valid_columns(width, S, rx, g.pitch);
+      const InsideRange cols = inside_range(g.pitch, S, rx - 1, width);  // column -1: padding
       for (int a = 0; a < g.plane_rows; ++a) {
         uint32_t* dst = base + static_cast<int64_t>(a) * g.pitch;
         const int iy = S * a + ry - 1;

@@ -155,14 +155,16 @@ void check_inputs(const Sparse3x3Problem& p, std::span<const uint8_t> taps,
 }
 
 std::string path_label(const Sparse3x3Path& path) {
-  const char* layout = path.layout == LaneLayout::kF32
-                           ? "f32"
-                           : (path.axis == VectorAxis::kOutputChannels ? "quadoc" : "quad");
-  return std::string(layout) + "_ob" + std::to_string(path.out_block) + "x" +
+  return std::string(layout_name(path)) + "_ob" + std::to_string(path.out_block) + "x" +
          std::to_string(path.tile_pixels());
 }
 
 }  // namespace
+
+const char* layout_name(const Sparse3x3Path& path) {
+  if (path.layout == LaneLayout::kF32) return "f32";
+  return path.axis == VectorAxis::kOutputChannels ? "quadoc" : "quad";
+}
 
 std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3Problem& problem,
                                                                 Isa isa) {

@@ -65,6 +65,10 @@ struct Sparse3x3Path {
   int tile_pixels() const { return pixel_vecs * vector_lanes; }
 };
 
+// "f32", "quad" or "quadoc" (quad lanes, output-channel vectors): the layout
+// part of kernel names.
+const char* layout_name(const Sparse3x3Path& path);
+
 // Where the staged ("aligned") input lives and how taps address it.
 struct Sparse3x3Geometry {
   int lanes = 0;  // staged lanes: channels (kF32) or ceil(channels/4) (kQuad)
