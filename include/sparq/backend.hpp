@@ -51,6 +51,10 @@ class CompiledNode {
   virtual void run(std::span<const ConstTensorView> inputs, const TensorView& output,
                    const ExecContext& ctx) const = 0;
   virtual size_t scratch_bytes(int64_t batch) const { return 0; }
+  // True when run() writes output.ranges[n] (SampleRange) for every sample
+  // whenever the view has ranges; the session then gives the output ranges,
+  // and a consumer such as quantize uses them instead of a pass of its own.
+  virtual bool reports_output_range() const { return false; }
   // Names the implementation chosen (shown by inspect, bench and stats).
   virtual std::string kernel_name() const = 0;
 };

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/quantize/quantize.hpp"
+
 namespace sparq::kernels::scalar_rule {
 namespace {
 
@@ -18,13 +20,22 @@ inline int round_and_clamp(float value, int lowest, int highest) {
   return static_cast<int>(rounded);
 }
 
-inline float max_finite(const float* x, size_t count, bool absolute) {
-  float max_value = 0.0f;
+// Widens lane j % RangeLanes::kLanes by every finite x[j] (NaN and
+// infinities are skipped). Strict comparisons: -0 never replaces the +0 a
+// range starts from.
+inline void fold_row(const float* x, size_t count, RangeLanes& lanes) {
   for (size_t j = 0; j < count; ++j) {
-    if (!std::isfinite(x[j])) continue;
-    max_value = std::fmax(max_value, absolute ? std::fabs(x[j]) : x[j]);
+    const float v = x[j];
+    if (!std::isfinite(v)) continue;
+    float& high = lanes.max[j % RangeLanes::kLanes];
+    float& low = lanes.min[j % RangeLanes::kLanes];
+    if (v > high) high = v;
+    if (v < low) low = v;
   }
-  return max_value;
+}
+
+inline void fold_rows(const float* x, size_t rows, size_t stride, size_t count, RangeLanes& lanes) {
+  for (size_t r = 0; r < rows; ++r) fold_row(x + r * stride, count, lanes);
 }
 
 inline void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {

@@ -240,6 +240,17 @@ std::vector<Tensor> Session::Impl::run(const Tensor& input, RunStats* stats) {
     }
   }
 
+  // f32 values whose producer reports per-sample ranges get room for them, so
+  // a following quantize node needs no max pass of its own.
+  std::vector<std::vector<SampleRange>> ranges(graph.values.size());
+  for (const Step& step : steps) {
+    if (step.node < 0 || !step.compiled->reports_output_range()) continue;
+    const auto v = static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].output);
+    if (views[v].dtype != DType::kF32) continue;
+    ranges[v].resize(b);
+    views[v].ranges = ranges[v].data();
+  }
+
   if (stats) {
     stats->steps.clear();
     stats->arena_bytes = arena_bytes;

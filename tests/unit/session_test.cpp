@@ -1,6 +1,7 @@
 // The session: placement, memory plan, batches, threads, transfers, errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <thread>
 
@@ -213,6 +214,92 @@ TEST(Session, CountsTransfersBetweenHostAndOffloadedNodes) {
   int offloaded_nodes = 0;
   for (const Placement& p : offloaded.placements()) offloaded_nodes += p.backend == "offload";
   EXPECT_EQ(offloaded_nodes, 3);
+}
+
+// Runs quantize nodes (by the reference) and records, for each, whether the
+// producer of its input reported ranges and whether they were the input's.
+struct RangeLog {
+  std::vector<std::string> with_ranges, without_ranges, wrong_ranges;
+};
+
+class RangeProbeBackend : public Backend {
+ public:
+  explicit RangeProbeBackend(std::shared_ptr<RangeLog> log) : log_(std::move(log)) {}
+  std::string name() const override { return "range_probe"; }
+  bool supports(const Graph&, const Node& node) const override {
+    return std::holds_alternative<QuantizeOp>(node.op);
+  }
+  std::unique_ptr<CompiledNode> compile(const Graph& g, const Node& n) const override {
+    return std::make_unique<Probe>(n.name, BackendRegistry::get("reference")->compile(g, n), log_);
+  }
+
+ private:
+  class Probe : public CompiledNode {
+   public:
+    Probe(std::string name, std::unique_ptr<CompiledNode> inner, std::shared_ptr<RangeLog> log)
+        : name_(std::move(name)), inner_(std::move(inner)), log_(std::move(log)) {}
+    void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+             const ExecContext& ctx) const override {
+      const ConstTensorView& x = inputs[0];
+      if (x.ranges == nullptr) {
+        log_->without_ranges.push_back(name_);
+      } else {
+        log_->with_ranges.push_back(name_);
+        const int64_t batch = x.shape[0], sample = x.shape.elements() / batch;
+        for (int64_t n = 0; n < batch; ++n) {
+          SampleRange want;
+          for (int64_t e = n * sample; e < (n + 1) * sample; ++e) {
+            const float v = x.as<float>()[e];
+            if (std::isfinite(v) && v > want.max) want.max = v;
+            if (std::isfinite(v) && v < want.min) want.min = v;
+          }
+          if (want.max != x.ranges[n].max || want.min != x.ranges[n].min) {
+            log_->wrong_ranges.push_back(name_);
+          }
+        }
+      }
+      inner_->run(inputs, output, ctx);
+    }
+    std::string kernel_name() const override { return "probe"; }
+
+   private:
+    std::string name_;
+    std::unique_ptr<CompiledNode> inner_;
+    std::shared_ptr<RangeLog> log_;
+  };
+  std::shared_ptr<RangeLog> log_;
+};
+
+// The CPU nodes that produce a quantize node's input report its range where
+// that saves time (add and activation, docs/ARCHITECTURE.md); the quantize
+// node then skips its own pass. Others (here max pooling) and the graph
+// input report nothing, and quantize makes the pass itself.
+TEST(Session, CpuProducersHandTheirRangesToQuantize) {
+  ModelBuilder b;
+  ValueId x = b.input(Shape{3, 9, 11}, DType::kF32);
+  ValueId q = b.quantize(x, 8, true, "quantize_input");
+  ValueId y = b.dequantize(q, "dequantize");
+  y = b.add(y, x, Activation::kNone, "add");
+  q = b.quantize(y, 8, true, "quantize_add");
+  y = b.activation(b.dequantize(q, "dequantize_add"), Activation::kRelu6, "relu6");
+  q = b.quantize(y, 4, false, "quantize_relu6");
+  y = b.pool2d(b.dequantize(q, "dequantize_relu6"), Pool2dOp{}, "pool");
+  y = b.quantize(y, 8, false, "quantize_pool");
+  b.mark_output(y);
+  auto model = std::make_shared<Model>(b.build());
+  auto log = std::make_shared<RangeLog>();
+  SessionOptions o;
+  o.backends = {"cpu"};
+  o.backend_objects = {std::make_shared<RangeProbeBackend>(log)};
+  Session probed(model, o);
+  Session plain(model, reference_only());
+  auto gen = testing::rng(9);
+  Tensor input = testing::random_f32(gen, Shape{2, 3, 9, 11}, -4.0f, 9.0f);
+  const Tensor out = probed.run(input)[0];
+  EXPECT_TRUE(bit_equal(out, plain.run(input)[0]));
+  EXPECT_EQ(log->without_ranges, (std::vector<std::string>{"quantize_input", "quantize_pool"}));
+  EXPECT_EQ(log->with_ranges, (std::vector<std::string>{"quantize_add", "quantize_relu6"}));
+  EXPECT_TRUE(log->wrong_ranges.empty()) << log->wrong_ranges.front();
 }
 
 class NothingBackend : public Backend {

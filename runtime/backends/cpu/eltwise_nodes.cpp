@@ -1,10 +1,12 @@
 // Element-wise nodes on the CPU: residual add (+ activation), activation and
-// dequantize, split into fixed chunks of elements.
+// dequantize, split into fixed chunks of each sample. Add and activation
+// report their outputs' ranges (folded per chunk while it is in cache).
 #include <algorithm>
 
 #include "kernels/eltwise/eltwise.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "runtime/backends/cpu/range_folder.hpp"
 
 namespace sparq::cpu {
 namespace {
@@ -12,13 +14,16 @@ namespace {
 // Large enough to amortise a task, small enough to split a 56x56x64 map.
 constexpr int64_t kChunk = 16384;
 
+// body(n, first, count) over fixed chunks of each sample (a chunk never spans
+// two samples, so a chunk's outputs belong to one sample's range).
 template <typename Body>
-void for_chunks(int64_t count, int threads, const Body& body) {
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-  parallel_ranges(chunks, threads, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      const int64_t first = c * kChunk;
-      body(first, std::min(kChunk, count - first));
+void for_sample_chunks(int64_t batch, int64_t sample, int threads, const Body& body) {
+  const int64_t chunks = (sample + kChunk - 1) / kChunk;
+  parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t n = index / chunks;
+      const int64_t first = n * sample + (index % chunks) * kChunk;
+      body(n, first, std::min(kChunk, (n + 1) * sample - first));
     }
   });
 }
@@ -40,10 +45,17 @@ class AddNode : public CompiledNode {
     const float* a = inputs[0].as<float>();
     const float* b = inputs[1].as<float>();
     float* y = output.as<float>();
-    for_chunks(batch * output_.shape.elements(), ctx.threads, [&](int64_t first, int64_t count) {
-      kernels_.add(a + first, b + first, y + first, static_cast<size_t>(count), activation_);
-    });
+    reset_ranges(output, batch);
+    for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
+                      [&](int64_t n, int64_t first, int64_t count) {
+                        const auto size = static_cast<size_t>(count);
+                        kernels_.add(a + first, b + first, y + first, size, activation_);
+                        RangeFolder range(output, fold_rows_);
+                        range.fold(n, y + first, size);
+                        range.publish();
+                      });
   }
+  bool reports_output_range() const override { return true; }
 
  private:
   std::string name_;
@@ -51,6 +63,7 @@ class AddNode : public CompiledNode {
   ValueLayout inputs_[2];
   ValueLayout output_;
   kernels::EltwiseKernels kernels_;
+  FoldRowsFn fold_rows_ = kernels::quantize_kernels(kernels::active_isa()).fold_rows;
 };
 
 class ActivationNode : public CompiledNode {
@@ -71,16 +84,24 @@ class ActivationNode : public CompiledNode {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const float* x = inputs[0].as<float>();
     float* y = output.as<float>();
-    for_chunks(batch * output_.shape.elements(), ctx.threads, [&](int64_t first, int64_t count) {
-      kernels_.activate(x + first, y + first, static_cast<size_t>(count), activation_);
-    });
+    reset_ranges(output, batch);
+    for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
+                      [&](int64_t n, int64_t first, int64_t count) {
+                        const auto size = static_cast<size_t>(count);
+                        kernels_.activate(x + first, y + first, size, activation_);
+                        RangeFolder range(output, fold_rows_);
+                        range.fold(n, y + first, size);
+                        range.publish();
+                      });
   }
+  bool reports_output_range() const override { return true; }
 
  private:
   std::string name_;
   Activation activation_;
   ValueLayout input_, output_;
   kernels::EltwiseKernels kernels_;
+  FoldRowsFn fold_rows_ = kernels::quantize_kernels(kernels::active_isa()).fold_rows;
 };
 
 class DequantizeNode : public CompiledNode {
@@ -98,21 +119,16 @@ class DequantizeNode : public CompiledNode {
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
-    const int64_t sample = input_.shape.elements();
-    const int64_t chunks = (sample + kChunk - 1) / kChunk;
-    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
-      for (int64_t index = begin; index < end; ++index) {
-        const int64_t n = index / chunks;
-        const int64_t first = n * sample + (index % chunks) * kChunk;
-        const auto count = static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first));
-        float* y = output.as<float>() + first;
-        if (input_.dtype == DType::kU8) {
-          kernels_.dequantize_u8(inputs[0].as<uint8_t>() + first, inputs[0].scales[n], y, count);
-        } else {
-          kernels_.dequantize_s8(inputs[0].as<int8_t>() + first, inputs[0].scales[n], y, count);
-        }
-      }
-    });
+    for_sample_chunks(
+        batch, input_.shape.elements(), ctx.threads, [&](int64_t n, int64_t first, int64_t count) {
+          const auto size = static_cast<size_t>(count);
+          float* y = output.as<float>() + first;
+          if (input_.dtype == DType::kU8) {
+            kernels_.dequantize_u8(inputs[0].as<uint8_t>() + first, inputs[0].scales[n], y, size);
+          } else {
+            kernels_.dequantize_s8(inputs[0].as<int8_t>() + first, inputs[0].scales[n], y, size);
+          }
+        });
   }
 
  private:

@@ -1,7 +1,9 @@
-// Dynamic quantization on the CPU, per sample: a parallel max pass over fixed
-// chunks (max is exact and order-free, so chunking cannot change it), the
-// scale from sparq::activation_scale_from_max (the contract's one
-// definition), then a parallel quantize pass.
+// Dynamic quantization on the CPU, per sample: the range of the input, taken
+// from the producer when it reported one (the max fused into its epilogue),
+// else from a parallel pass over fixed chunks (max and min are exact and
+// order-free, so chunking cannot change them); the scale from
+// sparq::activation_scale_from_max (the contract's one definition); then a
+// parallel quantize pass.
 #include <algorithm>
 #include <vector>
 
@@ -42,19 +44,30 @@ class QuantizeNode : public CompiledNode {
       return std::pair{first, static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first))};
     };
 
-    std::vector<float> chunk_max(static_cast<size_t>(batch * chunks));
-    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
-      for (int64_t index = begin; index < end; ++index) {
-        const auto [first, count] = chunk_extent(index);
-        chunk_max[static_cast<size_t>(index)] =
-            kernels_.max_finite(x + first, count, op_.is_signed);
-      }
-    });
+    // The producer's reported ranges when it gave them; else a range pass.
+    std::vector<SampleRange> chunk_ranges;
+    if (inputs[0].ranges == nullptr) {
+      chunk_ranges.resize(static_cast<size_t>(batch * chunks));
+      parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+        for (int64_t index = begin; index < end; ++index) {
+          const auto [first, count] = chunk_extent(index);
+          kernels::fold_range(kernels_, x + first, count, chunk_ranges[static_cast<size_t>(index)]);
+        }
+      });
+    }
     for (int64_t n = 0; n < batch; ++n) {
-      float max_value = 0.0f;
-      for (int64_t c = 0; c < chunks; ++c) {
-        max_value = std::max(max_value, chunk_max[static_cast<size_t>(n * chunks + c)]);
+      SampleRange range;
+      if (inputs[0].ranges != nullptr) {
+        range = inputs[0].ranges[n];
+      } else {
+        for (int64_t c = 0; c < chunks; ++c) {
+          const SampleRange& part = chunk_ranges[static_cast<size_t>(n * chunks + c)];
+          range.max = std::max(range.max, part.max);
+          range.min = std::min(range.min, part.min);
+        }
       }
+      // Unsigned: the largest finite value; signed: the largest finite |x|.
+      const float max_value = op_.is_signed ? std::max(range.max, -range.min) : range.max;
       output.scales[n] = activation_scale_from_max(max_value, op_.bits, op_.is_signed);
     }
     parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
