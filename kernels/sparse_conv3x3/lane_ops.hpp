@@ -11,12 +11,15 @@
 namespace sparq::kernels::sparse3x3 {
 
 struct LaneOps {
-  // Writes one channel's zero-padded (phase) planes into an fp32 lane.
+  // Writes rows [row_begin, row_end) of one channel's zero-padded (phase)
+  // planes into an fp32 lane.
   void (*stage_f32)(const void* channel, bool signed_input, int height, int width, int stride,
-                    const Sparse3x3Geometry& geometry, float* lane);
-  // Interleaves up to 4 channels (nullptr = zero channel) into a quad lane.
+                    const Sparse3x3Geometry& geometry, int row_begin, int row_end, float* lane);
+  // Interleaves up to 4 channels (nullptr = zero channel) into rows
+  // [row_begin, row_end) of a quad lane's planes.
   void (*stage_quad)(const void* const channels[4], bool signed_input, int height, int width,
-                     int stride, const Sparse3x3Geometry& geometry, uint8_t* lane);
+                     int stride, const Sparse3x3Geometry& geometry, int row_begin, int row_end,
+                     uint8_t* lane);
   // For the grid pixels p in [first, last) of one output channel (acc[p -
   // first]), writes out[oy * out_width + ox] = act(fmaf(float(acc), scale,
   // bias)) where p = oy * pitch + ox and ox < out_width. `acc` holds exact

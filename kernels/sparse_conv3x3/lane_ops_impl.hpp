@@ -4,11 +4,12 @@
 // so the compiler vectorises them.
 #pragma once
 
-#include <emmintrin.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/common/inside_range.hpp"
 #include "kernels/sparse_conv3x3/lane_ops.hpp"
@@ -18,12 +19,12 @@ namespace {
 
 template <int S, typename In>
 void stage_f32_rows(const In* plane, int height, int width, const Sparse3x3Geometry& g,
-                    float* lane) {
+                    int row_begin, int row_end, float* lane) {
   for (int ry = 0; ry < S; ++ry) {
     for (int rx = 0; rx < S; ++rx) {
       float* base = lane + static_cast<int64_t>(ry * S + rx) * g.plane_elems;
       const InsideRange cols = inside_range(g.pitch, S, rx - 1, width);  // column -1: padding
-      for (int a = 0; a < g.plane_rows; ++a) {
+      for (int a = row_begin; a < row_end; ++a) {
         float* dst = base + static_cast<int64_t>(a) * g.pitch;
         const int iy = S * a + ry - 1;
         if (iy < 0 || iy >= height) {
@@ -41,35 +42,35 @@ void stage_f32_rows(const In* plane, int height, int width, const Sparse3x3Geome
 }
 
 template <typename In>
-void stage_f32(const void* channel, bool, int height, int width, int stride,
-               const Sparse3x3Geometry& g, float* lane) {
+void stage_f32(const void* channel, int height, int width, int stride, const Sparse3x3Geometry& g,
+               int row_begin, int row_end, float* lane) {
   const auto* plane = static_cast<const In*>(channel);
   if (stride == 1) {
-    stage_f32_rows<1>(plane, height, width, g, lane);
+    stage_f32_rows<1>(plane, height, width, g, row_begin, row_end, lane);
   } else {
-    stage_f32_rows<2>(plane, height, width, g, lane);
+    stage_f32_rows<2>(plane, height, width, g, row_begin, row_end, lane);
   }
 }
 
 void stage_f32_any(const void* channel, bool signed_input, int height, int width, int stride,
-                   const Sparse3x3Geometry& g, float* lane) {
+                   const Sparse3x3Geometry& g, int row_begin, int row_end, float* lane) {
   if (signed_input) {
-    stage_f32<int8_t>(channel, signed_input, height, width, stride, g, lane);
+    stage_f32<int8_t>(channel, height, width, stride, g, row_begin, row_end, lane);
   } else {
-    stage_f32<uint8_t>(channel, signed_input, height, width, stride, g, lane);
+    stage_f32<uint8_t>(channel, height, width, stride, g, row_begin, row_end, lane);
   }
 }
 
 // Quad lanes hold raw bytes (u8, or s8 two's complement for the scalar path).
 template <int S>
 void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
-                     const Sparse3x3Geometry& g, uint8_t* lane) {
+                     const Sparse3x3Geometry& g, int row_begin, int row_end, uint8_t* lane) {
   for (int ry = 0; ry < S; ++ry) {
     for (int rx = 0; rx < S; ++rx) {
       auto* base =
           reinterpret_cast<uint32_t*>(lane) + static_cast<int64_t>(ry * S + rx) * g.plane_elems;
       const InsideRange cols = inside_range(g.pitch, S, rx - 1, width);  // column -1: padding
-      for (int a = 0; a < g.plane_rows; ++a) {
+      for (int a = row_begin; a < row_end; ++a) {
         uint32_t* dst = base + static_cast<int64_t>(a) * g.pitch;
         const int iy = S * a + ry - 1;
         if (iy < 0 || iy >= height) {
@@ -120,13 +121,13 @@ void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
 }
 
 void stage_quad_any(const void* const channels[4], bool, int height, int width, int stride,
-                    const Sparse3x3Geometry& g, uint8_t* lane) {
+                    const Sparse3x3Geometry& g, int row_begin, int row_end, uint8_t* lane) {
   const uint8_t* planes[4];
   for (int j = 0; j < 4; ++j) planes[j] = static_cast<const uint8_t*>(channels[j]);
   if (stride == 1) {
-    stage_quad_rows<1>(planes, height, width, g, lane);
+    stage_quad_rows<1>(planes, height, width, g, row_begin, row_end, lane);
   } else {
-    stage_quad_rows<2>(planes, height, width, g, lane);
+    stage_quad_rows<2>(planes, height, width, g, row_begin, row_end, lane);
   }
 }
 
@@ -142,9 +143,48 @@ void epilogue_loop(const Acc* acc, int64_t count, float scale, float bias, float
   }
 }
 
+#if defined(__AVX512F__)
+// The same arithmetic as epilogue_loop, 16 lanes at a time with a masked
+// tail: row segments are short (28 of a 28x28 plane), and a scalar
+// remainder loop would cost as much as the vector body. cvtepi32_ps rounds
+// to nearest like the cast; max_ps(y, 0) returns its second operand when
+// y > 0 fails (NaN, -0 -> +0), min_ps(y, 6) likewise: the contract's rules.
+template <Activation A, typename Acc>
+void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
+  const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
+  for (int64_t j = 0; j < count; j += 16) {
+    const __mmask16 m =
+        count - j >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (count - j)) - 1);
+    __m512 x;
+    if constexpr (std::is_same_v<Acc, float>) {
+      x = _mm512_maskz_loadu_ps(m, acc + j);
+    } else {
+      x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
+    }
+    __m512 y = _mm512_fmadd_ps(x, s, b);
+    if constexpr (A != Activation::kNone) y = _mm512_max_ps(y, _mm512_setzero_ps());
+    if constexpr (A == Activation::kRelu6) y = _mm512_min_ps(y, _mm512_set1_ps(6.0f));
+    _mm512_mask_storeu_ps(dst + j, m, y);
+  }
+}
+#endif
+
 template <typename Acc>
 void epilogue_typed(const Acc* acc, int64_t count, float scale, float bias, Activation activation,
                     float* dst) {
+#if defined(__AVX512F__)
+  switch (activation) {
+    case Activation::kNone:
+      epilogue_loop_avx512<Activation::kNone>(acc, count, scale, bias, dst);
+      return;
+    case Activation::kRelu:
+      epilogue_loop_avx512<Activation::kRelu>(acc, count, scale, bias, dst);
+      return;
+    case Activation::kRelu6:
+      epilogue_loop_avx512<Activation::kRelu6>(acc, count, scale, bias, dst);
+      return;
+  }
+#endif
   switch (activation) {
     case Activation::kNone:
       epilogue_loop<Activation::kNone>(acc, count, scale, bias, dst);
@@ -197,9 +237,51 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
   }
 }
 
+#if defined(__AVX512F__)
+// One channel's pixels are a column of the tile (stride 16 words): a masked
+// gather of up to 16 of them, then epilogue_loop_avx512's arithmetic and one
+// masked store, instead of a scalar chain per output.
+template <Activation A>
+void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int channels,
+                              const float* scales, const float* bias, float* out, int64_t plane) {
+  const __m512i column_offsets =
+      _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 4);
+  for (int p0 = 0; p0 < pixels; p0 += 16) {
+    const int count = std::min(16, pixels - p0);
+    const auto m = static_cast<__mmask16>(count == 16 ? 0xFFFFu : (1u << count) - 1);
+    for (int c = 0; c < channels; ++c) {
+      const int32_t* column = acc + (c / 16) * tile * 16 + c % 16 + p0 * 16;
+      const __m512i a =
+          _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, column_offsets, column, 4);
+      __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
+                                 _mm512_set1_ps(bias[c]));
+      if constexpr (A != Activation::kNone) y = _mm512_max_ps(y, _mm512_setzero_ps());
+      if constexpr (A == Activation::kRelu6) y = _mm512_min_ps(y, _mm512_set1_ps(6.0f));
+      _mm512_mask_storeu_ps(out + c * plane + p0, m, y);
+    }
+  }
+}
+#endif
+
 void epilogue_channels_any(const int32_t* acc, int tile, int pixels, int channels,
                            const float* scales, const float* bias, Activation activation,
                            float* out, int64_t plane) {
+#if defined(__AVX512F__)
+  switch (activation) {
+    case Activation::kNone:
+      epilogue_channels_avx512<Activation::kNone>(acc, tile, pixels, channels, scales, bias, out,
+                                                  plane);
+      return;
+    case Activation::kRelu:
+      epilogue_channels_avx512<Activation::kRelu>(acc, tile, pixels, channels, scales, bias, out,
+                                                  plane);
+      return;
+    case Activation::kRelu6:
+      epilogue_channels_avx512<Activation::kRelu6>(acc, tile, pixels, channels, scales, bias, out,
+                                                   plane);
+      return;
+  }
+#endif
   switch (activation) {
     case Activation::kNone:
       epilogue_channels_loop<Activation::kNone>(acc, tile, pixels, channels, scales, bias, out,

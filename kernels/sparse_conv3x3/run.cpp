@@ -6,6 +6,7 @@
 // the result is identical for every thread count.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
 
 #include <algorithm>
 #include <cstring>
@@ -40,38 +41,33 @@ struct AccumulatorBuffer {
 
 }  // namespace
 
-void SparseConv3x3Kernel::stage(const void* input, uint8_t* staged, int threads) const {
+void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lane, int row_begin,
+                                     int row_end) const {
   const Sparse3x3Geometry& g = geometry_;
   const Sparse3x3Problem& p = problem_;
   const sparse3x3::LaneOps ops = sparse3x3::lane_ops_for(path_.isa);
   const int64_t plane_in = static_cast<int64_t>(p.height) * p.width;
   const int64_t planes_elems = static_cast<int64_t>(p.stride) * p.stride * g.plane_elems;
   const auto* bytes = static_cast<const uint8_t*>(input);  // u8 or s8: one byte per value
-  auto stage_lane = [&](int lane) {
-    uint8_t* lane_bytes = staged + static_cast<int64_t>(lane) * g.lane_stride * 4;
+  uint8_t* lane_bytes = staged + static_cast<int64_t>(lane) * g.lane_stride * 4;
+  if (row_end == g.plane_rows) {
     // The slack past the planes is read by the last tile's discarded pixels.
     std::memset(lane_bytes + planes_elems * 4, 0,
                 static_cast<size_t>((g.lane_stride - planes_elems) * 4));
-    if (path_.layout == LaneLayout::kF32) {
-      ops.stage_f32(bytes + lane * plane_in, p.signed_input, p.height, p.width, p.stride, g,
-                    reinterpret_cast<float*>(lane_bytes));
-      return;
-    }
-    // Quad: byte j of each 4-byte pixel is channel 4*lane + j (zero past I).
-    const void* channels[4];
-    for (int j = 0; j < 4; ++j) {
-      const int channel = lane * 4 + j;
-      channels[j] = channel < p.in_channels ? bytes + channel * plane_in : nullptr;
-    }
-    ops.stage_quad(channels, p.signed_input, p.height, p.width, p.stride, g, lane_bytes);
-  };
-  if (threads <= 1) {
-    for (int lane = 0; lane < g.lanes; ++lane) stage_lane(lane);
-  } else {
-    tbb::parallel_for(tbb::blocked_range<int>(0, g.lanes), [&](const tbb::blocked_range<int>& r) {
-      for (int lane = r.begin(); lane != r.end(); ++lane) stage_lane(lane);
-    });
   }
+  if (path_.layout == LaneLayout::kF32) {
+    ops.stage_f32(bytes + lane * plane_in, p.signed_input, p.height, p.width, p.stride, g,
+                  row_begin, row_end, reinterpret_cast<float*>(lane_bytes));
+    return;
+  }
+  // Quad: byte j of each 4-byte pixel is channel 4*lane + j (zero past I).
+  const void* channels[4];
+  for (int j = 0; j < 4; ++j) {
+    const int channel = lane * 4 + j;
+    channels[j] = channel < p.in_channels ? bytes + channel * plane_in : nullptr;
+  }
+  ops.stage_quad(channels, p.signed_input, p.height, p.width, p.stride, g, row_begin, row_end,
+                 lane_bytes);
 }
 
 void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, int block_begin,
@@ -157,9 +153,8 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
 void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output, void* scratch,
                               int threads) const {
   auto* staged = static_cast<uint8_t*>(scratch);
-  stage(input, staged, threads);
+  const Sparse3x3Geometry& g = geometry_;
   const int groups = (out_blocks_ + blocks_per_task_ - 1) / blocks_per_task_;
-  const int tasks = geometry_.tiles * groups;
   auto run_task = [&](int task) {
     const int tile = task / groups;
     const int group = task % groups;
@@ -167,13 +162,55 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
     const int block_end = std::min(out_blocks_, block_begin + blocks_per_task_);
     compute_tile_block(staged, tile, block_begin, block_end, act_scale, output);
   };
+  const int tasks = g.tiles * groups;
   if (threads <= 1) {
+    for (int lane = 0; lane < g.lanes; ++lane) stage_rows(input, staged, lane, 0, g.plane_rows);
     for (int task = 0; task < tasks; ++task) run_task(task);
-  } else {
+    return;
+  }
+  const int bands = 2 * threads;
+  if (g.tiles < 2 * bands) {
+    // Too few tiles (rows) for bands to match staged rows: lanes are staged
+    // in parallel, and every (tile, group) task is balanced dynamically.
+    tbb::parallel_for(tbb::blocked_range<int>(0, g.lanes), [&](const tbb::blocked_range<int>& r) {
+      for (int lane = r.begin(); lane != r.end(); ++lane) {
+        stage_rows(input, staged, lane, 0, g.plane_rows);
+      }
+    });
     tbb::parallel_for(tbb::blocked_range<int>(0, tasks, 1), [&](const tbb::blocked_range<int>& r) {
       for (int task = r.begin(); task != r.end(); ++task) run_task(task);
     });
+    return;
   }
+  // Row bands: band b stages plane rows [b R / B, (b+1) R / B) of every lane,
+  // then computes tiles [b T / B, (b+1) T / B), which read about the same
+  // rows. The affinity partitioner replays the first loop's band-to-thread
+  // mapping in the second, so a core computes mostly on input it staged
+  // itself (still in its own cache) instead of on rows another core wrote.
+  tbb::affinity_partitioner affinity;
+  const tbb::blocked_range<int> all_bands(0, bands, 1);
+  tbb::parallel_for(
+      all_bands,
+      [&](const tbb::blocked_range<int>& r) {
+        for (int b = r.begin(); b != r.end(); ++b) {
+          const int row_begin = static_cast<int>(int64_t{g.plane_rows} * b / bands);
+          const int row_end = static_cast<int>(int64_t{g.plane_rows} * (b + 1) / bands);
+          for (int lane = 0; lane < g.lanes; ++lane) {
+            stage_rows(input, staged, lane, row_begin, row_end);
+          }
+        }
+      },
+      affinity);
+  tbb::parallel_for(
+      all_bands,
+      [&](const tbb::blocked_range<int>& r) {
+        for (int b = r.begin(); b != r.end(); ++b) {
+          const int first = static_cast<int>(int64_t{tasks} * b / bands);
+          const int last = static_cast<int>(int64_t{tasks} * (b + 1) / bands);
+          for (int task = first; task < last; ++task) run_task(task);
+        }
+      },
+      affinity);
 }
 
 }  // namespace sparq::kernels

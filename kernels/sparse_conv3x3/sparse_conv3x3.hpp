@@ -117,7 +117,8 @@ class SparseConv3x3Kernel {
 
  private:
   SparseConv3x3Kernel() = default;
-  void stage(const void* input, uint8_t* staged, int threads) const;
+  // Rows [row_begin, row_end) of every (phase) plane of one staged lane.
+  void stage_rows(const void* input, uint8_t* staged, int lane, int row_begin, int row_end) const;
   void compute_tile_block(const uint8_t* staged, int tile, int block_begin, int block_end,
                           float act_scale, float* output) const;
 

@@ -184,7 +184,8 @@ TEST_P(SparseKernelIsaTest, EveryPathMatchesBruteForce) {
 
 // Layers wider than one register block of output channels (16 to 64 on the
 // output-channel paths) and rows split into several tiles: every path of
-// this ISA, several blocks per task and across tasks, 1 and 3 threads.
+// this ISA, several blocks per task and across tasks, 1, 2 and 3 threads
+// (the last shapes have enough tiles for the row-band split).
 TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
   const Isa isa = GetParam();
   ScopedIsa forced(isa);
@@ -192,7 +193,10 @@ TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
                            {5, 17, 3, 31, 1},
                            {33, 40, 7, 7, 1},
                            {12, 70, 9, 20, 2},
-                           {36, 96, 4, 15, 1}};
+                           {36, 96, 4, 15, 1},
+                           // Enough tiles for the row bands of 2 and 3 threads.
+                           {6, 20, 40, 37, 1},
+                           {10, 24, 47, 45, 2}};
   uint32_t seed = 400;
   for (const auto& shape : shapes) {
     for (int density : {9, 4, 1}) {
@@ -215,7 +219,7 @@ TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
         if (path.isa != isa) continue;
         const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
             p, c.taps, c.weight_scales, c.bias, c.activation, path);
-        for (int threads : {1, 3}) {
+        for (int threads : {1, 2, 3}) {
           EXPECT_TRUE(same_bits(run_kernel(kernel, c, threads), want))
               << kernel.name() << " threads " << threads << ": " << c.describe();
         }
