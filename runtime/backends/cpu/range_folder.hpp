@@ -24,16 +24,15 @@ inline void reset_ranges(const TensorView& output, int64_t batch) {
 class RangeFolder {
  public:
   RangeFolder(const TensorView& output, FoldRowsFn fold) : ranges_(output.ranges), fold_(fold) {}
-  bool active() const { return ranges_ != nullptr; }
 
-  // Folds x[r * stride + j] (r < rows, j < count) of sample n.
-  void fold(int64_t n, const float* x, size_t count, size_t rows = 1, size_t stride = 0) {
+  // Folds x[0, count) of sample n.
+  void fold(int64_t n, const float* x, size_t count) {
     if (ranges_ == nullptr) return;
     if (n != sample_) {
       publish();
       sample_ = n;
     }
-    fold_(x, rows, stride, count, local_);
+    fold_(x, 1, 0, count, local_);
   }
 
   // Call at the end of the task.
