@@ -52,9 +52,12 @@ class CompiledNode {
                    const ExecContext& ctx) const = 0;
   virtual size_t scratch_bytes(int64_t batch) const { return 0; }
   // True when run() writes output.ranges[n] (SampleRange) for every sample
-  // whenever the view has ranges; the session then gives the output ranges,
-  // and a consumer such as quantize uses them instead of a pass of its own.
+  // whenever the view has ranges.
   virtual bool reports_output_range() const { return false; }
+  // True when run() uses inputs[0].ranges when they are given (quantize:
+  // instead of a range pass of its own). The session gives a value ranges
+  // only when its producer reports them and some consumer uses them.
+  virtual bool uses_input_range() const { return false; }
   // Names the implementation chosen (shown by inspect, bench and stats).
   virtual std::string kernel_name() const = 0;
 };

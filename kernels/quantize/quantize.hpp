@@ -13,41 +13,17 @@
 
 namespace sparq::kernels {
 
-// A range kept per vector lane, so a producer can fold many short rows (a
-// tile's output channels) with no cross-lane reduction per row; `finish`
-// reduces once per task. Lanes start at 0, which every range holds.
-struct RangeLanes {
-  static constexpr int kLanes = 16;
-  alignas(64) float max[kLanes] = {};
-  alignas(64) float min[kLanes] = {};
-  // Widens `range` by the lanes.
-  void finish(SampleRange& range) const {
-    for (int j = 0; j < kLanes; ++j) {
-      if (max[j] > range.max) range.max = max[j];
-      if (min[j] < range.min) range.min = min[j];
-    }
-  }
-};
-
 struct QuantizeKernels {
   Isa isa = Isa::kScalar;
-  // Widens `lanes` to hold every finite x[r * stride + j], r < rows, j < count
-  // (NaN and infinities are skipped). The quantize node's range pass and the
-  // ranges the producers report are this one function.
-  void (*fold_rows)(const float* x, size_t rows, size_t stride, size_t count, RangeLanes& lanes);
+  // Widens `range` to hold every finite x[j] (NaN and infinities are
+  // skipped). The quantize node's range pass and the ranges producers report
+  // are this one function.
+  void (*fold_range)(const float* x, size_t count, SampleRange& range);
   // q = clamp(nearbyint(x / scale), 0, qmax), NaN -> 0.
   void (*to_u8)(const float* x, size_t count, float scale, int qmax, uint8_t* out);
   // q = clamp(nearbyint(x / scale), -127, 127), NaN -> 0.
   void (*to_s8)(const float* x, size_t count, float scale, int8_t* out);
 };
-
-// The range of x[0, count): fold_rows over one row, then finish.
-inline void fold_range(const QuantizeKernels& kernels, const float* x, size_t count,
-                       SampleRange& range) {
-  RangeLanes lanes;
-  kernels.fold_rows(x, 1, 0, count, lanes);
-  lanes.finish(range);
-}
 
 QuantizeKernels quantize_kernels_scalar();
 QuantizeKernels quantize_kernels_avx2();

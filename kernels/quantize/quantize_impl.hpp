@@ -32,35 +32,22 @@ struct Quantize {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr size_t kLanes = Batch::size;
 
-  // Lanes past `count` read as 0, which every range already holds.
-  static Batch load_partial(const float* x, size_t count) {
-    if constexpr (kLanes == 16) {
-      return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), x);
-    } else {
-      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
-      return _mm256_maskload_ps(x, mask);
-    }
-  }
-
-  static void fold_rows(const float* x, size_t rows, size_t stride, size_t count,
-                        RangeLanes& lanes) {
-    static_assert(RangeLanes::kLanes % kLanes == 0);
-    Batch high = Batch::load_aligned(lanes.max), low = Batch::load_aligned(lanes.min);
+  static void fold_range(const float* x, size_t count, SampleRange& range) {
+    Batch high(range.max), low(range.min);
     const Batch largest(FLT_MAX), lowest(-FLT_MAX);
-    auto fold = [&](Batch v) {
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      const Batch v = Batch::load_unaligned(x + j);
       // Comparisons with NaN are false, and the bounds exclude infinities.
       high = xsimd::select((v > high) & (v <= largest), v, high);
       low = xsimd::select((v < low) & (v >= lowest), v, low);
-    };
-    for (size_t r = 0; r < rows; ++r) {
-      const float* row = x + r * stride;
-      size_t j = 0;
-      for (; j + kLanes <= count; j += kLanes) fold(Batch::load_unaligned(row + j));
-      if (j < count) fold(load_partial(row + j, count - j));
     }
-    high.store_aligned(lanes.max);
-    low.store_aligned(lanes.min);
+    alignas(64) float lanes[2][kLanes];
+    high.store_aligned(lanes[0]);
+    low.store_aligned(lanes[1]);
+    scalar_rule::fold_range(lanes[0], kLanes, range);
+    scalar_rule::fold_range(lanes[1], kLanes, range);
+    scalar_rule::fold_range(x + j, count - j, range);
   }
 
   static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch lowest,
@@ -89,7 +76,7 @@ struct Quantize {
     scalar_rule::to_s8(x + j, count - j, scale, out + j);
   }
 
-  static QuantizeKernels table(Isa isa) { return {isa, &fold_rows, &to_u8, &to_s8}; }
+  static QuantizeKernels table(Isa isa) { return {isa, &fold_range, &to_u8, &to_s8}; }
 };
 
 }  // namespace

@@ -20,22 +20,15 @@ inline int round_and_clamp(float value, int lowest, int highest) {
   return static_cast<int>(rounded);
 }
 
-// Widens lane j % RangeLanes::kLanes by every finite x[j] (NaN and
-// infinities are skipped). Strict comparisons: -0 never replaces the +0 a
-// range starts from.
-inline void fold_row(const float* x, size_t count, RangeLanes& lanes) {
+// Widens `range` by every finite x[j] (NaN and infinities are skipped).
+// Strict comparisons: -0 never replaces the +0 a range starts from.
+inline void fold_range(const float* x, size_t count, SampleRange& range) {
   for (size_t j = 0; j < count; ++j) {
     const float v = x[j];
     if (!std::isfinite(v)) continue;
-    float& high = lanes.max[j % RangeLanes::kLanes];
-    float& low = lanes.min[j % RangeLanes::kLanes];
-    if (v > high) high = v;
-    if (v < low) low = v;
+    if (v > range.max) range.max = v;
+    if (v < range.min) range.min = v;
   }
-}
-
-inline void fold_rows(const float* x, size_t rows, size_t stride, size_t count, RangeLanes& lanes) {
-  for (size_t r = 0; r < rows; ++r) fold_row(x + r * stride, count, lanes);
 }
 
 inline void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {

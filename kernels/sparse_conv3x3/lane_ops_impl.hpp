@@ -131,6 +131,20 @@ void stage_quad_any(const void* const channels[4], bool, int height, int width, 
   }
 }
 
+// Calls f(std::integral_constant<Activation, A>{}) for the runtime
+// activation, so each epilogue is one template per activation.
+template <typename F>
+void with_activation(Activation activation, const F& f) {
+  switch (activation) {
+    case Activation::kNone:
+      return f(std::integral_constant<Activation, Activation::kNone>{});
+    case Activation::kRelu:
+      return f(std::integral_constant<Activation, Activation::kRelu>{});
+    case Activation::kRelu6:
+      return f(std::integral_constant<Activation, Activation::kRelu6>{});
+  }
+}
+
 // ReLU as `y > 0 ? y : +0`, ReLU6 as min of that and 6: the reference
 // backend's rule (NaN and -0 become +0).
 template <Activation A, typename Acc>
@@ -144,27 +158,36 @@ void epilogue_loop(const Acc* acc, int64_t count, float scale, float bias, float
 }
 
 #if defined(__AVX512F__)
-// The same arithmetic as epilogue_loop, 16 lanes at a time with a masked
-// tail: row segments are short (28 of a 28x28 plane), and a scalar
-// remainder loop would cost as much as the vector body. cvtepi32_ps rounds
-// to nearest like the cast; max_ps(y, 0) returns its second operand when
-// y > 0 fails (NaN, -0 -> +0), min_ps(y, 6) likewise: the contract's rules.
+// The first min(count, 16) lanes.
+inline __mmask16 lanes_mask(int64_t count) {
+  return count >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << count) - 1);
+}
+
+// act(fma(x, s, b)) as epilogue_loop computes it: max_ps(y, 0) returns its
+// second operand when y > 0 fails (NaN, -0 -> +0), min_ps(y, 6) likewise.
+template <Activation A>
+__m512 epilogue_vector(__m512 x, __m512 s, __m512 b) {
+  __m512 y = _mm512_fmadd_ps(x, s, b);
+  if constexpr (A != Activation::kNone) y = _mm512_max_ps(y, _mm512_setzero_ps());
+  if constexpr (A == Activation::kRelu6) y = _mm512_min_ps(y, _mm512_set1_ps(6.0f));
+  return y;
+}
+
+// epilogue_loop 16 lanes at a time with a masked tail: row segments are
+// short (28 of a 28x28 plane), and a scalar remainder loop would cost as
+// much as the vector body. cvtepi32_ps rounds to nearest like the cast.
 template <Activation A, typename Acc>
 void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
   const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
   for (int64_t j = 0; j < count; j += 16) {
-    const __mmask16 m =
-        count - j >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (count - j)) - 1);
+    const __mmask16 m = lanes_mask(count - j);
     __m512 x;
     if constexpr (std::is_same_v<Acc, float>) {
       x = _mm512_maskz_loadu_ps(m, acc + j);
     } else {
       x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
     }
-    __m512 y = _mm512_fmadd_ps(x, s, b);
-    if constexpr (A != Activation::kNone) y = _mm512_max_ps(y, _mm512_setzero_ps());
-    if constexpr (A == Activation::kRelu6) y = _mm512_min_ps(y, _mm512_set1_ps(6.0f));
-    _mm512_mask_storeu_ps(dst + j, m, y);
+    _mm512_mask_storeu_ps(dst + j, m, epilogue_vector<A>(x, s, b));
   }
 }
 #endif
@@ -172,30 +195,13 @@ void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias
 template <typename Acc>
 void epilogue_typed(const Acc* acc, int64_t count, float scale, float bias, Activation activation,
                     float* dst) {
+  with_activation(activation, [&](auto a) {
 #if defined(__AVX512F__)
-  switch (activation) {
-    case Activation::kNone:
-      epilogue_loop_avx512<Activation::kNone>(acc, count, scale, bias, dst);
-      return;
-    case Activation::kRelu:
-      epilogue_loop_avx512<Activation::kRelu>(acc, count, scale, bias, dst);
-      return;
-    case Activation::kRelu6:
-      epilogue_loop_avx512<Activation::kRelu6>(acc, count, scale, bias, dst);
-      return;
-  }
+    epilogue_loop_avx512<a()>(acc, count, scale, bias, dst);
+#else
+    epilogue_loop<a()>(acc, count, scale, bias, dst);
 #endif
-  switch (activation) {
-    case Activation::kNone:
-      epilogue_loop<Activation::kNone>(acc, count, scale, bias, dst);
-      break;
-    case Activation::kRelu:
-      epilogue_loop<Activation::kRelu>(acc, count, scale, bias, dst);
-      break;
-    case Activation::kRelu6:
-      epilogue_loop<Activation::kRelu6>(acc, count, scale, bias, dst);
-      break;
-  }
+  });
 }
 
 // Walks the tile's grid pixels [first, last) row segment by row segment and
@@ -239,25 +245,22 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
 
 #if defined(__AVX512F__)
 // One channel's pixels are a column of the tile (stride 16 words): a masked
-// gather of up to 16 of them, then epilogue_loop_avx512's arithmetic and one
-// masked store, instead of a scalar chain per output.
+// gather of up to 16 of them, epilogue_vector, one masked store, instead of
+// a scalar chain per output.
 template <Activation A>
 void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int channels,
                               const float* scales, const float* bias, float* out, int64_t plane) {
   const __m512i column_offsets =
       _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 4);
   for (int p0 = 0; p0 < pixels; p0 += 16) {
-    const int count = std::min(16, pixels - p0);
-    const auto m = static_cast<__mmask16>(count == 16 ? 0xFFFFu : (1u << count) - 1);
+    const __mmask16 m = lanes_mask(pixels - p0);
     for (int c = 0; c < channels; ++c) {
       const int32_t* column = acc + (c / 16) * tile * 16 + c % 16 + p0 * 16;
       const __m512i a =
           _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, column_offsets, column, 4);
-      __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
-                                 _mm512_set1_ps(bias[c]));
-      if constexpr (A != Activation::kNone) y = _mm512_max_ps(y, _mm512_setzero_ps());
-      if constexpr (A == Activation::kRelu6) y = _mm512_min_ps(y, _mm512_set1_ps(6.0f));
-      _mm512_mask_storeu_ps(out + c * plane + p0, m, y);
+      _mm512_mask_storeu_ps(out + c * plane + p0, m,
+                            epilogue_vector<A>(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
+                                               _mm512_set1_ps(bias[c])));
     }
   }
 }
@@ -266,36 +269,13 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
 void epilogue_channels_any(const int32_t* acc, int tile, int pixels, int channels,
                            const float* scales, const float* bias, Activation activation,
                            float* out, int64_t plane) {
+  with_activation(activation, [&](auto a) {
 #if defined(__AVX512F__)
-  switch (activation) {
-    case Activation::kNone:
-      epilogue_channels_avx512<Activation::kNone>(acc, tile, pixels, channels, scales, bias, out,
-                                                  plane);
-      return;
-    case Activation::kRelu:
-      epilogue_channels_avx512<Activation::kRelu>(acc, tile, pixels, channels, scales, bias, out,
-                                                  plane);
-      return;
-    case Activation::kRelu6:
-      epilogue_channels_avx512<Activation::kRelu6>(acc, tile, pixels, channels, scales, bias, out,
-                                                   plane);
-      return;
-  }
+    epilogue_channels_avx512<a()>(acc, tile, pixels, channels, scales, bias, out, plane);
+#else
+    epilogue_channels_loop<a()>(acc, tile, pixels, channels, scales, bias, out, plane);
 #endif
-  switch (activation) {
-    case Activation::kNone:
-      epilogue_channels_loop<Activation::kNone>(acc, tile, pixels, channels, scales, bias, out,
-                                                plane);
-      break;
-    case Activation::kRelu:
-      epilogue_channels_loop<Activation::kRelu>(acc, tile, pixels, channels, scales, bias, out,
-                                                plane);
-      break;
-    case Activation::kRelu6:
-      epilogue_channels_loop<Activation::kRelu6>(acc, tile, pixels, channels, scales, bias, out,
-                                                 plane);
-      break;
-  }
+  });
 }
 
 constexpr LaneOps kLaneOps{&stage_f32_any, &stage_quad_any, &epilogue_any, &epilogue_channels_any};

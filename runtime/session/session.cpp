@@ -67,7 +67,28 @@ struct Session::Impl {
   std::vector<int> plan_slot;
   MemoryPlan plan;
   std::vector<bool> is_output;
+  // Per value: true for f32 values whose producer reports per-sample ranges
+  // and that a consumer uses (quantize, instead of its own range pass).
+  std::vector<bool> range_values;
   std::unique_ptr<tbb::task_arena> arena;
+
+  void plan_ranges() {
+    const Graph& graph = model->graph();
+    std::vector<const CompiledNode*> producer(graph.values.size(), nullptr);
+    for (const Step& step : steps) {
+      if (step.node >= 0) {
+        producer[static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].output)] =
+            step.compiled.get();
+      }
+    }
+    range_values.assign(graph.values.size(), false);
+    for (const Step& step : steps) {
+      if (step.node < 0 || !step.compiled->uses_input_range()) continue;
+      const auto v = static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].inputs[0]);
+      range_values[v] = graph.values[v].dtype == DType::kF32 && producer[v] != nullptr &&
+                        producer[v]->reports_output_range();
+    }
+  }
 
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<AlignedBuffer>> pool;
@@ -240,13 +261,10 @@ std::vector<Tensor> Session::Impl::run(const Tensor& input, RunStats* stats) {
     }
   }
 
-  // f32 values whose producer reports per-sample ranges get room for them, so
-  // a following quantize node needs no max pass of its own.
+  // Values that carry per-sample ranges (plan_ranges) get room for them.
   std::vector<std::vector<SampleRange>> ranges(graph.values.size());
-  for (const Step& step : steps) {
-    if (step.node < 0 || !step.compiled->reports_output_range()) continue;
-    const auto v = static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].output);
-    if (views[v].dtype != DType::kF32) continue;
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (!range_values[v]) continue;
     ranges[v].resize(b);
     views[v].ranges = ranges[v].data();
   }
@@ -316,6 +334,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
   impl_->arena = std::make_unique<tbb::task_arena>(impl_->threads);
   impl_->place_and_compile(options);
+  impl_->plan_ranges();
   impl_->make_plan();
 }
 

@@ -260,6 +260,7 @@ class RangeProbeBackend : public Backend {
       }
       inner_->run(inputs, output, ctx);
     }
+    bool uses_input_range() const override { return true; }
     std::string kernel_name() const override { return "probe"; }
 
    private:

@@ -6,7 +6,7 @@
 #include "kernels/eltwise/eltwise.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
-#include "runtime/backends/cpu/range_folder.hpp"
+#include "runtime/backends/cpu/report_range.hpp"
 
 namespace sparq::cpu {
 namespace {
@@ -50,9 +50,7 @@ class AddNode : public CompiledNode {
                       [&](int64_t n, int64_t first, int64_t count) {
                         const auto size = static_cast<size_t>(count);
                         kernels_.add(a + first, b + first, y + first, size, activation_);
-                        RangeFolder range(output, fold_rows_);
-                        range.fold(n, y + first, size);
-                        range.publish();
+                        report_range(output, n, y + first, size, fold_range_);
                       });
   }
   bool reports_output_range() const override { return true; }
@@ -63,7 +61,7 @@ class AddNode : public CompiledNode {
   ValueLayout inputs_[2];
   ValueLayout output_;
   kernels::EltwiseKernels kernels_;
-  FoldRowsFn fold_rows_ = kernels::quantize_kernels(kernels::active_isa()).fold_rows;
+  FoldRangeFn fold_range_ = kernels::quantize_kernels(kernels::active_isa()).fold_range;
 };
 
 class ActivationNode : public CompiledNode {
@@ -89,9 +87,7 @@ class ActivationNode : public CompiledNode {
                       [&](int64_t n, int64_t first, int64_t count) {
                         const auto size = static_cast<size_t>(count);
                         kernels_.activate(x + first, y + first, size, activation_);
-                        RangeFolder range(output, fold_rows_);
-                        range.fold(n, y + first, size);
-                        range.publish();
+                        report_range(output, n, y + first, size, fold_range_);
                       });
   }
   bool reports_output_range() const override { return true; }
@@ -101,7 +97,7 @@ class ActivationNode : public CompiledNode {
   Activation activation_;
   ValueLayout input_, output_;
   kernels::EltwiseKernels kernels_;
-  FoldRowsFn fold_rows_ = kernels::quantize_kernels(kernels::active_isa()).fold_rows;
+  FoldRangeFn fold_range_ = kernels::quantize_kernels(kernels::active_isa()).fold_range;
 };
 
 class DequantizeNode : public CompiledNode {

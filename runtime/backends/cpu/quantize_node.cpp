@@ -27,6 +27,7 @@ class QuantizeNode : public CompiledNode {
         qmax_(activation_qmax(op_.bits, op_.is_signed)),
         kernels_(kernels::quantize_kernels(kernels::active_isa())) {}
 
+  bool uses_input_range() const override { return true; }
   std::string kernel_name() const override {
     return kernel_label(op_.is_signed ? "quantize_s8" : "quantize_u" + std::to_string(op_.bits),
                         kernels_.isa);
@@ -51,7 +52,7 @@ class QuantizeNode : public CompiledNode {
       parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
         for (int64_t index = begin; index < end; ++index) {
           const auto [first, count] = chunk_extent(index);
-          kernels::fold_range(kernels_, x + first, count, chunk_ranges[static_cast<size_t>(index)]);
+          kernels_.fold_range(x + first, count, chunk_ranges[static_cast<size_t>(index)]);
         }
       });
     }
