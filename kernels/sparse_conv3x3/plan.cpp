@@ -40,6 +40,10 @@ using sparse3x3::AccumulateFn;
 constexpr int64_t kChunkInputBytes = 28 * 1024;
 // Output channels one task accumulates (its accumulators stay in L1/L2).
 constexpr int kTaskOutputChannels = 32;
+// Past this many bytes of entries (half this core's 1 MiB L2), visiting
+// every block for each tile would stream the weights from L3 once per tile:
+// tasks then run block group by block group instead (docs/BREAK_EVEN.md).
+constexpr size_t kCachedEntryBytes = 512 * 1024;
 // fp32 represents every integer of magnitude <= 2^24 exactly.
 constexpr int64_t kExactF32Limit = int64_t{1} << 24;
 
@@ -287,15 +291,30 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
 
   const bool f32 = path.layout == LaneLayout::kF32;
   const int64_t max_abs_input = problem.signed_input ? 128 : 255;
-  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.out_blocks_ + 1);
-  k.starts_.push_back(0);
+  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.out_blocks_ * 3 + 1);
   k.flush_after_chunk_.assign(static_cast<size_t>(k.chunks_), 0);
   std::vector<int64_t> bound_since_flush(static_cast<size_t>(O), 0);
   std::vector<int64_t> bound_chunk(static_cast<size_t>(O), 0);
   int64_t entries = 0;
-  double cycles_per_tile = 0;
   const int pv = path.pixel_vecs;
   const bool by_channels = path.axis == VectorAxis::kOutputChannels;
+  // Tiles that run the entries of tap row ky: an output-channel tile is one
+  // output row and skips the tap rows that read its padding rows (zeros);
+  // a pixel tile spans rows and runs them all.
+  int64_t tiles_reading[3];
+  for (int ky = 0; ky < 3; ++ky) {
+    int rows = problem.out_height();
+    if (by_channels) {
+      rows = 0;
+      for (int oy = 0; oy < problem.out_height(); ++oy) {
+        const int iy = oy * s + ky - 1;
+        rows += iy >= 0 && iy < problem.height ? 1 : 0;
+      }
+    }
+    tiles_reading[ky] = by_channels ? int64_t{rows} * g.row_tiles : g.tiles;
+  }
+  double entry_runs = 0;  // sum over entries of the tiles that run them
+  double call_cycles_per_tile = 0;
   // Registers of the block: OB weights x PV inputs (kOutputChannels: OB / 16
   // weight vectors, split-loaded, x PV broadcast pixels).
   const int weight_regs = by_channels ? OB / 16 : OB;
@@ -312,42 +331,46 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
     const int lane_end = std::min(g.lanes, lane_begin + lanes_per_chunk);
     std::fill(bound_chunk.begin(), bound_chunk.end(), 0);
     for (int b = 0; b < k.out_blocks_; ++b) {
-      int64_t block_entries = 0;
-      for (int lane = lane_begin; lane < lane_end; ++lane) {
-        for (int q = 0; q < 9; ++q) {
-          int32_t words[64] = {};
-          bool any = false;
-          for (int ob = 0; ob < OB; ++ob) {
-            const int o = b * OB + ob;
-            if (o >= O) break;
-            if (f32) {
-              const int w = weight(o, lane)[q];
-              if (w == 0) continue;
-              const float wf = static_cast<float>(w);
-              std::memcpy(&words[ob], &wf, 4);
-              bound_chunk[static_cast<size_t>(o)] += std::abs(w) * max_abs_input;
-              any = true;
-            } else {
-              uint8_t bytes[4] = {0, 0, 0, 0};
-              for (int j = 0; j < 4; ++j) {
-                const int i = lane * 4 + j;
-                if (i < I) bytes[j] = static_cast<uint8_t>(weight(o, i)[q]);
+      // Grouped by tap row, so a tile runs one contiguous range of them.
+      for (int ky = 0; ky < 3; ++ky) {
+        k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
+        int64_t row_entries = 0;
+        for (int lane = lane_begin; lane < lane_end; ++lane) {
+          for (int q = 3 * ky; q < 3 * ky + 3; ++q) {
+            int32_t words[64] = {};
+            bool any = false;
+            for (int ob = 0; ob < OB; ++ob) {
+              const int o = b * OB + ob;
+              if (o >= O) break;
+              if (f32) {
+                const int w = weight(o, lane)[q];
+                if (w == 0) continue;
+                const float wf = static_cast<float>(w);
+                std::memcpy(&words[ob], &wf, 4);
+                bound_chunk[static_cast<size_t>(o)] += std::abs(w) * max_abs_input;
+                any = true;
+              } else {
+                uint8_t bytes[4] = {0, 0, 0, 0};
+                for (int j = 0; j < 4; ++j) {
+                  const int i = lane * 4 + j;
+                  if (i < I) bytes[j] = static_cast<uint8_t>(weight(o, i)[q]);
+                }
+                std::memcpy(&words[ob], bytes, 4);
+                any = any || words[ob] != 0;
               }
-              std::memcpy(&words[ob], bytes, 4);
-              any = any || words[ob] != 0;
             }
+            if (!any) continue;
+            const int64_t offset =
+                (static_cast<int64_t>(lane) * g.lane_stride + g.tap_offset[q]) * 4;
+            k.entries_.push_back(static_cast<int32_t>(offset));
+            k.entries_.insert(k.entries_.end(), words, words + OB);
+            ++row_entries;
           }
-          if (!any) continue;
-          const int64_t offset = (static_cast<int64_t>(lane) * g.lane_stride + g.tap_offset[q]) * 4;
-          k.entries_.push_back(static_cast<int32_t>(offset));
-          k.entries_.insert(k.entries_.end(), words, words + OB);
-          ++block_entries;
         }
+        entries += row_entries;
+        entry_runs += static_cast<double>(row_entries) * tiles_reading[ky];
       }
-      k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
-      entries += block_entries;
-      cycles_per_tile +=
-          block_entries * entry_cycles + 2.0 * weight_regs * pv + kCallOverheadCycles;
+      call_cycles_per_tile += 2.0 * weight_regs * pv + kCallOverheadCycles;
     }
     if (f32) {
       // Flush before this chunk if it could push a partial sum past 2^24.
@@ -370,7 +393,9 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   }
   if (k.needs_flush_) k.flush_after_chunk_[static_cast<size_t>(k.chunks_ - 1)] = 1;
   k.entry_count_ = entries;
-  k.cost_ = cycles_per_tile * g.tiles;
+  k.groups_outer_ = k.entries_.size() * sizeof(int32_t) > kCachedEntryBytes;
+  k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
+  k.cost_ = entry_runs * entry_cycles + call_cycles_per_tile * g.tiles;
   // The output-channel epilogue gathers each channel's pixels (AVX-512):
   // about 0.6 cycles per output element (fitted like the constants above;
   // 2.0 when it stored each output with a scalar chain).

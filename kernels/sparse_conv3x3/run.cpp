@@ -94,10 +94,19 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
   const int64_t first_pixel = by_channels ? static_cast<int64_t>(tile_row) * g.pitch + tile_x0
                                           : static_cast<int64_t>(tile) * T;
   const uint8_t* tile_input = staged + first_pixel * 4;
+  // The tap rows [ky_begin, ky_end) this tile runs: a row tile skips those
+  // that read only padding (their products are zero, so the sums are the same).
+  int ky_begin = 0, ky_end = 3;
+  if (by_channels) {
+    const int s = problem_.stride;
+    while (tile_row * s + ky_begin - 1 < 0) ++ky_begin;
+    while (ky_end > ky_begin && tile_row * s + ky_end - 2 >= problem_.height) --ky_end;
+  }
   for (int c = 0; c < chunks_; ++c) {
     for (int b = block_begin; b < block_end; ++b) {
       const size_t slot = static_cast<size_t>(c) * out_blocks_ + b;
-      fn(tile_input, entries_.data() + starts_[slot], entries_.data() + starts_[slot + 1],
+      fn(tile_input, entries_.data() + starts_[3 * slot + ky_begin],
+         entries_.data() + starts_[3 * slot + ky_end],
          acc + static_cast<size_t>(b - block_begin) * OB * T,
          /*fresh=*/c == 0);
     }
@@ -155,30 +164,47 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
   auto* staged = static_cast<uint8_t*>(scratch);
   const Sparse3x3Geometry& g = geometry_;
   const int groups = (out_blocks_ + blocks_per_task_ - 1) / blocks_per_task_;
-  auto run_task = [&](int task) {
-    const int tile = task / groups;
-    const int group = task % groups;
+  auto run_task = [&](int tile, int group) {
     const int block_begin = group * blocks_per_task_;
     const int block_end = std::min(out_blocks_, block_begin + blocks_per_task_);
     compute_tile_block(staged, tile, block_begin, block_end, act_scale, output);
   };
-  const int tasks = g.tiles * groups;
+  // Every (tile, group) task of tiles [tile_begin, tile_end), in the planned order.
+  auto run_tiles = [&](int tile_begin, int tile_end) {
+    if (groups_outer_) {
+      for (int group = 0; group < groups; ++group) {
+        for (int tile = tile_begin; tile < tile_end; ++tile) run_task(tile, group);
+      }
+    } else {
+      for (int tile = tile_begin; tile < tile_end; ++tile) {
+        for (int group = 0; group < groups; ++group) run_task(tile, group);
+      }
+    }
+  };
   if (threads <= 1) {
     for (int lane = 0; lane < g.lanes; ++lane) stage_rows(input, staged, lane, 0, g.plane_rows);
-    for (int task = 0; task < tasks; ++task) run_task(task);
+    run_tiles(0, g.tiles);
     return;
   }
   const int bands = 2 * threads;
   if (g.tiles < 2 * bands) {
     // Too few tiles (rows) for bands to match staged rows: lanes are staged
-    // in parallel, and every (tile, group) task is balanced dynamically.
+    // in parallel, and every (tile, group) task is balanced dynamically
+    // (numbered in the planned order, so neighbouring tasks share data).
     tbb::parallel_for(tbb::blocked_range<int>(0, g.lanes), [&](const tbb::blocked_range<int>& r) {
       for (int lane = r.begin(); lane != r.end(); ++lane) {
         stage_rows(input, staged, lane, 0, g.plane_rows);
       }
     });
+    const int tasks = g.tiles * groups;
     tbb::parallel_for(tbb::blocked_range<int>(0, tasks, 1), [&](const tbb::blocked_range<int>& r) {
-      for (int task = r.begin(); task != r.end(); ++task) run_task(task);
+      for (int task = r.begin(); task != r.end(); ++task) {
+        if (groups_outer_) {
+          run_task(task % g.tiles, task / g.tiles);
+        } else {
+          run_task(task / groups, task % groups);
+        }
+      }
     });
     return;
   }
@@ -205,9 +231,8 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
       all_bands,
       [&](const tbb::blocked_range<int>& r) {
         for (int b = r.begin(); b != r.end(); ++b) {
-          const int first = static_cast<int>(int64_t{tasks} * b / bands);
-          const int last = static_cast<int>(int64_t{tasks} * (b + 1) / bands);
-          for (int task = first; task < last; ++task) run_task(task);
+          run_tiles(static_cast<int>(int64_t{g.tiles} * b / bands),
+                    static_cast<int>(int64_t{g.tiles} * (b + 1) / bands));
         }
       },
       affinity);

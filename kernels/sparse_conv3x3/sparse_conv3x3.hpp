@@ -128,7 +128,8 @@ class SparseConv3x3Kernel {
   Activation activation_ = Activation::kNone;
   std::vector<float> weight_scales_;
   std::vector<float> bias_;
-  // Entries of out-block b, chunk c: words [starts_[c*blocks+b], starts_[c*blocks+b+1]),
+  // Entries of out-block b, chunk c, tap row ky: words [starts_[3 * slot + ky],
+  // starts_[3 * slot + ky + 1]) for slot = c * blocks + b,
   // each entry = 1 + OB int32 words: byte offset, then OB weights (f32 bits or
   // 4 packed s8).
   std::vector<int32_t> entries_;
@@ -140,6 +141,10 @@ class SparseConv3x3Kernel {
   std::vector<uint8_t> flush_after_chunk_;
   bool needs_flush_ = false;
   int blocks_per_task_ = 1;
+  // Task order: tile by tile (each tile's staged input stays in L1 while
+  // every block group runs on it), or, when the entries outgrow L2, group by
+  // group (each group's entries stay in L2 across the tiles).
+  bool groups_outer_ = false;
   double cost_ = 0;
   int64_t entry_count_ = 0;
 };
