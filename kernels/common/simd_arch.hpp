@@ -31,6 +31,21 @@ inline xsimd::batch<float, ArchAvx512> fused_multiply_add(xsimd::batch<float, Ar
 }
 #endif
 
+// Stores lanes [0, count) of v (count < the lane count) with one masked
+// store: no bytes past dst + count are touched.
+#if defined(__AVX2__)
+inline void store_first(xsimd::batch<float, ArchAvx2> v, float* dst, int64_t count) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
+  _mm256_maskstore_ps(dst, mask, v);
+}
+#endif
+#if defined(__AVX512F__)
+inline void store_first(xsimd::batch<float, ArchAvx512> v, float* dst, int64_t count) {
+  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << count) - 1), v);
+}
+#endif
+
 template <class Arch>
 struct ByteLoads;
 

@@ -2,9 +2,11 @@
 // channel plane at a time. The plane is copied once, zero padded and split
 // into stride_w column phases, so each kernel tap of an output row is a
 // contiguous run; the vector loop runs over output columns. Quantized planes
-// accumulate exactly in int32 (widened inputs, vpmulld); float planes sum each
-// pixel's taps in (ky, kx) order with separate multiply and add, the
-// reference order, so both are bit-identical to the reference backend.
+// are staged as fp32 and accumulate with FMA, exact because every partial
+// sum is an integer below 2^24 (checked per channel from its weights; larger
+// kernels fall back to int32 sums); float planes sum each pixel's taps in
+// (ky, kx) order with separate multiply and add, the reference order, so both
+// are bit-identical to the reference backend.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +16,7 @@
 
 namespace sparq::kernels {
 
-// Elements (int32 or f32) of scratch one plane needs.
+// Floats of scratch one plane needs.
 size_t depthwise_scratch_elements(const ConvGeometry& g);
 
 struct DepthwiseQuantArgs {
@@ -28,9 +30,9 @@ struct DepthwiseQuantArgs {
 struct DepthwiseKernels {
   Isa isa = Isa::kScalar;
   void (*plane_u8)(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                   float* out, int32_t* scratch);
+                   float* out, float* scratch);
   void (*plane_s8)(const int8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a, float* out,
-                   int32_t* scratch);
+                   float* scratch);
   void (*plane_f32)(const float* in, const ConvGeometry& g, const float* weights, float bias,
                     Activation activation, float* out, float* scratch);
 };

@@ -9,6 +9,7 @@
 #include "kernels/common/activation.hpp"
 #include "kernels/common/activation_simd.hpp"
 #include "kernels/common/inside_range.hpp"
+#include "kernels/common/simd_arch.hpp"
 #include "kernels/conv2d/depthwise.hpp"
 #include "sparq/quantization.hpp"
 
@@ -29,9 +30,7 @@ inline void store_prefix(const Batch& v, float* dst, int64_t count) {
     v.store_unaligned(dst);
     return;
   }
-  alignas(64) float lanes[Batch::size];
-  v.store_aligned(lanes);
-  for (int64_t j = 0; j < count; ++j) dst[j] = lanes[j];
+  store_first(v, dst, count);
 }
 
 struct PhaseShape {
@@ -44,7 +43,30 @@ struct PhaseShape {
 // phases[ph][y][j] = padded[y][j * stride_w + ph], as T. The columns inside
 // the input are found once per phase, so each row is a fill, a branch-free
 // (vectorisable) converting copy and a fill.
-template <typename T, typename In>
+// dst[j] = src[j] for j < n. Vector ISAs convert bytes 16 (8) at a time, the
+// last vector overlapping the one before, so short rows need no scalar tail.
+template <class Arch, typename T, typename In>
+inline void convert_run(const In* __restrict src, T* __restrict dst, int64_t n) {
+  if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && std::is_same_v<T, float> &&
+                sizeof(In) == 1) {
+    using Float = xsimd::batch<float, Arch>;
+    constexpr int64_t kLanes = Float::size;
+    if (n >= kLanes) {
+      for (int64_t j = 0;; j += kLanes) {
+        j = std::min(j, n - kLanes);
+        if constexpr (std::is_signed_v<In>) {
+          ByteLoads<Arch>::s8(reinterpret_cast<const int8_t*>(src + j)).store_unaligned(dst + j);
+        } else {
+          ByteLoads<Arch>::u8(reinterpret_cast<const uint8_t*>(src + j)).store_unaligned(dst + j);
+        }
+        if (j == n - kLanes) return;
+      }
+    }
+  }
+  for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]);
+}
+
+template <class Arch, typename T, typename In>
 void build_phases(const In* in, const ConvGeometry& g, T* phases) {
   const PhaseShape s(g);
   for (int64_t ph = 0; ph < g.stride_w; ++ph) {
@@ -62,7 +84,7 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
       const In* __restrict src = in + iy * g.in_w + first_x;
       for (int64_t j = 0; j < lo; ++j) dst[j] = T(0);
       if (g.stride_w == 1) {
-        for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j]);
+        convert_run<Arch>(src + lo, dst + lo, hi - lo);
       } else {
         for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j * g.stride_w]);
       }
@@ -92,36 +114,125 @@ inline void for_each_tap(const T* phases, const ConvGeometry& g, const PhaseShap
   }
 }
 
+// Partial sums of a quantized plane stay exact in fp32 while every one is an
+// integer of magnitude <= 2^24: inputs are at most 255 (u8) or 128 (s8).
+inline bool exact_in_f32(const int32_t* weights, int64_t taps, int64_t max_input) {
+  int64_t bound = 0;
+  for (int64_t t = 0; t < taps; ++t) bound += (weights[t] < 0 ? -int64_t{weights[t]} : weights[t]);
+  return bound * max_input <= (int64_t{1} << 24);
+}
+
+// Offsets of every tap's run from the phases' row oy * stride_h (for_each_tap's
+// addresses, computed once per plane).
+inline void tap_offsets(const float* phases, const ConvGeometry& g, const PhaseShape& s,
+                        int64_t* offsets) {
+  for_each_tap(phases, g, s, 0, [&](int64_t t, const float* run) { offsets[t] = run - phases; });
+}
+
+// Kernels up to 8x8 take the vector path of quantized planes.
+constexpr int64_t kMaxVectorTaps = 64;
+
 template <class Arch>
 struct Depthwise {
   static constexpr bool kVector = !std::is_same_v<Arch, ScalarDepthwise>;
+  static constexpr int kMaxRowVecs = 4;  // output vectors of one row per block
+  static constexpr int kBlockVecs = 8;   // accumulators per block: rows x row vectors
+
+  // Output pixels [ox, ox + count) of R rows starting at phases row `row`
+  // (count <= NV lanes): each tap is one weight broadcast and R x NV loads of
+  // its runs, multiply-added in fp32 (exact, see exact_in_f32; the R x NV
+  // independent sums hide the FMA latency), then dequantized like
+  // dequantize_accumulator.
+  template <int NV, int R>
+  static void quant_rows(const float* row, int64_t row_step, const int64_t* offsets,
+                         const float* weights, int64_t taps, const DepthwiseQuantArgs& a,
+                         int64_t count, float* dst, int64_t dst_step) {
+    using Float = xsimd::batch<float, Arch>;
+    constexpr int64_t kLanes = Float::size;
+    Float acc[R][NV];
+    for (int r = 0; r < R; ++r) {
+      for (int v = 0; v < NV; ++v) acc[r][v] = Float(0.0f);
+    }
+    for (int64_t t = 0; t < taps; ++t) {
+      const Float w(weights[t]);
+      for (int r = 0; r < R; ++r) {
+        const float* run = row + r * row_step + offsets[t];
+        for (int v = 0; v < NV; ++v) {
+          acc[r][v] = fused_multiply_add(Float::load_unaligned(run + v * kLanes), w, acc[r][v]);
+        }
+      }
+    }
+    const Float scale(a.act_scale * a.weight_scale), bias(a.bias);
+    for (int r = 0; r < R; ++r) {
+      for (int v = 0; v < NV; ++v) {
+        const Float y = fused_multiply_add(acc[r][v], scale, bias);
+        store_prefix(apply_activation<Arch>(y, a.activation), dst + r * dst_step + v * kLanes,
+                     count - v * kLanes);
+      }
+    }
+  }
+
+  // Every output row of columns [ox, ox + count), count <= NV lanes.
+  template <int NV>
+  static void quant_columns(const float* phases, const ConvGeometry& g, const PhaseShape& shape,
+                            const int64_t* offsets, const float* weights, int64_t taps,
+                            const DepthwiseQuantArgs& a, int64_t ox, int64_t count, float* out) {
+    constexpr int kRows = kBlockVecs / NV;
+    const int64_t row_step = g.stride_h * shape.width;
+    int64_t oy = 0;
+    for (; oy + kRows <= g.out_h; oy += kRows) {
+      quant_rows<NV, kRows>(phases + oy * row_step + ox, row_step, offsets, weights, taps, a, count,
+                            out + oy * g.out_w + ox, g.out_w);
+    }
+    for (; oy < g.out_h; ++oy) {
+      quant_rows<NV, 1>(phases + oy * row_step + ox, row_step, offsets, weights, taps, a, count,
+                        out + oy * g.out_w + ox, g.out_w);
+    }
+  }
 
   template <typename In>
   static void plane_quant(const In* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                          float* out, int32_t* scratch) {
-    build_phases<int32_t>(in, g, scratch);
+                          float* out, float* scratch) {
+    build_phases<Arch, float>(in, g, scratch);
     const PhaseShape shape(g);  // once per plane: it divides
-    for (int64_t oy = 0; oy < g.out_h; ++oy) {
-      float* dst = out + oy * g.out_w;
-      int64_t ox = 0;
+    const int64_t taps = g.kernel_h * g.kernel_w;
+    const int64_t max_input = std::is_signed_v<In> ? 128 : 255;
+    if (kVector && taps <= kMaxVectorTaps && exact_in_f32(a.weights, taps, max_input)) {
       if constexpr (kVector) {
-        using Int = xsimd::batch<int32_t, Arch>;
         using Float = xsimd::batch<float, Arch>;
-        constexpr int64_t kLanes = Int::size;
-        const Float scale(a.act_scale * a.weight_scale), bias(a.bias);
-        for (; ox < g.out_w; ox += kLanes) {
-          Int acc(0);
-          for_each_tap(scratch, g, shape, oy, [&](int64_t t, const int32_t* run) {
-            acc = acc + Int::load_unaligned(run + ox) * Int(a.weights[t]);
-          });
-          const Float y = fused_multiply_add(xsimd::batch_cast<float>(acc), scale, bias);
-          store_prefix(apply_activation<Arch>(y, a.activation), dst + ox, g.out_w - ox);
+        constexpr int64_t kLanes = Float::size;
+        int64_t offsets[kMaxVectorTaps];
+        float weights[kMaxVectorTaps];
+        tap_offsets(scratch, g, shape, offsets);
+        for (int64_t t = 0; t < taps; ++t) weights[t] = static_cast<float>(a.weights[t]);
+        for (int64_t ox = 0; ox < g.out_w; ox += kMaxRowVecs * kLanes) {
+          const int64_t count = std::min<int64_t>(g.out_w - ox, kMaxRowVecs * kLanes);
+          switch ((count + kLanes - 1) / kLanes) {
+            case 1:
+              quant_columns<1>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
+              break;
+            case 2:
+              quant_columns<2>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
+              break;
+            case 3:
+              quant_columns<3>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
+              break;
+            default:
+              quant_columns<4>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
+              break;
+          }
         }
       }
-      for (; ox < g.out_w; ++ox) {
+      return;
+    }
+    // Kernels too large for exact fp32 sums: int32 accumulation, one pixel at a time.
+    for (int64_t oy = 0; oy < g.out_h; ++oy) {
+      float* dst = out + oy * g.out_w;
+      for (int64_t ox = 0; ox < g.out_w; ++ox) {
         int32_t acc = 0;
-        for_each_tap(scratch, g, shape, oy,
-                     [&](int64_t t, const int32_t* run) { acc += run[ox] * a.weights[t]; });
+        for_each_tap(scratch, g, shape, oy, [&](int64_t t, const float* run) {
+          acc += static_cast<int32_t>(run[ox]) * a.weights[t];
+        });
         dst[ox] = apply_activation(dequantize_accumulator(acc, a.act_scale, a.weight_scale, a.bias),
                                    a.activation);
       }
@@ -129,17 +240,17 @@ struct Depthwise {
   }
 
   static void plane_u8(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                       float* out, int32_t* scratch) {
+                       float* out, float* scratch) {
     plane_quant(in, g, a, out, scratch);
   }
   static void plane_s8(const int8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                       float* out, int32_t* scratch) {
+                       float* out, float* scratch) {
     plane_quant(in, g, a, out, scratch);
   }
 
   static void plane_f32(const float* in, const ConvGeometry& g, const float* weights, float bias,
                         Activation activation, float* out, float* scratch) {
-    build_phases<float>(in, g, scratch);
+    build_phases<Arch, float>(in, g, scratch);
     const PhaseShape shape(g);  // once per plane: it divides
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
       float* dst = out + oy * g.out_w;

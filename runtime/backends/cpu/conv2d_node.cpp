@@ -290,8 +290,7 @@ class Conv2dNode : public CompiledNode {
     const int64_t taps = g_.kernel_h * g_.kernel_w;
     const size_t scratch_elements = kernels::depthwise_scratch_elements(g_);
     parallel_ranges(batch * g_.in_channels, threads, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> int_scratch(quantized_ ? scratch_elements : 0);
-      std::vector<float> float_scratch(quantized_ ? 0 : scratch_elements);
+      std::vector<float> scratch(scratch_elements);
       for (int64_t plane = begin; plane < end; ++plane) {
         const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
         float* out = output.as<float>() + plane * out_plane;
@@ -299,7 +298,7 @@ class Conv2dNode : public CompiledNode {
         if (!quantized_) {
           depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
                                op_.weights.data<float>() + c * taps, op_.bias[ci], op_.activation,
-                               out, float_scratch.data());
+                               out, scratch.data());
           continue;
         }
         kernels::DepthwiseQuantArgs a;
@@ -309,11 +308,9 @@ class Conv2dNode : public CompiledNode {
         a.bias = op_.bias[ci];
         a.activation = op_.activation;
         if (input_.dtype == DType::kU8) {
-          depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out,
-                              int_scratch.data());
+          depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch.data());
         } else {
-          depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out,
-                              int_scratch.data());
+          depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch.data());
         }
       }
     });
