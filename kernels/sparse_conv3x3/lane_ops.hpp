@@ -20,12 +20,14 @@ struct LaneOps {
   void (*stage_quad)(const void* const channels[4], bool signed_input, int height, int width,
                      int stride, const Sparse3x3Geometry& geometry, int row_begin, int row_end,
                      uint8_t* lane);
-  // For the grid pixels p in [first, last) of one output channel (acc[p -
-  // first]), writes out[oy * out_width + ox] = act(fmaf(float(acc), scale,
-  // bias)) where p = oy * pitch + ox and ox < out_width. `acc` holds exact
-  // fp32 integers when acc_is_float, else int32.
-  void (*epilogue)(const void* acc, bool acc_is_float, int64_t first, int64_t last, int pitch,
-                   int out_width, float scale, float bias, Activation activation, float* out);
+  // For the grid pixels p in [first, last) of `channels` output channels
+  // (channel c's accumulators at acc + c * tile, acc[p - first]), writes
+  // out[c * plane + oy * out_width + ox] = act(fmaf(float(acc), scales[c],
+  // bias[c])) where p = oy * pitch + ox and ox < out_width. `acc` holds
+  // exact fp32 integers when acc_is_float, else int32.
+  void (*epilogue)(const void* acc, bool acc_is_float, int64_t tile, int channels, int64_t first,
+                   int64_t last, int pitch, int out_width, const float* scales, const float* bias,
+                   Activation activation, float* out, int64_t plane);
   // Output-channel form: acc[c / 16][p][c % 16] for `tile` pixels per
   // channel; writes out[c * plane + p] = act(fmaf(float(acc), scales[c],
   // bias[c])) for c < channels, p < pixels.

@@ -61,6 +61,43 @@ void stage_f32_any(const void* channel, bool signed_input, int height, int width
   }
 }
 
+// dst[0, n) = pixels [at, at + n) of the 4 channel rows, channel j in byte j
+// (masked by keep[j]): a 4 x 16 byte transpose with SSE2 unpacks (baseline
+// x86-64, so every ISA file gets it). n < 16 (AVX-512 files only) loads and
+// stores under masks, touching no byte past the n pixels: rows of small
+// planes (14, 7) are shorter than one transpose.
+inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], int64_t at, int n,
+                         uint32_t* dst) {
+  __m128i r[4];
+  for (int j = 0; j < 4; ++j) {
+    const auto* from = reinterpret_cast<const __m128i*>(src[j] + at);
+    __m128i v;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    v = n == 16 ? _mm_loadu_si128(from) : _mm_maskz_loadu_epi8((1u << n) - 1, from);
+#else
+    v = _mm_loadu_si128(from);
+#endif
+    r[j] = _mm_and_si128(v, _mm_set1_epi8(static_cast<char>(keep[j])));
+  }
+  const __m128i ab_lo = _mm_unpacklo_epi8(r[0], r[1]);
+  const __m128i ab_hi = _mm_unpackhi_epi8(r[0], r[1]);
+  const __m128i cd_lo = _mm_unpacklo_epi8(r[2], r[3]);
+  const __m128i cd_hi = _mm_unpackhi_epi8(r[2], r[3]);
+  const __m128i quads[4] = {_mm_unpacklo_epi16(ab_lo, cd_lo), _mm_unpackhi_epi16(ab_lo, cd_lo),
+                            _mm_unpacklo_epi16(ab_hi, cd_hi), _mm_unpackhi_epi16(ab_hi, cd_hi)};
+  auto* out = reinterpret_cast<__m128i*>(dst);
+  for (int k = 0; k < 4; ++k) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (n < 16) {
+      const int count = std::clamp(n - 4 * k, 0, 4);
+      _mm_mask_storeu_epi32(out + k, static_cast<__mmask8>((1u << count) - 1), quads[k]);
+      continue;
+    }
+#endif
+    _mm_storeu_si128(out + k, quads[k]);
+  }
+}
+
 // Quad lanes hold raw bytes (u8, or s8 two's complement for the scalar path).
 template <int S>
 void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
@@ -89,25 +126,13 @@ void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
         std::fill(dst, dst + cols.begin, 0u);
         int b = cols.begin;
         if constexpr (S == 1) {
-          // 16 pixels at a time: a 4 x 16 byte transpose with SSE2 unpacks
-          // (baseline x86-64, so every ISA file gets it).
-          for (; b + 16 <= cols.end; b += 16) {
-            __m128i r[4];
-            for (int j = 0; j < 4; ++j) {
-              r[j] = _mm_and_si128(
-                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[j] + b + shift)),
-                  _mm_set1_epi8(static_cast<char>(keep[j])));
-            }
-            const __m128i ab_lo = _mm_unpacklo_epi8(r[0], r[1]);
-            const __m128i ab_hi = _mm_unpackhi_epi8(r[0], r[1]);
-            const __m128i cd_lo = _mm_unpacklo_epi8(r[2], r[3]);
-            const __m128i cd_hi = _mm_unpackhi_epi8(r[2], r[3]);
-            auto* out = reinterpret_cast<__m128i*>(dst + b);
-            _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
-            _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
-            _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
-            _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
+          for (; b + 16 <= cols.end; b += 16) interleave16(src, keep, b + shift, 16, dst + b);
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+          if (b < cols.end) {
+            interleave16(src, keep, b + shift, static_cast<int>(cols.end - b), dst + b);
+            b = cols.end;
           }
+#endif
         }
         for (; b < cols.end; ++b) {
           const int ix = S * b + shift;
@@ -192,39 +217,50 @@ void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias
 }
 #endif
 
-template <typename Acc>
-void epilogue_typed(const Acc* acc, int64_t count, float scale, float bias, Activation activation,
-                    float* dst) {
-  with_activation(activation, [&](auto a) {
+template <Activation A, typename Acc>
+void epilogue_run(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
 #if defined(__AVX512F__)
-    epilogue_loop_avx512<a()>(acc, count, scale, bias, dst);
+  epilogue_loop_avx512<A>(acc, count, scale, bias, dst);
 #else
-    epilogue_loop<a()>(acc, count, scale, bias, dst);
+  epilogue_loop<A>(acc, count, scale, bias, dst);
 #endif
+}
+
+// The tile's grid pixels [first, last) in row segments, each writing its
+// valid columns (< out_width), for every channel of the block: the segments
+// (a division each) and the activation dispatch are found once per block,
+// not once per channel.
+template <typename Acc>
+void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, int64_t last,
+                    int pitch, int out_width, const float* scales, const float* bias,
+                    Activation activation, float* out, int64_t plane) {
+  with_activation(activation, [&](auto a) {
+    for (int64_t p = first; p < last;) {
+      const int64_t oy = p / pitch;
+      const int64_t ox0 = p - oy * pitch;
+      const int64_t segment_end = std::min<int64_t>(last, (oy + 1) * pitch);
+      const int64_t ox1 = std::min<int64_t>(out_width, segment_end - oy * pitch);
+      if (ox1 > ox0) {
+        const Acc* src = acc + (p - first);
+        float* dst = out + oy * out_width + ox0;
+        for (int c = 0; c < channels; ++c) {
+          epilogue_run<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], dst + c * plane);
+        }
+      }
+      p = segment_end;
+    }
   });
 }
 
-// Walks the tile's grid pixels [first, last) row segment by row segment and
-// writes the valid columns (< out_width) of each.
-void epilogue_any(const void* acc, bool acc_is_float, int64_t first, int64_t last, int pitch,
-                  int out_width, float scale, float bias, Activation activation, float* out) {
-  for (int64_t p = first; p < last;) {
-    const int64_t oy = p / pitch;
-    const int64_t ox0 = p - oy * pitch;
-    const int64_t segment_end = std::min<int64_t>(last, (oy + 1) * pitch);
-    const int64_t ox1 = std::min<int64_t>(out_width, segment_end - oy * pitch);
-    if (ox1 > ox0) {
-      float* dst = out + oy * out_width + ox0;
-      const int64_t offset = p - first;
-      if (acc_is_float) {
-        epilogue_typed(static_cast<const float*>(acc) + offset, ox1 - ox0, scale, bias, activation,
-                       dst);
-      } else {
-        epilogue_typed(static_cast<const int32_t*>(acc) + offset, ox1 - ox0, scale, bias,
-                       activation, dst);
-      }
-    }
-    p = segment_end;
+void epilogue_any(const void* acc, bool acc_is_float, int64_t tile, int channels, int64_t first,
+                  int64_t last, int pitch, int out_width, const float* scales, const float* bias,
+                  Activation activation, float* out, int64_t plane) {
+  if (acc_is_float) {
+    epilogue_block(static_cast<const float*>(acc), tile, channels, first, last, pitch, out_width,
+                   scales, bias, activation, out, plane);
+  } else {
+    epilogue_block(static_cast<const int32_t*>(acc), tile, channels, first, last, pitch, out_width,
+                   scales, bias, activation, out, plane);
   }
 }
 

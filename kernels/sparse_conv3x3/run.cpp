@@ -144,18 +144,18 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
     return;
   }
   const int64_t last_pixel = std::min<int64_t>(first_pixel + T, g.grid_pixels);
+  float scales[4];  // pixel-form blocks hold 1, 2 or 4 channels
   for (int b = block_begin; b < block_end; ++b) {
-    for (int ob = 0; ob < OB; ++ob) {
-      const int o = b * OB + ob;
-      if (o >= problem_.out_channels) break;
-      const int32_t* row = final_acc + (static_cast<size_t>(b - block_begin) * OB + ob) * T;
+    const int first_channel = b * OB;
+    const int channels = std::min(OB, problem_.out_channels - first_channel);
+    for (int c = 0; c < channels; ++c) {
       // dequantize_accumulator's scale product, computed the same way.
-      const float scale = act_scale * weight_scales_[static_cast<size_t>(o)];
-      const float bias = bias_[static_cast<size_t>(o)];
-      float* out = output + o * plane_out;
-      ops.epilogue(row, acc_is_float, first_pixel, last_pixel, g.pitch, out_w, scale, bias,
-                   activation_, out);
+      scales[c] = act_scale * weight_scales_[static_cast<size_t>(first_channel + c)];
     }
+    ops.epilogue(final_acc + static_cast<size_t>(b - block_begin) * OB * T, acc_is_float, T,
+                 channels, first_pixel, last_pixel, g.pitch, out_w, scales,
+                 bias_.data() + first_channel, activation_, output + first_channel * plane_out,
+                 plane_out);
   }
 }
 
