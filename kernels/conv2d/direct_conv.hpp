@@ -75,7 +75,9 @@ std::vector<float> pack_direct_weights_f32(const float* weights, const ConvGeome
                                            const DirectLayout& layout);
 
 // One tile: kOutBlock output channels x `tile_pixels` flat pixels starting at
-// `first_pixel`, written (after the epilogue) to `out[o * tile_pixels + p]`.
+// `first_pixel`, written (after the epilogue) to `out[o * out_stride + p]`
+// for o < rows and p < valid: a staging buffer (out_stride = tile_pixels),
+// or the output planes themselves when flat pixels are output pixels.
 struct QuantTileArgs {
   const uint8_t* input = nullptr;  // packed (quads)
   const int64_t* step_offsets = nullptr;
@@ -88,6 +90,9 @@ struct QuantTileArgs {
   const float* bias = nullptr;            // [kOutBlock]
   Activation activation = Activation::kNone;
   float* out = nullptr;
+  int64_t out_stride = 0;
+  int64_t rows = kOutBlock;
+  int64_t valid = 0;  // pixels stored, <= tile_pixels
 };
 
 struct FloatTileArgs {

@@ -35,7 +35,7 @@ void quant_tile(const QuantTileArgs& a) {
   }
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
-    store_dequantized<ArchAvx2>(acc[r], r, a, a.out + r * kTile);
+    store_dequantized<ArchAvx2>(acc[r], r, 0, a);
   }
 }
 

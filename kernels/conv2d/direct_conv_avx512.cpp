@@ -47,7 +47,7 @@ void quant_tile(const QuantTileArgs& a) {
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
     for (int64_t v = 0; v < kVectors; ++v) {
-      store_dequantized<ArchAvx512>(acc[r][v], r, a, a.out + r * kTile + v * kLanes);
+      store_dequantized<ArchAvx512>(acc[r][v], r, v * kLanes, a);
     }
   }
 }

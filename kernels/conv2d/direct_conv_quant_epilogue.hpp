@@ -11,16 +11,26 @@
 namespace sparq::kernels {
 namespace {
 
+// Row `row`'s pixels [first, first + lanes) of the tile: stored when the row
+// is one of a.rows, the first a.valid - first lanes of them (masked).
 template <class Arch>
-inline void store_dequantized(xsimd::batch<int32_t, Arch> acc, int64_t row, const QuantTileArgs& a,
-                              float* out) {
+inline void store_dequantized(xsimd::batch<int32_t, Arch> acc, int64_t row, int64_t first,
+                              const QuantTileArgs& a) {
   using Batch = xsimd::batch<float, Arch>;
+  const int64_t count = a.valid - first;
+  if (row >= a.rows || count <= 0) return;
   const xsimd::batch<int32_t, Arch> corrected =
       acc - xsimd::batch<int32_t, Arch>(a.compensation[row]);
   const Batch scale(a.act_scale * a.weight_scale[row]);
   const Batch y =
       fused_multiply_add(xsimd::batch_cast<float>(corrected), scale, Batch(a.bias[row]));
-  apply_activation<Arch>(y, a.activation).store_unaligned(out);
+  const Batch result = apply_activation<Arch>(y, a.activation);
+  float* out = a.out + row * a.out_stride + first;
+  if (count >= static_cast<int64_t>(Batch::size)) {
+    result.store_unaligned(out);
+  } else {
+    store_first(result, out, count);
+  }
 }
 
 }  // namespace

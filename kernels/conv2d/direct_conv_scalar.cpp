@@ -19,9 +19,9 @@ void quant_tile(const QuantTileArgs& a) {
       }
     }
   }
-  for (int64_t r = 0; r < kOutBlock; ++r) {
-    for (int64_t p = 0; p < kTile; ++p) {
-      a.out[r * kTile + p] =
+  for (int64_t r = 0; r < a.rows; ++r) {
+    for (int64_t p = 0; p < a.valid; ++p) {
+      a.out[r * a.out_stride + p] =
           apply_activation(dequantize_accumulator(acc[r][p] - a.compensation[r], a.act_scale,
                                                   a.weight_scale[r], a.bias[r]),
                            a.activation);

@@ -316,6 +316,32 @@ TEST_P(CpuOps, QuantizedDepthwiseCoversEveryBlockShape) {
   }
 }
 
+// Pointwise (1x1, stride 1, unpadded) layers pack each channel quad's planes
+// as one run and write tiles straight into the output planes: planes shorter
+// and longer than one transpose, partial quads and partial blocks.
+TEST_P(CpuOps, QuantizedPointwiseConvMatchesReference) {
+  std::mt19937 gen = testing::rng(104);
+  int i = 0;
+  for (const int64_t side : {3, 4, 9, 14}) {
+    for (const int64_t in_c : {4, 8, 13}) {
+      ConvCase c{};
+      c.batch = uniform(gen, 1, 2);
+      c.in_c = in_c;
+      c.out_c = uniform(gen, 1, 20);
+      c.groups = 1;
+      c.h = side;
+      c.w = side + uniform(gen, 0, 3);
+      c.kh = c.kw = 1;
+      c.sh = c.sw = 1;
+      c.ph = c.pw = 0;
+      c.input = ++i % 2 ? DType::kU8 : DType::kS8;
+      c.weights = i % 3 ? DType::kS4 : DType::kS8;
+      const ConvProblem p = make_conv_problem(c, gen);
+      expect_matches(p.graph, {&p.input}, p.what);
+    }
+  }
+}
+
 TEST_P(CpuOps, FloatConv2dMatchesReference) {
   std::mt19937 gen = testing::rng(202);
   for (int i = 0; i < 30 && !HasFailure(); ++i) {

@@ -213,6 +213,9 @@ class Conv2dNode : public CompiledNode {
     const int64_t og = g_.out_per_group();
     const int64_t out_plane = g_.out_h * g_.out_w;
     const auto steps = static_cast<int64_t>(layout_.step_offsets.size());
+    // Without discarded columns (1x1 and other pad-free stride-1 rows), flat
+    // pixel q is output pixel q.
+    const bool direct_output = layout_.plane_w == g_.out_w;
     // Index = ((sample * groups + group) * blocks + block) * tiles + tile: a
     // range walks the pixels of one weight block, which stays in cache.
     parallel_ranges(batch * g_.groups * blocks * tiles, threads, [&](int64_t begin, int64_t end) {
@@ -229,6 +232,11 @@ class Conv2dNode : public CompiledNode {
         const int64_t n = ng / g_.groups, grp = ng % g_.groups;
         const int64_t slot = (grp * blocks + b) * kOutBlock;
         const uint8_t* packed = scratch + ng * group_buffer_bytes();
+        const int64_t first = t * tile_;
+        const int64_t last = std::min(first + tile_, layout_.pixels);
+        const int64_t rows = std::min(kOutBlock, og - b * kOutBlock);
+        float* block_out =
+            output.as<float>() + (n * g_.out_channels + grp * og + b * kOutBlock) * out_plane;
         if (quantized_) {
           kernels::QuantTileArgs a;
           a.input = packed;
@@ -241,7 +249,18 @@ class Conv2dNode : public CompiledNode {
           a.weight_scale = block_scale_.data() + slot;
           a.bias = block_bias_.data() + slot;
           a.activation = op_.activation;
+          if (direct_output) {
+            // Flat pixels are output pixels: the tile writes the planes itself.
+            a.out = block_out + first;
+            a.out_stride = out_plane;
+            a.rows = rows;
+            a.valid = last - first;
+            quant_.quant_tile(a);
+            continue;
+          }
           a.out = staging.data();
+          a.out_stride = tile_;
+          a.valid = tile_;
           quant_.quant_tile(a);
         } else {
           kernels::FloatTileArgs a;
@@ -258,8 +277,6 @@ class Conv2dNode : public CompiledNode {
         // Scatter the valid pixels: flat pixel q = oy * plane_w + ox, and
         // columns ox >= out_w were computed only to keep the runs contiguous.
         // The runs are found once per tile (one division), then copied per row.
-        const int64_t first = t * tile_;
-        const int64_t last = std::min(first + tile_, layout_.pixels);
         runs.clear();
         int64_t oy = first / layout_.plane_w, ox = first % layout_.plane_w, q = first;
         while (q < last) {
@@ -270,10 +287,8 @@ class Conv2dNode : public CompiledNode {
           ++oy;
           ox = 0;
         }
-        const int64_t rows = std::min(kOutBlock, og - b * kOutBlock);
         for (int64_t r = 0; r < rows; ++r) {
-          const int64_t o = grp * og + b * kOutBlock + r;
-          float* plane = output.as<float>() + (n * g_.out_channels + o) * out_plane;
+          float* plane = block_out + r * out_plane;
           const float* src = staging.data() + r * tile_;
           for (const Run& run : runs) {
             std::memcpy(plane + run.dst, src + run.src,
