@@ -17,31 +17,42 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kVectors = 3;
 constexpr int64_t kTile = kLanes * kVectors;
 
-void quant_tile(const QuantTileArgs& a) {
-  __m512i acc[kOutBlock][kVectors];
+// V pixel vectors of the tile (the last tile of a plane computes only the
+// vectors holding its valid pixels).
+template <int V>
+void quant_vectors(const QuantTileArgs& a) {
+  __m512i acc[kOutBlock][V];
 #pragma GCC unroll 32
   for (auto& row : acc) {
     for (auto& v : row) v = _mm512_setzero_si512();
   }
   for (int64_t s = 0; s < a.steps; ++s) {
     const uint8_t* x = a.input + (a.step_offsets[s] + a.first_pixel) * 4;
-    __m512i xv[kVectors];
+    __m512i xv[V];
 #pragma GCC unroll 32
-    for (int64_t v = 0; v < kVectors; ++v) xv[v] = _mm512_loadu_si512(x + v * 64);
+    for (int64_t v = 0; v < V; ++v) xv[v] = _mm512_loadu_si512(x + v * 64);
     const int32_t* w = reinterpret_cast<const int32_t*>(a.weights + s * kOutBlock * 4);
 #pragma GCC unroll 32
     for (int64_t r = 0; r < kOutBlock; ++r) {
       const __m512i wq = _mm512_set1_epi32(w[r]);
 #pragma GCC unroll 32
-      for (int64_t v = 0; v < kVectors; ++v) dpbusd(acc[r][v], xv[v], wq);
+      for (int64_t v = 0; v < V; ++v) dpbusd(acc[r][v], xv[v], wq);
     }
   }
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
-    for (int64_t v = 0; v < kVectors; ++v) {
-      store_dequantized<ArchAvx512>(acc[r][v], r, v * kLanes, a);
-    }
+    for (int64_t v = 0; v < V; ++v) store_dequantized<ArchAvx512>(acc[r][v], r, v * kLanes, a);
+  }
+}
+
+void quant_tile(const QuantTileArgs& a) {
+  if (a.valid <= kLanes) {
+    quant_vectors<1>(a);
+  } else if (a.valid <= 2 * kLanes) {
+    quant_vectors<2>(a);
+  } else {
+    quant_vectors<kVectors>(a);
   }
 }
 

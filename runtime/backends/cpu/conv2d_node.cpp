@@ -260,7 +260,7 @@ class Conv2dNode : public CompiledNode {
           }
           a.out = staging.data();
           a.out_stride = tile_;
-          a.valid = tile_;
+          a.valid = last - first;  // the scatter below copies no more
           quant_.quant_tile(a);
         } else {
           kernels::FloatTileArgs a;
