@@ -27,25 +27,6 @@ InsideRange inside_range(int64_t in_w, int64_t width, int64_t stride, int64_t fi
   return {begin, end};
 }
 
-// One output row of a phase plane: dst[x * stride_elems] for x in [0, width)
-// takes padded(row, x * stride + first_col) ^ flip, where `row` is null when
-// the whole row lies in the padding. The columns that fall inside the input
-// are found first, so the copy loop itself has no bounds checks.
-template <typename T>
-void copy_padded_row(const T* row, int64_t in_w, int64_t width, int64_t stride, int64_t first_col,
-                     T fill, T flip, T* dst, int64_t stride_elems) {
-  const T padded = static_cast<T>(fill ^ flip);
-  // x range whose column lies inside [0, in_w); none for a padding row.
-  const InsideRange inside =
-      row != nullptr ? inside_range(in_w, width, stride, first_col) : InsideRange{};
-  const int64_t begin = inside.begin, end = inside.end;
-  for (int64_t x = 0; x < begin; ++x) dst[x * stride_elems] = padded;
-  for (int64_t x = begin; x < end; ++x) {
-    dst[x * stride_elems] = static_cast<T>(row[x * stride + first_col] ^ flip);
-  }
-  for (int64_t x = end; x < width; ++x) dst[x * stride_elems] = padded;
-}
-
 void copy_padded_row_f32(const float* row, int64_t in_w, int64_t width, int64_t stride,
                          int64_t first_col, float* dst) {
   for (int64_t x = 0; x < width; ++x) {
@@ -58,6 +39,36 @@ const uint8_t* input_row(const uint8_t* in, const ConvGeometry& g, int64_t chann
   const int64_t iy = y - g.pad_h;
   if (channel >= g.in_per_group() || iy < 0 || iy >= g.in_h) return nullptr;
   return in + (channel * g.in_h + iy) * g.in_w;
+}
+
+// One row of a window-quad plane: dst[4 x + d] = padded(row, x * stride +
+// first_col + d) ^ flip for d < 4, x < width (`row` null: a padding row).
+// Where all four columns lie inside the row they are one 4-byte load (the
+// quad of kernel columns is 4 consecutive input bytes at any stride); only
+// the edges go byte by byte. Columns past the kernel (kx >= kernel_w) meet
+// zero weights, so reading the input there, as the word loads do, is as good
+// as padding.
+void copy_window_quads(const uint8_t* row, int64_t in_w, int64_t width, int64_t stride,
+                       int64_t first_col, uint8_t flip, uint8_t* dst) {
+  const uint32_t flip4 = flip * 0x01010101u;
+  // x with first_col + x * stride >= 0 and first_col + x * stride + 3 < in_w.
+  const InsideRange words =
+      row != nullptr ? inside_range(in_w - 3, width, stride, first_col) : InsideRange{};
+  auto byte_by_byte = [&](int64_t x) {
+    for (int64_t d = 0; d < 4; ++d) {
+      const int64_t ix = x * stride + first_col + d;
+      const uint8_t value = row != nullptr && ix >= 0 && ix < in_w ? row[ix] : 0;
+      dst[4 * x + d] = value ^ flip;
+    }
+  };
+  for (int64_t x = 0; x < words.begin; ++x) byte_by_byte(x);
+  for (int64_t x = words.begin; x < words.end; ++x) {
+    uint32_t quad;
+    std::memcpy(&quad, row + x * stride + first_col, 4);
+    quad ^= flip4;
+    std::memcpy(dst + 4 * x, &quad, 4);
+  }
+  for (int64_t x = std::max(words.begin, words.end); x < width; ++x) byte_by_byte(x);
 }
 
 // dst[4 x + d] = src[d][x] ^ flip for x in [0, n): 16 pixels at a time as a
@@ -191,13 +202,8 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
           uint8_t* dst = out + ((i * quads_per_row + j) * l.row_phases + rp) * plane * 4;
           for (int64_t yq = 0; yq < l.plane_h; ++yq) {
             const uint8_t* row = input_row(in, g, i, yq * g.stride_h + rp);
-            for (int64_t d = 0; d < 4; ++d) {
-              const int64_t kx = j * 4 + d;
-              // Columns past the kernel meet zero weights; any value works.
-              copy_padded_row<uint8_t>(kx < g.kernel_w ? row : nullptr, g.in_w, l.plane_w,
-                                       g.stride_w, kx - g.pad_w, 0, flip,
-                                       dst + yq * l.plane_w * 4 + d, 4);
-            }
+            copy_window_quads(row, g.in_w, l.plane_w, g.stride_w, j * 4 - g.pad_w, flip,
+                              dst + yq * l.plane_w * 4);
           }
         }
       }
