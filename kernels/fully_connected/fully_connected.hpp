@@ -14,17 +14,20 @@
 
 namespace sparq::kernels {
 
-// Output channels per float block; transposed weights are padded to a multiple.
+// Output channels per float block. Float weights are packed block by block,
+// [out / kFcFloatBlock][in][kFcFloatBlock] (padded with zeros), so a block
+// reads one contiguous run: with rows of all outputs, each step of i jumped a
+// whole row (4 KiB for 1000 outputs), a new page every load, which the
+// prefetchers do not follow.
 inline constexpr int64_t kFcFloatBlock = 32;
 
 struct FullyConnectedKernels {
   Isa isa = Isa::kScalar;
   // dots[r] = sum_i x[i] * w[r * in + i] for r < rows.
   void (*dot_u8s8)(const uint8_t* x, const int8_t* w, int64_t in, int64_t rows, int32_t* dots);
-  // For o in [o_begin, o_begin + kFcFloatBlock): sums[o - o_begin] =
-  // sum_i x[i] * wt[i * out_padded + o], in ascending i, without FMA.
-  void (*block_f32)(const float* x, const float* wt, int64_t in, int64_t out_padded,
-                    int64_t o_begin, float* sums);
+  // For o < kFcFloatBlock: sums[o] = sum_i x[i] * block[i * kFcFloatBlock + o],
+  // in ascending i, without FMA.
+  void (*block_f32)(const float* x, const float* block, int64_t in, float* sums);
 };
 
 FullyConnectedKernels fully_connected_kernels_scalar();

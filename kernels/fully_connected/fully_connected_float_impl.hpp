@@ -13,13 +13,12 @@ struct FcFloat {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr int64_t kVectors = kFcFloatBlock / static_cast<int64_t>(Batch::size);
 
-  static void block(const float* x, const float* wt, int64_t in, int64_t out_padded,
-                    int64_t o_begin, float* sums) {
+  static void block(const float* x, const float* weights, int64_t in, float* sums) {
     Batch acc[kVectors];
 #pragma GCC unroll 32
     for (auto& v : acc) v = Batch(0.0f);
     for (int64_t i = 0; i < in; ++i) {
-      const float* row = wt + i * out_padded + o_begin;
+      const float* row = weights + i * kFcFloatBlock;
       const Batch xi(x[i]);
 #pragma GCC unroll 32
       for (int64_t v = 0; v < kVectors; ++v) {

@@ -11,11 +11,10 @@ void dot_u8s8(const uint8_t* x, const int8_t* w, int64_t in, int64_t rows, int32
   }
 }
 
-void block_f32(const float* x, const float* wt, int64_t in, int64_t out_padded, int64_t o_begin,
-               float* sums) {
+void block_f32(const float* x, const float* weights, int64_t in, float* sums) {
   for (int64_t o = 0; o < kFcFloatBlock; ++o) sums[o] = 0.0f;
   for (int64_t i = 0; i < in; ++i) {
-    const float* row = wt + i * out_padded + o_begin;
+    const float* row = weights + i * kFcFloatBlock;
     for (int64_t o = 0; o < kFcFloatBlock; ++o) sums[o] += row[o] * x[i];
   }
 }

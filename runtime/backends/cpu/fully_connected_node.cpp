@@ -53,11 +53,12 @@ class FullyConnectedNode : public CompiledNode {
     } else {
       padded_out_ =
           (out_ + kernels::kFcFloatBlock - 1) / kernels::kFcFloatBlock * kernels::kFcFloatBlock;
-      transposed_.assign(static_cast<size_t>(in_ * padded_out_), 0.0f);
+      packed_f32_.assign(static_cast<size_t>(in_ * padded_out_), 0.0f);
       const float* w = op_.weights.data<float>();
+      constexpr int64_t kBlock = kernels::kFcFloatBlock;
       for (int64_t o = 0; o < out_; ++o) {
-        for (int64_t i = 0; i < in_; ++i)
-          transposed_[static_cast<size_t>(i * padded_out_ + o)] = w[o * in_ + i];
+        float* block = packed_f32_.data() + (o / kBlock) * in_ * kBlock;
+        for (int64_t i = 0; i < in_; ++i) block[i * kBlock + o % kBlock] = w[o * in_ + i];
       }
     }
   }
@@ -115,7 +116,7 @@ class FullyConnectedNode : public CompiledNode {
       float sums[kernels::kFcFloatBlock];
       for (int64_t index = begin; index < end; ++index) {
         const int64_t n = index / blocks, first = (index % blocks) * kernels::kFcFloatBlock;
-        kernels_.block_f32(input.as<float>() + n * in_, transposed_.data(), in_, padded_out_, first,
+        kernels_.block_f32(input.as<float>() + n * in_, packed_f32_.data() + first * in_, in_,
                            sums);
         float* y = output.as<float>() + n * out_;
         for (int64_t r = 0; r < kernels::kFcFloatBlock && first + r < out_; ++r) {
@@ -132,7 +133,7 @@ class FullyConnectedNode : public CompiledNode {
   int64_t in_ = 0, out_ = 0, padded_out_ = 0;
   kernels::FullyConnectedKernels kernels_;
   std::vector<int32_t> compensation_;
-  std::vector<float> transposed_;
+  std::vector<float> packed_f32_;
 };
 
 }  // namespace
