@@ -1,10 +1,9 @@
 // Packing for the direct convolution (baseline code: it runs once per group
 // and sample for inputs, once per model for weights).
-#include <emmintrin.h>
-
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/common/byte_quads.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
 
 namespace sparq::kernels {
@@ -71,9 +70,9 @@ void copy_window_quads(const uint8_t* row, int64_t in_w, int64_t width, int64_t 
   for (int64_t x = std::max(words.begin, words.end); x < width; ++x) byte_by_byte(x);
 }
 
-// dst[4 x + d] = src[d][x] ^ flip for x in [0, n): 16 pixels at a time as a
-// 4 x 16 byte transpose (SSE2 unpacks, baseline x86-64), the last 16
-// overlapping the ones before; runs shorter than 16 go byte by byte.
+// dst[4 x + d] = src[d][x] ^ flip for x in [0, n): 16 pixels at a time
+// (transpose_to_quads), the last 16 overlapping the ones before; runs
+// shorter than 16 go byte by byte.
 void interleave_quads(const uint8_t* const src[4], int64_t n, uint8_t flip, uint8_t* dst) {
   int64_t x = 0;
   if (n >= 16) {
@@ -84,15 +83,10 @@ void interleave_quads(const uint8_t* const src[4], int64_t n, uint8_t flip, uint
       for (int d = 0; d < 4; ++d) {
         r[d] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[d] + x)), f);
       }
-      const __m128i ab_lo = _mm_unpacklo_epi8(r[0], r[1]);
-      const __m128i ab_hi = _mm_unpackhi_epi8(r[0], r[1]);
-      const __m128i cd_lo = _mm_unpacklo_epi8(r[2], r[3]);
-      const __m128i cd_hi = _mm_unpackhi_epi8(r[2], r[3]);
+      __m128i quads[4];
+      transpose_to_quads(r, quads);
       auto* out = reinterpret_cast<__m128i*>(dst + 4 * x);
-      _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
-      _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
-      _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
-      _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
+      for (int k = 0; k < 4; ++k) _mm_storeu_si128(out + k, quads[k]);
       if (x == n - 16) return;
     }
   }
@@ -151,10 +145,9 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
     // Rows outside the input (padding, or channels past the group's end in
     // the last quad) read from a zero row, so the copy loop has no branches.
     const std::vector<uint8_t> zero_row(static_cast<size_t>(g.in_w), 0);
-    // Unpadded stride-1 planes (1x1 convolutions) are one contiguous run.
-    const bool whole_planes = g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0 &&
-                              l.plane_w == g.in_w && l.plane_h <= g.in_h &&
-                              l.planes == ceil_div(ig, 4);
+    // Stride 1 without padding: one phase, and each plane is the input plane
+    // (make_direct_layout), so a quad's planes are one contiguous run.
+    const bool whole_planes = g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
     for (int64_t c4 = 0; c4 < ceil_div(ig, 4); ++c4) {
       if (whole_planes && c4 * 4 + 3 < ig) {
         const uint8_t* planes[4];

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/common/byte_quads.hpp"
 #include "kernels/common/inside_range.hpp"
 #include "kernels/sparse_conv3x3/lane_ops.hpp"
 
@@ -62,8 +63,7 @@ void stage_f32_any(const void* channel, bool signed_input, int height, int width
 }
 
 // dst[0, n) = pixels [at, at + n) of the 4 channel rows, channel j in byte j
-// (masked by keep[j]): a 4 x 16 byte transpose with SSE2 unpacks (baseline
-// x86-64, so every ISA file gets it). n < 16 (AVX-512 files only) loads and
+// (masked by keep[j]). n < 16 (AVX-512 files only) loads and
 // stores under masks, touching no byte past the n pixels: rows of small
 // planes (14, 7) are shorter than one transpose.
 inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], int64_t at, int n,
@@ -79,12 +79,8 @@ inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], in
 #endif
     r[j] = _mm_and_si128(v, _mm_set1_epi8(static_cast<char>(keep[j])));
   }
-  const __m128i ab_lo = _mm_unpacklo_epi8(r[0], r[1]);
-  const __m128i ab_hi = _mm_unpackhi_epi8(r[0], r[1]);
-  const __m128i cd_lo = _mm_unpacklo_epi8(r[2], r[3]);
-  const __m128i cd_hi = _mm_unpackhi_epi8(r[2], r[3]);
-  const __m128i quads[4] = {_mm_unpacklo_epi16(ab_lo, cd_lo), _mm_unpackhi_epi16(ab_lo, cd_lo),
-                            _mm_unpacklo_epi16(ab_hi, cd_hi), _mm_unpackhi_epi16(ab_hi, cd_hi)};
+  __m128i quads[4];
+  transpose_to_quads(r, quads);
   auto* out = reinterpret_cast<__m128i*>(dst);
   for (int k = 0; k < 4; ++k) {
 #if defined(__AVX512BW__) && defined(__AVX512VL__)

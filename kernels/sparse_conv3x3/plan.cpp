@@ -307,8 +307,8 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
     if (by_channels) {
       rows = 0;
       for (int oy = 0; oy < problem.out_height(); ++oy) {
-        const int iy = oy * s + ky - 1;
-        rows += iy >= 0 && iy < problem.height ? 1 : 0;
+        const auto [begin, end] = problem.tap_rows(oy);
+        rows += ky >= begin && ky < end ? 1 : 0;
       }
     }
     tiles_reading[ky] = by_channels ? int64_t{rows} * g.row_tiles : g.tiles;

@@ -96,12 +96,7 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
   const uint8_t* tile_input = staged + first_pixel * 4;
   // The tap rows [ky_begin, ky_end) this tile runs: a row tile skips those
   // that read only padding (their products are zero, so the sums are the same).
-  int ky_begin = 0, ky_end = 3;
-  if (by_channels) {
-    const int s = problem_.stride;
-    while (tile_row * s + ky_begin - 1 < 0) ++ky_begin;
-    while (ky_end > ky_begin && tile_row * s + ky_end - 2 >= problem_.height) --ky_end;
-  }
+  const auto [ky_begin, ky_end] = by_channels ? problem_.tap_rows(tile_row) : std::pair{0, 3};
   for (int c = 0; c < chunks_; ++c) {
     for (int b = block_begin; b < block_end; ++b) {
       const size_t slot = static_cast<size_t>(c) * out_blocks_ + b;

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/isa/isa.hpp"
@@ -42,6 +43,14 @@ struct Sparse3x3Problem {
   int density = 9;
   bool signed_input = false;  // s8 activations (else u8)
   int out_height() const { return (height - 1) / stride + 1; }
+  // The tap rows ky in [first, second) whose input row oy * stride + ky - 1
+  // of output row oy lies inside the input; the others read only padding.
+  std::pair<int, int> tap_rows(int oy) const {
+    int begin = 0, end = 3;
+    while (oy * stride + begin - 1 < 0) ++begin;
+    while (end > begin && oy * stride + end - 2 >= height) --end;
+    return {begin, end};
+  }
   int out_width() const { return (width - 1) / stride + 1; }
 };
 

@@ -249,19 +249,13 @@ class Conv2dNode : public CompiledNode {
           a.weight_scale = block_scale_.data() + slot;
           a.bias = block_bias_.data() + slot;
           a.activation = op_.activation;
-          if (direct_output) {
-            // Flat pixels are output pixels: the tile writes the planes itself.
-            a.out = block_out + first;
-            a.out_stride = out_plane;
-            a.rows = rows;
-            a.valid = last - first;
-            quant_.quant_tile(a);
-            continue;
-          }
-          a.out = staging.data();
-          a.out_stride = tile_;
-          a.valid = last - first;  // the scatter below copies no more
+          // Flat pixels are output pixels: the tile writes the planes itself.
+          a.out = direct_output ? block_out + first : staging.data();
+          a.out_stride = direct_output ? out_plane : tile_;
+          a.rows = direct_output ? rows : kOutBlock;
+          a.valid = last - first;  // the staging scatter below copies no more
           quant_.quant_tile(a);
+          if (direct_output) continue;
         } else {
           kernels::FloatTileArgs a;
           a.input = reinterpret_cast<const float*>(packed);
