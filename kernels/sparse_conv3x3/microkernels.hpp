@@ -37,6 +37,12 @@ constexpr int max_pixels_channels_avx512(int channel_vecs) {
   constexpr int kMax[] = {0, 16, 14, 9, 6};
   return channel_vecs >= 1 && channel_vecs <= 4 ? kMax[channel_vecs] : 0;
 }
+// AMX tile program (tile_program.hpp): CV weight tiles of 16 output channels
+// x PV activation tiles of 16 pixels; CV * PV + PV + 1 of the 8 tile
+// registers.
+constexpr int max_pixel_vecs_amx(int channel_tiles) {
+  return channel_tiles >= 1 && channel_tiles <= 4 ? 7 / (channel_tiles + 1) : 0;
+}
 // The portable kernel is not register-blocked; larger tiles gain nothing.
 constexpr int max_pixel_vecs_scalar(int out_block) {
   return out_block == 3 ? 0 : 4;
@@ -51,6 +57,11 @@ AccumulateFn accumulate_quad_vnni(int out_block, int pixel_vecs);
 // channel_vecs output channels, tiles of `pixels` pixels of one output row;
 // accumulators acc[cv][pixel][16].
 AccumulateFn accumulate_quad_channels_vnni(int channel_vecs, int pixels);
+// The AMX tile program on 16 x channel_tiles output channels x 16 x
+// pixel_vecs pixels: on the tile unit, or on its portable model (any CPU;
+// for tests, far slower).
+AccumulateFn accumulate_quad_tiles_amx(int channel_tiles, int pixel_vecs);
+AccumulateFn accumulate_quad_tiles_emulated(int channel_tiles, int pixel_vecs);
 
 // The microkernel of `path`, or nullptr when it has no instantiation.
 AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input);

@@ -10,6 +10,8 @@
 #include "kernels/sparse_conv3x3/lane_ops.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "kernels/sparse_conv3x3/tile_entries.hpp"
+#include "kernels/sparse_conv3x3/tile_program.hpp"
 #include "sparq/error.hpp"
 #include "sparq/sparse_format.hpp"
 
@@ -57,9 +59,19 @@ constexpr double kEntryOverheadCycles = 1.0;
 constexpr double kCallOverheadCycles = 12.0;
 // Output-channel form only: its epilogue, per computed output element.
 constexpr double kChannelEpilogueCycles = 0.6;
+// AMX tile program, from Intel's published figures (HARDWARE.md: one
+// tdpbsud per 16 cycles), not fitted: no AMX machine has run it yet. A tile
+// load costs about 8 cycles; a gathered activation tile adds 16 row copies.
+constexpr double kTileDotCycles = 16.0;
+constexpr double kTileLoadCycles = 8.0;
+constexpr double kTileGatherCycles = 16.0;
+// ldtilecfg, tilerelease and the accumulator tile loads and stores of a call.
+constexpr double kTileCallCycles = 40.0;
 
 bool is_available(const Sparse3x3Path& path, bool signed_input) {
-  if (!isa_supported(path.isa)) return false;
+  if (path.emulated_tiles && path.isa != Isa::kAmx) return false;
+  // The emulated tile unit needs only the AVX-512 staging and epilogue.
+  if (!isa_supported(path.emulated_tiles ? Isa::kAvx512 : path.isa)) return false;
   if (path.layout == LaneLayout::kQuad && path.isa != Isa::kScalar && signed_input) return false;
   return true;
 }
@@ -93,7 +105,13 @@ AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input) {
                         ? sparse3x3::accumulate_f32_avx512(path.out_block, path.pixel_vecs)
                         : nullptr);
     case Isa::kAmx:
-      return nullptr;
+      if (path.layout != LaneLayout::kQuad || path.axis != VectorAxis::kPixels ||
+          path.out_block % 16 != 0) {
+        return nullptr;
+      }
+      return path.emulated_tiles
+                 ? sparse3x3::accumulate_quad_tiles_emulated(path.out_block / 16, path.pixel_vecs)
+                 : sparse3x3::accumulate_quad_tiles_amx(path.out_block / 16, path.pixel_vecs);
   }
   return nullptr;
 }
@@ -169,6 +187,7 @@ std::string path_label(const Sparse3x3Path& path) {
 
 const char* layout_name(const Sparse3x3Path& path) {
   if (path.layout == LaneLayout::kF32) return "f32";
+  if (path.isa == Isa::kAmx) return "quadtile";
   return path.axis == VectorAxis::kOutputChannels ? "quadoc" : "quad";
 }
 
@@ -207,6 +226,11 @@ std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3P
     path.pixel_vecs = choose_pixel_vecs(problem.out_width(), 1,
                                         sparse3x3::max_pixels_channels_avx512(channel_vecs));
     if (is_available(path, problem.signed_input)) paths.push_back(path);
+  }
+  // AMX tile program: 16 to 64 output channels x 16 to 48 grid pixels.
+  for (int channel_tiles : {1, 2, 3, 4}) {
+    add(Isa::kAmx, LaneLayout::kQuad, 16 * channel_tiles, 16,
+        sparse3x3::max_pixel_vecs_amx(channel_tiles));
   }
   return paths;
 }
@@ -283,8 +307,15 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   k.out_blocks_ = (O + OB - 1) / OB;
   const int64_t window_elems =
       static_cast<int64_t>(s) * s * (T + static_cast<int64_t>(2 / s) * g.pitch + 2 / s);
-  const int lanes_per_chunk =
+  const bool tile_program = path.isa == Isa::kAmx;
+  int lanes_per_chunk =
       static_cast<int>(std::clamp<int64_t>(kChunkInputBytes / (window_elems * 4), 1, g.lanes));
+  // The tile program's entries hold 16 lanes: chunks of whole entries.
+  if (tile_program) {
+    lanes_per_chunk =
+        std::min(g.lanes, std::max(sparse3x3::kTileRows,
+                                   lanes_per_chunk / sparse3x3::kTileRows * sparse3x3::kTileRows));
+  }
   k.chunks_ = (g.lanes + lanes_per_chunk - 1) / lanes_per_chunk;
   const int blocks_per_task = std::max(1, kTaskOutputChannels / OB);
   k.blocks_per_task_ = std::min(blocks_per_task, k.out_blocks_);
@@ -315,6 +346,7 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   }
   double entry_runs = 0;  // sum over entries of the tiles that run them
   double call_cycles_per_tile = 0;
+  double tile_program_cycles_per_tile = 0;
   // Registers of the block: OB weights x PV inputs (kOutputChannels: OB / 16
   // weight vectors, split-loaded, x PV broadcast pixels).
   const int weight_regs = by_channels ? OB / 16 : OB;
@@ -331,6 +363,22 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
     const int lane_end = std::min(g.lanes, lane_begin + lanes_per_chunk);
     std::fill(bound_chunk.begin(), bound_chunk.end(), 0);
     for (int b = 0; b < k.out_blocks_; ++b) {
+      if (tile_program) {
+        // Pixel tiles run every tap row: one range (rows 1 and 2 empty).
+        const int channel_tiles = OB / 16;
+        k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
+        const sparse3x3::TileEntryCounts counts = sparse3x3::append_tile_entries(
+            dense, O, I, g, lane_begin, lane_end, b * OB, channel_tiles, k.entries_);
+        k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
+        k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
+        entries += counts.rows;
+        tile_program_cycles_per_tile +=
+            static_cast<double>(counts.entries) * std::max(kTileDotCycles * channel_tiles * pv,
+                                                           kTileLoadCycles * (channel_tiles + pv)) +
+            static_cast<double>(counts.gathered) * kTileGatherCycles * pv;
+        call_cycles_per_tile += kTileCallCycles + kTileLoadCycles * 2 * channel_tiles * pv;
+        continue;
+      }
       // Grouped by tap row, so a tile runs one contiguous range of them.
       for (int ky = 0; ky < 3; ++ky) {
         k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
@@ -395,7 +443,8 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   k.entry_count_ = entries;
   k.groups_outer_ = k.entries_.size() * sizeof(int32_t) > kCachedEntryBytes;
   k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
-  k.cost_ = entry_runs * entry_cycles + call_cycles_per_tile * g.tiles;
+  k.cost_ =
+      entry_runs * entry_cycles + (tile_program_cycles_per_tile + call_cycles_per_tile) * g.tiles;
   // The output-channel epilogue gathers each channel's pixels (AVX-512):
   // about 0.6 cycles per output element (fitted like the constants above;
   // 2.0 when it stored each output with a scalar chain).
@@ -405,7 +454,8 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
 
 std::string SparseConv3x3Kernel::name() const {
   return "sparse3x3_k" + std::to_string(problem_.density) + "_s" + std::to_string(problem_.stride) +
-         "_" + path_label(path_) + "__" + isa_name(path_.isa);
+         "_" + path_label(path_) + "__" + isa_name(path_.isa) +
+         (path_.emulated_tiles ? "_emulated" : "");
 }
 
 }  // namespace sparq::kernels

@@ -139,7 +139,7 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
     return;
   }
   const int64_t last_pixel = std::min<int64_t>(first_pixel + T, g.grid_pixels);
-  float scales[4];  // pixel-form blocks hold 1, 2 or 4 channels
+  float scales[64];  // pixel-form blocks hold 1, 2 or 4 channels (tile program: 16 to 64)
   for (int b = block_begin; b < block_end; ++b) {
     const int first_channel = b * OB;
     const int channels = std::min(OB, problem_.out_channels - first_channel);

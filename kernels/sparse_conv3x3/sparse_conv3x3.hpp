@@ -17,6 +17,9 @@
 //   channels per lane as bytes so one vpdpbusd lane sums the 4 channels of one
 //   tap: a quad's entry covers the union of its 4 channels' tap positions,
 //   which costs nothing extra when input channels share patterns (in_group%4==0).
+// - AMX (isa kAmx, "quadtile"): the quad lanes and pixel-form accumulators,
+//   with 16 (lane, tap) pairs per tile instruction; only the pairs a block of
+//   16 to 64 output channels keeps are multiplied (tile_program.hpp).
 // Every entry list is a subset of the densified layer's entries run by the same
 // code, so a pruned layer never costs more than the same layer dense on the
 // same path; the plan picks the cheapest path for the ISA (docs/BREAK_EVEN.md).
@@ -71,6 +74,10 @@ struct Sparse3x3Path {
   int out_block = 1;      // OB output channels accumulated together
   int pixel_vecs = 1;     // PV vectors of pixels per tile (kOutputChannels: pixels)
   int vector_lanes = 16;  // pixels per vector (kOutputChannels: 1)
+  // kAmx only: run the tile program on a portable model of the tile unit
+  // instead of the unit itself (tests on CPUs without AMX; much slower).
+  // Needs AVX-512 for the staging and epilogue the real path uses.
+  bool emulated_tiles = false;
   int tile_pixels() const { return pixel_vecs * vector_lanes; }
 };
 

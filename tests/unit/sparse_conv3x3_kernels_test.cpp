@@ -274,7 +274,8 @@ TEST_P(SparseKernelIsaTest, ExtremeValuesAndLongSumsAreExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, SparseKernelIsaTest,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni),
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
+                                           Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& info) {
                            return std::string(kernels::isa_name(info.param));
                          });
@@ -349,15 +350,143 @@ TEST_P(SparseNodeIsaTest, BatchMatchesReferenceBackend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, SparseNodeIsaTest,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni),
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
+                                           Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& info) {
                            return std::string(kernels::isa_name(info.param));
                          });
 
-// No AMX path exists yet: say so visibly rather than pass.
-TEST(SparseKernelAmx, ReportsMissingPath) {
-  GTEST_SKIP() << "the sparse 3x3 kernels have no AMX path (hardware here: "
-               << kernels::isa_name(kernels::hardware_isa()) << ")";
+// The AMX tile program on the portable model of the tile unit: the same
+// entries, gathers, blocking and accumulator layout the AMX path runs, on
+// every CPU (the tile instructions themselves run in the kAmx suites above,
+// on AMX machines only).
+class SparseKernelTileProgram : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!kernels::isa_supported(Isa::kAvx512)) {
+      GTEST_SKIP() << "the emulated tile program uses the AVX-512 staging and epilogue; this CPU "
+                      "has "
+                   << kernels::isa_name(kernels::hardware_isa());
+    }
+  }
+  // Every register block: 16..64 output channels x 16..48 pixels.
+  static std::vector<Sparse3x3Path> emulated_paths() {
+    std::vector<Sparse3x3Path> paths;
+    for (int channel_tiles = 1; channel_tiles <= 4; ++channel_tiles) {
+      for (int pixel_vecs = 1; pixel_vecs <= 7 / (channel_tiles + 1); ++pixel_vecs) {
+        Sparse3x3Path path;
+        path.isa = Isa::kAmx;
+        path.layout = kernels::LaneLayout::kQuad;
+        path.out_block = 16 * channel_tiles;
+        path.pixel_vecs = pixel_vecs;
+        path.vector_lanes = 16;
+        path.emulated_tiles = true;
+        paths.push_back(path);
+      }
+    }
+    return paths;
+  }
+  static void expect_every_path_exact(const Case& c, std::initializer_list<int> thread_counts) {
+    const std::vector<float> want = brute_force(c);
+    for (const Sparse3x3Path& path : emulated_paths()) {
+      const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
+          c.problem, c.taps, c.weight_scales, c.bias, c.activation, path);
+      for (int threads : thread_counts) {
+        EXPECT_TRUE(same_bits(run_kernel(kernel, c, threads), want))
+            << kernel.name() << " threads " << threads << ": " << c.describe();
+      }
+    }
+  }
+};
+
+TEST_F(SparseKernelTileProgram, EveryBlockMatchesBruteForce) {
+  for (uint32_t seed = 0; seed < 36; ++seed) {
+    expect_every_path_exact(random_case(seed, static_cast<int>(seed % 9) + 1, false), {1});
+  }
+}
+
+// Channel counts around the 64 of one entry: whole entries load in place
+// (16 lanes at one tap), the rest are gathered; shared and random patterns,
+// several blocks and tiles, 1 to 3 threads.
+TEST_F(SparseKernelTileProgram, WideLayersMatchBruteForce) {
+  const int shapes[][5] = {// in, out, height, width, stride
+                           {64, 20, 9, 11, 1},
+                           {70, 33, 7, 7, 1},
+                           {128, 16, 6, 9, 2},
+                           {36, 96, 4, 15, 1},
+                           {10, 24, 47, 45, 2}};
+  const PatternSharing sharings[] = {{1, 1}, {16, 4}, {16, 64}};
+  uint32_t seed = 600;
+  for (const auto& shape : shapes) {
+    for (int density : {9, 4, 1}) {
+      Case c = random_case(seed++, density, /*allow_signed=*/false);
+      Sparse3x3Problem& p = c.problem;
+      p.in_channels = shape[0];
+      p.out_channels = shape[1];
+      p.height = shape[2];
+      p.width = shape[3];
+      p.stride = shape[4];
+      std::mt19937 gen = testing::rng(seed);
+      c.sharing = sharings[seed % 3];
+      c.taps = testing::random_taps(gen, p.out_channels, p.in_channels, density, c.sharing);
+      c.weight_scales =
+          testing::random_floats(gen, static_cast<size_t>(p.out_channels), 0.001f, 0.05f);
+      c.bias = testing::random_floats(gen, static_cast<size_t>(p.out_channels), -2.0f, 2.0f);
+      c.input.resize(static_cast<size_t>(p.in_channels) * p.height * p.width);
+      for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+      expect_every_path_exact(c, {1, 2, 3});
+    }
+  }
+}
+
+TEST_F(SparseKernelTileProgram, ExtremeValuesAndLongSumsAreExact) {
+  Case c;
+  c.problem = {
+      .in_channels = 1031, .out_channels = 3, .height = 3, .width = 5, .stride = 1, .density = 9};
+  c.taps.resize(static_cast<size_t>(3) * 1031 * 9);
+  for (size_t e = 0; e < c.taps.size(); ++e) {
+    const size_t o = e / (1031 * 9);
+    const int value = o == 0 ? -8 : (o == 1 ? 7 : ((e / 9) % 2 == 0 ? 7 : -8));
+    c.taps[e] = make_tap(static_cast<int>(e % 9), value);
+  }
+  c.weight_scales = {1.0f, 0.5f, 0.25f};
+  c.bias = {0.0f, 1.0f, -1.0f};
+  c.input.assign(static_cast<size_t>(1031) * 15, 255);
+  c.act_scale = 1.0f;
+  expect_every_path_exact(c, {2});
+}
+
+// Only the kept (lane, tap) pairs are multiplied: with 16 output x 64 input
+// channels sharing one position, a block has 16 K-rows (one entry), not 144.
+TEST_F(SparseKernelTileProgram, SharedPatternsKeepOnlyTheirTaps) {
+  for (int density = 1; density <= 9; ++density) {
+    Case c = random_case(700 + static_cast<uint32_t>(density), density, /*allow_signed=*/false);
+    c.problem.in_channels = 64;
+    c.problem.out_channels = 32;
+    c.sharing = {16, 64};
+    std::mt19937 gen = testing::rng(static_cast<uint32_t>(density));
+    c.taps = testing::random_taps(gen, 32, 64, density, c.sharing);
+    c.weight_scales.assign(32, 0.01f);
+    c.bias.assign(32, 0.0f);
+    c.input.resize(static_cast<size_t>(64) * c.problem.height * c.problem.width);
+    for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+    const Sparse3x3Path path = emulated_paths().front();  // 16 output channels per block
+    const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
+        c.problem, c.taps, c.weight_scales, c.bias, c.activation, path);
+    // Two blocks of 16 output channels, each with 16 lanes x `density` taps.
+    EXPECT_EQ(kernel.entry_count(), 2 * 16 * density) << kernel.name();
+    EXPECT_TRUE(same_bits(run_kernel(kernel, c, 1), brute_force(c))) << kernel.name();
+  }
+}
+
+TEST(SparseKernelTileProgramPlan, EmulationIsOnlyForTheTileProgram) {
+  const Case c = random_case(13, 3, /*allow_signed=*/false);
+  Sparse3x3Path path;
+  path.isa = Isa::kVnni;
+  path.emulated_tiles = true;
+  EXPECT_THROW(SparseConv3x3Kernel::create_on_path(c.problem, c.taps, c.weight_scales, c.bias,
+                                                   c.activation, path),
+               Error);
 }
 
 TEST(SparseKernelPlan, KernelNameSaysDensityStrideAndIsa) {
