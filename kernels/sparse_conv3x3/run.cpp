@@ -6,9 +6,9 @@
 // the result is identical for every thread count.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
-#include <tbb/partitioner.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -23,8 +23,13 @@ namespace {
 
 using sparse3x3::AccumulateFn;
 
-// Per-thread accumulator storage, 64-byte aligned, grown on demand.
-struct AccumulatorBuffer {
+// Estimated cost (plan.cpp's units, about one cycle each) below which one
+// more thread does not pay for waking it: ~15 us at 3.5 GHz.
+constexpr double kMinCostPerThread = 50000;
+
+// Per-thread storage (accumulators, a band's staged input), 64-byte
+// aligned, grown on demand.
+struct ThreadBuffer {
   struct Free {
     void operator()(void* p) const { ::operator delete (p, std::align_val_t{64}); }
   };
@@ -33,6 +38,9 @@ struct AccumulatorBuffer {
   void* get(size_t needed) {
     if (needed > bytes) {
       data.reset(::operator new (needed, std::align_val_t{64}));
+      // Zeroed once: a band reads a few bytes it did not stage (pixels that
+      // are computed and discarded), which must not be uninitialised memory.
+      std::memset(data.get(), 0, needed);
       bytes = needed;
     }
     return data.get();
@@ -70,9 +78,27 @@ void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lan
                  lane_bytes);
 }
 
+std::pair<int, int> SparseConv3x3Kernel::plane_rows_read(int tile_begin, int tile_end) const {
+  const Sparse3x3Geometry& g = geometry_;
+  const int T = path_.tile_pixels();
+  // The grid pixel a tile starts at (row segments in the output-channel form).
+  auto first_pixel = [&](int tile) -> int64_t {
+    if (path_.axis == VectorAxis::kOutputChannels) {
+      return static_cast<int64_t>(tile / g.row_tiles) * g.pitch + (tile % g.row_tiles) * T;
+    }
+    return static_cast<int64_t>(tile) * T;
+  };
+  // A tile reads T pixels from its first one plus a tap offset within a
+  // (phase) plane: at most 2 / stride rows and columns.
+  const int reach = 2 / problem_.stride;
+  const int64_t last_read = first_pixel(tile_end - 1) + T - 1 + int64_t{reach} * g.pitch + reach;
+  const int64_t row_end = std::min<int64_t>(g.plane_rows, last_read / g.pitch + 1);
+  return {static_cast<int>(first_pixel(tile_begin) / g.pitch), static_cast<int>(row_end)};
+}
+
 void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, int block_begin,
                                              int block_end, float act_scale, float* output) const {
-  thread_local AccumulatorBuffer buffer;
+  thread_local ThreadBuffer buffer;
   const Sparse3x3Geometry& g = geometry_;
   const int OB = path_.out_block;
   const int T = path_.tile_pixels();
@@ -154,83 +180,98 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
   }
 }
 
+int SparseConv3x3Kernel::useful_threads(int threads) const {
+  return std::clamp(static_cast<int>(cost_ / kMinCostPerThread), 1, std::max(1, threads));
+}
+
 void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output, void* scratch,
                               int threads) const {
-  auto* staged = static_cast<uint8_t*>(scratch);
+  auto* scratch_lanes = static_cast<uint8_t*>(scratch);
   const Sparse3x3Geometry& g = geometry_;
   const int groups = (out_blocks_ + blocks_per_task_ - 1) / blocks_per_task_;
-  auto run_task = [&](int tile, int group) {
+  // This thread's own staged input (parallel runs stage privately), and the
+  // call whose whole input it holds (0: none or partial).
+  struct ThreadStaging {
+    ThreadBuffer buffer;
+    uint64_t whole_call = 0;
+  };
+  auto thread_staging = []() -> ThreadStaging& {
+    thread_local ThreadStaging own;
+    return own;
+  };
+  auto run_task = [&](const uint8_t* staged, int tile, int group) {
     const int block_begin = group * blocks_per_task_;
     const int block_end = std::min(out_blocks_, block_begin + blocks_per_task_);
     compute_tile_block(staged, tile, block_begin, block_end, act_scale, output);
   };
-  // Every (tile, group) task of tiles [tile_begin, tile_end), in the planned order.
-  auto run_tiles = [&](int tile_begin, int tile_end) {
+  // Every (tile, group) task of tiles [tile_begin, tile_end) and groups
+  // [group_begin, group_end), in the planned order.
+  auto run_tiles = [&](const uint8_t* staged, int tile_begin, int tile_end, int group_begin,
+                       int group_end) {
     if (groups_outer_) {
-      for (int group = 0; group < groups; ++group) {
-        for (int tile = tile_begin; tile < tile_end; ++tile) run_task(tile, group);
+      for (int group = group_begin; group < group_end; ++group) {
+        for (int tile = tile_begin; tile < tile_end; ++tile) run_task(staged, tile, group);
       }
     } else {
       for (int tile = tile_begin; tile < tile_end; ++tile) {
-        for (int group = 0; group < groups; ++group) run_task(tile, group);
+        for (int group = group_begin; group < group_end; ++group) run_task(staged, tile, group);
       }
     }
   };
+  const int bands = 2 * threads;
   if (threads <= 1) {
-    for (int lane = 0; lane < g.lanes; ++lane) stage_rows(input, staged, lane, 0, g.plane_rows);
-    run_tiles(0, g.tiles);
+    for (int lane = 0; lane < g.lanes; ++lane) {
+      stage_rows(input, scratch_lanes, lane, 0, g.plane_rows);
+    }
+    run_tiles(scratch_lanes, 0, g.tiles, 0, groups);
     return;
   }
-  const int bands = 2 * threads;
   if (g.tiles < 2 * bands) {
-    // Too few tiles (rows) for bands to match staged rows: lanes are staged
-    // in parallel, and every (tile, group) task is balanced dynamically
-    // (numbered in the planned order, so neighbouring tasks share data).
-    tbb::parallel_for(tbb::blocked_range<int>(0, g.lanes), [&](const tbb::blocked_range<int>& r) {
-      for (int lane = r.begin(); lane != r.end(); ++lane) {
-        stage_rows(input, staged, lane, 0, g.plane_rows);
-      }
-    });
+    // Too few tiles (rows) to band: every (tile, group) task is balanced
+    // dynamically (numbered in the planned order, so neighbouring tasks
+    // share data), each thread on the whole input staged once per call into
+    // its own buffer. Staging is repeated per thread, in parallel, and no
+    // core reads what another wrote; staging lanes in parallel into the
+    // shared scratch first ran 256x14 k=1 slower on 2 threads than on 1.
+    static std::atomic<uint64_t> calls{0};
+    const uint64_t call = ++calls;
     const int tasks = g.tiles * groups;
     tbb::parallel_for(tbb::blocked_range<int>(0, tasks, 1), [&](const tbb::blocked_range<int>& r) {
+      ThreadStaging& staging = thread_staging();
+      auto* own = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
+      if (staging.whole_call != call) {
+        for (int lane = 0; lane < g.lanes; ++lane) stage_rows(input, own, lane, 0, g.plane_rows);
+        staging.whole_call = call;
+      }
       for (int task = r.begin(); task != r.end(); ++task) {
         if (groups_outer_) {
-          run_task(task % g.tiles, task / g.tiles);
+          run_task(own, task % g.tiles, task / g.tiles);
         } else {
-          run_task(task / groups, task % groups);
+          run_task(own, task / groups, task % groups);
         }
       }
     });
     return;
   }
-  // Row bands: band b stages plane rows [b R / B, (b+1) R / B) of every lane,
-  // then computes tiles [b T / B, (b+1) T / B), which read about the same
-  // rows. The affinity partitioner replays the first loop's band-to-thread
-  // mapping in the second, so a core computes mostly on input it staged
-  // itself (still in its own cache) instead of on rows another core wrote.
-  tbb::affinity_partitioner affinity;
-  const tbb::blocked_range<int> all_bands(0, bands, 1);
-  tbb::parallel_for(
-      all_bands,
-      [&](const tbb::blocked_range<int>& r) {
-        for (int b = r.begin(); b != r.end(); ++b) {
-          const int row_begin = static_cast<int>(int64_t{g.plane_rows} * b / bands);
-          const int row_end = static_cast<int>(int64_t{g.plane_rows} * (b + 1) / bands);
-          for (int lane = 0; lane < g.lanes; ++lane) {
-            stage_rows(input, staged, lane, row_begin, row_end);
-          }
-        }
-      },
-      affinity);
-  tbb::parallel_for(
-      all_bands,
-      [&](const tbb::blocked_range<int>& r) {
-        for (int b = r.begin(); b != r.end(); ++b) {
-          run_tiles(static_cast<int>(int64_t{g.tiles} * b / bands),
-                    static_cast<int>(int64_t{g.tiles} * (b + 1) / bands));
-        }
-      },
-      affinity);
+  // Row bands: band b computes tiles [b T / B, (b+1) T / B) on input it
+  // stages itself, into its thread's own buffer: the plane rows those tiles
+  // read (its share plus the 2 / stride rows below, which the next band
+  // stages too). One loop, no barrier between staging and computing, and no
+  // core reads rows another core wrote (docs/ARCHITECTURE.md, Threads).
+  tbb::parallel_for(tbb::blocked_range<int>(0, bands, 1), [&](const tbb::blocked_range<int>& r) {
+    ThreadStaging& staging = thread_staging();
+    auto* band_input = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
+    staging.whole_call = 0;  // about to hold some rows of this call only
+    for (int b = r.begin(); b != r.end(); ++b) {
+      const int tile_begin = static_cast<int>(int64_t{g.tiles} * b / bands);
+      const int tile_end = static_cast<int>(int64_t{g.tiles} * (b + 1) / bands);
+      const auto [row_begin, row_end] = plane_rows_read(tile_begin, tile_end);
+      for (int lane = 0; lane < g.lanes; ++lane) {
+        stage_rows(input, band_input, lane, row_begin, row_end);
+      }
+      run_tiles(band_input, tile_begin, tile_end, 0, groups);
+    }
+  });
 }
 
 }  // namespace sparq::kernels

@@ -122,6 +122,10 @@ class SparseConv3x3Kernel {
   // Uses up to `threads` oneTBB workers of the caller's arena; the result
   // does not depend on the thread count.
   void run(const void* input, float act_scale, float* output, void* scratch, int threads) const;
+  // How many of `threads` are worth using for one sample: below about 15 us
+  // of work per thread, waking another costs more than it saves (ResNet-20
+  // layers ran 1.2-3x slower on 2 threads than on 1).
+  int useful_threads(int threads) const;
 
   const Sparse3x3Problem& problem() const { return problem_; }
   const Sparse3x3Path& path() const { return path_; }
@@ -135,6 +139,8 @@ class SparseConv3x3Kernel {
   SparseConv3x3Kernel() = default;
   // Rows [row_begin, row_end) of every (phase) plane of one staged lane.
   void stage_rows(const void* input, uint8_t* staged, int lane, int row_begin, int row_end) const;
+  // The plane rows [first, second) tiles [tile_begin, tile_end) read.
+  std::pair<int, int> plane_rows_read(int tile_begin, int tile_end) const;
   void compute_tile_block(const uint8_t* staged, int tile, int block_begin, int block_end,
                           float act_scale, float* output) const;
 

@@ -524,6 +524,29 @@ TEST(SparseKernelPlan, PrunedLayerCostsNoMoreThanDense) {
   }
 }
 
+// A layer of a few microseconds stays on one thread; a ResNet-18 layer uses
+// every thread it is given.
+TEST(SparseKernelPlan, SmallLayersUseOneThread) {
+  auto layer = [](int channels, int size) {
+    Case c = random_case(20, 9, /*allow_signed=*/false);
+    c.problem.in_channels = c.problem.out_channels = channels;
+    c.problem.height = c.problem.width = size;
+    c.problem.stride = 1;
+    std::mt19937 gen = testing::rng(21);
+    c.taps = testing::random_taps(gen, channels, channels, 9);
+    c.weight_scales.assign(static_cast<size_t>(channels), 0.01f);
+    c.bias.assign(static_cast<size_t>(channels), 0.0f);
+    return SparseConv3x3Kernel::create(c.problem, c.taps, c.weight_scales, c.bias,
+                                       Activation::kNone, kernels::active_isa());
+  };
+  const SparseConv3x3Kernel small = layer(4, 6);
+  EXPECT_EQ(small.useful_threads(2), 1) << small.name();
+  const SparseConv3x3Kernel large = layer(64, 56);
+  EXPECT_EQ(large.useful_threads(2), 2) << large.name();
+  EXPECT_EQ(large.useful_threads(1), 1);
+  EXPECT_EQ(large.useful_threads(0), 1);
+}
+
 TEST(SparseKernelPlan, RejectsMalformedInput) {
   Case c = random_case(11, 2, /*allow_signed=*/false);
   auto create = [&](const Case& x) {

@@ -51,11 +51,11 @@ class SparseConv3x3Node : public CompiledNode {
       });
       return;
     }
-    // Otherwise samples run one after another, each using all threads over
-    // its own pixel tiles and channel blocks.
+    // Otherwise samples run one after another, each using the threads worth
+    // waking for this layer over its own pixel tiles and channel blocks.
+    const int threads = kernel_.useful_threads(ctx.threads);
     for (int64_t n = 0; n < batch; ++n) {
-      kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample, scratch,
-                  ctx.threads);
+      kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample, scratch, threads);
     }
   }
 
