@@ -81,6 +81,46 @@ Case random_case(uint32_t seed, int density, bool allow_signed) {
   return c;
 }
 
+// A random case on a fixed shape {in, out, height, width, stride}; `sharing`
+// replaces random_case's pattern sharing when given.
+Case shaped_case(uint32_t seed, const int (&shape)[5], int density,
+                 const PatternSharing* sharing = nullptr) {
+  Case c = random_case(seed, density, /*allow_signed=*/false);
+  Sparse3x3Problem& p = c.problem;
+  p.in_channels = shape[0];
+  p.out_channels = shape[1];
+  p.height = shape[2];
+  p.width = shape[3];
+  p.stride = shape[4];
+  std::mt19937 gen = testing::rng(seed + 1);
+  if (sharing != nullptr) c.sharing = *sharing;
+  c.taps = testing::random_taps(gen, p.out_channels, p.in_channels, density, c.sharing);
+  c.weight_scales = testing::random_floats(gen, static_cast<size_t>(p.out_channels), 0.001f, 0.05f);
+  c.bias = testing::random_floats(gen, static_cast<size_t>(p.out_channels), -2.0f, 2.0f);
+  c.input.resize(static_cast<size_t>(p.in_channels) * p.height * p.width);
+  for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+  return c;
+}
+
+// The largest magnitudes over a long sum: 1031 input channels, k = 9,
+// inputs 255, output 0 all -8, output 1 all 7, output 2 alternating signs.
+Case extreme_case() {
+  Case c;
+  c.problem = {
+      .in_channels = 1031, .out_channels = 3, .height = 3, .width = 5, .stride = 1, .density = 9};
+  c.taps.resize(static_cast<size_t>(3) * 1031 * 9);
+  for (size_t e = 0; e < c.taps.size(); ++e) {
+    const size_t o = e / (1031 * 9);
+    const int value = o == 0 ? -8 : (o == 1 ? 7 : ((e / 9) % 2 == 0 ? 7 : -8));
+    c.taps[e] = make_tap(static_cast<int>(e % 9), value);
+  }
+  c.weight_scales = {1.0f, 0.5f, 0.25f};
+  c.bias = {0.0f, 1.0f, -1.0f};
+  c.input.assign(static_cast<size_t>(1031) * 15, 255);
+  c.act_scale = 1.0f;
+  return c;
+}
+
 float activate(float y, Activation a) {
   if (a == Activation::kNone) return y;
   const float r = y > 0.0f ? y : 0.0f;
@@ -200,20 +240,8 @@ TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
   uint32_t seed = 400;
   for (const auto& shape : shapes) {
     for (int density : {9, 4, 1}) {
-      Case c = random_case(seed++, density, /*allow_signed=*/false);
-      Sparse3x3Problem& p = c.problem;
-      p.in_channels = shape[0];
-      p.out_channels = shape[1];
-      p.height = shape[2];
-      p.width = shape[3];
-      p.stride = shape[4];
-      std::mt19937 gen = testing::rng(seed);
-      c.taps = testing::random_taps(gen, p.out_channels, p.in_channels, density, c.sharing);
-      c.weight_scales =
-          testing::random_floats(gen, static_cast<size_t>(p.out_channels), 0.001f, 0.05f);
-      c.bias = testing::random_floats(gen, static_cast<size_t>(p.out_channels), -2.0f, 2.0f);
-      c.input.resize(static_cast<size_t>(p.in_channels) * p.height * p.width);
-      for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+      const Case c = shaped_case(seed++, shape, density);
+      const Sparse3x3Problem& p = c.problem;
       const std::vector<float> want = brute_force(c);
       for (const Sparse3x3Path& path : SparseConv3x3Kernel::candidate_paths(p, isa)) {
         if (path.isa != isa) continue;
@@ -250,20 +278,7 @@ TEST_P(SparseKernelIsaTest, ChosenPathIsExactForAnyThreadCount) {
 TEST_P(SparseKernelIsaTest, ExtremeValuesAndLongSumsAreExact) {
   const Isa isa = GetParam();
   ScopedIsa forced(isa);
-  Case c;
-  c.problem = {
-      .in_channels = 1031, .out_channels = 3, .height = 3, .width = 5, .stride = 1, .density = 9};
-  c.taps.resize(static_cast<size_t>(3) * 1031 * 9);
-  for (size_t e = 0; e < c.taps.size(); ++e) {
-    // Output 0 all -8, output 1 all 7, output 2 alternating signs.
-    const size_t o = e / (1031 * 9);
-    const int value = o == 0 ? -8 : (o == 1 ? 7 : ((e / 9) % 2 == 0 ? 7 : -8));
-    c.taps[e] = make_tap(static_cast<int>(e % 9), value);
-  }
-  c.weight_scales = {1.0f, 0.5f, 0.25f};
-  c.bias = {0.0f, 1.0f, -1.0f};
-  c.input.assign(static_cast<size_t>(1031) * 15, 255);
-  c.act_scale = 1.0f;
+  const Case c = extreme_case();
   const std::vector<float> want = brute_force(c);
   for (const Sparse3x3Path& path : SparseConv3x3Kernel::candidate_paths(c.problem, isa)) {
     if (path.isa != isa) continue;
@@ -419,57 +434,24 @@ TEST_F(SparseKernelTileProgram, WideLayersMatchBruteForce) {
   uint32_t seed = 600;
   for (const auto& shape : shapes) {
     for (int density : {9, 4, 1}) {
-      Case c = random_case(seed++, density, /*allow_signed=*/false);
-      Sparse3x3Problem& p = c.problem;
-      p.in_channels = shape[0];
-      p.out_channels = shape[1];
-      p.height = shape[2];
-      p.width = shape[3];
-      p.stride = shape[4];
-      std::mt19937 gen = testing::rng(seed);
-      c.sharing = sharings[seed % 3];
-      c.taps = testing::random_taps(gen, p.out_channels, p.in_channels, density, c.sharing);
-      c.weight_scales =
-          testing::random_floats(gen, static_cast<size_t>(p.out_channels), 0.001f, 0.05f);
-      c.bias = testing::random_floats(gen, static_cast<size_t>(p.out_channels), -2.0f, 2.0f);
-      c.input.resize(static_cast<size_t>(p.in_channels) * p.height * p.width);
-      for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+      const Case c = shaped_case(seed, shape, density, &sharings[seed % 3]);
+      ++seed;
       expect_every_path_exact(c, {1, 2, 3});
     }
   }
 }
 
 TEST_F(SparseKernelTileProgram, ExtremeValuesAndLongSumsAreExact) {
-  Case c;
-  c.problem = {
-      .in_channels = 1031, .out_channels = 3, .height = 3, .width = 5, .stride = 1, .density = 9};
-  c.taps.resize(static_cast<size_t>(3) * 1031 * 9);
-  for (size_t e = 0; e < c.taps.size(); ++e) {
-    const size_t o = e / (1031 * 9);
-    const int value = o == 0 ? -8 : (o == 1 ? 7 : ((e / 9) % 2 == 0 ? 7 : -8));
-    c.taps[e] = make_tap(static_cast<int>(e % 9), value);
-  }
-  c.weight_scales = {1.0f, 0.5f, 0.25f};
-  c.bias = {0.0f, 1.0f, -1.0f};
-  c.input.assign(static_cast<size_t>(1031) * 15, 255);
-  c.act_scale = 1.0f;
-  expect_every_path_exact(c, {2});
+  expect_every_path_exact(extreme_case(), {2});
 }
 
 // Only the kept (lane, tap) pairs are multiplied: with 16 output x 64 input
 // channels sharing one position, a block has 16 K-rows (one entry), not 144.
 TEST_F(SparseKernelTileProgram, SharedPatternsKeepOnlyTheirTaps) {
+  const PatternSharing sharing{16, 64};
+  const int shape[5] = {64, 32, 9, 11, 1};
   for (int density = 1; density <= 9; ++density) {
-    Case c = random_case(700 + static_cast<uint32_t>(density), density, /*allow_signed=*/false);
-    c.problem.in_channels = 64;
-    c.problem.out_channels = 32;
-    c.sharing = {16, 64};
-    std::mt19937 gen = testing::rng(static_cast<uint32_t>(density));
-    c.taps = testing::random_taps(gen, 32, 64, density, c.sharing);
-    c.weight_scales.assign(32, 0.01f);
-    c.bias.assign(32, 0.0f);
-    c.input.resize(static_cast<size_t>(64) * c.problem.height * c.problem.width);
-    for (uint8_t& v : c.input) v = static_cast<uint8_t>(gen() % 256);
+    const Case c = shaped_case(700 + static_cast<uint32_t>(density), shape, density, &sharing);
     const Sparse3x3Path path = emulated_paths().front();  // 16 output channels per block
     const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
         c.problem, c.taps, c.weight_scales, c.bias, c.activation, path);
