@@ -124,7 +124,7 @@ class SparseConv3x3Kernel {
   void run(const void* input, float act_scale, float* output, void* scratch, int threads) const;
   // How many of `threads` are worth using for one sample: below about 15 us
   // of work per thread, waking another costs more than it saves (ResNet-20
-  // layers ran 1.2-3x slower on 2 threads than on 1).
+  // layers ran 1.2-3.6x slower on 2 threads than on 1).
   int useful_threads(int threads) const;
 
   const Sparse3x3Problem& problem() const { return problem_; }
