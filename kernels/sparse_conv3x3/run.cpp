@@ -38,8 +38,8 @@ struct ThreadBuffer {
   void* get(size_t needed) {
     if (needed > bytes) {
       data.reset(::operator new (needed, std::align_val_t{64}));
-      // Zeroed once: a band reads a few bytes it did not stage (pixels that
-      // are computed and discarded), which must not be uninitialised memory.
+      // Zeroed once: a band reads a few bytes of its staging buffer it did
+      // not stage (pixels computed and discarded), never uninitialised ones.
       std::memset(data.get(), 0, needed);
       bytes = needed;
     }
@@ -78,22 +78,24 @@ void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lan
                  lane_bytes);
 }
 
+int64_t SparseConv3x3Kernel::tile_first_pixel(int tile) const {
+  const int T = path_.tile_pixels();
+  if (path_.axis == VectorAxis::kOutputChannels) {
+    const Sparse3x3Geometry& g = geometry_;
+    return static_cast<int64_t>(tile / g.row_tiles) * g.pitch + (tile % g.row_tiles) * T;
+  }
+  return static_cast<int64_t>(tile) * T;
+}
+
 std::pair<int, int> SparseConv3x3Kernel::plane_rows_read(int tile_begin, int tile_end) const {
   const Sparse3x3Geometry& g = geometry_;
-  const int T = path_.tile_pixels();
-  // The grid pixel a tile starts at (row segments in the output-channel form).
-  auto first_pixel = [&](int tile) -> int64_t {
-    if (path_.axis == VectorAxis::kOutputChannels) {
-      return static_cast<int64_t>(tile / g.row_tiles) * g.pitch + (tile % g.row_tiles) * T;
-    }
-    return static_cast<int64_t>(tile) * T;
-  };
   // A tile reads T pixels from its first one plus a tap offset within a
   // (phase) plane: at most 2 / stride rows and columns.
   const int reach = 2 / problem_.stride;
-  const int64_t last_read = first_pixel(tile_end - 1) + T - 1 + int64_t{reach} * g.pitch + reach;
+  const int64_t last_read =
+      tile_first_pixel(tile_end - 1) + path_.tile_pixels() - 1 + int64_t{reach} * g.pitch + reach;
   const int64_t row_end = std::min<int64_t>(g.plane_rows, last_read / g.pitch + 1);
-  return {static_cast<int>(first_pixel(tile_begin) / g.pitch), static_cast<int>(row_end)};
+  return {static_cast<int>(tile_first_pixel(tile_begin) / g.pitch), static_cast<int>(row_end)};
 }
 
 void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, int block_begin,
@@ -114,11 +116,10 @@ void SparseConv3x3Kernel::compute_tile_block(const uint8_t* staged, int tile, in
 
   const AccumulateFn fn = sparse3x3::accumulate_for(path_, problem_.signed_input);
   const bool by_channels = path_.axis == VectorAxis::kOutputChannels;
-  // The tile's first grid pixel: a run of the grid, or a segment of one row.
+  // Output-channel form: the tile's output row and first column.
   const int tile_row = by_channels ? tile / g.row_tiles : 0;
   const int tile_x0 = by_channels ? (tile % g.row_tiles) * T : 0;
-  const int64_t first_pixel = by_channels ? static_cast<int64_t>(tile_row) * g.pitch + tile_x0
-                                          : static_cast<int64_t>(tile) * T;
+  const int64_t first_pixel = tile_first_pixel(tile);
   const uint8_t* tile_input = staged + first_pixel * 4;
   // The tap rows [ky_begin, ky_end) this tile runs: a row tile skips those
   // that read only padding (their products are zero, so the sums are the same).
@@ -204,17 +205,15 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
     const int block_end = std::min(out_blocks_, block_begin + blocks_per_task_);
     compute_tile_block(staged, tile, block_begin, block_end, act_scale, output);
   };
-  // Every (tile, group) task of tiles [tile_begin, tile_end) and groups
-  // [group_begin, group_end), in the planned order.
-  auto run_tiles = [&](const uint8_t* staged, int tile_begin, int tile_end, int group_begin,
-                       int group_end) {
+  // Every (tile, group) task of tiles [tile_begin, tile_end), in the planned order.
+  auto run_tiles = [&](const uint8_t* staged, int tile_begin, int tile_end) {
     if (groups_outer_) {
-      for (int group = group_begin; group < group_end; ++group) {
+      for (int group = 0; group < groups; ++group) {
         for (int tile = tile_begin; tile < tile_end; ++tile) run_task(staged, tile, group);
       }
     } else {
       for (int tile = tile_begin; tile < tile_end; ++tile) {
-        for (int group = group_begin; group < group_end; ++group) run_task(staged, tile, group);
+        for (int group = 0; group < groups; ++group) run_task(staged, tile, group);
       }
     }
   };
@@ -223,7 +222,7 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
     for (int lane = 0; lane < g.lanes; ++lane) {
       stage_rows(input, scratch_lanes, lane, 0, g.plane_rows);
     }
-    run_tiles(scratch_lanes, 0, g.tiles, 0, groups);
+    run_tiles(scratch_lanes, 0, g.tiles);
     return;
   }
   if (g.tiles < 2 * bands) {
@@ -269,7 +268,7 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
       for (int lane = 0; lane < g.lanes; ++lane) {
         stage_rows(input, band_input, lane, row_begin, row_end);
       }
-      run_tiles(band_input, tile_begin, tile_end, 0, groups);
+      run_tiles(band_input, tile_begin, tile_end);
     }
   });
 }

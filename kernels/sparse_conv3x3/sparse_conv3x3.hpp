@@ -139,6 +139,9 @@ class SparseConv3x3Kernel {
   SparseConv3x3Kernel() = default;
   // Rows [row_begin, row_end) of every (phase) plane of one staged lane.
   void stage_rows(const void* input, uint8_t* staged, int lane, int row_begin, int row_end) const;
+  // The grid pixel tile `tile` starts at (a run of the grid, or a segment of
+  // one output row in the output-channel form).
+  int64_t tile_first_pixel(int tile) const;
   // The plane rows [first, second) tiles [tile_begin, tile_end) read.
   std::pair<int, int> plane_rows_read(int tile_begin, int tile_end) const;
   void compute_tile_block(const uint8_t* staged, int tile, int block_begin, int block_end,
