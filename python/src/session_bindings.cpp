@@ -7,6 +7,7 @@
 
 #include "python/src/arrays.hpp"
 #include "python/src/bindings.hpp"
+#include "sparq/error.hpp"
 #include "sparq/session.hpp"
 
 namespace py = pybind11;
@@ -40,8 +41,17 @@ py::dict stats_dict(const RunStats& stats) {
   return d;
 }
 
-py::object run(const Session& session, const py::array& input, bool want_stats, bool check_finite) {
-  const ConstTensorView view = borrow_f32(input, check_finite, "input");
+py::object run(const Session& session, const py::object& input, bool want_stats,
+               bool check_finite) {
+  // Any object comes in, so a list or a tensor of another library gets
+  // sparq's message rather than pybind11's signature error.
+  if (!py::isinstance<py::array>(input)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "input: expected a numpy.ndarray, got " +
+                    py::str(input.get_type().attr("__name__")).cast<std::string>() +
+                    " (use numpy.asarray(x, dtype=numpy.float32))");
+  }
+  const ConstTensorView view = borrow_f32(input.cast<py::array>(), check_finite, "input");
   RunStats stats;
   std::vector<Tensor> outputs;
   {
