@@ -3,6 +3,7 @@
 // `sparq simulate --json` prints), parsed, so the two never drift apart.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <optional>
 
@@ -27,8 +28,13 @@ DeviceConfig to_config(const py::object& config, const std::optional<std::string
   if (py::isinstance<py::dict>(config)) {
     const std::string text = py::module_::import("json").attr("dumps")(config).cast<std::string>();
     c = DeviceConfig::from_json(text, "config dict");
-  } else if (!config.is_none()) {
+  } else if (py::isinstance<py::str>(config) ||
+             py::isinstance(config, py::module_::import("os").attr("PathLike"))) {
     c = DeviceConfig::load(config.cast<std::filesystem::path>());
+  } else if (!config.is_none()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "config: expected None, a dict or a file path, got " +
+                    py::str(config.get_type().attr("__name__")).cast<std::string>());
   }
   if (point && volts) {
     throw Error(ErrorCode::kInvalidArgument, "point and volts both choose the clock; give one");
