@@ -89,7 +89,8 @@ void bind_session(py::module_& m) {
            "(read in place, never copied; do not modify it from another thread during the "
            "call). Returns the list of output arrays (batch first), or (outputs, stats) when "
            "stats=True. check_finite scans the input once for NaN/inf (about as long as "
-           "reading it: ~0.1 ms per MB) and raises InvalidArgumentError naming the first one.")
+           "reading it: about 0.05 ms per MiB, 0.1 us for one 28x28 image) and raises "
+           "InvalidArgumentError naming the first one.")
       .def_property_readonly("threads", &Session::threads, "Threads one run uses.")
       .def_property_readonly(
           "placements",
