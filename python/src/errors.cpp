@@ -20,8 +20,15 @@ struct ErrorClass {
   const char* doc;
 };
 
-// Set once at import; the translator looks classes up by code.
+// Set once at import; the translator looks classes up by code. A code added
+// to sparq::ErrorCode without a class here raises the base sparq.Error.
 std::array<PyObject*, 5> g_classes{};
+PyObject* g_base = nullptr;
+
+PyObject* class_for(ErrorCode code) {
+  const auto i = static_cast<size_t>(code);
+  return i < g_classes.size() && g_classes[i] ? g_classes[i] : g_base;
+}
 
 }  // namespace
 
@@ -34,6 +41,7 @@ void bind_errors(py::module_& m) {
                                 PyExc_Exception, nullptr));
   base.attr("kind") = py::none();
   m.attr("Error") = base;
+  g_base = base.ptr();  // the module keeps it alive
 
   const ErrorClass classes[] = {
       {ErrorCode::kInvalidArgument, "InvalidArgumentError", PyExc_ValueError,
@@ -60,7 +68,7 @@ void bind_errors(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      PyErr_SetString(g_classes[static_cast<size_t>(e.code())], e.what());
+      PyErr_SetString(class_for(e.code()), e.what());
     }
   });
 
