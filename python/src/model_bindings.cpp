@@ -120,6 +120,18 @@ void bind_model(py::module_& m) {
             return outs;
           },
           "The graph outputs in order: name, per-sample shape, dtype.")
+      // Pickled as its file bytes, so a Model can travel to Dask workers or
+      // multiprocessing children.
+      .def(py::pickle(
+          [](const Model& model) {
+            const std::vector<uint8_t> bytes = model.to_bytes();
+            return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+          },
+          [](const py::bytes& data) {
+            const std::string_view view = data;
+            return held(Model::from_bytes(std::span<const uint8_t>(
+                reinterpret_cast<const uint8_t*>(view.data()), view.size())));
+          }))
       .def("__repr__", [](const Model& model) {
         return "<sparq.Model '" + model.metadata().name + "' input " +
                model.input().shape.to_string() + ", " + std::to_string(model.graph().nodes.size()) +

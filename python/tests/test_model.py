@@ -71,3 +71,12 @@ def test_device_backend_runs_bit_exact_with_reference(fashion_model_path):
     (reference,) = sparq.Session(model, backends=["reference"], threads=1).run(x)
     assert device.tobytes() == reference.tobytes()
     assert sum(s["device_cycles"] for s in stats["steps"]) > 0
+
+
+def test_models_pickle_as_their_file_bytes(fashion_model_path):
+    import pickle
+
+    model = sparq.Model.load(fashion_model_path)
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy is not model
+    assert copy.to_bytes() == fashion_model_path.read_bytes()
