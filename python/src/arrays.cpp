@@ -105,7 +105,7 @@ std::vector<T> to_vector(const py::array& array, const std::string& what) {
 template <typename T>
 py::array_t<T> from_vector(const std::vector<T>& values, const std::vector<int64_t>& shape) {
   py::array_t<T> out(shape);
-  std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(T));
   return out;
 }
 
