@@ -14,6 +14,8 @@ packages=(
   libdnnl-dev libtorch-dev
   # dnnl-config.cmake (Debian builds oneDNN with the OpenCL GPU runtime) finds OpenCL
   ocl-icd-opencl-dev opencl-headers
+  # the Python package (pybind11, for Debian's python3), its tests and the Dask example
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-dask python3-distributed
   # real data
   dataset-fashion-mnist
 )

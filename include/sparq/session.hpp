@@ -47,6 +47,12 @@ class Session {
   // `input` has the model's input shape with a leading batch dimension (any
   // batch >= 1). Returns one tensor per graph output, batch first.
   std::vector<Tensor> run(const Tensor& input, RunStats* stats = nullptr) const;
+  // The same on borrowed memory (no copy: bindings pass a caller's array). The
+  // session reads `input.bytes()` bytes from `input.data` (kernels need no
+  // alignment beyond the element type's, and read no slack past the end) and
+  // keeps no reference after `run` returns; the caller keeps the memory alive
+  // and unchanged for the call. Quantized inputs need `input.scales`.
+  std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats = nullptr) const;
 
   const Model& model() const;
   const std::vector<Placement>& placements() const;

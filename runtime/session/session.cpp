@@ -107,7 +107,7 @@ struct Session::Impl {
 
   void place_and_compile(const SessionOptions& options);
   void make_plan();
-  std::vector<Tensor> run(const Tensor& input, RunStats* stats);
+  std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats);
 };
 
 void Session::Impl::place_and_compile(const SessionOptions& options) {
@@ -193,22 +193,26 @@ void Session::Impl::make_plan() {
   plan = plan_memory(requests);
 }
 
-std::vector<Tensor> Session::Impl::run(const Tensor& input, RunStats* stats) {
+std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* stats) {
   const Graph& graph = model->graph();
   const Value& in_value = graph.value(graph.input);
-  if (input.shape().rank() != in_value.shape.rank() + 1 ||
-      input.shape().without_batch() != in_value.shape) {
+  if (input.shape.rank() != in_value.shape.rank() + 1 ||
+      input.shape.without_batch() != in_value.shape) {
     throw Error(ErrorCode::kInvalidArgument,
-                "input shape " + input.shape().to_string() + " does not match the model input " +
+                "input shape " + input.shape.to_string() + " does not match the model input " +
                     in_value.shape.with_batch(-1).to_string() + " (-1: any batch)");
   }
-  if (input.dtype() != in_value.dtype) {
+  if (input.dtype != in_value.dtype) {
     throw Error(ErrorCode::kInvalidArgument, std::string("input dtype is ") +
-                                                 to_string(input.dtype()) + ", the model expects " +
+                                                 to_string(input.dtype) + ", the model expects " +
                                                  to_string(in_value.dtype));
   }
-  const int64_t batch = input.shape()[0];
+  const int64_t batch = input.shape[0];
   if (batch < 1) throw Error(ErrorCode::kInvalidArgument, "batch must be at least 1");
+  if (!input.data) throw Error(ErrorCode::kInvalidArgument, "input has no data");
+  if (is_quantized(in_value.dtype) && !input.scales) {
+    throw Error(ErrorCode::kInvalidArgument, "quantized input has no per-sample scales");
+  }
 
   auto start = Clock::now();
   const auto b = static_cast<size_t>(batch);
@@ -241,10 +245,8 @@ std::vector<Tensor> Session::Impl::run(const Tensor& input, RunStats* stats) {
     view.shape = value.shape.with_batch(batch);
     view.dtype = value.dtype;
     if (static_cast<ValueId>(v) == graph.input) {
-      view.data = const_cast<void*>(input.raw());  // read-only: never a node output
-      if (is_quantized(value.dtype)) {
-        scales[v].assign(input.scales().begin(), input.scales().end());
-      }
+      view.data = const_cast<void*>(input.data);  // read-only: never a node output
+      if (is_quantized(value.dtype)) scales[v].assign(input.scales, input.scales + b);
     } else if (output_index[v] >= 0) {
       Tensor& t = outputs[static_cast<size_t>(output_index[v])];
       view.data = t.raw();
@@ -343,6 +345,9 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 std::vector<Tensor> Session::run(const Tensor& input, RunStats* stats) const {
+  return impl_->run(input.view(), stats);
+}
+std::vector<Tensor> Session::run(const ConstTensorView& input, RunStats* stats) const {
   return impl_->run(input, stats);
 }
 const Model& Session::model() const {

@@ -139,6 +139,42 @@ TEST(Session, EightThreadsShareOneModel) {
   for (int t = 0; t < 8; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
 }
 
+// A borrowed view (what the Python binding passes) runs exactly like a
+// Tensor, even unaligned and ending at the last byte of its allocation: the
+// session reads the caller's memory in place.
+TEST(Session, RunsBorrowedMemoryLikeATensor) {
+  auto model = five_layer();
+  SessionOptions cpu;
+  cpu.threads = 1;
+  Session session(model, cpu);
+  auto gen = testing::rng(11);
+  Tensor batch = testing::random_f32(gen, Shape{3, 1, 28, 28}, -1.0f, 1.0f);
+  const std::vector<Tensor> expected = session.run(batch);
+  // One float past 64-byte alignment, and nothing after the last sample.
+  std::vector<float> memory(1 + batch.span<float>().size());
+  std::copy(batch.span<float>().begin(), batch.span<float>().end(), memory.begin() + 1);
+  const ConstTensorView view(memory.data() + 1, batch.shape(), DType::kF32);
+  const std::vector<Tensor> borrowed = session.run(view);
+  ASSERT_EQ(borrowed.size(), expected.size());
+  EXPECT_TRUE(bit_equal(borrowed[0], expected[0]));
+}
+
+TEST(Session, RejectsABorrowedQuantizedInputWithoutScales) {
+  ModelBuilder b;
+  ValueId x = b.input(Shape{4}, DType::kU8);
+  b.mark_output(b.dequantize(x));
+  auto model = std::make_shared<const Model>(b.build());
+  Session session(model, reference_only());
+  const std::vector<uint8_t> data(4, 1);
+  try {
+    session.run(ConstTensorView(data.data(), Shape{1, 4}, DType::kU8));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("no per-sample scales"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Session, RejectsInputOfWrongShapeOrType) {
   Session session(five_layer(), reference_only());
   try {

@@ -1,0 +1,18 @@
+// The pieces of the `sparq._sparq` module, one function per file, called in
+// order by module.cpp. A new area (e.g. ONNX import) is one more file and one
+// more line there.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace sparq::python {
+
+void bind_errors(pybind11::module_& m);
+void bind_model(pybind11::module_& m);
+void bind_session(pybind11::module_& m);
+void bind_builder(pybind11::module_& m);
+void bind_weights(pybind11::module_& m);
+void bind_device(pybind11::module_& m);
+void bind_data(pybind11::module_& m);
+
+}  // namespace sparq::python
