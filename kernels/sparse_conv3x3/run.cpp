@@ -4,15 +4,13 @@
 //   y = act(dequantize_accumulator(acc, act_scale, w_scale[o], bias[o])).
 // Each output element is produced by exactly one task in a fixed order, so
 // the result is identical for every thread count.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
 #include <new>
 
+#include "kernels/common/capped_parallel.hpp"
 #include "kernels/sparse_conv3x3/lane_ops.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
@@ -235,14 +233,14 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
     static std::atomic<uint64_t> calls{0};
     const uint64_t call = ++calls;
     const int tasks = g.tiles * groups;
-    tbb::parallel_for(tbb::blocked_range<int>(0, tasks, 1), [&](const tbb::blocked_range<int>& r) {
+    run_capped(tasks, threads, 1, [&](int, int64_t task_begin, int64_t task_end) {
       ThreadStaging& staging = thread_staging();
       auto* own = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
       if (staging.whole_call != call) {
         for (int lane = 0; lane < g.lanes; ++lane) stage_rows(input, own, lane, 0, g.plane_rows);
         staging.whole_call = call;
       }
-      for (int task = r.begin(); task != r.end(); ++task) {
+      for (int task = static_cast<int>(task_begin); task != task_end; ++task) {
         if (groups_outer_) {
           run_task(own, task % g.tiles, task / g.tiles);
         } else {
@@ -257,11 +255,11 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
   // read (its share plus the 2 / stride rows below, which the next band
   // stages too). One loop, no barrier between staging and computing, and no
   // core reads rows another core wrote (docs/ARCHITECTURE.md, Threads).
-  tbb::parallel_for(tbb::blocked_range<int>(0, bands, 1), [&](const tbb::blocked_range<int>& r) {
+  run_capped(bands, threads, 1, [&](int, int64_t band_begin, int64_t band_end) {
     ThreadStaging& staging = thread_staging();
     auto* band_input = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
     staging.whole_call = 0;  // about to hold some rows of this call only
-    for (int b = r.begin(); b != r.end(); ++b) {
+    for (int b = static_cast<int>(band_begin); b != band_end; ++b) {
       const int tile_begin = static_cast<int>(int64_t{g.tiles} * b / bands);
       const int tile_end = static_cast<int>(int64_t{g.tiles} * (b + 1) / bands);
       const auto [row_begin, row_end] = plane_rows_read(tile_begin, tile_end);

@@ -5,7 +5,6 @@
 // padding, groups, batch > 1), with 1, 2 and 3 threads. Every comparison is
 // bit for bit: quantized layers by the numerics contract, float layers
 // because the CPU kernels keep the reference's summation order and rounding.
-#include <oneapi/tbb/task_arena.h>
 
 #include <array>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include "kernels/isa/isa.hpp"
 #include "kernels/isa/isa_override.hpp"
 #include "sparq/sparq.hpp"
+#include "tests/support/larger_arena.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace sparq {
@@ -88,10 +88,9 @@ Tensor run_on(const Backend& backend, const OneNodeGraph& g, const std::vector<c
   ExecContext ctx;
   ctx.threads = threads;
   ctx.scratch = scratch_bytes ? aligned : nullptr;
-  tbb::task_arena arena(threads);
   TensorView out_view = output.view();
   if (reports) out_view.ranges = ranges.data();
-  arena.execute([&] { compiled->run(views, out_view, ctx); });
+  testing::run_in_larger_arena(threads, [&] { compiled->run(views, out_view, ctx); });
   for (int64_t n = 0; reports && n < batch; ++n) {
     const SampleRange want = expected_range(output, n);
     const SampleRange got = ranges[static_cast<size_t>(n)];

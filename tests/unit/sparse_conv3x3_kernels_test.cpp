@@ -3,7 +3,6 @@
 // checked bit for bit against a brute-force loop over the tap bytes and, for
 // whole batches with per-sample scales, against the reference backend.
 // Paths the CPU lacks are reported as skipped.
-#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "sparq/sparq.hpp"
+#include "tests/support/larger_arena.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace sparq {
@@ -172,9 +172,9 @@ std::vector<float> run_kernel(const SparseConv3x3Kernel& kernel, const Case& c, 
   std::vector<float> out(static_cast<size_t>(p.out_channels) * p.out_height() * p.out_width(),
                          std::numeric_limits<float>::quiet_NaN());
   AlignedScratch scratch(kernel.scratch_bytes());
-  tbb::task_arena arena(threads);
-  arena.execute(
-      [&] { kernel.run(c.input.data(), c.act_scale, out.data(), scratch.data.get(), threads); });
+  testing::run_in_larger_arena(threads, [&] {
+    kernel.run(c.input.data(), c.act_scale, out.data(), scratch.data.get(), threads);
+  });
   return out;
 }
 
@@ -330,8 +330,7 @@ Tensor run_node(const CompiledNode& node, const Tensor& input, const Shape& out_
   ExecContext ctx;
   ctx.threads = threads;
   ctx.scratch = scratch.data.get();
-  tbb::task_arena arena(threads);
-  arena.execute([&] { node.run({&in, 1}, output.view(), ctx); });
+  testing::run_in_larger_arena(threads, [&] { node.run({&in, 1}, output.view(), ctx); });
   return output;
 }
 

@@ -1,15 +1,13 @@
 // Helpers shared by the CPU backend's nodes: the shapes a node was compiled
-// for and the check of the views handed to run(), deterministic oneTBB loops,
+// for and the check of the views handed to run(), capped deterministic loops,
 // and kernel names.
 #pragma once
-
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
 
 #include <cstdint>
 #include <span>
 #include <string>
 
+#include "kernels/common/capped_parallel.hpp"
 #include "kernels/isa/isa.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/backend.hpp"
@@ -29,19 +27,14 @@ inline int64_t check_views(const std::string& node, std::span<const ConstTensorV
   return check_node_views("cpu", node, inputs, input_layouts, output, output_layout);
 }
 
-// Runs body(begin, end) over [0, count) on up to `threads` threads (oneTBB,
-// in the caller's arena). Callers give every index its own outputs, computed
-// the same way whichever range it lands in, so results never depend on the
-// thread count or the split.
+// Runs body(begin, end) over [0, count) on at most `threads` threads, in
+// whatever arena the caller runs (kernels/common/capped_parallel.hpp).
+// Callers give every index its own outputs, computed the same way whichever
+// range it lands in, so results never depend on the thread count or the split.
 template <typename Body>
 void parallel_ranges(int64_t count, int threads, const Body& body) {
-  if (count <= 0) return;
-  if (threads <= 1 || count == 1) {
-    body(int64_t{0}, count);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, count),
-                    [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
+  kernels::run_capped(count, threads, kernels::balanced_grain(count, threads),
+                      [&](int, int64_t begin, int64_t end) { body(begin, end); });
 }
 
 // "<family>__<isa>", the XNNPACK-style name reported by kernel_name().
