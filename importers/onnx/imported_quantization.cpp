@@ -60,7 +60,8 @@ TapCount count_taps(std::span<const float> weights, int out_channels, int in_cha
   TapCount c{0, true};
   const size_t kernels = static_cast<size_t>(out_channels) * static_cast<size_t>(in_channels);
   for (size_t k = 0; k < kernels; ++k) c.density = std::max(c.density, kernel_taps(weights, k));
-  for (size_t k = 0; k < kernels; ++k) c.uniform = c.uniform && kernel_taps(weights, k) == c.density;
+  for (size_t k = 0; k < kernels; ++k)
+    c.uniform = c.uniform && kernel_taps(weights, k) == c.density;
   c.density = std::max(c.density, 1);
   return c;
 }
@@ -82,8 +83,8 @@ PatternSharing detect_sharing(std::span<const float> weights, int out_channels, 
   return best;
 }
 
-std::vector<uint8_t> density_mask(std::span<const float> weights, int out_channels,
-                                  int in_channels, int density) {
+std::vector<uint8_t> density_mask(std::span<const float> weights, int out_channels, int in_channels,
+                                  int density) {
   std::vector<uint8_t> mask(weights.size());
   const size_t kernels = static_cast<size_t>(out_channels) * static_cast<size_t>(in_channels);
   for (size_t k = 0; k < kernels; ++k) {

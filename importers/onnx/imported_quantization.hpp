@@ -31,8 +31,8 @@ PatternSharing detect_sharing(std::span<const float> weights, int out_channels, 
 // A mask keeping every nonzero tap and, in kernels with fewer, the lowest zero
 // positions until each kernel keeps `density` taps (zero-valued taps cost
 // nothing in accuracy; the format needs one count per layer).
-std::vector<uint8_t> density_mask(std::span<const float> weights, int out_channels,
-                                  int in_channels, int density);
+std::vector<uint8_t> density_mask(std::span<const float> weights, int out_channels, int in_channels,
+                                  int density);
 
 struct QuantizedGraph {
   Graph graph;

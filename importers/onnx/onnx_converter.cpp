@@ -24,15 +24,42 @@ constexpr int64_t kMinOpset = 11, kMaxOpset = 17;
 // The batch dimension inside folded shape computations (Shape -> Gather -> ...).
 constexpr int64_t kBatch = std::numeric_limits<int64_t>::min();
 
-const std::set<std::string> kSupportedOps = {
-    "Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "ReduceMean", "Add", "Sub", "Mul", "Gemm", "MatMul", "Flatten",
-    "Reshape", "Squeeze", "Unsqueeze", "Concat", "Softmax", "LogSoftmax", "Identity", "Dropout",
-    "Constant", "Shape", "Gather", "Pad"};
+// Each supported operator with the attributes the importer reads; any other
+// attribute is refused rather than ignored.
+const std::map<std::string, std::set<std::string>> kSupportedOps = {
+    {"Conv", {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}},
+    {"BatchNormalization", {"epsilon", "momentum", "training_mode"}},
+    {"Relu", {}},
+    {"Clip", {}},
+    {"Sigmoid", {}},
+    {"MaxPool",
+     {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"}},
+    {"AveragePool",
+     {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}},
+    {"GlobalAveragePool", {}},
+    {"ReduceMean", {"axes", "keepdims"}},
+    {"Add", {}},
+    {"Sub", {}},
+    {"Mul", {}},
+    {"Gemm", {"alpha", "beta", "transA", "transB"}},
+    {"MatMul", {}},
+    {"Flatten", {"axis"}},
+    {"Reshape", {"allowzero"}},
+    {"Squeeze", {"axes"}},
+    {"Unsqueeze", {"axes"}},
+    {"Concat", {"axis"}},
+    {"Softmax", {"axis"}},
+    {"LogSoftmax", {"axis"}},
+    {"Identity", {}},
+    {"Dropout", {"ratio", "seed"}},
+    {"Constant", {"value", "value_float", "value_floats", "value_int", "value_ints"}},
+    {"Shape", {"start", "end"}},
+    {"Gather", {"axis"}},
+    {"Pad", {"mode"}}};
 
 std::string supported_list() {
   std::string s;
-  for (const auto& op : kSupportedOps) s += (s.empty() ? "" : ", ") + op;
+  for (const auto& [op, attributes] : kSupportedOps) s += (s.empty() ? "" : ", ") + op;
   return s;
 }
 
@@ -177,8 +204,9 @@ class Converter {
                   "' is a constant where sparq needs a computed tensor");
     }
     if (!e.pad.empty() && node.op_type() != "Conv" && node.op_type() != "AveragePool") {
-      unsupported(describe(node) + ": reads the output of a Pad; sparq folds Pad into a "
-                                   "following Conv or AveragePool only");
+      unsupported(describe(node) +
+                  ": reads the output of a Pad; sparq folds Pad into a "
+                  "following Conv or AveragePool only");
     }
     return e;
   }
@@ -206,7 +234,8 @@ class Converter {
   std::optional<std::vector<int64_t>> optional_ints(const onnx::NodeProto& node, int index) {
     if (index >= node.input_size() || node.input(index).empty()) return std::nullopt;
     const Constant& c = constant_input(node, index, "an int64 input");
-    if (c.is_float) malformed(describe(node) + ": input " + std::to_string(index) + " must be int64");
+    if (c.is_float)
+      malformed(describe(node) + ": input " + std::to_string(index) + " must be int64");
     return c.ints;
   }
 
@@ -289,8 +318,18 @@ class Converter {
       unsupported(describe(node) + ": domain '" + node.domain() +
                   "' is not supported; sparq imports the default ONNX domain");
     }
-    if (!kSupportedOps.count(op)) {
+    const auto supported = kSupportedOps.find(op);
+    if (supported == kSupportedOps.end()) {
       unsupported(describe(node) + ": operator not supported. sparq imports: " + supported_list());
+    }
+    std::set<std::string> seen;
+    for (const auto& a : node.attribute()) {
+      if (!seen.insert(a.name()).second) {
+        malformed(describe(node) + ": attribute '" + a.name() + "' is given twice");
+      }
+      if (!supported->second.count(a.name())) {
+        unsupported(describe(node) + ": attribute '" + a.name() + "' is not supported");
+      }
     }
     if (op == "Conv") return conv(node);
     if (op == "BatchNormalization") return batch_norm(node);
@@ -371,7 +410,8 @@ class Converter {
                   " are not [O, I/groups, KH, KW]; sparq imports 2-D convolutions");
     }
     const int64_t groups = int_attribute(node, "group", 1);
-    if (groups <= 0 || groups > kMaxDimension) malformed(describe(node) + ": group must be positive");
+    if (groups <= 0 || groups > kMaxDimension)
+      malformed(describe(node) + ": group must be positive");
     if (w.dims[0] <= 0 || channels(x) % groups != 0 || w.dims[1] * groups != channels(x)) {
       malformed(describe(node) + ": weights " + dims_text(w.dims) + " do not fit the input " +
                 dims_text(x.dims) + " with group " + std::to_string(groups));
@@ -395,9 +435,9 @@ class Converter {
     op.pad_h = static_cast<int>(pads[0]);
     op.pad_w = static_cast<int>(pads[1]);
     op.groups = static_cast<int>(groups);
-    op.weights = Tensor::from_bytes(Shape(w.dims), DType::kF32,
-                                    {reinterpret_cast<const uint8_t*>(w.floats.data()),
-                                     w.floats.size() * sizeof(float)});
+    op.weights = Tensor::from_bytes(
+        Shape(w.dims), DType::kF32,
+        {reinterpret_cast<const uint8_t*>(w.floats.data()), w.floats.size() * sizeof(float)});
     if (node.input_size() > 2 && !node.input(2).empty()) {
       op.bias = float_constant(node, 2, "bias", w.dims[0]).floats;
     } else {
@@ -409,8 +449,9 @@ class Converter {
   void batch_norm(const onnx::NodeProto& node) {
     const Entry& x = value_input(node, 0);
     if (int_attribute(node, "training_mode", 0) != 0 || node.output_size() > 1) {
-      unsupported(describe(node) + ": training-mode BatchNormalization is not supported; "
-                                   "export the model in eval mode");
+      unsupported(describe(node) +
+                  ": training-mode BatchNormalization is not supported; "
+                  "export the model in eval mode");
     }
     const int64_t c = channels(x);
     const auto& gamma = float_constant(node, 1, "scale", c).floats;
@@ -427,9 +468,9 @@ class Converter {
       auto weights = conv->weights.span<float>();
       std::vector<float> folded(weights.begin(), weights.end());
       fold_batchnorm(folded, conv->bias, static_cast<int>(c), gamma, beta, mean, var, eps);
-      conv->weights = Tensor::from_bytes(conv->weights.shape(), DType::kF32,
-                                         {reinterpret_cast<const uint8_t*>(folded.data()),
-                                          folded.size() * sizeof(float)});
+      conv->weights = Tensor::from_bytes(
+          conv->weights.shape(), DType::kF32,
+          {reinterpret_cast<const uint8_t*>(folded.data()), folded.size() * sizeof(float)});
       return fused(node, x);
     }
     if (x.dims.size() != 3 && x.dims.size() != 1) {
@@ -494,11 +535,13 @@ class Converter {
     }
     if (max) {
       const auto dilations = pair_attribute(node, "dilations", {1, 1}, false);
-      if (dilations[0] != 1 || dilations[1] != 1) unsupported(describe(node) + ": dilation must be 1");
+      if (dilations[0] != 1 || dilations[1] != 1)
+        unsupported(describe(node) + ": dilation must be 1");
       if (int_attribute(node, "storage_order", 0) != 0)
         unsupported(describe(node) + ": storage_order must be 0");
     }
-    if (!x.pad.empty() && max) unsupported(describe(node) + ": a preceding Pad cannot fold into MaxPool");
+    if (!x.pad.empty() && max)
+      unsupported(describe(node) + ": a preceding Pad cannot fold into MaxPool");
     const auto kernel = pair_attribute(node, "kernel_shape", {}, true);
     const auto strides = pair_attribute(node, "strides", {1, 1}, false);
     bool include_pad = int_attribute(node, "count_include_pad", 0) != 0;
@@ -507,7 +550,8 @@ class Converter {
       // count_include_pad when the pool adds no padding of its own.
       const auto own = ints_attribute(node, "pads", {0, 0, 0, 0});
       if (std::any_of(own.begin(), own.end(), [](int64_t p) { return p != 0; }) && !include_pad) {
-        unsupported(describe(node) + ": Pad followed by a padded AveragePool that excludes padding");
+        unsupported(describe(node) +
+                    ": Pad followed by a padded AveragePool that excludes padding");
       }
       include_pad = true;
     }
@@ -604,13 +648,13 @@ class Converter {
     }
     const Entry* x = &value_input(node, 0);
     const Entry* y = &value_input(node, 1);
-    if (canonical(x->dims) == canonical(y->dims) && out_.graph.value(x->value).shape ==
-                                                        out_.graph.value(y->value).shape) {
+    if (canonical(x->dims) == canonical(y->dims) &&
+        out_.graph.value(x->value).shape == out_.graph.value(y->value).shape) {
       if (op == "Add") return emit(node, AddOp{}, {x->value, y->value}, x->dims), void();
     } else if (canonical(x->dims).size() < canonical(y->dims).size() && op != "Sub") {
       std::swap(x, y);  // the smaller operand second (add and mul commute)
     }
-    const BinaryKind kind = op == "Add" ? BinaryKind::kAdd
+    const BinaryKind kind = op == "Add"   ? BinaryKind::kAdd
                             : op == "Sub" ? BinaryKind::kSub
                                           : BinaryKind::kMul;
     const Shape& ys = out_.graph.value(y->value).shape;
@@ -636,9 +680,9 @@ class Converter {
     }
     const bool gemm = node.op_type() == "Gemm";
     const bool trans_b = gemm && int_attribute(node, "transB", 0) != 0;
-    if (gemm && (int_attribute(node, "transA", 0) != 0 ||
-                 float_attribute(node, "alpha", 1.0f) != 1.0f ||
-                 float_attribute(node, "beta", 1.0f) != 1.0f)) {
+    if (gemm &&
+        (int_attribute(node, "transA", 0) != 0 || float_attribute(node, "alpha", 1.0f) != 1.0f ||
+         float_attribute(node, "beta", 1.0f) != 1.0f)) {
       unsupported(describe(node) + ": transA, alpha != 1 and beta != 1 are not supported");
     }
     const int64_t in = trans_b ? w.dims[1] : w.dims[0];
@@ -656,9 +700,9 @@ class Converter {
       }
     }
     FullyConnectedOp op;
-    op.weights = Tensor::from_bytes(Shape{outputs, in}, DType::kF32,
-                                    {reinterpret_cast<const uint8_t*>(weights.data()),
-                                     weights.size() * sizeof(float)});
+    op.weights = Tensor::from_bytes(
+        Shape{outputs, in}, DType::kF32,
+        {reinterpret_cast<const uint8_t*>(weights.data()), weights.size() * sizeof(float)});
     op.bias.assign(static_cast<size_t>(outputs), 0.0f);
     if (gemm && node.input_size() > 2 && !node.input(2).empty()) {
       const Constant& c = constant_input(node, 2, "bias");
@@ -675,7 +719,8 @@ class Converter {
   void reshape_to(const onnx::NodeProto& node, const Entry& x, std::vector<int64_t> dims) {
     int64_t count = 1;
     for (int64_t d : dims) {
-      if (d <= 0) malformed(describe(node) + ": target shape " + dims_text(dims) + " is not static");
+      if (d <= 0)
+        malformed(describe(node) + ": target shape " + dims_text(dims) + " is not static");
       count *= d;
       if (count > kMaxTensorElements) malformed(describe(node) + ": target shape is too large");
     }
@@ -729,7 +774,8 @@ class Converter {
     }
     if (infer >= 0) {
       if (t[0] == -1) unsupported(describe(node) + ": -1 in both the batch and another dimension");
-      if (count % known != 0) malformed(describe(node) + ": target shape does not divide the input");
+      if (count % known != 0)
+        malformed(describe(node) + ": target shape does not divide the input");
       dims[static_cast<size_t>(infer)] = count / known;
     }
     reshape_to(node, x, dims);
@@ -752,9 +798,11 @@ class Converter {
     const Entry& v = value_input(node, 0);
     std::vector<int64_t> full = v.dims;
     full.insert(full.begin(), kBatch);
-    const int64_t rank = static_cast<int64_t>(full.size()) + (unsq ? static_cast<int64_t>(axes.size()) : 0);
+    const int64_t rank =
+        static_cast<int64_t>(full.size()) + (unsq ? static_cast<int64_t>(axes.size()) : 0);
     for (int64_t& a : axes) {
-      if (a < -rank || a >= rank) malformed(describe(node) + ": axis " + std::to_string(a) + " out of range");
+      if (a < -rank || a >= rank)
+        malformed(describe(node) + ": axis " + std::to_string(a) + " out of range");
       if (a < 0) a += rank;
       if (a == 0) unsupported(describe(node) + ": the batch axis cannot be squeezed / unsqueezed");
     }
@@ -783,7 +831,8 @@ class Converter {
   void concat(const onnx::NodeProto& node) {
     if (node.input_size() == 0) malformed(describe(node) + ": has no inputs");
     const int64_t axis = int_attribute(node, "axis", std::numeric_limits<int64_t>::max());
-    if (axis == std::numeric_limits<int64_t>::max()) malformed(describe(node) + ": axis is missing");
+    if (axis == std::numeric_limits<int64_t>::max())
+      malformed(describe(node) + ": axis is missing");
     const Entry& first = lookup(node, 0);
     if (first.is_constant) {  // shape arithmetic on int64 vectors
       Constant c;
@@ -791,7 +840,8 @@ class Converter {
       for (int i = 0; i < node.input_size(); ++i) {
         const Constant& part = constant_input(node, i, "input");
         if (part.is_float || part.dims.size() != 1) {
-          unsupported(describe(node) + ": only int64 shape vectors can be concatenated as constants");
+          unsupported(describe(node) +
+                      ": only int64 shape vectors can be concatenated as constants");
         }
         c.ints.insert(c.ints.end(), part.ints.begin(), part.ints.end());
       }
@@ -837,7 +887,8 @@ class Converter {
   }
 
   void constant(const onnx::NodeProto& node) {
-    if (node.attribute_size() != 1) malformed(describe(node) + ": needs exactly one value attribute");
+    if (node.attribute_size() != 1)
+      malformed(describe(node) + ": needs exactly one value attribute");
     const auto& a = node.attribute(0);
     Constant c;
     if (a.name() == "value" && a.type() == onnx::AttributeProto::TENSOR) {
@@ -886,7 +937,8 @@ class Converter {
     c.dims = index.dims;
     const int64_t n = static_cast<int64_t>(data.ints.size());
     for (int64_t i : index.ints) {
-      if (i < -n || i >= n) malformed(describe(node) + ": index " + std::to_string(i) + " out of range");
+      if (i < -n || i >= n)
+        malformed(describe(node) + ": index " + std::to_string(i) + " out of range");
       c.ints.push_back(data.ints[static_cast<size_t>(i < 0 ? i + n : i)]);
     }
     define_constant(node, std::move(c));
@@ -904,10 +956,12 @@ class Converter {
         unsupported(describe(node) + ": only zero padding is supported");
       }
     }
-    if (node.input_size() > 3 && !node.input(3).empty()) unsupported(describe(node) + ": axes input");
+    if (node.input_size() > 3 && !node.input(3).empty())
+      unsupported(describe(node) + ": axes input");
     const auto& p = *pads;
     if (p.size() != 8 || p[0] || p[1] || p[4] || p[5]) {
-      unsupported(describe(node) + ": only padding of H and W is supported, pads are " + dims_text(p));
+      unsupported(describe(node) + ": only padding of H and W is supported, pads are " +
+                  dims_text(p));
     }
     for (int64_t v : p) {
       if (v < 0 || v > kMaxDimension) unsupported(describe(node) + ": negative padding (cropping)");

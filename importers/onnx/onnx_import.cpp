@@ -54,7 +54,7 @@ OnnxImport import_onnx_bytes(std::span<const uint8_t> bytes, const OnnxImportOpt
   const onnx_import::onnx::ModelProto proto = onnx_import::parse_model(bytes, source);
   ConvertedGraph converted = onnx_import::convert_graph(proto);
   ModelMetadata meta;
-  meta.name = !options.name.empty() ? options.name
+  meta.name = !options.name.empty()     ? options.name
               : !converted.name.empty() ? converted.name
                                         : "imported";
   meta.provenance["source"] = "onnx";

@@ -57,8 +57,9 @@ onnx::ModelProto parse_model(std::span<const uint8_t> bytes, const std::string& 
   stream.SetRecursionLimit(64);
   onnx::ModelProto model;
   if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    malformed(source + ": not a valid ONNX model (the protobuf does not parse; truncated or not "
-                       "an .onnx file)");
+    malformed(source +
+              ": not a valid ONNX model (the protobuf does not parse; truncated or not "
+              "an .onnx file)");
   }
   return model;
 }
@@ -73,7 +74,8 @@ Constant decode_tensor(const onnx::TensorProto& tensor, const std::string& where
                 "' keeps its data in an external file; sparq imports self-contained .onnx files "
                 "only (save with onnx.save_model(..., save_as_external_data=False))");
   }
-  if (tensor.dims_size() > kMaxRank) malformed(where + ": tensor '" + tensor.name() + "' has rank > 8");
+  if (tensor.dims_size() > kMaxRank)
+    malformed(where + ": tensor '" + tensor.name() + "' has rank > 8");
   Constant c;
   int64_t count = 1;
   for (int64_t d : tensor.dims()) {
@@ -100,7 +102,8 @@ Constant decode_tensor(const onnx::TensorProto& tensor, const std::string& where
         c.floats.resize(static_cast<size_t>(count));
         std::memcpy(c.floats.data(), raw.data(), raw.size());
       } else {
-        if (tensor.float_data_size() != count) size_error(static_cast<size_t>(tensor.float_data_size()));
+        if (tensor.float_data_size() != count)
+          size_error(static_cast<size_t>(tensor.float_data_size()));
         c.floats.assign(tensor.float_data().begin(), tensor.float_data().end());
       }
       return c;
@@ -123,10 +126,12 @@ Constant decode_tensor(const onnx::TensorProto& tensor, const std::string& where
           }
         }
       } else if (is64) {
-        if (tensor.int64_data_size() != count) size_error(static_cast<size_t>(tensor.int64_data_size()));
+        if (tensor.int64_data_size() != count)
+          size_error(static_cast<size_t>(tensor.int64_data_size()));
         c.ints.assign(tensor.int64_data().begin(), tensor.int64_data().end());
       } else {
-        if (tensor.int32_data_size() != count) size_error(static_cast<size_t>(tensor.int32_data_size()));
+        if (tensor.int32_data_size() != count)
+          size_error(static_cast<size_t>(tensor.int32_data_size()));
         c.ints.assign(tensor.int32_data().begin(), tensor.int32_data().end());
       }
       return c;
@@ -175,7 +180,8 @@ std::vector<int64_t> ints_attribute(const onnx::NodeProto& node, const std::stri
                                     std::vector<int64_t> fallback) {
   const auto* a = typed(node, name, onnx::AttributeProto::INTS, "a list of ints");
   if (!a) return fallback;
-  if (a->ints_size() > kMaxRank * 2) malformed(describe(node) + ": attribute '" + name + "' is too long");
+  if (a->ints_size() > kMaxRank * 2)
+    malformed(describe(node) + ": attribute '" + name + "' is too long");
   return {a->ints().begin(), a->ints().end()};
 }
 

@@ -29,9 +29,9 @@ onnx::ModelProto parse_model(std::span<const uint8_t> bytes, const std::string& 
 
 // A constant: an initializer, a Constant node's value, or a folded shape.
 struct Constant {
-  std::vector<int64_t> dims;   // full ONNX dims
-  std::vector<float> floats;   // FLOAT tensors
-  std::vector<int64_t> ints;   // INT64 / INT32 tensors
+  std::vector<int64_t> dims;  // full ONNX dims
+  std::vector<float> floats;  // FLOAT tensors
+  std::vector<int64_t> ints;  // INT64 / INT32 tensors
   bool is_float = true;
   int64_t elements() const;
 };

@@ -30,7 +30,7 @@ enum class ImportQuantization : uint8_t { kNone, kW4A8, kW4A4 };
 
 struct OnnxImportOptions {
   ImportQuantization quantization = ImportQuantization::kNone;
-  std::string name;  // model name in the metadata; default: the ONNX graph name
+  std::string name;                 // model name in the metadata; default: the ONNX graph name
   std::vector<std::string> labels;  // class names for the metadata (may stay empty)
   // How images become the model input (metadata.preprocessing; height,
   // width and channels come from the ONNX input shape).

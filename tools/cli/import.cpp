@@ -46,7 +46,8 @@ std::vector<float> parse_floats(const std::string& key, const std::string& text)
       values.push_back(std::stof(item, &used));
       if (used != item.size()) throw std::invalid_argument(item);
     } catch (const std::exception&) {
-      throw UsageError("--preprocess: " + key + " has a value that is not a number: '" + item + "'");
+      throw UsageError("--preprocess: " + key + " has a value that is not a number: '" + item +
+                       "'");
     }
   }
   return values;
@@ -57,7 +58,8 @@ void apply_preprocess(const std::string& text, OnnxImportOptions& options) {
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
     const size_t eq = item.find('=');
-    if (eq == std::string::npos) throw UsageError("--preprocess: expected key=value, got '" + item + "'");
+    if (eq == std::string::npos)
+      throw UsageError("--preprocess: expected key=value, got '" + item + "'");
     const std::string key = item.substr(0, eq);
     const std::vector<float> values = parse_floats(key, item.substr(eq + 1));
     if (key == "scale" && values.size() == 1) {
@@ -67,7 +69,8 @@ void apply_preprocess(const std::string& text, OnnxImportOptions& options) {
     } else if (key == "std") {
       options.std = values;
     } else {
-      throw UsageError("--preprocess: unknown key '" + key + "' (scale=S, mean=M1/M2/.., std=S1/S2/..)");
+      throw UsageError("--preprocess: unknown key '" + key +
+                       "' (scale=S, mean=M1/M2/.., std=S1/S2/..)");
     }
   }
 }
@@ -135,8 +138,9 @@ void add_import_command(CLI::App& app) {
   command->add_option("MODEL", options->onnx_path, "ONNX file (.onnx)")->required();
   command->add_option("-o,--output", options->output_path, "Model file to write (.sparq)")
       ->required();
-  command->add_option("--quantize", options->quantize,
-                      "none (float, lossless), w4a8 or w4a4 (sparse 4-bit weights)")
+  command
+      ->add_option("--quantize", options->quantize,
+                   "none (float, lossless), w4a8 or w4a4 (sparse 4-bit weights)")
       ->check(CLI::IsMember({"none", "w4a8", "w4a4"}));
   command->add_option("--name", options->name, "Model name in the metadata");
   command->add_option("--labels", options->labels_path, "Class names, one per line");
