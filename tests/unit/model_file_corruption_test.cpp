@@ -127,7 +127,7 @@ std::vector<CorruptCase> corrupt_cases() {
            op.type = static_cast<fb::Op>(42);
          });
        },
-       bad, "node 'pool2': unknown op type 42 (this sparq knows 1..11)"},
+       bad, "node 'pool2': unknown op type 42 (this sparq knows 1..17)"},
       {"NoOperation",
        [] { return edit_model([](fb::ModelT& m) { node_named(m, "flatten").op.Reset(); }); }, bad,
        "node 'flatten': has no operation"},
