@@ -97,6 +97,9 @@ std::vector<std::string> all_opsets(const std::vector<std::string>& names) {
     out.push_back(n + "_op11");
     out.push_back(n + "_op13");
   }
+  // Opset 17, the newest sparq imports, on three of them.
+  for (const char* n : {"small_cnn_op17", "mobilenet_v1_op17", "head_idioms_op17"})
+    out.push_back(n);
   return out;
 }
 
