@@ -6,7 +6,7 @@
 #include "sparq/error.hpp"
 #include "sparq/model_builder.hpp"
 #include "sparq/pruning.hpp"
-#include "sparq/quantization.hpp"
+#include "sparq/quantized_layers.hpp"
 #include "sparq/sparse_format.hpp"
 
 namespace sparq::onnx_import {
@@ -21,11 +21,6 @@ int kernel_taps(std::span<const float> w, size_t kernel) {
 bool is_sparse_candidate(const Conv2dOp& c) {
   return c.kernel_h == 3 && c.kernel_w == 3 && c.pad_h == 1 && c.pad_w == 1 && c.groups == 1 &&
          c.stride_h == c.stride_w && (c.stride_h == 1 || c.stride_h == 2);
-}
-
-Tensor s8_tensor(const Shape& shape, const std::vector<int8_t>& values) {
-  return Tensor::from_bytes(shape, DType::kS8,
-                            {reinterpret_cast<const uint8_t*>(values.data()), values.size()});
 }
 
 bool makes_non_negative(const Node& n, const std::vector<bool>& non_negative) {
@@ -147,20 +142,11 @@ QuantizedGraph quantize_imported(const Graph& graph, int act_bits) {
             n.name);
       } else {
         ValueId q = quantize(n.inputs[0], 8, n.name);
-        QuantizedWeights qw = quantize_weights_per_channel(w, out_ch, 8);
-        Conv2dOp op = *conv;
-        op.weights = s8_tensor(conv->weights.shape(), qw.values);
-        op.weight_scales = std::move(qw.scales);
-        result = b.conv2d(q, std::move(op), n.name);
+        result = b.conv2d(q, make_s8_conv2d(*conv), n.name);
       }
     } else if (const auto* fc = std::get_if<FullyConnectedOp>(&n.op)) {
       ValueId q = quantize(n.inputs[0], 8, n.name);
-      const int outputs = static_cast<int>(fc->weights.shape()[0]);
-      QuantizedWeights qw = quantize_weights_per_channel(fc->weights.span<float>(), outputs, 8);
-      FullyConnectedOp op = *fc;
-      op.weights = s8_tensor(fc->weights.shape(), qw.values);
-      op.weight_scales = std::move(qw.scales);
-      result = b.fully_connected(q, std::move(op), n.name);
+      result = b.fully_connected(q, make_s8_fully_connected(*fc), n.name);
     } else {
       std::vector<ValueId> inputs;
       for (ValueId v : n.inputs) inputs.push_back(map[static_cast<size_t>(v)]);
