@@ -164,6 +164,12 @@ class Converter {
       }
       e.dims.push_back(d);
     }
+    int64_t elements = 1;
+    for (int64_t d : e.dims) elements *= d;  // each <= 2^24, at most 3 of them: no overflow
+    if (elements > kMaxTensorElements) {
+      unsupported(where + " has more than " + std::to_string(kMaxTensorElements) +
+                  " elements per sample");
+    }
     if (dims[0].has_dim_value() && dims[0].dim_value() != 1 && dims[0].dim_value() != 0) {
       // A fixed batch other than 1 would make Reshape targets ambiguous.
       unsupported(where + ": batch dimension is fixed at " + std::to_string(dims[0].dim_value()) +
@@ -280,6 +286,10 @@ class Converter {
       v = infer_output(out_.graph, n);
     } catch (const Error& e) {
       unsupported(describe(node) + ": " + e.what());
+    }
+    if (v.shape.elements() > kMaxTensorElements) {
+      unsupported(describe(node) + ": output " + v.shape.to_string() + " has more than " +
+                  std::to_string(kMaxTensorElements) + " elements per sample");
     }
     v.name = node.output_size() > 0 ? node.output(0) : n.name;
     out_.graph.values.push_back(v);

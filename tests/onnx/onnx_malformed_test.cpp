@@ -156,6 +156,34 @@ std::vector<Case> cases() {
          dim->set_dim_param("height");
        }),
        unsupported, "is dynamic"},
+      {"HugeInput", edit([](onnx::ModelProto& m) {
+         auto* shape = m.mutable_graph()
+                           ->mutable_input(0)
+                           ->mutable_type()
+                           ->mutable_tensor_type()
+                           ->mutable_shape();
+         shape->mutable_dim(2)->set_dim_value(1 << 20);
+         shape->mutable_dim(3)->set_dim_value(1 << 20);
+       }),
+       unsupported, "elements per sample"},
+      {"NegativeInputDimension", edit([](onnx::ModelProto& m) {
+         m.mutable_graph()
+             ->mutable_input(0)
+             ->mutable_type()
+             ->mutable_tensor_type()
+             ->mutable_shape()
+             ->mutable_dim(1)
+             ->set_dim_value(-1);
+       }),
+       bad, "dimension 1 is -1"},
+      {"HugePadding", edit([](onnx::ModelProto& m) {
+         for (auto& a : *find_node(m, "Conv")->mutable_attribute()) {
+           if (a.name() == "pads") {
+             for (int i = 0; i < 4; ++i) a.set_ints(i, 1 << 22);
+           }
+         }
+       }),
+       unsupported, "(Conv): "},
       {"ExternalData", edit([](onnx::ModelProto& m) {
          auto* w = find_initializer(m, "Conv");
          w->clear_raw_data();
