@@ -102,8 +102,8 @@ std::vector<CorruptCase> corrupt_cases() {
          });
        },
        bad, "identifier is '\\x00\\xffRQ'"},
-      {"FutureVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 2; }); }, bad,
-       "format_version 2 is newer than this sparq reads (up to 1)"},
+      {"FutureVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 3; }); }, bad,
+       "format_version 3 is newer than this sparq reads (up to 2)"},
       {"MissingVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 0; }); },
        bad, "format_version is missing"},
       {"RootOffsetOutsideFile",
