@@ -2,6 +2,7 @@
 // scratch: each import fails with sparq::Error of the right code (malformed:
 // kInvalidModel, CLI exit 5; unsupported: kUnsupported, exit 6) and a message
 // naming the node and operator; never a crash or a silently different model.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -294,6 +295,67 @@ TEST(OnnxImportCli, ExitCodes) {
   std::filesystem::remove_all(dir);
 }
 #endif
+
+}  // namespace
+}  // namespace sparq
+
+namespace sparq {
+namespace {
+
+// A graph built from scratch: [N, 2] -> MatMul by [2, 3] -> Add [3] (becomes
+// the bias) -> Relu (fused) -> Softmax. x = {1, 2}, W = {{1, 0, -1}, {0, 1, 1}}:
+// x W = {1, 2, 1}, + b {0, -1, -3} = {1, 1, -2}, relu {1, 1, 0},
+// softmax {e, e, 1} / (2e + 1).
+TEST(OnnxImportFromScratch, MatMulAddReluSoftmax) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("scratch");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* t = in->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape()->add_dim()->set_dim_param("batch");
+  t->mutable_shape()->add_dim()->set_dim_value(2);
+  auto add_initializer = [&](const std::string& name, std::vector<int64_t> dims,
+                             std::vector<float> values) {
+    auto* w = g->add_initializer();
+    w->set_name(name);
+    w->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) w->add_dims(d);
+    for (float v : values) w->add_float_data(v);
+  };
+  add_initializer("W", {2, 3}, {1, 0, -1, 0, 1, 1});
+  add_initializer("b", {3}, {0, -1, -3});
+  auto add_node = [&](const std::string& op, std::vector<std::string> inputs,
+                      const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(op);
+    for (const auto& i : inputs) n->add_input(i);
+    n->add_output(out);
+  };
+  add_node("MatMul", {"x", "W"}, "xw");
+  add_node("Add", {"xw", "b"}, "z");
+  add_node("Relu", {"z"}, "r");
+  add_node("Softmax", {"r"}, "y");
+  g->add_output()->set_name("y");
+
+  std::string s;
+  ASSERT_TRUE(m.SerializeToString(&s));
+  const OnnxImport imported =
+      import_onnx_bytes({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+  ASSERT_EQ(imported.layers.size(), 2u);  // fully_connected (+bias, relu), softmax
+  EXPECT_EQ(imported.layers[0].onnx_op, "MatMul+Add+Relu");
+  Session session(imported.model, {.backends = {"reference"}, .threads = 1});
+  const Tensor y = session.run(Tensor::from_floats(Shape{1, 2}, std::vector<float>{1, 2})).at(0);
+  const float e = std::exp(1.0f), sum = 2 * e + 1;
+  ASSERT_EQ(y.shape().elements(), 3);
+  EXPECT_FLOAT_EQ(y.span<float>()[0], e / sum);
+  EXPECT_FLOAT_EQ(y.span<float>()[1], e / sum);
+  EXPECT_FLOAT_EQ(y.span<float>()[2], 1 / sum);
+}
 
 }  // namespace
 }  // namespace sparq
