@@ -10,6 +10,8 @@ packages=(
   libtbb-dev libeigen3-dev libxsimd-dev libgtest-dev libgmock-dev libbenchmark-dev
   # model file, command line, images, JSON
   libflatbuffers-dev flatbuffers-compiler libcli11-dev libstb-dev nlohmann-json3-dev zlib1g-dev
+  # ONNX import (importers/onnx): the ONNX protobuf schema and protobuf
+  libonnx-dev libprotobuf-dev protobuf-compiler
   # oracles and peers (tests and benchmarks only), training tools
   libdnnl-dev libtorch-dev
   # dnnl-config.cmake (Debian builds oneDNN with the OpenCL GPU runtime) finds OpenCL

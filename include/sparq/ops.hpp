@@ -77,12 +77,14 @@ struct FullyConnectedOp {
 };
 
 enum class PoolKind : uint8_t { kMax, kAverage };
-// Average pooling divides by the full window (padding counts as zero).
+// Average pooling divides by the full window (padding counts as zero) when
+// `count_include_pad`, else by the number of window taps inside the input.
 struct Pool2dOp {
   PoolKind kind = PoolKind::kMax;
   int kernel_h = 2, kernel_w = 2;
   int stride_h = 2, stride_w = 2;
   int pad_h = 0, pad_w = 0;
+  bool count_include_pad = true;
 };
 
 // [C, H, W] -> [C] mean over H x W. f32.
@@ -104,8 +106,43 @@ struct FlattenOp {};
 // Softmax over the last axis of an f32 [F] tensor.
 struct SoftmaxOp {};
 
-using OpAttrs = std::variant<QuantizeOp, DequantizeOp, Conv2dOp, SparseConv3x3Op, FullyConnectedOp,
-                             Pool2dOp, GlobalAvgPoolOp, AddOp, ActivationOp, FlattenOp, SoftmaxOp>;
+// ---- operations for imported models (the reference backend runs them) ----
+
+// y = x * scale[c] + shift[c] on f32 [C, H, W] or [C] (c the channel), or with
+// one scale and one shift for every element: a standalone BatchNorm, or an
+// addition / multiplication by a constant.
+struct ChannelAffineOp {
+  std::vector<float> scale;  // C entries, or 1
+  std::vector<float> shift;  // same count as scale
+};
+
+enum class BinaryKind : uint8_t { kAdd, kSub, kMul };
+// y = a (op) b on two f32 graph tensors. `b` has a's shape, or is [C] with a
+// [C, H, W] (one value per channel, as ONNX broadcasts [C, 1, 1]), or is [1].
+struct BroadcastBinaryOp {
+  BinaryKind kind = BinaryKind::kAdd;
+};
+
+// y = 1 / (1 + exp(-x)) on f32.
+struct SigmoidOp {};
+
+// y = min(max(x, min), max) on f32 (an ONNX Clip that is not a ReLU / ReLU6).
+struct ClampOp {
+  float min = 0.0f;
+  float max = 6.0f;
+};
+
+// Concatenation of f32 [C_i, H, W] (or [F_i]) inputs along the first axis.
+struct ConcatOp {};
+
+// y_j = x_j - max(x) - log(sum exp(x - max(x))) over an f32 [F] tensor.
+struct LogSoftmaxOp {};
+
+// New operations are appended at the end (the file's union tag is the position).
+using OpAttrs =
+    std::variant<QuantizeOp, DequantizeOp, Conv2dOp, SparseConv3x3Op, FullyConnectedOp, Pool2dOp,
+                 GlobalAvgPoolOp, AddOp, ActivationOp, FlattenOp, SoftmaxOp, ChannelAffineOp,
+                 BroadcastBinaryOp, SigmoidOp, ClampOp, ConcatOp, LogSoftmaxOp>;
 
 // "conv2d", "sparse_conv3x3", ... (stable names used in files and reports).
 const char* op_name(const OpAttrs& op);

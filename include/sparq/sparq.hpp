@@ -14,6 +14,7 @@
 #include "sparq/ops.hpp"
 #include "sparq/pruning.hpp"
 #include "sparq/quantization.hpp"
+#include "sparq/quantized_layers.hpp"
 #include "sparq/session.hpp"
 #include "sparq/shape.hpp"
 #include "sparq/sparse_format.hpp"

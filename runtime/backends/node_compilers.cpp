@@ -43,8 +43,30 @@ NodeCompilers::Compile compiler_for(const NodeCompilers& c, const FlattenOp&) {
 NodeCompilers::Compile compiler_for(const NodeCompilers& c, const SoftmaxOp&) {
   return c.softmax;
 }
+NodeCompilers::Compile compiler_for(const NodeCompilers& c, const ChannelAffineOp&) {
+  return c.channel_affine;
+}
+NodeCompilers::Compile compiler_for(const NodeCompilers& c, const BroadcastBinaryOp&) {
+  return c.broadcast_binary;
+}
+NodeCompilers::Compile compiler_for(const NodeCompilers& c, const SigmoidOp&) {
+  return c.sigmoid;
+}
+NodeCompilers::Compile compiler_for(const NodeCompilers& c, const ClampOp&) {
+  return c.clamp;
+}
+NodeCompilers::Compile compiler_for(const NodeCompilers& c, const ConcatOp&) {
+  return c.concat;
+}
+NodeCompilers::Compile compiler_for(const NodeCompilers& c, const LogSoftmaxOp&) {
+  return c.log_softmax;
+}
 
 }  // namespace
+
+bool has_compiler(const NodeCompilers& compilers, const OpAttrs& op) {
+  return std::visit([&](const auto& o) { return compiler_for(compilers, o) != nullptr; }, op);
+}
 
 std::unique_ptr<CompiledNode> compile_checked(const NodeCompilers& compilers, const char* backend,
                                               const Graph& graph, const Node& node) {

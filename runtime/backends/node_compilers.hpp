@@ -23,7 +23,16 @@ struct NodeCompilers {
   Compile activation = nullptr;
   Compile flatten = nullptr;
   Compile softmax = nullptr;
+  Compile channel_affine = nullptr;
+  Compile broadcast_binary = nullptr;
+  Compile sigmoid = nullptr;
+  Compile clamp = nullptr;
+  Compile concat = nullptr;
+  Compile log_softmax = nullptr;
 };
+
+// True when the table has a compiler for the operation of `op`.
+bool has_compiler(const NodeCompilers& compilers, const OpAttrs& op);
 
 // Checks that the node's declared output is what its operation gives for its
 // inputs (kernels index buffers by those shapes), then calls the compiler of

@@ -194,6 +194,8 @@ struct Inferrer {
     const Value& x = input_value(graph, node, 0);
     expect_rank(node, x, 3);
     if (x.dtype != DType::kF32) fail(node, "input must be f32");
+    if (!op.count_include_pad && op.kind != PoolKind::kAverage)
+      fail(node, "count_include_pad = false applies to average pooling only");
     int64_t oh = window_output(node, x.shape[1], op.kernel_h, op.stride_h, op.pad_h, "height");
     int64_t ow = window_output(node, x.shape[2], op.kernel_w, op.stride_w, op.pad_w, "width");
     return {"", Shape{x.shape[0], oh, ow}, DType::kF32};
@@ -238,6 +240,81 @@ struct Inferrer {
     expect_rank(node, x, 1);
     if (x.dtype != DType::kF32) fail(node, "input must be f32");
     return {"", x.shape, DType::kF32};
+  }
+
+  Value operator()(const ChannelAffineOp& op) const {
+    expect_inputs(node, 1);
+    const Value& x = float_input(0);
+    if (x.shape.rank() != 3 && x.shape.rank() != 1)
+      fail(node, "input must be [C, H, W] or [C], is " + x.shape.to_string());
+    if (op.scale.size() != op.shift.size())
+      fail(node, "scale and shift must have the same number of entries");
+    if (op.scale.size() != 1 && static_cast<int64_t>(op.scale.size()) != x.shape[0]) {
+      fail(node, "scale has " + std::to_string(op.scale.size()) +
+                     " entries, expected 1 or one per channel (" + std::to_string(x.shape[0]) +
+                     ")");
+    }
+    return {"", x.shape, DType::kF32};
+  }
+
+  Value operator()(const BroadcastBinaryOp&) const {
+    expect_inputs(node, 2);
+    const Value& a = float_input(0);
+    const Value& b = float_input(1);
+    const bool per_channel = a.shape.rank() == 3 && b.shape.rank() == 1 && b.shape[0] == a.shape[0];
+    const bool scalar = b.shape.rank() == 1 && b.shape[0] == 1;
+    if (a.shape != b.shape && !per_channel && !scalar) {
+      fail(node, "second input " + b.shape.to_string() + " must equal the first " +
+                     a.shape.to_string() + ", be one value per channel, or be [1]");
+    }
+    return {"", a.shape, DType::kF32};
+  }
+
+  Value operator()(const SigmoidOp&) const {
+    expect_inputs(node, 1);
+    return {"", float_input(0).shape, DType::kF32};
+  }
+
+  Value operator()(const ClampOp& op) const {
+    expect_inputs(node, 1);
+    if (!(op.min <= op.max)) fail(node, "min must not exceed max");
+    return {"", float_input(0).shape, DType::kF32};
+  }
+
+  Value operator()(const ConcatOp&) const {
+    if (node.inputs.empty()) fail(node, "needs at least one input");
+    const Value& first = float_input(0);
+    if (first.shape.rank() < 1) fail(node, "inputs must have rank >= 1");
+    int64_t channels = 0;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const Value& x = float_input(i);
+      if (x.shape.rank() != first.shape.rank()) fail(node, "inputs differ in rank");
+      for (int d = 1; d < x.shape.rank(); ++d) {
+        if (x.shape[d] != first.shape[d]) {
+          fail(node, "input '" + x.name + "' " + x.shape.to_string() +
+                         " differs from the first input " + first.shape.to_string() +
+                         " outside the concatenation axis");
+        }
+      }
+      if (x.shape[0] <= 0) fail(node, "input '" + x.name + "' has no channels");
+      channels += x.shape[0];
+    }
+    std::vector<int64_t> dims = first.shape.dims();
+    dims[0] = channels;
+    return {"", Shape(dims), DType::kF32};
+  }
+
+  Value operator()(const LogSoftmaxOp&) const {
+    expect_inputs(node, 1);
+    const Value& x = float_input(0);
+    expect_rank(node, x, 1);
+    return {"", x.shape, DType::kF32};
+  }
+
+  const Value& float_input(size_t index) const {
+    const Value& x = input_value(graph, node, index);
+    if (x.dtype != DType::kF32) fail(node, "input '" + x.name + "' must be f32");
+    return x;
   }
 };
 

@@ -17,6 +17,22 @@ struct OpNamer {
   const char* operator()(const ActivationOp&) const { return "activation"; }
   const char* operator()(const FlattenOp&) const { return "flatten"; }
   const char* operator()(const SoftmaxOp&) const { return "softmax"; }
+  const char* operator()(const ChannelAffineOp&) const { return "channel_affine"; }
+  const char* operator()(const BroadcastBinaryOp& op) const {
+    switch (op.kind) {
+      case BinaryKind::kAdd:
+        return "broadcast_add";
+      case BinaryKind::kSub:
+        return "broadcast_sub";
+      case BinaryKind::kMul:
+        return "broadcast_mul";
+    }
+    return "broadcast_?";
+  }
+  const char* operator()(const SigmoidOp&) const { return "sigmoid"; }
+  const char* operator()(const ClampOp&) const { return "clamp"; }
+  const char* operator()(const ConcatOp&) const { return "concat"; }
+  const char* operator()(const LogSoftmaxOp&) const { return "log_softmax"; }
 };
 
 }  // namespace

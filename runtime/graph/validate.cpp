@@ -73,6 +73,11 @@ void check_node_data(const Node& node) {
     check_s8_weights(node, fc->weights);
     check_finite_positive(node, fc->weight_scales, "weight_scales");
     check_finite(node, fc->bias, "bias");
+  } else if (const auto* affine = std::get_if<ChannelAffineOp>(&node.op)) {
+    check_finite(node, affine->scale, "scale");
+    check_finite(node, affine->shift, "shift");
+  } else if (const auto* clamp = std::get_if<ClampOp>(&node.op)) {
+    check_finite(node, {clamp->min, clamp->max}, "min, max");
   }
 }
 

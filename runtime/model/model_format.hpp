@@ -14,8 +14,10 @@
 namespace sparq::model_format {
 
 // The version this build writes and the newest it reads. Version 1 is the
-// first published layout.
-inline constexpr uint32_t kFormatVersion = 1;
+// first published layout; version 2 added the operations of imported models
+// and Pool2dOp.count_include_pad (a version 1 reader would silently ignore
+// count_include_pad = false, so the version says the meaning changed).
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr char kFileIdentifier[] = "SPRQ";
 
 // Limits on untrusted files, far above any real network but low enough that

@@ -232,6 +232,18 @@ const char* op_name_in_messages(fb::Op type) {
       return "flatten";
     case fb::Op::SoftmaxOp:
       return "softmax";
+    case fb::Op::ChannelAffineOp:
+      return "channel_affine";
+    case fb::Op::BroadcastBinaryOp:
+      return "broadcast_binary";
+    case fb::Op::SigmoidOp:
+      return "sigmoid";
+    case fb::Op::ClampOp:
+      return "clamp";
+    case fb::Op::ConcatOp:
+      return "concat";
+    case fb::Op::LogSoftmaxOp:
+      return "log_softmax";
     case fb::Op::NONE:
       break;
   }
@@ -328,6 +340,7 @@ class Converter {
         op.stride_w = a->stride_w();
         op.pad_h = a->pad_h();
         op.pad_w = a->pad_w();
+        op.count_include_pad = a->count_include_pad();
         return op;
       }
       case fb::Op::GlobalAvgPoolOp:
@@ -340,6 +353,28 @@ class Converter {
         return FlattenOp{};
       case fb::Op::SoftmaxOp:
         return SoftmaxOp{};
+      case fb::Op::ChannelAffineOp: {
+        const auto* a = n.op_as_ChannelAffineOp();
+        return ChannelAffineOp{copy_vector(require(a->scale(), where, "scale")),
+                               copy_vector(require(a->shift(), where, "shift"))};
+      }
+      case fb::Op::BroadcastBinaryOp: {
+        const auto kind = n.op_as_BroadcastBinaryOp()->kind();
+        if (static_cast<int>(kind) > static_cast<int>(fb::BinaryKind::MAX)) {
+          fail(where + ": unknown binary kind " + std::to_string(static_cast<int>(kind)));
+        }
+        return BroadcastBinaryOp{static_cast<BinaryKind>(kind)};
+      }
+      case fb::Op::SigmoidOp:
+        return SigmoidOp{};
+      case fb::Op::ClampOp: {
+        const auto* a = n.op_as_ClampOp();
+        return ClampOp{a->min(), a->max()};
+      }
+      case fb::Op::ConcatOp:
+        return ConcatOp{};
+      case fb::Op::LogSoftmaxOp:
+        return LogSoftmaxOp{};
       case fb::Op::NONE:
         break;
     }

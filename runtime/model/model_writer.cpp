@@ -108,7 +108,7 @@ class Writer {
   }
   fbs::Offset<void> op(const Pool2dOp& op) {
     return fb::CreatePool2dOp(fbb_, to_file(op.kind), op.kernel_h, op.kernel_w, op.stride_h,
-                              op.stride_w, op.pad_h, op.pad_w)
+                              op.stride_w, op.pad_h, op.pad_w, op.count_include_pad)
         .Union();
   }
   fbs::Offset<void> op(const GlobalAvgPoolOp&) { return fb::CreateGlobalAvgPoolOp(fbb_).Union(); }
@@ -120,6 +120,20 @@ class Writer {
   }
   fbs::Offset<void> op(const FlattenOp&) { return fb::CreateFlattenOp(fbb_).Union(); }
   fbs::Offset<void> op(const SoftmaxOp&) { return fb::CreateSoftmaxOp(fbb_).Union(); }
+  fbs::Offset<void> op(const ChannelAffineOp& op) {
+    auto scale = floats(op.scale);
+    auto shift = floats(op.shift);
+    return fb::CreateChannelAffineOp(fbb_, scale, shift).Union();
+  }
+  fbs::Offset<void> op(const BroadcastBinaryOp& op) {
+    return fb::CreateBroadcastBinaryOp(fbb_, static_cast<fb::BinaryKind>(op.kind)).Union();
+  }
+  fbs::Offset<void> op(const SigmoidOp&) { return fb::CreateSigmoidOp(fbb_).Union(); }
+  fbs::Offset<void> op(const ClampOp& op) {
+    return fb::CreateClampOp(fbb_, op.min, op.max).Union();
+  }
+  fbs::Offset<void> op(const ConcatOp&) { return fb::CreateConcatOp(fbb_).Union(); }
+  fbs::Offset<void> op(const LogSoftmaxOp&) { return fb::CreateLogSoftmaxOp(fbb_).Union(); }
 
   // The union tag of each alternative, checked at compile time against the
   // order of OpAttrs so a new operation cannot be written under a wrong tag.
@@ -136,8 +150,14 @@ class Writer {
     if constexpr (std::is_same_v<T, ActivationOp>) return fb::Op::ActivationOp;
     if constexpr (std::is_same_v<T, FlattenOp>) return fb::Op::FlattenOp;
     if constexpr (std::is_same_v<T, SoftmaxOp>) return fb::Op::SoftmaxOp;
+    if constexpr (std::is_same_v<T, ChannelAffineOp>) return fb::Op::ChannelAffineOp;
+    if constexpr (std::is_same_v<T, BroadcastBinaryOp>) return fb::Op::BroadcastBinaryOp;
+    if constexpr (std::is_same_v<T, SigmoidOp>) return fb::Op::SigmoidOp;
+    if constexpr (std::is_same_v<T, ClampOp>) return fb::Op::ClampOp;
+    if constexpr (std::is_same_v<T, ConcatOp>) return fb::Op::ConcatOp;
+    if constexpr (std::is_same_v<T, LogSoftmaxOp>) return fb::Op::LogSoftmaxOp;
   }
-  static_assert(std::variant_size_v<OpAttrs> == 11,
+  static_assert(std::variant_size_v<OpAttrs> == 17,
                 "a new operation needs a table in sparq_model.fbs and a case here");
 
   fbs::Offset<fb::Node> node(const Node& node) {

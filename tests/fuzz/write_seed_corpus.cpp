@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     sparq::testing::build_tiny_sparse_cnn(2, 3, {4, 2}).save(dir / "tiny_cnn_k3_shared.sparq");
     sparq::testing::build_tiny_sparse_cnn(3, 9).save(dir / "tiny_cnn_k9.sparq");
     sparq::testing::build_op_zoo_model(4).save(dir / "op_zoo.sparq");
+    sparq::testing::build_imported_ops_model(5).save(dir / "imported_ops.sparq");
     sparq::ModelBuilder b;
     b.mark_output(b.softmax(b.input(sparq::Shape{3})));
     b.build().save(dir / "softmax_only.sparq");

@@ -140,4 +140,34 @@ Model build_op_zoo_model(uint32_t seed) {
   return b.build(sample_metadata("op_zoo", 4, 5));
 }
 
+Model build_imported_ops_model(uint32_t seed) {
+  std::mt19937 gen = rng(seed);
+  ModelBuilder b;
+  ValueId x = b.input(Shape{3, 6, 6}, DType::kF32, "image");
+  ValueId bn = b.add_node(
+      ChannelAffineOp{random_floats(gen, 3, 0.5f, 2.0f), random_floats(gen, 3, -0.5f, 0.5f)}, {x},
+      "batch_norm");
+  Conv2dOp conv;
+  conv.pad_h = conv.pad_w = 1;
+  conv.weights = random_f32(gen, Shape{4, 3, 3, 3}, -0.5f, 0.5f);
+  conv.bias = small_bias(gen, 4);
+  ValueId c = b.conv2d(bn, std::move(conv), "conv");
+  ValueId s = b.add_node(SigmoidOp{}, {c}, "sigmoid");
+  ValueId cat = b.add_node(ConcatOp{}, {c, s}, "concat");
+  ValueId mean = b.global_avg_pool(cat, "mean");
+  ValueId gated = b.add_node(BroadcastBinaryOp{BinaryKind::kMul}, {cat, mean}, "gate");
+  ValueId clamped = b.add_node(ClampOp{-0.5f, 1.5f}, {gated}, "clamp");
+  ValueId pooled = b.pool2d(clamped, Pool2dOp{PoolKind::kAverage, 3, 3, 2, 2, 1, 1, false}, "pool");
+  ValueId zero = b.add_node(BroadcastBinaryOp{BinaryKind::kSub}, {pooled, pooled}, "zero");
+  ValueId shifted = b.add_node(ChannelAffineOp{{1.0f}, {0.25f}}, {zero}, "shift");
+  ValueId sum = b.add_node(BroadcastBinaryOp{BinaryKind::kAdd}, {shifted, pooled}, "sum");
+  ValueId flat = b.flatten(sum, "flatten");
+  FullyConnectedOp fc;
+  fc.weights = random_f32(gen, Shape{4, 8 * 3 * 3});
+  fc.bias = small_bias(gen, 4);
+  ValueId logits = b.fully_connected(flat, std::move(fc), "fc");
+  b.mark_output(b.add_node(LogSoftmaxOp{}, {logits}, "log_softmax"));
+  return b.build(sample_metadata("imported_ops", 3, 4));
+}
+
 }  // namespace sparq::testing

@@ -28,4 +28,11 @@ Model build_tiny_sparse_cnn(uint32_t seed, int density, PatternSharing sharing =
 // tensor dequantized. Unnamed nodes get the builder's default names.
 Model build_op_zoo_model(uint32_t seed);
 
+// The operations ONNX import adds: 3x6x6 -> channel_affine (per channel) ->
+// conv3x3 f32 (4) -> sigmoid; concat(conv, sigmoid) -> broadcast_mul by its
+// global mean per channel -> clamp [-0.5, 1.5] -> avg pool 3x3/2 pad 1
+// excluding padding -> broadcast_sub of itself -> channel_affine (scalar) ->
+// broadcast_add of itself -> flatten -> FC f32 (4) -> log_softmax.
+Model build_imported_ops_model(uint32_t seed);
+
 }  // namespace sparq::testing

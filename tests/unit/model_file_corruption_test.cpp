@@ -102,8 +102,8 @@ std::vector<CorruptCase> corrupt_cases() {
          });
        },
        bad, "identifier is '\\x00\\xffRQ'"},
-      {"FutureVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 2; }); }, bad,
-       "format_version 2 is newer than this sparq reads (up to 1)"},
+      {"FutureVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 3; }); }, bad,
+       "format_version 3 is newer than this sparq reads (up to 2)"},
       {"MissingVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 0; }); },
        bad, "format_version is missing"},
       {"RootOffsetOutsideFile",
@@ -127,7 +127,7 @@ std::vector<CorruptCase> corrupt_cases() {
            op.type = static_cast<fb::Op>(42);
          });
        },
-       bad, "node 'pool2': unknown op type 42 (this sparq knows 1..11)"},
+       bad, "node 'pool2': unknown op type 42 (this sparq knows 1..17)"},
       {"NoOperation",
        [] { return edit_model([](fb::ModelT& m) { node_named(m, "flatten").op.Reset(); }); }, bad,
        "node 'flatten': has no operation"},

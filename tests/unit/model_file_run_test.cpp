@@ -53,5 +53,10 @@ TEST(RoundTripRun, OpZooGivesIdenticalOutputs) {
     expect_same_outputs_after_round_trip(testing::build_op_zoo_model(seed), seed);
 }
 
+TEST(RoundTripRun, ImportedOperationsGiveIdenticalOutputs) {
+  for (uint32_t seed : {1u, 2u})
+    expect_same_outputs_after_round_trip(testing::build_imported_ops_model(seed), seed);
+}
+
 }  // namespace
 }  // namespace sparq

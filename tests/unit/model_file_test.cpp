@@ -79,6 +79,16 @@ void expect_same_op(const OpAttrs& a, const OpAttrs& b, const std::string& node)
     EXPECT_EQ(x->stride_w, y.stride_w);
     EXPECT_EQ(x->pad_h, y.pad_h);
     EXPECT_EQ(x->pad_w, y.pad_w);
+    EXPECT_EQ(x->count_include_pad, y.count_include_pad);
+  } else if (const auto* x = std::get_if<ChannelAffineOp>(&a)) {
+    const auto& y = std::get<ChannelAffineOp>(b);
+    EXPECT_TRUE(same_floats(x->scale, y.scale));
+    EXPECT_TRUE(same_floats(x->shift, y.shift));
+  } else if (const auto* x = std::get_if<BroadcastBinaryOp>(&a)) {
+    EXPECT_EQ(x->kind, std::get<BroadcastBinaryOp>(b).kind);
+  } else if (const auto* x = std::get_if<ClampOp>(&a)) {
+    EXPECT_EQ(x->min, std::get<ClampOp>(b).min);
+    EXPECT_EQ(x->max, std::get<ClampOp>(b).max);
   } else if (const auto* x = std::get_if<AddOp>(&a)) {
     EXPECT_EQ(x->activation, std::get<AddOp>(b).activation);
   } else if (const auto* x = std::get_if<ActivationOp>(&a)) {
@@ -165,6 +175,13 @@ TEST(ModelFile, ResidualFloatAndFourBitVariantsRoundTrip) {
   for (uint32_t seed : {1u, 2u, 3u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     expect_round_trip(testing::build_op_zoo_model(seed));
+  }
+}
+
+TEST(ModelFile, ImportedOperationsRoundTrip) {
+  for (uint32_t seed : {1u, 2u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    expect_round_trip(testing::build_imported_ops_model(seed));
   }
 }
 

@@ -203,3 +203,41 @@ TEST(FoldBatchnorm, RejectsBadArguments) {
 
 }  // namespace
 }  // namespace sparq
+
+namespace sparq {
+namespace {
+
+// Channel 0 {1, -0.5}: scale 1/127, values {127, nearbyint(-63.5) = -64};
+// channel 1 all zero: scale 1, values 0. Attributes other than the weights
+// are kept.
+TEST(QuantizedLayers, S8ConvAndFullyConnected) {
+  Conv2dOp conv;
+  conv.kernel_h = 1;
+  conv.kernel_w = 2;
+  conv.pad_w = 0;
+  conv.activation = Activation::kRelu6;
+  conv.weights = Tensor::from_floats(Shape{2, 1, 1, 2}, std::vector<float>{1.0f, -0.5f, 0, 0});
+  conv.bias = {0.25f, -1.0f};
+  const Conv2dOp q = make_s8_conv2d(conv);
+  EXPECT_EQ(q.weights.dtype(), DType::kS8);
+  EXPECT_EQ(std::vector<int8_t>(q.weights.span<int8_t>().begin(), q.weights.span<int8_t>().end()),
+            (std::vector<int8_t>{127, -64, 0, 0}));
+  EXPECT_EQ(q.weight_scales, (std::vector<float>{1.0f / 127.0f, 1.0f}));
+  EXPECT_EQ(q.bias, conv.bias);
+  EXPECT_EQ(q.activation, Activation::kRelu6);
+  EXPECT_EQ(q.kernel_w, 2);
+
+  FullyConnectedOp fc;
+  fc.weights = Tensor::from_floats(Shape{1, 3}, std::vector<float>{-2.0f, 1.0f, 0.5f});
+  fc.bias = {3.0f};
+  const FullyConnectedOp qf = make_s8_fully_connected(fc);
+  // scale 2/127: {-127, 63.5 -> 64 (half to even), 31.75 -> 32}.
+  EXPECT_EQ(std::vector<int8_t>(qf.weights.span<int8_t>().begin(), qf.weights.span<int8_t>().end()),
+            (std::vector<int8_t>{-127, 64, 32}));
+  EXPECT_EQ(qf.weight_scales, (std::vector<float>{2.0f / 127.0f}));
+  // Already quantized weights are refused.
+  EXPECT_THROW(make_s8_fully_connected(qf), Error);
+}
+
+}  // namespace
+}  // namespace sparq

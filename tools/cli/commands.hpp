@@ -7,6 +7,7 @@
 
 namespace sparq::cli {
 
+void add_import_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_classify_command(CLI::App& app);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 file missing/unreadable, "
       "4 bad input data, 5 bad or wrong kind of model, 6 unsupported/not built.");
+  add_import_command(app);
   add_inspect_command(app);
   add_run_command(app);
   add_classify_command(app);

@@ -1,6 +1,7 @@
 // The "cpu" backend: SIMD kernels chosen per node for the active ISA
 // (kernels::active_isa(), SPARQ_ISA caps it), oneTBB inside the session's
-// arena. It supports every operation and is bit-identical to "reference".
+// arena. It supports the operations sparq's own models use, bit-identical to
+// "reference".
 #include <memory>
 
 #include "runtime/backends/cpu/cpu_nodes.hpp"
@@ -28,7 +29,13 @@ class CpuBackend : public Backend {
  public:
   std::string name() const override { return "cpu"; }
 
-  bool supports(const Graph&, const Node&) const override { return true; }
+  // The operations of imported models (channel_affine, sigmoid, concat, ...)
+  // and average pooling that excludes padding have no compiler here: the
+  // session runs them on the reference backend.
+  bool supports(const Graph&, const Node& node) const override {
+    if (const auto* pool = std::get_if<Pool2dOp>(&node.op)) return pool->count_include_pad;
+    return has_compiler(kCpuCompilers, node.op);
+  }
 
   std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {
     return compile_checked(kCpuCompilers, "cpu", graph, node);

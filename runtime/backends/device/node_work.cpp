@@ -144,9 +144,11 @@ bool device_supports(const Graph& graph, const Node& node) {
     return (w == DType::kS4 || w == DType::kS8) && conv->groups == 1 && !node.inputs.empty() &&
            is_quantized_activation(graph.value(node.inputs[0]).dtype);
   }
+  // Average pooling that excludes padding divides by a count per window, which
+  // the modelled post-processing unit does not do.
+  if (const auto* pool = std::get_if<Pool2dOp>(&node.op)) return pool->count_include_pad;
   return std::holds_alternative<QuantizeOp>(node.op) || std::holds_alternative<AddOp>(node.op) ||
          std::holds_alternative<ActivationOp>(node.op) ||
-         std::holds_alternative<Pool2dOp>(node.op) ||
          std::holds_alternative<GlobalAvgPoolOp>(node.op);
 }
 

@@ -2,7 +2,8 @@
 // Max: the window's largest value over the input pixels it covers (padding
 // never wins), NaN propagates. Average: the window sum in row-major order
 // (ky, then kx; padding adds nothing) divided by kernel_h * kernel_w, so
-// padding counts as zero. Global: the plane sum in row-major order divided by
+// padding counts as zero, or with count_include_pad = false divided by the
+// number of window taps inside the input. Global: the plane sum in row-major order divided by
 // H * W.
 #include <cmath>
 
@@ -33,6 +34,7 @@ class Pool2dNode : public CompiledNode {
         for (int64_t ox = 0; ox < out_w; ++ox) {
           bool seen = false;
           float max = 0.0f, sum = 0.0f;
+          int64_t inside = 0;
           for (int64_t ky = 0; ky < op_.kernel_h; ++ky) {
             const int64_t iy = oy * op_.stride_h + ky - op_.pad_h;
             if (iy < 0 || iy >= in_h) continue;
@@ -44,11 +46,13 @@ class Pool2dNode : public CompiledNode {
               if (!seen || v > max || std::isnan(v)) max = v;
               seen = true;
               sum += v;
+              ++inside;
             }
           }
           // Graph validation keeps padding below the kernel size, so every
           // window covers at least one input pixel and `max` is always set.
-          y[oy * out_w + ox] = op_.kind == PoolKind::kMax ? max : sum / window_size;
+          const float divisor = op_.count_include_pad ? window_size : static_cast<float>(inside);
+          y[oy * out_w + ox] = op_.kind == PoolKind::kMax ? max : sum / divisor;
         }
       }
     }

@@ -22,6 +22,12 @@ const NodeCompilers kReferenceCompilers{
     .activation = reference::compile_activation,
     .flatten = reference::compile_flatten,
     .softmax = reference::compile_softmax,
+    .channel_affine = reference::compile_channel_affine,
+    .broadcast_binary = reference::compile_broadcast_binary,
+    .sigmoid = reference::compile_sigmoid,
+    .clamp = reference::compile_clamp,
+    .concat = reference::compile_concat,
+    .log_softmax = reference::compile_log_softmax,
 };
 
 class ReferenceBackend : public Backend {

@@ -22,5 +22,11 @@ std::unique_ptr<CompiledNode> compile_add(const Graph& graph, const Node& node);
 std::unique_ptr<CompiledNode> compile_activation(const Graph& graph, const Node& node);
 std::unique_ptr<CompiledNode> compile_flatten(const Graph& graph, const Node& node);
 std::unique_ptr<CompiledNode> compile_softmax(const Graph& graph, const Node& node);
+std::unique_ptr<CompiledNode> compile_channel_affine(const Graph& graph, const Node& node);
+std::unique_ptr<CompiledNode> compile_broadcast_binary(const Graph& graph, const Node& node);
+std::unique_ptr<CompiledNode> compile_sigmoid(const Graph& graph, const Node& node);
+std::unique_ptr<CompiledNode> compile_clamp(const Graph& graph, const Node& node);
+std::unique_ptr<CompiledNode> compile_concat(const Graph& graph, const Node& node);
+std::unique_ptr<CompiledNode> compile_log_softmax(const Graph& graph, const Node& node);
 
 }  // namespace sparq::reference

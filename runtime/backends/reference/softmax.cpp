@@ -1,6 +1,7 @@
 // Softmax over the features of each sample: m = max(x), e_j = exp(x_j - m),
 // y_j = e_j / sum(e), the sum taken in ascending j. Subtracting the maximum
 // keeps exp from overflowing; it does not change the result mathematically.
+// Log-softmax: y_j = (x_j - m) - log(sum(e)), the same sum.
 #include <cmath>
 #include <vector>
 
@@ -42,7 +43,41 @@ class SoftmaxNode : public CompiledNode {
   ValueLayout input_, output_;
 };
 
+class LogSoftmaxNode : public CompiledNode {
+ public:
+  LogSoftmaxNode(const Graph& graph, const Node& node)
+      : name_(node.name),
+        input_(layout_of(graph, node.inputs[0])),
+        output_(layout_of(graph, node.output)) {}
+
+  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
+           const ExecContext&) const override {
+    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const int64_t features = input_.shape[0];
+    for (int64_t n = 0; n < batch; ++n) {
+      const float* x = inputs[0].as<float>() + n * features;
+      float* y = output.as<float>() + n * features;
+      float max = x[0];
+      for (int64_t j = 1; j < features; ++j) max = x[j] > max ? x[j] : max;
+      float sum = 0.0f;
+      for (int64_t j = 0; j < features; ++j) sum += std::exp(x[j] - max);
+      const float log_sum = std::log(sum);
+      for (int64_t j = 0; j < features; ++j) y[j] = (x[j] - max) - log_sum;
+    }
+  }
+
+  std::string kernel_name() const override { return "reference_log_softmax"; }
+
+ private:
+  std::string name_;
+  ValueLayout input_, output_;
+};
+
 }  // namespace
+
+std::unique_ptr<CompiledNode> compile_log_softmax(const Graph& graph, const Node& node) {
+  return std::make_unique<LogSoftmaxNode>(graph, node);
+}
 
 std::unique_ptr<CompiledNode> compile_softmax(const Graph& graph, const Node& node) {
   return std::make_unique<SoftmaxNode>(graph, node);

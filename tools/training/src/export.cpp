@@ -6,6 +6,7 @@
 #include "sparq/model_builder.hpp"
 #include "sparq/pruning.hpp"
 #include "sparq/quantization.hpp"
+#include "sparq/quantized_layers.hpp"
 #include "sparq/sparse_format.hpp"
 
 namespace sparq::training {
@@ -34,19 +35,15 @@ FoldedConv fold(const ConvBn& conv) {
 // A dense convolution with s8 weights (the stem, 1x1 shortcuts).
 Conv2dOp dense_conv(const ConvBn& conv, Activation activation) {
   FoldedConv f = fold(conv);
-  QuantizedWeights q = quantize_weights_per_channel(f.weights, conv->out_channels, 8);
   Conv2dOp op;
   op.kernel_h = op.kernel_w = conv->kernel;
   op.stride_h = op.stride_w = conv->stride;
   op.pad_h = op.pad_w = conv->kernel / 2;
   op.activation = activation;
-  const auto* bytes = reinterpret_cast<const uint8_t*>(q.values.data());
-  op.weights =
-      Tensor::from_bytes(Shape{conv->out_channels, conv->in_channels, conv->kernel, conv->kernel},
-                         DType::kS8, {bytes, q.values.size()});
-  op.weight_scales = std::move(q.scales);
+  op.weights = Tensor::from_floats(
+      Shape{conv->out_channels, conv->in_channels, conv->kernel, conv->kernel}, f.weights);
   op.bias = std::move(f.bias);
-  return op;
+  return make_s8_conv2d(std::move(op));
 }
 
 // A pruned 3x3 convolution: s4 taps, N of 9.
@@ -120,15 +117,11 @@ Model export_model(Net& net, const CheckpointInfo& info, int act_bits,
         if (b.value(x).shape.rank() != 1) x = b.flatten(x, "flatten");
         ValueId q = b.quantize(x, 8, false, "quantize_classifier");
         auto fc = net->classifier();
-        QuantizedWeights w = quantize_weights_per_channel(to_vector(fc->weight),
-                                                          static_cast<int>(fc->weight.size(0)), 8);
         FullyConnectedOp op;
-        const auto* bytes = reinterpret_cast<const uint8_t*>(w.values.data());
-        op.weights = Tensor::from_bytes(Shape{fc->weight.size(0), fc->weight.size(1)}, DType::kS8,
-                                        {bytes, w.values.size()});
-        op.weight_scales = std::move(w.scales);
+        op.weights = Tensor::from_floats(Shape{fc->weight.size(0), fc->weight.size(1)},
+                                         to_vector(fc->weight));
         op.bias = to_vector(fc->bias);
-        x = b.fully_connected(q, std::move(op), "logits");
+        x = b.fully_connected(q, make_s8_fully_connected(std::move(op)), "logits");
         break;
       }
     }
