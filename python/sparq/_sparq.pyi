@@ -194,6 +194,16 @@ def make_sparse_conv3x3(
     sharing: _Pair = (1, 1),
     activation: _Activation = "none",
 ) -> SparseConv3x3: ...
+def import_onnx(
+    path: _Path,
+    *,
+    quantize: Literal["none", "w4a8", "w4a4"] = "none",
+    name: str = "",
+    labels: list[str] = ...,
+    scale: float = ...,
+    mean: list[float] = ...,
+    std: list[float] = ...,
+) -> tuple[Model, list[dict[str, Any]]]: ...
 def simulate(
     model: Model,
     config: dict[str, Any] | _Path | None = None,

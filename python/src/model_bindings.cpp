@@ -13,12 +13,6 @@ namespace py = pybind11;
 namespace sparq::python {
 namespace {
 
-// Python holds models as shared_ptr<Model>; every bound method is const, so
-// the library's shared_ptr<const Model> is only re-typed, never mutated.
-std::shared_ptr<Model> held(std::shared_ptr<const Model> model) {
-  return std::const_pointer_cast<Model>(std::move(model));
-}
-
 py::dict value_dict(const Value& v) {
   py::dict d;
   d["name"] = v.name;

@@ -15,6 +15,7 @@ PYBIND11_MODULE(_sparq, m) {
   sparq::python::bind_builder(m);
   sparq::python::bind_device(m);
   sparq::python::bind_data(m);
+  sparq::python::bind_onnx(m);
 
   // The public names, for `from sparq._sparq import *` and the stub test.
   pybind11::list names;
