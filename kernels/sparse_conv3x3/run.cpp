@@ -233,21 +233,23 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
     static std::atomic<uint64_t> calls{0};
     const uint64_t call = ++calls;
     const int tasks = g.tiles * groups;
-    run_capped(tasks, threads, 1, [&](int, int64_t task_begin, int64_t task_end) {
-      ThreadStaging& staging = thread_staging();
-      auto* own = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
-      if (staging.whole_call != call) {
-        for (int lane = 0; lane < g.lanes; ++lane) stage_rows(input, own, lane, 0, g.plane_rows);
-        staging.whole_call = call;
-      }
-      for (int task = static_cast<int>(task_begin); task != task_end; ++task) {
-        if (groups_outer_) {
-          run_task(own, task % g.tiles, task / g.tiles);
-        } else {
-          run_task(own, task / groups, task % groups);
-        }
-      }
-    });
+    run_capped(tasks, threads, balanced_grain(tasks, threads, 2),
+               [&](int, int64_t task_begin, int64_t task_end) {
+                 ThreadStaging& staging = thread_staging();
+                 auto* own = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
+                 if (staging.whole_call != call) {
+                   for (int lane = 0; lane < g.lanes; ++lane)
+                     stage_rows(input, own, lane, 0, g.plane_rows);
+                   staging.whole_call = call;
+                 }
+                 for (int task = static_cast<int>(task_begin); task != task_end; ++task) {
+                   if (groups_outer_) {
+                     run_task(own, task % g.tiles, task / g.tiles);
+                   } else {
+                     run_task(own, task / groups, task % groups);
+                   }
+                 }
+               });
     return;
   }
   // Row bands: band b computes tiles [b T / B, (b+1) T / B) on input it
@@ -255,7 +257,7 @@ void SparseConv3x3Kernel::run(const void* input, float act_scale, float* output,
   // read (its share plus the 2 / stride rows below, which the next band
   // stages too). One loop, no barrier between staging and computing, and no
   // core reads rows another core wrote (docs/ARCHITECTURE.md, Threads).
-  run_capped(bands, threads, 1, [&](int, int64_t band_begin, int64_t band_end) {
+  run_capped(bands, threads, bands / threads, [&](int, int64_t band_begin, int64_t band_end) {
     ThreadStaging& staging = thread_staging();
     auto* band_input = static_cast<uint8_t*>(staging.buffer.get(g.staged_bytes()));
     staging.whole_call = 0;  // about to hold some rows of this call only
