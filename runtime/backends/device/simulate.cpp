@@ -58,6 +58,7 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
   report.total.placement = "device";
 
   std::vector<bool> on_device(graph.values.size(), false);
+  const device::GraphIndex index = device::index_graph(graph);  // once: linear in the graph
   auto transfer = [&](ValueId v, bool to_device) {
     const Value& value = graph.value(v);
     LayerReport row = device::model_transfer(value.name, host_bytes(value, batch), config);
@@ -73,7 +74,7 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
       if (on_device[static_cast<size_t>(in)] != device_node) transfer(in, device_node);
     }
     if (device_node) {
-      const device::NodeWork work = device::describe_node(graph, node, config);
+      const device::NodeWork work = device::describe_node(graph, index, node, config);
       LayerReport row = device::model_node(work, config, batch, mode);
       add_to_total(report.total, row);
       report.layers.push_back(std::move(row));
