@@ -198,6 +198,29 @@ TEST(Integrity, EverySingleBitFlipIsAnErrorOrTheSameModel) {
   EXPECT_LE(same, 2);
 }
 
+// The shipped models predate checksums. They load unchecked; saved again
+// they gain one, and the re-saved model computes the very same outputs.
+TEST(Integrity, ShippedModelsLoadAndResavedRunBitIdentically) {
+  const std::filesystem::path dir = std::filesystem::path(SPARQ_SOURCE_DIR) / "examples/models";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".sparq") continue;
+    const auto shipped = Model::load(entry.path());
+    EXPECT_FALSE(shipped->checksum_verified()) << entry.path();
+    const auto resaved = Model::from_bytes(shipped->to_bytes());
+    EXPECT_TRUE(resaved->checksum_verified());
+    Tensor input(shipped->input().shape.with_batch(8), DType::kF32);
+    auto values = input.span<float>();
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 29) / 7 - 2;
+    const Tensor a = Session(shipped, on("cpu")).run(input).at(0);
+    const Tensor b = Session(resaved, on("cpu")).run(input).at(0);
+    ASSERT_EQ(a.bytes(), b.bytes());
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.bytes()), 0) << entry.path();
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
 // ---- simulate --------------------------------------------------------------------
 
 // 60,000 nodes took 103 s when every node looked up its producer and
