@@ -19,6 +19,10 @@ int64_t float_bytes(const std::vector<float>& v) {
   return static_cast<int64_t>(v.size() * sizeof(float));
 }
 
+std::string count_text(int64_t count) {
+  return count == kSaturated ? std::string("more than 2^63") : std::to_string(count);
+}
+
 [[noreturn]] void refuse(const Node& node, const std::string& what) {
   throw Error(ErrorCode::kInvalidModel,
               "node '" + node.name + "' (" + op_name(node.op) + "): " + what);
@@ -89,10 +93,9 @@ void check_graph_limits(const Graph& graph, const ResourceLimits& limits) {
     const int64_t node_ops = node_operations(graph, node);
     operations = saturating_add(operations, node_ops);
     if (operations > limits.max_operations) {
-      refuse(node, std::to_string(node_ops) + " operations per sample bring one inference to " +
-                       (operations == kSaturated ? std::string("more than 2^63")
-                                                 : std::to_string(operations)) +
-                       ", more than the operation limit " + std::to_string(limits.max_operations));
+      refuse(node, count_text(node_ops) + " operations per sample bring one inference to " +
+                       count_text(operations) + ", more than the operation limit " +
+                       std::to_string(limits.max_operations));
     }
     const Value& out = graph.value(node.output);
     if (value_bytes(out) > limits.max_memory_bytes) {

@@ -474,6 +474,9 @@ TEST_F(Cli, AWideWindowIsRefusedBeforeRunningOnEveryBackend) {
   expect_failure(
       sparq("run " + path("huge_window.sparq") + " " + path("input.f32"), memory_capped()), 5,
       "node 'pool' (avg_pool2d)");
+  // The device model's 64-bit cycle arithmetic would overflow on it too.
+  expect_failure(sparq("simulate " + path("huge_window.sparq"), memory_capped()), 5,
+                 "more than 2^63 operations per sample");
 }
 
 TEST_F(Cli, AnInputTooLargeForTheMemoryLimitIsRefusedBeforeReadingIt) {

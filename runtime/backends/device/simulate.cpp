@@ -1,10 +1,12 @@
 // simulate(): places the model's nodes as a session with backends
 // {device, cpu} does (the same transfer rule: a value crossing between host
 // and device memory moves once per crossing) and models every device node.
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "runtime/backends/device/device_model.hpp"
+#include "runtime/session/resource_check.hpp"
 #include "sparq/device.hpp"
 #include "sparq/error.hpp"
 
@@ -50,6 +52,12 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
                 "simulate: batch must be at least 1, is " + std::to_string(batch));
   }
   const Graph& graph = model.graph();
+  // The cycle and energy arithmetic is 64-bit: a model over the operation
+  // limit (a window of 2^31 taps) would overflow it into nonsense. Memory is
+  // not limited here: simulate allocates nothing per tensor.
+  ResourceLimits limits;
+  limits.max_memory_bytes = std::numeric_limits<int64_t>::max();
+  check_graph_limits(graph, limits);
   DeviceReport report;
   report.config = config;
   report.batch = batch;
