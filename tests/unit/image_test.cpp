@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -220,6 +221,20 @@ TEST(ImageDecode, DeclaredPixelCountIsLimitedBeforeDecoding) {
   png[20] = 0x00, png[21] = 0x00, png[22] = 0x40, png[23] = 0x00;  // height 16384
   expect_error([&] { decode_image(png, "square.png"); }, ErrorCode::kInvalidArgument,
                "16384x16384 is 268435456 pixels, more than the limit of 67108864");
+}
+
+// Debian's stb_image trusts a JPEG Huffman table's code counts: more than 256
+// overran its arrays (found by tests/fuzz/image_decode_fuzz under UBSan).
+TEST(ImageDecode, JpegHuffmanTablesWithTooManyCodesAreRefused) {
+  Bytes jpeg = encode(random_image(4, 16, 16, 1), Encoding::kJpeg);
+  const uint8_t dht[2] = {0xFF, 0xC4};
+  auto at = std::search(jpeg.begin(), jpeg.end(), std::begin(dht), std::end(dht));
+  ASSERT_NE(at, jpeg.end());
+  EXPECT_NO_THROW(decode_image(jpeg, "fine.jpg"));
+  // Marker, length (2 bytes), class/id byte, then the 16 counts.
+  for (int i = 0; i < 16; ++i) at[5 + i] = 0x20;  // 512 codes
+  expect_error([&] { decode_image(jpeg, "overrun.jpg"); }, ErrorCode::kInvalidArgument,
+               "declares 512 codes, at most 256 exist");
 }
 
 // Every valid top-down BMP was rejected: stb reports its height negative.
