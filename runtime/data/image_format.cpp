@@ -31,9 +31,11 @@ std::string check_png(std::span<const uint8_t> b) {
 // used up. Returns where reading stopped.
 size_t check_dht(std::span<const uint8_t> b, size_t start, int64_t length, std::string& problem) {
   size_t at = start;
-  while (length > 0 && at + 17 <= b.size()) {
+  while (length > 0 && at < b.size()) {
+    // stb reads zeros past the end of the data, so a table cut short by the
+    // end of the file still counts what is there.
     int codes = 0;
-    for (size_t i = 1; i <= 16; ++i) codes += b[at + i];
+    for (size_t i = 1; i <= 16 && at + i < b.size(); ++i) codes += b[at + i];
     if (codes > 256) {
       problem = "JPEG Huffman table at byte " + std::to_string(at) + " declares " +
                 std::to_string(codes) + " codes, at most 256 exist (corrupt file)";
