@@ -7,7 +7,7 @@
 # (a checksummed model that loads and gives other outputs). Prints a JSON table.
 #   build/release/tests/cli/write_cli_fixtures FX --hostile
 #   /usr/bin/python3 tests/fuzz/mutate_cli.py build/release/tools/cli/sparq FX 3000 2000 1000
-import os, random, resource, subprocess, sys, json, tempfile
+import os, random, resource, shutil, subprocess, sys, json, tempfile
 sparq, fx = sys.argv[1], sys.argv[2]
 n_models, n_images, n_idx = map(int, sys.argv[3:6])
 work = tempfile.mkdtemp(prefix='sparq_mutate_')
@@ -92,3 +92,4 @@ for k in range(n_idx):
     rc, out, err = run(['eval', '--no-progress', model, ip])
     count('IDX data set', classify(rc, err))
 print(json.dumps(table, indent=1))
+shutil.rmtree(work)
