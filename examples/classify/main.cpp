@@ -9,9 +9,11 @@
 //          with t10k-images-idx3-ubyte[.gz] (default: the Debian package's).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,17 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// A NaN or infinite score ranks nothing: refuse rather than count a wrong
+// prediction into an accuracy.
+void require_finite(std::span<const float> scores, const std::string& what) {
+  for (float v : scores) {
+    if (!std::isfinite(v)) {
+      throw sparq::Error(sparq::ErrorCode::kInvalidModel,
+                         "the model gives a non-finite score for " + what);
+    }
+  }
+}
+
 // The image and label files of a data set given as a folder or an idx3 file.
 std::pair<std::string, std::string> dataset_files(const fs::path& input) {
   auto with_gz = [](const fs::path& p) { return fs::exists(p) ? p : fs::path(p.string() + ".gz"); };
@@ -118,6 +131,7 @@ int classify_dataset(const Options& o, const std::shared_ptr<const sparq::Model>
     const auto s = scores.span<const float>();
     for (long n = 0; n < count; ++n) {
       const auto row = s.subspan(static_cast<size_t>(n * classes), static_cast<size_t>(classes));
+      require_finite(row, "sample " + std::to_string(first + n) + " of " + images_path);
       const long predicted = std::max_element(row.begin(), row.end()) - row.begin();
       correct += predicted == data.labels[static_cast<size_t>(first + n)];
     }
@@ -146,6 +160,7 @@ int classify_images(const Options& o, const std::shared_ptr<const sparq::Model>&
   for (const std::string& path : o.inputs) {
     const sparq::Tensor scores = session.run(sparq::preprocess(sparq::load_image(path), pre)).at(0);
     const auto s = scores.span<const float>();
+    require_finite(s, path);
     const size_t best = static_cast<size_t>(std::max_element(s.begin(), s.end()) - s.begin());
     std::printf("%s: %s (score %.3f)\n", path.c_str(),
                 best < labels.size() ? labels[best].c_str() : std::to_string(best).c_str(),

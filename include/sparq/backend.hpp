@@ -51,6 +51,9 @@ class CompiledNode {
   virtual void run(std::span<const ConstTensorView> inputs, const TensorView& output,
                    const ExecContext& ctx) const = 0;
   virtual size_t scratch_bytes(int64_t batch) const { return 0; }
+  // Bytes run() allocates by itself for each thread it uses (buffers not
+  // taken from ctx.scratch); the session counts them against its limits.
+  virtual size_t thread_buffer_bytes() const { return 0; }
   // True when run() writes output.ranges[n] (SampleRange) for every sample
   // whenever the view has ranges.
   virtual bool reports_output_range() const { return false; }

@@ -27,10 +27,16 @@ struct Image {
 // Largest accepted width or height; larger files are refused before decoding
 // so an untrusted header cannot make sparq allocate gigabytes.
 inline constexpr int kMaxImageSide = 16384;
+// Largest accepted pixel count (width x height, 8192 x 8192): at 4 channels
+// 256 MiB decoded. Checked on the declared size, before decoding.
+inline constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+// Largest accepted image file (its bytes are read whole before decoding).
+inline constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
 
-// Reads and decodes an image file. Throws Error(kIo) when the file cannot be
-// read and Error(kInvalidArgument) naming the file when it is not a supported
-// image (PNG, JPEG, binary PGM/PPM, BMP), is truncated or is too large.
+// Reads and decodes an image file (regular files only: not a FIFO or a
+// device). Throws Error(kIo) when the file cannot be read and Error(kInvalidArgument) naming the
+// file when it is not a supported image (PNG, JPEG, binary PGM/PPM, BMP), is truncated or is too
+// large.
 Image load_image(const std::filesystem::path& path);
 
 // Decodes an encoded image held in memory; `source` names it in errors.

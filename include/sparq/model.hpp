@@ -38,7 +38,8 @@ class Model {
   // Validates `graph` (throws Error(kInvalidModel)).
   Model(Graph graph, ModelMetadata metadata);
 
-  // Reads a .sparq file: FlatBuffers verifier, then semantic validation.
+  // Reads a .sparq file: FlatBuffers verifier, checksum, then semantic
+  // validation.
   static std::shared_ptr<const Model> load(const std::filesystem::path& path);
   static std::shared_ptr<const Model> from_bytes(std::span<const uint8_t> bytes);
 
@@ -49,9 +50,15 @@ class Model {
   const ModelMetadata& metadata() const { return metadata_; }
   const Value& input() const { return graph_.value(graph_.input); }
 
+  // True when the model was read from a file whose checksum matched; false
+  // for files written before .sparq files carried one (they load unchecked)
+  // and for models built in memory.
+  bool checksum_verified() const { return checksum_verified_; }
+
  private:
   Graph graph_;
   ModelMetadata metadata_;
+  bool checksum_verified_ = false;
 };
 
 }  // namespace sparq

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sparq/backend.hpp"
+#include "sparq/limits.hpp"
 #include "sparq/model.hpp"
 #include "sparq/tensor.hpp"
 
@@ -23,6 +24,10 @@ struct SessionOptions {
   // Backends may also be given as a ready object (tests, custom devices);
   // these are tried before `backends`.
   std::vector<std::shared_ptr<const Backend>> backend_objects;
+  // What one run may take; a model that exceeds them is refused when the
+  // session is made (Error kInvalidModel), a batch that does when it runs
+  // (Error kInvalidArgument).
+  ResourceLimits limits;
 };
 
 struct RunStats {

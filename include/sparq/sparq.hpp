@@ -9,6 +9,7 @@
 #include "sparq/graph.hpp"
 #include "sparq/idx.hpp"
 #include "sparq/image.hpp"
+#include "sparq/limits.hpp"
 #include "sparq/model.hpp"
 #include "sparq/model_builder.hpp"
 #include "sparq/ops.hpp"

@@ -1,9 +1,12 @@
 #include "kernels/pool/pool_impl.hpp"
+#include "runtime/core/checked_math.hpp"
 
 namespace sparq::kernels {
 
 size_t pool_scratch_floats(const PoolGeometry& g) {
-  return static_cast<size_t>(g.kernel_w * g.stride_h * tap_plane_rows(g) * g.out_w);
+  // Saturates rather than wraps for windows near 2^31 (the session refuses
+  // such a node against its memory limit before this buffer is made).
+  return static_cast<size_t>(saturating_mul({g.kernel_w, g.stride_h, tap_plane_rows(g), g.out_w}));
 }
 
 PoolKernels pool_kernels_scalar() {

@@ -1,5 +1,9 @@
 // IDX reader. zlib's gz* functions read gzip and plain files alike, so one
 // code path serves "train-images-idx3-ubyte" and "train-images-idx3-ubyte.gz".
+// Nothing is allocated on the header's word alone: a plain file's declared
+// size is compared with the file first, a gzip file is read in chunks that
+// grow only as decompressed data arrives, and reading stops at the declared
+// size.
 #include "sparq/idx.hpp"
 
 #include <zlib.h>
@@ -10,6 +14,8 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "sparq/error.hpp"
 
@@ -30,8 +36,49 @@ class IdxFile {
     if (!std::filesystem::is_regular_file(path)) {
       throw Error(ErrorCode::kIo, "IDX file '" + path_ + "' does not exist or is not a file");
     }
+    std::error_code ec;
+    file_bytes_ = std::filesystem::file_size(path, ec);
+    if (ec) throw Error(ErrorCode::kIo, "IDX file '" + path_ + "': " + ec.message());
     file_.reset(gzopen(path_.c_str(), "rb"));
     if (!file_) throw Error(ErrorCode::kIo, "cannot open IDX file '" + path_ + "'");
+  }
+
+  // For an uncompressed file, refuses a header whose data (`header_bytes` +
+  // `payload` bytes in all) does not match the file's size, before anything
+  // is allocated for it. Compressed files are checked as they stream.
+  // Called after the header was read: only then does gzdirect() know.
+  void check_size(uint64_t header_bytes, uint64_t payload, const std::string& what) {
+    if (!gzdirect(file_.get())) return;
+    const uint64_t expected = header_bytes + payload;
+    if (file_bytes_ < expected) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "IDX file '" + path_ + "' is truncated: its header declares " + what + " (" +
+                      std::to_string(payload) + " bytes), the file has only " +
+                      std::to_string(file_bytes_ - std::min(file_bytes_, header_bytes)) +
+                      " after the header");
+    }
+    if (file_bytes_ > expected) fail("has data after the last item (wrong sizes in the header?)");
+  }
+
+  // Reads exactly `size` bytes into a vector that grows with the data
+  // actually read (1 MiB at a time), so a compressed file that is shorter
+  // than its header claims never makes the full allocation.
+  std::vector<uint8_t> read_vector(size_t size, const std::string& what) {
+    constexpr size_t kChunk = size_t{1} << 20;
+    std::vector<uint8_t> data;
+    while (data.size() < size) {
+      const size_t start = data.size();
+      const size_t want = std::min(kChunk, size - start);
+      data.resize(start + want);
+      const size_t got = read_some(data.data() + start, want);
+      if (got != want) {
+        throw Error(ErrorCode::kInvalidArgument, "IDX file '" + path_ + "' is truncated: " + what +
+                                                     " needs " + std::to_string(size) +
+                                                     " bytes, only " + std::to_string(start + got) +
+                                                     " remain");
+      }
+    }
+    return data;
   }
 
   // Reads up to `size` bytes; returns how many arrived (fewer only at the end).
@@ -103,6 +150,7 @@ class IdxFile {
     void operator()(gzFile_s* f) const { gzclose(f); }
   };
   std::string path_;
+  uint64_t file_bytes_ = 0;
   std::unique_ptr<gzFile_s, GzClose> file_;
 };
 
@@ -121,9 +169,9 @@ IdxImages read_idx_images(const std::filesystem::path& path) {
     file.fail("header asks for " + std::to_string(bytes) + " bytes of pixels, more than the " +
               std::to_string(kMaxBytes) + " allowed");
   }
-  images.pixels.resize(bytes);
-  file.read_exact(images.pixels.data(), bytes,
-                  "the pixels of " + std::to_string(images.count) + " images");
+  const std::string what = "the pixels of " + std::to_string(images.count) + " images";
+  file.check_size(16, bytes, what);
+  images.pixels = file.read_vector(bytes, what);
   file.expect_end();
   return images;
 }
@@ -132,8 +180,9 @@ std::vector<uint8_t> read_idx_labels(const std::filesystem::path& path) {
   IdxFile file(path);
   file.expect_magic(kLabelsMagic, "idx1-ubyte labels");
   const uint32_t count = file.read_dimension("label count", kMaxCount);
-  std::vector<uint8_t> labels(count);
-  file.read_exact(labels.data(), labels.size(), std::to_string(count) + " labels");
+  const std::string what = std::to_string(count) + " labels";
+  file.check_size(8, count, what);
+  std::vector<uint8_t> labels = file.read_vector(count, what);
   file.expect_end();
   return labels;
 }

@@ -7,7 +7,6 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "runtime/data/image_format.hpp"
@@ -36,11 +35,18 @@ Error bad_image(const std::string& source, const std::string& problem) {
   return Error(ErrorCode::kInvalidArgument, "image '" + source + "': " + problem);
 }
 
+// The declared size, checked before any pixel is decoded or allocated.
 void check_size(const std::string& source, uint64_t width, uint64_t height) {
   if (width > kMaxImageSide || height > kMaxImageSide) {
     throw bad_image(source, std::to_string(width) + "x" + std::to_string(height) +
                                 " pixels exceeds the limit of " + std::to_string(kMaxImageSide) +
                                 " per side");
+  }
+  if (width * height > static_cast<uint64_t>(kMaxImagePixels)) {
+    throw bad_image(source, std::to_string(width) + "x" + std::to_string(height) + " is " +
+                                std::to_string(width * height) +
+                                " pixels, more than the limit of " +
+                                std::to_string(kMaxImagePixels));
   }
 }
 
@@ -72,6 +78,13 @@ Image decode_with_stb(std::span<const uint8_t> bytes, const std::string& source,
   if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) {
     throw bad_image(source, std::string("cannot read the ") + image_format::to_string(format) +
                                 " header: " + stbi_failure_reason());
+  }
+  // stb reports a BMP stored top-down (the header's height negative) with
+  // that negative height; the decoder itself flips it the right way up.
+  if (format == image_format::Format::kBmp && height < 0 && height != INT_MIN) height = -height;
+  if (width <= 0 || height <= 0) {
+    throw bad_image(source, "the header declares an empty size " + std::to_string(width) + "x" +
+                                std::to_string(height));
   }
   check_size(source, static_cast<uint64_t>(width), static_cast<uint64_t>(height));
   struct StbFree {
@@ -109,18 +122,40 @@ Image decode_image(std::span<const uint8_t> encoded, const std::string& source) 
 }
 
 Image load_image(const std::filesystem::path& path) {
+  // Regular files only: a FIFO would block forever and /dev/zero would be
+  // read until memory runs out. The size is known, and bounded, up front.
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    throw Error(ErrorCode::kIo, "cannot open image '" + path.string() +
+                                    "': " + (ec ? ec.message() : std::string("no such file")));
+  }
+  if (std::filesystem::is_directory(status)) {
     throw Error(ErrorCode::kIo, "image '" + path.string() + "' is a directory, not a file");
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    throw Error(ErrorCode::kIo,
+                "image '" + path.string() + "' is not a regular file (a device, FIFO or socket)");
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot read the size of image '" + path.string() + "'");
+  if (size > kMaxImageFileBytes) {
+    throw bad_image(path.string(), "the file has " + std::to_string(size) +
+                                       " bytes, more than the limit of " +
+                                       std::to_string(kMaxImageFileBytes));
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     throw Error(ErrorCode::kIo,
                 "cannot open image '" + path.string() + "': " + std::strerror(errno));
   }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)),
-                             std::istreambuf_iterator<char>());
-  if (file.bad()) throw Error(ErrorCode::kIo, "cannot read image '" + path.string() + "'");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<uintmax_t>(file.gcount()) != size) {
+    throw Error(ErrorCode::kIo, "cannot read image '" + path.string() + "': read " +
+                                    std::to_string(file.gcount()) + " of " + std::to_string(size) +
+                                    " bytes");
+  }
   return decode_image(bytes, path.string());
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "runtime/data/pnm_header.hpp"
 
@@ -25,6 +26,58 @@ std::string check_png(std::span<const uint8_t> b) {
   return {};
 }
 
+// One DHT segment's tables, read as stb_image reads them: each is a class /
+// id byte, 16 code counts and as many symbols, until the segment length is
+// used up. Returns where reading stopped.
+size_t check_dht(std::span<const uint8_t> b, size_t start, int64_t length, std::string& problem) {
+  size_t at = start;
+  while (length > 0 && at < b.size()) {
+    // stb reads zeros past the end of the data, so a table cut short by the
+    // end of the file still counts what is there.
+    int codes = 0;
+    for (size_t i = 1; i <= 16 && at + i < b.size(); ++i) codes += b[at + i];
+    if (codes > 256) {
+      problem = "JPEG Huffman table at byte " + std::to_string(at) + " declares " +
+                std::to_string(codes) + " codes, at most 256 exist (corrupt file)";
+      return at;
+    }
+    at += 17 + static_cast<size_t>(codes);
+    length -= 17 + codes;
+  }
+  return at;
+}
+
+// The stb_image sparq builds with (Debian's) trusts the code counts of a
+// Huffman table: more than 256 overrun its arrays (found by
+// tests/fuzz/image_decode_fuzz). Every DHT segment is checked here first,
+// found as the decoder finds markers: a 0xFF (runs of them are fill), then
+// the marker byte; segments are skipped by their length, other bytes one at
+// a time (as entropy-coded data, where FF 00 is an escaped 0xFF).
+std::string check_jpeg_tables(std::span<const uint8_t> b) {
+  size_t i = 2;  // after SOI
+  while (i + 1 < b.size()) {
+    if (b[i] != 0xFF) {
+      ++i;
+      continue;
+    }
+    while (i + 1 < b.size() && b[i + 1] == 0xFF) ++i;
+    if (i + 1 >= b.size()) break;
+    const uint8_t marker = b[i + 1];
+    i += 2;
+    const bool standalone = marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9);
+    if (standalone || i + 2 > b.size()) continue;
+    const int64_t length = b[i] << 8 | b[i + 1];
+    if (marker == 0xC4) {
+      std::string problem;
+      i = check_dht(b, i + 2, length - 2, problem);
+      if (!problem.empty()) return problem;
+    } else {
+      i += static_cast<size_t>(std::max<int64_t>(length, 2));
+    }
+  }
+  return {};
+}
+
 // Markers are 0xFF followed by a non-zero, non-RSTn byte; entropy-coded data
 // escapes 0xFF as FF 00, so FF DA (start of scan) and FF D9 (end of image)
 // only occur as markers. An embedded EXIF thumbnail has its own pair, which is
@@ -37,7 +90,7 @@ std::string check_jpeg(std::span<const uint8_t> b) {
   }
   if (!have_sos) return "JPEG has no start-of-scan marker (truncated or not a JPEG image)";
   for (size_t i = last_sos + 2; i + 1 < b.size(); ++i) {
-    if (b[i] == 0xFF && b[i + 1] == 0xD9) return {};
+    if (b[i] == 0xFF && b[i + 1] == 0xD9) return check_jpeg_tables(b);
   }
   return "JPEG ends before its end-of-image marker (truncated file?)";
 }

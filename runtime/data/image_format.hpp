@@ -2,7 +2,8 @@
 // complete before it reaches the decoder. stb_image is lenient by design: it
 // pads a truncated JPEG, BMP or PNM with zeros (or leaves memory unset), so a
 // cut-off download would silently classify as garbage. These checks read only
-// the container structure (magic, headers, end markers), never the pixels.
+// the container structure (magic, headers, end markers, JPEG Huffman table
+// sizes, which the decoder trusts), never the pixels.
 #pragma once
 
 #include <cstdint>

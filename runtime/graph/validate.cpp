@@ -1,9 +1,13 @@
 // Semantic validation of a graph: everything a backend relies on is checked
 // here once, so kernels can trust their inputs.
 #include <cmath>
+#include <limits>
 #include <set>
+#include <span>
+#include <sstream>
 #include <string>
 
+#include "runtime/core/checked_math.hpp"
 #include "sparq/error.hpp"
 #include "sparq/graph.hpp"
 #include "sparq/sparse_format.hpp"
@@ -15,31 +19,43 @@ namespace {
   throw Error(ErrorCode::kInvalidModel, what);
 }
 
+// Numbers no trained network holds: a weight scale, bias or float weight of
+// this magnitude (or a scale below the normal floats) cannot be right, and
+// one such value makes every logit inf or NaN. Real models stay many orders
+// of magnitude inside (scales ~1e-3, biases and weights ~1).
+constexpr float kMaxMagnitude = 1e6f;
+// As the model file reader's per-tensor limit (runtime/model/model_format.hpp).
+constexpr int64_t kMaxValueElements = int64_t{1} << 31;
+constexpr float kMinScale = std::numeric_limits<float>::min();
+
+std::string number(float v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
 void check_finite_positive(const Node& node, const std::vector<float>& v, const char* field) {
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i]) || v[i] <= 0) {
-      fail("node '" + node.name + "': " + field + "[" + std::to_string(i) +
-           "] must be finite and positive, is " + std::to_string(v[i]));
+    if (!std::isfinite(v[i]) || v[i] < kMinScale || v[i] > kMaxMagnitude) {
+      fail("node '" + node.name + "': " + field + "[" + std::to_string(i) + "] is " + number(v[i]) +
+           "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
+           number(kMaxMagnitude));
     }
   }
 }
 
-void check_finite(const Node& node, const std::vector<float>& v, const char* field) {
+void check_bounded(const Node& node, std::span<const float> v, const char* field) {
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) {
-      fail("node '" + node.name + "': " + field + "[" + std::to_string(i) + "] is not finite");
+    if (!std::isfinite(v[i]) || std::fabs(v[i]) > kMaxMagnitude) {
+      fail("node '" + node.name + "': " + field + "[" + std::to_string(i) + "] is " + number(v[i]) +
+           "; it must be finite and at most " + number(kMaxMagnitude) + " in magnitude");
     }
   }
 }
 
 void check_float_weights(const Node& node, const Tensor& w) {
   if (w.dtype() != DType::kF32) return;
-  auto values = w.span<float>();
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      fail("node '" + node.name + "': weights[" + std::to_string(i) + "] is not finite");
-    }
-  }
+  check_bounded(node, w.span<float>(), "weights");
 }
 
 void check_s8_weights(const Node& node, const Tensor& w) {
@@ -58,10 +74,10 @@ void check_node_data(const Node& node) {
     check_float_weights(node, conv->weights);
     check_s8_weights(node, conv->weights);
     check_finite_positive(node, conv->weight_scales, "weight_scales");
-    check_finite(node, conv->bias, "bias");
+    check_bounded(node, conv->bias, "bias");
   } else if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
     check_finite_positive(node, sparse->weight_scales, "weight_scales");
-    check_finite(node, sparse->bias, "bias");
+    check_bounded(node, sparse->bias, "bias");
     if (sparse->sharing.out_group < 1 || sparse->sharing.in_group < 1) {
       fail("node '" + node.name + "': sharing groups must be >= 1");
     }
@@ -72,12 +88,16 @@ void check_node_data(const Node& node) {
     check_float_weights(node, fc->weights);
     check_s8_weights(node, fc->weights);
     check_finite_positive(node, fc->weight_scales, "weight_scales");
-    check_finite(node, fc->bias, "bias");
+    check_bounded(node, fc->bias, "bias");
   } else if (const auto* affine = std::get_if<ChannelAffineOp>(&node.op)) {
-    check_finite(node, affine->scale, "scale");
-    check_finite(node, affine->shift, "shift");
+    check_bounded(node, affine->scale, "scale");
+    check_bounded(node, affine->shift, "shift");
   } else if (const auto* clamp = std::get_if<ClampOp>(&node.op)) {
-    check_finite(node, {clamp->min, clamp->max}, "min, max");
+    // Infinite bounds are a one-sided clamp (ONNX Clip with min or max left out).
+    if (std::isnan(clamp->min) || std::isnan(clamp->max) || clamp->min > clamp->max) {
+      fail("node '" + node.name + "': clamp bounds [" + number(clamp->min) + ", " +
+           number(clamp->max) + "] must not be NaN and min must not exceed max");
+    }
   }
 }
 
@@ -88,6 +108,22 @@ void validate(const Graph& graph) {
   if (graph.input < 0 || graph.input >= value_count) fail("graph input refers to an unknown value");
   if (graph.outputs.empty()) fail("graph has no outputs");
   if (graph.nodes.empty()) fail("graph has no nodes");
+
+  // Element counts are multiplied by batch sizes and element widths later;
+  // bounding them here (in 64 bits, saturating) keeps every such product
+  // inside int64.
+  for (const Value& value : graph.values) {
+    int64_t elements = 1;
+    for (int64_t d : value.shape.dims()) {
+      if (d < 0)
+        fail("value '" + value.name + "' has a negative dimension " + value.shape.to_string());
+      elements = saturating_mul(elements, d);
+    }
+    if (elements > kMaxValueElements) {
+      fail("value '" + value.name + "' " + value.shape.to_string() + " has more than " +
+           std::to_string(kMaxValueElements) + " elements per sample");
+    }
+  }
 
   std::vector<bool> defined(graph.values.size(), false);
   defined[static_cast<size_t>(graph.input)] = true;
@@ -123,11 +159,20 @@ void validate(const Graph& graph) {
     check_node_data(node);
     defined[static_cast<size_t>(node.output)] = true;
   }
+  // Every output is a node's result, listed once: the graph input is not
+  // an output (a session would return the caller's own tensor, or nothing),
+  // and a second listing would be returned under the first one's name.
+  std::vector<bool> listed(graph.values.size(), false);
   for (ValueId out : graph.outputs) {
     if (out < 0 || out >= value_count)
       fail("graph output refers to unknown value " + std::to_string(out));
+    if (out == graph.input)
+      fail("graph output '" + graph.value(out).name + "' is the graph input, not a node's result");
     if (!defined[static_cast<size_t>(out)])
       fail("graph output '" + graph.value(out).name + "' is never produced");
+    if (listed[static_cast<size_t>(out)])
+      fail("graph output '" + graph.value(out).name + "' is listed twice");
+    listed[static_cast<size_t>(out)] = true;
   }
   const Value& in = graph.value(graph.input);
   for (int64_t d : in.shape.dims()) {

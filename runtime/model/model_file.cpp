@@ -50,7 +50,9 @@ std::vector<uint8_t> read_file(const fs::path& path) {
 
 std::shared_ptr<const Model> Model::from_bytes(std::span<const uint8_t> bytes) {
   model_format::ModelParts parts = model_format::read_model(bytes);
-  return std::make_shared<const Model>(std::move(parts.graph), std::move(parts.metadata));
+  auto model = std::make_shared<Model>(std::move(parts.graph), std::move(parts.metadata));
+  model->checksum_verified_ = parts.checksum_verified;
+  return model;
 }
 
 std::shared_ptr<const Model> Model::load(const std::filesystem::path& path) {

@@ -31,6 +31,7 @@ inline constexpr size_t kMaxFileBytes = (size_t{1} << 31) - 2;
 struct ModelParts {
   Graph graph;
   ModelMetadata metadata;
+  bool checksum_verified = false;  // false: a file written before checksums
 };
 
 // Verifies and converts a .sparq buffer. Checks everything the FlatBuffers

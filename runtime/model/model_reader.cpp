@@ -1,6 +1,7 @@
 // .sparq bytes -> Graph + metadata, for untrusted input. Order of checks:
 // header (size prefix, identifier), format version, the FlatBuffers verifier
-// (every offset and length inside the buffer), then each field converted with
+// (every offset and length inside the buffer), the checksum (when the file
+// has one: model_checksum.hpp), then each field converted with
 // its own range check. Semantic graph rules are sparq::validate's job (Model's
 // constructor runs it); what is checked here is everything a conversion or a
 // later size computation could go wrong on.
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/model/model_checksum.hpp"
 #include "runtime/model/model_format.hpp"
 #include "sparq/error.hpp"
 #include "sparq_model_generated.h"
@@ -470,7 +472,10 @@ ModelParts read_model(std::span<const uint8_t> bytes) {
   }
   check_version(bytes);
   verify_buffer(bytes);
-  return Converter().convert(*fb::GetSizePrefixedModel(bytes.data()));
+  const ChecksumState checksum = verify_checksum(bytes);
+  ModelParts parts = Converter().convert(*fb::GetSizePrefixedModel(bytes.data()));
+  parts.checksum_verified = checksum == ChecksumState::kVerified;
+  return parts;
 }
 
 }  // namespace sparq::model_format

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "runtime/model/model_checksum.hpp"
 #include "runtime/model/model_format.hpp"
 #include "sparq/error.hpp"
 #include "sparq_model_generated.h"
@@ -56,7 +57,8 @@ class Writer {
   std::vector<uint8_t> finish(const Graph& graph, const ModelMetadata& metadata) {
     auto graph_offset = write_graph(graph);
     auto metadata_offset = write_metadata(metadata);
-    auto root = fb::CreateModel(fbb_, kFormatVersion, graph_offset, metadata_offset);
+    // checksum 0 is written (ForceDefaults) and sealed by write_model.
+    auto root = fb::CreateModel(fbb_, kFormatVersion, graph_offset, metadata_offset, 0);
     fb::FinishSizePrefixedModelBuffer(fbb_, root);
     return {fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize()};
   }
@@ -240,6 +242,7 @@ std::vector<uint8_t> write_model(const Graph& graph, const ModelMetadata& metada
     throw Error(ErrorCode::kInvalidModel, "model serializes to " + std::to_string(bytes.size()) +
                                               " bytes; a .sparq file holds at most 2 GiB");
   }
+  seal_checksum(bytes);
   return bytes;
 }
 

@@ -12,7 +12,9 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "runtime/core/checked_math.hpp"
 #include "runtime/session/memory_plan.hpp"
+#include "runtime/session/resource_check.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq {
@@ -71,6 +73,52 @@ struct Session::Impl {
   // and that a consumer uses (quantize, instead of its own range pass).
   std::vector<bool> range_values;
   std::unique_ptr<tbb::task_arena> arena;
+  ResourceLimits limits;
+  int64_t weight_bytes = 0;
+  int64_t io_bytes_per_sample = 0;  // the input and the outputs
+  int64_t thread_buffer_bytes = 0;  // largest per-thread buffer of a node
+  std::string thread_buffer_node;   // the node that needs it
+
+  // Bytes a run of `batch` samples holds at once, saturating; `largest`
+  // names what dominates, for the message.
+  int64_t run_bytes(int64_t batch, std::string* largest) const {
+    int64_t scratch = 0;
+    std::string scratch_node;
+    const Graph& graph = model->graph();
+    for (const Step& s : steps) {
+      if (!s.compiled) continue;
+      const auto bytes = static_cast<int64_t>(s.compiled->scratch_bytes(batch));
+      if (bytes > scratch)
+        scratch = bytes, scratch_node = graph.nodes[static_cast<size_t>(s.node)].name;
+    }
+    const int64_t threads_buffers = saturating_mul(thread_buffer_bytes, threads);
+    const int64_t arena_bytes = saturating_mul(static_cast<int64_t>(plan.total_bytes), batch);
+    const int64_t io = saturating_mul(io_bytes_per_sample, batch);
+    if (largest) {
+      *largest = "weights " + std::to_string(weight_bytes) + ", intermediate tensors " +
+                 std::to_string(arena_bytes) + ", input and outputs " + std::to_string(io);
+      if (scratch > 0)
+        *largest += ", scratch of node '" + scratch_node + "' " + std::to_string(scratch);
+      if (threads_buffers > 0) {
+        *largest += ", per-thread buffers of node '" + thread_buffer_node + "' " +
+                    std::to_string(threads_buffers);
+      }
+    }
+    int64_t total = weight_bytes;
+    for (int64_t part : {arena_bytes, io, scratch, threads_buffers})
+      total = saturating_add(total, part);
+    return total;
+  }
+
+  void check_memory() const {
+    std::string parts;
+    const int64_t bytes = run_bytes(1, &parts);
+    if (bytes > limits.max_memory_bytes) {
+      throw Error(ErrorCode::kInvalidModel, "one inference needs " + describe_bytes(bytes) + " (" +
+                                                parts + " bytes), more than the memory limit " +
+                                                describe_bytes(limits.max_memory_bytes));
+    }
+  }
 
   void plan_ranges() {
     const Graph& graph = model->graph();
@@ -155,12 +203,17 @@ void Session::Impl::place_and_compile(const SessionOptions& options) {
     s.backend = chosen;
     s.compiled = chosen->compile(graph, node);
     s.macs = count_macs(graph, node);
+    weight_bytes = saturating_add(weight_bytes, node_weight_bytes(node));
+    const auto buffer = static_cast<int64_t>(s.compiled->thread_buffer_bytes());
+    if (buffer > thread_buffer_bytes) thread_buffer_bytes = buffer, thread_buffer_node = node.name;
     placements.push_back({node.name, chosen->name(), s.compiled->kernel_name()});
     steps.push_back(std::move(s));
     location[static_cast<size_t>(node.output)] = here;
     owner_of[static_cast<size_t>(node.output)] = chosen;
   }
+  io_bytes_per_sample = value_bytes(graph.value(graph.input));
   for (ValueId out : graph.outputs) {
+    io_bytes_per_sample = saturating_add(io_bytes_per_sample, value_bytes(graph.value(out)));
     if (location[static_cast<size_t>(out)] != nullptr) {
       add_transfer(out, owner_of[static_cast<size_t>(out)]);
       location[static_cast<size_t>(out)] = nullptr;
@@ -212,6 +265,16 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   if (!input.data) throw Error(ErrorCode::kInvalidArgument, "input has no data");
   if (is_quantized(in_value.dtype) && !input.scales) {
     throw Error(ErrorCode::kInvalidArgument, "quantized input has no per-sample scales");
+  }
+  {
+    std::string parts;
+    const int64_t needed = run_bytes(batch, &parts);
+    if (needed > limits.max_memory_bytes) {
+      throw Error(ErrorCode::kInvalidArgument, "a batch of " + std::to_string(batch) + " needs " +
+                                                   describe_bytes(needed) + " (" + parts +
+                                                   " bytes), more than the memory limit " +
+                                                   describe_bytes(limits.max_memory_bytes));
+    }
   }
 
   auto start = Clock::now();
@@ -334,10 +397,14 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   }
   impl_->model = std::move(model);
   impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
+  impl_->limits = options.limits;
+  // From the shapes alone, before a backend compiles (and allocates) anything.
+  check_graph_limits(impl_->model->graph(), options.limits);
   impl_->arena = std::make_unique<tbb::task_arena>(impl_->threads);
   impl_->place_and_compile(options);
   impl_->plan_ranges();
   impl_->make_plan();
+  impl_->check_memory();
 }
 
 Session::~Session() = default;

@@ -3,6 +3,7 @@
 // when present). Output is checked for structure, never for timings; every
 // bad input must give its documented exit code and a message naming the
 // problem, and never a crash or a sanitizer report.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_fixtures.hpp"
+#include "tests/cli/hostile_fixtures.hpp"
 
 namespace sparq::cli_test {
 namespace {
@@ -42,6 +44,7 @@ class Cli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("sparq_cli_test_" + std::to_string(getpid()));
     write_fixtures(dir_);
+    write_hostile_fixtures(dir_);
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
@@ -77,6 +80,29 @@ class Cli : public ::testing::Test {
     // No run may end in a sanitizer report, whatever its exit code.
     EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("runtime error:"), std::string::npos) << r.err;
+    return r;
+  }
+
+  // A shell prefix that caps the command's address space, so a run that
+  // allocates what it should have refused fails instead of passing. Not under
+  // AddressSanitizer, whose shadow memory needs terabytes of address space.
+  static std::string memory_capped(const std::string& limit_kib = "3000000") {
+#if defined(__SANITIZE_ADDRESS__)
+    (void)limit_kib;
+    return "";
+#else
+    return "ulimit -v " + limit_kib + " &&";
+#endif
+  }
+
+  // Runs a shell command line as is (for redirections the helper above
+  // cannot express); stderr is captured.
+  static Result shell(const std::string& command_line) {
+    const fs::path err = dir_ / "stderr.txt";
+    const int status = std::system((command_line + " 2>'" + err.string() + "'").c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.err = read_file(err);
     return r;
   }
 
@@ -430,6 +456,139 @@ TEST_F(Cli, ModelsOfTheWrongKindExitWithFive) {
 TEST_F(Cli, DatasetsWithoutLabelsAskForThem) {
   expect_failure(sparq("eval " + classifier() + " " + path("lonely-images-idx3-ubyte")), 2,
                  "pass the idx1 label file with --labels");
+}
+
+// ---- hostile inputs (issue #19): small files that once took the machine ------------
+// Each runs under an address-space cap (memory_capped) and must end in its
+// documented exit code with a message naming the problem.
+
+TEST_F(Cli, AWideWindowIsRefusedBeforeRunningOnEveryBackend) {
+  for (const char* backend : {"cpu", "reference"}) {
+    expect_failure(sparq(std::string("run --backend ") + backend + " " + path("wide_pool.sparq") +
+                             " " + path("input.f32"),
+                         memory_capped()),
+                   5, "node 'pool' (max_pool2d)");
+  }
+  expect_failure(sparq("run " + path("wide_pool.sparq") + " " + path("input.f32"), memory_capped()),
+                 5, "more than the operation limit");
+  expect_failure(
+      sparq("run " + path("huge_window.sparq") + " " + path("input.f32"), memory_capped()), 5,
+      "node 'pool' (avg_pool2d)");
+  // The device model's 64-bit cycle arithmetic would overflow on it too.
+  expect_failure(sparq("simulate " + path("huge_window.sparq"), memory_capped()), 5,
+                 "more than 2^63 operations per sample");
+}
+
+TEST_F(Cli, AnInputTooLargeForTheMemoryLimitIsRefusedBeforeReadingIt) {
+  expect_failure(sparq("run " + path("big_input.sparq") + " " + path("input.f32"), memory_capped()),
+                 5, "graph input 'image' [1, 46340, 46340] needs 8.00 GiB");
+  // --max-memory lowers the limit: the small classifier needs well under
+  // 1 MiB, and not under 1 KiB.
+  EXPECT_EQ(sparq("run --max-memory 1M " + classifier() + " " + path("shirt.png")).exit_code, 0);
+  expect_failure(sparq("run --max-memory 1K " + classifier() + " " + path("shirt.png")), 5,
+                 "more than the memory limit 0.00 GiB (1024 bytes)");
+  expect_failure(sparq("run --max-memory lots " + classifier() + " " + path("shirt.png")), 2,
+                 "--max-memory");
+}
+
+TEST_F(Cli, ClassifyRefusesBillionsOfClasses) {
+  expect_failure(
+      sparq("classify " + path("many_classes.sparq") + " " + path("shirt.png"), memory_capped()), 5,
+      "has 2147483647 classes; classify and eval handle at most 4096");
+}
+
+TEST_F(Cli, IdxHeadersThatPromiseGigabytesAreCheckedAgainstTheFile) {
+  expect_failure(
+      sparq("eval " + classifier() + " " + path("huge-images-idx3-ubyte"), memory_capped()), 4,
+      "is truncated: its header declares the pixels of 5000000 images (3920000000 bytes), the "
+      "file has only 0");
+  // gzip: the size is unknown until decompressed; reading stops at the end
+  // of the data, having allocated no more than arrived.
+  expect_failure(
+      sparq("eval " + classifier() + " " + path("hugegz-images-idx3-ubyte.gz"), memory_capped()), 4,
+      "is truncated: the pixels of 5000000 images needs 3920000000 bytes, only 1000 remain");
+}
+
+TEST_F(Cli, ImagesAreReadOnlyFromRegularFiles) {
+  expect_failure(sparq("classify " + classifier() + " /dev/zero", memory_capped()), 3,
+                 "'/dev/zero' is not a regular file");
+  const std::string fifo = path("pipe.png");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // `timeout` turns the old behaviour (blocking forever) into exit 124.
+  expect_failure(sparq("classify " + classifier() + " " + fifo, "timeout 60"), 3,
+                 "is not a regular file");
+  fs::remove(fifo);
+}
+
+TEST_F(Cli, AnImageDeclaringTooManyPixelsIsRefusedBeforeDecoding) {
+  expect_failure(sparq("classify " + classifier() + " " + path("huge.png"), memory_capped()), 4,
+                 "16384x16384 is 268435456 pixels, more than the limit of 67108864");
+}
+
+TEST_F(Cli, TopDownBmpsReadLikeBottomUpOnes) {
+  const Result top = sparq("run --json " + classifier() + " " + path("topdown.bmp"));
+  const Result bottom = sparq("run --json " + classifier() + " " + path("bottomup.bmp"));
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  ASSERT_EQ(bottom.exit_code, 0) << bottom.err;
+  EXPECT_EQ(nlohmann::json::parse(top.out)["outputs"],
+            nlohmann::json::parse(bottom.out)["outputs"]);
+}
+
+TEST_F(Cli, AbsurdWeightScalesAreRefusedAtLoad) {
+  expect_failure(sparq("classify " + path("huge_scales.sparq") + " " + path("shirt.png")), 5,
+                 "node 'conv1': weight_scales[0] is 3e+38");
+}
+
+TEST_F(Cli, NonFiniteScoresAreAnErrorNeverAnAccuracy) {
+  const Result classify =
+      sparq("classify " + path("nan_classifier.sparq") + " " + path("shirt.png"));
+  expect_failure(classify, 5, "non-finite score");
+  EXPECT_FALSE(contains(classify.out, "nan")) << classify.out;
+  const Result eval =
+      sparq("eval " + path("nan_classifier.sparq") + " " + path("tiny-images-idx3-ubyte"));
+  expect_failure(eval, 5, "sample 0 of");
+  EXPECT_FALSE(contains(eval.out, "accuracy")) << eval.out;
+}
+
+TEST_F(Cli, GraphOutputsMustBeNodeResultsListedOnce) {
+  expect_failure(sparq("run " + path("output_is_input.sparq") + " " + path("shirt.png")), 5,
+                 "graph output 'image' is the graph input");
+  expect_failure(sparq("run " + path("output_twice.sparq") + " " + path("shirt.png")), 5,
+                 "graph output 'probs' is listed twice");
+}
+
+TEST_F(Cli, AFlippedBitIsAnErrorAndUncheckedFilesAreNamed) {
+  expect_failure(sparq("run " + path("flipped.sparq") + " " + path("shirt.png")), 5,
+                 "model file is damaged: its checksum is");
+  const Result unchecked = sparq("inspect " + path("unchecked.sparq"));
+  ASSERT_EQ(unchecked.exit_code, 0) << unchecked.err;
+  EXPECT_TRUE(contains(unchecked.out, "checksum: none (written before")) << unchecked.out;
+  const Result sealed = sparq("inspect " + path("classifier_k3.sparq"));
+  EXPECT_TRUE(contains(sealed.out, "checksum: verified")) << sealed.out;
+}
+
+TEST_F(Cli, JsonSurvivesLabelsAndFileNamesThatAreNotUtf8) {
+  const std::string odd_name = path("shirt\xff.png");
+  fs::copy_file(path("shirt.png"), dir_ / "shirt\xff.png");
+  for (const std::string& args :
+       {"classify --json " + path("bad_utf8_label.sparq") + " " + path("shirt.png"),
+        "classify --json " + classifier() + " " + odd_name,
+        "inspect --json " + path("bad_utf8_label.sparq"),
+        "eval --json " + path("bad_utf8_label.sparq") + " " + path("tiny-images-idx3-ubyte")}) {
+    const Result r = sparq(args);
+    ASSERT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    EXPECT_TRUE(nlohmann::json::accept(r.out)) << args;
+    EXPECT_TRUE(contains(r.out, "\xef\xbf\xbd")) << args;  // U+FFFD in UTF-8
+  }
+}
+
+TEST_F(Cli, AWriteErrorOnStdoutExitsWithThree) {
+  const std::string run = "'" SPARQ_CLI "' inspect " + classifier();
+  expect_failure(shell(run + " >/dev/full"), 3, "cannot write the results to standard output");
+  expect_failure(shell(run + " >&-"), 3, "cannot write the results to standard output");
+  expect_failure(shell("'" SPARQ_CLI "' classify --json " + classifier() + " " + path("shirt.png") +
+                       " >/dev/full"),
+                 3, "standard output");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // broken in one way each, which must all fail with an error naming the problem.
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -158,17 +159,45 @@ TEST_F(IdxTest, RejectsTruncatedFiles) {
   header.resize(10);
   expect_error([&] { read_idx_images(write_plain("h", header)); }, ErrorCode::kInvalidArgument,
                "truncated: the rows field");
-  // One pixel short, plain and compressed.
+  // One pixel short: a plain file is measured before reading, a compressed
+  // one is found short as it streams.
   auto short_pixels = image_file_bytes(0x803, 2, 3, 3, 17);
   expect_error([&] { read_idx_images(write_plain("p", short_pixels)); },
-               ErrorCode::kInvalidArgument, "only 17 remain");
+               ErrorCode::kInvalidArgument,
+               "its header declares the pixels of 2 images (18 bytes), the file has only 17");
   expect_error([&] { read_idx_images(write_gz("p.gz", short_pixels)); },
                ErrorCode::kInvalidArgument, "only 17 remain");
   expect_error(
       [&] {
         read_idx_labels(write_plain("l", label_file_bytes(5, {1, 2})));
       },
+      ErrorCode::kInvalidArgument, "its header declares 5 labels (5 bytes), the file has only 2");
+  expect_error(
+      [&] {
+        read_idx_labels(write_gz("l.gz", label_file_bytes(5, {1, 2})));
+      },
       ErrorCode::kInvalidArgument, "5 labels needs 5 bytes, only 2 remain");
+}
+
+// A 16-byte header declaring 3.9 GB: zero-filled 4 GiB before noticing the
+// file was short. Now the plain file's size is compared first, and a gzip
+// file grows its buffer only as data arrives (1 MiB steps), so both fail
+// without a large allocation.
+TEST_F(IdxTest, AHeaderPromisingGigabytesAllocatesNothingLarge) {
+  const auto header = image_file_bytes(0x803, 5'000'000, 28, 28, 0);
+  expect_error([&] { read_idx_images(write_plain("huge", header)); }, ErrorCode::kInvalidArgument,
+               "(3920000000 bytes), the file has only 0 after the header");
+  auto with_data = image_file_bytes(0x803, 5'000'000, 28, 28, 3000);
+  expect_error([&] { read_idx_images(write_gz("huge.gz", with_data)); },
+               ErrorCode::kInvalidArgument, "needs 3920000000 bytes, only 3000 remain");
+}
+
+// gzip data spanning several read chunks (1 MiB) arrives whole.
+TEST_F(IdxTest, CompressedDataLongerThanOneChunkReadsWhole) {
+  const auto bytes = image_file_bytes(0x803, 3000, 28, 28, 3000 * 784);
+  const IdxImages images = read_idx_images(write_gz("big.gz", bytes));
+  ASSERT_EQ(images.pixels.size(), 3000u * 784u);
+  EXPECT_TRUE(std::equal(images.pixels.begin(), images.pixels.end(), bytes.begin() + 16));
 }
 
 TEST_F(IdxTest, RejectsTrailingData) {

@@ -4,6 +4,11 @@
 // preprocessing arithmetic against hand-computed values.
 #include "sparq/image.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -206,6 +211,60 @@ TEST(ImageDecode, OversizedHeadersAreRefusedBeforeDecoding) {
   expect_error([&] { decode_image(png, "huge.png"); }, ErrorCode::kInvalidArgument, "huge.png");
   expect_error([] { decode_image(as_bytes("P5 100000 1 255\n" + std::string(100000, 'x'))); },
                ErrorCode::kInvalidArgument, "exceeds the limit of 16384");
+}
+
+// A 261 KB PNG declaring 16384x16384 decoded to 1.29 GB: each side was within
+// the limit. The pixel count is now checked on the declared size.
+TEST(ImageDecode, DeclaredPixelCountIsLimitedBeforeDecoding) {
+  Bytes png = encode(random_image(1, 1, 1, 1), Encoding::kPng);
+  png[16] = 0x00, png[17] = 0x00, png[18] = 0x40, png[19] = 0x00;  // width 16384
+  png[20] = 0x00, png[21] = 0x00, png[22] = 0x40, png[23] = 0x00;  // height 16384
+  expect_error([&] { decode_image(png, "square.png"); }, ErrorCode::kInvalidArgument,
+               "16384x16384 is 268435456 pixels, more than the limit of 67108864");
+}
+
+// Debian's stb_image trusts a JPEG Huffman table's code counts: more than 256
+// overran its arrays (found by tests/fuzz/image_decode_fuzz under UBSan).
+TEST(ImageDecode, JpegHuffmanTablesWithTooManyCodesAreRefused) {
+  Bytes jpeg = encode(random_image(4, 16, 16, 1), Encoding::kJpeg);
+  const uint8_t dht[2] = {0xFF, 0xC4};
+  auto at = std::search(jpeg.begin(), jpeg.end(), std::begin(dht), std::end(dht));
+  ASSERT_NE(at, jpeg.end());
+  EXPECT_NO_THROW(decode_image(jpeg, "fine.jpg"));
+  // Marker, length (2 bytes), class/id byte, then the 16 counts.
+  for (int i = 0; i < 16; ++i) at[5 + i] = 0x20;  // 512 codes
+  expect_error([&] { decode_image(jpeg, "overrun.jpg"); }, ErrorCode::kInvalidArgument,
+               "declares 512 codes, at most 256 exist");
+}
+
+// Every valid top-down BMP was rejected: stb reports its height negative.
+TEST(ImageDecode, TopDownBmpsDecodeTheRightWayUp) {
+  const Image original = random_image(9, 5, 4, 3);
+  const Bytes bottom_up = encode(original, Encoding::kBmp);
+  // The same file stored top-down: negative height, rows in reading order.
+  Bytes top_down = bottom_up;
+  const int32_t height = -4;
+  std::memcpy(&top_down[22], &height, 4);
+  const size_t offset = bottom_up[10] | bottom_up[11] << 8;
+  const size_t row = (5 * 3 + 3) / 4 * 4;
+  for (size_t y = 0; y < 4; ++y) {
+    std::memcpy(&top_down[offset + y * row], &bottom_up[offset + (3 - y) * row], row);
+  }
+  const Image decoded = decode_image(top_down, "top_down.bmp");
+  EXPECT_EQ(decoded.width, 5);
+  EXPECT_EQ(decoded.height, 4);
+  EXPECT_EQ(decoded.pixels, original.pixels);
+}
+
+// /dev/zero was read until memory ran out, a FIFO blocked forever.
+TEST(ImageLoad, OnlyRegularFilesAreRead) {
+  expect_error([] { load_image("/dev/zero"); }, ErrorCode::kIo,
+               "'/dev/zero' is not a regular file");
+  const auto fifo = std::filesystem::temp_directory_path() /
+                    ("sparq_image_test_fifo_" + std::to_string(::getpid()));
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error([&] { load_image(fifo); }, ErrorCode::kIo, "is not a regular file");
+  std::filesystem::remove(fifo);
 }
 
 TEST(ImageLoad, ReadsFilesAndNamesMissingOnes) {

@@ -40,6 +40,9 @@ Bytes edit_bytes(const std::function<void(Bytes&)>& edit) {
 
 Bytes edit_model(const std::function<void(fb::ModelT&)>& edit) {
   std::unique_ptr<fb::ModelT> model = fb::UnPackSizePrefixedModel(valid_file().data());
+  // Without its checksum (a file from before checksums), so the damage is
+  // reported by the check of the field itself, not as a checksum mismatch.
+  model->checksum = 0;
   edit(*model);
   flatbuffers::FlatBufferBuilder fbb;
   fb::FinishSizePrefixedModelBuffer(fbb, fb::Model::Pack(fbb, model.get()));
@@ -264,17 +267,17 @@ std::vector<CorruptCase> corrupt_cases() {
            sparse(m, "conv2").weight_scales[0] = std::numeric_limits<float>::quiet_NaN();
          });
        },
-       bad, "node 'conv2': weight_scales[0] must be finite and positive, is nan"},
+       bad, "node 'conv2': weight_scales[0] is nan; a scale must be finite, positive"},
       {"ZeroScale",
        [] { return edit_model([](fb::ModelT& m) { conv(m, "conv1").weight_scales[3] = 0.0f; }); },
-       bad, "node 'conv1': weight_scales[3] must be finite and positive, is 0"},
+       bad, "node 'conv1': weight_scales[3] is 0; a scale must be finite, positive"},
       {"InfiniteBias",
        [] {
          return edit_model([](fb::ModelT& m) {
            sparse(m, "conv4").bias[2] = std::numeric_limits<float>::infinity();
          });
        },
-       bad, "node 'conv4': bias[2] is not finite"},
+       bad, "node 'conv4': bias[2] is inf; it must be finite"},
       {"ScalesMissing",
        [] { return edit_model([](fb::ModelT& m) { sparse(m, "conv2").weight_scales.clear(); }); },
        bad, "node 'conv2' (sparse_conv3x3): weight_scales is missing"},

@@ -10,6 +10,7 @@
 
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/json_text.hpp"
 #include "tools/cli/table.hpp"
 #include "tools/cli/timing.hpp"
 
@@ -200,7 +201,7 @@ void run_bench(const BenchOptions& options) {
                      {"images_per_second", r.batch / r.throughput.median}}},
                    {"layers", layers}});
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j) << "\n";
     return;
   }
   Table summary({"backend", "threads", "b1 median", "b1 p90", "b1 best",

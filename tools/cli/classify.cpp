@@ -8,6 +8,7 @@
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/inputs.hpp"
+#include "tools/cli/json_text.hpp"
 
 namespace sparq::cli {
 namespace {
@@ -23,16 +24,19 @@ struct ClassifyOptions {
 void run_classify(const ClassifyOptions& options) {
   const auto model = load_model(options.model_path);
   const ClassifierInfo info = classifier_info(*model, options.model_path);
-  const Tensor batch = load_image_batch(*model, options.images);
+  // The session first: it refuses a model beyond the limits before the
+  // images are decoded into its input size.
   Session session(model, session_options(options.backend));
+  const Tensor batch = load_image_batch(*model, options.images);
   const Tensor scores = session.run(batch).at(0);
   const auto all = scores.span<const float>();
   const size_t classes = static_cast<size_t>(info.classes);
   const size_t top = std::min(static_cast<size_t>(options.top), classes);
   nlohmann::json j = nlohmann::json::array();
   for (size_t n = 0; n < options.images.size(); ++n) {
-    const std::vector<float> p =
-        probabilities(all.subspan(n * classes, classes), info.outputs_probabilities);
+    const auto scores = all.subspan(n * classes, classes);
+    check_finite_scores(scores, "image '" + options.images[n] + "'");
+    const std::vector<float> p = probabilities(scores, info.outputs_probabilities);
     std::vector<size_t> order(classes);
     std::iota(order.begin(), order.end(), 0);
     // Ties keep the lower class id first, so output is deterministic.
@@ -50,7 +54,7 @@ void run_classify(const ClassifyOptions& options) {
     }
     j.push_back(std::move(entry));
   }
-  if (options.json) std::cout << j.dump(2) << "\n";
+  if (options.json) std::cout << json_text(j) << "\n";
 }
 
 }  // namespace

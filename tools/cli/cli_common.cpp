@@ -33,6 +33,13 @@ void add_backend_options(CLI::App& command, BackendOptions& options) {
   command.add_option("--threads,-t", options.threads, "Threads per run (0 = all hardware threads)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  command
+      .add_option("--max-memory", options.max_memory,
+                  "Most memory one run may take (bytes, or with a unit: 512M, 4G); a model or "
+                  "batch that needs more is refused before anything is allocated")
+      ->transform(CLI::AsSizeValue(/*kb_is_1000=*/false))
+      ->check(CLI::Range(uint64_t{1}, uint64_t{INT64_MAX}))
+      ->capture_default_str();
 }
 
 std::vector<std::string> split_list(const std::string& text, char separator) {
@@ -64,6 +71,7 @@ SessionOptions session_options(const BackendOptions& options) {
   SessionOptions session;
   session.backends = backends;
   session.threads = options.threads;
+  session.limits.max_memory_bytes = static_cast<int64_t>(options.max_memory);
   return session;
 }
 
@@ -85,6 +93,11 @@ ClassifierInfo classifier_info(const Model& model, const std::string& path) {
                                               " " + output.shape.to_string() +
                                               ", not f32 class scores [classes]");
   }
+  if (output.shape[0] > kMaxClasses) {
+    throw Error(ErrorCode::kInvalidModel,
+                "model '" + path + "' has " + std::to_string(output.shape[0]) +
+                    " classes; classify and eval handle at most " + std::to_string(kMaxClasses));
+  }
   image_preprocessing(model);  // throws when the input is not an image
   ClassifierInfo info;
   info.classes = static_cast<int>(output.shape[0]);
@@ -99,6 +112,17 @@ ClassifierInfo classifier_info(const Model& model, const std::string& path) {
                                                                  : "class " + std::to_string(c));
   }
   return info;
+}
+
+void check_finite_scores(std::span<const float> scores, const std::string& what) {
+  for (size_t c = 0; c < scores.size(); ++c) {
+    if (!std::isfinite(scores[c])) {
+      throw Error(ErrorCode::kInvalidModel,
+                  "the model's output for " + what + " is " + format_fixed(scores[c], 1) +
+                      " at class " + std::to_string(c) +
+                      "; a non-finite score ranks nothing, so no result is reported");
+    }
+  }
 }
 
 std::vector<float> probabilities(std::span<const float> scores, bool already_probabilities) {

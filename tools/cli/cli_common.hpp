@@ -39,6 +39,8 @@ class UsageError : public std::runtime_error {
 struct BackendOptions {
   std::string backends = "cpu";
   int threads = 0;
+  // --max-memory: bytes one run may hold (ResourceLimits::max_memory_bytes).
+  uint64_t max_memory = static_cast<uint64_t>(ResourceLimits{}.max_memory_bytes);
 };
 void add_backend_options(CLI::App& command, BackendOptions& options);
 
@@ -52,6 +54,9 @@ std::vector<std::string> split_list(const std::string& text, char separator = ',
 std::shared_ptr<const Model> load_model(const std::string& path);
 
 // A model whose single output is a vector of class scores [F].
+// The most classes classify and eval accept (labels and rankings are built
+// per class; eval's confusion matrix has classes^2 cells).
+inline constexpr int kMaxClasses = 4096;
 struct ClassifierInfo {
   int classes = 0;
   bool outputs_probabilities = false;  // the output comes from a softmax node
@@ -60,6 +65,11 @@ struct ClassifierInfo {
 // Throws Error(kInvalidModel) saying why when the model is not a classifier
 // of images (see also image_preprocessing).
 ClassifierInfo classifier_info(const Model& model, const std::string& path);
+
+// Throws Error(kInvalidModel) when a score is NaN or infinite: such a model
+// output has no class ranking, and an accuracy or a percentage printed from
+// it would be silently wrong. `what` names the sample ("image 'a.png'").
+void check_finite_scores(std::span<const float> scores, const std::string& what);
 
 // Probabilities of one sample's scores (softmax unless they already are).
 std::vector<float> probabilities(std::span<const float> scores, bool already_probabilities);

@@ -6,6 +6,7 @@
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/evaluation.hpp"
+#include "tools/cli/json_text.hpp"
 #include "tools/cli/progress.hpp"
 #include "tools/cli/table.hpp"
 
@@ -33,9 +34,9 @@ std::string short_label(const std::string& label) {
 void run_eval(const EvalOptions& options) {
   const auto model = load_model(options.model_path);
   const ClassifierInfo info = classifier_info(*model, options.model_path);
+  Session session(model, session_options(options.backend));  // checks the limits first
   const Dataset dataset =
       load_dataset(options.dataset_path, options.labels_path, options.split, info.classes);
-  Session session(model, session_options(options.backend));
   const bool progress = !options.no_progress && (options.progress || stderr_is_terminal());
   const EvalResult r =
       evaluate(session, dataset, info.classes, options.batch, options.limit, progress);
@@ -53,7 +54,7 @@ void run_eval(const EvalOptions& options) {
                      {"threads", session.threads()},
                      {"class_labels", info.labels},
                      {"confusion", r.confusion}};
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j) << "\n";
     return;
   }
   std::cout << "dataset: " << dataset.images_path << " (" << r.samples << " images)\n";

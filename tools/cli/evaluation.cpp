@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "tools/cli/cli_common.hpp"
 #include "tools/cli/progress.hpp"
 #include "tools/cli/timing.hpp"
 
@@ -31,6 +32,8 @@ EvalResult evaluate(const Session& session, const Dataset& dataset, int classes,
     for (int64_t n = 0; n < count; ++n) {
       const auto row =
           values.subspan(static_cast<size_t>(n * classes), static_cast<size_t>(classes));
+      check_finite_scores(
+          row, "sample " + std::to_string(first + n) + " of '" + dataset.images_path + "'");
       const auto predicted =
           static_cast<size_t>(std::max_element(row.begin(), row.end()) - row.begin());
       const size_t truth = dataset.labels[static_cast<size_t>(first + n)];

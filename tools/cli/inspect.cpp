@@ -5,6 +5,7 @@
 
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/json_text.hpp"
 #include "tools/cli/layer_summary.hpp"
 #include "tools/cli/table.hpp"
 
@@ -39,6 +40,7 @@ nlohmann::json to_json(const Model& model, const std::vector<LayerSummary>& laye
                         {"scale", p.scale},   {"mean", p.mean},   {"std", p.std}};
   j["labels"] = model.metadata().labels;
   j["provenance"] = model.metadata().provenance;
+  j["checksum_verified"] = model.checksum_verified();
   j["layers"] = nlohmann::json::array();
   for (const auto& s : layers) {
     j["layers"].push_back(
@@ -68,7 +70,7 @@ void run_inspect(const InspectOptions& options) {
   const auto model = load_model(options.model_path);
   const auto layers = summarize_layers(*model);
   if (options.json) {
-    std::cout << to_json(*model, layers).dump(2) << "\n";
+    std::cout << json_text(to_json(*model, layers)) << "\n";
     return;
   }
   const ModelMetadata& meta = model->metadata();
@@ -88,7 +90,11 @@ void run_inspect(const InspectOptions& options) {
   }
   std::cout << (meta.labels.size() > 10 ? ", ...)" : meta.labels.empty() ? "" : ")") << "\n";
   for (const auto& [key, value] : meta.provenance) std::cout << key << ": " << value << "\n";
-  std::cout << "\n";
+  std::cout << "checksum: "
+            << (model->checksum_verified()
+                    ? "verified"
+                    : "none (written before .sparq files carried one; loaded unchecked)")
+            << "\n\n";
 
   Table table({"layer", "op", "in", "out", "k", "sharing", "weights", "packed", "dense s4", "fp32",
                "dense MACs", "actual MACs", "quantization", "cpu kernel", "speed-up"});

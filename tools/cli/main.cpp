@@ -51,5 +51,12 @@ int main(int argc, char** argv) {
     std::cerr << "sparq: error: " << e.what() << "\n";
     return kExitRuntimeError;
   }
+  // Results are only delivered once they reach stdout: a full disk or a
+  // closed pipe (seen at the final flush) is a write error, exit 3.
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "sparq: io error: cannot write the results to standard output\n";
+    return kExitIo;
+  }
   return kExitOk;
 }

@@ -6,6 +6,7 @@
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/inputs.hpp"
+#include "tools/cli/json_text.hpp"
 #include "tools/cli/table.hpp"
 
 namespace sparq::cli {
@@ -39,10 +40,12 @@ std::vector<double> as_doubles(const Tensor& t) {
 
 void run_run(const RunOptions& options) {
   const auto model = load_model(options.model_path);
+  // The session first: it refuses a model beyond the limits before the
+  // input (the model's input size) is allocated.
+  Session session(model, session_options(options.backend));
   const Tensor input = is_raw_tensor_path(options.input_path)
                            ? load_raw_tensor(*model, options.input_path)
                            : load_image_batch(*model, {options.input_path});
-  Session session(model, session_options(options.backend));
   RunStats stats;
   const std::vector<Tensor> outputs = session.run(input, &stats);
   const Graph& graph = model->graph();
@@ -65,7 +68,7 @@ void run_run(const RunOptions& options) {
                                {"seconds", s.seconds}});
       }
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j) << "\n";
     return;
   }
   std::cout << "input: " << options.input_path << " " << input.shape().to_string() << "\n";

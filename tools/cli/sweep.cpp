@@ -11,6 +11,7 @@
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/evaluation.hpp"
+#include "tools/cli/json_text.hpp"
 #include "tools/cli/layer_summary.hpp"
 #include "tools/cli/svg_plot.hpp"
 #include "tools/cli/table.hpp"
@@ -115,6 +116,7 @@ void write_svg(const std::vector<SweepRow>& rows, const std::string& path) {
   }
   std::ofstream out(path);
   out << svg_scatter({latency, energy}, "sparq sweep: one point per density k");
+  out.close();  // a full disk shows when the buffer is written
   if (!out) throw Error(ErrorCode::kIo, "cannot write the plot to '" + path + "'");
 }
 
@@ -180,7 +182,7 @@ void run_sweep(const SweepOptions& options) {
            {"device_energy_joules", r.device_energy},
            {"device_dense_tops_per_watt", r.device_dense_tops_per_watt}});
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j) << "\n";
     return;
   }
   Table table({"k", "model", "actual MACs", "accuracy %", "CPU latency (ms)", "device cycles",

@@ -149,6 +149,11 @@ class Conv2dNode : public CompiledNode {
     }
   }
 
+  size_t thread_buffer_bytes() const override {
+    if (path_ != ConvPath::kDepthwise) return 0;
+    return kernels::depthwise_scratch_elements(g_) * sizeof(float);
+  }
+
   size_t scratch_bytes(int64_t batch) const override {
     if (path_ == ConvPath::kDepthwise) return 0;  // per-task plane buffers
     return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());

@@ -33,6 +33,10 @@ class Pool2dNode : public CompiledNode {
     return kernel_label(op_.kind == PoolKind::kMax ? "max_pool2d" : "avg_pool2d", kernels_.isa);
   }
 
+  size_t thread_buffer_bytes() const override {
+    return kernels::pool_scratch_floats(g_) * sizeof(float);
+  }
+
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);

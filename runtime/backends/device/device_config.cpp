@@ -165,7 +165,8 @@ std::string DeviceConfig::to_json() const {
   for (const OperatingPoint& p : operating_points)
     j["operating_points"].push_back(point_to_json(p));
   j["clock"] = point_to_json(clock);
-  return j.dump(2) + "\n";
+  // Node and model names come from model files: replace invalid UTF-8.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 DeviceConfig DeviceConfig::from_json(const std::string& text, const std::string& source) {

@@ -77,7 +77,19 @@ struct NodeWork {
 // Whether the chip runs this node (the quantized convolutions and the
 // post-processing operations; docs/DEVICE_MODEL.md says why).
 bool device_supports(const Graph& graph, const Node& node);
+// Who produces and who reads each value, built once per graph in O(nodes +
+// edges) so that describing every node stays linear in the graph size.
+struct GraphIndex {
+  std::vector<const Node*> producer;            // per value; nullptr for the graph input
+  std::vector<std::vector<const Node*>> users;  // per value, in graph order
+  std::vector<bool> is_output;                  // per value
+};
+GraphIndex index_graph(const Graph& graph);
+
 // Throws Error(kUnsupported) naming the node when device_supports is false.
+NodeWork describe_node(const Graph& graph, const GraphIndex& index, const Node& node,
+                       const DeviceConfig& config);
+// Same, indexing the graph first (O(graph)): for describing a single node.
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config);
 
 // Off-chip and SRAM bytes for a batch; both simulation modes share it.

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "runtime/backends/device/device_model.hpp"
+#include "runtime/core/checked_math.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq::device {
@@ -15,24 +16,18 @@ bool is_quantized_activation(DType t) {
   return t == DType::kU8 || t == DType::kS8;
 }
 
-const Node* producer_of(const Graph& graph, ValueId v) {
-  for (const Node& n : graph.nodes) {
-    if (n.output == v) return &n;
-  }
-  return nullptr;
-}
-
 // Bits one element of `v` occupies on chip. Quantized activations keep the
 // width their quantizer produced (4 or 8); the chip holds f32 graph values in
 // fixed point of `intermediate_bits`.
-int storage_bits(const Graph& graph, ValueId v, const DeviceConfig& config) {
+int storage_bits(const Graph& graph, const GraphIndex& index, ValueId v,
+                 const DeviceConfig& config) {
   const Value& value = graph.value(v);
   switch (value.dtype) {
     case DType::kF32:
       return config.intermediate_bits;
     case DType::kU8:
     case DType::kS8: {
-      const Node* producer = producer_of(graph, v);
+      const Node* producer = index.producer[static_cast<size_t>(v)];
       if (producer) {
         if (const auto* q = std::get_if<QuantizeOp>(&producer->op)) return q->bits;
       }
@@ -46,29 +41,31 @@ int storage_bits(const Graph& graph, ValueId v, const DeviceConfig& config) {
   return 32;
 }
 
-int64_t storage_bytes_of(const Graph& graph, ValueId v, const DeviceConfig& config) {
-  const int64_t bits = graph.value(v).shape.elements() * storage_bits(graph, v, config);
+int64_t storage_bytes_of(const Graph& graph, const GraphIndex& index, ValueId v,
+                         const DeviceConfig& config) {
+  const int64_t bits = graph.value(v).shape.elements() * storage_bits(graph, index, v, config);
   return (bits + 7) / 8;
 }
 
 // Inputs plus output of one node, per sample, as stored on chip.
-int64_t footprint(const Graph& graph, const Node& node, const DeviceConfig& config) {
-  int64_t bytes = storage_bytes_of(graph, node.output, config);
-  for (ValueId in : node.inputs) bytes += storage_bytes_of(graph, in, config);
+int64_t footprint(const Graph& graph, const GraphIndex& index, const Node& node,
+                  const DeviceConfig& config) {
+  int64_t bytes = storage_bytes_of(graph, index, node.output, config);
+  for (ValueId in : node.inputs) bytes += storage_bytes_of(graph, index, in, config);
   return bytes;
 }
 
 // See NodeWork::input_share_footprint.
-int64_t share_footprint(const Graph& graph, ValueId v, const DeviceConfig& config) {
-  if (v == graph.input) return -1;
-  if (std::find(graph.outputs.begin(), graph.outputs.end(), v) != graph.outputs.end()) return -1;
-  const Node* producer = producer_of(graph, v);
+int64_t share_footprint(const Graph& graph, const GraphIndex& index, ValueId v,
+                        const DeviceConfig& config) {
+  const auto slot = static_cast<size_t>(v);
+  if (v == graph.input || index.is_output[slot]) return -1;
+  const Node* producer = index.producer[slot];
   if (!producer || !device_supports(graph, *producer)) return -1;
-  int64_t largest = footprint(graph, *producer, config);
-  for (const Node& n : graph.nodes) {
-    if (std::find(n.inputs.begin(), n.inputs.end(), v) == n.inputs.end()) continue;
-    if (!device_supports(graph, n)) return -1;
-    largest = std::max(largest, footprint(graph, n, config));
+  int64_t largest = footprint(graph, index, *producer, config);
+  for (const Node* user : index.users[slot]) {
+    if (!device_supports(graph, *user)) return -1;
+    largest = std::max(largest, footprint(graph, index, *user, config));
   }
   return largest;
 }
@@ -85,7 +82,8 @@ std::string conv_shape_text(const ConvShape& c) {
   return text;
 }
 
-ConvShape conv_geometry(const Graph& graph, const Node& node, const DeviceConfig& config) {
+ConvShape conv_geometry(const Graph& graph, const GraphIndex& index, const Node& node,
+                        const DeviceConfig& config) {
   const Shape& in = graph.value(node.inputs[0]).shape;
   const Shape& out = graph.value(node.output).shape;
   ConvShape c;
@@ -95,7 +93,7 @@ ConvShape conv_geometry(const Graph& graph, const Node& node, const DeviceConfig
   c.out_channels = out[0];
   c.out_h = out[1];
   c.out_w = out[2];
-  c.activation_bits = storage_bits(graph, node.inputs[0], config);
+  c.activation_bits = storage_bits(graph, index, node.inputs[0], config);
   if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
     c.stride_h = c.stride_w = sparse->stride;
     c.taps_per_kernel = sparse->density;
@@ -124,7 +122,7 @@ int64_t vector_work(const Graph& graph, const Node& node) {
     return 2 * graph.value(node.inputs[0]).shape.elements();
   }
   if (const auto* pool = std::get_if<Pool2dOp>(&node.op)) {
-    return out * pool->kernel_h * pool->kernel_w;
+    return saturating_mul({out, pool->kernel_h, pool->kernel_w});
   }
   if (std::holds_alternative<GlobalAvgPoolOp>(node.op)) {
     return graph.value(node.inputs[0]).shape.elements();
@@ -152,7 +150,29 @@ bool device_supports(const Graph& graph, const Node& node) {
          std::holds_alternative<GlobalAvgPoolOp>(node.op);
 }
 
+GraphIndex index_graph(const Graph& graph) {
+  GraphIndex index;
+  index.producer.assign(graph.values.size(), nullptr);
+  index.users.resize(graph.values.size());
+  index.is_output.assign(graph.values.size(), false);
+  for (const Node& n : graph.nodes) {
+    index.producer[static_cast<size_t>(n.output)] = &n;
+    for (ValueId in : n.inputs) {
+      auto& users = index.users[static_cast<size_t>(in)];
+      // A node reading one value twice (add(x, x)) is one user.
+      if (users.empty() || users.back() != &n) users.push_back(&n);
+    }
+  }
+  for (ValueId out : graph.outputs) index.is_output[static_cast<size_t>(out)] = true;
+  return index;
+}
+
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config) {
+  return describe_node(graph, index_graph(graph), node, config);
+}
+
+NodeWork describe_node(const Graph& graph, const GraphIndex& index, const Node& node,
+                       const DeviceConfig& config) {
   if (!device_supports(graph, node)) {
     throw Error(ErrorCode::kUnsupported, "node '" + node.name + "' (" + op_name(node.op) +
                                              "): the device does not run this operation");
@@ -162,15 +182,15 @@ NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig&
   work.op = op_name(node.op);
   work.macs = count_macs(graph, node);
   for (ValueId in : node.inputs) {
-    work.input_bytes.push_back(storage_bytes_of(graph, in, config));
-    work.input_share_footprint.push_back(share_footprint(graph, in, config));
+    work.input_bytes.push_back(storage_bytes_of(graph, index, in, config));
+    work.input_share_footprint.push_back(share_footprint(graph, index, in, config));
   }
-  work.output_bytes = storage_bytes_of(graph, node.output, config);
-  work.output_share_footprint = share_footprint(graph, node.output, config);
+  work.output_bytes = storage_bytes_of(graph, index, node.output, config);
+  work.output_share_footprint = share_footprint(graph, index, node.output, config);
   if (std::holds_alternative<SparseConv3x3Op>(node.op) ||
       std::holds_alternative<Conv2dOp>(node.op)) {
     work.is_conv = true;
-    work.conv = conv_geometry(graph, node, config);
+    work.conv = conv_geometry(graph, index, node, config);
     work.tiling = plan_tiling(work.conv, config, node.name);
     work.shape_text = conv_shape_text(work.conv);
   } else {

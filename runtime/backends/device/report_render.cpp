@@ -116,7 +116,8 @@ std::string report_json(const DeviceReport& report) {
   j["layers"] = nlohmann::json::array();
   for (const LayerReport& r : report.layers) j["layers"].push_back(row_json(r));
   j["total"] = row_json(report.total);
-  return j.dump(2) + "\n";
+  // Node and model names come from model files: replace invalid UTF-8.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace sparq

@@ -1,10 +1,12 @@
 // simulate(): places the model's nodes as a session with backends
 // {device, cpu} does (the same transfer rule: a value crossing between host
 // and device memory moves once per crossing) and models every device node.
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "runtime/backends/device/device_model.hpp"
+#include "runtime/session/resource_check.hpp"
 #include "sparq/device.hpp"
 #include "sparq/error.hpp"
 
@@ -50,6 +52,12 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
                 "simulate: batch must be at least 1, is " + std::to_string(batch));
   }
   const Graph& graph = model.graph();
+  // The cycle and energy arithmetic is 64-bit: a model over the operation
+  // limit (a window of 2^31 taps) would overflow it into nonsense. Memory is
+  // not limited here: simulate allocates nothing per tensor.
+  ResourceLimits limits;
+  limits.max_memory_bytes = std::numeric_limits<int64_t>::max();
+  check_graph_limits(graph, limits);
   DeviceReport report;
   report.config = config;
   report.batch = batch;
@@ -58,6 +66,7 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
   report.total.placement = "device";
 
   std::vector<bool> on_device(graph.values.size(), false);
+  const device::GraphIndex index = device::index_graph(graph);  // once: linear in the graph
   auto transfer = [&](ValueId v, bool to_device) {
     const Value& value = graph.value(v);
     LayerReport row = device::model_transfer(value.name, host_bytes(value, batch), config);
@@ -73,7 +82,7 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
       if (on_device[static_cast<size_t>(in)] != device_node) transfer(in, device_node);
     }
     if (device_node) {
-      const device::NodeWork work = device::describe_node(graph, node, config);
+      const device::NodeWork work = device::describe_node(graph, index, node, config);
       LayerReport row = device::model_node(work, config, batch, mode);
       add_to_total(report.total, row);
       report.layers.push_back(std::move(row));

@@ -26,7 +26,8 @@ class Pool2dNode : public CompiledNode {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const int64_t channels = input_.shape[0], in_h = input_.shape[1], in_w = input_.shape[2];
     const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
-    const float window_size = static_cast<float>(op_.kernel_h * op_.kernel_w);
+    // In 64 bits: a window of up to (2^31 - 1)^2 taps must not wrap an int.
+    const float window_size = static_cast<float>(static_cast<int64_t>(op_.kernel_h) * op_.kernel_w);
     for (int64_t plane = 0; plane < batch * channels; ++plane) {
       const float* x = inputs[0].as<float>() + plane * in_h * in_w;
       float* y = output.as<float>() + plane * out_h * out_w;
