@@ -203,6 +203,9 @@ std::vector<Case> all_cases() {
            {6, 4, 11, 10, 2, 3, 1, 2, u8, s8, A::kRelu, 5, 1, 2},   // 2x5 grouped, stride 3x1
            {4, 4, 13, 12, 9, 1, 4, 4, u8, s8, A::kNone},            // depthwise 9x9
            {2, 3, 4, 4, 3, 2, 0, 1, s8, s4, A::kRelu6},             // one output pixel
+           // Large enough for the kernels' vector bodies and a split across threads.
+           {32, 32, 14, 14, 3, 1, 1, 1, u8, s8, A::kRelu},
+           {16, 24, 13, 15, 3, 1, 1, 1, f32, f32, A::kNone},
        }) {
     cases.push_back(conv_case(gen, s));
   }
@@ -216,6 +219,10 @@ std::vector<Case> all_cases() {
            {8, 8, 8, 7, 3, 1, {2, 2}, u8, 255, A::kRelu},  // shared patterns
            {8, 16, 7, 8, 4, 2, {4, 1}, s8, 127, A::kNone},
            {16, 16, 6, 5, 3, 1, {1, 4}, u8, 15, A::kRelu},
+           // Large enough for the kernels' vector bodies and a split across threads.
+           {32, 32, 14, 14, 3, 1, {}, u8, 255, A::kRelu},
+           {24, 40, 15, 13, 4, 2, {4, 4}, s8, 127, A::kNone},
+           {32, 16, 16, 9, 2, 1, {}, u8, 15, A::kRelu6},
        }) {
     cases.push_back(sparse_case(gen, s));
   }
@@ -223,6 +230,8 @@ std::vector<Case> all_cases() {
   cases.push_back(fc_case(gen, 37, 10, f32, f32, A::kRelu));
   cases.push_back(fc_case(gen, 50, 11, u8, s8, A::kNone));
   cases.push_back(fc_case(gen, 19, 3, s8, s8, A::kRelu6));
+  cases.push_back(fc_case(gen, 300, 40, u8, s8, A::kRelu));
+  cases.push_back(make_case("quantize_u4_large", {{Shape{16, 14, 14}}}, QuantizeOp{4, false}));
 
   cases.push_back(pool_case("pool2d_max_2x2s2", PoolKind::kMax, 2, 2, 2, 2, 0, 0, true));
   cases.push_back(pool_case("pool2d_max_3x3s2p1", PoolKind::kMax, 3, 3, 2, 2, 1, 1, true));
@@ -280,6 +289,16 @@ Tensor random_input(std::mt19937& gen, const InputSpec& spec, int64_t batch) {
   std::uniform_real_distribution<float> scale(0.001f, 0.1f);
   for (float& s : t.scales()) s = scale(gen);
   return t;
+}
+
+// Sample 0 of `t` as a batch of one (data and per-sample scale).
+Tensor first_sample(const Tensor& t) {
+  std::vector<int64_t> dims = t.shape().dims();
+  dims[0] = 1;
+  Tensor one(Shape(dims), t.dtype());
+  std::memcpy(one.raw(), t.raw(), one.bytes());
+  if (!one.scales().empty()) one.scales()[0] = t.scales()[0];
+  return one;
 }
 
 constexpr uint8_t kGuardByte = 0xA5;
@@ -447,23 +466,35 @@ TEST_P(BackendAgreement, EverySupportedCaseMatchesReferenceBitForBit) {
                       << " but compile() threw: " << e.what();
       }
     }
-    for (const int64_t batch : {1, 3}) {
-      std::mt19937 gen = testing::rng(static_cast<uint32_t>(1000 * ci + batch));
-      std::vector<Tensor> inputs;
-      for (const InputSpec& spec : c.inputs) inputs.push_back(random_input(gen, spec, batch));
-      const RunOutput expected = run_guarded(*expected_node, c, inputs, 1,
-                                             "reference (batch " + std::to_string(batch) + ")");
+    // Batch 3, and batch 1 holding its first sample: a sample's result must
+    // not depend on what else is in the batch.
+    std::mt19937 gen = testing::rng(static_cast<uint32_t>(1000 + ci));
+    std::vector<Tensor> batch3, batch1;
+    for (const InputSpec& spec : c.inputs) {
+      batch3.push_back(random_input(gen, spec, 3));
+      batch1.push_back(first_sample(batch3.back()));
+    }
+    std::vector<RunOutput> reference_outputs;
+    for (const std::vector<Tensor>* inputs : {&batch1, &batch3}) {
+      const std::string batch = std::to_string((*inputs)[0].shape()[0]);
+      const RunOutput expected =
+          run_guarded(*expected_node, c, *inputs, 1, "reference (batch " + batch + ")");
       for (const auto& [name, node] : compiled) {
         for (const int threads : {1, 3}) {
-          const std::string who = name + " kernel " + node->kernel_name() + " (batch " +
-                                  std::to_string(batch) + ", threads " + std::to_string(threads) +
-                                  ")";
-          const RunOutput got = run_guarded(*node, c, inputs, threads, who);
+          const std::string who = name + " kernel " + node->kernel_name() + " (batch " + batch +
+                                  ", threads " + std::to_string(threads) + ")";
+          const RunOutput got = run_guarded(*node, c, *inputs, threads, who);
           EXPECT_TRUE(got.data == expected.data) << who << " output differs from the reference";
           EXPECT_TRUE(got.scales == expected.scales) << who << " scales differ from the reference";
         }
       }
+      reference_outputs.push_back(expected);
     }
+    const RunOutput& alone = reference_outputs[0];
+    const RunOutput& batched = reference_outputs[1];
+    EXPECT_TRUE(std::equal(alone.data.begin(), alone.data.end(), batched.data.begin()) &&
+                std::equal(alone.scales.begin(), alone.scales.end(), batched.scales.begin()))
+        << "the reference's first sample differs between batch 1 and batch 3";
     if (HasFatalFailure()) return;
   }
   std::cout << "[ coverage ] " << cases.size() << " cases at ISA " << kernels::isa_name(GetParam())
