@@ -206,6 +206,8 @@ std::vector<Case> all_cases() {
            // Large enough for the kernels' vector bodies and a split across threads.
            {32, 32, 14, 14, 3, 1, 1, 1, u8, s8, A::kRelu},
            {16, 24, 13, 15, 3, 1, 1, 1, f32, f32, A::kNone},
+           // A kernel whose one-channel block outgrows the device's weight buffer.
+           {1, 1, 79, 79, 79, 1, 0, 1, u8, s8, A::kNone},
        }) {
     cases.push_back(conv_case(gen, s));
   }

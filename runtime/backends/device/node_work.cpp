@@ -152,6 +152,16 @@ bool device_supports(const Graph& graph, const Node& node) {
          std::holds_alternative<GlobalAvgPoolOp>(node.op);
 }
 
+bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& config) {
+  if (!device_supports(graph, node)) return false;
+  if (!std::holds_alternative<SparseConv3x3Op>(node.op) &&
+      !std::holds_alternative<Conv2dOp>(node.op)) {
+    return true;
+  }
+  return block_channel_weight_bytes(conv_geometry(graph, node, config), config) <=
+         config.weight_buffer_bytes;
+}
+
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config) {
   if (!device_supports(graph, node)) {
     throw Error(ErrorCode::kUnsupported, "node '" + node.name + "' (" + op_name(node.op) +
