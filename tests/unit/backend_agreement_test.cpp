@@ -39,7 +39,8 @@ using kernels::Isa;
 struct InputSpec {
   Shape shape;  // per sample
   DType dtype = DType::kF32;
-  int qmax = 255;  // u8 inputs: largest value drawn (15 for u4 activations)
+  int qmax = 255;               // u8 inputs: largest value drawn (15 for u4 activations)
+  float lo = -2.0f, hi = 2.0f;  // f32 inputs: the interval drawn from
 };
 
 struct Case {
@@ -180,6 +181,11 @@ std::vector<Case> all_cases() {
   cases.push_back(make_case("quantize_u4", {{chw}}, QuantizeOp{4, false}));
   cases.push_back(make_case("quantize_s8", {{chw}}, QuantizeOp{8, true}));
   cases.push_back(make_case("quantize_u8_flat", {{Shape{37}}}, QuantizeOp{8, false}));
+  // No positive value: the unsigned scale's max is 0.
+  const InputSpec negative{chw, DType::kF32, 255, -3.0f, -0.5f};
+  cases.push_back(make_case("quantize_u8_all_negative", {negative}, QuantizeOp{8, false}));
+  cases.push_back(make_case("quantize_u4_all_negative", {negative}, QuantizeOp{4, false}));
+  cases.push_back(make_case("quantize_s8_all_negative", {negative}, QuantizeOp{8, true}));
   cases.push_back(make_case("dequantize_u8", {{chw, DType::kU8}}, DequantizeOp{}));
   cases.push_back(make_case("dequantize_s8_flat", {{Shape{29}, DType::kS8}}, DequantizeOp{}));
 
@@ -208,6 +214,7 @@ std::vector<Case> all_cases() {
            {16, 24, 13, 15, 3, 1, 1, 1, f32, f32, A::kNone},
            // A kernel whose one-channel block outgrows the device's weight buffer.
            {1, 1, 79, 79, 79, 1, 0, 1, u8, s8, A::kNone},
+           {3, 5, 1, 1, 1, 1, 0, 1, u8, s8, A::kRelu},  // one input pixel
        }) {
     cases.push_back(conv_case(gen, s));
   }
@@ -225,6 +232,8 @@ std::vector<Case> all_cases() {
            {32, 32, 14, 14, 3, 1, {}, u8, 255, A::kRelu},
            {24, 40, 15, 13, 4, 2, {4, 4}, s8, 127, A::kNone},
            {32, 16, 16, 9, 2, 1, {}, u8, 15, A::kRelu6},
+           {3, 4, 1, 1, 6, 1, {}, u8, 255, A::kNone},  // one input pixel
+           {5, 3, 2, 1, 7, 2, {}, s8, 127, A::kRelu},
        }) {
     cases.push_back(sparse_case(gen, s));
   }
@@ -242,6 +251,8 @@ std::vector<Case> all_cases() {
       pool_case("pool2d_avg_3x3s2p1_exclude_pad", PoolKind::kAverage, 3, 3, 2, 2, 1, 1, false));
   cases.push_back(
       pool_case("pool2d_avg_2x3s1x2p1_exclude_pad", PoolKind::kAverage, 2, 3, 1, 2, 1, 1, false));
+  cases.push_back(pool_case("pool2d_max_2x2s3", PoolKind::kMax, 2, 2, 3, 3, 0, 0, true));
+  cases.push_back(pool_case("pool2d_avg_1x1s2", PoolKind::kAverage, 1, 1, 2, 2, 0, 0, true));
   cases.push_back(make_case("global_avg_pool", {{Shape{5, 6, 7}}}, GlobalAvgPoolOp{}));
 
   cases.push_back(make_case("add", {{chw}, {chw}}, AddOp{A::kNone}));
@@ -249,8 +260,12 @@ std::vector<Case> all_cases() {
   cases.push_back(make_case("add_relu6", {{chw}, {chw}}, AddOp{A::kRelu6}));
   cases.push_back(make_case("activation_relu", {{chw}}, ActivationOp{A::kRelu}));
   cases.push_back(make_case("activation_relu6_flat", {{Shape{33}}}, ActivationOp{A::kRelu6}));
+  cases.push_back(make_case("activation_none", {{chw}}, ActivationOp{A::kNone}));
+  cases.push_back(make_case("activation_relu6_wide_range", {{chw, DType::kF32, 255, -9.0f, 9.0f}},
+                            ActivationOp{A::kRelu6}));
   cases.push_back(make_case("flatten_f32", {{chw}}, FlattenOp{}));
   cases.push_back(make_case("flatten_u8", {{chw, u8}}, FlattenOp{}));
+  cases.push_back(make_case("flatten_s8", {{chw, s8}}, FlattenOp{}));
   cases.push_back(make_case("softmax_10", {{Shape{10}}}, SoftmaxOp{}));
   cases.push_back(make_case("softmax_1", {{Shape{1}}}, SoftmaxOp{}));
   cases.push_back(make_case("softmax_37", {{Shape{37}}}, SoftmaxOp{}));
@@ -283,7 +298,7 @@ std::vector<Case> all_cases() {
 
 Tensor random_input(std::mt19937& gen, const InputSpec& spec, int64_t batch) {
   const Shape shape = spec.shape.with_batch(batch);
-  if (spec.dtype == DType::kF32) return testing::random_f32(gen, shape, -2.0f, 2.0f);
+  if (spec.dtype == DType::kF32) return testing::random_f32(gen, shape, spec.lo, spec.hi);
   if (spec.dtype == DType::kU8) return testing::random_u8(gen, shape, spec.qmax);
   Tensor t(shape, DType::kS8);
   std::uniform_int_distribution<int> value(-128, 127);
