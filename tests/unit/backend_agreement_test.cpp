@@ -410,8 +410,10 @@ RunOutput run_guarded(const CompiledNode& node, const Case& c, const std::vector
   std::vector<ConstTensorView> views;
   for (const Tensor& t : inputs) views.push_back(t.view());
   const std::vector<Tensor> before = inputs;
+  NodeStats stats;  // given, as a session gives it: the device's cost model runs too
   ExecContext ctx;
   ctx.threads = threads;
+  ctx.stats = &stats;
   ctx.scratch = scratch.bytes() ? scratch.data() : nullptr;
   testing::run_in_larger_arena(threads, [&] { node.run(views, view, ctx); });
 
