@@ -47,6 +47,8 @@ struct Case {
   std::string name;
   Graph graph;  // inputs x0..xn-1, one node, output y
   std::vector<InputSpec> inputs;
+  // Set for a case a backend is known to get wrong (see known_bug_cases).
+  std::string known_bug;
   const Node& node() const { return graph.nodes.back(); }
 };
 
@@ -294,6 +296,26 @@ std::vector<Case> all_cases() {
   return cases;
 }
 
+// Cases whose supports() and compile() disagree today, kept out of the main
+// table so it stays green; the test over them skips naming the bug while it
+// remains, and passes (checking them fully) once it is fixed.
+std::vector<Case> known_bug_cases() {
+  // Layers whose worst-case int32 sum could overflow: every backend's
+  // compile() refuses them (kUnsupported, the numerics contract's bound), but
+  // the reference's supports() accepts every node and the cpu's accepts every
+  // op it has a compiler for, so a session learns it only from compile().
+  const std::string overflow =
+      "supports() accepts a layer whose int32 accumulator bound compile() refuses";
+  std::mt19937 gen = testing::rng(1718);
+  std::vector<Case> cases;
+  cases.push_back(fc_case(gen, 70000, 1, DType::kU8, DType::kS8, Activation::kNone));
+  cases.push_back(conv_case(gen, {1, 1, 260, 260, 260, 1, 0, 1, DType::kU8, DType::kS8}));
+  cases.push_back(
+      sparse_case(gen, {120000, 1, 1, 1, 9, 1, {}, DType::kU8, 255, Activation::kNone}));
+  for (Case& c : cases) c.known_bug = overflow;
+  return cases;
+}
+
 // ---- inputs and guarded buffers ----------------------------------------------
 
 Tensor random_input(std::mt19937& gen, const InputSpec& spec, int64_t batch) {
@@ -463,58 +485,74 @@ class BackendAgreement : public ::testing::TestWithParam<Isa> {
   std::optional<kernels::ScopedIsa> isa_;
 };
 
+// Checks one case on every registered backend. `ran` counts, per backend,
+// the cases it accepted and compiled. A compile() that throws after
+// supports() accepted is a failure, unless the case names a known bug: then
+// it is added to `known` and that backend is left out.
+void check_case(const Case& c, uint32_t seed, std::map<std::string, int>& ran,
+                std::vector<std::string>& known) {
+  SCOPED_TRACE("case " + c.name);
+  const CompiledNode* expected_node = nullptr;  // the reference's, among `compiled`
+  // Compiled once per backend, then run on every batch and thread count.
+  std::vector<std::pair<std::string, std::unique_ptr<CompiledNode>>> compiled;
+  for (const std::string& name : BackendRegistry::names()) {
+    const auto backend = BackendRegistry::get(name);
+    if (!backend->supports(c.graph, c.node())) {
+      if (name == "reference") ADD_FAILURE() << "the reference backend declines " << c.name;
+      continue;
+    }
+    try {
+      compiled.emplace_back(name, backend->compile(c.graph, c.node()));
+      ++ran[name];
+      if (name == "reference") expected_node = compiled.back().second.get();
+    } catch (const std::exception& e) {
+      if (!c.known_bug.empty()) {
+        known.push_back(name + " on " + c.name + ": " + c.known_bug + " (" + e.what() + ")");
+        continue;
+      }
+      ADD_FAILURE() << name << ".supports() accepted " << c.name
+                    << " but compile() threw: " << e.what();
+    }
+  }
+  if (!expected_node) return;  // nothing to compare against (reported above)
+
+  // Batch 3, and batch 1 holding its first sample: a sample's result must
+  // not depend on what else is in the batch.
+  std::mt19937 gen = testing::rng(seed);
+  std::vector<Tensor> batch3, batch1;
+  for (const InputSpec& spec : c.inputs) {
+    batch3.push_back(random_input(gen, spec, 3));
+    batch1.push_back(first_sample(batch3.back()));
+  }
+  std::vector<RunOutput> reference_outputs;
+  for (const std::vector<Tensor>* inputs : {&batch1, &batch3}) {
+    const std::string batch = std::to_string((*inputs)[0].shape()[0]);
+    const RunOutput expected =
+        run_guarded(*expected_node, c, *inputs, 1, "reference (batch " + batch + ")");
+    for (const auto& [name, node] : compiled) {
+      for (const int threads : {1, 3}) {
+        const std::string who = name + " kernel " + node->kernel_name() + " (batch " + batch +
+                                ", threads " + std::to_string(threads) + ")";
+        const RunOutput got = run_guarded(*node, c, *inputs, threads, who);
+        EXPECT_TRUE(got.data == expected.data) << who << " output differs from the reference";
+        EXPECT_TRUE(got.scales == expected.scales) << who << " scales differ from the reference";
+      }
+    }
+    reference_outputs.push_back(expected);
+  }
+  const RunOutput& alone = reference_outputs[0];
+  const RunOutput& batched = reference_outputs[1];
+  EXPECT_TRUE(std::equal(alone.data.begin(), alone.data.end(), batched.data.begin()) &&
+              std::equal(alone.scales.begin(), alone.scales.end(), batched.scales.begin()))
+      << "the reference's first sample differs between batch 1 and batch 3";
+}
+
 TEST_P(BackendAgreement, EverySupportedCaseMatchesReferenceBitForBit) {
   const std::vector<Case> cases = all_cases();
-  const auto reference = BackendRegistry::get("reference");
-  std::map<std::string, int> ran;  // backend -> cases it supported and ran
+  std::map<std::string, int> ran;
+  std::vector<std::string> known;
   for (size_t ci = 0; ci < cases.size(); ++ci) {
-    const Case& c = cases[ci];
-    SCOPED_TRACE("case " + c.name);
-    ASSERT_TRUE(reference->supports(c.graph, c.node()));
-    const auto expected_node = reference->compile(c.graph, c.node());
-    // Compiled once per backend, then run on every batch and thread count.
-    std::vector<std::pair<std::string, std::unique_ptr<CompiledNode>>> compiled;
-    for (const std::string& name : BackendRegistry::names()) {
-      const auto backend = BackendRegistry::get(name);
-      if (!backend->supports(c.graph, c.node())) continue;
-      try {
-        compiled.emplace_back(name, backend->compile(c.graph, c.node()));
-        ++ran[name];
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << name << ".supports() accepted " << c.name
-                      << " but compile() threw: " << e.what();
-      }
-    }
-    // Batch 3, and batch 1 holding its first sample: a sample's result must
-    // not depend on what else is in the batch.
-    std::mt19937 gen = testing::rng(static_cast<uint32_t>(1000 + ci));
-    std::vector<Tensor> batch3, batch1;
-    for (const InputSpec& spec : c.inputs) {
-      batch3.push_back(random_input(gen, spec, 3));
-      batch1.push_back(first_sample(batch3.back()));
-    }
-    std::vector<RunOutput> reference_outputs;
-    for (const std::vector<Tensor>* inputs : {&batch1, &batch3}) {
-      const std::string batch = std::to_string((*inputs)[0].shape()[0]);
-      const RunOutput expected =
-          run_guarded(*expected_node, c, *inputs, 1, "reference (batch " + batch + ")");
-      for (const auto& [name, node] : compiled) {
-        for (const int threads : {1, 3}) {
-          const std::string who = name + " kernel " + node->kernel_name() + " (batch " + batch +
-                                  ", threads " + std::to_string(threads) + ")";
-          const RunOutput got = run_guarded(*node, c, *inputs, threads, who);
-          EXPECT_TRUE(got.data == expected.data) << who << " output differs from the reference";
-          EXPECT_TRUE(got.scales == expected.scales) << who << " scales differ from the reference";
-        }
-      }
-      reference_outputs.push_back(expected);
-    }
-    const RunOutput& alone = reference_outputs[0];
-    const RunOutput& batched = reference_outputs[1];
-    EXPECT_TRUE(std::equal(alone.data.begin(), alone.data.end(), batched.data.begin()) &&
-                std::equal(alone.scales.begin(), alone.scales.end(), batched.scales.begin()))
-        << "the reference's first sample differs between batch 1 and batch 3";
-    if (HasFatalFailure()) return;
+    check_case(cases[ci], static_cast<uint32_t>(1000 + ci), ran, known);
   }
   std::cout << "[ coverage ] " << cases.size() << " cases at ISA " << kernels::isa_name(GetParam())
             << ":";
@@ -524,6 +562,20 @@ TEST_P(BackendAgreement, EverySupportedCaseMatchesReferenceBitForBit) {
   // everything would make this test pass vacuously.
   for (const std::string& name : BackendRegistry::names()) {
     EXPECT_GT(ran[name], 0) << name << " supported none of the cases";
+  }
+}
+
+TEST_P(BackendAgreement, KnownBugCases) {
+  const std::vector<Case> cases = known_bug_cases();
+  std::map<std::string, int> ran;
+  std::vector<std::string> known;
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    check_case(cases[ci], static_cast<uint32_t>(2000 + ci), ran, known);
+  }
+  if (!known.empty() && !HasFailure()) {
+    std::string list;
+    for (const std::string& k : known) list += "\n  " + k;
+    GTEST_SKIP() << known.size() << " known supports()/compile() mismatches remain:" << list;
   }
 }
 
