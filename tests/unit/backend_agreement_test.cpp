@@ -8,8 +8,10 @@
 // output bit for bit (memcmp, scales and reported ranges included) for
 // batch 1 and 3, with 1 and 3 threads. Every buffer a node writes (output,
 // scales, ranges, scratch) sits between guard bytes that must be intact
-// afterwards, f32 outputs start as a marked NaN that no element may keep,
-// and the inputs must be unchanged.
+// afterwards (scratch starts as guard bytes, never zeros), f32 outputs start
+// as a marked NaN that no element may keep, the inputs must be unchanged, and
+// the batch-1 run (batch 3's first sample) must equal that sample of batch 3.
+// Cases a backend is known to get wrong live in known_bug_cases().
 
 #include <algorithm>
 #include <cmath>
@@ -214,7 +216,8 @@ std::vector<Case> all_cases() {
            // Large enough for the kernels' vector bodies and a split across threads.
            {32, 32, 14, 14, 3, 1, 1, 1, u8, s8, A::kRelu},
            {16, 24, 13, 15, 3, 1, 1, 1, f32, f32, A::kNone},
-           // A kernel whose one-channel block outgrows the device's weight buffer.
+           // A kernel whose one-channel block outgrows the device's weight
+           // buffer: the device's supports() must decline it.
            {1, 1, 79, 79, 79, 1, 0, 1, u8, s8, A::kNone},
            {3, 5, 1, 1, 1, 1, 0, 1, u8, s8, A::kRelu},  // one input pixel
        }) {
