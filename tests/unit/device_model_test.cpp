@@ -422,6 +422,20 @@ TEST(DeviceTraffic, TooSmallWeightBufferIsAnError) {
   EXPECT_THROW(conv_work(*m, c), Error);
 }
 
+// The backend declines such a layer rather than accepting it in supports()
+// and throwing in compile(): the session then runs it on a host backend.
+TEST(DeviceTraffic, BackendDeclinesALayerTheWeightBufferCannotHold) {
+  const auto m = layer_model({8, 8, 6, 6, 9}, 7);
+  DeviceConfig small;
+  small.weight_buffer_bytes = 100;  // one channel of a 32-row block needs 144 bytes
+  EXPECT_FALSE(make_device_backend(small)->supports(m->graph(), conv_node(*m)));
+  DeviceConfig enough;
+  enough.weight_buffer_bytes = 144;
+  const auto backend = make_device_backend(enough);
+  EXPECT_TRUE(backend->supports(m->graph(), conv_node(*m)));
+  EXPECT_NO_THROW(backend->compile(m->graph(), conv_node(*m)));
+}
+
 // ---- functional model ----------------------------------------------------
 
 std::vector<LayerSpec> functional_specs() {

@@ -28,14 +28,23 @@ int taps_in_window(int kernel_h, int kernel_w, int window) {
          std::min(kAlignerWindow, kernel_w - gx * kAlignerWindow);
 }
 
+int stored_tap_bits(const ConvShape& shape, const DeviceConfig& config) {
+  // A sparse layer at k = 9 keeps every position, so none needs storing.
+  const bool stores_positions = shape.sparse && shape.taps_per_kernel < 9;
+  return shape.weight_bits + (stores_positions ? config.position_bits : 0);
+}
+
+int64_t block_channel_weight_bytes(const ConvShape& shape, const DeviceConfig& config) {
+  return ceil_div(
+      int64_t{config.array_rows} * shape.taps_per_kernel * stored_tap_bits(shape, config), 8);
+}
+
 ConvTiling plan_tiling(const ConvShape& shape, const DeviceConfig& config,
                        const std::string& node_name) {
   ConvTiling t;
   t.out_blocks = ceil_div(shape.out_channels, config.array_rows);
   t.pixel_tiles = ceil_div(shape.pixels(), config.array_cols);
-  // A sparse layer at k = 9 keeps every position, so none needs storing.
-  const bool stores_positions = shape.sparse && shape.taps_per_kernel < 9;
-  t.tap_bits = shape.weight_bits + (stores_positions ? config.position_bits : 0);
+  t.tap_bits = stored_tap_bits(shape, config);
   t.operand_passes = static_cast<int>(ceil_div(shape.weight_bits, config.weight_bits) *
                                       ceil_div(shape.activation_bits, config.activation_bits));
   t.windows = shape.sparse ? 1 : aligner_windows(shape.kernel_h, shape.kernel_w);
@@ -44,8 +53,7 @@ ConvTiling plan_tiling(const ConvShape& shape, const DeviceConfig& config,
 
   // One input channel of a full block of rows must fit the weight buffer;
   // the input channels of a block are then taken in as few chunks as fit.
-  const int64_t channel_bytes =
-      ceil_div(int64_t{config.array_rows} * shape.taps_per_kernel * t.tap_bits, 8);
+  const int64_t channel_bytes = block_channel_weight_bytes(shape, config);
   if (channel_bytes > config.weight_buffer_bytes) {
     throw Error(ErrorCode::kUnsupported, "node '" + node_name + "': one input channel of a " +
                                              std::to_string(config.array_rows) +

@@ -51,6 +51,14 @@ struct ConvTiling {
   int tap_bits = 0;          // storage of one kept weight (value [+ position])
   int64_t weight_bytes = 0;  // the layer's weights as stored on chip
 };
+// Bits one kept weight takes on chip: its value, plus its position when a
+// sparse layer keeps fewer than 9 taps.
+int stored_tap_bits(const ConvShape& shape, const DeviceConfig& config);
+// The weights of one input channel of a full block of `array_rows` output
+// channels: the least the weight buffer must hold for the layer to run.
+int64_t block_channel_weight_bytes(const ConvShape& shape, const DeviceConfig& config);
+// Throws Error(kUnsupported) naming the node when the weight buffer cannot
+// hold block_channel_weight_bytes.
 ConvTiling plan_tiling(const ConvShape& shape, const DeviceConfig& config,
                        const std::string& node_name);
 
@@ -86,6 +94,10 @@ struct GraphIndex {
 };
 GraphIndex index_graph(const Graph& graph);
 
+// device_supports, and the chip as `config` describes it can hold the node
+// (a convolution's block_channel_weight_bytes fit the weight buffer): what
+// the device backend's supports() answers, so compile() never throws.
+bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& config);
 // Throws Error(kUnsupported) naming the node when device_supports is false.
 NodeWork describe_node(const Graph& graph, const GraphIndex& index, const Node& node,
                        const DeviceConfig& config);

@@ -167,6 +167,16 @@ GraphIndex index_graph(const Graph& graph) {
   return index;
 }
 
+bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& config) {
+  if (!device_supports(graph, node)) return false;
+  if (!std::holds_alternative<SparseConv3x3Op>(node.op) &&
+      !std::holds_alternative<Conv2dOp>(node.op)) {
+    return true;
+  }
+  return block_channel_weight_bytes(conv_geometry(graph, node, config), config) <=
+         config.weight_buffer_bytes;
+}
+
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config) {
   return describe_node(graph, index_graph(graph), node, config);
 }
