@@ -371,15 +371,15 @@ std::vector<SvgPanel> svg_panels(const std::string& svg) {
   for (size_t at = svg.find("<g "); at != std::string::npos; at = svg.find("<g ", at + 1)) {
     const std::string group = svg.substr(at, svg.find("</g>", at) - at);
     SvgPanel panel;
+    // Inside a panel's group the one rect is its frame and every circle or
+    // path a data marker (the legend lies outside the groups).
     for (const auto& rect : elements(group, "rect")) {
-      if (attribute(rect, "class") != "frame") continue;
       panel.has_frame = true;
       panel.x = number_attribute(rect, "x"), panel.y = number_attribute(rect, "y");
       panel.width = number_attribute(rect, "width");
       panel.height = number_attribute(rect, "height");
     }
     for (const auto& circle : elements(group, "circle")) {
-      if (attribute(circle, "class") != "marker") continue;
       panel.markers.push_back({number_attribute(circle, "cx"), number_attribute(circle, "cy"),
                                number_attribute(circle, "r"),
                                attribute(circle, "data-series").empty()
@@ -388,7 +388,6 @@ std::vector<SvgPanel> svg_panels(const std::string& svg) {
                                attribute(circle, "fill"), "circle"});
     }
     for (const auto& path : elements(group, "path")) {
-      if (attribute(path, "class") != "marker") continue;
       // d="M cx cy m dx dy l ...": the centre, then the outline around it.
       std::istringstream d(attribute(path, "d"));
       std::string move;
