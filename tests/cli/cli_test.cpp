@@ -546,6 +546,18 @@ TEST_F(Cli, SweepTakesTheClockOfSimulate) {
   expect_failure(sparq("sweep --point efficient --volts 0.9 " + model), 2, "give one");
 }
 
+TEST_F(Cli, SweepShowsProgressOnlyWhenAsked) {
+  const std::string args =
+      "sweep --min-runs 1 " + path("classifier_k9.sparq") + " " + path("classifier_k1.sparq");
+  const Result quiet = sparq(args);  // stderr is a file here, not a terminal
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(contains(quiet.err, "sweep ["));
+  const Result shown = sparq(args + " --progress");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_TRUE(contains(shown.err, "sweep [")) << shown.err;
+  EXPECT_TRUE(contains(shown.err, " 6/6 ")) << shown.err;  // 3 steps x 2 models
+}
+
 TEST_F(Cli, SweepJsonHasFallingMacsAndCycles) {
   const Result r = sparq("sweep --json --min-runs 2 " + path("classifier_k9.sparq") + " " +
                          path("classifier_k1.sparq"));
