@@ -93,6 +93,50 @@ std::vector<double> padded_ticks(double lo, double hi) {
   return nice_ticks(lo - pad, hi + pad, 5);
 }
 
+// A point's label: where its text starts (or ends, right-aligned) and the
+// box it covers, estimated at 6.5 px a character of the 12 px font.
+struct LabelBox {
+  double anchor_x = 0, baseline = 0;
+  bool right_aligned = false;
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+
+bool overlaps(const LabelBox& a, const LabelBox& b) {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+// Beside the marker at (x, y), right of it then left of it, just above, just
+// below, one line higher, one line lower: the first spot that stays in the
+// frame's width and clears the labels already placed (else the first that
+// stays in the frame), so labels of nearby points do not print over each other.
+LabelBox place_label(const std::string& label, double x, double y, double frame_left,
+                     double frame_right, const std::vector<LabelBox>& placed) {
+  const double width = 6.5 * static_cast<double>(label.size()), height = 12;
+  std::vector<LabelBox> candidates;
+  for (bool right_aligned : {false, true}) {
+    for (double dy : {-6.0, 16.0, -18.0, 28.0}) {
+      LabelBox box;
+      box.right_aligned = right_aligned;
+      box.anchor_x = right_aligned ? x - 6 : x + 6;
+      box.baseline = y + dy;
+      box.x0 = right_aligned ? box.anchor_x - width : box.anchor_x;
+      box.x1 = box.x0 + width;
+      box.y0 = box.baseline - height + 2, box.y1 = box.baseline + 2;
+      candidates.push_back(box);
+    }
+  }
+  const LabelBox* fallback = nullptr;
+  for (const LabelBox& box : candidates) {
+    if (box.x0 < frame_left || box.x1 > frame_right) continue;
+    if (!fallback) fallback = &box;
+    if (std::none_of(placed.begin(), placed.end(),
+                     [&](const LabelBox& other) { return overlaps(box, other); })) {
+      return box;
+    }
+  }
+  return fallback ? *fallback : candidates.front();
+}
+
 void draw_panel(std::ostringstream& svg, const PlotPanel& panel, double x0) {
   const double w = kPanelWidth - kLeft - kRight, h = kPanelHeight - kTop - kBottom;
   const double left = x0 + kLeft, top = kTop;
@@ -151,10 +195,14 @@ void draw_panel(std::ostringstream& svg, const PlotPanel& panel, double x0) {
     svg << "<polyline class=\"series\" data-series=\"" << s << "\" fill=\"none\" stroke=\""
         << colour_of(s) << "\" stroke-width=\"1.5\" points=\"" << line.str() << "\"/>\n";
   }
+  std::vector<LabelBox> placed;
   for (const PlotPoint* p : shown) {
     draw_marker(svg, "marker", p->series, px(p->x), py(p->y));
-    svg << "<text x=\"" << coord(px(p->x) + 6) << "\" y=\"" << coord(py(p->y) - 6) << "\">"
-        << escape(p->label) << "</text>\n";
+    const LabelBox box = place_label(p->label, px(p->x), py(p->y), left, left + w, placed);
+    placed.push_back(box);
+    svg << "<text x=\"" << coord(box.anchor_x) << "\" y=\"" << coord(box.baseline) << "\""
+        << (box.right_aligned ? " text-anchor=\"end\"" : "") << ">" << escape(p->label)
+        << "</text>\n";
   }
 }
 
