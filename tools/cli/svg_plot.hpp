@@ -9,6 +9,8 @@
 // data-series="S" cx cy r> or <path class="marker" data-series="S"
 // d="M cx cy m ..."> (the path's first move is the marker's centre); each
 // series line is <polyline class="series" data-series="S" points="...">.
+// Panels are each one <g> group; the legend (markers of class
+// "legend-marker") lies outside them.
 #pragma once
 
 #include <string>
