@@ -81,14 +81,14 @@ void write_idx(const fs::path& path, uint32_t magic, const std::vector<uint32_t>
 
 }  // namespace
 
-Model make_classifier(int density, uint32_t seed) {
+Model make_classifier(int density, uint32_t seed, int conv2_activation_bits) {
   std::mt19937 gen(seed);
   ModelBuilder b;
   ValueId x = b.input({1, 28, 28}, DType::kF32, "image");
   x = b.quantize(x, 8, true, "quant1");
   x = b.sparse_conv3x3(x, pruned_conv(gen, 8, 1, density), "conv1");
   x = b.pool2d(x, Pool2dOp{}, "pool1");
-  x = b.quantize(x, 8, false, "quant2");
+  x = b.quantize(x, conv2_activation_bits, false, "quant2");
   x = b.sparse_conv3x3(x, pruned_conv(gen, 16, 8, density), "conv2");
   x = b.pool2d(x, Pool2dOp{}, "pool2");
   x = b.flatten(x, "flatten");
@@ -131,6 +131,9 @@ void write_fixtures(const fs::path& dir) {
   for (int k : {9, 3, 1}) {
     make_classifier(k, 42).save(dir / ("classifier_k" + std::to_string(k) + ".sparq"));
   }
+  // The same network at k = 1 with 4-bit activations into conv2: another
+  // variant for sweep's plot to tell apart from classifier_k1.
+  make_classifier(1, 43, 4).save(dir / "classifier_k1_a4.sparq");
   make_feature_extractor().save(dir / "features.sparq");
   make_vector_classifier().save(dir / "vector.sparq");
   std::vector<uint8_t> corrupt = make_classifier(3, 42).to_bytes();

@@ -14,7 +14,7 @@ namespace sparq::cli_test {
 // 1x28x28 f32 -> quantize -> sparse 3x3 (1->8, k) -> max pool -> quantize ->
 // sparse 3x3 (8->16, k) -> max pool -> flatten -> fully connected -> softmax,
 // with the Fashion-MNIST labels and preprocessing.
-Model make_classifier(int density, uint32_t seed);
+Model make_classifier(int density, uint32_t seed, int conv2_activation_bits = 8);
 
 // Valid models that are not image classifiers: a feature extractor (output
 // [8, 28, 28]) and a classifier of flat vectors (input [784]).

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -352,6 +354,111 @@ TEST_F(Cli, SimulateReadsTheConfigItPrints) {
 
 // ---- sweep -----------------------------------------------------------------------
 
+// What sweep's SVG draws, read back tolerantly: per panel (each panel is one
+// <g> group) its frame and its markers, plus every series line.
+struct SvgMarker {
+  double x = 0, y = 0;
+  double reach = 0;  // the farthest the drawn shape goes from its centre
+  int series = -1;
+  std::string fill;
+  std::string shape;  // "circle" or the path's outline
+};
+struct SvgPanel {
+  double x = 0, y = 0, width = 0, height = 0;
+  bool has_frame = false;
+  std::vector<SvgMarker> markers;
+};
+struct SvgPolyline {
+  int series = -1;  // -1: the line names no series
+  int points = 0;
+};
+
+std::string attribute(const std::string& element, const std::string& name) {
+  std::smatch m;
+  const std::regex re("\\s" + name + "=\"([^\"]*)\"");
+  return std::regex_search(element, m, re) ? m[1].str() : "";
+}
+double number_attribute(const std::string& element, const std::string& name) {
+  const std::string v = attribute(element, name);
+  return v.empty() ? NAN : std::stod(v);
+}
+std::vector<std::string> elements(const std::string& text, const std::string& tag) {
+  std::vector<std::string> found;
+  const std::regex re("<" + tag + "\\s[^>]*>");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it) {
+    found.push_back(it->str());
+  }
+  return found;
+}
+
+std::vector<SvgPanel> svg_panels(const std::string& svg) {
+  std::vector<SvgPanel> panels;
+  for (size_t at = svg.find("<g "); at != std::string::npos; at = svg.find("<g ", at + 1)) {
+    const std::string group = svg.substr(at, svg.find("</g>", at) - at);
+    SvgPanel panel;
+    // Inside a panel's group the one rect is its frame and every circle or
+    // path a data marker (the legend lies outside the groups).
+    for (const auto& rect : elements(group, "rect")) {
+      panel.has_frame = true;
+      panel.x = number_attribute(rect, "x"), panel.y = number_attribute(rect, "y");
+      panel.width = number_attribute(rect, "width");
+      panel.height = number_attribute(rect, "height");
+    }
+    for (const auto& circle : elements(group, "circle")) {
+      panel.markers.push_back({number_attribute(circle, "cx"), number_attribute(circle, "cy"),
+                               number_attribute(circle, "r"),
+                               attribute(circle, "data-series").empty()
+                                   ? -1
+                                   : std::stoi(attribute(circle, "data-series")),
+                               attribute(circle, "fill"), "circle"});
+    }
+    for (const auto& path : elements(group, "path")) {
+      // d="M cx cy m dx dy l ...": the centre, then the outline around it.
+      std::istringstream d(attribute(path, "d"));
+      std::string move;
+      SvgMarker marker;
+      d >> move >> marker.x >> marker.y;
+      std::string rest;
+      std::getline(d, rest);
+      marker.shape = rest;
+      marker.reach = 6;  // the outlines stay within 5 units of the centre
+      marker.series = std::stoi(attribute(path, "data-series"));
+      marker.fill = attribute(path, "fill");
+      panel.markers.push_back(marker);
+    }
+    panels.push_back(panel);
+  }
+  return panels;
+}
+
+std::vector<SvgPolyline> svg_polylines(const std::string& svg) {
+  std::vector<SvgPolyline> lines;
+  for (const auto& line : elements(svg, "polyline")) {
+    const std::string series = attribute(line, "data-series");
+    std::istringstream points(attribute(line, "points"));
+    std::string point;
+    int count = 0;
+    while (points >> point) ++count;
+    lines.push_back({series.empty() ? -1 : std::stoi(series), count});
+  }
+  return lines;
+}
+
+// Every marker wholly inside its panel's frame, not on its edge.
+void expect_markers_inside_frames(const std::vector<SvgPanel>& panels) {
+  for (size_t p = 0; p < panels.size(); ++p) {
+    const SvgPanel& f = panels[p];
+    ASSERT_TRUE(f.has_frame) << "panel " << p << " has no frame";
+    for (const SvgMarker& m : f.markers) {
+      EXPECT_GT(m.x - m.reach, f.x) << "panel " << p;
+      EXPECT_LT(m.x + m.reach, f.x + f.width) << "panel " << p;
+      EXPECT_GT(m.y - m.reach, f.y) << "panel " << p;
+      EXPECT_LT(m.y + m.reach, f.y + f.height) << "panel " << p;
+    }
+  }
+}
+
 TEST_F(Cli, SweepTabulatesEachDensityAndPlotsThem) {
   const Result r =
       sparq("sweep " + path("classifier_k1.sparq") + " " + path("classifier_k9.sparq") + " " +
@@ -359,8 +466,12 @@ TEST_F(Cli, SweepTabulatesEachDensityAndPlotsThem) {
             " --min-runs 2 --svg " + path("sweep.svg"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out,
-                       "| k | model | actual MACs | accuracy % | CPU latency (ms) | "
-                       "device cycles | device time (us) | device energy (uJ) |"));
+                       "| k | model | variant | actual MACs | accuracy % | CPU latency (ms) | "
+                       "device cycles | device time (us) | device energy* (uJ) | "
+                       "dense-eq. TOPS/W* |"));
+  // The starred columns say which energy they both count.
+  EXPECT_TRUE(contains(r.out, "* device energy and dense-eq. TOPS/W both count the chip"));
+  EXPECT_TRUE(contains(r.out, "and its off-chip traffic"));
   // Rows sorted by k, densest first.
   const size_t k9 = r.out.find("\n| 9 |"), k3 = r.out.find("\n| 3 |"), k1 = r.out.find("\n| 1 |");
   ASSERT_NE(k9, std::string::npos);
@@ -370,8 +481,107 @@ TEST_F(Cli, SweepTabulatesEachDensityAndPlotsThem) {
   EXPECT_LT(k3, k1);
   const std::string svg = read_file(dir_ / "sweep.svg");
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
-  EXPECT_EQ(count_matches(svg, "<circle "), 6);  // 3 densities x 2 panels
+  EXPECT_EQ(count_matches(svg, "class=\"marker\""), 6);  // 3 densities x 2 panels
   EXPECT_EQ(count_matches(svg, ">k=9<"), 2);
+}
+
+// Two variants of one network (classifier_k1_a4 reads 4-bit activations):
+// one series each, in their own colour and marker, lines only within a
+// series, and the two k = 1 points labelled by their files.
+TEST_F(Cli, SweepPlotDrawsOneSeriesPerVariantInsideItsFrames) {
+  const std::string svg_path = path("variants.svg");
+  const Result r =
+      sparq("sweep " + path("classifier_k9.sparq") + " " + path("classifier_k1_a4.sparq") + " " +
+            path("classifier_k3.sparq") + " " + path("classifier_k1.sparq") + " --dataset " +
+            path("tiny-images-idx3-ubyte") + " --min-runs 2 --svg " + svg_path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string svg = read_file(svg_path);
+  const std::vector<SvgPanel> panels = svg_panels(svg);
+  ASSERT_EQ(panels.size(), 2u);
+  expect_markers_inside_frames(panels);
+  std::map<int, std::pair<std::string, std::string>> style;  // series -> (fill, shape)
+  for (const SvgPanel& panel : panels) {
+    EXPECT_EQ(panel.markers.size(), 4u);  // one per model
+    int a8 = 0, a4 = 0;
+    for (const SvgMarker& m : panel.markers) {
+      ASSERT_GE(m.series, 0);
+      (m.series == 0 ? a8 : a4)++;
+      const auto [it, added] = style.insert({m.series, {m.fill, m.shape}});
+      EXPECT_EQ(it->second, std::make_pair(m.fill, m.shape)) << "series " << m.series;
+    }
+    EXPECT_EQ(a8, 3);  // k = 9, 3, 1
+    EXPECT_EQ(a4, 1);
+  }
+  ASSERT_EQ(style.size(), 2u);
+  EXPECT_NE(style[0].first, style[1].first);    // colours differ
+  EXPECT_NE(style[0].second, style[1].second);  // and so do the marker shapes
+  // The a8 series' line through k = 9, 3, 1 in each panel; none through the
+  // lone a4 point, none across series.
+  const std::vector<SvgPolyline> lines = svg_polylines(svg);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const SvgPolyline& line : lines) {
+    EXPECT_EQ(line.series, 0);
+    EXPECT_EQ(line.points, 3);
+  }
+  // The legend names both variants; no label is shared by two points.
+  EXPECT_TRUE(contains(svg, ">a8, per-kernel patterns<"));
+  EXPECT_TRUE(contains(svg, ">a4+a8, per-kernel patterns<"));
+  EXPECT_EQ(count_matches(svg, ">k=1<"), 0);
+  EXPECT_EQ(count_matches(svg, ">classifier_k1 \\(k=1\\)<"), 2);
+  EXPECT_EQ(count_matches(svg, ">classifier_k1_a4 \\(k=1\\)<"), 2);
+  EXPECT_EQ(count_matches(svg, ">k=9<"), 2);
+}
+
+// One model twice: every x and y of the energy panel equal (and the
+// accuracies equal in both): the axes still open around the points.
+TEST_F(Cli, SweepPlotOfEqualPointsStaysInsideItsFrames) {
+  const std::string svg_path = path("equal.svg");
+  const Result r = sparq(
+      "sweep " + path("classifier_k3.sparq") + " " + path("classifier_k3.sparq") + " --dataset " +
+      path("tiny-images-idx3-ubyte") + " --limit 4 --min-runs 1 --svg " + svg_path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<SvgPanel> panels = svg_panels(read_file(svg_path));
+  ASSERT_EQ(panels.size(), 2u);
+  expect_markers_inside_frames(panels);
+  for (const SvgPanel& panel : panels) EXPECT_EQ(panel.markers.size(), 2u);
+}
+
+TEST_F(Cli, SweepTakesTheClockOfSimulate) {
+  const std::string model = path("classifier_k3.sparq");
+  const Result nominal = sparq("sweep --json --min-runs 1 " + model);
+  const Result efficient = sparq("sweep --json --min-runs 1 --point efficient " + model);
+  const Result volts = sparq("sweep --json --min-runs 1 --volts 0.8 " + model);
+  ASSERT_EQ(nominal.exit_code, 0) << nominal.err;
+  ASSERT_EQ(efficient.exit_code, 0) << efficient.err;
+  ASSERT_EQ(volts.exit_code, 0) << volts.err;
+  const auto n = nlohmann::json::parse(nominal.out)[0], e = nlohmann::json::parse(efficient.out)[0],
+             v = nlohmann::json::parse(volts.out)[0];
+  // A slower clock at the efficient point, and less chip energy at its lower voltage.
+  EXPECT_GT(e["device_seconds"].get<double>(), n["device_seconds"].get<double>());
+  EXPECT_LT(e["device_chip_energy_joules"].get<double>(),
+            n["device_chip_energy_joules"].get<double>());
+  EXPECT_DOUBLE_EQ(v["device_seconds"].get<double>(), e["device_seconds"].get<double>());
+  // Both TOPS/W figures count the same dense MACs over their own energy.
+  const double chip = n["device_chip_energy_joules"], total = n["device_energy_joules"];
+  EXPECT_GT(n["device_offchip_energy_joules"].get<double>(), 0.0);
+  EXPECT_NEAR(total, chip + n["device_offchip_energy_joules"].get<double>(), 1e-12 * total);
+  EXPECT_NEAR(n["device_dense_tops_per_watt"].get<double>() * chip,
+              n["device_dense_tops_per_watt_with_offchip"].get<double>() * total,
+              1e-9 * n["device_dense_tops_per_watt"].get<double>() * chip);
+  expect_failure(sparq("sweep --point nowhere " + model), 2, "--point");
+  expect_failure(sparq("sweep --point efficient --volts 0.9 " + model), 2, "give one");
+}
+
+TEST_F(Cli, SweepShowsProgressOnlyWhenAsked) {
+  const std::string args =
+      "sweep --min-runs 1 " + path("classifier_k9.sparq") + " " + path("classifier_k1.sparq");
+  const Result quiet = sparq(args);  // stderr is a file here, not a terminal
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(contains(quiet.err, "sweep ["));
+  const Result shown = sparq(args + " --progress");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_TRUE(contains(shown.err, "sweep [")) << shown.err;
+  EXPECT_TRUE(contains(shown.err, " 6/6 ")) << shown.err;  // 3 steps x 2 models
 }
 
 TEST_F(Cli, SweepJsonHasFallingMacsAndCycles) {

@@ -5,40 +5,22 @@
 #include "sparq/device.hpp"
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/device_options.hpp"
 
 namespace sparq::cli {
 namespace {
 
 struct SimulateOptions {
   std::string model_path;
-  std::string config_path;
-  std::string point;
-  double volts = 0;
+  DeviceOptions device;
   int64_t batch = 1;
   std::string mode = "analytic";
   bool json = false;
   bool print_config = false;
 };
 
-DeviceConfig device_config(const SimulateOptions& options) {
-  DeviceConfig config =
-      options.config_path.empty() ? DeviceConfig{} : DeviceConfig::load(options.config_path);
-  if (!options.point.empty() && options.volts > 0) {
-    throw UsageError("--point and --volts both choose the clock; give one");
-  }
-  // A clock the config does not have is a mistake on the command line.
-  try {
-    if (!options.point.empty()) config = config.at_point(options.point);
-    if (options.volts > 0) config = config.at_volts(options.volts);
-  } catch (const Error& e) {
-    throw UsageError(std::string(options.point.empty() ? "--volts: " : "--point: ") + e.what());
-  }
-  config.validate();
-  return config;
-}
-
 void run_simulate(const SimulateOptions& options) {
-  const DeviceConfig config = device_config(options);
+  const DeviceConfig config = device_config(options.device);
   if (options.print_config) {
     std::cout << config.to_json() << "\n";
     return;
@@ -59,12 +41,7 @@ void add_simulate_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "simulate", "The device model's report: cycles, utilization, energy, TOPS/W per layer");
   command->add_option("MODEL", options->model_path, "Model file (.sparq)");
-  command->add_option("--config,-c", options->config_path,
-                      "Chip configuration JSON (default: the published chip)");
-  command->add_option("--point", options->point,
-                      "Named operating point of the config (nominal, efficient)");
-  command->add_option("--volts", options->volts, "Supply voltage, clock scaled between points")
-      ->check(CLI::PositiveNumber);
+  add_device_options(*command, options->device);
   command->add_option("--batch", options->batch, "Samples per run")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();

@@ -1,0 +1,28 @@
+// --config / --point / --volts: which chip the device model simulates, shared
+// by the commands that report the chip (simulate, sweep) so they parse and
+// check the clock choice the same way.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "sparq/device.hpp"
+
+namespace sparq::cli {
+
+struct DeviceOptions {
+  std::string config_path;  // empty: the published chip
+  std::string point;        // a named operating point of the config
+  double volts = 0;         // 0: the config's own clock
+};
+
+void add_device_options(CLI::App& command, DeviceOptions& options);
+
+// The configuration the options choose, validated. A clock the config does
+// not have (an unknown --point, --volts outside its points) or both --point
+// and --volts is a UsageError; a missing or malformed config file is the
+// loader's Error.
+DeviceConfig device_config(const DeviceOptions& options);
+
+}  // namespace sparq::cli
