@@ -173,8 +173,8 @@ bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& confi
       !std::holds_alternative<Conv2dOp>(node.op)) {
     return true;
   }
-  return block_channel_weight_bytes(conv_geometry(graph, node, config), config) <=
-         config.weight_buffer_bytes;
+  return block_channel_weight_bytes(conv_geometry(graph, index_graph(graph), node, config),
+                                    config) <= config.weight_buffer_bytes;
 }
 
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config) {
