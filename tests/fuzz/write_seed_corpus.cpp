@@ -58,8 +58,7 @@ void write_models(const fs::path& dir) {
   write(dir / "tiny_cnn_k3_shared.sparq", without_checksum(build_tiny_sparse_cnn(2, 3, {4, 2})));
   write(dir / "tiny_cnn_k9.sparq", without_checksum(build_tiny_sparse_cnn(3, 9)));
   write(dir / "op_zoo.sparq", without_checksum(build_op_zoo_model(4)));
-  write(dir / "imported_ops.sparq",
-        without_checksum(sparq::testing::build_imported_ops_model(5)));
+  write(dir / "imported_ops.sparq", without_checksum(sparq::testing::build_imported_ops_model(5)));
   sparq::ModelBuilder b;
   b.mark_output(b.softmax(b.input(sparq::Shape{3})));
   write(dir / "softmax_only.sparq", without_checksum(b.build()));
