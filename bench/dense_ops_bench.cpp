@@ -3,8 +3,9 @@
 // stride 2 at 224x224), a 1x1 256 -> 256 convolution at 14x14, a depthwise
 // 3x3 (256 channels, 28x28) and the ResNet-18 classifier (512 -> 1000).
 // One thread each (sparq: ExecContext::threads = 1, oneDNN: OpenMP 1 thread).
-// Each benchmark repeats; "best" is the minimum over repetitions (see
-// ../shared/HARDWARE.md for why best-of-many is the stable figure). The
+// Each benchmark repeats; "best" is the minimum over repetitions: other
+// tenants and clock changes only ever slow a run down, so best-of-many is the
+// stable figure on a shared machine. The
 // GMAC/s counter is MACs of the layer / time.
 //
 // Run: build-*/bench/dense_ops_bench --benchmark_repetitions=10

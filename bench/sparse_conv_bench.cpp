@@ -3,7 +3,7 @@
 // 4 in) tap patterns, 1 and 2 threads, next to oneDNN dense fp32 and dense
 // u8 x s8 int8 on the same shape, all registered in one process so Google
 // Benchmark's random interleaving gives every contender the same machine
-// conditions (HARDWARE.md). oneDNN int8 uses its best ISA here; run the
+// conditions. oneDNN int8 uses its best ISA here; run the
 // binary again under ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI with
 // --benchmark_filter=onednn_int8 for the VNNI-pinned figures (oneDNN reads
 // its ISA cap once per process). scripts/bench.sh does both and writes

@@ -3,7 +3,7 @@
 // phase, so that for every reduction step (an input channel, or a quad of
 // them, at one kernel tap) the input of output pixel q = oy * width + ox sits
 // at a fixed offset from q: the kernel is a GEMM whose B operand is addressed,
-// not copied (DESIGN.md section 7, "the aligner becomes addressing").
+// not copied (the aligner becomes addressing).
 //
 // Three packed layouts share that scheme:
 //  - channel quads (quantized, >= 4 input channels per group): 4 consecutive

@@ -44,7 +44,7 @@ uint64_t read_xcr0() {
 }
 
 // Linux keeps AMX tile data off until a process asks for it; the first tile
-// instruction faults otherwise (HARDWARE.md).
+// instruction faults otherwise.
 bool request_amx_permission() {
 #if defined(__linux__) && defined(SYS_arch_prctl)
   constexpr int kArchGetXcompPerm = 0x1022;

@@ -14,7 +14,7 @@ namespace {
 
 // Every tile of every program is 16 rows x 64 bytes (palette 1). Static
 // storage: GCC 12 at -O2 dropped a local configuration passed to
-// ldtilecfg (HARDWARE.md).
+// ldtilecfg.
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
   uint8_t start_row = 0;

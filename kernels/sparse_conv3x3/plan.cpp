@@ -59,7 +59,7 @@ constexpr double kEntryOverheadCycles = 1.0;
 constexpr double kCallOverheadCycles = 12.0;
 // Output-channel form only: its epilogue, per computed output element.
 constexpr double kChannelEpilogueCycles = 0.6;
-// AMX tile program, from Intel's published figures (HARDWARE.md: one
+// AMX tile program, from Intel's published figures (one
 // tdpbsud per 16 cycles), not fitted: no AMX machine has run it yet. A tile
 // load costs about 8 cycles; a gathered activation tile adds 16 row copies.
 constexpr double kTileDotCycles = 16.0;

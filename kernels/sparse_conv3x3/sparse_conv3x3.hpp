@@ -1,6 +1,6 @@
 // The N-of-9 pruned 3x3 convolution (pad 1, stride 1 or 2) over raw buffers.
 //
-// How the chip maps onto the CPU here (DESIGN.md section 7):
+// How the chip maps onto the CPU here:
 // - The aligner becomes addressing. The input of one sample is staged once into
 //   zero-padded planes ("lanes"); for stride 2 each lane is split into its four
 //   row/column phases. Output pixels are numbered on a grid whose row pitch is

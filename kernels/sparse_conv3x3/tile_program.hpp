@@ -13,8 +13,7 @@
 // tileloadd takes one stride. K-rows 16 lanes apart at one tap are evenly
 // spaced (the lane stride) and load straight from the staged planes; any
 // other set (mixed taps, skipped lanes) is gathered first, 64 bytes per row,
-// into a 1 KiB buffer: the software half of the chip's activation aligner
-// (DESIGN.md section 7).
+// into a 1 KiB buffer: the software half of the chip's activation aligner.
 //
 // A tile entry ("K-tile") is kTileEntryWords(CV) int32 words:
 //   [0, 16)   byte offset of each K-row from the tile's first pixel (unused

@@ -1,7 +1,7 @@
 // sparq bench MODEL: latency at batch 1 (median, p90, best) and throughput at
 // batch 32, for each backend and thread count, with a per-layer breakdown.
 // Timings on shared machines are noisy; medians of many short runs are shown
-// next to the best (docs/HARDWARE.md).
+// next to the best.
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>

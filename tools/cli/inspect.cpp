@@ -1,5 +1,5 @@
 // sparq inspect MODEL: what a model is and what it should cost, before
-// anything runs (DESIGN.md section 9: every sparse figure next to the dense one).
+// anything runs (every sparse figure next to the dense one).
 #include <iostream>
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
-// Summaries of repeated timings. Benchmarks on a shared machine are noisy
-// (docs/HARDWARE.md): report the best and the median, and p90 for latency.
+// Summaries of repeated timings. Benchmarks on a shared machine are noisy:
+// report the best and the median, and p90 for latency.
 #pragma once
 
 #include <chrono>
