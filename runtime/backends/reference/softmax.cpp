@@ -11,12 +11,15 @@
 namespace sparq::reference {
 namespace {
 
+// One node for both forms: the same maximum and the same ascending sum of
+// exp(x_j - m); only the last step differs.
 class SoftmaxNode : public CompiledNode {
  public:
-  SoftmaxNode(const Graph& graph, const Node& node)
+  SoftmaxNode(const Graph& graph, const Node& node, bool log_form)
       : name_(node.name),
         input_(layout_of(graph, node.inputs[0])),
-        output_(layout_of(graph, node.output)) {}
+        output_(layout_of(graph, node.output)),
+        log_form_(log_form) {}
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext&) const override {
@@ -32,55 +35,33 @@ class SoftmaxNode : public CompiledNode {
         y[j] = std::exp(x[j] - max);
         sum += y[j];
       }
-      for (int64_t j = 0; j < features; ++j) y[j] = y[j] / sum;
+      if (log_form_) {
+        const float log_sum = std::log(sum);
+        for (int64_t j = 0; j < features; ++j) y[j] = (x[j] - max) - log_sum;
+      } else {
+        for (int64_t j = 0; j < features; ++j) y[j] = y[j] / sum;
+      }
     }
   }
 
-  std::string kernel_name() const override { return "reference_softmax"; }
+  std::string kernel_name() const override {
+    return log_form_ ? "reference_log_softmax" : "reference_softmax";
+  }
 
  private:
   std::string name_;
   ValueLayout input_, output_;
-};
-
-class LogSoftmaxNode : public CompiledNode {
- public:
-  LogSoftmaxNode(const Graph& graph, const Node& node)
-      : name_(node.name),
-        input_(layout_of(graph, node.inputs[0])),
-        output_(layout_of(graph, node.output)) {}
-
-  void run(std::span<const ConstTensorView> inputs, const TensorView& output,
-           const ExecContext&) const override {
-    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
-    const int64_t features = input_.shape[0];
-    for (int64_t n = 0; n < batch; ++n) {
-      const float* x = inputs[0].as<float>() + n * features;
-      float* y = output.as<float>() + n * features;
-      float max = x[0];
-      for (int64_t j = 1; j < features; ++j) max = x[j] > max ? x[j] : max;
-      float sum = 0.0f;
-      for (int64_t j = 0; j < features; ++j) sum += std::exp(x[j] - max);
-      const float log_sum = std::log(sum);
-      for (int64_t j = 0; j < features; ++j) y[j] = (x[j] - max) - log_sum;
-    }
-  }
-
-  std::string kernel_name() const override { return "reference_log_softmax"; }
-
- private:
-  std::string name_;
-  ValueLayout input_, output_;
+  bool log_form_;
 };
 
 }  // namespace
 
 std::unique_ptr<CompiledNode> compile_log_softmax(const Graph& graph, const Node& node) {
-  return std::make_unique<LogSoftmaxNode>(graph, node);
+  return std::make_unique<SoftmaxNode>(graph, node, /*log_form=*/true);
 }
 
 std::unique_ptr<CompiledNode> compile_softmax(const Graph& graph, const Node& node) {
-  return std::make_unique<SoftmaxNode>(graph, node);
+  return std::make_unique<SoftmaxNode>(graph, node, /*log_form=*/false);
 }
 
 }  // namespace sparq::reference
