@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain and test tooling
   cmake g++ clang libclang-rt-14-dev clang-format ninja-build pkg-config
+  # unpacking and patching Debian's oneTBB source for the TSan build (scripts/build-tbb-tsan.sh)
+  patch xz-utils
   # the agreed core
   libtbb-dev libeigen3-dev libxsimd-dev libgtest-dev libgmock-dev libbenchmark-dev
   # model file, command line, images, JSON

@@ -79,6 +79,18 @@ class Backend {
   virtual bool supports(const Graph& graph, const Node& node) const = 0;
   // Only called for nodes that supports() accepted.
   virtual std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const = 0;
+  // What a session calls: the same questions with the graph's index, built
+  // once per session, so that a backend whose answer depends on a node's
+  // producers and readers (the device) stays linear in the graph's size.
+  // By default the index is not needed.
+  virtual bool supports_indexed(const Graph& graph, const GraphIndex& index,
+                                const Node& node) const {
+    return supports(graph, node);
+  }
+  virtual std::unique_ptr<CompiledNode> compile_indexed(const Graph& graph, const GraphIndex& index,
+                                                        const Node& node) const {
+    return compile(graph, node);
+  }
   // True for backends whose tensors live in host memory (CPU, reference).
   // Edges between a host and a non-host backend become transfer steps.
   virtual bool host_memory() const { return true; }

@@ -37,6 +37,17 @@ struct Graph {
   const Value& value(ValueId id) const { return values.at(static_cast<size_t>(id)); }
 };
 
+// Who produces and who reads each value of a graph, built once in O(nodes +
+// edges) so that questions about one node's neighbours (a backend's
+// supports/compile, the chip model) stay linear in the graph's size. Points
+// into the graph: valid while it lives, unchanged.
+struct GraphIndex {
+  std::vector<const Node*> producer;            // per value; nullptr for the graph input
+  std::vector<std::vector<const Node*>> users;  // per value, in graph order, each node once
+  std::vector<bool> is_output;                  // per value
+};
+GraphIndex index_graph(const Graph& graph);
+
 // Infers the output value (shape and dtype) of `node` from its inputs; throws
 // Error(kInvalidModel) naming the node and the problem when they do not fit.
 Value infer_output(const Graph& graph, const Node& node);

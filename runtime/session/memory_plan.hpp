@@ -20,9 +20,14 @@ struct MemoryPlan {
   size_t unplanned_bytes = 0;   // per sample, sum of all requests (no reuse)
 };
 
-// Greedy: largest tensors first, each at the lowest offset that overlaps no
-// tensor alive at the same time. Not optimal, but within a few percent of the
-// lower bound (the largest set of simultaneously live tensors) on CNNs.
+// Up to kGreedyPlanMaxRequests tensors (every real network: ResNet-18 has
+// about 70): greedy, largest tensors first, each at the lowest offset that
+// overlaps no tensor alive at the same time; not optimal, but within a few
+// percent of the lower bound (the largest set of simultaneously live
+// tensors) on CNNs, and quadratic in the number of tensors. Above that (a
+// generated or hostile graph), a sweep over the steps with best-fit reuse of
+// freed blocks, O(n log n), so session creation stays fast for any graph.
+inline constexpr size_t kGreedyPlanMaxRequests = 2048;
 MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);
 
 }  // namespace sparq

@@ -174,12 +174,14 @@ void Session::Impl::place_and_compile(const SessionOptions& options) {
     steps.push_back(std::move(t));
   };
   std::vector<std::shared_ptr<const Backend>> owner_of(graph.values.size());
+  // Once, so that backends asking about a node's neighbours stay linear.
+  const GraphIndex index = index_graph(graph);
 
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const Node& node = graph.nodes[n];
     std::shared_ptr<const Backend> chosen;
     for (const auto& b : candidates) {
-      if (b->supports(graph, node)) {
+      if (b->supports_indexed(graph, index, node)) {
         chosen = b;
         break;
       }
@@ -201,7 +203,7 @@ void Session::Impl::place_and_compile(const SessionOptions& options) {
     Step s;
     s.node = static_cast<int>(n);
     s.backend = chosen;
-    s.compiled = chosen->compile(graph, node);
+    s.compiled = chosen->compile_indexed(graph, index, node);
     s.macs = count_macs(graph, node);
     weight_bytes = saturating_add(weight_bytes, node_weight_bytes(node));
     const auto buffer = static_cast<int64_t>(s.compiled->thread_buffer_bytes());

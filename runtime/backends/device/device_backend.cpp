@@ -59,12 +59,23 @@ class DeviceBackend : public Backend {
     return device::device_runs(graph, node, config_);
   }
 
+  bool supports_indexed(const Graph& graph, const GraphIndex& index,
+                        const Node& node) const override {
+    return device::device_runs(graph, index, node, config_);
+  }
+
   std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {
-    device::NodeWork work = device::describe_node(graph, node, config_);
+    return compile_indexed(graph, index_graph(graph), node);
+  }
+
+  std::unique_ptr<CompiledNode> compile_indexed(const Graph& graph, const GraphIndex& index,
+                                                const Node& node) const override {
+    device::NodeWork work = device::describe_node(graph, index, node, config_);
     // Resolved here rather than in the factory: the registry holds its lock
     // while a factory runs.
     std::shared_ptr<const Backend> functional = functional_for(graph, node);
-    return std::make_unique<DeviceNode>(functional->compile(graph, node), std::move(work), config_);
+    return std::make_unique<DeviceNode>(functional->compile_indexed(graph, index, node),
+                                        std::move(work), config_);
   }
 
   bool host_memory() const override { return false; }

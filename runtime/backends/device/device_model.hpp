@@ -85,18 +85,12 @@ struct NodeWork {
 // Whether the chip runs this node (the quantized convolutions and the
 // post-processing operations; docs/DEVICE_MODEL.md says why).
 bool device_supports(const Graph& graph, const Node& node);
-// Who produces and who reads each value, built once per graph in O(nodes +
-// edges) so that describing every node stays linear in the graph size.
-struct GraphIndex {
-  std::vector<const Node*> producer;            // per value; nullptr for the graph input
-  std::vector<std::vector<const Node*>> users;  // per value, in graph order
-  std::vector<bool> is_output;                  // per value
-};
-GraphIndex index_graph(const Graph& graph);
-
 // device_supports, and the chip as `config` describes it can hold the node
 // (a convolution's block_channel_weight_bytes fit the weight buffer): what
 // the device backend's supports() answers, so compile() never throws.
+bool device_runs(const Graph& graph, const GraphIndex& index, const Node& node,
+                 const DeviceConfig& config);
+// Same, indexing the graph first (O(graph)): for asking about a single node.
 bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& config);
 // Throws Error(kUnsupported) naming the node when device_supports is false.
 NodeWork describe_node(const Graph& graph, const GraphIndex& index, const Node& node,

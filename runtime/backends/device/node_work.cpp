@@ -150,31 +150,19 @@ bool device_supports(const Graph& graph, const Node& node) {
          std::holds_alternative<GlobalAvgPoolOp>(node.op);
 }
 
-GraphIndex index_graph(const Graph& graph) {
-  GraphIndex index;
-  index.producer.assign(graph.values.size(), nullptr);
-  index.users.resize(graph.values.size());
-  index.is_output.assign(graph.values.size(), false);
-  for (const Node& n : graph.nodes) {
-    index.producer[static_cast<size_t>(n.output)] = &n;
-    for (ValueId in : n.inputs) {
-      auto& users = index.users[static_cast<size_t>(in)];
-      // A node reading one value twice (add(x, x)) is one user.
-      if (users.empty() || users.back() != &n) users.push_back(&n);
-    }
-  }
-  for (ValueId out : graph.outputs) index.is_output[static_cast<size_t>(out)] = true;
-  return index;
-}
-
-bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& config) {
+bool device_runs(const Graph& graph, const GraphIndex& index, const Node& node,
+                 const DeviceConfig& config) {
   if (!device_supports(graph, node)) return false;
   if (!std::holds_alternative<SparseConv3x3Op>(node.op) &&
       !std::holds_alternative<Conv2dOp>(node.op)) {
     return true;
   }
-  return block_channel_weight_bytes(conv_geometry(graph, index_graph(graph), node, config),
-                                    config) <= config.weight_buffer_bytes;
+  return block_channel_weight_bytes(conv_geometry(graph, index, node, config), config) <=
+         config.weight_buffer_bytes;
+}
+
+bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& config) {
+  return device_runs(graph, index_graph(graph), node, config);
 }
 
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config) {

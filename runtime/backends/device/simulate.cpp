@@ -66,7 +66,7 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
   report.total.placement = "device";
 
   std::vector<bool> on_device(graph.values.size(), false);
-  const device::GraphIndex index = device::index_graph(graph);  // once: linear in the graph
+  const GraphIndex index = index_graph(graph);  // once: linear in the graph
   auto transfer = [&](ValueId v, bool to_device) {
     const Value& value = graph.value(v);
     LayerReport row = device::model_transfer(value.name, host_bytes(value, batch), config);
