@@ -1,0 +1,155 @@
+// The libtorch module built from a float sparq graph (GraphNet) against the
+// reference backend, on every model torch.onnx.export wrote for the importer's
+// tests: its float forward computes what the reference backend computes; its
+// quantized twin computes what the model `quantize_imported` makes of the
+// graph computes; checkpoints rebuild the same module.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "importers/onnx/imported_quantization.hpp"
+#include "sparq/onnx_import.hpp"
+#include "sparq/session.hpp"
+#include "sparq_training/checkpoint.hpp"
+#include "sparq_training/net.hpp"
+#include "sparq_training/prune.hpp"
+
+namespace sparq::training {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> fixture_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(SPARQ_ONNX_FIXTURES)) {
+    if (entry.path().extension() == ".onnx") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+torch::Tensor fixture_input(const Model& model, const std::string& name) {
+  std::ifstream file(std::string(SPARQ_ONNX_FIXTURES) + "/" + name + ".input.f32",
+                     std::ios::binary | std::ios::ate);
+  std::vector<float> values(static_cast<size_t>(file.tellg()) / sizeof(float));
+  file.seekg(0);
+  file.read(reinterpret_cast<char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(float)));
+  std::vector<int64_t> dims{1};
+  for (int64_t d : model.input().shape.dims()) dims.push_back(d);
+  // A second sample (the first, scaled and shifted): per-sample quantization
+  // scales must stay per sample.
+  torch::Tensor one = torch::tensor(values).view(dims);
+  return torch::cat({one, one * 0.5 + 0.25}, 0);
+}
+
+torch::Tensor run_reference(const std::shared_ptr<const Model>& model, const torch::Tensor& x) {
+  Session session(model, {.backends = {"reference"}, .threads = 1});
+  torch::Tensor c = x.contiguous();
+  std::vector<int64_t> dims(c.sizes().begin(), c.sizes().end());
+  Tensor input = Tensor::from_floats(Shape(dims), {c.data_ptr<float>(), size_t(c.numel())});
+  const Tensor y = session.run(input).at(0);
+  std::vector<int64_t> out(y.shape().dims().begin(), y.shape().dims().end());
+  return torch::tensor(std::vector<float>(y.span<float>().begin(), y.span<float>().end()))
+      .view(out);
+}
+
+double relative_error(const torch::Tensor& got, const torch::Tensor& expected) {
+  return (got - expected).abs().max().item<double>() /
+         std::max(1e-12, expected.abs().max().item<double>());
+}
+
+class GraphNetFixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GraphNetFixture, FloatForwardMatchesReferenceBackend) {
+  torch::NoGradGuard no_grad;
+  const auto model =
+      import_onnx(std::string(SPARQ_ONNX_FIXTURES) + "/" + GetParam() + ".onnx").model;
+  Net net(model);
+  net->eval();
+  const torch::Tensor x = fixture_input(*model, GetParam());
+  EXPECT_LE(relative_error(net->forward(x), run_reference(model, x)), 1e-4);
+}
+
+// The twin against the quantized model on the reference backend. Between
+// quantized layers the float operations (average pooling, affine, sigmoid)
+// may round differently from the reference backend's loops, which can move
+// an activation by one quantization step: hence the 2 % bound in general,
+// and exact agreement where every float step is exact (convolutions, ReLU,
+// max pooling, flatten, fully connected: the small CNNs).
+TEST_P(GraphNetFixture, QuantizedTwinMatchesQuantizedExport) {
+  torch::NoGradGuard no_grad;
+  const auto model =
+      import_onnx(std::string(SPARQ_ONNX_FIXTURES) + "/" + GetParam() + ".onnx").model;
+  Net net(model);
+  net->eval();
+  const torch::Tensor x = fixture_input(*model, GetParam());
+  const bool exact =
+      GetParam().rfind("small_cnn", 0) == 0 || GetParam().rfind("fashion_cnn", 0) == 0;
+  for (int bits : {8, 4}) {
+    auto quantized = std::make_shared<const Model>(
+        onnx_import::quantize_imported(net->graph()->float_graph(), bits).graph, ModelMetadata{});
+    const double error =
+        relative_error(net->forward(x, {true, bits, true}), run_reference(quantized, x));
+    EXPECT_LE(error, exact ? 1e-6 : 2e-2) << "w4a" << bits;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GraphNetFixture, ::testing::ValuesIn(fixture_names()),
+                         [](const auto& info) { return info.param; });
+
+// Pruned to k = 3, the module's weights and masks survive a checkpoint, and
+// its float graph holds exactly the kept taps.
+TEST(GraphNet, PrunedCheckpointRebuildsTheSameModule) {
+  torch::NoGradGuard no_grad;
+  const auto model = import_onnx(std::string(SPARQ_ONNX_FIXTURES) + "/fashion_cnn_op13.onnx").model;
+  Net net(model);
+  ASSERT_EQ(net->prunable_weights().size(), 2u);
+  for (int k = 9; k > 3; --k) prune_one_round(net, {});
+  EXPECT_EQ(net->density(), 3);
+  CheckpointInfo info;
+  info.arch = net->arch().name;
+  info.in_channels = 1, info.height = 28, info.width_px = 28, info.classes = 10;
+  info.norm = {1.0f / 255.0f, {0.0f}, {1.0f}};
+  const fs::path path = fs::temp_directory_path() / "sparq_graph_net_test.pt";
+  save_checkpoint(path, net, info);
+  LoadedCheckpoint loaded = load_checkpoint(path);
+  fs::remove(path);
+  net->eval();
+  loaded.net->eval();
+  const torch::Tensor x = fixture_input(*model, "fashion_cnn_op13");
+  EXPECT_TRUE(torch::equal(net->forward(x), loaded.net->forward(x)));
+  EXPECT_EQ(loaded.net->density(), 3);
+  const Graph g = loaded.net->graph()->float_graph();
+  int sparse_layers = 0;
+  for (const Node& n : g.nodes) {
+    const auto* c = std::get_if<Conv2dOp>(&n.op);
+    if (!c || n.inputs[0] == g.input) continue;
+    const auto taps = onnx_import::count_taps(c->weights.span<float>(), int(c->weights.shape()[0]),
+                                              int(c->weights.shape()[1]));
+    EXPECT_EQ(taps.density, 3) << n.name;
+    EXPECT_TRUE(taps.uniform) << n.name;
+    ++sparse_layers;
+  }
+  EXPECT_EQ(sparse_layers, 2);
+}
+
+TEST(GraphNet, RefusesQuantizedModels) {
+  const auto model = import_onnx(std::string(SPARQ_ONNX_FIXTURES) + "/small_cnn_op13.onnx",
+                                 {.quantization = ImportQuantization::kW4A8})
+                         .model;
+  try {
+    Net net(model);
+    FAIL() << "a quantized model was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("training needs a float model"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace sparq::training
