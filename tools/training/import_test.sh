@@ -56,10 +56,32 @@ echo "k=3 w4a8: cpu $cpu %, device $device %"
 test "$cpu" = "$device"
 above "$cpu" 50
 
-# Resuming from a checkpoint of an imported model rebuilds the same module.
+# Shared tap patterns (4 output x 2 input channels) and 4-bit activations.
+"$train" prune "${slice[@]}" --model "$work/imported.sparq" --k 3 --sharing 4x2 --act-bits 4 \
+  --round-max-steps 3 --qat-max-steps 4 --out "$work/k3_shared.pt"
+"$train" export --test-limit 300 --in "$work/k3_shared.pt" --out "$work/k3_shared.sparq" --act-bits 4
+"$train" verify --test-limit 300 --model "$work/k3_shared.sparq" --tolerance 0.1
+"$sparq" inspect --json "$work/k3_shared.sparq" | /usr/bin/python3 -c '
+import json, sys
+sparse = [l for l in json.load(sys.stdin)["layers"] if l["op"] == "sparse_conv3x3"]
+assert len(sparse) == 2, sparse
+assert all(l["density"] == 3 and l["sharing"] == "4x2" for l in sparse), sparse
+'
+
+# A checkpoint of an imported model rebuilds the same module: exporting it
+# again gives the same layers.
 "$train" export --test-limit 300 --in "$work/k3.pt" --out "$work/k3_again.sparq"
-cmp <("$sparq" inspect --json "$work/k3.sparq" | grep -v checksum) \
-  <("$sparq" inspect --json "$work/k3_again.sparq" | grep -v checksum)
+layers() { "$sparq" inspect --json "$1" | /usr/bin/python3 -c \
+  'import json, sys; print(json.dumps(json.load(sys.stdin)["layers"]))'; }
+test "$(layers "$work/k3.sparq")" = "$(layers "$work/k3_again.sparq")"
+
+# Dense fine-tuning of the imported model first, then pruning from that checkpoint.
+"$train" train "${slice[@]}" --model "$work/imported.sparq" --preprocess dataset --epochs 1 \
+  --max-steps 3 --lr 0.005 --out "$work/tuned.pt"
+"$train" prune "${slice[@]}" --in "$work/tuned.pt" --k 8 --round-max-steps 2 --qat-max-steps 2 \
+  --out "$work/tuned_k8.pt"
+"$train" export --test-limit 300 --in "$work/tuned_k8.pt" --out "$work/tuned_k8.sparq"
+"$train" verify --test-limit 300 --model "$work/tuned_k8.sparq" --tolerance 0.1
 
 # Wrong input sizes and bad preprocessing are refused with the reason.
 expect_error() {
