@@ -16,8 +16,10 @@
 #include "sparq/onnx_import.hpp"
 #include "sparq/session.hpp"
 #include "sparq_training/checkpoint.hpp"
+#include "sparq_training/export.hpp"
 #include "sparq_training/net.hpp"
 #include "sparq_training/prune.hpp"
+#include "sparq_training/verify.hpp"
 
 namespace sparq::training {
 namespace {
@@ -137,6 +139,35 @@ TEST(GraphNet, PrunedCheckpointRebuildsTheSameModule) {
     ++sparse_layers;
   }
   EXPECT_EQ(sparse_layers, 2);
+}
+
+// The exported file on the runtime (what `sparq-train verify` runs) predicts
+// what the twin predicts, for models with operations only the reference
+// backend has (sigmoid gating, concat, log-softmax, channel affine): the cpu
+// and device sessions hand those nodes to it. Labels are the twin's own
+// predictions, so the runtime must score 100 %.
+TEST(GraphNet, ExportOnTheRuntimePredictsWhatTheTwinPredicts) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(14);
+  for (const char* name : {"head_idioms_op13", "resnet20_bn_unfolded_op13", "mobilenet_v1_op13"}) {
+    const auto model = import_onnx(std::string(SPARQ_ONNX_FIXTURES) + "/" + name + ".onnx").model;
+    Net net(model);
+    net->eval();
+    const ArchSpec& a = net->arch();
+    Dataset data;
+    data.images = torch::randint(0, 256, {40, a.in_channels, a.height, a.width_px}, torch::kUInt8);
+    data.classes = a.classes;
+    CheckpointInfo info;
+    info.norm = {1.0f / 255.0f, std::vector<float>(size_t(a.in_channels), 0.5f),
+                 std::vector<float>(size_t(a.in_channels), 0.25f)};
+    data.labels = net->forward(normalize(data.images, info.norm), {true, 8, true}).argmax(1);
+    const fs::path path = fs::temp_directory_path() / (std::string(name) + "_graph_net_test.sparq");
+    export_model(net, info, 8, {}).save(path);
+    for (const char* backend : {"cpu", "device"}) {
+      EXPECT_EQ(runtime_accuracy(path.string(), data, backend), 100.0) << name << " " << backend;
+    }
+    fs::remove(path);
+  }
 }
 
 TEST(GraphNet, RefusesQuantizedModels) {
