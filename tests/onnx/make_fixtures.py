@@ -176,8 +176,60 @@ def export(name, model, shape, opset, gen, **kwargs):
     y.numpy().astype("<f4").tofile(path + ".output.f32")
 
 
+class FashionCnn(nn.Module):
+    """The small CNN at Fashion-MNIST size (1x28x28), for the end-to-end
+    import -> prune -> QAT -> export test of sparq-train."""
+
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                               nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+                               nn.MaxPool2d(2), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())
+        self.fc = nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.f(x), 1))
+
+
+def read_idx_images(path):
+    import gzip
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    n, h, w = (int.from_bytes(data[o:o + 4], "big") for o in (4, 8, 12))
+    return torch.from_numpy(np.frombuffer(data, np.uint8, n * h * w, 16).reshape(n, 1, h, w).copy())
+
+
+def read_idx_labels(path):
+    import gzip
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    return torch.from_numpy(np.frombuffer(data, np.uint8, offset=8).astype(np.int64))
+
+
+def fashion_cnn(data="/usr/share/datasets/fashion-mnist"):
+    """Trained for one epoch on Fashion-MNIST (inputs pixel / 255, nothing
+    else), as a user's model would be; exported at opset 13."""
+    torch.manual_seed(14)
+    model = FashionCnn()
+    images = read_idx_images(os.path.join(data, "train-images-idx3-ubyte.gz")).float() / 255
+    labels = read_idx_labels(os.path.join(data, "train-labels-idx1-ubyte.gz"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    order = torch.randperm(images.size(0))
+    for start in range(0, images.size(0), 128):
+        index = order[start:start + 128]
+        optimizer.zero_grad()
+        F.cross_entropy(model(images[index]), labels[index]).backward()
+        optimizer.step()
+    gen = torch.Generator().manual_seed(14)
+    export("fashion_cnn", model, (1, 28, 28), 13, gen)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    fashion_cnn()
     for opset in (11, 13, 17):
         gen = torch.Generator().manual_seed(14 + opset)
         torch.manual_seed(14 + opset)

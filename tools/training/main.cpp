@@ -81,6 +81,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train->add_option("--width", train_cmd.width, "channels of the first stage (0: default)")
       ->check(CLI::NonNegativeNumber);
+  auto add_model_flags = [](CLI::App* app, std::string& model, std::string& preprocess) {
+    app->add_option("--model", model,
+                    "float .sparq model to start from (sparq import MODEL.onnx -o X.sparq)");
+    app->add_option("--preprocess", preprocess,
+                    "with --model: model (as recorded in it) | dataset (mean/std measured) | "
+                    "scale=S,mean=M1/M2/..,std=S1/S2/..")
+        ->capture_default_str();
+  };
+  add_model_flags(train, train_cmd.model, train_cmd.preprocess);
   train_cmd.train.epochs = 6;
   train_cmd.train.lr = 0.05;
   train_cmd.train.warmup_fraction = 0.03;
@@ -100,7 +109,8 @@ int main(int argc, char** argv) {
   prune_cmd.command_line = command_line;
   auto* prune = app.add_subcommand("prune", "gradual N-of-9 pruning with fine-tuning, then QAT");
   add_data_flags(prune, prune_cmd.data);
-  prune->add_option("--in", prune_cmd.in, "checkpoint to prune")->required();
+  prune->add_option("--in", prune_cmd.in, "checkpoint to prune");
+  add_model_flags(prune, prune_cmd.model, prune_cmd.preprocess);
   prune->add_option("--out", prune_cmd.out, "checkpoint to write")->required();
   prune->add_option("--k", prune_cmd.target_k, "taps kept per 3x3 kernel (1..9)")
       ->capture_default_str();

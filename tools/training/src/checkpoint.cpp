@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "sparq/error.hpp"
+#include "sparq/model.hpp"
 
 namespace sparq::training {
 namespace fs = std::filesystem;
@@ -10,6 +11,10 @@ namespace {
 
 constexpr const char* kInfoKey = "sparq_training_info";
 constexpr const char* kFormat = "sparq-train checkpoint v1";
+// Modules built from a graph carry the source .sparq model (its bytes as a
+// uint8 tensor), so every later step rebuilds the same module.
+constexpr const char* kSourceModelKey = "sparq_source_model";
+constexpr const char* kImported = "imported";
 
 // Values never contain newlines (commands are single lines); a list is
 // joined with '\x1f' (the ASCII unit separator).
@@ -121,7 +126,7 @@ Net copy_net(Net& net) {
   out.save_to(buffer);
   torch::serialize::InputArchive in;
   in.load_from(buffer);
-  Net copy(net->arch());
+  Net copy = net->graph() ? Net(net->graph()->source()) : Net(net->arch());
   copy->load(in);
   return copy;
 }
@@ -130,6 +135,13 @@ void save_checkpoint(const fs::path& path, Net& net, const CheckpointInfo& info)
   torch::serialize::OutputArchive archive;
   net->save(archive);
   archive.write(kInfoKey, c10::IValue(serialize(info)));
+  if (net->graph()) {
+    std::vector<uint8_t> bytes = net->graph()->source()->to_bytes();
+    archive.write(
+        kSourceModelKey,
+        torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())}, torch::kUInt8)
+            .clone());
+  }
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   const fs::path temporary = path.string() + ".tmp";
   try {
@@ -156,7 +168,18 @@ LoadedCheckpoint load_checkpoint(const fs::path& path) {
   }
   LoadedCheckpoint loaded;
   loaded.info = deserialize(text.toStringRef(), path.string());
-  loaded.net = Net(arch_of(loaded.info));
+  if (loaded.info.arch == kImported) {
+    torch::Tensor bytes;
+    if (!archive.try_read(kSourceModelKey, bytes) || bytes.scalar_type() != torch::kUInt8) {
+      throw Error(ErrorCode::kIo,
+                  "checkpoint '" + path.string() + "' of an imported model lacks its source model");
+    }
+    bytes = bytes.contiguous();
+    loaded.net =
+        Net(Model::from_bytes({bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel())}));
+  } else {
+    loaded.net = Net(arch_of(loaded.info));
+  }
   try {
     loaded.net->load(archive);
   } catch (const c10::Error&) {

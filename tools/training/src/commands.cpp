@@ -9,6 +9,7 @@
 #include "sparq_training/checkpoint.hpp"
 #include "sparq_training/export.hpp"
 #include "sparq_training/image_folder.hpp"
+#include "sparq_training/imported_model.hpp"
 #include "sparq_training/prune.hpp"
 
 namespace sparq::training {
@@ -86,6 +87,14 @@ int run_train(const TrainCommand& cmd) {
     first_epoch = info.next_epoch;
     check_data_matches(train_data, info, cmd.out);
     std::fprintf(stderr, "resuming %s at epoch %d\n", cmd.out.c_str(), first_epoch + 1);
+  } else if (!cmd.model.empty()) {
+    ImportedStart start = start_from_model(cmd.model, cmd.preprocess, train_data);
+    net = start.net;
+    info = start.info;
+    info.phase = "train";
+    info.notes["seed"] = std::to_string(cmd.train.seed);
+    append_note(info, "recipe", "fine-tune imported: " + train_recipe(cmd.train));
+    append_note(info, "command", cmd.command_line);
   } else {
     torch::manual_seed(cmd.train.seed);
     ArchSpec arch = make_arch(cmd.arch, cmd.width, train_data.channels(), train_data.height(),
@@ -107,7 +116,7 @@ int run_train(const TrainCommand& cmd) {
     append_note(info, "recipe", "dense: " + train_recipe(cmd.train));
     append_note(info, "command", cmd.command_line);
   }
-  std::printf("%s, %s weights, %lld training / %lld test images\n", describe(net->arch()).c_str(),
+  std::printf("%s, %s weights, %lld training / %lld test images\n", net->description().c_str(),
               info.notes["weights"].c_str(), static_cast<long long>(train_data.size()),
               static_cast<long long>(test_data.size()));
   TrainOptions options = cmd.train;
@@ -128,8 +137,8 @@ int run_train(const TrainCommand& cmd) {
 }
 
 int run_prune(const PruneCommand& cmd) {
-  if (cmd.out.empty() || cmd.in.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "--in and --out are required");
+  if (cmd.out.empty() || cmd.in.empty() == cmd.model.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "--out and one of --in, --model are required");
   }
   if (cmd.target_k < 1 || cmd.target_k > 9) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -137,12 +146,23 @@ int run_prune(const PruneCommand& cmd) {
   }
   const auto start = Clock::now();
   const bool resuming = cmd.resume && fs::exists(cmd.out);
-  LoadedCheckpoint loaded = load_checkpoint(resuming ? cmd.out : cmd.in);
-  Net net = loaded.net;
-  CheckpointInfo info = loaded.info;
   Dataset train_data = load(cmd.data, Split::kTrain);
   Dataset test_data = load(cmd.data, Split::kTest);
-  check_data_matches(train_data, info, resuming ? cmd.out : cmd.in);
+  Net net{nullptr};
+  CheckpointInfo info;
+  if (!resuming && !cmd.model.empty()) {
+    ImportedStart start = start_from_model(cmd.model, cmd.preprocess, train_data);
+    net = start.net;
+    info = start.info;
+    info.notes["accuracy_fp32_imported"] = format_percent(evaluate(net, test_data, info.norm, {}));
+    std::printf("%s: fp32 %s%% before pruning\n", net->description().c_str(),
+                info.notes["accuracy_fp32_imported"].c_str());
+  } else {
+    LoadedCheckpoint loaded = load_checkpoint(resuming ? cmd.out : cmd.in);
+    net = loaded.net;
+    info = loaded.info;
+    check_data_matches(train_data, info, resuming ? cmd.out : cmd.in);
+  }
   const int start_k = net->density();
   if (start_k < 9 && !(info.sharing == cmd.sharing)) {
     throw Error(ErrorCode::kInvalidArgument, "--sharing " + to_string(cmd.sharing) +
@@ -214,7 +234,10 @@ int run_export(const ExportCommand& cmd) {
   provenance["accuracy_measured_by"] =
       "sparq-train: libtorch fake-quantized twin, exact integer numerics, test split";
   provenance["quantization"] =
-      "w4a" + std::to_string(cmd.act_bits) + " (stem and classifier: 8-bit weights and inputs)";
+      "w4a" + std::to_string(cmd.act_bits) +
+      (loaded.net->graph() ? " (sparq import --quantize rule: sparse s4 3x3 layers; the first "
+                             "layer and other convolutions / fully connected s8)"
+                           : " (stem and classifier: 8-bit weights and inputs)");
   provenance["k"] = std::to_string(loaded.net->density());
   provenance["sharing"] = to_string(loaded.info.sharing);
   provenance["command"] += (provenance["command"].empty() ? "" : "; ") + cmd.command_line;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "importers/onnx/imported_quantization.hpp"
 #include "sparq/error.hpp"
 #include "sparq/model_builder.hpp"
 #include "sparq/pruning.hpp"
@@ -57,6 +58,22 @@ SparseConv3x3Op sparse_conv(const ConvBn& conv, PatternSharing sharing, Activati
                              density, conv->stride, sharing, activation);
 }
 
+// An imported model: its graph with the trained weights (pruned taps zero),
+// quantized by the importer's rule, the one `sparq import --quantize` applies.
+Model export_graph_model(Net& net, const CheckpointInfo& info, int act_bits,
+                         const std::map<std::string, std::string>& provenance) {
+  const GraphNet& graph = net->graph();
+  onnx_import::QuantizedGraph q = onnx_import::quantize_imported(graph->float_graph(), act_bits);
+  ModelMetadata meta = graph->source()->metadata();
+  meta.name += "-k" + std::to_string(net->density()) + "-w4a" + std::to_string(act_bits);
+  meta.preprocessing.scale = info.norm.scale;
+  meta.preprocessing.mean = info.norm.mean;
+  meta.preprocessing.std = info.norm.std;
+  if (!info.class_names.empty()) meta.labels = info.class_names;
+  for (const auto& [key, value] : provenance) meta.provenance[key] = value;
+  return Model(std::move(q.graph), std::move(meta));
+}
+
 }  // namespace
 
 Model export_model(Net& net, const CheckpointInfo& info, int act_bits,
@@ -66,6 +83,7 @@ Model export_model(Net& net, const CheckpointInfo& info, int act_bits,
                 "--act-bits must be 8 or 4, is " + std::to_string(act_bits));
   }
   torch::NoGradGuard no_grad;
+  if (net->graph()) return export_graph_model(net, info, act_bits, provenance);
   const ArchSpec& arch = net->arch();
   const auto& convs = net->convs();
   ModelBuilder b;

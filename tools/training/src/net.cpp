@@ -81,6 +81,40 @@ NetImpl::NetImpl(ArchSpec arch) : arch_(std::move(arch)) {
   }
 }
 
+NetImpl::NetImpl(std::shared_ptr<const Model> source) {
+  const Graph& g = source->graph();
+  const Shape& in = g.value(g.input).shape;
+  const Shape& out = g.value(g.outputs.at(0)).shape;
+  if (in.rank() != 3 || out.rank() != 1) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "training needs a model with a [C, H, W] input and [classes] output, this one has " +
+            in.to_string() + " -> " + out.to_string());
+  }
+  arch_.name = "imported";
+  arch_.in_channels = static_cast<int>(in[0]);
+  arch_.height = static_cast<int>(in[1]);
+  arch_.width_px = static_cast<int>(in[2]);
+  arch_.classes = static_cast<int>(out[0]);
+  graph_ = register_module("graph", GraphNet(std::move(source)));
+}
+
+std::string NetImpl::description() const {
+  if (!graph_) return describe(arch_);
+  const auto& model = *graph_->source();
+  return "imported " + model.metadata().name + " (" + std::to_string(model.graph().nodes.size()) +
+         " nodes, " + std::to_string(graph_->prunable().size()) + " prunable 3x3 convolutions)";
+}
+
+std::vector<MaskedWeight> NetImpl::prunable_weights() const {
+  if (graph_) return graph_->prunable();
+  std::vector<MaskedWeight> result;
+  for (const auto& c : prunable_convs()) {
+    result.push_back({c->weight, c->mask, c->out_channels, c->in_channels});
+  }
+  return result;
+}
+
 std::vector<ConvBn> NetImpl::prunable_convs() const {
   std::vector<ConvBn> result;
   for (const auto& c : convs_) {
@@ -90,15 +124,16 @@ std::vector<ConvBn> NetImpl::prunable_convs() const {
 }
 
 int NetImpl::density() const {
-  auto convs = prunable_convs();
-  if (convs.empty()) return 9;
-  const auto& c = convs.front();
-  torch::Tensor m = c->mask.to(torch::kUInt8).contiguous();
-  return mask_density({m.data_ptr<uint8_t>(), static_cast<size_t>(m.numel())}, c->out_channels,
-                      c->in_channels);
+  auto weights = prunable_weights();
+  if (weights.empty()) return 9;
+  const auto& c = weights.front();
+  torch::Tensor m = c.mask.to(torch::kUInt8).contiguous();
+  return mask_density({m.data_ptr<uint8_t>(), static_cast<size_t>(m.numel())}, c.out_channels,
+                      c.in_channels);
 }
 
 torch::Tensor NetImpl::forward(const torch::Tensor& input, const QuantMode& mode) {
+  if (graph_) return graph_->forward(input, mode);
   const bool ste = !mode.exact;
   // Quantizes the input of a quantized layer (signed 8-bit for the image).
   auto quantize = [&](const torch::Tensor& x, int bits, bool is_signed) {

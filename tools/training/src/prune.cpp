@@ -10,14 +10,14 @@ namespace sparq::training {
 
 void prune_one_round(Net& net, PatternSharing sharing) {
   torch::NoGradGuard no_grad;
-  for (auto& conv : net->prunable_convs()) {
-    torch::Tensor w = (conv->weight * conv->mask).contiguous();
-    torch::Tensor m = conv->mask.to(torch::kUInt8).contiguous();
+  for (auto& conv : net->prunable_weights()) {
+    torch::Tensor w = (conv.weight * conv.mask).contiguous();
+    torch::Tensor m = conv.mask.to(torch::kUInt8).contiguous();
     sparq::prune_round({w.data_ptr<float>(), static_cast<size_t>(w.numel())},
-                       {m.data_ptr<uint8_t>(), static_cast<size_t>(m.numel())}, conv->out_channels,
-                       conv->in_channels, sharing);
-    conv->mask.copy_(m.to(torch::kFloat32));
-    conv->weight.copy_(w);
+                       {m.data_ptr<uint8_t>(), static_cast<size_t>(m.numel())}, conv.out_channels,
+                       conv.in_channels, sharing);
+    conv.mask.copy_(m.to(torch::kFloat32));
+    conv.weight.copy_(w);
   }
 }
 

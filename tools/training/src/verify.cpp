@@ -24,7 +24,10 @@ double runtime_accuracy(const std::string& model_path, const Dataset& data,
   norm.mean.resize(static_cast<size_t>(pre.channels), 0.0f);
   norm.std.resize(static_cast<size_t>(pre.channels), 1.0f);
   SessionOptions options;
+  // Operations a backend lacks (imported models: channel_affine, sigmoid,
+  // concat, ...) run on the reference backend, as in `sparq run`.
   options.backends = {backend};
+  if (backend != "reference") options.backends.push_back("reference");
   Session session(model, options);
   int64_t correct = 0;
   const int64_t batch = 250;

@@ -21,6 +21,10 @@ struct TrainCommand {
   DataOptions data;
   std::string arch = "cnn";
   int width = 0;  // 0: the architecture's default
+  // A float .sparq model (imported) to start from instead of `arch`, and how
+  // images become its input (imported_model.hpp: model | dataset | scale=..).
+  std::string model;
+  std::string preprocess = "model";
   TrainOptions train;
   std::string out;
   bool resume = false;       // continue the run saved at `out`
@@ -30,6 +34,9 @@ struct TrainCommand {
 struct PruneCommand {
   DataOptions data;
   std::string in, out;
+  // Instead of `in`: a float .sparq model and its preprocessing (as for train).
+  std::string model;
+  std::string preprocess = "model";
   int target_k = 1;
   PatternSharing sharing;
   TrainOptions finetune;  // per round

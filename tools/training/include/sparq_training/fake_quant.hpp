@@ -13,6 +13,13 @@
 
 namespace sparq::training {
 
+// How a module runs: float, or as the fake-quantized twin of its export.
+struct QuantMode {
+  bool enabled = false;
+  int act_bits = 8;    // inputs of the pruned middle layers: 8 or 4
+  bool exact = false;  // evaluation: no straight-through estimator, exact rescale
+};
+
 struct QuantizedTensor {
   torch::Tensor q;      // integer-valued float tensor, same shape as the input
   torch::Tensor scale;  // activations: [N]; weights: [O]

@@ -15,14 +15,9 @@
 
 #include "sparq_training/arch.hpp"
 #include "sparq_training/fake_quant.hpp"
+#include "sparq_training/graph_net.hpp"
 
 namespace sparq::training {
-
-struct QuantMode {
-  bool enabled = false;
-  int act_bits = 8;    // inputs of the pruned middle layers: 8 or 4
-  bool exact = false;  // evaluation: no straight-through estimator, exact rescale
-};
 
 // A convolution without bias followed by BatchNorm (ReLU is applied by the net).
 class ConvBnImpl : public torch::nn::Module {
@@ -45,13 +40,25 @@ class ConvBnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvBn);
 
+// One of the built-in architectures (ArchSpec), or any float sparq graph
+// (an imported model: GraphNet) behind the same interface, so training,
+// pruning, QAT, checkpoints and evaluation treat both alike.
 class NetImpl : public torch::nn::Module {
  public:
   explicit NetImpl(ArchSpec arch);
+  // A module built from a float graph; arch() then has the name "imported",
+  // the input size and class count of the graph, and no layers.
+  explicit NetImpl(std::shared_ptr<const Model> source);
 
   torch::Tensor forward(const torch::Tensor& x, const QuantMode& mode = {});
 
   const ArchSpec& arch() const { return arch_; }
+  // The graph module, or null for a built-in architecture.
+  GraphNet graph() const { return graph_; }
+  // "cnn-w32: conv32 ..." or "imported NAME (N nodes)" for logs.
+  std::string description() const;
+  // The weights pruning applies to, whichever kind of module this is.
+  std::vector<MaskedWeight> prunable_weights() const;
   // The convs in graph order, and those that pruning applies to.
   const std::vector<ConvBn>& convs() const { return convs_; }
   std::vector<ConvBn> prunable_convs() const;
@@ -70,6 +77,7 @@ class NetImpl : public torch::nn::Module {
   std::vector<ConvBn> convs_;
   std::vector<BlockConvs> blocks_;
   torch::nn::Linear classifier_{nullptr};
+  GraphNet graph_{nullptr};
 };
 TORCH_MODULE(Net);
 
