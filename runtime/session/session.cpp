@@ -87,7 +87,7 @@ struct Session::Impl {
     const Graph& graph = model->graph();
     for (const Step& s : steps) {
       if (!s.compiled) continue;
-      const auto bytes = static_cast<int64_t>(s.compiled->scratch_bytes(batch));
+      const auto bytes = static_cast<int64_t>(s.compiled->scratch_bytes(batch, threads));
       if (bytes > scratch)
         scratch = bytes, scratch_node = graph.nodes[static_cast<size_t>(s.node)].name;
     }
@@ -281,7 +281,7 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   const auto b = static_cast<size_t>(batch);
   size_t scratch = 0;
   for (const Step& s : steps) {
-    if (s.compiled) scratch = std::max(scratch, s.compiled->scratch_bytes(batch));
+    if (s.compiled) scratch = std::max(scratch, s.compiled->scratch_bytes(batch, threads));
   }
   scratch = (scratch + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
   // Slack past the end: SIMD kernels may read one vector beyond a tensor.

@@ -154,7 +154,7 @@ class Conv2dNode : public CompiledNode {
     return kernels::depthwise_scratch_elements(g_) * sizeof(float);
   }
 
-  size_t scratch_bytes(int64_t batch) const override {
+  size_t scratch_bytes(int64_t batch, int /*threads*/) const override {
     if (path_ == ConvPath::kDepthwise) return 0;  // per-task plane buffers
     return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());
   }
@@ -174,7 +174,7 @@ class Conv2dNode : public CompiledNode {
     std::vector<uint8_t> own_scratch;
     auto* scratch = static_cast<uint8_t*>(ctx.scratch);
     if (scratch == nullptr) {
-      own_scratch.resize(scratch_bytes(batch));
+      own_scratch.resize(scratch_bytes(batch, ctx.threads));
       scratch = own_scratch.data();
     }
     pack_inputs(inputs[0], batch, ctx.threads, scratch);

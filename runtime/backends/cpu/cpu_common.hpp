@@ -7,8 +7,8 @@
 #include <span>
 #include <string>
 
-#include "kernels/common/capped_parallel.hpp"
 #include "kernels/isa/isa.hpp"
+#include "runtime/backends/cpu/capped_parallel.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/backend.hpp"
 #include "sparq/graph.hpp"
@@ -28,13 +28,13 @@ inline int64_t check_views(const std::string& node, std::span<const ConstTensorV
 }
 
 // Runs body(begin, end) over [0, count) on at most `threads` threads, in
-// whatever arena the caller runs (kernels/common/capped_parallel.hpp).
+// whatever arena the caller runs (capped_parallel.hpp).
 // Callers give every index its own outputs, computed the same way whichever
 // range it lands in, so results never depend on the thread count or the split.
 template <typename Body>
 void parallel_ranges(int64_t count, int threads, const Body& body) {
-  kernels::run_capped(count, threads, kernels::balanced_grain(count, threads),
-                      [&](int, int64_t begin, int64_t end) { body(begin, end); });
+  run_capped(count, threads, balanced_grain(count, threads),
+             [&](int, int64_t begin, int64_t end) { body(begin, end); });
 }
 
 // "<family>__<isa>", the XNNPACK-style name reported by kernel_name().
