@@ -67,6 +67,6 @@ AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input);
 
 // Pixels per vector of the scalar quad kernel's tiles (a plain loop; the
 // number only sets the tile granularity).
-inline constexpr int kScalarLanes = 16;
+inline constexpr int kScalarVectorPixels = 16;
 
 }  // namespace sparq::kernels::sparse3x3

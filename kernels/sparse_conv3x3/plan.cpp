@@ -8,9 +8,9 @@
 #include <limits>
 #include <string>
 
-#include "kernels/sparse_conv3x3/lane_ops.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #include "kernels/sparse_conv3x3/tile_entries.hpp"
 #include "kernels/sparse_conv3x3/tile_program.hpp"
 #include "sparq/error.hpp"
@@ -19,18 +19,18 @@
 namespace sparq::kernels {
 namespace sparse3x3 {
 
-LaneOps lane_ops_for(Isa isa) {
+StagingEpilogue staging_epilogue_for(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return lane_ops_scalar();
+      return staging_epilogue_scalar();
     case Isa::kAvx2:
-      return lane_ops_avx2();
+      return staging_epilogue_avx2();
     case Isa::kAvx512:
     case Isa::kVnni:
     case Isa::kAmx:
-      return lane_ops_avx512();
+      return staging_epilogue_avx512();
   }
-  return lane_ops_scalar();
+  return staging_epilogue_scalar();
 }
 }  // namespace sparse3x3
 
@@ -77,8 +77,8 @@ struct PathFamily {
   Isa isa;
   LaneLayout layout;
   VectorAxis axis;
-  int out_blocks[4];  // 0 = unused
-  int vector_lanes;   // pixels per vector (kOutputChannels: 1)
+  int out_block_sizes[4];  // output channels per block; 0 = unused
+  int vector_pixels;       // pixels per vector (kOutputChannels: 1)
   // Most pixel vectors (kOutputChannels: pixels) per tile for an out block.
   int (*max_pixel_vecs)(int out_block);
   AccumulateFn (*accumulate)(int out_block, int pixel_vecs, bool signed_input);
@@ -95,7 +95,7 @@ const PathFamily kPathFamilies[] = {
      LaneLayout::kQuad,
      VectorAxis::kPixels,
      {1, 2, 4},
-     sparse3x3::kScalarLanes,
+     sparse3x3::kScalarVectorPixels,
      [](int ob) { return sparse3x3::max_pixel_vecs_scalar(ob); },
      [](int ob, int pv, bool s) { return sparse3x3::accumulate_quad_scalar(ob, pv, s); },
      Isa::kAvx2,
@@ -159,7 +159,7 @@ const PathFamily* family_of(const Sparse3x3Path& path) {
 }
 
 bool offers_block(const PathFamily& family, int out_block) {
-  for (int ob : family.out_blocks) {
+  for (int ob : family.out_block_sizes) {
     if (ob != 0 && ob == out_block) return true;
   }
   return false;
@@ -210,8 +210,8 @@ Sparse3x3Geometry make_geometry(const Sparse3x3Problem& p, const Sparse3x3Path& 
 
 // Pixel vectors per tile: as many as the register block allows, then evened
 // out so the last tile wastes as little as possible.
-int choose_pixel_vecs(int64_t grid_pixels, int lanes, int max_vecs) {
-  const int64_t vecs_needed = (grid_pixels + lanes - 1) / lanes;
+int choose_pixel_vecs(int64_t grid_pixels, int vector_pixels, int max_vecs) {
+  const int64_t vecs_needed = (grid_pixels + vector_pixels - 1) / vector_pixels;
   const int64_t tiles = (vecs_needed + max_vecs - 1) / max_vecs;
   return static_cast<int>(std::clamp<int64_t>((vecs_needed + tiles - 1) / tiles, 1, max_vecs));
 }
@@ -294,7 +294,7 @@ struct PathPlan {
   Sparse3x3Geometry geometry;
   int lanes_per_chunk = 1;
   int chunks = 0;
-  int out_blocks = 0;
+  int block_count = 0;
   int blocks_per_task = 1;
   double cost = 0;
 };
@@ -313,7 +313,7 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
   const int OB = path.out_block;
   const int T = path.tile_pixels();
   const int s = problem.stride;
-  plan.out_blocks = (O + OB - 1) / OB;
+  plan.block_count = (O + OB - 1) / OB;
   const int64_t window_elems =
       static_cast<int64_t>(s) * s * (T + static_cast<int64_t>(2 / s) * g.pitch + 2 / s);
   const bool tile_program = path.isa == Isa::kAmx;
@@ -326,7 +326,7 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
                           plan.lanes_per_chunk / sparse3x3::kTileRows * sparse3x3::kTileRows));
   }
   plan.chunks = (g.lanes + plan.lanes_per_chunk - 1) / plan.lanes_per_chunk;
-  plan.blocks_per_task = std::min(std::max(1, kTaskOutputChannels / OB), plan.out_blocks);
+  plan.blocks_per_task = std::min(std::max(1, kTaskOutputChannels / OB), plan.block_count);
 
   const int pv = path.pixel_vecs;
   const bool by_channels = path.axis == VectorAxis::kOutputChannels;
@@ -362,7 +362,7 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
   double call_cycles_per_tile = 0;
   double tile_program_cycles_per_tile = 0;
   std::vector<uint16_t> lane_taps;
-  for (int b = 0; b < plan.out_blocks; ++b) {
+  for (int b = 0; b < plan.block_count; ++b) {
     stats.block_taps(path.layout, b * OB, b * OB + OB, lane_taps);
     if (tile_program) {
       const int channel_tiles = OB / 16;
@@ -392,7 +392,7 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
   // The output-channel epilogue gathers each channel's pixels (AVX-512):
   // about 0.6 cycles per output element (fitted like the constants above;
   // 2.0 when it stored each output with a scalar chain).
-  if (by_channels) plan.cost += kChannelEpilogueCycles * plan.out_blocks * OB * T * g.tiles;
+  if (by_channels) plan.cost += kChannelEpilogueCycles * plan.block_count * OB * T * g.tiles;
   return plan;
 }
 
@@ -432,22 +432,22 @@ std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3P
     path.layout = family.layout;
     path.axis = family.axis;
     path.out_block = out_block;
-    path.vector_lanes = family.vector_lanes;
+    path.vector_pixels = family.vector_pixels;
     const int max_vecs = family.max_pixel_vecs(out_block);
     path.pixel_vecs = family.axis == VectorAxis::kOutputChannels
                           ? choose_pixel_vecs(problem.out_width(), 1, max_vecs)
-                          : choose_pixel_vecs(grid, family.vector_lanes, max_vecs);
+                          : choose_pixel_vecs(grid, family.vector_pixels, max_vecs);
     paths.push_back(path);
   };
-  auto interleaved = [](const PathFamily& family) { return family.out_blocks[3] == 0; };
+  auto interleaved = [](const PathFamily& family) { return family.out_block_sizes[3] == 0; };
   for (int slot = 0; slot < 3; ++slot) {
     for (const PathFamily& family : kPathFamilies) {
-      if (interleaved(family)) add(family, family.out_blocks[slot]);
+      if (interleaved(family)) add(family, family.out_block_sizes[slot]);
     }
   }
   for (const PathFamily& family : kPathFamilies) {
     if (interleaved(family)) continue;
-    for (int out_block : family.out_blocks) add(family, out_block);
+    for (int out_block : family.out_block_sizes) add(family, out_block);
   }
   return paths;
 }
@@ -537,7 +537,7 @@ SparseConv3x3Kernel SparseConv3x3Kernel::pack(
   k.bias_.assign(bias.begin(), bias.end());
   const Sparse3x3Geometry& g = plan.geometry;
   k.geometry_ = g;
-  k.out_blocks_ = plan.out_blocks;
+  k.block_count_ = plan.block_count;
   k.chunks_ = plan.chunks;
   k.blocks_per_task_ = plan.blocks_per_task;
   k.cost_ = plan.cost;
@@ -550,7 +550,7 @@ SparseConv3x3Kernel SparseConv3x3Kernel::pack(
   const bool tile_program = path.isa == Isa::kAmx;
   const bool f32 = path.layout == LaneLayout::kF32;
   const int64_t max_abs_input = problem.signed_input ? 128 : 255;
-  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.out_blocks_ * 3 + 1);
+  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.block_count_ * 3 + 1);
   k.flush_after_chunk_.assign(static_cast<size_t>(k.chunks_), 0);
   std::vector<int64_t> bound_since_flush(static_cast<size_t>(O), 0);
   std::vector<int64_t> bound_chunk(static_cast<size_t>(O), 0);
@@ -561,7 +561,7 @@ SparseConv3x3Kernel SparseConv3x3Kernel::pack(
     const int lane_begin = c * plan.lanes_per_chunk;
     const int lane_end = std::min(g.lanes, lane_begin + plan.lanes_per_chunk);
     std::fill(bound_chunk.begin(), bound_chunk.end(), 0);
-    for (int b = 0; b < k.out_blocks_; ++b) {
+    for (int b = 0; b < k.block_count_; ++b) {
       if (tile_program) {
         // Pixel tiles run every tap row: one range (rows 1 and 2 empty).
         k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));

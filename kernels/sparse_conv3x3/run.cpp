@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/sparse_conv3x3/lane_ops.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #include "sparq/quantization.hpp"
 
 namespace sparq::kernels {
@@ -32,7 +32,7 @@ void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lan
                                      int row_end) const {
   const Sparse3x3Geometry& g = geometry_;
   const Sparse3x3Problem& p = problem_;
-  const sparse3x3::LaneOps ops = sparse3x3::lane_ops_for(path_.isa);
+  const sparse3x3::StagingEpilogue ops = sparse3x3::staging_epilogue_for(path_.isa);
   const int64_t plane_in = static_cast<int64_t>(p.height) * p.width;
   const int64_t planes_elems = static_cast<int64_t>(p.stride) * p.stride * g.plane_elems;
   const auto* bytes = static_cast<const uint8_t*>(input);  // u8 or s8: one byte per value
@@ -95,7 +95,7 @@ size_t SparseConv3x3Kernel::worker_scratch_bytes() const {
 void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int tile, int group,
                                        const Sparse3x3Sample& sample) const {
   const int block_begin = group * blocks_per_task_;
-  const int block_end = std::min(out_blocks_, block_begin + blocks_per_task_);
+  const int block_end = std::min(block_count_, block_begin + blocks_per_task_);
   const float act_scale = sample.act_scale;
   float* const output = sample.output;
   const Sparse3x3Geometry& g = geometry_;
@@ -121,7 +121,7 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
   const auto [ky_begin, ky_end] = by_channels ? problem_.tap_rows(tile_row) : std::pair{0, 3};
   for (int c = 0; c < chunks_; ++c) {
     for (int b = block_begin; b < block_end; ++b) {
-      const size_t slot = static_cast<size_t>(c) * out_blocks_ + b;
+      const size_t slot = static_cast<size_t>(c) * block_count_ + b;
       fn(tile_input, entries_.data() + starts_[3 * slot + ky_begin],
          entries_.data() + starts_[3 * slot + ky_end],
          acc + static_cast<size_t>(b - block_begin) * OB * T,
@@ -142,7 +142,7 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
   // Flushed fp32 paths end with everything in the int32 accumulator.
   const int32_t* final_acc = needs_flush_ ? flushed : acc;
   const bool acc_is_float = f32 && !needs_flush_;
-  const sparse3x3::LaneOps ops = sparse3x3::lane_ops_for(path_.isa);
+  const sparse3x3::StagingEpilogue ops = sparse3x3::staging_epilogue_for(path_.isa);
   if (by_channels) {
     const int pixels = std::min(T, out_w - tile_x0);
     float scales[64];

@@ -14,7 +14,7 @@
 // - Lane layouts: kF32 stages one channel per lane as exact fp32 integers
 //   (FMA is exact while partial sums stay below 2^24; the plan proves the
 //   bound per layer and flushes to int32 where it cannot); kQuad interleaves 4
-//   channels per lane as bytes so one vpdpbusd lane sums the 4 channels of one
+//   channels per lane as bytes so one vpdpbusd element sums the 4 channels of one
 //   tap: a quad's entry covers the union of its 4 channels' tap positions,
 //   which costs nothing extra when input channels share patterns (in_group%4==0).
 // - AMX (isa kAmx, "quadtile"): the quad lanes and pixel-form accumulators,
@@ -78,10 +78,14 @@ struct Sparse3x3Path {
   Isa isa = Isa::kScalar;
   LaneLayout layout = LaneLayout::kQuad;
   VectorAxis axis = VectorAxis::kPixels;
-  int out_block = 1;      // OB output channels accumulated together
-  int pixel_vecs = 1;     // PV vectors of pixels per tile (kOutputChannels: pixels)
-  int vector_lanes = 16;  // pixels per vector (kOutputChannels: 1)
-  int tile_pixels() const { return pixel_vecs * vector_lanes; }
+  // The register block: out_block (OB) output channels x pixel_vecs (PV)
+  // pixel vectors of vector_pixels consecutive grid pixels each. The
+  // output-channel form broadcasts one pixel per "vector" (vector_pixels 1)
+  // and holds 16 output channels per register instead.
+  int out_block = 1;
+  int pixel_vecs = 1;
+  int vector_pixels = 16;
+  int tile_pixels() const { return pixel_vecs * vector_pixels; }
 };
 
 // "f32", "quad" or "quadoc" (quad lanes, output-channel vectors): the layout
@@ -90,7 +94,10 @@ const char* layout_name(const Sparse3x3Path& path);
 
 // Where the staged ("aligned") input lives and how taps address it.
 struct Sparse3x3Geometry {
-  int lanes = 0;  // staged lanes: channels (kF32) or ceil(channels/4) (kQuad)
+  // Staged lanes (one zero-padded plane set each): channels (kF32) or
+  // ceil(channels / 4) (kQuad). A "lane" is always one of these, never a
+  // vector element (those are pixels: vector_pixels).
+  int lanes = 0;
   int pitch = 0;  // row pitch of a plane and of the output grid
   int plane_rows = 0;
   int64_t plane_elems = 0;
@@ -200,7 +207,7 @@ class SparseConv3x3Kernel {
   // The plane rows [first, second) tiles [tile_begin, tile_end) read.
   std::pair<int, int> plane_rows_read(int tile_begin, int tile_end) const;
   // Output-block groups (tasks per tile).
-  int groups() const { return (out_blocks_ + blocks_per_task_ - 1) / blocks_per_task_; }
+  int groups() const { return (block_count_ + blocks_per_task_ - 1) / blocks_per_task_; }
   // Bytes of the accumulators of one (tile, group) task.
   size_t accumulator_bytes() const;
   void compute_task(const uint8_t* staged, int32_t* acc, int tile, int group,
@@ -220,7 +227,7 @@ class SparseConv3x3Kernel {
   // 4 packed s8).
   std::vector<int32_t> entries_;
   std::vector<int64_t> starts_;
-  int out_blocks_ = 0;
+  int block_count_ = 0;
   int chunks_ = 0;
   // kF32 only: flush the fp32 accumulators into int32 after chunk c (keeps
   // every fp32 partial sum below 2^24).

@@ -401,7 +401,7 @@ class SparseKernelTileProgram : public ::testing::Test {
         path.layout = kernels::LaneLayout::kQuad;
         path.out_block = 16 * channel_tiles;
         path.pixel_vecs = pixel_vecs;
-        path.vector_lanes = 16;
+        path.vector_pixels = 16;
         paths.push_back(path);
       }
     }
