@@ -114,4 +114,40 @@ inline SparseLayerCase sparse_layer_case(int index) {
   return c;
 }
 
+// One path's plan as packing it reports: the estimated cost and the entries.
+struct PathCost {
+  kernels::Sparse3x3Path path;
+  double cost = 0;
+  int64_t entries = 0;
+};
+
+// Every candidate path at AVX-512 (as far as this CPU goes), then, for
+// unsigned inputs, the AMX tile program's 10 register blocks on the emulated
+// tile unit (their plan is the real unit's).
+inline std::vector<PathCost> path_costs(const SparseLayerCase& c) {
+  using kernels::SparseConv3x3Kernel;
+  std::vector<PathCost> costs;
+  for (const kernels::Sparse3x3Path& path :
+       SparseConv3x3Kernel::candidate_paths(c.problem, kernels::Isa::kAvx512)) {
+    const auto kernel = SparseConv3x3Kernel::create_on_path(c.problem, c.taps, c.weight_scales,
+                                                            c.bias, Activation::kRelu, path);
+    costs.push_back({path, kernel.estimated_cost(), kernel.entry_count()});
+  }
+  if (c.problem.signed_input || !kernels::isa_supported(kernels::Isa::kAvx512)) return costs;
+  for (int channel_tiles = 1; channel_tiles <= 4; ++channel_tiles) {
+    for (int pixel_vecs = 1; pixel_vecs <= 7 / (channel_tiles + 1); ++pixel_vecs) {
+      kernels::Sparse3x3Path path;
+      path.isa = kernels::Isa::kAmx;
+      path.layout = kernels::LaneLayout::kQuad;
+      path.out_block = 16 * channel_tiles;
+      path.pixel_vecs = pixel_vecs;
+      path.vector_pixels = 16;
+      const auto kernel = SparseConv3x3Kernel::create_emulating_tiles(
+          c.problem, c.taps, c.weight_scales, c.bias, Activation::kRelu, path);
+      costs.push_back({path, kernel.estimated_cost(), kernel.entry_count()});
+    }
+  }
+  return costs;
+}
+
 }  // namespace sparq::testing
