@@ -81,7 +81,7 @@ struct SparqLayer {
     }
     const sparq::Value& out = graph.value(y);
     output = sparq::Tensor(out.shape.with_batch(1), out.dtype);
-    scratch.resize(node->scratch_bytes(1) + 64);
+    scratch.resize(node->scratch_bytes(1, 1) + 64);
   }
 
   void run() {

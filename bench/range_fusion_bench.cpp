@@ -44,7 +44,9 @@ class SilentCpuBackend : public Backend {
       plain.ranges = nullptr;
       inner_->run(inputs, plain, ctx);
     }
-    size_t scratch_bytes(int64_t batch) const override { return inner_->scratch_bytes(batch); }
+    size_t scratch_bytes(int64_t batch, int threads) const override {
+      return inner_->scratch_bytes(batch, threads);
+    }
     std::string kernel_name() const override { return inner_->kernel_name(); }
 
    private:

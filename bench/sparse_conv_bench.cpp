@@ -29,6 +29,7 @@
 
 #include "kernels/isa/isa.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
 #include "sparq/sparse_format.hpp"
 
 namespace {
@@ -114,13 +115,16 @@ void bench_sparq(benchmark::State& state, Layer layer, int density, bool shared,
   std::uniform_int_distribution<int> byte(0, 255);
   for (uint8_t& v : input) v = static_cast<uint8_t>(byte(gen));
   std::vector<float> output(static_cast<size_t>(C) * layer.size * layer.size);
-  AlignedBytes scratch(kernel.scratch_bytes());
   tbb::task_arena arena(threads);
   // As the CPU node runs it: a layer too small to gain from a second thread
   // uses one (the threads_used counter says so).
   const int used = kernel.useful_threads(threads);
+  AlignedBytes scratch(sparq::cpu::sparse_conv3x3_sample_scratch(kernel, used));
   for (auto _ : state) {
-    arena.execute([&] { kernel.run(input.data(), 0.02f, output.data(), scratch.get(), used); });
+    arena.execute([&] {
+      sparq::cpu::run_sparse_conv3x3_sample(kernel, {input.data(), 0.02f, output.data()},
+                                            scratch.get(), used);
+    });
     benchmark::DoNotOptimize(output.data());
   }
   set_counters(state, dense_macs(layer), dense_macs(layer) * density / 9);

@@ -83,10 +83,12 @@ void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
       c.problem, c.taps, c.scales, c.bias, sparq::Activation::kRelu, sparq::kernels::active_isa());
   std::vector<uint8_t> input(static_cast<size_t>(layer.channels) * layer.size * layer.size, 200);
   std::vector<float> output(input.size());
-  auto* scratch =
-      static_cast<uint8_t*>(::operator new (kernel.scratch_bytes() + 64, std::align_val_t{64}));
+  // One worker: the kernel's whole work on the calling thread.
+  const sparq::kernels::Sparse3x3Work whole = kernel.work(1);
+  auto* scratch = static_cast<uint8_t*>(
+      ::operator new (kernel.worker_scratch_bytes() + 64, std::align_val_t{64}));
   for (auto _ : state) {
-    kernel.run(input.data(), 0.01f, output.data(), scratch, 1);
+    kernel.run_items({input.data(), 0.01f, output.data()}, whole, 0, whole.items, scratch, false);
     benchmark::DoNotOptimize(output.data());
   }
   ::operator delete (scratch, std::align_val_t{64});

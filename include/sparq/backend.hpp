@@ -38,7 +38,7 @@ struct NodeStats {
 
 struct ExecContext {
   int threads = 1;             // threads the kernel may use (oneTBB, inside the session's arena)
-  void* scratch = nullptr;     // CompiledNode::scratch_bytes(batch) bytes, 64-byte aligned
+  void* scratch = nullptr;     // CompiledNode::scratch_bytes(batch, threads) bytes, 64-byte aligned
   NodeStats* stats = nullptr;  // may be null; device kernels add their figures here
 };
 
@@ -50,10 +50,10 @@ class CompiledNode {
   // quantized tensor writes output.scales.
   virtual void run(std::span<const ConstTensorView> inputs, const TensorView& output,
                    const ExecContext& ctx) const = 0;
-  virtual size_t scratch_bytes(int64_t batch) const { return 0; }
-  // Bytes run() allocates by itself for each thread it uses (buffers not
-  // taken from ctx.scratch); the session counts them against its limits.
-  virtual size_t thread_buffer_bytes() const { return 0; }
+  // Scratch a run of `batch` samples on `threads` threads uses (ctx.scratch),
+  // per-worker buffers included: the session plans and counts every byte a
+  // node's run takes besides its output.
+  virtual size_t scratch_bytes(int64_t batch, int threads) const { return 0; }
   // True when run() writes output.ranges[n] (SampleRange) for every sample
   // whenever the view has ranges.
   virtual bool reports_output_range() const { return false; }

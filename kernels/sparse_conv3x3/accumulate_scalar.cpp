@@ -34,7 +34,7 @@ struct ScalarQuad {
   template <int OB, int PV>
   static void run(const uint8_t* tile_input, const int32_t* entries, const int32_t* entries_end,
                   void* acc, bool fresh) {
-    accumulate_quad<In>(tile_input, entries, entries_end, acc, fresh, OB, PV * kScalarLanes);
+    accumulate_quad<In>(tile_input, entries, entries_end, acc, fresh, OB, PV * kScalarVectorPixels);
   }
 };
 

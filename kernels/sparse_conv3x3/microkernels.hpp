@@ -16,10 +16,9 @@
 
 namespace sparq::kernels::sparse3x3 {
 
-// `fresh`: the accumulators start from zero instead of being loaded (the
-// first input chunk), which spares zeroing them in memory beforehand.
-using AccumulateFn = void (*)(const uint8_t* tile_input, const int32_t* entries,
-                              const int32_t* entries_end, void* acc, bool fresh);
+// AccumulateFn (sparse_conv3x3.hpp) `fresh`: the accumulators start from
+// zero instead of being loaded (the first input chunk), which spares zeroing
+// them in memory beforehand.
 
 // Register-block limits of each implementation (PV = pixel vectors per
 // tile): OB x PV accumulators plus OB weights and one input must fit the
@@ -68,6 +67,6 @@ AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input);
 
 // Pixels per vector of the scalar quad kernel's tiles (a plain loop; the
 // number only sets the tile granularity).
-inline constexpr int kScalarLanes = 16;
+inline constexpr int kScalarVectorPixels = 16;
 
 }  // namespace sparq::kernels::sparse3x3

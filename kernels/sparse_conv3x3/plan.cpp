@@ -2,14 +2,15 @@
 // lists per (input chunk, output block), the fp32 exactness proof, and the
 // choice of the cheapest path from a per-ISA cost model (docs/BREAK_EVEN.md).
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
 
-#include "kernels/sparse_conv3x3/lane_ops.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #include "kernels/sparse_conv3x3/tile_entries.hpp"
 #include "kernels/sparse_conv3x3/tile_program.hpp"
 #include "sparq/error.hpp"
@@ -18,18 +19,18 @@
 namespace sparq::kernels {
 namespace sparse3x3 {
 
-LaneOps lane_ops_for(Isa isa) {
+StagingEpilogue staging_epilogue_for(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return lane_ops_scalar();
+      return staging_epilogue_scalar();
     case Isa::kAvx2:
-      return lane_ops_avx2();
+      return staging_epilogue_avx2();
     case Isa::kAvx512:
     case Isa::kVnni:
     case Isa::kAmx:
-      return lane_ops_avx512();
+      return staging_epilogue_avx512();
   }
-  return lane_ops_scalar();
+  return staging_epilogue_scalar();
 }
 }  // namespace sparse3x3
 
@@ -68,52 +69,110 @@ constexpr double kTileGatherCycles = 16.0;
 // ldtilecfg, tilerelease and the accumulator tile loads and stores of a call.
 constexpr double kTileCallCycles = 40.0;
 
-bool is_available(const Sparse3x3Path& path, bool signed_input) {
-  if (path.emulated_tiles && path.isa != Isa::kAmx) return false;
-  // The emulated tile unit needs only the AVX-512 staging and epilogue.
-  if (!isa_supported(path.emulated_tiles ? Isa::kAvx512 : path.isa)) return false;
-  if (path.layout == LaneLayout::kQuad && path.isa != Isa::kScalar && signed_input) return false;
-  return true;
+// Every sparse path family, once: what it runs on, its lane layout and
+// vector axis, the output blocks it offers, its register budget and its
+// microkernel. candidate_paths, accumulate_for and the plan's preferences
+// all read this table.
+struct PathFamily {
+  Isa isa;
+  LaneLayout layout;
+  VectorAxis axis;
+  int out_block_sizes[4];  // output channels per block; 0 = unused
+  int vector_pixels;       // pixels per vector (kOutputChannels: 1)
+  // Most pixel vectors (kOutputChannels: pixels) per tile for an out block.
+  int (*max_pixel_vecs)(int out_block);
+  AccumulateFn (*accumulate)(int out_block, int pixel_vecs, bool signed_input);
+  // The plan drops the family when the ISA offers a path of this level or
+  // above (a narrower or portable version of what that path does).
+  Isa superseded_at;
+  bool signed_input_ok;
+};
+
+constexpr Isa kNeverSuperseded = static_cast<Isa>(255);
+
+const PathFamily kPathFamilies[] = {
+    {Isa::kScalar,
+     LaneLayout::kQuad,
+     VectorAxis::kPixels,
+     {1, 2, 4},
+     sparse3x3::kScalarVectorPixels,
+     [](int ob) { return sparse3x3::max_pixel_vecs_scalar(ob); },
+     [](int ob, int pv, bool s) { return sparse3x3::accumulate_quad_scalar(ob, pv, s); },
+     Isa::kAvx2,
+     true},
+    {Isa::kAvx2,
+     LaneLayout::kF32,
+     VectorAxis::kPixels,
+     {1, 2, 4},
+     8,
+     [](int ob) { return sparse3x3::max_pixel_vecs_avx2(ob); },
+     [](int ob, int pv, bool) { return sparse3x3::accumulate_f32_avx2(ob, pv); },
+     Isa::kAvx512,
+     true},
+    {Isa::kAvx512,
+     LaneLayout::kF32,
+     VectorAxis::kPixels,
+     {1, 2, 4},
+     16,
+     [](int ob) { return sparse3x3::max_pixel_vecs_avx512(ob); },
+     [](int ob, int pv, bool) { return sparse3x3::accumulate_f32_avx512(ob, pv); },
+     kNeverSuperseded,
+     true},
+    {Isa::kVnni,
+     LaneLayout::kQuad,
+     VectorAxis::kPixels,
+     {1, 2, 4},
+     16,
+     [](int ob) { return sparse3x3::max_pixel_vecs_avx512(ob); },
+     [](int ob, int pv, bool) { return sparse3x3::accumulate_quad_vnni(ob, pv); },
+     kNeverSuperseded,
+     false},
+    // 16, 32, 48 or 64 output channels x a segment of one output row.
+    {Isa::kVnni,
+     LaneLayout::kQuad,
+     VectorAxis::kOutputChannels,
+     {16, 32, 48, 64},
+     1,
+     [](int ob) { return sparse3x3::max_pixels_channels_avx512(ob / 16); },
+     [](int ob, int pv, bool) { return sparse3x3::accumulate_quad_channels_vnni(ob / 16, pv); },
+     kNeverSuperseded,
+     false},
+    // AMX tile program: 16 to 64 output channels x 16 to 48 grid pixels.
+    {Isa::kAmx,
+     LaneLayout::kQuad,
+     VectorAxis::kPixels,
+     {16, 32, 48, 64},
+     16,
+     [](int ob) { return sparse3x3::max_pixel_vecs_amx(ob / 16); },
+     [](int ob, int pv, bool) { return sparse3x3::accumulate_quad_tiles_amx(ob / 16, pv); },
+     kNeverSuperseded,
+     false},
+};
+
+const PathFamily* family_of(const Sparse3x3Path& path) {
+  for (const PathFamily& family : kPathFamilies) {
+    if (family.isa == path.isa && family.layout == path.layout && family.axis == path.axis) {
+      return &family;
+    }
+  }
+  return nullptr;
+}
+
+bool offers_block(const PathFamily& family, int out_block) {
+  for (int ob : family.out_block_sizes) {
+    if (ob != 0 && ob == out_block) return true;
+  }
+  return false;
 }
 
 }  // namespace
 
 namespace sparse3x3 {
 AccumulateFn accumulate_for(const Sparse3x3Path& path, bool signed_input) {
-  switch (path.isa) {
-    case Isa::kScalar:
-      return path.layout == LaneLayout::kQuad
-                 ? sparse3x3::accumulate_quad_scalar(path.out_block, path.pixel_vecs, signed_input)
-                 : nullptr;
-    case Isa::kAvx2:
-      return path.layout == LaneLayout::kF32
-                 ? sparse3x3::accumulate_f32_avx2(path.out_block, path.pixel_vecs)
-                 : nullptr;
-    case Isa::kAvx512:
-      return path.layout == LaneLayout::kF32
-                 ? sparse3x3::accumulate_f32_avx512(path.out_block, path.pixel_vecs)
-                 : nullptr;
-    case Isa::kVnni:
-      if (path.axis == VectorAxis::kOutputChannels) {
-        return path.layout == LaneLayout::kQuad && path.out_block % 16 == 0
-                   ? sparse3x3::accumulate_quad_channels_vnni(path.out_block / 16, path.pixel_vecs)
-                   : nullptr;
-      }
-      return path.layout == LaneLayout::kQuad
-                 ? sparse3x3::accumulate_quad_vnni(path.out_block, path.pixel_vecs)
-                 : (path.layout == LaneLayout::kF32
-                        ? sparse3x3::accumulate_f32_avx512(path.out_block, path.pixel_vecs)
-                        : nullptr);
-    case Isa::kAmx:
-      if (path.layout != LaneLayout::kQuad || path.axis != VectorAxis::kPixels ||
-          path.out_block % 16 != 0) {
-        return nullptr;
-      }
-      return path.emulated_tiles
-                 ? sparse3x3::accumulate_quad_tiles_emulated(path.out_block / 16, path.pixel_vecs)
-                 : sparse3x3::accumulate_quad_tiles_amx(path.out_block / 16, path.pixel_vecs);
-  }
-  return nullptr;
+  const PathFamily* family = family_of(path);
+  if (family == nullptr || !offers_block(*family, path.out_block)) return nullptr;
+  if (!family->signed_input_ok && signed_input) return nullptr;
+  return family->accumulate(path.out_block, path.pixel_vecs, signed_input);
 }
 }  // namespace sparse3x3
 
@@ -151,14 +210,18 @@ Sparse3x3Geometry make_geometry(const Sparse3x3Problem& p, const Sparse3x3Path& 
 
 // Pixel vectors per tile: as many as the register block allows, then evened
 // out so the last tile wastes as little as possible.
-int choose_pixel_vecs(int64_t grid_pixels, int lanes, int max_vecs) {
-  const int64_t vecs_needed = (grid_pixels + lanes - 1) / lanes;
+int choose_pixel_vecs(int64_t grid_pixels, int vector_pixels, int max_vecs) {
+  const int64_t vecs_needed = (grid_pixels + vector_pixels - 1) / vector_pixels;
   const int64_t tiles = (vecs_needed + max_vecs - 1) / max_vecs;
   return static_cast<int>(std::clamp<int64_t>((vecs_needed + tiles - 1) / tiles, 1, max_vecs));
 }
 
-void check_inputs(const Sparse3x3Problem& p, std::span<const uint8_t> taps,
-                  std::span<const float> weight_scales, std::span<const float> bias) {
+// Checks the problem and the operands, and expands the taps (checking them:
+// the only check of the taps a kernel's creation makes) to dense
+// [O][I][9] s8 weights.
+std::vector<int8_t> checked_dense_taps(const Sparse3x3Problem& p, std::span<const uint8_t> taps,
+                                       std::span<const float> weight_scales,
+                                       std::span<const float> bias) {
   auto fail = [](const std::string& what) {
     throw Error(ErrorCode::kInvalidArgument, "sparse 3x3 kernel: " + what);
   };
@@ -174,9 +237,171 @@ void check_inputs(const Sparse3x3Problem& p, std::span<const uint8_t> taps,
     fail("bias has " + std::to_string(bias.size()) + " values, expected " +
          std::to_string(p.out_channels));
   }
-  const std::string problem = check_taps(taps, p.out_channels, p.in_channels, p.density, {});
-  if (!problem.empty()) fail("taps: " + problem);
+  try {
+    return unpack_taps(taps, p.out_channels, p.in_channels, p.density);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  return {};
 }
+
+}  // namespace
+
+namespace sparse3x3 {
+
+// Per (output channel, lane), bit q set when the weight at tap q is nonzero:
+// the statistics every path's cost is computed from. kF32 lanes are input
+// channels; kQuad lanes 4 of them.
+struct TapStatistics {
+  int out_channels = 0;
+  int f32_lanes = 0, quad_lanes = 0;
+  std::vector<uint16_t> f32;   // [O][f32_lanes]
+  std::vector<uint16_t> quad;  // [O][quad_lanes]
+
+  TapStatistics(std::span<const int8_t> dense, int O, int I)
+      : out_channels(O), f32_lanes(I), quad_lanes((I + 3) / 4) {
+    f32.assign(static_cast<size_t>(O) * f32_lanes, 0);
+    quad.assign(static_cast<size_t>(O) * quad_lanes, 0);
+    for (int o = 0; o < O; ++o) {
+      for (int i = 0; i < I; ++i) {
+        uint16_t taps = 0;
+        for (int q = 0; q < 9; ++q) {
+          if (dense[(static_cast<size_t>(o) * I + i) * 9 + static_cast<size_t>(q)] != 0) {
+            taps = static_cast<uint16_t>(taps | (1u << q));
+          }
+        }
+        f32[static_cast<size_t>(o) * f32_lanes + i] = taps;
+        quad[static_cast<size_t>(o) * quad_lanes + i / 4] |= taps;
+      }
+    }
+  }
+
+  // Per lane of `layout`, the taps any of output channels [first, end) keeps.
+  void block_taps(LaneLayout layout, int first, int end, std::vector<uint16_t>& out) const {
+    const int lanes = layout == LaneLayout::kF32 ? f32_lanes : quad_lanes;
+    const std::vector<uint16_t>& masks = layout == LaneLayout::kF32 ? f32 : quad;
+    out.assign(static_cast<size_t>(lanes), 0);
+    for (int o = first; o < std::min(end, out_channels); ++o) {
+      const uint16_t* row = masks.data() + static_cast<size_t>(o) * lanes;
+      for (int lane = 0; lane < lanes; ++lane) out[static_cast<size_t>(lane)] |= row[lane];
+    }
+  }
+};
+
+// How a path splits a layer: everything packing needs besides the weights,
+// and the path's estimated cost.
+struct PathPlan {
+  Sparse3x3Geometry geometry;
+  int lanes_per_chunk = 1;
+  int chunks = 0;
+  int block_count = 0;
+  int blocks_per_task = 1;
+  double cost = 0;
+};
+
+PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
+                   const TapStatistics& stats) {
+  PathPlan plan;
+  const Sparse3x3Geometry g = make_geometry(problem, path);
+  plan.geometry = g;
+  if (g.staged_bytes() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    throw Error(ErrorCode::kUnsupported, "sparse 3x3 kernel: staged input of " +
+                                             std::to_string(g.staged_bytes()) +
+                                             " bytes exceeds the 2 GiB the kernel can address");
+  }
+  const int O = problem.out_channels;
+  const int OB = path.out_block;
+  const int T = path.tile_pixels();
+  const int s = problem.stride;
+  plan.block_count = (O + OB - 1) / OB;
+  const int64_t window_elems =
+      static_cast<int64_t>(s) * s * (T + static_cast<int64_t>(2 / s) * g.pitch + 2 / s);
+  const bool tile_program = path.isa == Isa::kAmx;
+  plan.lanes_per_chunk =
+      static_cast<int>(std::clamp<int64_t>(kChunkInputBytes / (window_elems * 4), 1, g.lanes));
+  // The tile program's entries hold 16 lanes: chunks of whole entries.
+  if (tile_program) {
+    plan.lanes_per_chunk = std::min(
+        g.lanes, std::max(sparse3x3::kTileRows,
+                          plan.lanes_per_chunk / sparse3x3::kTileRows * sparse3x3::kTileRows));
+  }
+  plan.chunks = (g.lanes + plan.lanes_per_chunk - 1) / plan.lanes_per_chunk;
+  plan.blocks_per_task = std::min(std::max(1, kTaskOutputChannels / OB), plan.block_count);
+
+  const int pv = path.pixel_vecs;
+  const bool by_channels = path.axis == VectorAxis::kOutputChannels;
+  // Tiles that run the entries of tap row ky: an output-channel tile is one
+  // output row and skips the tap rows that read its padding rows (zeros);
+  // a pixel tile spans rows and runs them all.
+  int64_t tiles_reading[3];
+  for (int ky = 0; ky < 3; ++ky) {
+    int rows = problem.out_height();
+    if (by_channels) {
+      rows = 0;
+      for (int oy = 0; oy < problem.out_height(); ++oy) {
+        const auto [begin, end] = problem.tap_rows(oy);
+        rows += ky >= begin && ky < end ? 1 : 0;
+      }
+    }
+    tiles_reading[ky] = by_channels ? int64_t{rows} * g.row_tiles : g.tiles;
+  }
+  // Registers of the block: OB weights x PV inputs (kOutputChannels: OB / 16
+  // weight vectors, split-loaded, x PV broadcast pixels).
+  const int weight_regs = by_channels ? OB / 16 : OB;
+  const double op_cycles = weight_regs * pv / 2.0;
+  const double load_cycles = by_channels ? (kSplitLoadFactor * weight_regs + pv + 1) / 2.0
+                                         : (kSplitLoadFactor * pv + OB + 1) / 2.0;
+  const double entry_cycles =
+      (path.isa == Isa::kScalar ? 4.0 * OB * T
+                                : std::max(op_cycles, load_cycles) + kEntryOverheadCycles) *
+      (path.isa == Isa::kAvx2 ? 2.0 : 1.0);  // avx2: half-width vectors, same tile count model
+
+  // An entry is one (lane, tap) any of the block's weights keeps; sums of
+  // integers, exact in double.
+  double entry_runs = 0;  // sum over entries of the tiles that run them
+  double call_cycles_per_tile = 0;
+  double tile_program_cycles_per_tile = 0;
+  std::vector<uint16_t> lane_taps;
+  for (int b = 0; b < plan.block_count; ++b) {
+    stats.block_taps(path.layout, b * OB, b * OB + OB, lane_taps);
+    if (tile_program) {
+      const int channel_tiles = OB / 16;
+      for (int c = 0; c < plan.chunks; ++c) {
+        const int lane_begin = c * plan.lanes_per_chunk;
+        const int lane_end = std::min(g.lanes, lane_begin + plan.lanes_per_chunk);
+        const sparse3x3::TileEntryCounts counts =
+            sparse3x3::count_tile_entries(sparse3x3::tile_rows(lane_taps, lane_begin, lane_end), g);
+        tile_program_cycles_per_tile +=
+            static_cast<double>(counts.entries) * std::max(kTileDotCycles * channel_tiles * pv,
+                                                           kTileLoadCycles * (channel_tiles + pv)) +
+            static_cast<double>(counts.gathered) * kTileGatherCycles * pv;
+        call_cycles_per_tile += kTileCallCycles + kTileLoadCycles * 2 * channel_tiles * pv;
+      }
+      continue;
+    }
+    for (int ky = 0; ky < 3; ++ky) {
+      const unsigned row_taps = 7u << (3 * ky);
+      int64_t row_entries = 0;
+      for (uint16_t taps : lane_taps) row_entries += std::popcount(taps & row_taps);
+      entry_runs += static_cast<double>(row_entries) * tiles_reading[ky];
+    }
+    call_cycles_per_tile += plan.chunks * (2.0 * weight_regs * pv + kCallOverheadCycles);
+  }
+  plan.cost =
+      entry_runs * entry_cycles + (tile_program_cycles_per_tile + call_cycles_per_tile) * g.tiles;
+  // The output-channel epilogue gathers each channel's pixels (AVX-512):
+  // about 0.6 cycles per output element (fitted like the constants above;
+  // 2.0 when it stored each output with a scalar chain).
+  if (by_channels) plan.cost += kChannelEpilogueCycles * plan.block_count * OB * T * g.tiles;
+  return plan;
+}
+
+}  // namespace sparse3x3
+
+namespace {
+
+using sparse3x3::PathPlan;
+using sparse3x3::TapStatistics;
 
 std::string path_label(const Sparse3x3Path& path) {
   return std::string(layout_name(path)) + "_ob" + std::to_string(path.out_block) + "x" +
@@ -196,41 +421,33 @@ std::vector<Sparse3x3Path> SparseConv3x3Kernel::candidate_paths(const Sparse3x3P
   std::vector<Sparse3x3Path> paths;
   const int64_t grid =
       static_cast<int64_t>(problem.out_height()) * (problem.out_width() + 2 / problem.stride);
-  auto add = [&](Isa path_isa, LaneLayout layout, int out_block, int vector_lanes, int max_vecs) {
-    if (path_isa > isa) return;
+  // Table order; the three-block (pixel-vector) families interleave their
+  // blocks (ob 1 of each, then ob 2, then ob 4): the first of equal costs
+  // wins, so the order is part of the choice.
+  auto add = [&](const PathFamily& family, int out_block) {
+    if (family.isa > isa || !isa_supported(family.isa)) return;
+    if (!family.signed_input_ok && problem.signed_input) return;
     Sparse3x3Path path;
-    path.isa = path_isa;
-    path.layout = layout;
+    path.isa = family.isa;
+    path.layout = family.layout;
+    path.axis = family.axis;
     path.out_block = out_block;
-    path.vector_lanes = vector_lanes;
-    path.pixel_vecs = choose_pixel_vecs(grid, vector_lanes, max_vecs);
-    if (is_available(path, problem.signed_input)) paths.push_back(path);
+    path.vector_pixels = family.vector_pixels;
+    const int max_vecs = family.max_pixel_vecs(out_block);
+    path.pixel_vecs = family.axis == VectorAxis::kOutputChannels
+                          ? choose_pixel_vecs(problem.out_width(), 1, max_vecs)
+                          : choose_pixel_vecs(grid, family.vector_pixels, max_vecs);
+    paths.push_back(path);
   };
-  for (int ob : {1, 2, 4}) {
-    add(Isa::kScalar, LaneLayout::kQuad, ob, sparse3x3::kScalarLanes,
-        sparse3x3::max_pixel_vecs_scalar(ob));
-    add(Isa::kAvx2, LaneLayout::kF32, ob, 8, sparse3x3::max_pixel_vecs_avx2(ob));
-    add(Isa::kAvx512, LaneLayout::kF32, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
-    add(Isa::kVnni, LaneLayout::kQuad, ob, 16, sparse3x3::max_pixel_vecs_avx512(ob));
+  auto interleaved = [](const PathFamily& family) { return family.out_block_sizes[3] == 0; };
+  for (int slot = 0; slot < 3; ++slot) {
+    for (const PathFamily& family : kPathFamilies) {
+      if (interleaved(family)) add(family, family.out_block_sizes[slot]);
+    }
   }
-  // Output-channel form: 16, 32, 48 or 64 output channels x a segment of one
-  // output row, as long as the register budget allows, evened out per row.
-  for (int channel_vecs : {1, 2, 3, 4}) {
-    if (Isa::kVnni > isa) break;
-    Sparse3x3Path path;
-    path.isa = Isa::kVnni;
-    path.layout = LaneLayout::kQuad;
-    path.axis = VectorAxis::kOutputChannels;
-    path.out_block = 16 * channel_vecs;
-    path.vector_lanes = 1;
-    path.pixel_vecs = choose_pixel_vecs(problem.out_width(), 1,
-                                        sparse3x3::max_pixels_channels_avx512(channel_vecs));
-    if (is_available(path, problem.signed_input)) paths.push_back(path);
-  }
-  // AMX tile program: 16 to 64 output channels x 16 to 48 grid pixels.
-  for (int channel_tiles : {1, 2, 3, 4}) {
-    add(Isa::kAmx, LaneLayout::kQuad, 16 * channel_tiles, 16,
-        sparse3x3::max_pixel_vecs_amx(channel_tiles));
+  for (const PathFamily& family : kPathFamilies) {
+    if (interleaved(family)) continue;
+    for (int out_block : family.out_block_sizes) add(family, out_block);
   }
   return paths;
 }
@@ -240,32 +457,31 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create(const Sparse3x3Problem& problem,
                                                 std::span<const float> weight_scales,
                                                 std::span<const float> bias, Activation activation,
                                                 Isa isa) {
-  check_inputs(problem, taps, weight_scales, bias);
+  const std::vector<int8_t> dense = checked_dense_taps(problem, taps, weight_scales, bias);
   std::vector<Sparse3x3Path> paths = candidate_paths(problem, isa);
-  // The scalar path only runs where nothing vectorised can.
-  if (paths.size() > 3) {
-    std::erase_if(paths, [](const Sparse3x3Path& p) { return p.isa == Isa::kScalar; });
-  }
-  // AVX2 fp32 runs only where AVX-512 cannot (same layout, half the width).
-  if (std::any_of(paths.begin(), paths.end(),
-                  [](const Sparse3x3Path& p) { return p.isa >= Isa::kAvx512; })) {
-    std::erase_if(paths, [](const Sparse3x3Path& p) { return p.isa == Isa::kAvx2; });
-  }
+  // A family superseded by a path of a higher level runs only where none can.
+  Isa top = Isa::kScalar;
+  for (const Sparse3x3Path& path : paths) top = std::max(top, path.isa);
+  std::erase_if(paths,
+                [&](const Sparse3x3Path& path) { return family_of(path)->superseded_at <= top; });
   if (paths.empty()) {
     throw Error(ErrorCode::kUnsupported,
                 "sparse 3x3 kernel: no path for ISA " + std::string(isa_name(isa)));
   }
-  SparseConv3x3Kernel best;
-  bool have_best = false;
-  for (const Sparse3x3Path& path : paths) {
-    SparseConv3x3Kernel candidate =
-        create_on_path(problem, taps, weight_scales, bias, activation, path);
-    if (!have_best || candidate.cost_ < best.cost_) {
-      best = std::move(candidate);
-      have_best = true;
+  // Plan, then pack: every path is scored from the tap statistics, and only
+  // the cheapest (the first of equals) is packed.
+  const TapStatistics stats(dense, problem.out_channels, problem.in_channels);
+  size_t best = 0;
+  PathPlan best_plan;
+  for (size_t p = 0; p < paths.size(); ++p) {
+    PathPlan plan = plan_path(problem, paths[p], stats);
+    if (p == 0 || plan.cost < best_plan.cost) {
+      best = p;
+      best_plan = plan;
     }
   }
-  return best;
+  return pack(problem, dense, stats, weight_scales, bias, activation, paths[best], best_plan,
+              sparse3x3::accumulate_for(paths[best], problem.signed_input), false);
 }
 
 SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& problem,
@@ -274,115 +490,93 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
                                                         std::span<const float> bias,
                                                         Activation activation,
                                                         const Sparse3x3Path& path) {
-  check_inputs(problem, taps, weight_scales, bias);
-  if (!is_available(path, problem.signed_input) ||
-      sparse3x3::accumulate_for(path, problem.signed_input) == nullptr) {
+  const std::vector<int8_t> dense = checked_dense_taps(problem, taps, weight_scales, bias);
+  const sparse3x3::AccumulateFn accumulate =
+      isa_supported(path.isa) ? sparse3x3::accumulate_for(path, problem.signed_input) : nullptr;
+  if (accumulate == nullptr) {
     throw Error(ErrorCode::kUnsupported, "sparse 3x3 kernel: path " + path_label(path) + "__" +
                                              isa_name(path.isa) +
                                              " cannot run this problem on this CPU");
   }
+  const TapStatistics stats(dense, problem.out_channels, problem.in_channels);
+  return pack(problem, dense, stats, weight_scales, bias, activation, path,
+              plan_path(problem, path, stats), accumulate, false);
+}
+
+SparseConv3x3Kernel SparseConv3x3Kernel::create_emulating_tiles(
+    const Sparse3x3Problem& problem, std::span<const uint8_t> taps,
+    std::span<const float> weight_scales, std::span<const float> bias, Activation activation,
+    const Sparse3x3Path& path) {
+  const std::vector<int8_t> dense = checked_dense_taps(problem, taps, weight_scales, bias);
+  // The emulated tile unit needs only the AVX-512 staging and epilogue.
+  const bool runs = path.isa == Isa::kAmx && isa_supported(Isa::kAvx512) &&
+                    sparse3x3::accumulate_for(path, problem.signed_input) != nullptr;
+  if (!runs) {
+    throw Error(ErrorCode::kUnsupported, "sparse 3x3 kernel: path " + path_label(path) + "__" +
+                                             isa_name(path.isa) +
+                                             " has no emulated tile program on this CPU");
+  }
+  const TapStatistics stats(dense, problem.out_channels, problem.in_channels);
+  return pack(
+      problem, dense, stats, weight_scales, bias, activation, path, plan_path(problem, path, stats),
+      sparse3x3::accumulate_quad_tiles_emulated(path.out_block / 16, path.pixel_vecs), true);
+}
+
+SparseConv3x3Kernel SparseConv3x3Kernel::pack(
+    const Sparse3x3Problem& problem, std::span<const int8_t> dense, const TapStatistics& stats,
+    std::span<const float> weight_scales, std::span<const float> bias, Activation activation,
+    const Sparse3x3Path& path, const PathPlan& plan, sparse3x3::AccumulateFn accumulate,
+    bool emulated_tiles) {
   SparseConv3x3Kernel k;
   k.problem_ = problem;
   k.path_ = path;
+  k.accumulate_ = accumulate;
+  k.emulated_tiles_ = emulated_tiles;
   k.activation_ = activation;
   k.weight_scales_.assign(weight_scales.begin(), weight_scales.end());
   k.bias_.assign(bias.begin(), bias.end());
-  const Sparse3x3Geometry g = make_geometry(problem, path);
+  const Sparse3x3Geometry& g = plan.geometry;
   k.geometry_ = g;
-  if (g.staged_bytes() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-    throw Error(ErrorCode::kUnsupported, "sparse 3x3 kernel: staged input of " +
-                                             std::to_string(g.staged_bytes()) +
-                                             " bytes exceeds the 2 GiB the kernel can address");
-  }
+  k.block_count_ = plan.block_count;
+  k.chunks_ = plan.chunks;
+  k.blocks_per_task_ = plan.blocks_per_task;
+  k.cost_ = plan.cost;
 
-  const int O = problem.out_channels, I = problem.in_channels, density = problem.density;
-  const std::vector<int8_t> dense = unpack_taps(taps, O, I, density);  // [O][I][9]
+  const int O = problem.out_channels, I = problem.in_channels;
   auto weight = [&](int o, int i) -> const int8_t* {
     return &dense[(static_cast<size_t>(o) * I + i) * 9];
   };
-
   const int OB = path.out_block;
-  const int T = path.tile_pixels();
-  const int s = problem.stride;
-  k.out_blocks_ = (O + OB - 1) / OB;
-  const int64_t window_elems =
-      static_cast<int64_t>(s) * s * (T + static_cast<int64_t>(2 / s) * g.pitch + 2 / s);
   const bool tile_program = path.isa == Isa::kAmx;
-  int lanes_per_chunk =
-      static_cast<int>(std::clamp<int64_t>(kChunkInputBytes / (window_elems * 4), 1, g.lanes));
-  // The tile program's entries hold 16 lanes: chunks of whole entries.
-  if (tile_program) {
-    lanes_per_chunk =
-        std::min(g.lanes, std::max(sparse3x3::kTileRows,
-                                   lanes_per_chunk / sparse3x3::kTileRows * sparse3x3::kTileRows));
-  }
-  k.chunks_ = (g.lanes + lanes_per_chunk - 1) / lanes_per_chunk;
-  const int blocks_per_task = std::max(1, kTaskOutputChannels / OB);
-  k.blocks_per_task_ = std::min(blocks_per_task, k.out_blocks_);
-
   const bool f32 = path.layout == LaneLayout::kF32;
   const int64_t max_abs_input = problem.signed_input ? 128 : 255;
-  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.out_blocks_ * 3 + 1);
+  k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.block_count_ * 3 + 1);
   k.flush_after_chunk_.assign(static_cast<size_t>(k.chunks_), 0);
   std::vector<int64_t> bound_since_flush(static_cast<size_t>(O), 0);
   std::vector<int64_t> bound_chunk(static_cast<size_t>(O), 0);
+  std::vector<uint16_t> lane_taps;
   int64_t entries = 0;
-  const int pv = path.pixel_vecs;
-  const bool by_channels = path.axis == VectorAxis::kOutputChannels;
-  // Tiles that run the entries of tap row ky: an output-channel tile is one
-  // output row and skips the tap rows that read its padding rows (zeros);
-  // a pixel tile spans rows and runs them all.
-  int64_t tiles_reading[3];
-  for (int ky = 0; ky < 3; ++ky) {
-    int rows = problem.out_height();
-    if (by_channels) {
-      rows = 0;
-      for (int oy = 0; oy < problem.out_height(); ++oy) {
-        const auto [begin, end] = problem.tap_rows(oy);
-        rows += ky >= begin && ky < end ? 1 : 0;
-      }
-    }
-    tiles_reading[ky] = by_channels ? int64_t{rows} * g.row_tiles : g.tiles;
-  }
-  double entry_runs = 0;  // sum over entries of the tiles that run them
-  double call_cycles_per_tile = 0;
-  double tile_program_cycles_per_tile = 0;
-  // Registers of the block: OB weights x PV inputs (kOutputChannels: OB / 16
-  // weight vectors, split-loaded, x PV broadcast pixels).
-  const int weight_regs = by_channels ? OB / 16 : OB;
-  const double op_cycles = weight_regs * pv / 2.0;
-  const double load_cycles = by_channels ? (kSplitLoadFactor * weight_regs + pv + 1) / 2.0
-                                         : (kSplitLoadFactor * pv + OB + 1) / 2.0;
-  const double entry_cycles =
-      (path.isa == Isa::kScalar ? 4.0 * OB * T
-                                : std::max(op_cycles, load_cycles) + kEntryOverheadCycles) *
-      (path.isa == Isa::kAvx2 ? 2.0 : 1.0);  // avx2: half-width vectors, same tile count model
 
   for (int c = 0; c < k.chunks_; ++c) {
-    const int lane_begin = c * lanes_per_chunk;
-    const int lane_end = std::min(g.lanes, lane_begin + lanes_per_chunk);
+    const int lane_begin = c * plan.lanes_per_chunk;
+    const int lane_end = std::min(g.lanes, lane_begin + plan.lanes_per_chunk);
     std::fill(bound_chunk.begin(), bound_chunk.end(), 0);
-    for (int b = 0; b < k.out_blocks_; ++b) {
+    for (int b = 0; b < k.block_count_; ++b) {
       if (tile_program) {
         // Pixel tiles run every tap row: one range (rows 1 and 2 empty).
-        const int channel_tiles = OB / 16;
         k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
-        const sparse3x3::TileEntryCounts counts = sparse3x3::append_tile_entries(
-            dense, O, I, g, lane_begin, lane_end, b * OB, channel_tiles, k.entries_);
+        stats.block_taps(LaneLayout::kQuad, b * OB, b * OB + OB, lane_taps);
+        const std::vector<sparse3x3::TileRow> rows =
+            sparse3x3::tile_rows(lane_taps, lane_begin, lane_end);
+        sparse3x3::append_tile_entries(rows, dense, O, I, g, b * OB, OB / 16, k.entries_);
         k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
         k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
-        entries += counts.rows;
-        tile_program_cycles_per_tile +=
-            static_cast<double>(counts.entries) * std::max(kTileDotCycles * channel_tiles * pv,
-                                                           kTileLoadCycles * (channel_tiles + pv)) +
-            static_cast<double>(counts.gathered) * kTileGatherCycles * pv;
-        call_cycles_per_tile += kTileCallCycles + kTileLoadCycles * 2 * channel_tiles * pv;
+        entries += static_cast<int64_t>(rows.size());
         continue;
       }
       // Grouped by tap row, so a tile runs one contiguous range of them.
       for (int ky = 0; ky < 3; ++ky) {
         k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
-        int64_t row_entries = 0;
         for (int lane = lane_begin; lane < lane_end; ++lane) {
           for (int q = 3 * ky; q < 3 * ky + 3; ++q) {
             int32_t words[64] = {};
@@ -412,13 +606,10 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
                 (static_cast<int64_t>(lane) * g.lane_stride + g.tap_offset[q]) * 4;
             k.entries_.push_back(static_cast<int32_t>(offset));
             k.entries_.insert(k.entries_.end(), words, words + OB);
-            ++row_entries;
+            ++entries;
           }
         }
-        entries += row_entries;
-        entry_runs += static_cast<double>(row_entries) * tiles_reading[ky];
       }
-      call_cycles_per_tile += 2.0 * weight_regs * pv + kCallOverheadCycles;
     }
     if (f32) {
       // Flush before this chunk if it could push a partial sum past 2^24.
@@ -443,19 +634,13 @@ SparseConv3x3Kernel SparseConv3x3Kernel::create_on_path(const Sparse3x3Problem& 
   k.entry_count_ = entries;
   k.groups_outer_ = k.entries_.size() * sizeof(int32_t) > kCachedEntryBytes;
   k.starts_.push_back(static_cast<int64_t>(k.entries_.size()));
-  k.cost_ =
-      entry_runs * entry_cycles + (tile_program_cycles_per_tile + call_cycles_per_tile) * g.tiles;
-  // The output-channel epilogue gathers each channel's pixels (AVX-512):
-  // about 0.6 cycles per output element (fitted like the constants above;
-  // 2.0 when it stored each output with a scalar chain).
-  if (by_channels) k.cost_ += kChannelEpilogueCycles * k.out_blocks_ * OB * T * g.tiles;
   return k;
 }
 
 std::string SparseConv3x3Kernel::name() const {
   return "sparse3x3_k" + std::to_string(problem_.density) + "_s" + std::to_string(problem_.stride) +
          "_" + path_label(path_) + "__" + isa_name(path_.isa) +
-         (path_.emulated_tiles ? "_emulated" : "");
+         (emulated_tiles_ ? "_emulated" : "");
 }
 
 }  // namespace sparq::kernels

@@ -14,7 +14,7 @@
 // - Lane layouts: kF32 stages one channel per lane as exact fp32 integers
 //   (FMA is exact while partial sums stay below 2^24; the plan proves the
 //   bound per layer and flushes to int32 where it cannot); kQuad interleaves 4
-//   channels per lane as bytes so one vpdpbusd lane sums the 4 channels of one
+//   channels per lane as bytes so one vpdpbusd element sums the 4 channels of one
 //   tap: a quad's entry covers the union of its 4 channels' tap positions,
 //   which costs nothing extra when input channels share patterns (in_group%4==0).
 // - AMX (isa kAmx, "quadtile"): the quad lanes and pixel-form accumulators,
@@ -36,6 +36,13 @@
 #include "sparq/ops.hpp"
 
 namespace sparq::kernels {
+
+namespace sparse3x3 {
+struct PathPlan;
+struct TapStatistics;
+using AccumulateFn = void (*)(const uint8_t* tile_input, const int32_t* entries,
+                              const int32_t* entries_end, void* acc, bool fresh);
+}  // namespace sparse3x3
 
 struct Sparse3x3Problem {
   int in_channels = 0;
@@ -71,14 +78,14 @@ struct Sparse3x3Path {
   Isa isa = Isa::kScalar;
   LaneLayout layout = LaneLayout::kQuad;
   VectorAxis axis = VectorAxis::kPixels;
-  int out_block = 1;      // OB output channels accumulated together
-  int pixel_vecs = 1;     // PV vectors of pixels per tile (kOutputChannels: pixels)
-  int vector_lanes = 16;  // pixels per vector (kOutputChannels: 1)
-  // kAmx only: run the tile program on a portable model of the tile unit
-  // instead of the unit itself (tests on CPUs without AMX; much slower).
-  // Needs AVX-512 for the staging and epilogue the real path uses.
-  bool emulated_tiles = false;
-  int tile_pixels() const { return pixel_vecs * vector_lanes; }
+  // The register block: out_block (OB) output channels x pixel_vecs (PV)
+  // pixel vectors of vector_pixels consecutive grid pixels each. The
+  // output-channel form broadcasts one pixel per "vector" (vector_pixels 1)
+  // and holds 16 output channels per register instead.
+  int out_block = 1;
+  int pixel_vecs = 1;
+  int vector_pixels = 16;
+  int tile_pixels() const { return pixel_vecs * vector_pixels; }
 };
 
 // "f32", "quad" or "quadoc" (quad lanes, output-channel vectors): the layout
@@ -87,7 +94,10 @@ const char* layout_name(const Sparse3x3Path& path);
 
 // Where the staged ("aligned") input lives and how taps address it.
 struct Sparse3x3Geometry {
-  int lanes = 0;  // staged lanes: channels (kF32) or ceil(channels/4) (kQuad)
+  // Staged lanes (one zero-padded plane set each): channels (kF32) or
+  // ceil(channels / 4) (kQuad). A "lane" is always one of these, never a
+  // vector element (those are pixels: vector_pixels).
+  int lanes = 0;
   int pitch = 0;  // row pitch of a plane and of the output grid
   int plane_rows = 0;
   int64_t plane_elems = 0;
@@ -97,6 +107,32 @@ struct Sparse3x3Geometry {
   int row_tiles = 0;           // kOutputChannels: tiles per output row (tile t: row t / row_tiles)
   int64_t tap_offset[9] = {};  // elements, relative to a lane's base
   size_t staged_bytes() const { return static_cast<size_t>(lanes) * lane_stride * 4; }
+};
+
+// One sample's operands: `input` [C, H, W] u8 (or s8), `output` [O, Hout,
+// Wout] f32, and its activation scale.
+struct Sparse3x3Sample {
+  const void* input = nullptr;
+  float act_scale = 1.0f;
+  float* output = nullptr;
+};
+
+// A sample's work as items for the operator's workers, which run them through
+// SparseConv3x3Kernel::run_items, `grain` consecutive items at a time.
+struct Sparse3x3Work {
+  enum class Item : uint8_t {
+    // (pixel tile, output-block group) tasks in the planned order, on the
+    // whole input each worker stages once per sample into its own scratch.
+    kTasks,
+    // Row bands of tiles, each staging the plane rows it reads (its share
+    // plus the 2 / stride rows below, which the next band stages too) into
+    // the worker's scratch: no barrier between staging and computing, and no
+    // core reads rows another core wrote.
+    kBands,
+  };
+  Item item = Item::kTasks;
+  int64_t items = 0;
+  int64_t grain = 1;
 };
 
 class SparseConv3x3Kernel {
@@ -113,15 +149,32 @@ class SparseConv3x3Kernel {
                                             std::span<const float> weight_scales,
                                             std::span<const float> bias, Activation activation,
                                             const Sparse3x3Path& path);
+  // A kAmx path's tile program on a portable model of the tile unit instead
+  // of the unit itself (tests on CPUs without AMX; much slower). Needs
+  // AVX-512 for the staging and epilogue the real path uses; throws
+  // Error(kUnsupported) otherwise or for another path.
+  static SparseConv3x3Kernel create_emulating_tiles(const Sparse3x3Problem& problem,
+                                                    std::span<const uint8_t> taps,
+                                                    std::span<const float> weight_scales,
+                                                    std::span<const float> bias,
+                                                    Activation activation,
+                                                    const Sparse3x3Path& path);
   // Every path this CPU can run for the problem (for tests and benchmarks).
   static std::vector<Sparse3x3Path> candidate_paths(const Sparse3x3Problem& problem, Isa isa);
 
-  // Scratch for one sample (64-byte aligned by the caller).
-  size_t scratch_bytes() const { return geometry_.staged_bytes(); }
-  // One sample: `input` [C, H, W] u8 (or s8), `output` [O, Hout, Wout] f32.
-  // Uses up to `threads` oneTBB workers of the caller's arena; the result
-  // does not depend on the thread count.
-  void run(const void* input, float act_scale, float* output, void* scratch, int threads) const;
+  // How one sample's work splits for `threads` workers, and the items' order.
+  Sparse3x3Work work(int threads) const;
+  // Scratch one worker needs (a multiple of 64 bytes; 64-byte aligned by the
+  // caller): its staged input, then its accumulators.
+  size_t worker_scratch_bytes() const;
+  // Runs items [begin, end) of `work` for one sample on the calling thread,
+  // with `worker_scratch` private to it. kTasks items run on the whole input
+  // staged in the worker's scratch: `input_staged` says it already holds this
+  // sample's (an earlier call of the same worker). Every output element is
+  // written by exactly one item, the same way whichever worker runs it, so
+  // the result does not depend on the workers or the order.
+  void run_items(const Sparse3x3Sample& sample, const Sparse3x3Work& work, int64_t begin,
+                 int64_t end, void* worker_scratch, bool input_staged) const;
   // How many of `threads` are worth using for one sample: below about 15 us
   // of work per thread, waking another costs more than it saves (ResNet-20
   // layers ran 1.2-3.6x slower on 2 threads than on 1).
@@ -137,19 +190,34 @@ class SparseConv3x3Kernel {
 
  private:
   SparseConv3x3Kernel() = default;
+  // Repacks the dense taps for `path` as `plan` splits the layer.
+  static SparseConv3x3Kernel pack(const Sparse3x3Problem& problem, std::span<const int8_t> dense,
+                                  const sparse3x3::TapStatistics& stats,
+                                  std::span<const float> weight_scales, std::span<const float> bias,
+                                  Activation activation, const Sparse3x3Path& path,
+                                  const sparse3x3::PathPlan& plan,
+                                  sparse3x3::AccumulateFn accumulate, bool emulated_tiles);
   // Rows [row_begin, row_end) of every (phase) plane of one staged lane.
   void stage_rows(const void* input, uint8_t* staged, int lane, int row_begin, int row_end) const;
   // The grid pixel tile `tile` starts at (a run of the grid, or a segment of
   // one output row in the output-channel form).
   int64_t tile_first_pixel(int tile) const;
+  // The last element tiles up to `tile_last` read, from a plane's start.
+  int64_t last_element_read(int tile_last) const;
   // The plane rows [first, second) tiles [tile_begin, tile_end) read.
   std::pair<int, int> plane_rows_read(int tile_begin, int tile_end) const;
-  void compute_tile_block(const uint8_t* staged, int tile, int block_begin, int block_end,
-                          float act_scale, float* output) const;
+  // Output-block groups (tasks per tile).
+  int groups() const { return (block_count_ + blocks_per_task_ - 1) / blocks_per_task_; }
+  // Bytes of the accumulators of one (tile, group) task.
+  size_t accumulator_bytes() const;
+  void compute_task(const uint8_t* staged, int32_t* acc, int tile, int group,
+                    const Sparse3x3Sample& sample) const;
 
   Sparse3x3Problem problem_;
   Sparse3x3Path path_;
   Sparse3x3Geometry geometry_;
+  sparse3x3::AccumulateFn accumulate_ = nullptr;  // the path's microkernel
+  bool emulated_tiles_ = false;
   Activation activation_ = Activation::kNone;
   std::vector<float> weight_scales_;
   std::vector<float> bias_;
@@ -159,7 +227,7 @@ class SparseConv3x3Kernel {
   // 4 packed s8).
   std::vector<int32_t> entries_;
   std::vector<int64_t> starts_;
-  int out_blocks_ = 0;
+  int block_count_ = 0;
   int chunks_ = 0;
   // kF32 only: flush the fp32 accumulators into int32 after chunk c (keeps
   // every fp32 partial sum below 2^24).

@@ -76,8 +76,6 @@ struct Session::Impl {
   ResourceLimits limits;
   int64_t weight_bytes = 0;
   int64_t io_bytes_per_sample = 0;  // the input and the outputs
-  int64_t thread_buffer_bytes = 0;  // largest per-thread buffer of a node
-  std::string thread_buffer_node;   // the node that needs it
 
   // Bytes a run of `batch` samples holds at once, saturating; `largest`
   // names what dominates, for the message.
@@ -87,11 +85,10 @@ struct Session::Impl {
     const Graph& graph = model->graph();
     for (const Step& s : steps) {
       if (!s.compiled) continue;
-      const auto bytes = static_cast<int64_t>(s.compiled->scratch_bytes(batch));
+      const auto bytes = static_cast<int64_t>(s.compiled->scratch_bytes(batch, threads));
       if (bytes > scratch)
         scratch = bytes, scratch_node = graph.nodes[static_cast<size_t>(s.node)].name;
     }
-    const int64_t threads_buffers = saturating_mul(thread_buffer_bytes, threads);
     const int64_t arena_bytes = saturating_mul(static_cast<int64_t>(plan.total_bytes), batch);
     const int64_t io = saturating_mul(io_bytes_per_sample, batch);
     if (largest) {
@@ -99,14 +96,9 @@ struct Session::Impl {
                  std::to_string(arena_bytes) + ", input and outputs " + std::to_string(io);
       if (scratch > 0)
         *largest += ", scratch of node '" + scratch_node + "' " + std::to_string(scratch);
-      if (threads_buffers > 0) {
-        *largest += ", per-thread buffers of node '" + thread_buffer_node + "' " +
-                    std::to_string(threads_buffers);
-      }
     }
     int64_t total = weight_bytes;
-    for (int64_t part : {arena_bytes, io, scratch, threads_buffers})
-      total = saturating_add(total, part);
+    for (int64_t part : {arena_bytes, io, scratch}) total = saturating_add(total, part);
     return total;
   }
 
@@ -206,8 +198,6 @@ void Session::Impl::place_and_compile(const SessionOptions& options) {
     s.compiled = chosen->compile_indexed(graph, index, node);
     s.macs = count_macs(graph, node);
     weight_bytes = saturating_add(weight_bytes, node_weight_bytes(node));
-    const auto buffer = static_cast<int64_t>(s.compiled->thread_buffer_bytes());
-    if (buffer > thread_buffer_bytes) thread_buffer_bytes = buffer, thread_buffer_node = node.name;
     placements.push_back({node.name, chosen->name(), s.compiled->kernel_name()});
     steps.push_back(std::move(s));
     location[static_cast<size_t>(node.output)] = here;
@@ -283,7 +273,7 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   const auto b = static_cast<size_t>(batch);
   size_t scratch = 0;
   for (const Step& s : steps) {
-    if (s.compiled) scratch = std::max(scratch, s.compiled->scratch_bytes(batch));
+    if (s.compiled) scratch = std::max(scratch, s.compiled->scratch_bytes(batch, threads));
   }
   scratch = (scratch + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
   // Slack past the end: SIMD kernels may read one vector beyond a tensor.

@@ -424,7 +424,7 @@ RunOutput run_guarded(const CompiledNode& node, const Case& c, const std::vector
   GuardedBuffer data(storage_bytes(out.dtype, static_cast<size_t>(shape.elements())));
   GuardedBuffer scales(quantized ? static_cast<size_t>(batch) * sizeof(float) : 0);
   GuardedBuffer ranges(reports ? static_cast<size_t>(batch) * sizeof(SampleRange) : 0);
-  GuardedBuffer scratch(node.scratch_bytes(batch));
+  GuardedBuffer scratch(node.scratch_bytes(batch, threads));
   if (f32) data.fill_unwritten_f32();
   scales.fill_unwritten_f32();
   ranges.fill_unwritten_f32();

@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/common/capped_parallel.hpp"
+#include "runtime/backends/cpu/capped_parallel.hpp"
 
-namespace sparq::kernels {
+namespace sparq::cpu {
 namespace {
 
 struct Observed {
@@ -108,4 +108,4 @@ TEST(CappedParallel, BalancedGrainGivesEachWorkerSeveralRanges) {
 }
 
 }  // namespace
-}  // namespace sparq::kernels
+}  // namespace sparq::cpu

@@ -82,7 +82,7 @@ Tensor run_on(const Backend& backend, const OneNodeGraph& g, const std::vector<c
   std::vector<ConstTensorView> views;
   for (const Tensor* t : in) views.push_back(t->view());
   // 64-byte aligned scratch, as a session provides it.
-  const size_t scratch_bytes = compiled->scratch_bytes(batch);
+  const size_t scratch_bytes = compiled->scratch_bytes(batch, threads);
   std::vector<uint8_t> scratch(scratch_bytes + 64);
   void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
   ExecContext ctx;

@@ -119,7 +119,7 @@ Tensor run_node(const Backend& backend, const Model& m, const Node& node, const 
   auto compiled = backend.compile(m.graph(), node);
   const Value& out = m.graph().value(node.output);
   Tensor output(out.shape.with_batch(input.shape()[0]), out.dtype);
-  std::vector<uint8_t> scratch(compiled->scratch_bytes(input.shape()[0]) + 64);
+  std::vector<uint8_t> scratch(compiled->scratch_bytes(input.shape()[0], 1) + 64);
   ExecContext ctx;
   ctx.scratch = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
   ctx.stats = stats;

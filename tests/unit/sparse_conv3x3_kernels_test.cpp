@@ -16,6 +16,7 @@
 #include "kernels/isa/isa_override.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
 #include "sparq/sparq.hpp"
 #include "tests/support/larger_arena.hpp"
 #include "tests/support/test_support.hpp"
@@ -171,9 +172,14 @@ std::vector<float> run_kernel(const SparseConv3x3Kernel& kernel, const Case& c, 
   // NaN-filled so a pixel the kernel forgets to write cannot pass.
   std::vector<float> out(static_cast<size_t>(p.out_channels) * p.out_height() * p.out_width(),
                          std::numeric_limits<float>::quiet_NaN());
-  AlignedScratch scratch(kernel.scratch_bytes());
+  // Scratch that starts as non-zero garbage (NaN bits for the fp32 lanes), as
+  // a session's arena may hold: no stale byte may reach an output.
+  const size_t scratch_bytes = cpu::sparse_conv3x3_sample_scratch(kernel, threads);
+  AlignedScratch scratch(scratch_bytes);
+  std::memset(scratch.data.get(), 0xFF, scratch_bytes);
   testing::run_in_larger_arena(threads, [&] {
-    kernel.run(c.input.data(), c.act_scale, out.data(), scratch.data.get(), threads);
+    cpu::run_sparse_conv3x3_sample(kernel, {c.input.data(), c.act_scale, out.data()},
+                                   scratch.data.get(), threads);
   });
   return out;
 }
@@ -325,7 +331,9 @@ NodeFixture make_node_graph(const Case& c) {
 Tensor run_node(const CompiledNode& node, const Tensor& input, const Shape& out_shape,
                 int threads) {
   Tensor output(out_shape, DType::kF32);
-  AlignedScratch scratch(node.scratch_bytes(input.shape()[0]));
+  const size_t scratch_bytes = node.scratch_bytes(input.shape()[0], threads);
+  AlignedScratch scratch(scratch_bytes);
+  std::memset(scratch.data.get(), 0xFF, scratch_bytes);
   const ConstTensorView in = input.view();
   ExecContext ctx;
   ctx.threads = threads;
@@ -393,8 +401,7 @@ class SparseKernelTileProgram : public ::testing::Test {
         path.layout = kernels::LaneLayout::kQuad;
         path.out_block = 16 * channel_tiles;
         path.pixel_vecs = pixel_vecs;
-        path.vector_lanes = 16;
-        path.emulated_tiles = true;
+        path.vector_pixels = 16;
         paths.push_back(path);
       }
     }
@@ -403,7 +410,7 @@ class SparseKernelTileProgram : public ::testing::Test {
   static void expect_every_path_exact(const Case& c, std::initializer_list<int> thread_counts) {
     const std::vector<float> want = brute_force(c);
     for (const Sparse3x3Path& path : emulated_paths()) {
-      const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
+      const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_emulating_tiles(
           c.problem, c.taps, c.weight_scales, c.bias, c.activation, path);
       for (int threads : thread_counts) {
         EXPECT_TRUE(same_bits(run_kernel(kernel, c, threads), want))
@@ -452,7 +459,7 @@ TEST_F(SparseKernelTileProgram, SharedPatternsKeepOnlyTheirTaps) {
   for (int density = 1; density <= 9; ++density) {
     const Case c = shaped_case(700 + static_cast<uint32_t>(density), shape, density, &sharing);
     const Sparse3x3Path path = emulated_paths().front();  // 16 output channels per block
-    const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
+    const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_emulating_tiles(
         c.problem, c.taps, c.weight_scales, c.bias, c.activation, path);
     // Two blocks of 16 output channels, each with 16 lanes x `density` taps.
     EXPECT_EQ(kernel.entry_count(), 2 * 16 * density) << kernel.name();
@@ -464,9 +471,8 @@ TEST(SparseKernelTileProgramPlan, EmulationIsOnlyForTheTileProgram) {
   const Case c = random_case(13, 3, /*allow_signed=*/false);
   Sparse3x3Path path;
   path.isa = Isa::kVnni;
-  path.emulated_tiles = true;
-  EXPECT_THROW(SparseConv3x3Kernel::create_on_path(c.problem, c.taps, c.weight_scales, c.bias,
-                                                   c.activation, path),
+  EXPECT_THROW(SparseConv3x3Kernel::create_emulating_tiles(c.problem, c.taps, c.weight_scales,
+                                                           c.bias, c.activation, path),
                Error);
 }
 

@@ -70,9 +70,9 @@ TEST(Limits, AnAverageWindowAbove2To31TapsDividesByTheWholeWindow) {
   x.data<float>()[0] = 5e9f;
   const Tensor y = Session(model, on("reference")).run(x).at(0);
   EXPECT_EQ(y.data<float>()[0], 5e9f / 2.5e9f);
-  // The CPU kernel regroups the padded window: 10 GB per thread, refused.
+  // The CPU kernel regroups the padded window: 10 GB per worker, refused.
   expect_error([&] { Session(model, on("cpu")); }, ErrorCode::kInvalidModel,
-               "per-thread buffers of node 'pool'");
+               "scratch of node 'pool'");
 }
 
 TEST(Limits, WindowsNear2To31SaturateInsteadOfWrapping) {

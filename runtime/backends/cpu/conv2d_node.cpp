@@ -149,14 +149,13 @@ class Conv2dNode : public CompiledNode {
     }
   }
 
-  size_t thread_buffer_bytes() const override {
-    if (path_ != ConvPath::kDepthwise) return 0;
-    return kernels::depthwise_scratch_elements(g_) * sizeof(float);
-  }
-
-  size_t scratch_bytes(int64_t batch) const override {
-    if (path_ == ConvPath::kDepthwise) return 0;  // per-task plane buffers
-    return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());
+  // Depthwise: one plane buffer per worker. Otherwise: the packed input of
+  // every (sample, group), then each worker's tile staging.
+  size_t scratch_bytes(int64_t batch, int threads) const override {
+    if (path_ == ConvPath::kDepthwise) {
+      return worker_slots_bytes(kernels::depthwise_scratch_elements(g_) * sizeof(float), threads);
+    }
+    return packed_bytes(batch) + worker_slots_bytes(tile_staging_bytes(), threads);
   }
 
   std::string kernel_name() const override {
@@ -167,15 +166,14 @@ class Conv2dNode : public CompiledNode {
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
-    if (path_ == ConvPath::kDepthwise) {
-      run_depthwise(inputs[0], output, batch, ctx.threads);
-      return;
-    }
-    std::vector<uint8_t> own_scratch;
     auto* scratch = static_cast<uint8_t*>(ctx.scratch);
     if (scratch == nullptr) {
-      own_scratch.resize(scratch_bytes(batch));
-      scratch = own_scratch.data();
+      throw Error(ErrorCode::kInvalidArgument,
+                  "node '" + name_ + "': run without the scratch buffer it asked for");
+    }
+    if (path_ == ConvPath::kDepthwise) {
+      run_depthwise(inputs[0], output, batch, ctx.threads, scratch);
+      return;
     }
     pack_inputs(inputs[0], batch, ctx.threads, scratch);
     compute_tiles(inputs[0], output, batch, ctx.threads, scratch);
@@ -185,6 +183,20 @@ class Conv2dNode : public CompiledNode {
   int64_t padded_slot(int64_t o) const {
     const int64_t og = g_.out_per_group();
     return (o / og) * kernels::out_blocks(g_) * kOutBlock + o % og;
+  }
+
+  size_t packed_bytes(int64_t batch) const {
+    return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());
+  }
+
+  // A tile's output block (kOutBlock rows of tile_ pixels) and its runs of
+  // valid pixels.
+  struct Run {
+    int64_t dst, src, length;  // output pixel, tile pixel, count
+  };
+  size_t tile_staging_bytes() const {
+    return static_cast<size_t>(kOutBlock * tile_) * sizeof(float) +
+           static_cast<size_t>(tile_ + 1) * sizeof(Run);
   }
 
   int64_t group_buffer_bytes() const {
@@ -212,7 +224,7 @@ class Conv2dNode : public CompiledNode {
   }
 
   void compute_tiles(const ConstTensorView& input, const TensorView& output, int64_t batch,
-                     int threads, const uint8_t* scratch) const {
+                     int threads, uint8_t* scratch) const {
     const int64_t blocks = kernels::out_blocks(g_);
     const int64_t tiles = (layout_.pixels + tile_ - 1) / tile_;
     const int64_t og = g_.out_per_group();
@@ -223,111 +235,115 @@ class Conv2dNode : public CompiledNode {
     const bool direct_output = layout_.plane_w == g_.out_w;
     // Index = ((sample * groups + group) * blocks + block) * tiles + tile: a
     // range walks the pixels of one weight block, which stays in cache.
-    parallel_ranges(batch * g_.groups * blocks * tiles, threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> staging(static_cast<size_t>(kOutBlock * tile_));
-      struct Run {
-        int64_t dst, src, length;  // output pixel, tile pixel, count
-      };
-      std::vector<Run> runs;
-      runs.reserve(static_cast<size_t>(tile_ + 1));
-      for (int64_t index = begin; index < end; ++index) {
-        const int64_t t = index % tiles;
-        const int64_t b = (index / tiles) % blocks;
-        const int64_t ng = index / (tiles * blocks);
-        const int64_t n = ng / g_.groups, grp = ng % g_.groups;
-        const int64_t slot = (grp * blocks + b) * kOutBlock;
-        const uint8_t* packed = scratch + ng * group_buffer_bytes();
-        const int64_t first = t * tile_;
-        const int64_t last = std::min(first + tile_, layout_.pixels);
-        const int64_t rows = std::min(kOutBlock, og - b * kOutBlock);
-        float* block_out =
-            output.as<float>() + (n * g_.out_channels + grp * og + b * kOutBlock) * out_plane;
-        if (quantized_) {
-          kernels::QuantTileArgs a;
-          a.input = packed;
-          a.step_offsets = layout_.step_offsets.data();
-          a.steps = steps;
-          a.weights = packed_s8_.data() + (grp * blocks + b) * steps * kOutBlock * 4;
-          a.first_pixel = t * tile_;
-          a.compensation = block_compensation_.data() + slot;
-          a.act_scale = input.scales[n];
-          a.weight_scale = block_scale_.data() + slot;
-          a.bias = block_bias_.data() + slot;
-          a.activation = op_.activation;
-          // Flat pixels are output pixels: the tile writes the planes itself.
-          a.out = direct_output ? block_out + first : staging.data();
-          a.out_stride = direct_output ? out_plane : tile_;
-          a.rows = direct_output ? rows : kOutBlock;
-          a.valid = last - first;  // the staging scatter below copies no more
-          quant_.quant_tile(a);
-          if (direct_output) continue;
-        } else {
-          kernels::FloatTileArgs a;
-          a.input = reinterpret_cast<const float*>(packed);
-          a.step_offsets = layout_.step_offsets.data();
-          a.steps = steps;
-          a.weights = packed_f32_.data() + (grp * blocks + b) * steps * kOutBlock;
-          a.first_pixel = t * tile_;
-          a.bias = block_bias_.data() + slot;
-          a.activation = op_.activation;
-          a.out = staging.data();
-          float_.float_tile(a);
-        }
-        // Scatter the valid pixels: flat pixel q = oy * plane_w + ox, and
-        // columns ox >= out_w were computed only to keep the runs contiguous.
-        // The runs are found once per tile (one division), then copied per row.
-        runs.clear();
-        int64_t oy = first / layout_.plane_w, ox = first % layout_.plane_w, q = first;
-        while (q < last) {
-          const int64_t length = std::min(last - q, layout_.plane_w - ox);
-          const int64_t valid = std::min(length, std::max<int64_t>(0, g_.out_w - ox));
-          if (valid > 0) runs.push_back({oy * g_.out_w + ox, q - first, valid});
-          q += length;
-          ++oy;
-          ox = 0;
-        }
-        for (int64_t r = 0; r < rows; ++r) {
-          float* plane = block_out + r * out_plane;
-          const float* src = staging.data() + r * tile_;
-          for (const Run& run : runs) {
-            std::memcpy(plane + run.dst, src + run.src,
-                        static_cast<size_t>(run.length) * sizeof(float));
+    const size_t slot = worker_slot_bytes(tile_staging_bytes());
+    uint8_t* staging_slots = scratch + packed_bytes(batch);
+    parallel_worker_ranges(
+        batch * g_.groups * blocks * tiles, threads, [&](int worker, int64_t begin, int64_t end) {
+          uint8_t* own = staging_slots + static_cast<size_t>(worker) * slot;
+          float* const staging = reinterpret_cast<float*>(own);
+          Run* const runs =
+              reinterpret_cast<Run*>(own + static_cast<size_t>(kOutBlock * tile_) * sizeof(float));
+          int64_t run_count = 0;
+          for (int64_t index = begin; index < end; ++index) {
+            const int64_t t = index % tiles;
+            const int64_t b = (index / tiles) % blocks;
+            const int64_t ng = index / (tiles * blocks);
+            const int64_t n = ng / g_.groups, grp = ng % g_.groups;
+            const int64_t slot = (grp * blocks + b) * kOutBlock;
+            const uint8_t* packed = scratch + ng * group_buffer_bytes();
+            const int64_t first = t * tile_;
+            const int64_t last = std::min(first + tile_, layout_.pixels);
+            const int64_t rows = std::min(kOutBlock, og - b * kOutBlock);
+            float* block_out =
+                output.as<float>() + (n * g_.out_channels + grp * og + b * kOutBlock) * out_plane;
+            if (quantized_) {
+              kernels::QuantTileArgs a;
+              a.input = packed;
+              a.step_offsets = layout_.step_offsets.data();
+              a.steps = steps;
+              a.weights = packed_s8_.data() + (grp * blocks + b) * steps * kOutBlock * 4;
+              a.first_pixel = t * tile_;
+              a.compensation = block_compensation_.data() + slot;
+              a.act_scale = input.scales[n];
+              a.weight_scale = block_scale_.data() + slot;
+              a.bias = block_bias_.data() + slot;
+              a.activation = op_.activation;
+              // Flat pixels are output pixels: the tile writes the planes itself.
+              a.out = direct_output ? block_out + first : staging;
+              a.out_stride = direct_output ? out_plane : tile_;
+              a.rows = direct_output ? rows : kOutBlock;
+              a.valid = last - first;  // the staging scatter below copies no more
+              quant_.quant_tile(a);
+              if (direct_output) continue;
+            } else {
+              kernels::FloatTileArgs a;
+              a.input = reinterpret_cast<const float*>(packed);
+              a.step_offsets = layout_.step_offsets.data();
+              a.steps = steps;
+              a.weights = packed_f32_.data() + (grp * blocks + b) * steps * kOutBlock;
+              a.first_pixel = t * tile_;
+              a.bias = block_bias_.data() + slot;
+              a.activation = op_.activation;
+              a.out = staging;
+              float_.float_tile(a);
+            }
+            // Scatter the valid pixels: flat pixel q = oy * plane_w + ox, and
+            // columns ox >= out_w were computed only to keep the runs contiguous.
+            // The runs are found once per tile (one division), then copied per row.
+            run_count = 0;
+            int64_t oy = first / layout_.plane_w, ox = first % layout_.plane_w, q = first;
+            while (q < last) {
+              const int64_t length = std::min(last - q, layout_.plane_w - ox);
+              const int64_t valid = std::min(length, std::max<int64_t>(0, g_.out_w - ox));
+              if (valid > 0) runs[run_count++] = {oy * g_.out_w + ox, q - first, valid};
+              q += length;
+              ++oy;
+              ox = 0;
+            }
+            for (int64_t r = 0; r < rows; ++r) {
+              float* plane = block_out + r * out_plane;
+              const float* src = staging + r * tile_;
+              for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
+                std::memcpy(plane + run.dst, src + run.src,
+                            static_cast<size_t>(run.length) * sizeof(float));
+              }
+            }
           }
-        }
-      }
-    });
+        });
   }
 
   void run_depthwise(const ConstTensorView& input, const TensorView& output, int64_t batch,
-                     int threads) const {
+                     int threads, uint8_t* scratch_slots) const {
     const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
     const int64_t taps = g_.kernel_h * g_.kernel_w;
-    const size_t scratch_elements = kernels::depthwise_scratch_elements(g_);
-    parallel_ranges(batch * g_.in_channels, threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> scratch(scratch_elements);
-      for (int64_t plane = begin; plane < end; ++plane) {
-        const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
-        float* out = output.as<float>() + plane * out_plane;
-        const auto ci = static_cast<size_t>(c);
-        if (!quantized_) {
-          depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
-                               op_.weights.data<float>() + c * taps, op_.bias[ci], op_.activation,
-                               out, scratch.data());
-          continue;
-        }
-        kernels::DepthwiseQuantArgs a;
-        a.weights = depthwise_weights_.data() + c * taps;
-        a.act_scale = input.scales[n];
-        a.weight_scale = op_.weight_scales[ci];
-        a.bias = op_.bias[ci];
-        a.activation = op_.activation;
-        if (input_.dtype == DType::kU8) {
-          depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch.data());
-        } else {
-          depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch.data());
-        }
-      }
-    });
+    const size_t slot = worker_slot_bytes(kernels::depthwise_scratch_elements(g_) * sizeof(float));
+    parallel_worker_ranges(
+        batch * g_.in_channels, threads, [&](int worker, int64_t begin, int64_t end) {
+          auto* const scratch =
+              reinterpret_cast<float*>(scratch_slots + static_cast<size_t>(worker) * slot);
+          for (int64_t plane = begin; plane < end; ++plane) {
+            const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
+            float* out = output.as<float>() + plane * out_plane;
+            const auto ci = static_cast<size_t>(c);
+            if (!quantized_) {
+              depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
+                                   op_.weights.data<float>() + c * taps, op_.bias[ci],
+                                   op_.activation, out, scratch);
+              continue;
+            }
+            kernels::DepthwiseQuantArgs a;
+            a.weights = depthwise_weights_.data() + c * taps;
+            a.act_scale = input.scales[n];
+            a.weight_scale = op_.weight_scales[ci];
+            a.bias = op_.bias[ci];
+            a.activation = op_.activation;
+            if (input_.dtype == DType::kU8) {
+              depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch);
+            } else {
+              depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
+            }
+          }
+        });
   }
 
   std::string name_;

@@ -3,12 +3,15 @@
 // and kernel names.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 
-#include "kernels/common/capped_parallel.hpp"
 #include "kernels/isa/isa.hpp"
+#include "runtime/backends/cpu/capped_parallel.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/backend.hpp"
 #include "sparq/graph.hpp"
@@ -28,13 +31,34 @@ inline int64_t check_views(const std::string& node, std::span<const ConstTensorV
 }
 
 // Runs body(begin, end) over [0, count) on at most `threads` threads, in
-// whatever arena the caller runs (kernels/common/capped_parallel.hpp).
+// whatever arena the caller runs (capped_parallel.hpp).
 // Callers give every index its own outputs, computed the same way whichever
 // range it lands in, so results never depend on the thread count or the split.
 template <typename Body>
 void parallel_ranges(int64_t count, int threads, const Body& body) {
-  kernels::run_capped(count, threads, kernels::balanced_grain(count, threads),
-                      [&](int, int64_t begin, int64_t end) { body(begin, end); });
+  run_capped(count, threads, balanced_grain(count, threads),
+             [&](int, int64_t begin, int64_t end) { body(begin, end); });
+}
+
+// Per-worker scratch: `workers` slots of `slot_bytes` (rounded up to a cache
+// line, so workers never share one) from `scratch`, for the worker index
+// run_capped gives a body.
+inline size_t worker_slot_bytes(size_t slot_bytes) {
+  return (slot_bytes + 63) / 64 * 64;
+}
+// Saturates at 2^63 - 1 (the session then refuses the node by its memory
+// limit instead of seeing a wrapped size).
+inline size_t worker_slots_bytes(size_t slot_bytes, int workers) {
+  const auto limit = static_cast<size_t>(std::numeric_limits<int64_t>::max());
+  const size_t slot = worker_slot_bytes(std::min(slot_bytes, limit / 2));
+  const auto count = static_cast<size_t>(std::max(workers, 1));
+  return slot > limit / count ? limit : slot * count;
+}
+
+// parallel_ranges whose body also gets its worker index (for worker_slot).
+template <typename Body>
+void parallel_worker_ranges(int64_t count, int threads, const Body& body) {
+  run_capped(count, threads, balanced_grain(count, threads), body);
 }
 
 // "<family>__<isa>", the XNNPACK-style name reported by kernel_name().

@@ -1,10 +1,12 @@
 // Max / average pooling (one task per range of planes) and global average
 // pooling (fixed blocks of planes) on the CPU.
+#include <cstdint>
 #include <vector>
 
 #include "kernels/pool/pool.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "sparq/error.hpp"
 
 namespace sparq::cpu {
 namespace {
@@ -33,8 +35,9 @@ class Pool2dNode : public CompiledNode {
     return kernel_label(op_.kind == PoolKind::kMax ? "max_pool2d" : "avg_pool2d", kernels_.isa);
   }
 
-  size_t thread_buffer_bytes() const override {
-    return kernels::pool_scratch_floats(g_) * sizeof(float);
+  // One window buffer per worker.
+  size_t scratch_bytes(int64_t /*batch*/, int threads) const override {
+    return worker_slots_bytes(kernels::pool_scratch_floats(g_) * sizeof(float), threads);
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -42,13 +45,20 @@ class Pool2dNode : public CompiledNode {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
     const auto plane_fn = op_.kind == PoolKind::kMax ? kernels_.max_plane : kernels_.avg_plane;
-    parallel_ranges(batch * input_.shape[0], ctx.threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> scratch(kernels::pool_scratch_floats(g_));
-      for (int64_t plane = begin; plane < end; ++plane) {
-        plane_fn(inputs[0].as<float>() + plane * in_plane, output.as<float>() + plane * out_plane,
-                 g_, scratch.data());
-      }
-    });
+    const size_t slot = worker_slot_bytes(kernels::pool_scratch_floats(g_) * sizeof(float));
+    if (ctx.scratch == nullptr && slot > 0) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "node '" + name_ + "': run without the scratch buffer it asked for");
+    }
+    parallel_worker_ranges(
+        batch * input_.shape[0], ctx.threads, [&](int worker, int64_t begin, int64_t end) {
+          auto* window = reinterpret_cast<float*>(static_cast<uint8_t*>(ctx.scratch) +
+                                                  static_cast<size_t>(worker) * slot);
+          for (int64_t plane = begin; plane < end; ++plane) {
+            plane_fn(inputs[0].as<float>() + plane * in_plane,
+                     output.as<float>() + plane * out_plane, g_, window);
+          }
+        });
   }
 
  private:

@@ -1,8 +1,9 @@
 // The CPU node of the pruned N-of-9 3x3 convolution: checks the node against
 // its input, repacks the taps once for the best kernel path of this CPU
 // (kernels/sparse_conv3x3), and runs each sample of a batch with that
-// sample's activation scale: a sample per task when the batch covers the
-// threads, else sample after sample with all threads inside each.
+// sample's activation scale: a sample per work item when the batch covers the
+// threads, else sample after sample with the kernel's items over the threads
+// worth waking. Every byte a worker uses comes from the session's scratch.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -13,6 +14,7 @@
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq::cpu {
@@ -29,7 +31,7 @@ class SparseConv3x3Node : public CompiledNode {
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
-    if (kernel_.scratch_bytes() > 0 && ctx.scratch == nullptr) {
+    if (ctx.scratch == nullptr) {
       throw Error(ErrorCode::kInvalidArgument,
                   "node '" + name_ + "': run without the scratch buffer it asked for");
     }
@@ -37,31 +39,38 @@ class SparseConv3x3Node : public CompiledNode {
     const int64_t out_sample = output_.shape.elements();
     const auto* in = static_cast<const uint8_t*>(inputs[0].data);
     auto* out = output.as<float>();
-    auto* scratch = static_cast<uint8_t*>(ctx.scratch);
-    const size_t slot = staged_slot_bytes();
-    if (ctx.threads > 1 && batch >= ctx.threads) {
-      // Enough samples for every thread: one sample per task, each staged in
-      // its own scratch slot, so a small layer is not one fork-join per
-      // sample. The kernel's result does not depend on its thread count.
-      parallel_ranges(batch, ctx.threads, [&](int64_t begin, int64_t end) {
-        for (int64_t n = begin; n < end; ++n) {
-          kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample,
-                      scratch + static_cast<size_t>(n) * slot, 1);
-        }
-      });
+    auto sample = [&](int64_t n) {
+      return kernels::Sparse3x3Sample{in + n * in_sample, inputs[0].scales[n],
+                                      out + n * out_sample};
+    };
+    if (per_sample_workers(batch, ctx.threads)) {
+      // Enough samples for every thread: one sample per item, each run whole
+      // by one worker in its own scratch, so a small layer is not one
+      // fork-join per sample. The kernel's result does not depend on its split.
+      const kernels::Sparse3x3Work whole = kernel_.work(1);
+      run_capped(batch, ctx.threads, balanced_grain(batch, ctx.threads),
+                 [&](int worker, int64_t begin, int64_t end) {
+                   void* own =
+                       sparse_conv3x3_worker_scratch(kernel_, ctx.scratch, ctx.threads, worker);
+                   for (int64_t n = begin; n < end; ++n) {
+                     kernel_.run_items(sample(n), whole, 0, whole.items, own, false);
+                   }
+                 });
       return;
     }
     // Otherwise samples run one after another, each using the threads worth
     // waking for this layer over its own pixel tiles and channel blocks.
-    const int threads = kernel_.useful_threads(ctx.threads);
+    const int workers = kernel_.useful_threads(ctx.threads);
     for (int64_t n = 0; n < batch; ++n) {
-      kernel_.run(in + n * in_sample, inputs[0].scales[n], out + n * out_sample, scratch, threads);
+      run_sparse_conv3x3_sample(kernel_, sample(n), ctx.scratch, workers);
     }
   }
 
-  // One staged sample per batch element (64-byte aligned slots).
-  size_t scratch_bytes(int64_t batch) const override {
-    return staged_slot_bytes() * static_cast<size_t>(std::max<int64_t>(batch, 1));
+  // Every worker's staged input and accumulators (run() picks the workers).
+  size_t scratch_bytes(int64_t batch, int threads) const override {
+    const int workers =
+        per_sample_workers(batch, threads) ? threads : kernel_.useful_threads(threads);
+    return sparse_conv3x3_sample_scratch(kernel_, workers);
   }
   std::string kernel_name() const override { return kernel_.name(); }
 
@@ -106,7 +115,10 @@ class SparseConv3x3Node : public CompiledNode {
     }
   }
 
-  size_t staged_slot_bytes() const { return (kernel_.scratch_bytes() + 63) / 64 * 64; }
+  // True when run() gives each of `threads` workers whole samples.
+  static bool per_sample_workers(int64_t batch, int threads) {
+    return threads > 1 && batch >= threads;
+  }
 
   std::string name_;
   ValueLayout input_, output_;

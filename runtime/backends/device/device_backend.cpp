@@ -33,7 +33,9 @@ class DeviceNode : public CompiledNode {
     ctx.stats->device_offchip_bytes += r.offchip_bytes();
   }
 
-  size_t scratch_bytes(int64_t batch) const override { return functional_->scratch_bytes(batch); }
+  size_t scratch_bytes(int64_t batch, int threads) const override {
+    return functional_->scratch_bytes(batch, threads);
+  }
 
   std::string kernel_name() const override { return "device(" + functional_->kernel_name() + ")"; }
 

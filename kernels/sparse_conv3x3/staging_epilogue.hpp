@@ -1,5 +1,6 @@
-// Staging (the "aligner") and the epilogue of the sparse 3x3 convolution, as
-// per-ISA function tables: the same template code (lane_ops_impl.hpp) is
+// StagingEpilogue: the staging (the "aligner") and the epilogue of the sparse
+// 3x3 convolution (everything around the accumulation microkernels), as
+// per-ISA function tables: the same template code (staging_epilogue_impl.hpp) is
 // compiled once per ISA file so the compiler vectorises it for that ISA
 // (and inlines fmaf as an FMA instruction where the ISA has one).
 #pragma once
@@ -10,7 +11,7 @@
 
 namespace sparq::kernels::sparse3x3 {
 
-struct LaneOps {
+struct StagingEpilogue {
   // Writes rows [row_begin, row_end) of one channel's zero-padded (phase)
   // planes into an fp32 lane.
   void (*stage_f32)(const void* channel, bool signed_input, int height, int width, int stride,
@@ -36,11 +37,11 @@ struct LaneOps {
                             float* out, int64_t plane);
 };
 
-LaneOps lane_ops_scalar();
-LaneOps lane_ops_avx2();
-LaneOps lane_ops_avx512();
+StagingEpilogue staging_epilogue_scalar();
+StagingEpilogue staging_epilogue_avx2();
+StagingEpilogue staging_epilogue_avx512();
 
 // The table for a path's ISA (VNNI uses the AVX-512 one).
-LaneOps lane_ops_for(Isa isa);
+StagingEpilogue staging_epilogue_for(Isa isa);
 
 }  // namespace sparq::kernels::sparse3x3

@@ -1,7 +1,7 @@
-// Template bodies of LaneOps, included by exactly one file per ISA
-// (lane_ops_scalar.cpp, lane_ops_avx2.cpp, lane_ops_avx512.cpp) so each copy
-// is compiled with that ISA's flags. Plain loops over contiguous rows, written
-// so the compiler vectorises them.
+// Template bodies of StagingEpilogue, included by exactly one file per ISA
+// (staging_epilogue_scalar.cpp, staging_epilogue_avx2.cpp, staging_epilogue_avx512.cpp) so each
+// copy is compiled with that ISA's flags. Plain loops over contiguous rows, written so the compiler
+// vectorises them.
 #pragma once
 
 #include <immintrin.h>
@@ -13,7 +13,7 @@
 
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/common/inside_range.hpp"
-#include "kernels/sparse_conv3x3/lane_ops.hpp"
+#include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 namespace {
@@ -310,7 +310,8 @@ void epilogue_channels_any(const int32_t* acc, int tile, int pixels, int channel
   });
 }
 
-constexpr LaneOps kLaneOps{&stage_f32_any, &stage_quad_any, &epilogue_any, &epilogue_channels_any};
+constexpr StagingEpilogue kLaneOps{&stage_f32_any, &stage_quad_any, &epilogue_any,
+                                   &epilogue_channels_any};
 
 }  // namespace
 }  // namespace sparq::kernels::sparse3x3

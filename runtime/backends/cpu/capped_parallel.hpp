@@ -17,7 +17,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace sparq::kernels {
+namespace sparq::cpu {
 
 // Runs body(worker, begin, end) over consecutive ranges of [0, items), each
 // at most `grain` long, on at most `workers` concurrent oneTBB tasks.
@@ -56,4 +56,4 @@ inline int64_t balanced_grain(int64_t items, int workers, int per_worker = 4) {
   return std::max<int64_t>(1, items / ranges);
 }
 
-}  // namespace sparq::kernels
+}  // namespace sparq::cpu
