@@ -54,13 +54,6 @@ class CompiledNode {
   // Bytes run() allocates by itself for each thread it uses (buffers not
   // taken from ctx.scratch); the session counts them against its limits.
   virtual size_t thread_buffer_bytes() const { return 0; }
-  // True when run() writes output.ranges[n] (SampleRange) for every sample
-  // whenever the view has ranges.
-  virtual bool reports_output_range() const { return false; }
-  // True when run() uses inputs[0].ranges when they are given (quantize:
-  // instead of a range pass of its own). The session gives a value ranges
-  // only when its producer reports them and some consumer uses them.
-  virtual bool uses_input_range() const { return false; }
   // Names the implementation chosen (shown by inspect, bench and stats).
   virtual std::string kernel_name() const = 0;
 };

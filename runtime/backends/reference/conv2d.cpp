@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/backends/accumulator_bound.hpp"
+#include "runtime/backends/integer_weights.hpp"
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
 #include "sparq/error.hpp"
@@ -61,7 +63,10 @@ class Conv2dNode : public CompiledNode {
     g_.pad_h = op_.pad_h;
     g_.pad_w = op_.pad_w;
     g_.groups = op_.groups;
-    if (op_.weights.dtype() != DType::kF32) decode_integer_weights();
+    if (op_.weights.dtype() != DType::kF32) {
+      check_int32_accumulator(graph, node);
+      values_ = decode_integer_weights(op_.weights);
+    }
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -85,28 +90,6 @@ class Conv2dNode : public CompiledNode {
   }
 
  private:
-  // s8 weights are used as stored; s4 weights are two per byte, element 2e in
-  // the low nibble of byte e, sign-extended from 4 bits.
-  void decode_integer_weights() {
-    const auto count = static_cast<size_t>(op_.weights.shape().elements());
-    values_.resize(count);
-    const auto* bytes = op_.weights.data<uint8_t>();
-    int64_t max_abs = 0;
-    for (size_t e = 0; e < count; ++e) {
-      int value = 0;
-      if (op_.weights.dtype() == DType::kS8) {
-        value = static_cast<int8_t>(bytes[e]);
-      } else {
-        const uint8_t nibble = (e % 2 == 0) ? (bytes[e / 2] & 0x0F) : (bytes[e / 2] >> 4);
-        value = nibble >= 8 ? nibble - 16 : nibble;
-      }
-      values_[e] = static_cast<int8_t>(value);
-      max_abs = std::max<int64_t>(max_abs, value < 0 ? -value : value);
-    }
-    check_int32_accumulator(name_, g_.in_per_group() * g_.kernel_h * g_.kernel_w,
-                            max_abs * max_abs_activation(input_.dtype));
-  }
-
   size_t weight_index(int64_t o, int64_t i, int64_t ky, int64_t kx) const {
     return static_cast<size_t>(((o * g_.in_per_group() + i) * g_.kernel_h + ky) * g_.kernel_w + kx);
   }

@@ -1,5 +1,5 @@
 // Helpers shared by the reference kernels: the fused activations, checks of
-// the views a session hands to `run`, and the int32 accumulator bound.
+// the views a session hands to `run`, and the valid output ranges of a window.
 #pragma once
 
 #include <cstdint>
@@ -43,13 +43,6 @@ inline int64_t check_views(const std::string& node, std::span<const ConstTensorV
                            const ValueLayout& output_layout) {
   return check_node_views("reference", node, inputs, input_layouts, output, output_layout);
 }
-
-// The largest |value| a quantized activation dtype can hold (u8 255, s8 128).
-int64_t max_abs_activation(DType dtype);
-
-// The contract accumulates in exact int32. Throws Error(kUnsupported) naming
-// the node when `products` terms of at most `max_abs_product` could overflow.
-void check_int32_accumulator(const std::string& node, int64_t products, int64_t max_abs_product);
 
 // A bounded range of output coordinates whose input coordinate
 // `out * stride + offset` falls inside [0, in_size): [begin, end).

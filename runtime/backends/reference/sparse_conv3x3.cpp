@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
 #include "sparq/error.hpp"
@@ -28,9 +29,7 @@ class SparseConv3x3Node : public CompiledNode {
     if (!problem.empty()) {
       throw Error(ErrorCode::kInvalidModel, "node '" + name_ + "': taps: " + problem);
     }
-    // Signed 4-bit values are at most 8 in magnitude.
-    check_int32_accumulator(name_, static_cast<int64_t>(op_.in_channels) * op_.density,
-                            8 * max_abs_activation(input_.dtype));
+    check_int32_accumulator(graph, node);
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
