@@ -5,6 +5,7 @@
 // reciprocal multiply), rounding is round-half-to-even, NaN becomes 0.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -22,6 +23,11 @@ struct SampleRange {
   float max = 0.0f;
   float min = 0.0f;
 };
+
+// The largest value the scale maps to qmax: max(x) unsigned, max|x| signed.
+inline float scale_max(const SampleRange& range, bool is_signed) {
+  return is_signed ? std::max(range.max, -range.min) : range.max;
+}
 
 struct QuantizeKernels {
   Isa isa = Isa::kScalar;

@@ -50,19 +50,7 @@ class Conv2dNode : public CompiledNode {
         op_(std::get<Conv2dOp>(node.op)),
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)) {
-    g_.in_channels = input_.shape[0];
-    g_.in_h = input_.shape[1];
-    g_.in_w = input_.shape[2];
-    g_.out_channels = output_.shape[0];
-    g_.out_h = output_.shape[1];
-    g_.out_w = output_.shape[2];
-    g_.kernel_h = op_.kernel_h;
-    g_.kernel_w = op_.kernel_w;
-    g_.stride_h = op_.stride_h;
-    g_.stride_w = op_.stride_w;
-    g_.pad_h = op_.pad_h;
-    g_.pad_w = op_.pad_w;
-    g_.groups = op_.groups;
+    g_ = kernels::conv_geometry(op_, input_.shape, output_.shape);
     quantized_ = op_.weights.dtype() != DType::kF32;
     const kernels::Isa active = kernels::active_isa();
 

@@ -57,9 +57,8 @@ class QuantizeNode : public CompiledNode {
         range.max = std::max(range.max, part.max);
         range.min = std::min(range.min, part.min);
       }
-      // Unsigned: the largest finite value; signed: the largest finite |x|.
-      const float max_value = op_.is_signed ? std::max(range.max, -range.min) : range.max;
-      output.scales[n] = activation_scale_from_max(max_value, op_.bits, op_.is_signed);
+      output.scales[n] = activation_scale_from_max(kernels::scale_max(range, op_.is_signed),
+                                                   op_.bits, op_.is_signed);
     }
     parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
       for (int64_t index = begin; index < end; ++index) {

@@ -6,28 +6,26 @@
 #include <span>
 #include <string>
 
+#include "kernels/common/activation.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/graph.hpp"
 #include "sparq/ops.hpp"
+#include "sparq/quantization.hpp"
 #include "sparq/tensor.hpp"
 
 namespace sparq::reference {
 
-// ReLU is `y > 0 ? y : +0` and ReLU6 is `min(relu(y), 6)` written the same
-// way, so NaN becomes 0 and -0 becomes +0 exactly as x86 maxps(y, 0) /
-// minps(r, 6) do: a SIMD backend using those instructions matches bit for bit.
-inline float apply_activation(float y, Activation activation) {
-  switch (activation) {
-    case Activation::kNone:
-      return y;
-    case Activation::kRelu:
-      return y > 0.0f ? y : 0.0f;
-    case Activation::kRelu6: {
-      const float r = y > 0.0f ? y : 0.0f;
-      return r < 6.0f ? r : 6.0f;
-    }
+// The fused activations: the kernels' one scalar definition.
+using kernels::apply_activation;
+
+// A quantized layer's output rule over one output plane:
+// dequantize_accumulator, then the fused activation.
+inline void dequantize_plane(std::span<const int32_t> acc, float act_scale, float weight_scale,
+                             float bias, Activation activation, float* out) {
+  for (size_t p = 0; p < acc.size(); ++p) {
+    out[p] =
+        apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias), activation);
   }
-  return y;
 }
 
 // The per-sample shapes and dtypes a compiled node was built for; `batch`

@@ -83,10 +83,7 @@ class SparseConv3x3Node : public CompiledNode {
       float* out = y + o * out_h * out_w;
       const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
       const float bias = op_.bias[static_cast<size_t>(o)];
-      for (size_t p = 0; p < acc.size(); ++p) {
-        out[p] = apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias),
-                                  op_.activation);
-      }
+      dequantize_plane(acc, act_scale, weight_scale, bias, op_.activation, out);
     }
   }
 
