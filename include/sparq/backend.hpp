@@ -54,13 +54,6 @@ class CompiledNode {
   // per-worker buffers included: the session plans and counts every byte a
   // node's run takes besides its output.
   virtual size_t scratch_bytes(int64_t batch, int threads) const { return 0; }
-  // True when run() writes output.ranges[n] (SampleRange) for every sample
-  // whenever the view has ranges.
-  virtual bool reports_output_range() const { return false; }
-  // True when run() uses inputs[0].ranges when they are given (quantize:
-  // instead of a range pass of its own). The session gives a value ranges
-  // only when its producer reports them and some consumer uses them.
-  virtual bool uses_input_range() const { return false; }
   // Names the implementation chosen (shown by inspect, bench and stats).
   virtual std::string kernel_name() const = 0;
 };

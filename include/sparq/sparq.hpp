@@ -16,6 +16,7 @@
 #include "sparq/pruning.hpp"
 #include "sparq/quantization.hpp"
 #include "sparq/quantized_layers.hpp"
+#include "sparq/s4.hpp"
 #include "sparq/session.hpp"
 #include "sparq/shape.hpp"
 #include "sparq/sparse_format.hpp"

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sparq/ops.hpp"
+#include "sparq/s4.hpp"
 
 namespace sparq {
 
@@ -20,7 +21,7 @@ inline int tap_position(uint8_t tap) {
   return tap >> 4;
 }
 inline int tap_value(uint8_t tap) {
-  return static_cast<int8_t>(static_cast<uint8_t>(tap << 4)) >> 4;
+  return s4_from_nibble(tap);
 }
 
 // Packs quantized dense 3x3 weights [O, I, 3, 3] (values -8..7) under a mask

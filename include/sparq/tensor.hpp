@@ -18,25 +18,11 @@ namespace sparq {
 
 inline constexpr size_t kTensorAlignment = 64;
 
-// The range of one sample of an f32 tensor: the smallest interval holding 0
-// and every finite value (NaN and infinities are ignored, as dynamic
-// quantization ignores them). A producer that reports ranges lets the next
-// quantize node skip its own max pass: the scale needs only max (unsigned)
-// or max(max, -min) (signed). Max and min are exact and order-free, so a
-// range folded from parallel tiles is the same for any split.
-struct SampleRange {
-  float max = 0.0f;
-  float min = 0.0f;
-};
-
 struct TensorView {
   void* data = nullptr;
   Shape shape;
   DType dtype = DType::kF32;
   float* scales = nullptr;  // quantized activations: shape[0] per-sample scales
-  // f32 tensors whose producer reports ranges (CompiledNode::reports_output_range):
-  // shape[0] per-sample ranges, written by the producer; null otherwise.
-  SampleRange* ranges = nullptr;
 
   template <typename T>
   T* as() const {
@@ -49,14 +35,13 @@ struct ConstTensorView {
   const void* data = nullptr;
   Shape shape;
   DType dtype = DType::kF32;
-  const float* scales = nullptr;        // quantized activations: shape[0] per-sample scales
-  const SampleRange* ranges = nullptr;  // f32: per-sample ranges when the producer reported them
+  const float* scales = nullptr;  // quantized activations: shape[0] per-sample scales
 
   ConstTensorView() = default;
   ConstTensorView(const void* d, Shape s, DType t, const float* sc = nullptr)
       : data(d), shape(std::move(s)), dtype(t), scales(sc) {}
   ConstTensorView(const TensorView& v)  // NOLINT: a mutable view is a const view
-      : data(v.data), shape(v.shape), dtype(v.dtype), scales(v.scales), ranges(v.ranges) {}
+      : data(v.data), shape(v.shape), dtype(v.dtype), scales(v.scales) {}
 
   template <typename T>
   const T* as() const {

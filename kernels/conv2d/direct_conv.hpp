@@ -19,19 +19,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/common/window_geometry.hpp"
 #include "kernels/isa/isa.hpp"
 #include "sparq/ops.hpp"
 
 namespace sparq::kernels {
-
-struct ConvGeometry {
-  int64_t in_channels = 0, in_h = 0, in_w = 0;
-  int64_t out_channels = 0, out_h = 0, out_w = 0;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  int64_t groups = 1;
-  int64_t in_per_group() const { return in_channels / groups; }
-  int64_t out_per_group() const { return out_channels / groups; }
-};
 
 enum class DirectLayoutKind { kChannelQuads, kWindowQuads, kF32Planes };
 

@@ -8,14 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/window_geometry.hpp"
 #include "kernels/isa/isa.hpp"
 
 namespace sparq::kernels {
-
-struct PoolGeometry {
-  int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-};
 
 // Floats of scratch one plane needs: the padded input regrouped by window
 // column and row phase, so that every window tap reads one contiguous run

@@ -5,6 +5,7 @@
 // reciprocal multiply), rounding is round-half-to-even, NaN becomes 0.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,11 +14,25 @@
 
 namespace sparq::kernels {
 
+// The range of one sample of an f32 tensor: the smallest interval holding 0
+// and every finite value (NaN and infinities are ignored, as dynamic
+// quantization ignores them). The scale needs only max (unsigned) or
+// max(max, -min) (signed). Max and min are exact and order-free, so a range
+// folded from parallel chunks is the same for any split.
+struct SampleRange {
+  float max = 0.0f;
+  float min = 0.0f;
+};
+
+// The largest value the scale maps to qmax: max(x) unsigned, max|x| signed.
+inline float scale_max(const SampleRange& range, bool is_signed) {
+  return is_signed ? std::max(range.max, -range.min) : range.max;
+}
+
 struct QuantizeKernels {
   Isa isa = Isa::kScalar;
   // Widens `range` to hold every finite x[j] (NaN and infinities are
-  // skipped). The quantize node's range pass and the ranges producers report
-  // are this one function.
+  // skipped): the quantize node's range pass.
   void (*fold_range)(const float* x, size_t count, SampleRange& range);
   // q = clamp(nearbyint(x / scale), 0, qmax), NaN -> 0.
   void (*to_u8)(const float* x, size_t count, float scale, int qmax, uint8_t* out);

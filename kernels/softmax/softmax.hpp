@@ -1,7 +1,9 @@
-// Softmax of one row: m = max(x) (first element, then strictly greater ones),
-// e = exp(x - m) with std::exp, sum in ascending order, y = e / sum. Scalar on
-// purpose: a vector exp rounds differently from libm, and the contract wants
-// every backend to give the reference backend's bits.
+// Softmax of one row, the numerics contract's one definition (reference and
+// CPU backends, and the command line's class probabilities): m = max(x)
+// (first element, then strictly greater ones), e = exp(x - m) with std::exp,
+// sum in ascending order, y = e / sum; log-softmax y = (x - m) - log(sum).
+// Scalar on purpose: a vector exp rounds differently from libm, and the
+// contract wants every backend to give the reference backend's bits.
 #pragma once
 
 #include <cstddef>
@@ -9,5 +11,6 @@
 namespace sparq::kernels {
 
 void softmax_row(const float* x, float* y, size_t count);
+void log_softmax_row(const float* x, float* y, size_t count);
 
 }  // namespace sparq::kernels

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/common/activation.hpp"
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/common/inside_range.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
@@ -172,8 +173,7 @@ template <Activation A, typename Acc>
 void epilogue_loop(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
   for (int64_t j = 0; j < count; ++j) {
     float y = __builtin_fmaf(static_cast<float>(acc[j]), scale, bias);
-    if constexpr (A != Activation::kNone) y = y > 0.0f ? y : 0.0f;
-    if constexpr (A == Activation::kRelu6) y = y < 6.0f ? y : 6.0f;
+    y = apply_activation(y, A);  // A is a constant: the switch folds away
     dst[j] = y;
   }
 }
@@ -268,8 +268,7 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
     float* dst = out + c * plane;
     for (int p = 0; p < pixels; ++p) {
       float y = __builtin_fmaf(static_cast<float>(column[p * 16]), scales[c], bias[c]);
-      if constexpr (A != Activation::kNone) y = y > 0.0f ? y : 0.0f;
-      if constexpr (A == Activation::kRelu6) y = y < 6.0f ? y : 6.0f;
+      y = apply_activation(y, A);  // A is a constant: the switch folds away
       dst[p] = y;
     }
   }

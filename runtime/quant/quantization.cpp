@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/quantize/quantize_scalar_rule.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq {
@@ -15,15 +16,10 @@ namespace {
   throw Error(ErrorCode::kInvalidArgument, what);
 }
 
-// nearbyint in the default rounding mode (round half to even), then clamp.
-// NaN maps to 0 so no caller ever converts a NaN to an integer (undefined).
-int round_and_clamp(float value, int lowest, int highest) {
-  float rounded = std::nearbyint(value);
-  if (std::isnan(rounded)) return 0;
-  if (rounded < static_cast<float>(lowest)) return lowest;
-  if (rounded > static_cast<float>(highest)) return highest;
-  return static_cast<int>(rounded);
-}
+// Round-and-clamp, the finite-range fold and the element loops are the
+// kernels' scalar rule (kernels/quantize/quantize_scalar_rule.hpp): one
+// definition, which the vector kernels are tested against bit for bit.
+using kernels::scalar_rule::round_and_clamp;
 
 // s = max / qmax, or 1 when that is not a positive normal number: an all-zero
 // (or all-negative) tensor, and a maximum so small that the division
@@ -131,12 +127,9 @@ float activation_scale_from_max(float max_value, int bits, bool is_signed) {
 float activation_scale(std::span<const float> x, int bits, bool is_signed) {
   // Non-finite values do not set the scale (one inf would flush every other
   // value to zero); when quantized they saturate (inf) or become 0 (NaN).
-  float max_value = 0.0f;
-  for (float v : x) {
-    if (!std::isfinite(v)) continue;
-    max_value = std::fmax(max_value, is_signed ? std::fabs(v) : v);
-  }
-  return activation_scale_from_max(max_value, bits, is_signed);
+  kernels::SampleRange range;
+  kernels::scalar_rule::fold_range(x.data(), x.size(), range);
+  return activation_scale_from_max(kernels::scale_max(range, is_signed), bits, is_signed);
 }
 
 void quantize_activations_u8(std::span<const float> x, float scale, int bits,
@@ -147,9 +140,7 @@ void quantize_activations_u8(std::span<const float> x, float scale, int bits,
     invalid("quantize_activations_u8: output has " + std::to_string(out.size()) +
             " elements, input " + std::to_string(x.size()));
   }
-  for (size_t j = 0; j < x.size(); ++j) {
-    out[j] = static_cast<uint8_t>(round_and_clamp(x[j] / scale, 0, qmax));
-  }
+  kernels::scalar_rule::to_u8(x.data(), x.size(), scale, qmax, out.data());
 }
 
 void quantize_activations_s8(std::span<const float> x, float scale, std::span<int8_t> out) {
@@ -158,9 +149,7 @@ void quantize_activations_s8(std::span<const float> x, float scale, std::span<in
     invalid("quantize_activations_s8: output has " + std::to_string(out.size()) +
             " elements, input " + std::to_string(x.size()));
   }
-  for (size_t j = 0; j < x.size(); ++j) {
-    out[j] = static_cast<int8_t>(round_and_clamp(x[j] / scale, -127, 127));
-  }
+  kernels::scalar_rule::to_s8(x.data(), x.size(), scale, out.data());
 }
 
 }  // namespace sparq

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/core/checked_math.hpp"
 #include "runtime/session/memory_plan.hpp"
 #include "runtime/session/resource_check.hpp"
@@ -69,9 +70,6 @@ struct Session::Impl {
   std::vector<int> plan_slot;
   MemoryPlan plan;
   std::vector<bool> is_output;
-  // Per value: true for f32 values whose producer reports per-sample ranges
-  // and that a consumer uses (quantize, instead of its own range pass).
-  std::vector<bool> range_values;
   std::unique_ptr<tbb::task_arena> arena;
   ResourceLimits limits;
   int64_t weight_bytes = 0;
@@ -109,24 +107,6 @@ struct Session::Impl {
       throw Error(ErrorCode::kInvalidModel, "one inference needs " + describe_bytes(bytes) + " (" +
                                                 parts + " bytes), more than the memory limit " +
                                                 describe_bytes(limits.max_memory_bytes));
-    }
-  }
-
-  void plan_ranges() {
-    const Graph& graph = model->graph();
-    std::vector<const CompiledNode*> producer(graph.values.size(), nullptr);
-    for (const Step& step : steps) {
-      if (step.node >= 0) {
-        producer[static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].output)] =
-            step.compiled.get();
-      }
-    }
-    range_values.assign(graph.values.size(), false);
-    for (const Step& step : steps) {
-      if (step.node < 0 || !step.compiled->uses_input_range()) continue;
-      const auto v = static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].inputs[0]);
-      range_values[v] = graph.values[v].dtype == DType::kF32 && producer[v] != nullptr &&
-                        producer[v]->reports_output_range();
     }
   }
 
@@ -181,8 +161,11 @@ void Session::Impl::place_and_compile(const SessionOptions& options) {
     if (!chosen) {
       std::string tried;
       for (const auto& b : candidates) tried += (tried.empty() ? "" : ", ") + b->name();
+      // The one refusal every backend shares says why.
+      const std::string overflow = int32_accumulator_overflow(graph, node);
       throw Error(ErrorCode::kUnsupported, "node '" + node.name + "' (" + op_name(node.op) +
-                                               ") is supported by none of the backends: " + tried);
+                                               ") is supported by none of the backends: " + tried +
+                                               (overflow.empty() ? "" : " (" + overflow + ")"));
     }
     const Backend* here = chosen->host_memory() ? nullptr : chosen.get();
     for (ValueId in : node.inputs) {
@@ -318,14 +301,6 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
     }
   }
 
-  // Values that carry per-sample ranges (plan_ranges) get room for them.
-  std::vector<std::vector<SampleRange>> ranges(graph.values.size());
-  for (size_t v = 0; v < graph.values.size(); ++v) {
-    if (!range_values[v]) continue;
-    ranges[v].resize(b);
-    views[v].ranges = ranges[v].data();
-  }
-
   if (stats) {
     stats->steps.clear();
     stats->arena_bytes = arena_bytes;
@@ -394,7 +369,6 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   check_graph_limits(impl_->model->graph(), options.limits);
   impl_->arena = std::make_unique<tbb::task_arena>(impl_->threads);
   impl_->place_and_compile(options);
-  impl_->plan_ranges();
   impl_->make_plan();
   impl_->check_memory();
 }

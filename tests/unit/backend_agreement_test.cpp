@@ -4,14 +4,14 @@
 // ISA level this machine has (forced in-process with ScopedIsa).
 //
 // For each backend and case: when supports() says yes, compile() must
-// succeed (supports() tells the truth), and run() must write the reference's
-// output bit for bit (memcmp, scales and reported ranges included) for
-// batch 1 and 3, with 1 and 3 threads. Every buffer a node writes (output,
-// scales, ranges, scratch) sits between guard bytes that must be intact
-// afterwards (scratch starts as guard bytes, never zeros), f32 outputs start
-// as a marked NaN that no element may keep, the inputs must be unchanged, and
-// the batch-1 run (batch 3's first sample) must equal that sample of batch 3.
-// Cases a backend is known to get wrong live in known_bug_cases().
+// succeed, and run() must write the reference's output bit for bit (memcmp,
+// scales included) for batch 1 and 3, with 1 and 3 threads. Every buffer a
+// node writes (output, scales, scratch) sits between guard bytes that must be
+// intact afterwards (scratch starts as guard bytes, never zeros), f32 outputs
+// start as a marked NaN that no element may keep, the inputs must be
+// unchanged, and the batch-1 run (batch 3's first sample) must equal that
+// sample of batch 3. Backends tell the truth in supports(): a node compile()
+// refuses (overflow_cases() among them) is refused by supports() too.
 
 #include <algorithm>
 #include <cmath>
@@ -28,7 +28,7 @@
 #include "kernels/isa/isa.hpp"
 #include "kernels/isa/isa_override.hpp"
 #include "sparq/sparq.hpp"
-#include "tests/support/larger_arena.hpp"
+#include "tests/support/node_runner.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace sparq {
@@ -49,31 +49,15 @@ struct Case {
   std::string name;
   Graph graph;  // inputs x0..xn-1, one node, output y
   std::vector<InputSpec> inputs;
-  // Set for a case a backend is known to get wrong (see known_bug_cases).
-  std::string known_bug;
   const Node& node() const { return graph.nodes.back(); }
 };
 
 Case make_case(std::string name, std::vector<InputSpec> inputs, OpAttrs op) {
   Case c;
   c.name = std::move(name);
-  Node node;
-  node.name = c.name;
-  node.op = std::move(op);
-  for (size_t j = 0; j < inputs.size(); ++j) {
-    // Appended rather than "x" + to_string(j): GCC 12 warns (-Wrestrict) on the latter.
-    std::string input_name = "x";
-    input_name += std::to_string(j);
-    c.graph.values.push_back({input_name, inputs[j].shape, inputs[j].dtype});
-    node.inputs.push_back(static_cast<ValueId>(j));
-  }
-  c.graph.input = 0;
-  Value out = infer_output(c.graph, node);
-  out.name = "y";
-  c.graph.values.push_back(out);
-  node.output = static_cast<ValueId>(c.graph.values.size() - 1);
-  c.graph.outputs = {node.output};
-  c.graph.nodes.push_back(std::move(node));
+  std::vector<std::pair<Shape, DType>> shapes;
+  for (const InputSpec& spec : inputs) shapes.emplace_back(spec.shape, spec.dtype);
+  c.graph = testing::one_node_graph(c.name, shapes, std::move(op)).graph;
   // A malformed case is a bug of this table, not of a backend. A graph has
   // one input, so validate() would reject a two-input node fed by graph
   // values; those ops (add, concat, broadcast) carry no weights and
@@ -302,20 +286,16 @@ std::vector<Case> all_cases() {
 // Cases whose supports() and compile() disagree today, kept out of the main
 // table so it stays green; the test over them skips naming the bug while it
 // remains, and passes (checking them fully) once it is fixed.
-std::vector<Case> known_bug_cases() {
-  // Layers whose worst-case int32 sum could overflow: every backend's
-  // compile() refuses them (kUnsupported, the numerics contract's bound), but
-  // the reference's supports() accepts every node and the cpu's accepts every
-  // op it has a compiler for, so a session learns it only from compile().
-  const std::string overflow =
-      "supports() accepts a layer whose int32 accumulator bound compile() refuses";
+// Layers whose worst-case int32 sum could overflow: every backend's
+// compile() refuses them (kUnsupported, the numerics contract's bound), so
+// every supports() must refuse them too.
+std::vector<Case> overflow_cases() {
   std::mt19937 gen = testing::rng(1718);
   std::vector<Case> cases;
   cases.push_back(fc_case(gen, 70000, 1, DType::kU8, DType::kS8, Activation::kNone));
   cases.push_back(conv_case(gen, {1, 1, 260, 260, 260, 1, 0, 1, DType::kU8, DType::kS8}));
   cases.push_back(
       sparse_case(gen, {120000, 1, 1, 1, 9, 1, {}, DType::kU8, 255, Activation::kNone}));
-  for (Case& c : cases) c.known_bug = overflow;
   return cases;
 }
 
@@ -343,75 +323,15 @@ Tensor first_sample(const Tensor& t) {
   return one;
 }
 
-constexpr uint8_t kGuardByte = 0xA5;
-constexpr size_t kGuardBytes = 64;
-// A quiet NaN no arithmetic produces from finite inputs: an f32 element
-// still holding it was never written.
-constexpr uint32_t kUnwrittenBits = 0x7FC0A5A5u;
-
-// `bytes` bytes, 64-byte aligned as a session's arena gives them, with
-// kGuardBytes of kGuardByte on each side.
-class GuardedBuffer {
- public:
-  explicit GuardedBuffer(size_t bytes)
-      : storage_(bytes + 2 * kGuardBytes + kTensorAlignment, kGuardByte), bytes_(bytes) {
-    const auto base = reinterpret_cast<uintptr_t>(storage_.data()) + kGuardBytes;
-    offset_ = kGuardBytes + (kTensorAlignment - base % kTensorAlignment) % kTensorAlignment;
-  }
-  uint8_t* data() { return storage_.data() + offset_; }
-  const uint8_t* data() const { return storage_.data() + offset_; }
-  size_t bytes() const { return bytes_; }
-  void fill_unwritten_f32() {
-    for (size_t i = 0; i + 4 <= bytes_; i += 4) std::memcpy(data() + i, &kUnwrittenBits, 4);
-  }
-  // Empty when both guards hold kGuardByte, else where the first bad byte is.
-  std::string damaged_guard() const {
-    for (size_t i = offset_ - kGuardBytes; i < offset_; ++i) {
-      if (storage_[i] != kGuardByte)
-        return "byte " + std::to_string(offset_ - i) + " before the start";
-    }
-    for (size_t i = offset_ + bytes_; i < offset_ + bytes_ + kGuardBytes; ++i) {
-      if (storage_[i] != kGuardByte)
-        return "byte " + std::to_string(i - offset_ - bytes_) + " after the end";
-    }
-    return {};
-  }
-  std::vector<uint8_t> contents() const { return {data(), data() + bytes_}; }
-
- private:
-  std::vector<uint8_t> storage_;
-  size_t bytes_;
-  size_t offset_ = 0;
-};
-
-size_t unwritten_count(const uint8_t* data, size_t bytes) {
-  size_t count = 0;
-  for (size_t i = 0; i + 4 <= bytes; i += 4)
-    count += std::memcmp(data + i, &kUnwrittenBits, 4) == 0;
-  return count;
-}
-
 // What one run wrote.
 struct RunOutput {
   std::vector<uint8_t> data;
   std::vector<uint8_t> scales;
-  std::vector<SampleRange> ranges;  // empty unless the node reports them
 };
 
-// The range a producer must report for sample n: 0 and every finite value.
-SampleRange range_of(const float* sample, int64_t count) {
-  SampleRange r;
-  for (int64_t e = 0; e < count; ++e) {
-    if (!std::isfinite(sample[e])) continue;
-    if (sample[e] > r.max) r.max = sample[e];
-    if (sample[e] < r.min) r.min = sample[e];
-  }
-  return r;
-}
-
 // Runs `node` on `inputs` with every written buffer guarded; records a
-// failure (prefixed with `who`) for a damaged guard, an unwritten element,
-// a changed input or a wrong reported range.
+// failure (prefixed with `who`) for a damaged guard, an unwritten element or
+// a changed input.
 RunOutput run_guarded(const CompiledNode& node, const Case& c, const std::vector<Tensor>& inputs,
                       int threads, const std::string& who) {
   const int64_t batch = inputs[0].shape()[0];
@@ -419,57 +339,37 @@ RunOutput run_guarded(const CompiledNode& node, const Case& c, const std::vector
   const Shape shape = out.shape.with_batch(batch);
   const bool quantized = out.dtype == DType::kU8 || out.dtype == DType::kS8;
   const bool f32 = out.dtype == DType::kF32;
-  const bool reports = f32 && node.reports_output_range();
 
-  GuardedBuffer data(storage_bytes(out.dtype, static_cast<size_t>(shape.elements())));
-  GuardedBuffer scales(quantized ? static_cast<size_t>(batch) * sizeof(float) : 0);
-  GuardedBuffer ranges(reports ? static_cast<size_t>(batch) * sizeof(SampleRange) : 0);
-  GuardedBuffer scratch(node.scratch_bytes(batch, threads));
+  testing::GuardedBuffer data(storage_bytes(out.dtype, static_cast<size_t>(shape.elements())));
+  testing::GuardedBuffer scales(quantized ? static_cast<size_t>(batch) * sizeof(float) : 0);
   if (f32) data.fill_unwritten_f32();
   scales.fill_unwritten_f32();
-  ranges.fill_unwritten_f32();
 
   TensorView view{data.data(), shape, out.dtype};
   if (quantized) view.scales = reinterpret_cast<float*>(scales.data());
-  if (reports) view.ranges = reinterpret_cast<SampleRange*>(ranges.data());
   std::vector<ConstTensorView> views;
   for (const Tensor& t : inputs) views.push_back(t.view());
   const std::vector<Tensor> before = inputs;
   NodeStats stats;  // given, as a session gives it: the device's cost model runs too
-  ExecContext ctx;
-  ctx.threads = threads;
-  ctx.stats = &stats;
-  ctx.scratch = scratch.bytes() ? scratch.data() : nullptr;
-  testing::run_in_larger_arena(threads, [&] { node.run(views, view, ctx); });
+  testing::run_node(node, views, view, threads, who, &stats);
 
-  const std::pair<const char*, const GuardedBuffer*> buffers[] = {
-      {"output", &data}, {"scales", &scales}, {"ranges", &ranges}, {"scratch", &scratch}};
+  const std::pair<const char*, const testing::GuardedBuffer*> buffers[] = {{"output", &data},
+                                                                           {"scales", &scales}};
   for (const auto& [what, buffer] : buffers) {
     const std::string damage = buffer->damaged_guard();
     EXPECT_TRUE(damage.empty()) << who << " overwrote the guard at " << damage << " of its "
                                 << what;
   }
   if (f32) {
-    EXPECT_EQ(unwritten_count(data.data(), data.bytes()), 0u) << who << " left output unwritten";
+    EXPECT_EQ(testing::unwritten_count(data.data(), data.bytes()), 0u)
+        << who << " left output unwritten";
   }
-  EXPECT_EQ(unwritten_count(scales.data(), scales.bytes()), 0u) << who << " left scales unwritten";
+  EXPECT_EQ(testing::unwritten_count(scales.data(), scales.bytes()), 0u)
+      << who << " left scales unwritten";
   for (size_t j = 0; j < inputs.size(); ++j) {
     EXPECT_TRUE(testing::bit_equal(inputs[j], before[j])) << who << " changed input " << j;
   }
-
-  RunOutput result{data.contents(), scales.contents(), {}};
-  if (reports) {
-    const int64_t sample = shape.elements() / batch;
-    const auto* values = reinterpret_cast<const float*>(data.data());
-    for (int64_t n = 0; n < batch; ++n) {
-      SampleRange got;
-      std::memcpy(&got, ranges.data() + n * sizeof(SampleRange), sizeof(got));
-      const SampleRange want = range_of(values + n * sample, sample);
-      EXPECT_TRUE(std::memcmp(&got, &want, sizeof(got)) == 0)
-          << who << " reports sample " << n << " range [" << got.min << ", " << got.max
-          << "], its output's is [" << want.min << ", " << want.max << "]";
-    }
-  }
+  RunOutput result{data.contents(), scales.contents()};
   return result;
 }
 
@@ -490,10 +390,8 @@ class BackendAgreement : public ::testing::TestWithParam<Isa> {
 
 // Checks one case on every registered backend. `ran` counts, per backend,
 // the cases it accepted and compiled. A compile() that throws after
-// supports() accepted is a failure, unless the case names a known bug: then
-// it is added to `known` and that backend is left out.
-void check_case(const Case& c, uint32_t seed, std::map<std::string, int>& ran,
-                std::vector<std::string>& known) {
+// supports() accepted is a failure.
+void check_case(const Case& c, uint32_t seed, std::map<std::string, int>& ran) {
   SCOPED_TRACE("case " + c.name);
   const CompiledNode* expected_node = nullptr;  // the reference's, among `compiled`
   // Compiled once per backend, then run on every batch and thread count.
@@ -509,10 +407,6 @@ void check_case(const Case& c, uint32_t seed, std::map<std::string, int>& ran,
       ++ran[name];
       if (name == "reference") expected_node = compiled.back().second.get();
     } catch (const std::exception& e) {
-      if (!c.known_bug.empty()) {
-        known.push_back(name + " on " + c.name + ": " + c.known_bug + " (" + e.what() + ")");
-        continue;
-      }
       ADD_FAILURE() << name << ".supports() accepted " << c.name
                     << " but compile() threw: " << e.what();
     }
@@ -553,9 +447,8 @@ void check_case(const Case& c, uint32_t seed, std::map<std::string, int>& ran,
 TEST_P(BackendAgreement, EverySupportedCaseMatchesReferenceBitForBit) {
   const std::vector<Case> cases = all_cases();
   std::map<std::string, int> ran;
-  std::vector<std::string> known;
   for (size_t ci = 0; ci < cases.size(); ++ci) {
-    check_case(cases[ci], static_cast<uint32_t>(1000 + ci), ran, known);
+    check_case(cases[ci], static_cast<uint32_t>(1000 + ci), ran);
   }
   std::cout << "[ coverage ] " << cases.size() << " cases at ISA " << kernels::isa_name(GetParam())
             << ":";
@@ -568,18 +461,53 @@ TEST_P(BackendAgreement, EverySupportedCaseMatchesReferenceBitForBit) {
   }
 }
 
-// The mismatches do not depend on the ISA: one run at the machine's own.
-TEST(BackendAgreementKnownBugs, SupportsAndCompileAgree) {
-  const std::vector<Case> cases = known_bug_cases();
-  std::map<std::string, int> ran;
-  std::vector<std::string> known;
+// supports() does not depend on the ISA: one run at the machine's own. For
+// every case of the table and every backend: a node compile() refuses is
+// refused by supports(), so a session's preference list falls back instead
+// of failing. The overflow cases are refused by every backend, and a session
+// over one names the reason.
+TEST(BackendAgreementSupports, SupportsAndCompileAgree) {
+  std::vector<Case> cases = all_cases();
+  const std::vector<Case> overflow = overflow_cases();
+  cases.insert(cases.end(), overflow.begin(), overflow.end());
   for (size_t ci = 0; ci < cases.size(); ++ci) {
-    check_case(cases[ci], static_cast<uint32_t>(2000 + ci), ran, known);
+    const Case& c = cases[ci];
+    const bool overflows = ci >= cases.size() - overflow.size();
+    for (const std::string& name : BackendRegistry::names()) {
+      const auto backend = BackendRegistry::get(name);
+      const bool supported = backend->supports(c.graph, c.node());
+      std::string refusal;
+      try {
+        backend->compile(c.graph, c.node());
+      } catch (const Error& e) {
+        refusal = e.what();
+        EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << name << " on " << c.name << ": " << refusal;
+      }
+      if (!refusal.empty()) {
+        EXPECT_FALSE(supported) << name << ".supports() accepts " << c.name
+                                << ", which its compile() refuses: " << refusal;
+      }
+      if (overflows) {
+        EXPECT_FALSE(supported) << name << " accepts " << c.name;
+        EXPECT_FALSE(refusal.empty()) << name << " compiled " << c.name;
+        // The device may refuse first for a reason of its own (weight buffer, op).
+        if (backend->host_memory()) {
+          EXPECT_NE(refusal.find("could overflow the int32 accumulator"), std::string::npos)
+              << name << " on " << c.name << ": " << refusal;
+        }
+      }
+    }
   }
-  if (!known.empty() && !HasFailure()) {
-    std::string list;
-    for (const std::string& k : known) list += "\n  " + k;
-    GTEST_SKIP() << known.size() << " known supports()/compile() mismatches remain:" << list;
+  for (const Case& c : overflow) {
+    auto model = std::make_shared<const Model>(c.graph, ModelMetadata{});
+    try {
+      Session session(model, SessionOptions{});
+      ADD_FAILURE() << "a session accepted " << c.name;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("could overflow the int32 accumulator"),
+                std::string::npos)
+          << e.what();
+    }
   }
 }
 

@@ -20,7 +20,7 @@
 #include "kernels/isa/isa.hpp"
 #include "kernels/isa/isa_override.hpp"
 #include "sparq/sparq.hpp"
-#include "tests/support/larger_arena.hpp"
+#include "tests/support/node_runner.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace sparq {
@@ -30,75 +30,11 @@ using kernels::Isa;
 
 // ---- building and running one node -----------------------------------------
 
-struct OneNodeGraph {
-  Graph graph;
-  const Node& node() const { return graph.nodes.back(); }
-  const Value& output() const { return graph.value(graph.nodes.back().output); }
-};
+using testing::OneNodeGraph;
+using testing::run_on;
 
 OneNodeGraph make_graph(const std::vector<std::pair<Shape, DType>>& inputs, OpAttrs op) {
-  OneNodeGraph g;
-  Node node;
-  node.name = "node_under_test";
-  node.op = std::move(op);
-  for (size_t j = 0; j < inputs.size(); ++j) {
-    g.graph.values.push_back({"x" + std::to_string(j), inputs[j].first, inputs[j].second});
-    node.inputs.push_back(static_cast<ValueId>(j));
-  }
-  g.graph.input = 0;
-  Value out = infer_output(g.graph, node);
-  out.name = "y";
-  g.graph.values.push_back(out);
-  node.output = static_cast<ValueId>(g.graph.values.size() - 1);
-  g.graph.outputs = {node.output};
-  g.graph.nodes.push_back(std::move(node));
-  return g;
-}
-
-// The range a producer must report for sample n of `t`: 0 and every finite
-// value, by the strict comparisons of the contract (so -0 never enters).
-SampleRange expected_range(const Tensor& t, int64_t n) {
-  const int64_t sample = t.shape().elements() / t.shape()[0];
-  SampleRange r;
-  for (int64_t e = n * sample; e < (n + 1) * sample; ++e) {
-    const float v = t.data<float>()[e];
-    if (!std::isfinite(v)) continue;
-    if (v > r.max) r.max = v;
-    if (v < r.min) r.min = v;
-  }
-  return r;
-}
-
-// Runs the node; a CPU node that reports output ranges gets room for them
-// (pre-filled with garbage it must overwrite) and they are checked exactly.
-Tensor run_on(const Backend& backend, const OneNodeGraph& g, const std::vector<const Tensor*>& in,
-              int threads, std::string* kernel = nullptr) {
-  auto compiled = backend.compile(g.graph, g.node());
-  if (kernel) *kernel = compiled->kernel_name();
-  const int64_t batch = in[0]->shape()[0];
-  Tensor output(g.output().shape.with_batch(batch), g.output().dtype);
-  const bool reports = compiled->reports_output_range() && output.dtype() == DType::kF32;
-  std::vector<SampleRange> ranges(static_cast<size_t>(batch), SampleRange{1e30f, -1e30f});
-  std::vector<ConstTensorView> views;
-  for (const Tensor* t : in) views.push_back(t->view());
-  // 64-byte aligned scratch, as a session provides it.
-  const size_t scratch_bytes = compiled->scratch_bytes(batch, threads);
-  std::vector<uint8_t> scratch(scratch_bytes + 64);
-  void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-  ExecContext ctx;
-  ctx.threads = threads;
-  ctx.scratch = scratch_bytes ? aligned : nullptr;
-  TensorView out_view = output.view();
-  if (reports) out_view.ranges = ranges.data();
-  testing::run_in_larger_arena(threads, [&] { compiled->run(views, out_view, ctx); });
-  for (int64_t n = 0; reports && n < batch; ++n) {
-    const SampleRange want = expected_range(output, n);
-    const SampleRange got = ranges[static_cast<size_t>(n)];
-    EXPECT_TRUE(std::memcmp(&want, &got, sizeof(SampleRange)) == 0)
-        << compiled->kernel_name() << " reports sample " << n << " range [" << got.min << ", "
-        << got.max << "], its output's is [" << want.min << ", " << want.max << "]";
-  }
-  return output;
+  return testing::one_node_graph("node_under_test", inputs, std::move(op));
 }
 
 // The ISA suffix of a kernel name ("conv2d_q8_direct__vnni" -> vnni).
@@ -528,27 +464,6 @@ TEST_P(CpuOps, QuantizeMatchesReference) {
   const float values[] = {255.0f, 0.5f, 1.5f, 2.5f, 3.5f, 254.5f, 100.5f, 7.5f};
   std::memcpy(halves.raw(), values, sizeof(values));
   expect_matches(make_graph({{Shape{8}, DType::kF32}}, QuantizeOp{}), {&halves}, "quantize halves");
-}
-
-// A range reported by the producer replaces the quantize node's own pass:
-// the scale follows it (here ranges wider than the values, which a pass over
-// the values could not produce), unsigned and signed.
-TEST_P(CpuOps, QuantizeTakesTheProducersRange) {
-  const Tensor x = Tensor::from_floats(Shape{2, 4}, std::vector<float>{1, -2, 0.5f, 3, 1, 1, 1, 1});
-  const SampleRange ranges[2] = {{3.0f, -2.0f}, {10.25f, -51.0f}};
-  for (const bool is_signed : {false, true}) {
-    const OneNodeGraph g = make_graph({{Shape{4}, DType::kF32}}, QuantizeOp{8, is_signed});
-    auto compiled = cpu_->compile(g.graph, g.node());
-    Tensor out(Shape{2, 4}, is_signed ? DType::kS8 : DType::kU8);
-    ConstTensorView in = x.view();
-    in.ranges = ranges;
-    ExecContext ctx;
-    compiled->run({&in, 1}, out.view(), ctx);
-    const float want0 = activation_scale_from_max(3.0f, 8, is_signed);
-    const float want1 = activation_scale_from_max(is_signed ? 51.0f : 10.25f, 8, is_signed);
-    EXPECT_EQ(out.scales()[0], want0) << (is_signed ? "s8" : "u8");
-    EXPECT_EQ(out.scales()[1], want1) << (is_signed ? "s8" : "u8");
-  }
 }
 
 // ---- shape ops and softmax ----------------------------------------------------------

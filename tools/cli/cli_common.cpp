@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "kernels/softmax/softmax.hpp"
+
 namespace sparq::cli {
 
 int exit_code_for(const Error& error) {
@@ -128,10 +130,7 @@ void check_finite_scores(std::span<const float> scores, const std::string& what)
 std::vector<float> probabilities(std::span<const float> scores, bool already_probabilities) {
   std::vector<float> p(scores.begin(), scores.end());
   if (already_probabilities || p.empty()) return p;
-  const float top = *std::max_element(p.begin(), p.end());
-  double sum = 0;
-  for (float& v : p) sum += (v = std::exp(v - top));
-  for (float& v : p) v = static_cast<float>(v / sum);
+  kernels::softmax_row(scores.data(), p.data(), p.size());
   return p;
 }
 

@@ -13,8 +13,10 @@
 
 #include "kernels/conv2d/depthwise.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "runtime/backends/integer_weights.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq::cpu {
@@ -41,37 +43,6 @@ const char* path_name(ConvPath path) {
   return "direct";
 }
 
-// s8 weights as stored, s4 two per byte (element 2e in the low nibble).
-std::vector<int8_t> decode_integer_weights(const Tensor& weights) {
-  const auto count = static_cast<size_t>(weights.shape().elements());
-  std::vector<int8_t> values(count);
-  const auto* bytes = weights.data<uint8_t>();
-  for (size_t e = 0; e < count; ++e) {
-    if (weights.dtype() == DType::kS8) {
-      values[e] = static_cast<int8_t>(bytes[e]);
-    } else {
-      const uint8_t nibble = (e % 2 == 0) ? (bytes[e / 2] & 0x0F) : (bytes[e / 2] >> 4);
-      values[e] = static_cast<int8_t>(nibble >= 8 ? nibble - 16 : nibble);
-    }
-  }
-  return values;
-}
-
-// The contract accumulates in exact int32; refuse layers whose worst case
-// could overflow it (the reference backend refuses the same ones).
-void check_accumulator_bound(const std::string& node, int64_t products,
-                             const std::vector<int8_t>& values, DType input) {
-  int64_t max_abs = 0;
-  for (int8_t v : values) max_abs = std::max<int64_t>(max_abs, v < 0 ? -v : v);
-  const int64_t max_input = input == DType::kS8 ? 128 : 255;
-  if (products * max_abs * max_input > std::numeric_limits<int32_t>::max()) {
-    throw Error(ErrorCode::kUnsupported,
-                "node '" + node + "': " + std::to_string(products) + " products of up to " +
-                    std::to_string(max_abs * max_input) +
-                    " could overflow the int32 accumulator of the numerics contract");
-  }
-}
-
 class Conv2dNode : public CompiledNode {
  public:
   Conv2dNode(const Graph& graph, const Node& node)
@@ -79,19 +50,7 @@ class Conv2dNode : public CompiledNode {
         op_(std::get<Conv2dOp>(node.op)),
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)) {
-    g_.in_channels = input_.shape[0];
-    g_.in_h = input_.shape[1];
-    g_.in_w = input_.shape[2];
-    g_.out_channels = output_.shape[0];
-    g_.out_h = output_.shape[1];
-    g_.out_w = output_.shape[2];
-    g_.kernel_h = op_.kernel_h;
-    g_.kernel_w = op_.kernel_w;
-    g_.stride_h = op_.stride_h;
-    g_.stride_w = op_.stride_w;
-    g_.pad_h = op_.pad_h;
-    g_.pad_w = op_.pad_w;
-    g_.groups = op_.groups;
+    g_ = kernels::conv_geometry(op_, input_.shape, output_.shape);
     quantized_ = op_.weights.dtype() != DType::kF32;
     const kernels::Isa active = kernels::active_isa();
 
@@ -108,8 +67,7 @@ class Conv2dNode : public CompiledNode {
     std::vector<int8_t> values;
     if (quantized_) {
       values = decode_integer_weights(op_.weights);
-      check_accumulator_bound(name_, g_.in_per_group() * g_.kernel_h * g_.kernel_w, values,
-                              input_.dtype);
+      check_int32_accumulator(graph, node);
     }
     if (path_ == ConvPath::kDepthwise) {
       depthwise_ = kernels::depthwise_kernels(active);

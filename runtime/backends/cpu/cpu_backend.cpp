@@ -4,6 +4,7 @@
 // "reference".
 #include <memory>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "runtime/backends/node_compilers.hpp"
 #include "sparq/backend.hpp"
@@ -31,10 +32,11 @@ class CpuBackend : public Backend {
 
   // The operations of imported models (channel_affine, sigmoid, concat, ...)
   // and average pooling that excludes padding have no compiler here: the
-  // session runs them on the reference backend.
-  bool supports(const Graph&, const Node& node) const override {
+  // session runs them on the reference backend. Layers whose int32
+  // accumulator could overflow are refused, as compile() would.
+  bool supports(const Graph& graph, const Node& node) const override {
     if (const auto* pool = std::get_if<Pool2dOp>(&node.op)) return pool->count_include_pad;
-    return has_compiler(kCpuCompilers, node.op);
+    return has_compiler(kCpuCompilers, node.op) && int32_accumulator_overflow(graph, node).empty();
   }
 
   std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {

@@ -1,12 +1,10 @@
 // Element-wise nodes on the CPU: residual add (+ activation), activation and
-// dequantize, split into fixed chunks of each sample. Add and activation
-// report their outputs' ranges (folded per chunk while it is in cache).
+// dequantize, split into fixed chunks of each sample.
 #include <algorithm>
 
 #include "kernels/eltwise/eltwise.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
-#include "runtime/backends/cpu/report_range.hpp"
 
 namespace sparq::cpu {
 namespace {
@@ -15,7 +13,7 @@ namespace {
 constexpr int64_t kChunk = 16384;
 
 // body(n, first, count) over fixed chunks of each sample (a chunk never spans
-// two samples, so a chunk's outputs belong to one sample's range).
+// two samples, so per-sample operands such as scales are one per chunk).
 template <typename Body>
 void for_sample_chunks(int64_t batch, int64_t sample, int threads, const Body& body) {
   const int64_t chunks = (sample + kChunk - 1) / kChunk;
@@ -45,15 +43,12 @@ class AddNode : public CompiledNode {
     const float* a = inputs[0].as<float>();
     const float* b = inputs[1].as<float>();
     float* y = output.as<float>();
-    reset_ranges(output, batch);
     for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
-                      [&](int64_t n, int64_t first, int64_t count) {
+                      [&](int64_t, int64_t first, int64_t count) {
                         const auto size = static_cast<size_t>(count);
                         kernels_.add(a + first, b + first, y + first, size, activation_);
-                        report_range(output, n, y + first, size, fold_range_);
                       });
   }
-  bool reports_output_range() const override { return true; }
 
  private:
   std::string name_;
@@ -61,7 +56,6 @@ class AddNode : public CompiledNode {
   ValueLayout inputs_[2];
   ValueLayout output_;
   kernels::EltwiseKernels kernels_;
-  FoldRangeFn fold_range_ = kernels::quantize_kernels(kernels::active_isa()).fold_range;
 };
 
 class ActivationNode : public CompiledNode {
@@ -82,22 +76,18 @@ class ActivationNode : public CompiledNode {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const float* x = inputs[0].as<float>();
     float* y = output.as<float>();
-    reset_ranges(output, batch);
     for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
-                      [&](int64_t n, int64_t first, int64_t count) {
+                      [&](int64_t, int64_t first, int64_t count) {
                         const auto size = static_cast<size_t>(count);
                         kernels_.activate(x + first, y + first, size, activation_);
-                        report_range(output, n, y + first, size, fold_range_);
                       });
   }
-  bool reports_output_range() const override { return true; }
 
  private:
   std::string name_;
   Activation activation_;
   ValueLayout input_, output_;
   kernels::EltwiseKernels kernels_;
-  FoldRangeFn fold_range_ = kernels::quantize_kernels(kernels::active_isa()).fold_range;
 };
 
 class DequantizeNode : public CompiledNode {

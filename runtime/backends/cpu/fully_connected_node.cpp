@@ -9,6 +9,7 @@
 
 #include "kernels/common/activation.hpp"
 #include "kernels/fully_connected/fully_connected.hpp"
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "sparq/error.hpp"
@@ -31,25 +32,16 @@ class FullyConnectedNode : public CompiledNode {
         kernels_(kernels::fully_connected_kernels(kernels::active_isa())) {
     if (op_.weights.dtype() == DType::kS8) {
       const int8_t* w = op_.weights.data<int8_t>();
-      int64_t max_abs = 0;
       compensation_.assign(static_cast<size_t>(out_), 0);
       for (int64_t o = 0; o < out_; ++o) {
         int64_t sum = 0;
         for (int64_t i = 0; i < in_; ++i) {
           sum += w[o * in_ + i];
-          max_abs =
-              std::max<int64_t>(max_abs, w[o * in_ + i] < 0 ? -w[o * in_ + i] : w[o * in_ + i]);
         }
         if (input_.dtype == DType::kS8)
           compensation_[static_cast<size_t>(o)] = static_cast<int32_t>(128 * sum);
       }
-      const int64_t max_input = input_.dtype == DType::kS8 ? 128 : 255;
-      if (in_ * max_abs * max_input > std::numeric_limits<int32_t>::max()) {
-        throw Error(ErrorCode::kUnsupported,
-                    "node '" + name_ + "': " + std::to_string(in_) + " products of up to " +
-                        std::to_string(max_abs * max_input) +
-                        " could overflow the int32 accumulator of the numerics contract");
-      }
+      check_int32_accumulator(graph, node);
     } else {
       padded_out_ =
           (out_ + kernels::kFcFloatBlock - 1) / kernels::kFcFloatBlock * kernels::kFcFloatBlock;

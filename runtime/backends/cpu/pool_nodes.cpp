@@ -19,16 +19,7 @@ class Pool2dNode : public CompiledNode {
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)),
         kernels_(kernels::pool_kernels(kernels::active_isa())) {
-    g_.in_h = input_.shape[1];
-    g_.in_w = input_.shape[2];
-    g_.out_h = output_.shape[1];
-    g_.out_w = output_.shape[2];
-    g_.kernel_h = op_.kernel_h;
-    g_.kernel_w = op_.kernel_w;
-    g_.stride_h = op_.stride_h;
-    g_.stride_w = op_.stride_w;
-    g_.pad_h = op_.pad_h;
-    g_.pad_w = op_.pad_w;
+    g_ = kernels::pool_geometry(op_, input_.shape, output_.shape);
   }
 
   std::string kernel_name() const override {

@@ -1,7 +1,6 @@
-// Dynamic quantization on the CPU, per sample: the range of the input, taken
-// from the producer when it reported one (the max fused into its epilogue),
-// else from a parallel pass over fixed chunks (max and min are exact and
-// order-free, so chunking cannot change them); the scale from
+// Dynamic quantization on the CPU, per sample: the range of the input from a
+// parallel pass over fixed chunks (max and min are exact and order-free, so
+// chunking cannot change them); the scale from
 // sparq::activation_scale_from_max (the contract's one definition); then a
 // parallel quantize pass.
 #include <algorithm>
@@ -27,7 +26,6 @@ class QuantizeNode : public CompiledNode {
         qmax_(activation_qmax(op_.bits, op_.is_signed)),
         kernels_(kernels::quantize_kernels(kernels::active_isa())) {}
 
-  bool uses_input_range() const override { return true; }
   std::string kernel_name() const override {
     return kernel_label(op_.is_signed ? "quantize_s8" : "quantize_u" + std::to_string(op_.bits),
                         kernels_.isa);
@@ -45,31 +43,22 @@ class QuantizeNode : public CompiledNode {
       return std::pair{first, static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first))};
     };
 
-    // The producer's reported ranges when it gave them; else a range pass.
-    std::vector<SampleRange> chunk_ranges;
-    if (inputs[0].ranges == nullptr) {
-      chunk_ranges.resize(static_cast<size_t>(batch * chunks));
-      parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
-        for (int64_t index = begin; index < end; ++index) {
-          const auto [first, count] = chunk_extent(index);
-          kernels_.fold_range(x + first, count, chunk_ranges[static_cast<size_t>(index)]);
-        }
-      });
-    }
-    for (int64_t n = 0; n < batch; ++n) {
-      SampleRange range;
-      if (inputs[0].ranges != nullptr) {
-        range = inputs[0].ranges[n];
-      } else {
-        for (int64_t c = 0; c < chunks; ++c) {
-          const SampleRange& part = chunk_ranges[static_cast<size_t>(n * chunks + c)];
-          range.max = std::max(range.max, part.max);
-          range.min = std::min(range.min, part.min);
-        }
+    std::vector<kernels::SampleRange> chunk_ranges(static_cast<size_t>(batch * chunks));
+    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) {
+        const auto [first, count] = chunk_extent(index);
+        kernels_.fold_range(x + first, count, chunk_ranges[static_cast<size_t>(index)]);
       }
-      // Unsigned: the largest finite value; signed: the largest finite |x|.
-      const float max_value = op_.is_signed ? std::max(range.max, -range.min) : range.max;
-      output.scales[n] = activation_scale_from_max(max_value, op_.bits, op_.is_signed);
+    });
+    for (int64_t n = 0; n < batch; ++n) {
+      kernels::SampleRange range;
+      for (int64_t c = 0; c < chunks; ++c) {
+        const kernels::SampleRange& part = chunk_ranges[static_cast<size_t>(n * chunks + c)];
+        range.max = std::max(range.max, part.max);
+        range.min = std::min(range.min, part.min);
+      }
+      output.scales[n] = activation_scale_from_max(kernels::scale_max(range, op_.is_signed),
+                                                   op_.bits, op_.is_signed);
     }
     parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
       for (int64_t index = begin; index < end; ++index) {

@@ -12,6 +12,7 @@
 
 #include "kernels/isa/isa.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
@@ -94,11 +95,7 @@ class SparseConv3x3Node : public CompiledNode {
     if (input.shape[1] > max_dim || input.shape[2] > max_dim) {
       fail(ErrorCode::kUnsupported, "input plane " + input.shape.to_string() + " is too large");
     }
-    // Exact int32 accumulation: |sum| <= I * k * 8 * 255.
-    const int64_t worst = int64_t{op.in_channels} * op.density * 8 * 255;
-    if (worst > std::numeric_limits<int32_t>::max()) {
-      fail(ErrorCode::kUnsupported, "in_channels * density too large for exact int32 sums");
-    }
+    check_int32_accumulator(name, sparse_conv3x3_accumulator_bound(op, input.dtype));
     kernels::Sparse3x3Problem problem;
     problem.in_channels = op.in_channels;
     problem.out_channels = op.out_channels;

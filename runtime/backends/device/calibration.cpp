@@ -11,6 +11,7 @@
 #include "sparq/device.hpp"
 #include "sparq/error.hpp"
 #include "sparq/model_builder.hpp"
+#include "sparq/s4.hpp"
 
 namespace sparq {
 namespace {
@@ -26,9 +27,7 @@ Tensor calibration_weights() {
   auto* bytes = w.data<uint8_t>();
   for (int64_t e = 0; e < count; ++e) {
     const int value = static_cast<int>((e * 7 + e / 9) % 15) - 7;
-    const uint8_t nibble = static_cast<uint8_t>(value & 0x0F);
-    bytes[e / 2] = static_cast<uint8_t>(e % 2 == 0 ? (bytes[e / 2] & 0xF0) | nibble
-                                                   : (bytes[e / 2] & 0x0F) | (nibble << 4));
+    set_s4_element(bytes, static_cast<size_t>(e), value);
   }
   return w;
 }

@@ -112,8 +112,7 @@ ArrayWeights array_weights(const Node& node) {
   const auto* bytes = conv.weights.data<uint8_t>();
   auto value_at = [&](int64_t e) -> int {
     if (conv.weights.dtype() == DType::kS8) return static_cast<int8_t>(bytes[e]);
-    const uint8_t nibble = (e % 2 == 0) ? (bytes[e / 2] & 0x0F) : (bytes[e / 2] >> 4);
-    return nibble >= 8 ? nibble - 16 : nibble;
+    return s4_element(bytes, static_cast<size_t>(e));
   };
   const int windows = aligner_windows(kh, kw);
   const int across = ceil_div(kw, kAlignerWindow);

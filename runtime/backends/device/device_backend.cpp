@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/device/device_model.hpp"
 #include "sparq/device.hpp"
 #include "sparq/error.hpp"
@@ -57,8 +58,10 @@ class DeviceBackend : public Backend {
   bool supports(const Graph& graph, const Node& node) const override {
     // Also asks whether the configured chip can hold the node, so compile()
     // never throws for a node accepted here: a convolution whose weights
-    // outgrow the weight buffer runs on a host backend instead.
-    return device::device_runs(graph, node, config_);
+    // outgrow the weight buffer runs on a host backend instead. The numerics
+    // contract's int32 bound is asked too: the functional backend refuses it.
+    return device::device_runs(graph, node, config_) &&
+           int32_accumulator_overflow(graph, node).empty();
   }
 
   bool supports_indexed(const Graph& graph, const GraphIndex& index,

@@ -5,6 +5,7 @@
 #include <string>
 #include <variant>
 
+#include "kernels/common/window_geometry.hpp"
 #include "runtime/backends/device/device_model.hpp"
 #include "runtime/core/checked_math.hpp"
 #include "sparq/error.hpp"
@@ -87,12 +88,7 @@ ConvShape conv_geometry(const Graph& graph, const GraphIndex& index, const Node&
   const Shape& in = graph.value(node.inputs[0]).shape;
   const Shape& out = graph.value(node.output).shape;
   ConvShape c;
-  c.in_channels = in[0];
-  c.in_h = in[1];
-  c.in_w = in[2];
-  c.out_channels = out[0];
-  c.out_h = out[1];
-  c.out_w = out[2];
+  kernels::set_planes(c, in, out);
   c.activation_bits = storage_bits(graph, index, node.inputs[0], config);
   if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
     c.stride_h = c.stride_w = sparse->stride;
@@ -101,12 +97,7 @@ ConvShape conv_geometry(const Graph& graph, const GraphIndex& index, const Node&
     c.weight_bits = 4;
   } else {
     const auto& conv = std::get<Conv2dOp>(node.op);
-    c.kernel_h = conv.kernel_h;
-    c.kernel_w = conv.kernel_w;
-    c.stride_h = conv.stride_h;
-    c.stride_w = conv.stride_w;
-    c.pad_h = conv.pad_h;
-    c.pad_w = conv.pad_w;
+    kernels::set_window(c, conv);
     c.taps_per_kernel = conv.kernel_h * conv.kernel_w;
     c.weight_bits = conv.weights.dtype() == DType::kS4 ? 4 : 8;
   }

@@ -6,6 +6,9 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/common/window_geometry.hpp"
+#include "runtime/backends/accumulator_bound.hpp"
+#include "runtime/backends/integer_weights.hpp"
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
 #include "sparq/error.hpp"
@@ -14,15 +17,7 @@
 namespace sparq::reference {
 namespace {
 
-// The geometry of one dense convolution, per sample.
-struct ConvGeometry {
-  int64_t in_channels = 0, in_h = 0, in_w = 0;
-  int64_t out_channels = 0, out_h = 0, out_w = 0;
-  int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  int64_t groups = 1;
-  int64_t in_per_group() const { return in_channels / groups; }
-  int64_t out_per_group() const { return out_channels / groups; }
-};
+using kernels::ConvGeometry;
 
 // Adds w * x[shifted] to every output pixel of `acc` for one kernel tap
 // (ky, kx) of one input plane; pixels whose input lies in the padding get
@@ -48,20 +43,11 @@ class Conv2dNode : public CompiledNode {
         op_(std::get<Conv2dOp>(node.op)),
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)) {
-    g_.in_channels = input_.shape[0];
-    g_.in_h = input_.shape[1];
-    g_.in_w = input_.shape[2];
-    g_.out_channels = output_.shape[0];
-    g_.out_h = output_.shape[1];
-    g_.out_w = output_.shape[2];
-    g_.kernel_h = op_.kernel_h;
-    g_.kernel_w = op_.kernel_w;
-    g_.stride_h = op_.stride_h;
-    g_.stride_w = op_.stride_w;
-    g_.pad_h = op_.pad_h;
-    g_.pad_w = op_.pad_w;
-    g_.groups = op_.groups;
-    if (op_.weights.dtype() != DType::kF32) decode_integer_weights();
+    g_ = kernels::conv_geometry(op_, input_.shape, output_.shape);
+    if (op_.weights.dtype() != DType::kF32) {
+      check_int32_accumulator(graph, node);
+      values_ = decode_integer_weights(op_.weights);
+    }
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -85,28 +71,6 @@ class Conv2dNode : public CompiledNode {
   }
 
  private:
-  // s8 weights are used as stored; s4 weights are two per byte, element 2e in
-  // the low nibble of byte e, sign-extended from 4 bits.
-  void decode_integer_weights() {
-    const auto count = static_cast<size_t>(op_.weights.shape().elements());
-    values_.resize(count);
-    const auto* bytes = op_.weights.data<uint8_t>();
-    int64_t max_abs = 0;
-    for (size_t e = 0; e < count; ++e) {
-      int value = 0;
-      if (op_.weights.dtype() == DType::kS8) {
-        value = static_cast<int8_t>(bytes[e]);
-      } else {
-        const uint8_t nibble = (e % 2 == 0) ? (bytes[e / 2] & 0x0F) : (bytes[e / 2] >> 4);
-        value = nibble >= 8 ? nibble - 16 : nibble;
-      }
-      values_[e] = static_cast<int8_t>(value);
-      max_abs = std::max<int64_t>(max_abs, value < 0 ? -value : value);
-    }
-    check_int32_accumulator(name_, g_.in_per_group() * g_.kernel_h * g_.kernel_w,
-                            max_abs * max_abs_activation(input_.dtype));
-  }
-
   size_t weight_index(int64_t o, int64_t i, int64_t ky, int64_t kx) const {
     return static_cast<size_t>(((o * g_.in_per_group() + i) * g_.kernel_h + ky) * g_.kernel_w + kx);
   }
@@ -156,10 +120,7 @@ class Conv2dNode : public CompiledNode {
       float* out = y + o * g_.out_h * g_.out_w;
       const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
       const float bias = op_.bias[static_cast<size_t>(o)];
-      for (size_t p = 0; p < acc.size(); ++p) {
-        out[p] = apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias),
-                                  op_.activation);
-      }
+      dequantize_plane(acc, act_scale, weight_scale, bias, op_.activation, out);
     }
   }
 

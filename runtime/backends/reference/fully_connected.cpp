@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
 #include "sparq/quantization.hpp"
@@ -18,12 +19,7 @@ class FullyConnectedNode : public CompiledNode {
         op_(std::get<FullyConnectedOp>(node.op)),
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)) {
-    if (op_.weights.dtype() == DType::kS8) {
-      int64_t max_abs = 0;
-      for (int8_t w : op_.weights.span<int8_t>())
-        max_abs = std::max<int64_t>(max_abs, w < 0 ? -w : w);
-      check_int32_accumulator(name_, input_.shape[0], max_abs * max_abs_activation(input_.dtype));
-    }
+    check_int32_accumulator(graph, node);
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,

@@ -1,8 +1,10 @@
 // The reference backend: plain scalar code for every operation, the oracle of
-// the numerics contract (docs/NUMERICS.md). It supports every node, so a
-// session can always fall back to it.
+// the numerics contract (docs/NUMERICS.md). It supports every node but the
+// integer layers whose int32 accumulator could overflow (the contract refuses
+// those everywhere), so a session can fall back to it.
 #include <memory>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/builtin_backends.hpp"
 #include "runtime/backends/node_compilers.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
@@ -34,7 +36,9 @@ class ReferenceBackend : public Backend {
  public:
   std::string name() const override { return "reference"; }
 
-  bool supports(const Graph&, const Node&) const override { return true; }
+  bool supports(const Graph& graph, const Node& node) const override {
+    return int32_accumulator_overflow(graph, node).empty();
+  }
 
   std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {
     return compile_checked(kReferenceCompilers, "reference", graph, node);

@@ -1,33 +1,31 @@
 // Helpers shared by the reference kernels: the fused activations, checks of
-// the views a session hands to `run`, and the int32 accumulator bound.
+// the views a session hands to `run`, and the valid output ranges of a window.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
 
+#include "kernels/common/activation.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/graph.hpp"
 #include "sparq/ops.hpp"
+#include "sparq/quantization.hpp"
 #include "sparq/tensor.hpp"
 
 namespace sparq::reference {
 
-// ReLU is `y > 0 ? y : +0` and ReLU6 is `min(relu(y), 6)` written the same
-// way, so NaN becomes 0 and -0 becomes +0 exactly as x86 maxps(y, 0) /
-// minps(r, 6) do: a SIMD backend using those instructions matches bit for bit.
-inline float apply_activation(float y, Activation activation) {
-  switch (activation) {
-    case Activation::kNone:
-      return y;
-    case Activation::kRelu:
-      return y > 0.0f ? y : 0.0f;
-    case Activation::kRelu6: {
-      const float r = y > 0.0f ? y : 0.0f;
-      return r < 6.0f ? r : 6.0f;
-    }
+// The fused activations: the kernels' one scalar definition.
+using kernels::apply_activation;
+
+// A quantized layer's output rule over one output plane:
+// dequantize_accumulator, then the fused activation.
+inline void dequantize_plane(std::span<const int32_t> acc, float act_scale, float weight_scale,
+                             float bias, Activation activation, float* out) {
+  for (size_t p = 0; p < acc.size(); ++p) {
+    out[p] =
+        apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias), activation);
   }
-  return y;
 }
 
 // The per-sample shapes and dtypes a compiled node was built for; `batch`
@@ -43,13 +41,6 @@ inline int64_t check_views(const std::string& node, std::span<const ConstTensorV
                            const ValueLayout& output_layout) {
   return check_node_views("reference", node, inputs, input_layouts, output, output_layout);
 }
-
-// The largest |value| a quantized activation dtype can hold (u8 255, s8 128).
-int64_t max_abs_activation(DType dtype);
-
-// The contract accumulates in exact int32. Throws Error(kUnsupported) naming
-// the node when `products` terms of at most `max_abs_product` could overflow.
-void check_int32_accumulator(const std::string& node, int64_t products, int64_t max_abs_product);
 
 // A bounded range of output coordinates whose input coordinate
 // `out * stride + offset` falls inside [0, in_size): [begin, end).

@@ -1,18 +1,16 @@
 // Softmax over the features of each sample: m = max(x), e_j = exp(x_j - m),
 // y_j = e_j / sum(e), the sum taken in ascending j. Subtracting the maximum
 // keeps exp from overflowing; it does not change the result mathematically.
-// Log-softmax: y_j = (x_j - m) - log(sum(e)), the same sum.
-#include <cmath>
-#include <vector>
-
+// Log-softmax: y_j = (x_j - m) - log(sum(e)), the same sum. The rule is
+// written once, in kernels/softmax (scalar, libm's exp).
+#include "kernels/softmax/softmax.hpp"
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
 
 namespace sparq::reference {
 namespace {
 
-// One node for both forms: the same maximum and the same ascending sum of
-// exp(x_j - m); only the last step differs.
+// One node for both forms.
 class SoftmaxNode : public CompiledNode {
  public:
   SoftmaxNode(const Graph& graph, const Node& node, bool log_form)
@@ -28,18 +26,11 @@ class SoftmaxNode : public CompiledNode {
     for (int64_t n = 0; n < batch; ++n) {
       const float* x = inputs[0].as<float>() + n * features;
       float* y = output.as<float>() + n * features;
-      float max = x[0];
-      for (int64_t j = 1; j < features; ++j) max = x[j] > max ? x[j] : max;
-      float sum = 0.0f;
-      for (int64_t j = 0; j < features; ++j) {
-        y[j] = std::exp(x[j] - max);
-        sum += y[j];
-      }
+      const auto count = static_cast<size_t>(features);
       if (log_form_) {
-        const float log_sum = std::log(sum);
-        for (int64_t j = 0; j < features; ++j) y[j] = (x[j] - max) - log_sum;
+        kernels::log_softmax_row(x, y, count);
       } else {
-        for (int64_t j = 0; j < features; ++j) y[j] = y[j] / sum;
+        kernels::softmax_row(x, y, count);
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
 #include "sparq/error.hpp"
@@ -28,9 +29,7 @@ class SparseConv3x3Node : public CompiledNode {
     if (!problem.empty()) {
       throw Error(ErrorCode::kInvalidModel, "node '" + name_ + "': taps: " + problem);
     }
-    // Signed 4-bit values are at most 8 in magnitude.
-    check_int32_accumulator(name_, static_cast<int64_t>(op_.in_channels) * op_.density,
-                            8 * max_abs_activation(input_.dtype));
+    check_int32_accumulator(graph, node);
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -84,10 +83,7 @@ class SparseConv3x3Node : public CompiledNode {
       float* out = y + o * out_h * out_w;
       const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
       const float bias = op_.bias[static_cast<size_t>(o)];
-      for (size_t p = 0; p < acc.size(); ++p) {
-        out[p] = apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias),
-                                  op_.activation);
-      }
+      dequantize_plane(acc, act_scale, weight_scale, bias, op_.activation, out);
     }
   }
 

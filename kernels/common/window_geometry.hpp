@@ -1,0 +1,69 @@
+// The geometry of a windowed operator (convolution, pooling) per sample, and
+// the op -> geometry mapping, written once for every backend's kernels.
+// Output sizes come from graph inference (runtime/graph/infer_output.cpp,
+// window_output: (in + 2 pad - kernel) / stride + 1) and are taken from the
+// output shape here, never recomputed.
+#pragma once
+
+#include <cstdint>
+
+#include "sparq/ops.hpp"
+#include "sparq/shape.hpp"
+
+namespace sparq::kernels {
+
+struct ConvGeometry {
+  int64_t in_channels = 0, in_h = 0, in_w = 0;
+  int64_t out_channels = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t groups = 1;
+  int64_t in_per_group() const { return in_channels / groups; }
+  int64_t out_per_group() const { return out_channels / groups; }
+};
+
+struct PoolGeometry {
+  int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
+// The op -> geometry mapping, for these structs and any other with the same
+// field names (the device model's ConvShape). `in` and `out` are the
+// per-sample [C, H, W] shapes of the node's operands.
+template <typename Geometry>
+void set_planes(Geometry& g, const Shape& in, const Shape& out) {
+  if constexpr (requires { g.in_channels; }) {
+    g.in_channels = in[0];
+    g.out_channels = out[0];
+  }
+  g.in_h = in[1];
+  g.in_w = in[2];
+  g.out_h = out[1];
+  g.out_w = out[2];
+}
+
+template <typename Geometry, typename WindowOp>
+void set_window(Geometry& g, const WindowOp& op) {
+  g.kernel_h = op.kernel_h;
+  g.kernel_w = op.kernel_w;
+  g.stride_h = op.stride_h;
+  g.stride_w = op.stride_w;
+  g.pad_h = op.pad_h;
+  g.pad_w = op.pad_w;
+}
+
+inline ConvGeometry conv_geometry(const Conv2dOp& op, const Shape& in, const Shape& out) {
+  ConvGeometry g;
+  set_planes(g, in, out);
+  set_window(g, op);
+  g.groups = op.groups;
+  return g;
+}
+
+inline PoolGeometry pool_geometry(const Pool2dOp& op, const Shape& in, const Shape& out) {
+  PoolGeometry g;
+  set_planes(g, in, out);
+  set_window(g, op);
+  return g;
+}
+
+}  // namespace sparq::kernels
