@@ -17,15 +17,19 @@ namespace {
 class DeviceNode : public CompiledNode {
  public:
   DeviceNode(std::unique_ptr<CompiledNode> functional, device::NodeWork work,
-             const DeviceConfig& config)
-      : functional_(std::move(functional)), work_(std::move(work)), config_(config) {}
+             const DeviceConfig& config, bool weights_resident)
+      : functional_(std::move(functional)),
+        work_(std::move(work)),
+        config_(config),
+        weights_resident_(weights_resident) {}
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     functional_->run(inputs, output, ctx);
     if (!ctx.stats) return;
     const int64_t batch = output.shape.rank() > 0 ? output.shape[0] : 1;
-    const LayerReport r = device::model_node(work_, config_, batch, SimulationMode::kAnalytic);
+    const LayerReport r = device::model_node(work_, config_, batch, SimulationMode::kAnalytic,
+                                               weights_resident_);
     ctx.stats->device_cycles += r.cycles;
     ctx.stats->device_seconds += r.seconds;
     ctx.stats->device_energy_joules += r.energy.total();
@@ -41,6 +45,7 @@ class DeviceNode : public CompiledNode {
   std::unique_ptr<CompiledNode> functional_;
   device::NodeWork work_;
   DeviceConfig config_;
+  bool weights_resident_;
 };
 
 class DeviceBackend : public Backend {
@@ -60,11 +65,16 @@ class DeviceBackend : public Backend {
   }
 
   std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {
-    device::NodeWork work = device::describe_node(graph, node, config_);
+    const device::GraphIndex index = device::index_graph(graph);
+    device::NodeWork work = device::describe_node(graph, index, node, config_);
+    // As simulate(): the model's weights stay on chip when they fit together.
+    const bool resident =
+        device::device_weight_bytes(graph, index, config_) <= config_.weight_buffer_bytes;
     // Resolved here rather than in the factory: the registry holds its lock
     // while a factory runs.
     std::shared_ptr<const Backend> functional = functional_for(graph, node);
-    return std::make_unique<DeviceNode>(functional->compile(graph, node), std::move(work), config_);
+    return std::make_unique<DeviceNode>(functional->compile(graph, node), std::move(work), config_,
+                                        resident);
   }
 
   bool host_memory() const override { return false; }
