@@ -145,7 +145,7 @@ CalibrationPredictions predict_calibration_points(const DeviceConfig& config);
 // The headline figures under one setting of the constants, the factor refitted.
 struct SensitivityFigures {
   double overhead_factor = 0;
-  double efficient_tops_per_watt = 0;  // calibration layer at the second point
+  double efficient_tops_per_watt = 0;             // calibration layer at the second point
   std::vector<double> model_dense_tops_per_watt;  // per model, at the second point
 };
 // One free constant at the ends of its plausible range (in `unit`).

@@ -281,8 +281,7 @@ TEST(DeviceCalibration, HeldOutPredictionsMoveWithTheirInputs) {
   // A steeper leakage-voltage law leaves less leakage at 0.8 V.
   DeviceConfig steep = base;
   steep.static_voltage_exponent = 5;
-  EXPECT_GT(predict_calibration_points(steep).efficient_tops_per_watt,
-            p0.efficient_tops_per_watt);
+  EXPECT_GT(predict_calibration_points(steep).efficient_tops_per_watt, p0.efficient_tops_per_watt);
   // A lower efficient voltage saves dynamic energy as V^2.
   DeviceConfig lower = base;
   lower.operating_points[1].volts = 0.7;
@@ -444,10 +443,14 @@ TEST(DeviceTraffic, TapIndexIsTheCheapestEncodingAndNeverCostsMoreThanDense) {
   shape.sparse = true;
   shape.in_channels = shape.out_channels = 64;
   const std::vector<std::pair<int, device::TapIndex>> expected = {
-      {1, device::TapIndex::kKeptPositions},   {2, device::TapIndex::kKeptPositions},
-      {3, device::TapIndex::kMask},            {4, device::TapIndex::kMask},
-      {5, device::TapIndex::kMask},            {6, device::TapIndex::kMask},
-      {7, device::TapIndex::kPrunedPositions}, {8, device::TapIndex::kPrunedPositions},
+      {1, device::TapIndex::kKeptPositions},
+      {2, device::TapIndex::kKeptPositions},
+      {3, device::TapIndex::kMask},
+      {4, device::TapIndex::kMask},
+      {5, device::TapIndex::kMask},
+      {6, device::TapIndex::kMask},
+      {7, device::TapIndex::kPrunedPositions},
+      {8, device::TapIndex::kPrunedPositions},
       {9, device::TapIndex::kNone}};
   const int dense_bits = 9 * 4;
   int previous = 0;
@@ -707,9 +710,10 @@ TEST(DeviceSensitivity, EveryFreeConstantMovesTheFiguresAndTheFactorIsRefitted) 
   ASSERT_GE(rows.size(), 8u);
   EXPECT_EQ(rows[0].constant, "defaults");
   EXPECT_NEAR(rows[0].at_low.overhead_factor, DeviceConfig{}.overhead_factor, 0.005);
-  EXPECT_NEAR(rows[0].at_low.efficient_tops_per_watt,
-              predict_calibration_points(fit_overhead_factor(DeviceConfig{})).efficient_tops_per_watt,
-              1e-9);
+  EXPECT_NEAR(
+      rows[0].at_low.efficient_tops_per_watt,
+      predict_calibration_points(fit_overhead_factor(DeviceConfig{})).efficient_tops_per_watt,
+      1e-9);
   for (size_t i = 1; i < rows.size(); ++i) {
     const SensitivityRow& r = rows[i];
     EXPECT_LT(r.low, r.high) << r.constant;

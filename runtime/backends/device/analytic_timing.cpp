@@ -37,8 +37,7 @@ ArrayEvents array_events(const ConvShape& shape, const ConvTiling& tiling,
   e.aligner_loads = tiling.out_blocks * tiling.pixel_tiles * tiling.windows * shape.in_channels;
   // A load holds a window's rows of the tile with its halo, shifted through
   // every stage (at least one register holds it while the taps use it).
-  const int64_t elements =
-      int64_t{kAlignerWindow} * (config.array_cols + kAlignerWindow - 1);
+  const int64_t elements = int64_t{kAlignerWindow} * (config.array_cols + kAlignerWindow - 1);
   e.aligner_load_bits =
       elements * shape.activation_bits * std::max(1, config.aligner_pipeline_stages);
   return e;

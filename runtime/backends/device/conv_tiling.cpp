@@ -87,8 +87,7 @@ ConvTiling plan_tiling(const ConvShape& shape, const DeviceConfig& config,
   t.operand_passes = static_cast<int>(ceil_div(shape.weight_bits, config.weight_bits) *
                                       ceil_div(shape.activation_bits, config.activation_bits));
   t.windows = shape.sparse ? 1 : aligner_windows(shape.kernel_h, shape.kernel_w);
-  t.weight_bytes =
-      ceil_div(shape.out_channels * shape.in_channels * int64_t{t.kernel_bits}, 8);
+  t.weight_bytes = ceil_div(shape.out_channels * shape.in_channels * int64_t{t.kernel_bits}, 8);
 
   // One input channel of a full block of rows must fit the weight buffer;
   // the input channels of a block are then taken in as few chunks as fit.

@@ -28,8 +28,8 @@ class DeviceNode : public CompiledNode {
     functional_->run(inputs, output, ctx);
     if (!ctx.stats) return;
     const int64_t batch = output.shape.rank() > 0 ? output.shape[0] : 1;
-    const LayerReport r = device::model_node(work_, config_, batch, SimulationMode::kAnalytic,
-                                               weights_resident_);
+    const LayerReport r =
+        device::model_node(work_, config_, batch, SimulationMode::kAnalytic, weights_resident_);
     ctx.stats->device_cycles += r.cycles;
     ctx.stats->device_seconds += r.seconds;
     ctx.stats->device_energy_joules += r.energy.total();

@@ -139,8 +139,8 @@ ArrayCycles analytic_array_cycles(const ConvShape& shape, const ConvTiling& tili
 // What the array's datapath does per sample besides the multiplies, for the
 // energy model (closed form; both modes share it).
 struct ArrayEvents {
-  int64_t row_cycles = 0;     // cycles a row with a real output channel takes a tap
-  int64_t aligner_loads = 0;  // input-channel tiles loaded into the aligner
+  int64_t row_cycles = 0;         // cycles a row with a real output channel takes a tap
+  int64_t aligner_loads = 0;      // input-channel tiles loaded into the aligner
   int64_t aligner_load_bits = 0;  // register bits one load shifts through all stages
 };
 ArrayEvents array_events(const ConvShape& shape, const ConvTiling& tiling,

@@ -35,9 +35,9 @@ OperationEnergies operation_energies(const DeviceConfig& config) {
   OperationEnergies e;
   // A busy PE multiplies two native operands, adds the product into its
   // accumulator and clocks the accumulator and its activation register.
-  e.pe_mac = s * (mul * config.weight_bits * config.activation_bits +
-                  add * config.accumulator_bits + reg * (config.accumulator_bits +
-                                                         config.activation_bits));
+  e.pe_mac =
+      s * (mul * config.weight_bits * config.activation_bits + add * config.accumulator_bits +
+           reg * (config.accumulator_bits + config.activation_bits));
   // It picks its activation among the aligner's nine shifted copies: a 9:1
   // multiplexer is eight 2:1 stages per bit.
   e.pe_select = s * mux * 8 * config.activation_bits;
@@ -48,8 +48,8 @@ OperationEnergies operation_energies(const DeviceConfig& config) {
   e.sram_byte = s * sram_joules_per_byte(config);
   // Post-processing: an 8-bit scale multiply, an accumulator-wide add and
   // its input and output registers per element.
-  e.vector_element = s * (mul * 64 + add * config.accumulator_bits +
-                          reg * 2 * config.intermediate_bits);
+  e.vector_element =
+      s * (mul * 64 + add * config.accumulator_bits + reg * 2 * config.intermediate_bits);
   e.leakage_watts = static_power_watts(config);
   return e;
 }

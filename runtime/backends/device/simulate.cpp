@@ -92,8 +92,7 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
       if (on_device[static_cast<size_t>(in)] != device_node) transfer(in, device_node);
     }
     if (device_node) {
-      LayerReport row =
-          device::model_node(works[n], config, batch, mode, report.weights_resident);
+      LayerReport row = device::model_node(works[n], config, batch, mode, report.weights_resident);
       if (row.offchip_partial_sum_bytes > 0) {
         report.spills.push_back(row.name + ": partial sums exceed partial_sum_buffer_bytes");
       }

@@ -46,9 +46,9 @@ Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t b
     t.offchip_weight = weights_resident ? 0 : tl.weight_bytes;
     // Every tile pass reads its block's kernels; the aligner streams each
     // input channel once per block and window.
-    onchip += batch * ceil_div(c.out_channels * c.in_channels * int64_t{tl.kernel_bits} *
-                                   tl.pixel_tiles,
-                               8);
+    onchip +=
+        batch *
+        ceil_div(c.out_channels * c.in_channels * int64_t{tl.kernel_bits} * tl.pixel_tiles, 8);
     onchip += batch * tl.out_blocks * tl.windows * input_bytes;
     if (tl.channel_chunks > 1) {
       const int64_t acc_bytes = ceil_div(config.accumulator_bits, 8);
