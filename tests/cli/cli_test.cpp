@@ -352,6 +352,48 @@ TEST_F(Cli, SimulateReadsTheConfigItPrints) {
       "absent.json");
 }
 
+TEST_F(Cli, SimulateSensitivityTableMovesWithEachConstant) {
+  const Result r = sparq("simulate --sensitivity " + path("classifier_k1.sparq"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "leakage_watts_per_mm2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "register_joules_per_bit")) << r.out;
+  const Result j = sparq("simulate --sensitivity --json " + path("classifier_k1.sparq"));
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto rows = nlohmann::json::parse(j.out);
+  ASSERT_GE(rows.size(), 8u);
+  EXPECT_EQ(rows[0]["constant"], "defaults");
+  EXPECT_NEAR(rows[0]["at_low"]["overhead_factor"].get<double>(), DeviceConfig{}.overhead_factor,
+              0.005);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    EXPECT_LT(row["low"].get<double>(), row["high"].get<double>()) << row["constant"];
+    // Every constant moves the refitted factor or a predicted figure.
+    const bool moves = row["at_low"] != row["at_high"];
+    EXPECT_TRUE(moves) << row["constant"];
+  }
+}
+
+TEST_F(Cli, EditedConfigOffItsCalibrationIsWarnedAbout) {
+  const Result printed = sparq("simulate --print-config");
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  std::ofstream(dir_ / "calibrated.json") << printed.out;
+  const Result quiet =
+      sparq("simulate --config " + path("calibrated.json") + " " + path("classifier_k1.sparq"));
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(contains(quiet.err, "warning")) << quiet.err;
+  // Doubling the register energy without refitting the factor moves the
+  // calibration point: the run goes on, with a warning naming the file.
+  auto edited = nlohmann::json::parse(printed.out);
+  edited["register_joules_per_bit"] = 2 * edited["register_joules_per_bit"].get<double>();
+  std::ofstream(dir_ / "edited.json") << edited.dump();
+  const Result warned =
+      sparq("simulate --config " + path("edited.json") + " " + path("classifier_k1.sparq"));
+  ASSERT_EQ(warned.exit_code, 0) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "warning")) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "edited.json")) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "352 mW")) << warned.err;
+}
+
 // ---- sweep -----------------------------------------------------------------------
 
 // What sweep's SVG draws, read back tolerantly: per panel (each panel is one
