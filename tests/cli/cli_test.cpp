@@ -352,6 +352,52 @@ TEST_F(Cli, SimulateReadsTheConfigItPrints) {
       "absent.json");
 }
 
+TEST_F(Cli, DeviceBackendShowsTheChipNextToTheHostTime) {
+  const std::string model = path("classifier_k3.sparq");
+  const std::string device = " --backend device,cpu ";
+  const std::regex chip_line(
+      "chip \\(device model, per [a-z0-9 -]+\\): latency [0-9.]+ ms, [0-9]+ cycles, energy "
+      "[0-9.]+ uJ \\(chip \\+ off-chip interface\\), [0-9.]+ dense-equivalent TOPS/W; host "
+      "emulation [0-9.]+ ms");
+  for (const std::string& command :
+       {"run" + device + model + " " + path("shirt.png"),
+        "classify" + device + model + " " + path("shirt.png"),
+        "eval" + device + model + " " + path("tiny-images-idx3-ubyte"),
+        "bench" + device + model + " --threads 1 --min-time 0.01 --min-runs 2 --batch 2"}) {
+    const Result r = sparq(command);
+    ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.err;
+    EXPECT_TRUE(std::regex_search(r.out, chip_line)) << command << "\n" << r.out;
+  }
+  // On the host alone there is no chip to report.
+  const Result host = sparq("run --backend cpu " + model + " " + path("shirt.png"));
+  ASSERT_EQ(host.exit_code, 0) << host.err;
+  EXPECT_FALSE(contains(host.out, "chip (device model")) << host.out;
+  const Result host_json = sparq("run --json --backend cpu " + model + " " + path("shirt.png"));
+  EXPECT_FALSE(nlohmann::json::parse(host_json.out).contains("device"));
+  // The figures a device run reports are the chip model's for the same
+  // model and batch: simulate's total, transfers included.
+  const Result run = sparq("run --json" + device + model + " " + path("shirt.png"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto chip = nlohmann::json::parse(run.out).at("device");
+  const auto report = nlohmann::json::parse(sparq("simulate --json " + model).out);
+  const auto& total = report.at("total");
+  EXPECT_NEAR(chip.at("energy_joules").get<double>(),
+              total.at("energy").at("total_joules").get<double>(),
+              1e-9 * total.at("energy").at("total_joules").get<double>());
+  EXPECT_NEAR(chip.at("modelled_seconds").get<double>(), total.at("seconds").get<double>(),
+              1e-9 * total.at("seconds").get<double>());
+  EXPECT_NEAR(chip.at("dense_tops_per_watt").get<double>(),
+              total.at("dense_tops_per_watt_with_offchip").get<double>(),
+              1e-6 * total.at("dense_tops_per_watt_with_offchip").get<double>());
+  EXPECT_TRUE(chip.at("energy_includes_offchip").get<bool>());
+  const auto eval = nlohmann::json::parse(
+      sparq("eval --json" + device + model + " " + path("tiny-images-idx3-ubyte")).out);
+  EXPECT_EQ(eval.at("device").at("per"), "image");
+  const auto classify = nlohmann::json::parse(
+      sparq("classify --json" + device + model + " " + path("shirt.png")).out);
+  EXPECT_TRUE(classify.back().contains("device"));
+}
+
 TEST_F(Cli, SimulateSensitivityTableMovesWithEachConstant) {
   const Result r = sparq("simulate --sensitivity " + path("classifier_k1.sparq"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
