@@ -244,11 +244,17 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
 std::string report_text(const DeviceReport& report);
 std::string report_json(const DeviceReport& report);
 
-// The "device" backend with `config`. Outputs come from the kernels of
-// `functional_backend` (falling back to "reference" where that backend is not
-// registered or does not support a node), so they are bit-exact with
-// "reference"; the figures of the analytic model go into ExecContext::stats.
+// The "device" backend with `config`. In kAnalytic mode outputs come from
+// the kernels of `functional_backend` (falling back to "reference" where that
+// backend is not registered or does not support a node), so they are
+// bit-exact with "reference"; the figures of the analytic model go into
+// ExecContext::stats. In kCycleStepped mode (registered as "device-cycle")
+// every convolution is computed by the stepped array model itself — aligner,
+// per-row taps, nibble passes, accumulators wrapping at accumulator_bits —
+// and its figures come from the stepped model; the post-processing nodes
+// still use `functional_backend`.
 std::shared_ptr<const Backend> make_device_backend(const DeviceConfig& config = {},
-                                                   const std::string& functional_backend = "cpu");
+                                                   const std::string& functional_backend = "cpu",
+                                                   SimulationMode mode = SimulationMode::kAnalytic);
 
 }  // namespace sparq

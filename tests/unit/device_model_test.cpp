@@ -564,6 +564,52 @@ TEST(DeviceFunctional, SteppedArrayIsBitExactWithTheReference) {
   }
 }
 
+TEST(DeviceFunctional, AccumulatorsWrapAtTheirWidth) {
+  EXPECT_EQ(device::wrap_to_accumulator((1 << 23) - 1, 24), (1 << 23) - 1);
+  EXPECT_EQ(device::wrap_to_accumulator(1 << 23, 24), -(1 << 23));
+  EXPECT_EQ(device::wrap_to_accumulator(-(1 << 23), 24), -(1 << 23));
+  EXPECT_EQ(device::wrap_to_accumulator(-(1 << 23) - 1, 24), (1 << 23) - 1);
+  EXPECT_EQ(device::wrap_to_accumulator(-5, 24), -5);
+  EXPECT_EQ(device::wrap_to_accumulator(300, 8), 44);
+  // The stepped datapath keeps accumulator_bits: at 24 bits a 64-channel
+  // 3x3 layer is exact; at 8 bits its sums wrap and the outputs differ.
+  const LayerSpec s{64, 32, 8, 8, 9};
+  const auto m = layer_model(s, 7);
+  std::mt19937 gen = testing::rng(7);
+  const Tensor input = conv_input(gen, s, 1);
+  const Tensor expected = run_node(*BackendRegistry::get("reference"), *m, conv_node(*m), input);
+  DeviceConfig narrow;
+  narrow.accumulator_bits = 8;
+  for (const DeviceConfig& c : {DeviceConfig{}, narrow}) {
+    Tensor got(expected.shape(), DType::kF32);
+    device::run_conv_on_array(m->graph(), conv_node(*m), c, input.view(), got.view());
+    EXPECT_EQ(testing::bit_equal(got, expected), c.accumulator_bits == 24);
+  }
+}
+
+TEST(DeviceFunctional, CycleModeRunsTheShippedModelsBitExactly) {
+  const std::filesystem::path dir = std::filesystem::path(SPARQ_SOURCE_DIR) / "examples/models";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".sparq") continue;
+    const auto model = Model::load(entry.path());
+    Tensor input(model->input().shape.with_batch(3), DType::kF32);
+    auto values = input.span<float>();
+    std::mt19937 gen = testing::rng(static_cast<uint32_t>(checked + 1));
+    std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+    for (float& v : values) v = dist(gen);
+    Session cycle(model, SessionOptions{{"device-cycle", "reference"}, 1, {}});
+    int arrays = 0;
+    for (const Placement& p : cycle.placements()) arrays += p.kernel == "device(stepped array)";
+    EXPECT_GT(arrays, 0) << entry.path();
+    const Tensor got = cycle.run(input).at(0);
+    const Tensor expected = Session(model, SessionOptions{{"reference"}, 1, {}}).run(input).at(0);
+    EXPECT_TRUE(testing::bit_equal(got, expected)) << entry.path();
+    ++checked;
+  }
+  EXPECT_GE(checked, 5);
+}
+
 TEST(DeviceFunctional, BackendNodesAreBitExactAndReportTheirCost) {
   const auto reference = BackendRegistry::get("reference");
   const auto dev = BackendRegistry::get("device");

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "runtime/backends/device/cycle_simulator.hpp"
 #include "runtime/backends/device/device_model.hpp"
 #include "sparq/device.hpp"
 #include "sparq/error.hpp"
@@ -16,20 +17,30 @@ namespace {
 
 class DeviceNode : public CompiledNode {
  public:
+  // `array_node`: the convolution to compute through the stepped array model
+  // instead of `functional` (cycle mode); null otherwise. The graph outlives
+  // the compiled node (the session holds the model).
   DeviceNode(std::unique_ptr<CompiledNode> functional, device::NodeWork work,
-             const DeviceConfig& config, bool weights_resident)
+             const DeviceConfig& config, bool weights_resident, SimulationMode mode,
+             const Graph* graph, const Node* array_node)
       : functional_(std::move(functional)),
         work_(std::move(work)),
         config_(config),
-        weights_resident_(weights_resident) {}
+        weights_resident_(weights_resident),
+        mode_(mode),
+        graph_(graph),
+        array_node_(array_node) {}
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
-    functional_->run(inputs, output, ctx);
+    if (array_node_) {
+      device::run_conv_on_array(*graph_, *array_node_, config_, inputs[0], output);
+    } else {
+      functional_->run(inputs, output, ctx);
+    }
     if (!ctx.stats) return;
     const int64_t batch = output.shape.rank() > 0 ? output.shape[0] : 1;
-    const LayerReport r =
-        device::model_node(work_, config_, batch, SimulationMode::kAnalytic, weights_resident_);
+    const LayerReport r = device::model_node(work_, config_, batch, mode_, weights_resident_);
     ctx.stats->device_cycles += r.cycles;
     ctx.stats->device_seconds += r.seconds;
     ctx.stats->device_energy_joules += r.energy.total();
@@ -39,23 +50,32 @@ class DeviceNode : public CompiledNode {
 
   size_t scratch_bytes(int64_t batch) const override { return functional_->scratch_bytes(batch); }
 
-  std::string kernel_name() const override { return "device(" + functional_->kernel_name() + ")"; }
+  std::string kernel_name() const override {
+    return array_node_ ? "device(stepped array)" : "device(" + functional_->kernel_name() + ")";
+  }
 
  private:
   std::unique_ptr<CompiledNode> functional_;
   device::NodeWork work_;
   DeviceConfig config_;
   bool weights_resident_;
+  SimulationMode mode_;
+  const Graph* graph_;
+  const Node* array_node_;
 };
 
 class DeviceBackend : public Backend {
  public:
-  DeviceBackend(DeviceConfig config, std::string functional_backend)
-      : config_(std::move(config)), functional_backend_(std::move(functional_backend)) {
+  DeviceBackend(DeviceConfig config, std::string functional_backend, SimulationMode mode)
+      : config_(std::move(config)),
+        functional_backend_(std::move(functional_backend)),
+        mode_(mode) {
     config_.validate();
   }
 
-  std::string name() const override { return "device"; }
+  std::string name() const override {
+    return mode_ == SimulationMode::kCycleStepped ? "device-cycle" : "device";
+  }
 
   bool supports(const Graph& graph, const Node& node) const override {
     // Also asks whether the configured chip can hold the node, so compile()
@@ -73,8 +93,10 @@ class DeviceBackend : public Backend {
     // Resolved here rather than in the factory: the registry holds its lock
     // while a factory runs.
     std::shared_ptr<const Backend> functional = functional_for(graph, node);
+    const Node* array_node =
+        mode_ == SimulationMode::kCycleStepped && work.is_conv ? &node : nullptr;
     return std::make_unique<DeviceNode>(functional->compile(graph, node), std::move(work), config_,
-                                        resident);
+                                        resident, mode_, &graph, array_node);
   }
 
   bool host_memory() const override { return false; }
@@ -97,13 +119,15 @@ class DeviceBackend : public Backend {
 
   DeviceConfig config_;
   std::string functional_backend_;
+  SimulationMode mode_;
 };
 
 }  // namespace
 
 std::shared_ptr<const Backend> make_device_backend(const DeviceConfig& config,
-                                                   const std::string& functional_backend) {
-  return std::make_shared<const DeviceBackend>(config, functional_backend);
+                                                   const std::string& functional_backend,
+                                                   SimulationMode mode) {
+  return std::make_shared<const DeviceBackend>(config, functional_backend, mode);
 }
 
 }  // namespace sparq
