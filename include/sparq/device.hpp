@@ -53,23 +53,43 @@ struct DeviceConfig {
 
   // ---- off-chip memory interface (also carries host <-> device transfers) ----
   double offchip_bytes_per_second = 3.2e9;
-  double offchip_joules_per_byte = 40e-12;
+  // DRAM access, 1.3-2.6 nJ per 64 bits (45 nm figures): the middle, per byte.
+  // The interface has its own supply: it does not scale with the core voltage.
+  double offchip_joules_per_byte = 24e-12;
 
   // ---- clock: the published points, and the one in use ----
   std::vector<OperatingPoint> operating_points = {{"nominal", 534e6, 1.1},
                                                   {"efficient", 234e6, 0.8}};
   OperatingPoint clock = {"nominal", 534e6, 1.1};
 
-  // ---- energy, given at `reference_volts` ----
-  // Dynamic energy scales with (V / reference_volts)^2, static power with
-  // (V / reference_volts)^static_voltage_exponent. The MAC and static values
-  // are calibrated (calibrate_energy) to the published points.
-  double reference_volts = 1.1;
-  double mac_joules = 0.5209e-12;         // one 4 x 4-bit MAC incl. aligner and clock
-  double sram_joules_per_byte = 1.2e-12;  // any on-chip buffer access
-  double vector_op_joules = 0.5e-12;      // one element through the post-processing unit
-  double static_watts = 0.05472;          // leakage of the whole chip
+  // ---- energy per operation, from published 45 nm figures at `reference_volts`
+  // (docs/DEVICE_MODEL.md section 4 gives the sources and the scaling rules).
+  // Dynamic energy scales with (V / reference_volts)^2 and does not depend on
+  // the frequency; leakage power scales with
+  // (V / reference_volts)^static_voltage_exponent and integrates over time.
+  double reference_volts = 0.9;
+  // An n x m-bit multiplier costs n*m times this (8 x 8 bits: 0.2 pJ).
+  double multiplier_joules_per_bit2 = 0.2e-12 / 64;
+  // An n-bit adder costs n times this (32 bits: 0.1 pJ; 8 bits: 0.03 pJ).
+  double adder_joules_per_bit = 0.1e-12 / 32;
+  // One flip-flop bit clocked for one cycle (estimate, section 4).
+  double register_joules_per_bit = 3e-15;
+  // One bit through one 2:1 multiplexer (estimate, section 4).
+  double mux_joules_per_bit = 1e-15;
+  // SRAM read or write of one byte from an 8 KiB macro (64-bit read: 10 pJ),
+  // scaled by (sram_macro_bytes / 8 KiB)^sram_size_exponent (8 KiB -> 32 KiB:
+  // 10 -> 20 pJ; 32 KiB -> 1 MiB: 20 -> 100 pJ).
+  double sram_joules_per_byte_8k = 10e-12 / 8;
+  int64_t sram_macro_bytes = 16384;  // the buffers are banks of macros of this size
+  double sram_size_exponent = 0.5;
+  // Leakage: a power density over the core area (both estimates, section 4).
+  double leakage_watts_per_mm2 = 0.01;
+  double core_area_mm2 = 3.5;
   double static_voltage_exponent = 3.0;
+  // The one fitted factor: on-chip dynamic energy beyond the per-operation
+  // figures (clock distribution, control, wiring), as a multiplier on them.
+  // Set by fit_overhead_factor() to the published power at 534 MHz / 1.1 V.
+  double overhead_factor = 1.2695;
 
   int64_t sram_bytes() const {
     return weight_buffer_bytes + activation_buffer_bytes + partial_sum_buffer_bytes;
@@ -92,21 +112,54 @@ struct DeviceConfig {
   static DeviceConfig load(const std::filesystem::path& path);
 };
 
-// The chip's published figures the default configuration is calibrated to.
+// The chip's published figures. One of them (nominal_watts) sets the one
+// fitted factor; the others are held out and predicted (published_predictions).
 struct CalibrationTargets {
   double nominal_tops = 1.07;             // at 534 MHz / 1.1 V
   double nominal_watts = 0.352;           // at 534 MHz / 1.1 V
   double efficient_tops_per_watt = 5.30;  // at 234 MHz / 0.8 V
+  double sparse_tops_per_watt = 26.5;     // dense-equivalent, 88 % random pruning, 0.8 V
+  double sparse_over_dense = 5.0;         // 26.5 / 5.30
 };
 
 // The layer the calibration is defined on: a dense, compute-bound 3x3
 // convolution (s4 weights, 4-bit activations, 64 -> 64 channels, 32 x 32).
 std::shared_ptr<const Model> calibration_model();
 
-// Solves for mac_joules and static_watts so that `config` reproduces the
-// targets' chip power at the first published point and TOPS/W at the second
-// on calibration_model(); the other energy parameters stay as given.
-DeviceConfig calibrate_energy(DeviceConfig config, const CalibrationTargets& targets = {});
+// Sets overhead_factor so that the calibration layer draws
+// targets.nominal_watts of chip power at the first operating point; every
+// other constant stays as given. Throws Error(kInvalidArgument) when the
+// leakage alone exceeds the target or the constants give no dynamic energy.
+DeviceConfig fit_overhead_factor(DeviceConfig config, const CalibrationTargets& targets = {});
+
+// The held-out published figures as the configuration predicts them on the
+// calibration layer (throughput and power at the first operating point,
+// dense TOPS/W at the second).
+struct CalibrationPredictions {
+  double nominal_tops = 0;
+  double nominal_watts = 0;
+  double efficient_tops_per_watt = 0;
+};
+CalibrationPredictions predict_calibration_points(const DeviceConfig& config);
+
+// The headline figures under one setting of the constants, the factor refitted.
+struct SensitivityFigures {
+  double overhead_factor = 0;
+  double efficient_tops_per_watt = 0;             // calibration layer at the second point
+  std::vector<double> model_dense_tops_per_watt;  // per model, at the second point
+};
+// One free constant at the ends of its plausible range (in `unit`).
+struct SensitivityRow {
+  std::string constant;  // the DeviceConfig field; "defaults" for the first row
+  std::string unit;
+  double value = 0, low = 0, high = 0;
+  SensitivityFigures at_low, at_high;
+};
+// The first row is `config` itself; then every free constant at its low and
+// high end (docs/DEVICE_MODEL.md section 5), each time refitting the
+// overhead factor and recomputing the figures for `models`.
+std::vector<SensitivityRow> sensitivity(const DeviceConfig& config,
+                                        const std::vector<const Model*>& models);
 
 enum class SimulationMode {
   kAnalytic,      // closed-form cycles per layer (fast, whole networks)
@@ -116,12 +169,13 @@ const char* to_string(SimulationMode mode);
 
 // Joules by where they go.
 struct EnergyBreakdown {
-  double mac = 0;
+  double mac = 0;      // multipliers, accumulator adders and registers
+  double aligner = 0;  // aligner registers (loads and fill), per-PE tap muxes, index decode
   double sram = 0;
   double vector = 0;
   double leakage = 0;
   double offchip = 0;  // the off-chip interface (not part of the chip's power)
-  double chip() const { return mac + sram + vector + leakage; }
+  double chip() const { return mac + aligner + sram + vector + leakage; }
   double total() const { return chip() + offchip; }
 };
 
@@ -168,6 +222,15 @@ struct DeviceReport {
   SimulationMode mode = SimulationMode::kAnalytic;
   std::vector<LayerReport> layers;  // execution order
   LayerReport total;                // sums over device layers and transfers
+  // The device layers' weights as stored on chip, all together. When they
+  // fit the weight buffer they are loaded once, before the first inference,
+  // and stay resident (no per-inference weight traffic); otherwise every
+  // layer's weights come in once per batch.
+  int64_t weight_bytes = 0;
+  bool weights_resident = false;
+  // Layers whose operands or partial sums exceed their buffer (the
+  // partition of docs/DEVICE_MODEL.md) and spill off chip.
+  std::vector<std::string> spills;
 };
 
 // Places every node the device supports on it (the rest on the host, as a
@@ -181,11 +244,17 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
 std::string report_text(const DeviceReport& report);
 std::string report_json(const DeviceReport& report);
 
-// The "device" backend with `config`. Outputs come from the kernels of
-// `functional_backend` (falling back to "reference" where that backend is not
-// registered or does not support a node), so they are bit-exact with
-// "reference"; the figures of the analytic model go into ExecContext::stats.
+// The "device" backend with `config`. In kAnalytic mode outputs come from
+// the kernels of `functional_backend` (falling back to "reference" where that
+// backend is not registered or does not support a node), so they are
+// bit-exact with "reference"; the figures of the analytic model go into
+// ExecContext::stats. In kCycleStepped mode (registered as "device-cycle")
+// every convolution is computed by the stepped array model itself — aligner,
+// per-row taps, nibble passes, accumulators wrapping at accumulator_bits —
+// and its figures come from the stepped model; the post-processing nodes
+// still use `functional_backend`.
 std::shared_ptr<const Backend> make_device_backend(const DeviceConfig& config = {},
-                                                   const std::string& functional_backend = "cpu");
+                                                   const std::string& functional_backend = "cpu",
+                                                   SimulationMode mode = SimulationMode::kAnalytic);
 
 }  // namespace sparq

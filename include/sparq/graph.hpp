@@ -45,6 +45,9 @@ struct GraphIndex {
   std::vector<const Node*> producer;            // per value; nullptr for the graph input
   std::vector<std::vector<const Node*>> users;  // per value, in graph order, each node once
   std::vector<bool> is_output;                  // per value
+  // Unique per index_graph call: a backend may remember a whole-graph fact
+  // (the device's total weight bytes) under it while a session compiles.
+  uint64_t id = 0;
 };
 GraphIndex index_graph(const Graph& graph);
 

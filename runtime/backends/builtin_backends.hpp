@@ -20,6 +20,8 @@ inline std::vector<std::pair<std::string, BackendRegistry::Factory>> builtin_bac
       {"reference", make_reference_backend},
       {"cpu", make_cpu_backend},
       {"device", [] { return make_device_backend(); }},
+      {"device-cycle",
+       [] { return make_device_backend(DeviceConfig{}, "cpu", SimulationMode::kCycleStepped); }},
   };
 }
 

@@ -1,10 +1,14 @@
 // GraphIndex: producers, users and outputs of every value, in one pass.
 #include "sparq/graph.hpp"
 
+#include <atomic>
+
 namespace sparq {
 
 GraphIndex index_graph(const Graph& graph) {
+  static std::atomic<uint64_t> next_id{1};
   GraphIndex index;
+  index.id = next_id.fetch_add(1, std::memory_order_relaxed);
   index.producer.assign(graph.values.size(), nullptr);
   index.users.resize(graph.values.size());
   index.is_output.assign(graph.values.size(), false);

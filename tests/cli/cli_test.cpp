@@ -352,6 +352,94 @@ TEST_F(Cli, SimulateReadsTheConfigItPrints) {
       "absent.json");
 }
 
+TEST_F(Cli, DeviceBackendShowsTheChipNextToTheHostTime) {
+  const std::string model = path("classifier_k3.sparq");
+  const std::string device = " --backend device,cpu ";
+  const std::regex chip_line(
+      "chip \\(device model, per [a-z0-9 -]+\\): latency [0-9.]+ ms, [0-9]+ cycles, energy "
+      "[0-9.]+ uJ \\(chip \\+ off-chip interface\\), [0-9.]+ dense-equivalent TOPS/W; host "
+      "emulation [0-9.]+ ms");
+  for (const std::string& command :
+       {"run" + device + model + " " + path("shirt.png"),
+        "classify" + device + model + " " + path("shirt.png"),
+        "eval" + device + model + " " + path("tiny-images-idx3-ubyte"),
+        "bench" + device + model + " --threads 1 --min-time 0.01 --min-runs 2 --batch 2"}) {
+    const Result r = sparq(command);
+    ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.err;
+    EXPECT_TRUE(std::regex_search(r.out, chip_line)) << command << "\n" << r.out;
+  }
+  // On the host alone there is no chip to report.
+  const Result host = sparq("run --backend cpu " + model + " " + path("shirt.png"));
+  ASSERT_EQ(host.exit_code, 0) << host.err;
+  EXPECT_FALSE(contains(host.out, "chip (device model")) << host.out;
+  const Result host_json = sparq("run --json --backend cpu " + model + " " + path("shirt.png"));
+  EXPECT_FALSE(nlohmann::json::parse(host_json.out).contains("device"));
+  // The figures a device run reports are the chip model's for the same
+  // model and batch: simulate's total, transfers included.
+  const Result run = sparq("run --json" + device + model + " " + path("shirt.png"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto chip = nlohmann::json::parse(run.out).at("device");
+  const auto report = nlohmann::json::parse(sparq("simulate --json " + model).out);
+  const auto& total = report.at("total");
+  EXPECT_NEAR(chip.at("energy_joules").get<double>(),
+              total.at("energy").at("total_joules").get<double>(),
+              1e-9 * total.at("energy").at("total_joules").get<double>());
+  EXPECT_NEAR(chip.at("modelled_seconds").get<double>(), total.at("seconds").get<double>(),
+              1e-9 * total.at("seconds").get<double>());
+  EXPECT_NEAR(chip.at("dense_tops_per_watt").get<double>(),
+              total.at("dense_tops_per_watt_with_offchip").get<double>(),
+              1e-6 * total.at("dense_tops_per_watt_with_offchip").get<double>());
+  EXPECT_TRUE(chip.at("energy_includes_offchip").get<bool>());
+  const auto eval = nlohmann::json::parse(
+      sparq("eval --json" + device + model + " " + path("tiny-images-idx3-ubyte")).out);
+  EXPECT_EQ(eval.at("device").at("per"), "image");
+  const auto classify = nlohmann::json::parse(
+      sparq("classify --json" + device + model + " " + path("shirt.png")).out);
+  EXPECT_TRUE(classify.back().contains("device"));
+}
+
+TEST_F(Cli, SimulateSensitivityTableMovesWithEachConstant) {
+  const Result r = sparq("simulate --sensitivity " + path("classifier_k1.sparq"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "leakage_watts_per_mm2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "register_joules_per_bit")) << r.out;
+  const Result j = sparq("simulate --sensitivity --json " + path("classifier_k1.sparq"));
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto rows = nlohmann::json::parse(j.out);
+  ASSERT_GE(rows.size(), 8u);
+  EXPECT_EQ(rows[0]["constant"], "defaults");
+  EXPECT_NEAR(rows[0]["at_low"]["overhead_factor"].get<double>(), DeviceConfig{}.overhead_factor,
+              0.005);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    EXPECT_LT(row["low"].get<double>(), row["high"].get<double>()) << row["constant"];
+    // Every constant moves the refitted factor or a predicted figure.
+    const bool moves = row["at_low"] != row["at_high"];
+    EXPECT_TRUE(moves) << row["constant"];
+  }
+}
+
+TEST_F(Cli, EditedConfigOffItsCalibrationIsWarnedAbout) {
+  const Result printed = sparq("simulate --print-config");
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  std::ofstream(dir_ / "calibrated.json") << printed.out;
+  const Result quiet =
+      sparq("simulate --config " + path("calibrated.json") + " " + path("classifier_k1.sparq"));
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(contains(quiet.err, "warning")) << quiet.err;
+  // Doubling the register energy without refitting the factor moves the
+  // calibration point: the run goes on, with a warning naming the file.
+  auto edited = nlohmann::json::parse(printed.out);
+  edited["register_joules_per_bit"] = 2 * edited["register_joules_per_bit"].get<double>();
+  std::ofstream(dir_ / "edited.json") << edited.dump();
+  const Result warned =
+      sparq("simulate --config " + path("edited.json") + " " + path("classifier_k1.sparq"));
+  ASSERT_EQ(warned.exit_code, 0) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "warning")) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "edited.json")) << warned.err;
+  EXPECT_TRUE(contains(warned.err, "352 mW")) << warned.err;
+}
+
 // ---- sweep -----------------------------------------------------------------------
 
 // What sweep's SVG draws, read back tolerantly: per panel (each panel is one

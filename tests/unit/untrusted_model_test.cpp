@@ -287,7 +287,8 @@ TEST_P(ManyNodesSession, CreatesAndRunsInLinearTime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ManyNodesSession,
-                         ::testing::Combine(::testing::Values("reference", "cpu", "device"),
+                         ::testing::Combine(::testing::Values("reference", "cpu", "device",
+                                                              "device-cycle"),
                                             ::testing::Values(Layout::kChain, Layout::kFanOut)));
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "tools/cli/chip_figures.hpp"
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/json_text.hpp"
@@ -41,6 +42,7 @@ struct BenchResult {
   TimingSummary throughput;  // per run of `batch` samples
   int batch = 0;
   std::vector<LayerTime> layers;  // from the batch-1 runs
+  ChipFigures chip;               // the device model's figures for one batch-1 run
 };
 
 std::vector<int> parse_threads(const std::string& text) {
@@ -106,6 +108,8 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::stri
       [&] {
         RunStats stats;
         session.run(single, &stats);
+        // The chip's figures do not depend on the data: one run gives them.
+        if (!warm) result.chip.add(stats);
         for (size_t i = 0; warm && i < stats.steps.size(); ++i) {
           const NodeStats& step = stats.steps[i];
           if (result.layers.size() <= i) {
@@ -164,7 +168,8 @@ void run_bench(const BenchOptions& options) {
                 << format_seconds(r.latency.median) << ", p90 " << format_seconds(r.latency.p90)
                 << ", best " << format_seconds(r.latency.best) << " over " << r.latency.samples
                 << " runs; throughput (batch " << r.batch << ") "
-                << format_fixed(r.batch / r.throughput.median, 0) << " images/s\n";
+                << format_fixed(r.batch / r.throughput.median, 0) << " images/s\n"
+                << r.chip.text(1, "batch-1 run", r.latency.median);
       if (options.layers) {
         print_layers(r);
         std::cout << "\n";
@@ -200,6 +205,7 @@ void run_bench(const BenchOptions& options) {
                      {"median_seconds", r.throughput.median},
                      {"images_per_second", r.batch / r.throughput.median}}},
                    {"layers", layers}});
+      if (r.chip.steps > 0) j.back()["device"] = r.chip.json(1, "batch-1 run", r.latency.median);
     }
     std::cout << json_text(j) << "\n";
     return;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "tools/cli/chip_figures.hpp"
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/inputs.hpp"
@@ -28,7 +29,10 @@ void run_classify(const ClassifyOptions& options) {
   // images are decoded into its input size.
   Session session(model, session_options(options.backend));
   const Tensor batch = load_image_batch(*model, options.images);
-  const Tensor scores = session.run(batch).at(0);
+  RunStats stats;
+  const Tensor scores = session.run(batch, &stats).at(0);
+  ChipFigures chip;
+  chip.add(stats);
   const auto all = scores.span<const float>();
   const size_t classes = static_cast<size_t>(info.classes);
   const size_t top = std::min(static_cast<size_t>(options.top), classes);
@@ -54,7 +58,15 @@ void run_classify(const ClassifyOptions& options) {
     }
     j.push_back(std::move(entry));
   }
-  if (options.json) std::cout << json_text(j) << "\n";
+  if (options.json) {
+    // One entry per image, then (when the device ran) the chip's figures
+    // for the whole batch of images as a final {"device": ...} entry.
+    if (chip.steps > 0) j.push_back({{"device", chip.json(1, "batch", stats.seconds)}});
+    std::cout << json_text(j) << "\n";
+  } else {
+    std::cout << chip.text(1, "batch of " + std::to_string(options.images.size()) + " images",
+                           stats.seconds);
+  }
 }
 
 }  // namespace

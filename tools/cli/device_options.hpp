@@ -23,6 +23,12 @@ void add_device_options(CLI::App& command, DeviceOptions& options);
 // not have (an unknown --point, --volts outside its points) or both --point
 // and --volts is a UsageError; a missing or malformed config file is the
 // loader's Error.
+// A config read from a file also gets warn_if_off_calibration.
 DeviceConfig device_config(const DeviceOptions& options);
+
+// Warns on stderr when `config` no longer reproduces the published point its
+// overhead factor claims to be fitted to (352 mW at the first operating
+// point, within 1 %): an edited constant without a refit.
+void warn_if_off_calibration(const DeviceConfig& config, const std::string& source);
 
 }  // namespace sparq::cli

@@ -54,6 +54,7 @@ void run_eval(const EvalOptions& options) {
                      {"threads", session.threads()},
                      {"class_labels", info.labels},
                      {"confusion", r.confusion}};
+    if (r.chip.steps > 0) j["device"] = r.chip.json(r.samples, "image", r.inference_seconds);
     std::cout << json_text(j) << "\n";
     return;
   }
@@ -62,7 +63,8 @@ void run_eval(const EvalOptions& options) {
             << r.samples << ")\n";
   std::cout << "speed: " << format_fixed(r.images_per_second(), 0) << " images/s (batch "
             << options.batch << ", " << session.threads() << " threads, inference only; "
-            << "preprocessing took " << format_seconds(r.preprocessing_seconds) << ")\n\n";
+            << "preprocessing took " << format_seconds(r.preprocessing_seconds) << ")\n"
+            << r.chip.text(r.samples, "image", r.inference_seconds) << "\n";
   std::vector<std::string> headers{"truth \\ predicted"};
   for (const auto& label : info.labels) headers.push_back(short_label(label));
   headers.push_back("recall %");

@@ -26,8 +26,10 @@ EvalResult evaluate(const Session& session, const Dataset& dataset, int classes,
                                        static_cast<size_t>(count), preprocessing);
     result.preprocessing_seconds += seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
-    const Tensor scores = session.run(input).at(0);
+    RunStats stats;
+    const Tensor scores = session.run(input, &stats).at(0);
     result.inference_seconds += seconds_since(t0);
+    result.chip.add(stats);
     const auto values = scores.span<const float>();
     for (int64_t n = 0; n < count; ++n) {
       const auto row =

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sparq/sparq.hpp"
+#include "tools/cli/chip_figures.hpp"
 #include "tools/cli/inputs.hpp"
 
 namespace sparq::cli {
@@ -16,6 +17,7 @@ struct EvalResult {
   std::vector<std::vector<int64_t>> confusion;
   double inference_seconds = 0;      // inside Session::run
   double preprocessing_seconds = 0;  // IDX bytes -> input tensors
+  ChipFigures chip;                  // the device backend's modelled figures, summed
   double accuracy() const {
     return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
   }

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "tools/cli/chip_figures.hpp"
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/inputs.hpp"
@@ -49,10 +50,13 @@ void run_run(const RunOptions& options) {
   RunStats stats;
   const std::vector<Tensor> outputs = session.run(input, &stats);
   const Graph& graph = model->graph();
+  ChipFigures chip;
+  chip.add(stats);
   if (options.json) {
     nlohmann::json j;
     j["input"] = {{"file", options.input_path}, {"shape", input.shape().dims()}};
     j["seconds"] = stats.seconds;
+    if (chip.steps > 0) j["device"] = chip.json(1, "run", stats.seconds);
     for (size_t o = 0; o < outputs.size(); ++o) {
       j["outputs"].push_back({{"name", graph.value(graph.outputs[o]).name},
                               {"shape", outputs[o].shape().dims()},
@@ -84,7 +88,8 @@ void run_run(const RunOptions& options) {
     }
     std::cout << "\n";
   }
-  std::cout << "time: " << format_seconds(stats.seconds) << "\n";
+  std::cout << "time: " << format_seconds(stats.seconds) << "\n"
+            << chip.text(1, "run", stats.seconds);
   if (options.stats) {
     Table table({"layer", "op", "backend", "kernel", "time"});
     for (const auto& s : stats.steps) {

@@ -196,6 +196,14 @@ ArrayCycles step_array(const ConvShape& s, const ConvTiling& t, const DeviceConf
   return total;
 }
 
+int64_t wrap_to_accumulator(int64_t value, int bits) {
+  if (bits >= 64) return value;
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  uint64_t u = static_cast<uint64_t>(value) & mask;
+  if ((u >> (bits - 1)) & 1) u |= ~mask;  // sign-extend
+  return static_cast<int64_t>(u);
+}
+
 ArrayCycles run_conv_on_array(const Graph& graph, const Node& node, const DeviceConfig& config,
                               const ConstTensorView& input, const TensorView& output) {
   const NodeWork work = describe_node(graph, node, config);
@@ -247,7 +255,8 @@ ArrayCycles run_conv_on_array(const Graph& graph, const Node& node, const Device
       for (int64_t p = 0; p < s.pixels(); ++p) {
         const int64_t e = o * s.pixels() + p;
         const float v =
-            dequantize_accumulator(static_cast<int32_t>(acc[static_cast<size_t>(e)]),
+            dequantize_accumulator(static_cast<int32_t>(wrap_to_accumulator(
+                                       acc[static_cast<size_t>(e)], config.accumulator_bits)),
                                    input.scales[n], (*scales)[static_cast<size_t>(o)], b);
         y[e] = reference::apply_activation(v, activation);
       }

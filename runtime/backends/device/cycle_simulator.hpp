@@ -43,9 +43,15 @@ inline ArrayCycles stepped_array_cycles(const ConvShape& shape, const ConvTiling
   return step_array(shape, tiling, config, nullptr);
 }
 
+// `value` held in a two's-complement accumulator of `bits` bits. The chip's
+// accumulators wrap; since wrapping commutes with addition, wrapping the
+// exact sum once equals wrapping after every add, so the stepped array sums
+// exactly and wraps at the end.
+int64_t wrap_to_accumulator(int64_t value, int bits);
+
 // Runs a convolution node (sparse or quantized dense) on a batch through the
-// stepped array and writes its f32 output by the numerics contract. Returns
-// the cycles of the whole batch.
+// stepped array, its accumulators config.accumulator_bits wide, and writes its
+// f32 output by the numerics contract. Returns the cycles of the whole batch.
 ArrayCycles run_conv_on_array(const Graph& graph, const Node& node, const DeviceConfig& config,
                               const ConstTensorView& input, const TensorView& output);
 

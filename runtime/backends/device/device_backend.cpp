@@ -4,10 +4,12 @@
 // the step's NodeStats. Its tensors live in device memory, so the session
 // inserts transfers, priced by transfer_cost, at every host/device boundary.
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
 #include "runtime/backends/accumulator_bound.hpp"
+#include "runtime/backends/device/cycle_simulator.hpp"
 #include "runtime/backends/device/device_model.hpp"
 #include "sparq/device.hpp"
 #include "sparq/error.hpp"
@@ -17,16 +19,30 @@ namespace {
 
 class DeviceNode : public CompiledNode {
  public:
+  // `array_node`: the convolution to compute through the stepped array model
+  // instead of `functional` (cycle mode); null otherwise. The graph outlives
+  // the compiled node (the session holds the model).
   DeviceNode(std::unique_ptr<CompiledNode> functional, device::NodeWork work,
-             const DeviceConfig& config)
-      : functional_(std::move(functional)), work_(std::move(work)), config_(config) {}
+             const DeviceConfig& config, bool weights_resident, SimulationMode mode,
+             const Graph* graph, const Node* array_node)
+      : functional_(std::move(functional)),
+        work_(std::move(work)),
+        config_(config),
+        weights_resident_(weights_resident),
+        mode_(mode),
+        graph_(graph),
+        array_node_(array_node) {}
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
-    functional_->run(inputs, output, ctx);
+    if (array_node_) {
+      device::run_conv_on_array(*graph_, *array_node_, config_, inputs[0], output);
+    } else {
+      functional_->run(inputs, output, ctx);
+    }
     if (!ctx.stats) return;
     const int64_t batch = output.shape.rank() > 0 ? output.shape[0] : 1;
-    const LayerReport r = device::model_node(work_, config_, batch, SimulationMode::kAnalytic);
+    const LayerReport r = device::model_node(work_, config_, batch, mode_, weights_resident_);
     ctx.stats->device_cycles += r.cycles;
     ctx.stats->device_seconds += r.seconds;
     ctx.stats->device_energy_joules += r.energy.total();
@@ -38,22 +54,32 @@ class DeviceNode : public CompiledNode {
     return functional_->scratch_bytes(batch, threads);
   }
 
-  std::string kernel_name() const override { return "device(" + functional_->kernel_name() + ")"; }
+  std::string kernel_name() const override {
+    return array_node_ ? "device(stepped array)" : "device(" + functional_->kernel_name() + ")";
+  }
 
  private:
   std::unique_ptr<CompiledNode> functional_;
   device::NodeWork work_;
   DeviceConfig config_;
+  bool weights_resident_;
+  SimulationMode mode_;
+  const Graph* graph_;
+  const Node* array_node_;
 };
 
 class DeviceBackend : public Backend {
  public:
-  DeviceBackend(DeviceConfig config, std::string functional_backend)
-      : config_(std::move(config)), functional_backend_(std::move(functional_backend)) {
+  DeviceBackend(DeviceConfig config, std::string functional_backend, SimulationMode mode)
+      : config_(std::move(config)),
+        functional_backend_(std::move(functional_backend)),
+        mode_(mode) {
     config_.validate();
   }
 
-  std::string name() const override { return "device"; }
+  std::string name() const override {
+    return mode_ == SimulationMode::kCycleStepped ? "device-cycle" : "device";
+  }
 
   bool supports(const Graph& graph, const Node& node) const override {
     // Also asks whether the configured chip can hold the node, so compile()
@@ -76,11 +102,16 @@ class DeviceBackend : public Backend {
   std::unique_ptr<CompiledNode> compile_indexed(const Graph& graph, const GraphIndex& index,
                                                 const Node& node) const override {
     device::NodeWork work = device::describe_node(graph, index, node, config_);
+    // As simulate(): the model's weights stay on chip when they fit together.
+    const bool resident = weight_bytes_of(graph, index) <= config_.weight_buffer_bytes;
     // Resolved here rather than in the factory: the registry holds its lock
     // while a factory runs.
     std::shared_ptr<const Backend> functional = functional_for(graph, node);
+    const Node* array_node =
+        mode_ == SimulationMode::kCycleStepped && work.is_conv ? &node : nullptr;
     return std::make_unique<DeviceNode>(functional->compile_indexed(graph, index, node),
-                                        std::move(work), config_);
+                                        std::move(work), config_, resident, mode_, &graph,
+                                        array_node);
   }
 
   bool host_memory() const override { return false; }
@@ -91,6 +122,17 @@ class DeviceBackend : public Backend {
   }
 
  private:
+  // The model's total weight bytes, computed once per graph index (one per
+  // session), not once per node: compiling stays linear in the graph.
+  int64_t weight_bytes_of(const Graph& graph, const GraphIndex& index) const {
+    std::lock_guard<std::mutex> lock(weight_bytes_mutex_);
+    if (weight_bytes_index_ != index.id) {
+      weight_bytes_ = device::device_weight_bytes(graph, index, config_);
+      weight_bytes_index_ = index.id;
+    }
+    return weight_bytes_;
+  }
+
   std::shared_ptr<const Backend> functional_for(const Graph& graph, const Node& node) const {
     for (const std::string& name : BackendRegistry::names()) {
       if (name != functional_backend_) continue;
@@ -103,13 +145,18 @@ class DeviceBackend : public Backend {
 
   DeviceConfig config_;
   std::string functional_backend_;
+  SimulationMode mode_;
+  mutable std::mutex weight_bytes_mutex_;
+  mutable uint64_t weight_bytes_index_ = 0;  // GraphIndex::id of weight_bytes_
+  mutable int64_t weight_bytes_ = 0;
 };
 
 }  // namespace
 
 std::shared_ptr<const Backend> make_device_backend(const DeviceConfig& config,
-                                                   const std::string& functional_backend) {
-  return std::make_shared<const DeviceBackend>(config, functional_backend);
+                                                   const std::string& functional_backend,
+                                                   SimulationMode mode) {
+  return std::make_shared<const DeviceBackend>(config, functional_backend, mode);
 }
 
 }  // namespace sparq

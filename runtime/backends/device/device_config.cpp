@@ -74,11 +74,17 @@ void visit_scalars(DeviceConfig& c, Visitor&& v) {
   v("offchip_bytes_per_second", c.offchip_bytes_per_second);
   v("offchip_joules_per_byte", c.offchip_joules_per_byte);
   v("reference_volts", c.reference_volts);
-  v("mac_joules", c.mac_joules);
-  v("sram_joules_per_byte", c.sram_joules_per_byte);
-  v("vector_op_joules", c.vector_op_joules);
-  v("static_watts", c.static_watts);
+  v("multiplier_joules_per_bit2", c.multiplier_joules_per_bit2);
+  v("adder_joules_per_bit", c.adder_joules_per_bit);
+  v("register_joules_per_bit", c.register_joules_per_bit);
+  v("mux_joules_per_bit", c.mux_joules_per_bit);
+  v("sram_joules_per_byte_8k", c.sram_joules_per_byte_8k);
+  v("sram_macro_bytes", c.sram_macro_bytes);
+  v("sram_size_exponent", c.sram_size_exponent);
+  v("leakage_watts_per_mm2", c.leakage_watts_per_mm2);
+  v("core_area_mm2", c.core_area_mm2);
   v("static_voltage_exponent", c.static_voltage_exponent);
+  v("overhead_factor", c.overhead_factor);
 }
 
 }  // namespace
@@ -99,11 +105,17 @@ void DeviceConfig::validate() const {
   require_range("offchip_bytes_per_second", offchip_bytes_per_second, 1e3, 1e15);
   require_range("offchip_joules_per_byte", offchip_joules_per_byte, 0, 1e-6);
   require_range("reference_volts", reference_volts, 0.05, 10.0);
-  require_range("mac_joules", mac_joules, 0, 1e-6);
-  require_range("sram_joules_per_byte", sram_joules_per_byte, 0, 1e-6);
-  require_range("vector_op_joules", vector_op_joules, 0, 1e-6);
-  require_range("static_watts", static_watts, 0, 1e3);
+  require_range("multiplier_joules_per_bit2", multiplier_joules_per_bit2, 0, 1e-9);
+  require_range("adder_joules_per_bit", adder_joules_per_bit, 0, 1e-9);
+  require_range("register_joules_per_bit", register_joules_per_bit, 0, 1e-9);
+  require_range("mux_joules_per_bit", mux_joules_per_bit, 0, 1e-9);
+  require_range("sram_joules_per_byte_8k", sram_joules_per_byte_8k, 0, 1e-6);
+  require_range("sram_macro_bytes", static_cast<double>(sram_macro_bytes), 64, 1e9);
+  require_range("sram_size_exponent", sram_size_exponent, 0, 2);
+  require_range("leakage_watts_per_mm2", leakage_watts_per_mm2, 0, 100);
+  require_range("core_area_mm2", core_area_mm2, 0, 1e4);
   require_range("static_voltage_exponent", static_voltage_exponent, 0, 10);
+  require_range("overhead_factor", overhead_factor, 0, 1e3);
   for (size_t i = 0; i < operating_points.size(); ++i) {
     check_point("operating_points[" + std::to_string(i) + "]", operating_points[i]);
   }

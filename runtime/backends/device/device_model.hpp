@@ -48,12 +48,19 @@ struct ConvTiling {
   int64_t channels_per_chunk = 0;
   int windows = 1;
   int operand_passes = 1;
-  int tap_bits = 0;          // storage of one kept weight (value [+ position])
+  int kernel_bits = 0;       // storage of one kernel (kept values and their index)
   int64_t weight_bytes = 0;  // the layer's weights as stored on chip
 };
-// Bits one kept weight takes on chip: its value, plus its position when a
-// sparse layer keeps fewer than 9 taps.
-int stored_tap_bits(const ConvShape& shape, const DeviceConfig& config);
+// How a sparse layer records which taps of a 3x3 kernel it kept: the
+// cheapest of the positions of the kept taps, the positions of the pruned
+// taps, and a 9-bit mask, chosen per layer (every kernel keeps k taps).
+enum class TapIndex { kNone, kKeptPositions, kPrunedPositions, kMask };
+TapIndex tap_index(const ConvShape& shape, const DeviceConfig& config);
+int tap_index_bits(const ConvShape& shape, const DeviceConfig& config);  // per kernel
+const char* to_string(TapIndex index);
+// Bits one kernel takes on chip: its kept values plus its tap index. Never
+// more than the dense kernel's 9 values.
+int stored_kernel_bits(const ConvShape& shape, const DeviceConfig& config);
 // The weights of one input channel of a full block of `array_rows` output
 // channels: the least the weight buffer must hold for the layer to run.
 int64_t block_channel_weight_bytes(const ConvShape& shape, const DeviceConfig& config);
@@ -95,6 +102,10 @@ bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& confi
 // Throws Error(kUnsupported) naming the node when device_supports is false.
 NodeWork describe_node(const Graph& graph, const GraphIndex& index, const Node& node,
                        const DeviceConfig& config);
+// The weights of every convolution the chip runs, as stored on chip. When
+// they fit the weight buffer together they stay resident across inferences.
+int64_t device_weight_bytes(const Graph& graph, const GraphIndex& index,
+                            const DeviceConfig& config);
 // Same, indexing the graph first (O(graph)): for describing a single node.
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config);
 
@@ -106,7 +117,10 @@ struct Traffic {
   int64_t sram = 0;
   int64_t offchip() const { return offchip_weight + offchip_activation + offchip_partial_sum; }
 };
-Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t batch);
+// `weights_resident`: every device layer's weights fit the weight buffer at
+// once, so they were loaded before the first inference and stay.
+Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t batch,
+                     bool weights_resident = false);
 
 struct ArrayCycles {
   int64_t cycles = 0;
@@ -116,15 +130,41 @@ struct ArrayCycles {
 ArrayCycles analytic_array_cycles(const ConvShape& shape, const ConvTiling& tiling,
                                   const DeviceConfig& config);
 
+// What the array's datapath does per sample besides the multiplies, for the
+// energy model (closed form; both modes share it).
+struct ArrayEvents {
+  int64_t row_cycles = 0;         // cycles a row with a real output channel takes a tap
+  int64_t aligner_loads = 0;      // input-channel tiles loaded into the aligner
+  int64_t aligner_load_bits = 0;  // register bits one load shifts through all stages
+};
+ArrayEvents array_events(const ConvShape& shape, const ConvTiling& tiling,
+                         const DeviceConfig& config);
+
+// Energy of one event at config.clock's voltage, the overhead factor
+// included (docs/DEVICE_MODEL.md section 4).
+struct OperationEnergies {
+  double pe_mac = 0;          // busy PE: native multiply, accumulator add, its registers
+  double pe_select = 0;       // busy PE: 9:1 tap multiplexer of its activation
+  double row_tap = 0;         // active row: weight (+ position) register and decode
+  double register_bit = 0;    // one aligner register bit for one stage
+  double sram_byte = 0;       // one byte read or written in one macro
+  double vector_element = 0;  // one element through the post-processing unit
+  double leakage_watts = 0;   // whole chip
+};
+OperationEnergies operation_energies(const DeviceConfig& config);
+
 // Voltage scaling of the energy parameters at config.clock.
 double dynamic_energy_scale(const DeviceConfig& config);
 double static_power_watts(const DeviceConfig& config);
+// SRAM energy per byte of one macro of config.sram_macro_bytes at the
+// reference voltage, without the overhead factor.
+double sram_joules_per_byte(const DeviceConfig& config);
 // Cycles to move `bytes` over the off-chip link at config.clock.
 int64_t link_cycles(int64_t bytes, const DeviceConfig& config);
 
 // A whole node for `batch` samples.
 LayerReport model_node(const NodeWork& work, const DeviceConfig& config, int64_t batch,
-                       SimulationMode mode);
+                       SimulationMode mode, bool weights_resident = false);
 // A host <-> device transfer of `bytes`.
 LayerReport model_transfer(const std::string& value_name, int64_t bytes,
                            const DeviceConfig& config);

@@ -156,6 +156,21 @@ bool device_runs(const Graph& graph, const Node& node, const DeviceConfig& confi
   return device_runs(graph, index_graph(graph), node, config);
 }
 
+int64_t device_weight_bytes(const Graph& graph, const GraphIndex& index,
+                            const DeviceConfig& config) {
+  int64_t total = 0;
+  for (const Node& node : graph.nodes) {
+    if (!device_supports(graph, node)) continue;
+    if (!std::holds_alternative<SparseConv3x3Op>(node.op) &&
+        !std::holds_alternative<Conv2dOp>(node.op)) {
+      continue;
+    }
+    const ConvShape c = conv_geometry(graph, index, node, config);
+    total += (c.out_channels * c.in_channels * int64_t{stored_kernel_bits(c, config)} + 7) / 8;
+  }
+  return total;
+}
+
 NodeWork describe_node(const Graph& graph, const Node& node, const DeviceConfig& config) {
   return describe_node(graph, index_graph(graph), node, config);
 }

@@ -31,9 +31,9 @@ std::string row_text(const LayerReport& r) {
 }
 
 nlohmann::json energy_json(const EnergyBreakdown& e) {
-  return {{"mac_joules", e.mac},         {"sram_joules", e.sram},       {"vector_joules", e.vector},
-          {"leakage_joules", e.leakage}, {"offchip_joules", e.offchip}, {"chip_joules", e.chip()},
-          {"total_joules", e.total()}};
+  return {{"mac_joules", e.mac},       {"aligner_joules", e.aligner}, {"sram_joules", e.sram},
+          {"vector_joules", e.vector}, {"leakage_joules", e.leakage}, {"offchip_joules", e.offchip},
+          {"chip_joules", e.chip()},   {"total_joules", e.total()}};
 }
 
 nlohmann::json row_json(const LayerReport& r) {
@@ -95,16 +95,22 @@ std::string report_text(const DeviceReport& report) {
   out += row_text(t);
   const double chip = t.energy.chip();
   out += format(
-      "time %.3f ms; chip energy %.2f uJ (MAC %.1f%%, SRAM %.1f%%, vector %.1f%%, leakage %.1f%%), "
-      "off-chip %.2f uJ for %.1f KB\n",
+      "time %.3f ms; chip energy %.2f uJ (MAC %.1f%%, aligner %.1f%%, SRAM %.1f%%, vector %.1f%%, "
+      "leakage %.1f%%), off-chip %.2f uJ for %.1f KB\n",
       t.seconds * 1e3, chip * 1e6, 100 * per_unit(t.energy.mac, chip),
-      100 * per_unit(t.energy.sram, chip), 100 * per_unit(t.energy.vector, chip),
-      100 * per_unit(t.energy.leakage, chip), t.energy.offchip * 1e6, t.offchip_bytes() / 1024.0);
+      100 * per_unit(t.energy.aligner, chip), 100 * per_unit(t.energy.sram, chip),
+      100 * per_unit(t.energy.vector, chip), 100 * per_unit(t.energy.leakage, chip),
+      t.energy.offchip * 1e6, t.offchip_bytes() / 1024.0);
   out += format(
       "TOPS %.3f actual, %.3f dense-equivalent; TOPS/W %.2f actual, %.2f dense-equivalent "
       "(%.2f counting off-chip); utilization %.1f%%\n",
       t.tops(), t.dense_tops(), t.tops_per_watt(), t.dense_tops_per_watt(),
       t.dense_tops_per_watt_with_offchip(), 100 * t.utilization);
+  out +=
+      format("weights %.1f KB on chip: %s\n", report.weight_bytes / 1024.0,
+             report.weights_resident ? "resident across inferences (fit the weight buffer)"
+                                     : "loaded once per batch (exceed the weight buffer together)");
+  for (const std::string& spill : report.spills) out += "spills: " + spill + "\n";
   return out;
 }
 
@@ -116,6 +122,9 @@ std::string report_json(const DeviceReport& report) {
   j["layers"] = nlohmann::json::array();
   for (const LayerReport& r : report.layers) j["layers"].push_back(row_json(r));
   j["total"] = row_json(report.total);
+  j["weight_bytes"] = report.weight_bytes;
+  j["weights_resident"] = report.weights_resident;
+  j["spills"] = report.spills;
   // Node and model names come from model files: replace invalid UTF-8.
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

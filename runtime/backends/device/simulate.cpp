@@ -27,6 +27,7 @@ void add_to_total(LayerReport& total, const LayerReport& row) {
   total.transfer_bytes += row.transfer_bytes;
   total.sram_bytes += row.sram_bytes;
   total.energy.mac += row.energy.mac;
+  total.energy.aligner += row.energy.aligner;
   total.energy.sram += row.energy.sram;
   total.energy.vector += row.energy.vector;
   total.energy.leakage += row.energy.leakage;
@@ -67,6 +68,14 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
 
   std::vector<bool> on_device(graph.values.size(), false);
   const GraphIndex index = index_graph(graph);  // once: linear in the graph
+  std::vector<device::NodeWork> works(graph.nodes.size());
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
+    if (!device::device_supports(graph, node)) continue;
+    works[n] = device::describe_node(graph, index, node, config);
+  }
+  report.weight_bytes = device::device_weight_bytes(graph, index, config);
+  report.weights_resident = report.weight_bytes <= config.weight_buffer_bytes;
   auto transfer = [&](ValueId v, bool to_device) {
     const Value& value = graph.value(v);
     LayerReport row = device::model_transfer(value.name, host_bytes(value, batch), config);
@@ -76,14 +85,29 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
     on_device[static_cast<size_t>(v)] = to_device;
   };
 
-  for (const Node& node : graph.nodes) {
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
     const bool device_node = device::device_supports(graph, node);
     for (ValueId in : node.inputs) {
       if (on_device[static_cast<size_t>(in)] != device_node) transfer(in, device_node);
     }
     if (device_node) {
-      const device::NodeWork work = device::describe_node(graph, index, node, config);
-      LayerReport row = device::model_node(work, config, batch, mode);
+      LayerReport row = device::model_node(works[n], config, batch, mode, report.weights_resident);
+      if (row.offchip_partial_sum_bytes > 0) {
+        report.spills.push_back(row.name + ": partial sums exceed partial_sum_buffer_bytes");
+      }
+      // A value that could stay on chip (only device nodes touch it) but
+      // whose footprint for the batch exceeds the activation buffer.
+      const device::NodeWork& w = works[n];
+      bool spilled = w.output_share_footprint >= 0 &&
+                     batch * w.output_share_footprint > config.activation_buffer_bytes;
+      for (int64_t share : w.input_share_footprint) {
+        spilled = spilled || (share >= 0 && batch * share > config.activation_buffer_bytes);
+      }
+      if (spilled) {
+        report.spills.push_back(row.name +
+                                ": activations exceed activation_buffer_bytes for the batch");
+      }
       add_to_total(report.total, row);
       report.layers.push_back(std::move(row));
     } else {

@@ -1,13 +1,14 @@
 // Off-chip and SRAM traffic of one node for a batch. The loop order is
-// sample -> output-channel block -> input-channel chunk -> pixel tile, so:
-//  - weights come in once per batch when the whole layer fits the weight
-//    buffer, otherwise once per sample;
+// output-channel block -> input-channel chunk -> sample -> pixel tile, so:
+//  - weights come in once per batch: a chunk of weights serves every sample
+//    before the next replaces it; when every device layer's weights fit the
+//    weight buffer together they are resident and do not come in at all;
 //  - an input that is not already on chip is read once per sample when it
 //    fits the activation buffer, otherwise once per output-channel block;
 //  - a value stays on chip between two nodes when every device node touching
 //    it fits (NodeWork::input_share_footprint);
-//  - partial sums of a block cross chunks in the partial-sum buffer, or
-//    off chip when one block's partial sums do not fit it.
+//  - partial sums of a block cross chunks in the partial-sum buffer for every
+//    sample of the batch, or off chip when they do not fit it together.
 #include "runtime/backends/device/device_model.hpp"
 
 namespace sparq::device {
@@ -23,7 +24,8 @@ bool stays_on_chip(int64_t share_footprint, int64_t batch, const DeviceConfig& c
 
 }  // namespace
 
-Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t batch) {
+Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t batch,
+                     bool weights_resident) {
   Traffic t;
   const int64_t restream = work.is_conv ? work.tiling.out_blocks : 1;
   int64_t input_bytes = 0;
@@ -41,19 +43,18 @@ Traffic plan_traffic(const NodeWork& work, const DeviceConfig& config, int64_t b
   if (work.is_conv) {
     const ConvShape& c = work.conv;
     const ConvTiling& tl = work.tiling;
-    t.offchip_weight =
-        tl.weight_bytes <= config.weight_buffer_bytes ? tl.weight_bytes : tl.weight_bytes * batch;
-    // Every tile pass reads its block's taps; the aligner streams each input
-    // channel once per block and window.
-    onchip += batch * ceil_div(c.out_channels * c.in_channels * c.taps_per_kernel * tl.tap_bits *
-                                   tl.pixel_tiles,
-                               8);
+    t.offchip_weight = weights_resident ? 0 : tl.weight_bytes;
+    // Every tile pass reads its block's kernels; the aligner streams each
+    // input channel once per block and window.
+    onchip +=
+        batch *
+        ceil_div(c.out_channels * c.in_channels * int64_t{tl.kernel_bits} * tl.pixel_tiles, 8);
     onchip += batch * tl.out_blocks * tl.windows * input_bytes;
     if (tl.channel_chunks > 1) {
       const int64_t acc_bytes = ceil_div(config.accumulator_bits, 8);
       const int64_t psum_moves =
           batch * 2 * (tl.channel_chunks - 1) * c.out_channels * c.pixels() * acc_bytes;
-      const int64_t block_psums = int64_t{config.array_rows} * c.pixels() * acc_bytes;
+      const int64_t block_psums = batch * int64_t{config.array_rows} * c.pixels() * acc_bytes;
       if (block_psums > config.partial_sum_buffer_bytes) {
         t.offchip_partial_sum = psum_moves;
       } else {
