@@ -13,6 +13,7 @@
 #include "sparq/model.hpp"
 #include "sparq/model_builder.hpp"
 #include "sparq/ops.hpp"
+#include "sparq/preprocessing_text.hpp"
 #include "sparq/pruning.hpp"
 #include "sparq/quantization.hpp"
 #include "sparq/quantized_layers.hpp"

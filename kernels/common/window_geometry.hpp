@@ -1,8 +1,9 @@
 // The geometry of a windowed operator (convolution, pooling) per sample, and
 // the op -> geometry mapping, written once for every backend's kernels.
-// Output sizes come from graph inference (runtime/graph/infer_output.cpp,
-// window_output: (in + 2 pad - kernel) / stride + 1) and are taken from the
-// output shape here, never recomputed.
+// The output size rule is window_output_size below; graph inference
+// (runtime/graph/infer_output.cpp) applies it after checking the window, and
+// kernels take output sizes from the output shape, except where a kernel's
+// own problem description has no shape (the sparse 3x3 kernel).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,13 @@
 #include "sparq/shape.hpp"
 
 namespace sparq::kernels {
+
+// Output size along one axis of a window of `kernel` taps moved by `stride`
+// over an input padded by `pad` on both sides (floor mode). The caller has
+// checked that the window fits the padded input.
+constexpr int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
 
 struct ConvGeometry {
   int64_t in_channels = 0, in_h = 0, in_w = 0;

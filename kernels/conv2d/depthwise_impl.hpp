@@ -8,6 +8,7 @@
 
 #include "kernels/common/activation.hpp"
 #include "kernels/common/activation_simd.hpp"
+#include "kernels/common/byte_activation.hpp"
 #include "kernels/common/inside_range.hpp"
 #include "kernels/common/simd_arch.hpp"
 #include "kernels/conv2d/depthwise.hpp"
@@ -196,7 +197,7 @@ struct Depthwise {
     build_phases<Arch, float>(in, g, scratch);
     const PhaseShape shape(g);  // once per plane: it divides
     const int64_t taps = g.kernel_h * g.kernel_w;
-    const int64_t max_input = std::is_signed_v<In> ? 128 : 255;
+    const int64_t max_input = max_abs_byte_activation(std::is_signed_v<In>);
     if (kVector && taps <= kMaxVectorTaps && exact_in_f32(a.weights, taps, max_input)) {
       if constexpr (kVector) {
         using Float = xsimd::batch<float, Arch>;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/common/byte_activation.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
@@ -549,7 +550,7 @@ SparseConv3x3Kernel SparseConv3x3Kernel::pack(
   const int OB = path.out_block;
   const bool tile_program = path.isa == Isa::kAmx;
   const bool f32 = path.layout == LaneLayout::kF32;
-  const int64_t max_abs_input = problem.signed_input ? 128 : 255;
+  const int64_t max_abs_input = max_abs_byte_activation(problem.signed_input);
   k.starts_.reserve(static_cast<size_t>(k.chunks_) * k.block_count_ * 3 + 1);
   k.flush_after_chunk_.assign(static_cast<size_t>(k.chunks_), 0);
   std::vector<int64_t> bound_since_flush(static_cast<size_t>(O), 0);

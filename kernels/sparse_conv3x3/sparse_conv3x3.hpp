@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/common/window_geometry.hpp"
 #include "kernels/isa/isa.hpp"
 #include "sparq/ops.hpp"
 
@@ -52,7 +53,7 @@ struct Sparse3x3Problem {
   int stride = 1;  // 1 or 2; pad is always 1
   int density = 9;
   bool signed_input = false;  // s8 activations (else u8)
-  int out_height() const { return (height - 1) / stride + 1; }
+  int out_height() const { return static_cast<int>(window_output_size(height, 3, stride, 1)); }
   // The tap rows ky in [first, second) whose input row oy * stride + ky - 1
   // of output row oy lies inside the input; the others read only padding.
   std::pair<int, int> tap_rows(int oy) const {
@@ -61,7 +62,7 @@ struct Sparse3x3Problem {
     while (end > begin && oy * stride + end - 2 >= height) --end;
     return {begin, end};
   }
-  int out_width() const { return (width - 1) / stride + 1; }
+  int out_width() const { return static_cast<int>(window_output_size(width, 3, stride, 1)); }
 };
 
 enum class LaneLayout : uint8_t { kF32, kQuad };

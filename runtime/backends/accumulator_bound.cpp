@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/common/byte_activation.hpp"
 #include "sparq/error.hpp"
 #include "sparq/s4.hpp"
 
@@ -39,7 +40,7 @@ bool AccumulatorBound::fits_int32() const {
 }
 
 int64_t max_abs_activation(DType dtype) {
-  return dtype == DType::kS8 ? 128 : 255;
+  return kernels::max_abs_byte_activation(dtype == DType::kS8);
 }
 
 std::optional<AccumulatorBound> int32_accumulator_bound(const Graph& graph, const Node& node) {

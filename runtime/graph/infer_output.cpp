@@ -2,6 +2,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/common/window_geometry.hpp"
 #include "sparq/error.hpp"
 #include "sparq/graph.hpp"
 
@@ -57,7 +58,7 @@ int64_t window_output(const Node& node, int64_t in, int kernel, int stride, int 
                    std::to_string(in) + " + 2*" + std::to_string(pad) + " < " +
                    std::to_string(kernel) + ")");
   }
-  return span / stride + 1;
+  return kernels::window_output_size(in, kernel, stride, pad);
 }
 
 struct Inferrer {

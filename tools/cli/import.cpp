@@ -6,9 +6,9 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "sparq/onnx_import.hpp"
+#include "sparq/preprocessing_text.hpp"
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
 #include "tools/cli/table.hpp"
@@ -37,42 +37,21 @@ std::vector<std::string> read_labels(const std::string& path) {
   return labels;
 }
 
-std::vector<float> parse_floats(const std::string& key, const std::string& text) {
-  std::vector<float> values;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, '/');) {
-    try {
-      size_t used = 0;
-      values.push_back(std::stof(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UsageError("--preprocess: " + key + " has a value that is not a number: '" + item +
-                       "'");
-    }
-  }
-  return values;
-}
-
-// "scale=0.003921,mean=0.485/0.456/0.406,std=0.229/0.224/0.225"
+// "scale=0.003921,mean=0.485/0.456/0.406,std=0.229/0.224/0.225" on top of the
+// importer's defaults.
 void apply_preprocess(const std::string& text, OnnxImportOptions& options) {
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    const size_t eq = item.find('=');
-    if (eq == std::string::npos)
-      throw UsageError("--preprocess: expected key=value, got '" + item + "'");
-    const std::string key = item.substr(0, eq);
-    const std::vector<float> values = parse_floats(key, item.substr(eq + 1));
-    if (key == "scale" && values.size() == 1) {
-      options.scale = values[0];
-    } else if (key == "mean") {
-      options.mean = values;
-    } else if (key == "std") {
-      options.std = values;
-    } else {
-      throw UsageError("--preprocess: unknown key '" + key +
-                       "' (scale=S, mean=M1/M2/.., std=S1/S2/..)");
-    }
+  Preprocessing pre;
+  pre.scale = options.scale;
+  pre.mean = options.mean;
+  pre.std = options.std;
+  try {
+    parse_preprocessing(text, pre);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
   }
+  options.scale = pre.scale;
+  options.mean = std::move(pre.mean);
+  options.std = std::move(pre.std);
 }
 
 std::string shape_text(const Shape& s) {

@@ -1,30 +1,13 @@
 #include "sparq_training/imported_model.hpp"
 
-#include <sstream>
-
 #include "sparq/error.hpp"
+#include "sparq/preprocessing_text.hpp"
 
 namespace sparq::training {
 namespace {
 
 [[noreturn]] void bad(const std::string& what) {
   throw Error(ErrorCode::kInvalidArgument, "--preprocess: " + what);
-}
-
-std::vector<float> parse_floats(const std::string& key, const std::string& text) {
-  std::vector<float> values;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, '/');) {
-    try {
-      size_t used = 0;
-      values.push_back(std::stof(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      bad(key + " has a value that is not a number: '" + item + "'");
-    }
-  }
-  if (values.empty()) bad(key + " has no value");
-  return values;
 }
 
 // One value per channel: `values` as given, or one value repeated.
@@ -51,24 +34,15 @@ Normalization parse_preprocess(const std::string& text, const Model& model,
     if (!pre.mean.empty()) mean = pre.mean;
     if (!pre.std.empty()) std = pre.std;
   } else {
-    std::stringstream in(text);
-    for (std::string item; std::getline(in, item, ',');) {
-      const size_t eq = item.find('=');
-      if (eq == std::string::npos) {
-        bad("expected model, dataset or key=value items, got '" + item + "'");
-      }
-      const std::string key = item.substr(0, eq);
-      std::vector<float> values = parse_floats(key, item.substr(eq + 1));
-      if (key == "scale" && values.size() == 1) {
-        norm.scale = values[0];
-      } else if (key == "mean") {
-        mean = values;
-      } else if (key == "std") {
-        std = values;
-      } else {
-        bad("unknown key '" + key + "' (scale=S, mean=M1/M2/.., std=S1/S2/..)");
-      }
-    }
+    // "scale=S,mean=..,std=.." over the defaults (mean 0, std 1).
+    Preprocessing pre;
+    pre.scale = norm.scale;
+    pre.mean = mean;
+    pre.std = std;
+    parse_preprocessing(text, pre);
+    norm.scale = pre.scale;
+    mean = pre.mean;
+    std = pre.std;
   }
   norm.mean = per_channel("mean", mean, channels);
   norm.std = per_channel("std", std, channels);
