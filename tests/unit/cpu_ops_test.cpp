@@ -7,6 +7,7 @@
 // because the CPU kernels keep the reference's summation order and rounding.
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -398,6 +399,45 @@ TEST_P(CpuOps, TwoByTwoPoolingMatchesReference) {
         const Tensor x = awkward_f32(gen, Shape{2, c, h, w}, kind == PoolKind::kMax);
         expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
                        "2x2 pool " + std::to_string(h) + "x" + std::to_string(w));
+      }
+    }
+  }
+}
+
+// The 3x3 stride-2 max pool (padding 0 or 1) has its own AVX-512 kernel that
+// reduces rows before windows and reuses a row between output rows: rows and
+// columns at every edge, rows longer than one 16-output step, and NaNs of
+// different payloads, infinities and -0/+0 (the first NaN in (ky, kx) order,
+// else the first largest value, must win).
+TEST_P(CpuOps, StridedThreeByThreeMaxPoolMatchesReference) {
+  std::mt19937 gen = testing::rng(525);
+  const float nans[] = {std::numeric_limits<float>::quiet_NaN(),
+                        -std::numeric_limits<float>::quiet_NaN(), std::bit_cast<float>(0x7fc01234u),
+                        std::bit_cast<float>(0xffa00001u)};
+  for (int pad_h : {0, 1}) {
+    for (int pad_w : {0, 1}) {
+      for (int64_t h : {1, 2, 3, 4, 7, 8, 15}) {
+        for (int64_t w : {1, 2, 3, 4, 5, 30, 31, 32, 33, 34, 35, 63, 64, 65, 66, 112}) {
+          if (h + 2 * pad_h < 3 || w + 2 * pad_w < 3) continue;
+          Pool2dOp op;
+          op.kind = PoolKind::kMax;
+          op.kernel_h = op.kernel_w = 3;
+          op.stride_h = op.stride_w = 2;
+          op.pad_h = pad_h;
+          op.pad_w = pad_w;
+          const int64_t c = 2;
+          Tensor x = awkward_f32(gen, Shape{2, c, h, w});
+          std::uniform_int_distribution<int> pick(0, 31);
+          for (float& v : x.span<float>()) {
+            const int p = pick(gen);
+            if (p < 4) v = nans[p];
+          }
+          expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
+                         "3x3/2 max pool pad " + std::to_string(pad_h) + "," +
+                             std::to_string(pad_w) + " " + std::to_string(h) + "x" +
+                             std::to_string(w));
+          if (HasFailure()) return;
+        }
       }
     }
   }

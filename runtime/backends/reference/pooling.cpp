@@ -43,8 +43,10 @@ class Pool2dNode : public CompiledNode {
               const int64_t ix = ox * op_.stride_w + kx - op_.pad_w;
               if (ix < 0 || ix >= in_w) continue;
               const float v = x[iy * in_w + ix];
-              // Once max is NaN nothing compares greater, so a NaN stays.
-              if (!seen || v > max || std::isnan(v)) max = v;
+              // The first NaN in (ky, kx) order stays (nothing compares
+              // greater than it, and a later NaN does not replace it); among
+              // equal values (-0, +0) the first stays too.
+              if (!seen || v > max || (std::isnan(v) && !std::isnan(max))) max = v;
               seen = true;
               sum += v;
               ++inside;
