@@ -29,8 +29,12 @@ if [[ ! -f "$prefix/.complete" || ! -f "$stamp" ]]; then
   # A private package.json keeps npm from walking up to an unrelated project.
   [[ -f "$prefix/package.json" ]] || echo '{"name":"sparq-ort-peer","private":true}' >"$prefix/package.json"
   rm -f "$prefix/.complete"
-  (cd "$prefix" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
-    "onnxruntime-node@$version" >&2)
+  if ! (cd "$prefix" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+    "onnxruntime-node@$version" >&2); then
+    echo "install-ort.sh: npm install onnxruntime-node@$version into $prefix failed" \
+      "(is the npm registry reachable?)" >&2
+    exit 1
+  fi
   # Loading the binding proves the native CPU library fits this machine.
   if ! NODE_PATH="$modules" node -e "require('onnxruntime-node')" >&2; then
     echo "install-ort.sh: onnxruntime-node@$version installed but does not load" >&2
