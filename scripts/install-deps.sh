@@ -24,6 +24,18 @@ packages=(
   dataset-fashion-mnist
 )
 
+# --bench: also what the end-to-end benchmark (scripts/bench_networks.sh)
+# needs: the onnx Python package that writes its networks, and Node with npm
+# for ONNX Runtime's npm package. A Node from another repository may bundle
+# npm, so Debian's nodejs and npm are added only when there is no npm.
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-onnx)
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+elif (($# > 0)); then
+  echo "usage: install-deps.sh [--bench]" >&2
+  exit 2
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
