@@ -8,7 +8,7 @@
 #   BUILD_DIR  build tree (default: build/release)   QUICK=1  smoke run
 #   NETWORKS   resnet18,resnet20,vgg11,mobilenet_v1,fashion   KS  9,5,3,1
 #   THREADS    1,2    ROUNDS  3    MIN_TIME  0.1 (s per peer per round)
-#   MIN_RUNS   2      LAYERS=0 skips the oneDNN layer figures
+#   MIN_RUNS   2      BATCH_MIN_RUNS  5 (batch > 1)   LAYERS=0 skips the oneDNN layers
 #   OUT_DIR    bench/results      WORK_DIR  BUILD_DIR/bench_networks
 #   REUSE_MODELS=1 keeps generated networks   NICE  niceness, e.g. -20 (root)
 # Further flags go to bench/networks/run_suite.py (see its --help).

@@ -133,7 +133,7 @@ def header(raw):
         "inter-op 1, sequential, graph optimization 'all', f32 input of the same shape.",
         f"- Method: for each network, batch and thread count, {s['rounds']} rounds; each round runs every "
         f"sparq variant and both ORT models once (rotated order), each for at least {s['min_time_s']} s and "
-        f"{s['min_runs']} runs after a warm-up run, in a fresh process. Best and median are over the runs of "
+        f"{s['min_runs']} runs ({s.get('batch_min_runs', s['min_runs'])} at batch > 1) after a warm-up run, in a fresh process. Best and median are over the runs of "
         "all rounds, in ms per image (a batch run's time / batch). Speed-ups compare best times per image.",
     ]
     if m.get("ort_missing"):

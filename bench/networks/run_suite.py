@@ -71,6 +71,9 @@ def parse_args(argv):
                    help="seconds per peer per round, at least (env MIN_TIME)")
     p.add_argument("--min-runs", type=int, default=int(os.environ.get("MIN_RUNS", "2")),
                    help="runs per peer per round, at least (env MIN_RUNS)")
+    p.add_argument("--batch-min-runs", type=int, default=int(os.environ.get("BATCH_MIN_RUNS", "5")),
+                   help="runs per peer per round at batch > 1, at least: long runs are the likeliest "
+                        "to be disturbed, so they need more samples for a stable best (env BATCH_MIN_RUNS)")
     p.add_argument("--layers", action=argparse.BooleanOptionalAction,
                    default=env_flag("LAYERS", True), help="the oneDNN layer figures (env LAYERS=0)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
@@ -99,7 +102,7 @@ def parse_args(argv):
     a.threads = [int(t) for t in a.threads.split(",")]
     a.rounds = int(a.rounds) if a.rounds is not None else (2 if a.quick else 3)
     a.min_time = float(a.min_time) if a.min_time is not None else (0.03 if a.quick else 0.1)
-    if a.rounds < 1 or a.min_time < 0 or a.min_runs < 1 or a.jobs < 1:
+    if a.rounds < 1 or a.min_time < 0 or a.min_runs < 1 or a.batch_min_runs < 1 or a.jobs < 1:
         p.error("--rounds, --min-runs and --jobs must be positive, --min-time not negative")
     return a
 
@@ -299,13 +302,17 @@ def prepare_networks(args, progress):
 
 # ---- one measurement ----------------------------------------------------------------
 
+def min_runs(args, batch):
+    return args.min_runs if batch == 1 else max(args.min_runs, args.batch_min_runs)
+
+
 def bench_sparq(args, model, batch, threads):
     """One `sparq bench` call: run times in ms (whole batch) and, at batch 1, the layers."""
     cmd = [args.sparq, "bench", model, "--json", "--threads", threads, "--min-time", args.min_time]
     if batch == 1:
         cmd += ["--no-throughput", "--min-runs", args.min_runs]
     else:
-        cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", args.min_runs]
+        cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", min_runs(args, batch)]
     r = json.loads(run(cmd, what="sparq bench"))[0]
     part = r["latency"] if batch == 1 else r["throughput"]
     return {"runs_ms": [s * 1e3 for s in part["runs_seconds"]], "layers": r.get("layers") or None}
@@ -313,7 +320,7 @@ def bench_sparq(args, model, batch, threads):
 
 def bench_ort(args, node_path, model, batch, threads):
     cmd = ["node", HERE / "ort_bench.js", "--model", model, "--batch", batch, "--threads", threads,
-           "--min-time", args.min_time, "--min-runs", args.min_runs, "--warmup", 1]
+           "--min-time", args.min_time, "--min-runs", min_runs(args, batch), "--warmup", 1]
     env = dict(os.environ, NODE_PATH=node_path)
     r = last_json_line(run(cmd, env=env, what="ort_bench.js"))
     return {"runs_ms": r["runs_ms"], "version": r.get("version")}
@@ -380,7 +387,7 @@ def measure_networks(args, networks, node_path, progress):
         for peer in peers:
             kind, vid = peer
             entry = {"peer": kind, "variant": vid, "batch": batch, "threads": threads,
-                     "runs_ms": runs[peer], **summarize_runs(runs[peer], batch)}
+                     "runs_ms": [round(x, 4) for x in runs[peer]], **summarize_runs(runs[peer], batch)}
             if kind == "sparq":
                 v = net["variants"][vid]
                 entry.update(k=v["k"], sharing=v["sharing"])
@@ -417,25 +424,28 @@ def measure_layers(args, progress):
     for b in (dense_bin, sparse_bin):
         if not b.exists():
             raise RuntimeError(f"{b} missing: build the bench targets (ninja dense_ops_bench sparse_conv_bench)")
-    # Each library at its own best settings. oneDNN's 3x3 rows run in a
-    # process of their own, once with OpenMP's default (spinning) wait policy
-    # and once with a passive one, and each row keeps the faster: spinning is
-    # best on an idle machine, while on a loaded one a spinning worker whose
-    # core is taken stalls every barrier. sparq's layers run in another
-    # process, so neither library's workers steal the other's cores.
+    # Each library at its own best settings, and both under the same machine
+    # conditions. At 1 thread oneDNN has no OpenMP workers, so its 3x3 rows
+    # and sparq's share one process and Google Benchmark interleaves them.
+    # At 2 threads they run in separate processes, alternated round by round,
+    # so that neither library's idle workers steal the other's second core;
+    # oneDNN runs once under OpenMP's default (spinning) wait policy and once
+    # under a passive one, and each row keeps the faster: spinning is best on
+    # an idle machine, while on a loaded one a spinning worker whose core is
+    # taken stalls every barrier.
     default_env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     policies = {"default": default_env, "PASSIVE": dict(default_env, OMP_WAIT_POLICY="PASSIVE")}
-    rounds = 1 if args.quick else 2
-    dense, sparse_sparq = {}, {}
+    rounds = 1 if args.quick else 3
+    dense, sparse_t1, sparse_sparq = {}, {}, {}
     sparse_onednn = {policy: {} for policy in policies}
-    sparse_filter = "|".join(f"sparq/{SPARSE_LAYER_FILTER}.*/{v}/" for v in SPARSE_LAYER_VARIANTS)
-    if args.quick:
-        sparse_filter = f"sparq/r18_64x56/({'|'.join(SPARSE_LAYER_VARIANTS)})/"
-    onednn_filter = f"onednn_int8/{'r18_64x56' if args.quick else SPARSE_LAYER_FILTER}"
-    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8", default_env, dense)]
-    steps += [(f"oneDNN 3x3, wait policy {policy}", sparse_bin, onednn_filter, env, sparse_onednn[policy])
-              for policy, env in policies.items()]
-    steps += [("sparq 3x3", sparse_bin, sparse_filter, default_env, sparse_sparq)]
+    shapes = "r18_64x56" if args.quick else SPARSE_LAYER_FILTER + "[0-9x]+"
+    variants = "(" + "|".join(SPARSE_LAYER_VARIANTS) + ")"
+    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8", default_env, dense),
+             ("3x3, 1 thread", sparse_bin, f"onednn_int8/{shapes}/t1/|sparq/{shapes}/{variants}/t1/",
+              default_env, sparse_t1)]
+    steps += [(f"oneDNN 3x3, 2 threads, wait policy {policy}", sparse_bin, f"onednn_int8/{shapes}/t2/", env,
+               sparse_onednn[policy]) for policy, env in policies.items()]
+    steps += [("sparq 3x3, 2 threads", sparse_bin, f"sparq/{shapes}/{variants}/t2/", default_env, sparse_sparq)]
     for rnd in range(rounds):
         for name, binary, filt, env, into in steps:
             for key, e in google_benchmark(binary, filt, args, env).items():
@@ -443,10 +453,10 @@ def measure_layers(args, progress):
             progress.say(f"layers round {rnd + 1}/{rounds}: {name}")
 
     def summarize(d, **extra):
-        return {k: {"label": v["label"], "us": v["us"], "best_us": min(v["us"]),
+        return {k: {"label": v["label"], "us": [round(x, 2) for x in v["us"]], "best_us": min(v["us"]),
                     "median_us": statistics.median(v["us"]), **extra} for k, v in d.items()}
 
-    sparse = summarize(sparse_sparq)
+    sparse = {**summarize(sparse_t1), **summarize(sparse_sparq)}
     for policy in policies:
         for key, e in summarize(sparse_onednn[policy], omp_wait_policy=policy).items():
             if key not in sparse or e["best_us"] < sparse[key]["best_us"]:
@@ -455,10 +465,10 @@ def measure_layers(args, progress):
             "settings": {
                 "dense_ops": "bench/dense_ops_bench, sparq and oneDNN interleaved in one process, "
                              "1 thread each (oneDNN: omp_set_num_threads(1))",
-                "sparse_conv": "bench/sparse_conv_bench, oneDNN int8 and sparq in separate processes "
-                               "(oneDNN: omp_set_num_threads(T), run under OpenMP's default and under a "
-                               "passive wait policy, the faster kept per row; sparq: a oneTBB arena of "
-                               "T threads)",
+                "sparse_conv": "bench/sparse_conv_bench; 1 thread: oneDNN int8 and sparq interleaved in "
+                               "one process; 2 threads: separate processes alternated over the rounds, "
+                               "oneDNN (omp_set_num_threads(2)) under OpenMP's default and under a passive "
+                               "wait policy, the faster kept per row; sparq: a oneTBB arena of T threads",
                 "rounds": rounds}}
 
 
@@ -473,7 +483,8 @@ def main(argv=None):
                     **git_commit(), "cpu": cpu_facts(), "load_before": load_average(),
                     "quick": args.quick,
                     "settings": {"rounds": args.rounds, "min_time_s": args.min_time,
-                                 "min_runs": args.min_runs, "threads": args.threads, "ks": args.ks,
+                                 "min_runs": args.min_runs, "batch_min_runs": args.batch_min_runs,
+                                 "threads": args.threads, "ks": args.ks,
                                  "seed": args.seed, "networks": args.networks,
                                  "nice": os.getpriority(os.PRIO_PROCESS, 0)},
                     "phases_s": {}}}
