@@ -174,10 +174,22 @@ def network_section(net, threads):
         b = v["bytes"]
         size_rows.append([variant_label(vid, v), f"{b['sparq']:,}",
                           f"{b['onnx_fp32']:,}" if "onnx_fp32" in b else "-",
-                          f"{b['onnx_qdq']:,}" if "onnx_qdq" in b else "-"])
-    out += ["Model files (bytes; the ONNX files of a pruned variant store its zeros):", "",
-            table(["model", ".sparq", "ONNX fp32", "ONNX QDQ int8"], size_rows), ""]
+                          f"{b['onnx_qdq']:,}" if "onnx_qdq" in b else "-", as_imported(v)])
+    out += ["Model files (bytes; the ONNX files of a pruned variant store its zeros), and the pruned "
+            "3x3 layers as sparq sees them (`sparq inspect`):", "",
+            table(["model", ".sparq", "ONNX fp32", "ONNX QDQ int8", "sparq's sparse 3x3 layers"], size_rows), ""]
     return "\n".join(out)
+
+
+def as_imported(v):
+    """'16 layers, k 1, sharing 16x4' from the model's `sparq inspect` facts."""
+    facts = v.get("inspect")
+    if not facts:
+        return "-"
+    if not facts["pruned_layers"]:
+        return "none (dense model)"
+    k = "/".join(str(d) for d in facts["densities"])
+    return f"{facts['pruned_layers']} layers, k {k}, sharing {'/'.join(facts['sharing'])}"
 
 
 # ---- per-layer breakdown ------------------------------------------------------------

@@ -71,7 +71,8 @@ def fixture():
         "name": "fashion", "display": "Fashion-MNIST CNN", "onnx": False, "batches": [1, 16],
         "input_shape": [1, 28, 28], "classes": 10,
         "variants": {"fashion_k1": {"name": "fashion_k1", "k": 1, "sharing": "random",
-                                    "bytes": {"sparq": 23_680}}},
+                                    "bytes": {"sparq": 23_680},
+                                    "inspect": {"pruned_layers": 5, "densities": [1], "sharing": ["none"]}}},
         "results": [result("sparq", 1, 1, 0.1, 0.12, "fashion_k1"),
                     result("sparq", 16, 1, 0.08, 0.09, "fashion_k1")]}
     dense = {f"{lib}/{shape}": {"label": lib + "_impl", "us": [us], "best_us": us, "median_us": us + 1}
@@ -170,7 +171,7 @@ class ReportTest(unittest.TestCase):
         self.assertIn("no ONNX Runtime peer: sparq only", self.md)
         fashion = self.md[self.md.index("## Fashion-MNIST"):]
         sizes = fashion[fashion.index("Model files"):]
-        self.assertEqual(row(sizes, "sparq fashion_k1")[1:], ["23,680", "-", "-"])
+        self.assertEqual(row(sizes, "sparq fashion_k1")[1:], ["23,680", "-", "-", "5 layers, k 1, sharing none"])
         self.assertNotIn("Speed-up of sparq", fashion[:fashion.index("Model files")])
         with_amx = copy.deepcopy(self.raw)
         with_amx["meta"]["cpu"]["flags"]["amx_tile"] = True
