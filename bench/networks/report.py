@@ -194,6 +194,16 @@ def as_imported(v):
 
 # ---- per-layer breakdown ------------------------------------------------------------
 
+def time_by_op(layers):
+    """{op: [layers, summed median seconds]}."""
+    by_op = {}
+    for l in layers:
+        e = by_op.setdefault(l["op"], [0, 0.0])
+        e[0] += 1
+        e[1] += l["median_seconds"]
+    return by_op
+
+
 def breakdown(net, vid):
     r = find(net, "sparq", vid, 1, 1)
     if not r or not r.get("layers"):
@@ -201,11 +211,7 @@ def breakdown(net, vid):
     layers = r["layers"]
     total = sum(l["median_seconds"] for l in layers)
     top = sorted(layers, key=lambda l: -l["median_seconds"])[:TOP_LAYERS]
-    by_op = {}
-    for l in layers:
-        e = by_op.setdefault(l["op"], [0, 0.0])
-        e[0] += 1
-        e[1] += l["median_seconds"]
+    by_op = time_by_op(layers)
     label = variant_label(vid, net["variants"][vid])
     out = [f"### {net['display']}, {label}, batch 1, 1 thread", "",
            f"Sum of the layers' medians {total * 1e3:.3f} ms (the whole run, best, "
@@ -274,10 +280,26 @@ def targets(raw):
         v = o["best_us"] / s["best_us"] if s and o else None
         rows.append([f"dense layer vs oneDNN int8: {what}", f">= {TARGETS['dense_layer']}x", ratio(v),
                      verdict(v, TARGETS["dense_layer"])])
-    return "\n".join(["## Targets of the issue", "",
-                      "Measured in this run; where a target is missed, the per-layer breakdown below shows "
-                      "which layers dominate.", "",
-                      table(["target", "goal", "measured", "verdict"], rows), ""])
+    out = ["## Targets of the issue", "",
+           "Measured in this run; where a target is missed, the per-layer breakdown below shows "
+           "which layers dominate.", "",
+           table(["target", "goal", "measured", "verdict"], rows), ""]
+    for vid in ("k9_random", "k1_shared"):
+        shares = op_shares(r18, vid) if r18 else None
+        if shares:
+            top = ", ".join(f"{op} {share:.0f} %" for op, share in shares[:4])
+            out += [f"Where ResNet-18 {vid.replace('_', ' ')} spends batch 1, 1 thread: {top}.", ""]
+    return "\n".join(out)
+
+
+def op_shares(net, vid):
+    """[(op, % of the layers' summed medians)] at batch 1, 1 thread, largest first."""
+    r = find(net, "sparq", vid, 1, 1)
+    if not r or not r.get("layers"):
+        return None
+    total = sum(l["median_seconds"] for l in r["layers"])
+    by_op = time_by_op(r["layers"])
+    return sorted(((op, 100 * t / total) for op, (_, t) in by_op.items()), key=lambda e: -e[1])
 
 
 # ---- layers against oneDNN ----------------------------------------------------------

@@ -145,6 +145,10 @@ class ReportTest(unittest.TestCase):
         self.assertIn("resnet18 k9_random t2 (1.00x)", batch[3])
         # No MobileNet in the run: said, not invented.
         self.assertEqual(row(t, "MobileNet-v1 b1 t1 vs ORT int8")[2:], ["-", "not measured"])
+        # k1 shared's layers: sparse 3 of 5 ms, conv2d 1, quantize and max pool 0.5 each.
+        self.assertIn("Where ResNet-18 k1 shared spends batch 1, 1 thread: sparse_conv3x3 60 %, conv2d 20 %, "
+                      "quantize 10 %, max_pool2d 10 %.", t)
+        self.assertNotIn("Where ResNet-18 k9 random", t)  # no layers recorded for it
         # Dense layers: 95 / 100 = 0.95 (met), 40 / 50 = 0.80 (missed by 11 %).
         self.assertEqual(row(t, "dense layer vs oneDNN int8: stem 7x7 s2, 3 -> 64 at 224x224")[2:],
                          ["0.95x", "met"])
