@@ -122,8 +122,8 @@ def header(raw):
         f"- CPU: {cpu['model']}, {cpu['cpus']} logical CPUs. ISA flags: {flags}.",
         "- sparq kernels chosen (ISA suffix of the kernel names, per op): "
         + ("; ".join(f"{op} {'/'.join(v)}" for op, v in isas.items()) or "none recorded") + ".",
-        "- AMX: " + ("the CPU has AMX (amx_tile); see the kernel names above for whether sparq used it."
-                     if has_amx else "AMX not run: no AMX on this CPU."),
+        "- " + ("AMX: the CPU has AMX (amx_tile); the kernel names above say whether sparq used it."
+                if has_amx else "AMX not run: no AMX on this CPU."),
         f"- Load average (1/5/15 min): {load(m.get('load_before'))} before, {load(m.get('load_after'))} after "
         f"(above the CPU count, other processes competed for the cores). Process niceness {s.get('nice', 0)}.",
         f"- Threads: {', '.join(map(str, s['threads']))}. sparq: `sparq bench` (Session::run, f32 image in, "

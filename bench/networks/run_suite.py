@@ -446,11 +446,14 @@ def measure_layers(args, progress):
     steps += [(f"oneDNN 3x3, 2 threads, wait policy {policy}", sparse_bin, f"onednn_int8/{shapes}/t2/", env,
                sparse_onednn[policy]) for policy, env in policies.items()]
     steps += [("sparq 3x3, 2 threads", sparse_bin, f"sparq/{shapes}/{variants}/t2/", default_env, sparse_sparq)]
+    start, total = time.monotonic(), rounds * len(steps)
     for rnd in range(rounds):
-        for name, binary, filt, env, into in steps:
+        for i, (name, binary, filt, env, into) in enumerate(steps):
             for key, e in google_benchmark(binary, filt, args, env).items():
                 into.setdefault(key, {"label": e["label"], "us": []})["us"] += e["us"]
-            progress.say(f"layers round {rnd + 1}/{rounds}: {name}")
+            done = rnd * len(steps) + i + 1
+            progress.say(f"layers round {rnd + 1}/{rounds}: {name}",
+                         eta=(time.monotonic() - start) / done * (total - done))
 
     def summarize(d, **extra):
         return {k: {"label": v["label"], "us": [round(x, 2) for x in v["us"]], "best_us": min(v["us"]),
