@@ -328,6 +328,42 @@ TEST_F(Cli, BenchJsonHasOneEntryPerBackendAndThreadCount) {
   EXPECT_EQ(j[0]["layers"].size(), 9u);
 }
 
+// A driver that interleaves runtimes measures batch 1 and batch N in separate
+// calls, and pools the runs of several calls: each part can be skipped, and
+// the JSON lists every run.
+TEST_F(Cli, BenchMeasuresOnlyWhatItIsAskedAndListsEveryRun) {
+  const std::string model = path("classifier_k3.sparq");
+  const Result batch_only = sparq("bench --json " + model +
+                                  " --threads 1 --min-time 0 --batch 3 --batch-min-runs 4 "
+                                  "--no-latency");
+  ASSERT_EQ(batch_only.exit_code, 0) << batch_only.err;
+  const auto b = nlohmann::json::parse(batch_only.out)[0];
+  EXPECT_FALSE(b.contains("latency"));
+  EXPECT_TRUE(b["layers"].empty());
+  const auto& throughput = b["throughput"];
+  EXPECT_EQ(throughput["batch"], 3);
+  const auto runs = throughput["runs_seconds"].get<std::vector<double>>();
+  ASSERT_EQ(runs.size(), 4u);  // --min-time 0: exactly the runs asked for
+  EXPECT_EQ(throughput["runs"], 4);
+  EXPECT_EQ(throughput["best_seconds"].get<double>(), *std::min_element(runs.begin(), runs.end()));
+
+  const Result single_only =
+      sparq("bench --json " + model + " --threads 1 --min-time 0 --min-runs 5 --no-throughput");
+  ASSERT_EQ(single_only.exit_code, 0) << single_only.err;
+  const auto s = nlohmann::json::parse(single_only.out)[0];
+  EXPECT_FALSE(s.contains("throughput"));
+  EXPECT_EQ(s["latency"]["runs_seconds"].size(), 5u);
+  EXPECT_FALSE(s["layers"].empty());
+
+  const Result text = sparq("bench " + model + " --threads 1 --min-time 0 --no-latency");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, "throughput (batch 32)")) << text.out;
+  EXPECT_FALSE(contains(text.out, "latency")) << text.out;
+
+  expect_failure(sparq("bench " + model + " --no-latency --no-throughput"), 2,
+                 "nothing to measure");
+}
+
 // ---- simulate --------------------------------------------------------------------
 
 TEST_F(Cli, SimulateReportsEveryLayer) {

@@ -1,7 +1,8 @@
 // sparq bench MODEL: latency at batch 1 (median, p90, best) and throughput at
 // batch 32, for each backend and thread count, with a per-layer breakdown.
 // Timings on shared machines are noisy; medians of many short runs are shown
-// next to the best.
+// next to the best, and --json lists every run so that a driver interleaving
+// several runtimes (bench/networks/) can pool runs across its rounds.
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,9 @@ struct BenchOptions {
   int batch = 32;
   double min_seconds = 0.5;
   int min_runs = 10;
+  int batch_min_runs = 3;
+  bool latency = true;     // the batch-1 runs (and the per-layer breakdown)
+  bool throughput = true;  // the batch-`batch` runs
   bool layers = true;
   bool json = false;
 };
@@ -38,8 +42,10 @@ struct LayerTime {
 struct BenchResult {
   std::string backend;
   int threads = 0;
-  TimingSummary latency;     // batch 1
-  TimingSummary throughput;  // per run of `batch` samples
+  std::vector<double> latency_runs;     // batch 1; empty when not measured
+  std::vector<double> throughput_runs;  // per run of `batch` samples; empty when not measured
+  TimingSummary latency;
+  TimingSummary throughput;
   int batch = 0;
   std::vector<LayerTime> layers;  // from the batch-1 runs
   ChipFigures chip;               // the device model's figures for one batch-1 run
@@ -102,33 +108,39 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::stri
   result.backend = backend;
   result.threads = threads;
   result.batch = options.batch;
-  const Tensor single = random_input(*model, 1);
-  bool warm = false;  // the warm-up run's layer times are left out
-  auto latency = repeat(
-      [&] {
-        RunStats stats;
-        session.run(single, &stats);
-        // The chip's figures do not depend on the data: one run gives them.
-        if (!warm) result.chip.add(stats);
-        for (size_t i = 0; warm && i < stats.steps.size(); ++i) {
-          const NodeStats& step = stats.steps[i];
-          if (result.layers.size() <= i) {
-            result.layers.push_back({step.name,
-                                     step.op,
-                                     step.backend,
-                                     step.kernel,
-                                     {},
-                                     step.dense_macs,
-                                     step.actual_macs});
+  if (options.latency) {
+    const Tensor single = random_input(*model, 1);
+    bool warm = false;  // the warm-up run's layer times are left out
+    result.latency_runs = repeat(
+        [&] {
+          RunStats stats;
+          session.run(single, &stats);
+          // The chip's figures do not depend on the data: one run gives them.
+          if (!warm) result.chip.add(stats);
+          for (size_t i = 0; warm && i < stats.steps.size(); ++i) {
+            const NodeStats& step = stats.steps[i];
+            if (result.layers.size() <= i) {
+              result.layers.push_back({step.name,
+                                       step.op,
+                                       step.backend,
+                                       step.kernel,
+                                       {},
+                                       step.dense_macs,
+                                       step.actual_macs});
+            }
+            result.layers[i].seconds.push_back(step.seconds);
           }
-          result.layers[i].seconds.push_back(step.seconds);
-        }
-        warm = true;
-      },
-      options.min_runs, options.min_seconds);
-  result.latency = summarize(latency);
-  const Tensor batch = random_input(*model, options.batch);
-  result.throughput = summarize(repeat([&] { session.run(batch); }, 3, options.min_seconds));
+          warm = true;
+        },
+        options.min_runs, options.min_seconds);
+    result.latency = summarize(result.latency_runs);
+  }
+  if (options.throughput) {
+    const Tensor batch = random_input(*model, options.batch);
+    result.throughput_runs =
+        repeat([&] { session.run(batch); }, options.batch_min_runs, options.min_seconds);
+    result.throughput = summarize(result.throughput_runs);
+  }
   return result;
 }
 
@@ -152,7 +164,62 @@ void print_layers(const BenchResult& r) {
   std::cout << table.text();
 }
 
+// One line per backend and thread count: what was measured, in words.
+std::string describe(const BenchResult& r) {
+  std::string text = "backend " + r.backend + ", " + std::to_string(r.threads) + " thread" +
+                     (r.threads > 1 ? "s" : "") + ":";
+  if (r.latency.samples > 0) {
+    text += " latency (batch 1) median " + format_seconds(r.latency.median) + ", p90 " +
+            format_seconds(r.latency.p90) + ", best " + format_seconds(r.latency.best) + " over " +
+            std::to_string(r.latency.samples) + " runs";
+  }
+  if (r.latency.samples > 0 && r.throughput.samples > 0) text += ";";
+  if (r.throughput.samples > 0) {
+    text += " throughput (batch " + std::to_string(r.batch) + ") " +
+            format_fixed(r.batch / r.throughput.median, 0) + " images/s";
+  }
+  return text + "\n";
+}
+
+nlohmann::json result_json(const BenchResult& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers) {
+    const TimingSummary t = summarize(l.seconds);
+    layers.push_back({{"name", l.name},
+                      {"op", l.op},
+                      {"backend", l.backend},
+                      {"kernel", l.kernel},
+                      {"median_seconds", t.median},
+                      {"best_seconds", t.best},
+                      {"dense_macs", l.dense_macs},
+                      {"actual_macs", l.actual_macs}});
+  }
+  nlohmann::json j = {{"backend", r.backend}, {"threads", r.threads}};
+  if (r.latency.samples > 0) {
+    j["latency"] = {{"batch", 1},
+                    {"runs", r.latency.samples},
+                    {"median_seconds", r.latency.median},
+                    {"p90_seconds", r.latency.p90},
+                    {"best_seconds", r.latency.best},
+                    {"runs_seconds", r.latency_runs}};
+  }
+  if (r.throughput.samples > 0) {
+    j["throughput"] = {{"batch", r.batch},
+                       {"runs", r.throughput.samples},
+                       {"median_seconds", r.throughput.median},
+                       {"best_seconds", r.throughput.best},
+                       {"images_per_second", r.batch / r.throughput.median},
+                       {"runs_seconds", r.throughput_runs}};
+  }
+  j["layers"] = layers;
+  if (r.chip.steps > 0) j["device"] = r.chip.json(1, "batch-1 run", r.latency.median);
+  return j;
+}
+
 void run_bench(const BenchOptions& options) {
+  if (!options.latency && !options.throughput) {
+    throw UsageError("--no-latency and --no-throughput together leave nothing to measure");
+  }
   const auto model = load_model(options.model_path);
   const std::vector<std::string> backends = split_list(options.backends);
   if (backends.empty()) throw UsageError("--backend: no backend named");
@@ -163,14 +230,9 @@ void run_bench(const BenchOptions& options) {
       results.push_back(bench_one(model, backend, threads, options));
       const BenchResult& r = results.back();
       if (options.json) continue;
-      std::cout << "backend " << r.backend << ", " << r.threads << " thread"
-                << (r.threads > 1 ? "s" : "") << ": latency (batch 1) median "
-                << format_seconds(r.latency.median) << ", p90 " << format_seconds(r.latency.p90)
-                << ", best " << format_seconds(r.latency.best) << " over " << r.latency.samples
-                << " runs; throughput (batch " << r.batch << ") "
-                << format_fixed(r.batch / r.throughput.median, 0) << " images/s\n"
-                << r.chip.text(1, "batch-1 run", r.latency.median);
-      if (options.layers) {
+      std::cout << describe(r);
+      if (r.latency.samples > 0) std::cout << r.chip.text(1, "batch-1 run", r.latency.median);
+      if (options.layers && r.latency.samples > 0) {
         print_layers(r);
         std::cout << "\n";
       }
@@ -178,44 +240,18 @@ void run_bench(const BenchOptions& options) {
   }
   if (options.json) {
     nlohmann::json j = nlohmann::json::array();
-    for (const auto& r : results) {
-      nlohmann::json layers = nlohmann::json::array();
-      for (const auto& l : r.layers) {
-        const TimingSummary t = summarize(l.seconds);
-        layers.push_back({{"name", l.name},
-                          {"op", l.op},
-                          {"backend", l.backend},
-                          {"kernel", l.kernel},
-                          {"median_seconds", t.median},
-                          {"best_seconds", t.best},
-                          {"dense_macs", l.dense_macs},
-                          {"actual_macs", l.actual_macs}});
-      }
-      j.push_back({{"backend", r.backend},
-                   {"threads", r.threads},
-                   {"latency",
-                    {{"batch", 1},
-                     {"runs", r.latency.samples},
-                     {"median_seconds", r.latency.median},
-                     {"p90_seconds", r.latency.p90},
-                     {"best_seconds", r.latency.best}}},
-                   {"throughput",
-                    {{"batch", r.batch},
-                     {"runs", r.throughput.samples},
-                     {"median_seconds", r.throughput.median},
-                     {"images_per_second", r.batch / r.throughput.median}}},
-                   {"layers", layers}});
-      if (r.chip.steps > 0) j.back()["device"] = r.chip.json(1, "batch-1 run", r.latency.median);
-    }
+    for (const auto& r : results) j.push_back(result_json(r));
     std::cout << json_text(j) << "\n";
     return;
   }
   Table summary({"backend", "threads", "b1 median", "b1 p90", "b1 best",
                  "b" + std::to_string(options.batch) + " images/s"});
   for (const auto& r : results) {
-    summary.add_row({r.backend, std::to_string(r.threads), format_seconds(r.latency.median),
-                     format_seconds(r.latency.p90), format_seconds(r.latency.best),
-                     format_fixed(r.batch / r.throughput.median, 0)});
+    const bool b1 = r.latency.samples > 0;
+    summary.add_row(
+        {r.backend, std::to_string(r.threads), b1 ? format_seconds(r.latency.median) : "-",
+         b1 ? format_seconds(r.latency.p90) : "-", b1 ? format_seconds(r.latency.best) : "-",
+         r.throughput.samples > 0 ? format_fixed(r.batch / r.throughput.median, 0) : "-"});
   }
   std::cout << "summary:\n" << summary.text();
 }
@@ -242,6 +278,14 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--min-runs", options->min_runs, "Runs per latency measurement, at least")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  command
+      ->add_option("--batch-min-runs", options->batch_min_runs,
+                   "Runs per throughput measurement, at least")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  command->add_flag("!--no-latency", options->latency,
+                    "Skip the batch-1 runs (and with them the per-layer breakdown)");
+  command->add_flag("!--no-throughput", options->throughput, "Skip the batch runs");
   command->add_flag("!--no-layers", options->layers, "Skip the per-layer breakdown");
   command->add_flag("--json", options->json, "Machine-readable output");
   command->callback([options] { run_bench(*options); });

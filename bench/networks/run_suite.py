@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""The end-to-end suite: whole networks through sparq's Session API (the
+`sparq bench` command) next to ONNX Runtime fp32 and static int8 QDQ, and the
+layer figures next to oneDNN int8, in one run. Writes raw.json and, through
+report.py, REPORT.md and speedup_vs_density.svg.
+
+Stages: machine facts; ONNX Runtime for Node (scripts/install-ort.sh); the
+networks (bench/networks/make_networks.py, one call per density / sharing)
+and their sparq import; the layer benchmarks (bench/dense_ops_bench,
+bench/sparse_conv_bench); the networks, interleaved: for each (network, batch,
+threads) every round runs each sparq variant and both ORT models once, in a
+rotated order, so that every peer sees the same machine conditions. Best and
+median are over the runs of all rounds.
+
+Standard library only; run with /usr/bin/python3 (make_networks.py needs
+Debian's torch and onnx). scripts/bench_networks.sh is the entry point.
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import pathlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import report  # noqa: E402  (next to this file)
+
+
+# Input size and batches per architecture; MobileNet-v1 is dense (no k).
+ARCHITECTURES = {
+    "resnet18": {"display": "ResNet-18", "batches": [1, 16], "dense": False},
+    "resnet20": {"display": "ResNet-20", "batches": [1, 16, 64], "dense": False},
+    "vgg11": {"display": "VGG-11", "batches": [1, 16, 64], "dense": False},
+    "mobilenet_v1": {"display": "MobileNet-v1 (dense)", "batches": [1, 16], "dense": True},
+}
+FASHION = "fashion"  # the shipped Fashion-MNIST models (examples/models), sparq only
+FASHION_BATCHES = [1, 16, 64]
+# The ResNet-18 variants whose per-layer breakdown the report shows.
+BREAKDOWN_VARIANTS = ("k9_random", "k1_shared")
+# ResNet-18's 3x3 layers in bench/sparse_conv_bench, and the two densities shown.
+SPARSE_LAYER_FILTER = "r18_"
+SPARSE_LAYER_VARIANTS = ("k9/random", "k1/shared")
+
+
+def env_flag(name, default=False):
+    value = os.environ.get(name)
+    return default if value is None else value not in ("", "0", "no", "false")
+
+
+def parse_args(argv):
+    quick = env_flag("QUICK")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", default=quick,
+                   help="smoke run: ResNet-20 at k=1 shared and one Fashion-MNIST model, "
+                        "2 rounds, short timings (env QUICK=1)")
+    p.add_argument("--networks", default=os.environ.get("NETWORKS"),
+                   help="comma list of resnet18,resnet20,vgg11,mobilenet_v1,fashion (env NETWORKS)")
+    p.add_argument("--ks", default=os.environ.get("KS"), help="densities, e.g. 9,5,3,1 (env KS)")
+    p.add_argument("--threads", default=os.environ.get("THREADS", "1,2"), help="env THREADS")
+    p.add_argument("--rounds", type=int, default=os.environ.get("ROUNDS"), help="env ROUNDS")
+    p.add_argument("--min-time", type=float, default=os.environ.get("MIN_TIME"),
+                   help="seconds per peer per round, at least (env MIN_TIME)")
+    p.add_argument("--min-runs", type=int, default=int(os.environ.get("MIN_RUNS", "2")),
+                   help="runs per peer per round, at least (env MIN_RUNS)")
+    p.add_argument("--batch-min-runs", type=int, default=int(os.environ.get("BATCH_MIN_RUNS", "5")),
+                   help="runs per peer per round at batch > 1, at least: long runs are the likeliest "
+                        "to be disturbed, so they need more samples for a stable best (env BATCH_MIN_RUNS)")
+    p.add_argument("--layers", action=argparse.BooleanOptionalAction,
+                   default=env_flag("LAYERS", True), help="the oneDNN layer figures (env LAYERS=0)")
+    p.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
+    p.add_argument("--reuse-models", action="store_true", default=env_flag("REUSE_MODELS"),
+                   help="keep networks already generated in the work folder (env REUSE_MODELS=1)")
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", str(min(2, os.cpu_count() or 1)))),
+                   help="parallel model generation / import (env JOBS)")
+    p.add_argument("--build", default=os.environ.get("BUILD_DIR", str(ROOT / "build" / "release")))
+    p.add_argument("--work", default=os.environ.get("WORK_DIR"),
+                   help="generated models (default BUILD/bench_networks)")
+    p.add_argument("--out", default=os.environ.get("OUT_DIR", str(ROOT / "bench" / "results")))
+    a = p.parse_args(argv)
+    a.build = pathlib.Path(a.build).resolve()
+    a.work = pathlib.Path(a.work).resolve() if a.work else a.build / "bench_networks"
+    a.out = pathlib.Path(a.out).resolve()
+    a.sparq = pathlib.Path(os.environ.get("SPARQ", str(a.build / "tools" / "cli" / "sparq")))
+    if a.networks is None:
+        a.networks = "resnet20,fashion" if a.quick else "resnet18,resnet20,vgg11,mobilenet_v1,fashion"
+    a.networks = [n.strip() for n in a.networks.split(",") if n.strip()]
+    for n in a.networks:
+        if n not in ARCHITECTURES and n != FASHION:
+            p.error(f"unknown network '{n}' (known: {', '.join(list(ARCHITECTURES) + [FASHION])})")
+    a.ks = [int(k) for k in (a.ks or ("1" if a.quick else "9,5,3,1")).split(",")]
+    if any(k < 1 or k > 9 for k in a.ks):
+        p.error("--ks: each k must be 1..9")
+    a.threads = [int(t) for t in a.threads.split(",")]
+    a.rounds = int(a.rounds) if a.rounds is not None else (2 if a.quick else 3)
+    a.min_time = float(a.min_time) if a.min_time is not None else (0.03 if a.quick else 0.1)
+    if a.rounds < 1 or a.min_time < 0 or a.min_runs < 1 or a.batch_min_runs < 1 or a.jobs < 1:
+        p.error("--rounds, --min-runs and --jobs must be positive, --min-time not negative")
+    return a
+
+
+class Progress:
+    """Progress lines on stderr: elapsed time, the step, and an ETA."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def elapsed(self):
+        return time.monotonic() - self.start
+
+    def say(self, text, eta=None):
+        line = f"[{format_duration(self.elapsed()):>7}] {text}"
+        if eta is not None:
+            line += f"  (ETA {format_duration(eta)})"
+        print(line, file=sys.stderr, flush=True)
+
+
+def format_duration(seconds):
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def run(cmd, env=None, what=None):
+    """Runs a command; its stdout, or an error naming the command and its stderr."""
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"{what or cmd[0]} failed (exit {r.returncode}): "
+                           f"{' '.join(str(c) for c in cmd)}\n{r.stderr.strip()[-2000:]}")
+    return r.stdout
+
+
+def last_json_line(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"no JSON line in output: {text[-500:]}")
+
+
+# ---- machine facts -----------------------------------------------------------------
+
+def cpu_facts():
+    model, flags = "unknown", set()
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+        m = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        model = m.group(1).strip() if m else model
+        m = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
+        flags = set(m.group(1).split()) if m else flags
+    except OSError:
+        pass
+    wanted = ["avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+              "amx_tile", "amx_int8", "amx_bf16"]
+    return {"model": model, "cpus": os.cpu_count(),
+            "flags": {f: f in flags for f in wanted}}
+
+
+def load_average():
+    try:
+        return [float(x) for x in pathlib.Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+def git_commit():
+    try:
+        commit = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).strip()
+        dirty = bool(run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).strip())
+        return {"commit": commit, "dirty": dirty}
+    except (RuntimeError, OSError):
+        return {"commit": "unknown", "dirty": False}
+
+
+# ---- ONNX Runtime -------------------------------------------------------------------
+
+def install_ort(progress):
+    """NODE_PATH for ort_bench.js, or None with the reason."""
+    if shutil.which("node") is None:
+        return None, "node not found (install Debian's nodejs and npm)"
+    try:
+        out = run(["bash", ROOT / "scripts" / "install-ort.sh"], what="scripts/install-ort.sh")
+    except (RuntimeError, OSError) as e:
+        return None, str(e)
+    modules = out.strip().splitlines()[-1]
+    progress.say(f"ONNX Runtime for Node in {modules}")
+    return modules, None
+
+
+# ---- models -------------------------------------------------------------------------
+
+def variants_of(arch, ks):
+    """(variant id, k, sharing) per sparq model of an architecture: k=9 once."""
+    if ARCHITECTURES[arch]["dense"]:
+        return [("dense", 9, "random")]
+    out = []
+    for k in ks:
+        for sharing in (["random"] if k == 9 else ["random", "shared"]):
+            out.append((f"k{k}_{sharing}", k, sharing))
+    return out
+
+
+def inspect_model(args, path):
+    """Density, sharing and ISA of a .sparq model's pruned layers (sparq inspect)."""
+    j = json.loads(run([args.sparq, "inspect", "--json", path], what="sparq inspect"))
+    pruned = [l for l in j["layers"] if l["op"] == "sparse_conv3x3"]
+    return {
+        "pruned_layers": len(pruned),
+        "densities": sorted({l["density"] for l in pruned}),
+        "sharing": sorted({l["sharing"] for l in pruned}),
+        "cpu_kernels": sorted({l["cpu_kernel"] for l in j["layers"]}),
+    }
+
+
+def make_network(args, arch, k, sharing):
+    """Writes the ONNX pair and the .sparq model of one variant; their facts."""
+    onnx_dir, sparq_dir = args.work / "onnx", args.work / "sparq"
+    cmd = ["/usr/bin/python3", HERE / "make_networks.py", "--arch", arch, "--k", k,
+           "--sharing", sharing, "--seed", args.seed, "--out", onnx_dir]
+    key = [str(c) for c in cmd]
+    sidecar = onnx_dir / f"{arch}_k{k}_{sharing}.made.json"
+    made = None
+    if args.reuse_models and sidecar.exists():
+        cached = json.loads(sidecar.read_text())
+        if cached.get("command") == key and all(pathlib.Path(cached["made"][f]).exists() for f in ("fp32", "qdq")):
+            made = cached["made"]
+    t0 = time.monotonic()
+    if made is None:
+        made = last_json_line(run(cmd, what="make_networks.py"))
+        sidecar.write_text(json.dumps({"command": key, "made": made}))
+    t_make = time.monotonic() - t0
+    sparq_path = sparq_dir / (made["name"] + ".sparq")
+    t0 = time.monotonic()
+    run([args.sparq, "import", made["fp32"], "--quantize", "w4a8", "-o", sparq_path,
+         "--name", made["name"]], what="sparq import")
+    t_import = time.monotonic() - t0
+    return {
+        "name": made["name"], "k": k, "sharing": sharing,
+        "input_shape": made.get("input_shape"), "classes": made.get("classes"),
+        "made_pruned_layers": made.get("pruned_layers"),
+        "fp32": made["fp32"], "qdq": made["qdq"], "sparq": str(sparq_path),
+        "bytes": {"sparq": sparq_path.stat().st_size,
+                  "onnx_fp32": pathlib.Path(made["fp32"]).stat().st_size,
+                  "onnx_qdq": pathlib.Path(made["qdq"]).stat().st_size},
+        "inspect": inspect_model(args, sparq_path),
+        "seconds": {"make": t_make, "import": t_import},
+    }
+
+
+def fashion_variants(args):
+    out = []
+    for path in sorted((ROOT / "examples" / "models").glob("*.sparq")):
+        facts = inspect_model(args, path)
+        out.append({"name": path.stem, "sparq": str(path), "bytes": {"sparq": path.stat().st_size},
+                    "inspect": facts, "k": facts["densities"][0] if len(facts["densities"]) == 1 else None,
+                    "sharing": "shared" if any(s not in ("none", "") for s in facts["sharing"]) else "random"})
+    if args.quick:
+        out = [v for v in out if "shared" in v["name"]][:1] or out[:1]
+    return out
+
+
+def prepare_networks(args, progress):
+    args.work.mkdir(parents=True, exist_ok=True)
+    (args.work / "onnx").mkdir(exist_ok=True)
+    (args.work / "sparq").mkdir(exist_ok=True)
+    jobs = [(arch, k, sharing, vid) for arch in args.networks if arch in ARCHITECTURES
+            for vid, k, sharing in variants_of(arch, args.ks)]
+    networks = {arch: {"name": arch, "display": ARCHITECTURES[arch]["display"], "onnx": True,
+                       "batches": ARCHITECTURES[arch]["batches"], "variants": {}}
+                for arch in args.networks if arch in ARCHITECTURES}
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(make_network, args, arch, k, sharing): (arch, vid)
+                   for arch, k, sharing, vid in jobs}
+        for done, f in enumerate(concurrent.futures.as_completed(futures), 1):
+            arch, vid = futures[f]
+            v = f.result()
+            networks[arch]["variants"][vid] = v
+            spent = time.monotonic() - start
+            progress.say(f"model {done}/{len(jobs)} {v['name']}: made in {v['seconds']['make']:.1f} s, "
+                         f"imported in {v['seconds']['import']:.1f} s",
+                         eta=spent / done * (len(jobs) - done))
+    for net in networks.values():  # keep the variants in the order of variants_of
+        order = [vid for vid, _, _ in variants_of(net["name"], args.ks)]
+        net["variants"] = {vid: net["variants"][vid] for vid in order}
+        first = next(iter(net["variants"].values()))
+        net["input_shape"], net["classes"] = first["input_shape"], first["classes"]
+    if FASHION in args.networks:
+        vs = fashion_variants(args)
+        networks[FASHION] = {"name": FASHION, "display": "Fashion-MNIST CNN (shipped models)",
+                             "onnx": False, "batches": FASHION_BATCHES, "input_shape": [1, 28, 28],
+                             "classes": 10, "variants": {v["name"]: v for v in vs}}
+    return networks
+
+
+# ---- one measurement ----------------------------------------------------------------
+
+def min_runs(args, batch):
+    return args.min_runs if batch == 1 else max(args.min_runs, args.batch_min_runs)
+
+
+def bench_sparq(args, model, batch, threads):
+    """One `sparq bench` call: run times in ms (whole batch) and, at batch 1, the layers."""
+    cmd = [args.sparq, "bench", model, "--json", "--threads", threads, "--min-time", args.min_time]
+    if batch == 1:
+        cmd += ["--no-throughput", "--min-runs", args.min_runs]
+    else:
+        cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", min_runs(args, batch)]
+    r = json.loads(run(cmd, what="sparq bench"))[0]
+    part = r["latency"] if batch == 1 else r["throughput"]
+    return {"runs_ms": [s * 1e3 for s in part["runs_seconds"]], "layers": r.get("layers") or None}
+
+
+def bench_ort(args, node_path, model, batch, threads):
+    cmd = ["node", HERE / "ort_bench.js", "--model", model, "--batch", batch, "--threads", threads,
+           "--min-time", args.min_time, "--min-runs", min_runs(args, batch), "--warmup", 1]
+    env = dict(os.environ, NODE_PATH=node_path)
+    r = last_json_line(run(cmd, env=env, what="ort_bench.js"))
+    return {"runs_ms": r["runs_ms"], "version": r.get("version")}
+
+
+def summarize_runs(runs_ms, batch):
+    best, median = min(runs_ms), statistics.median(runs_ms)
+    return {"runs": len(runs_ms), "best_ms": best, "median_ms": median,
+            "per_image_best_ms": best / batch, "per_image_median_ms": median / batch}
+
+
+def pool_layers(rounds):
+    """Per layer: the median over rounds of each round's median, and the best."""
+    rounds = [r for r in rounds if r]
+    if not rounds:
+        return None
+    out = []
+    for i, layer in enumerate(rounds[0]):
+        out.append({key: layer[key] for key in ("name", "op", "kernel", "dense_macs", "actual_macs")})
+        out[-1]["median_seconds"] = statistics.median(r[i]["median_seconds"] for r in rounds)
+        out[-1]["best_seconds"] = min(r[i]["best_seconds"] for r in rounds)
+    return out
+
+
+def measurement_plan(args, networks, node_path):
+    """Cells (network, batch, threads), each with its peers."""
+    cells = []
+    for net in networks.values():
+        for batch in net["batches"]:
+            for threads in args.threads:
+                peers = [("sparq", vid) for vid in net["variants"]]
+                if net["onnx"] and node_path:
+                    peers += [("ort_int8", None), ("ort_fp32", None)]
+                cells.append((net, batch, threads, peers))
+    return cells
+
+
+def measure_networks(args, networks, node_path, progress):
+    cells = measurement_plan(args, networks, node_path)
+    total = sum(len(peers) for _, _, _, peers in cells) * args.rounds
+    done, start, ort_version = 0, time.monotonic(), None
+    for net, batch, threads, peers in cells:
+        runs = {p: [] for p in peers}
+        layers = {p: [] for p in peers}
+        # The ORT peers are dense: the k=9 (or dense) export serves every k.
+        dense = next(iter(net["variants"].values()))
+        for rnd in range(args.rounds):
+            shift = rnd % len(peers)
+            for peer in peers[shift:] + peers[:shift]:
+                kind, vid = peer
+                if kind == "sparq":
+                    r = bench_sparq(args, net["variants"][vid]["sparq"], batch, threads)
+                    layers[peer].append(r["layers"])
+                else:
+                    model = dense["qdq" if kind == "ort_int8" else "fp32"]
+                    r = bench_ort(args, node_path, model, batch, threads)
+                    ort_version = r["version"] or ort_version
+                runs[peer] += r["runs_ms"]
+                done += 1
+                spent = time.monotonic() - start
+                progress.say(f"{done}/{total} {net['name']} b{batch} t{threads} round {rnd + 1}/{args.rounds} "
+                             f"{kind}{' ' + vid if vid else ''}: {min(r['runs_ms']) / batch:.3f} ms/image",
+                             eta=spent / done * (total - done))
+        for peer in peers:
+            kind, vid = peer
+            entry = {"peer": kind, "variant": vid, "batch": batch, "threads": threads,
+                     "runs_ms": [round(x, 4) for x in runs[peer]], **summarize_runs(runs[peer], batch)}
+            if kind == "sparq":
+                v = net["variants"][vid]
+                entry.update(k=v["k"], sharing=v["sharing"])
+                pooled = pool_layers(layers[peer])
+                if pooled:
+                    entry["layers"] = pooled
+            net.setdefault("results", []).append(entry)
+    return ort_version
+
+
+# ---- the layer benchmarks against oneDNN --------------------------------------------
+
+def google_benchmark(binary, filt, args, env=None):
+    """One Google Benchmark process: per benchmark, every repetition's time in us and the label."""
+    reps = 3 if args.quick else 5
+    out = run([binary, f"--benchmark_filter={filt}", f"--benchmark_repetitions={reps}",
+               f"--benchmark_min_time={0.01 if args.quick else 0.03}",
+               "--benchmark_enable_random_interleaving=true", "--benchmark_format=json"],
+              env=env, what=pathlib.Path(binary).name)
+    result = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("run_type") != "iteration":
+            continue
+        scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b["time_unit"]]
+        name = b["run_name"].removesuffix("/real_time")
+        e = result.setdefault(name, {"label": b.get("label", ""), "us": []})
+        e["us"].append(b["real_time"] * scale)
+    return result
+
+
+def measure_layers(args, progress):
+    dense_bin = args.build / "bench" / "dense_ops_bench"
+    sparse_bin = args.build / "bench" / "sparse_conv_bench"
+    for b in (dense_bin, sparse_bin):
+        if not b.exists():
+            raise RuntimeError(f"{b} missing: build the bench targets (ninja dense_ops_bench sparse_conv_bench)")
+    # Each library at its own best settings, and both under the same machine
+    # conditions. At 1 thread oneDNN has no OpenMP workers, so its 3x3 rows
+    # and sparq's share one process and Google Benchmark interleaves them.
+    # At 2 threads they run in separate processes, alternated round by round,
+    # so that neither library's idle workers steal the other's second core;
+    # oneDNN runs once under OpenMP's default (spinning) wait policy and once
+    # under a passive one, and each row keeps the faster: spinning is best on
+    # an idle machine, while on a loaded one a spinning worker whose core is
+    # taken stalls every barrier.
+    default_env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    policies = {"default": default_env, "PASSIVE": dict(default_env, OMP_WAIT_POLICY="PASSIVE")}
+    rounds = 1 if args.quick else 3
+    dense, sparse_t1, sparse_sparq = {}, {}, {}
+    sparse_onednn = {policy: {} for policy in policies}
+    shapes = "r18_64x56" if args.quick else SPARSE_LAYER_FILTER + "[0-9x]+"
+    variants = "(" + "|".join(SPARSE_LAYER_VARIANTS) + ")"
+    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8", default_env, dense),
+             ("3x3, 1 thread", sparse_bin, f"onednn_int8/{shapes}/t1/|sparq/{shapes}/{variants}/t1/",
+              default_env, sparse_t1)]
+    steps += [(f"oneDNN 3x3, 2 threads, wait policy {policy}", sparse_bin, f"onednn_int8/{shapes}/t2/", env,
+               sparse_onednn[policy]) for policy, env in policies.items()]
+    steps += [("sparq 3x3, 2 threads", sparse_bin, f"sparq/{shapes}/{variants}/t2/", default_env, sparse_sparq)]
+    start, total = time.monotonic(), rounds * len(steps)
+    for rnd in range(rounds):
+        for i, (name, binary, filt, env, into) in enumerate(steps):
+            for key, e in google_benchmark(binary, filt, args, env).items():
+                into.setdefault(key, {"label": e["label"], "us": []})["us"] += e["us"]
+            done = rnd * len(steps) + i + 1
+            progress.say(f"layers round {rnd + 1}/{rounds}: {name}",
+                         eta=(time.monotonic() - start) / done * (total - done))
+
+    def summarize(d, **extra):
+        return {k: {"label": v["label"], "us": [round(x, 2) for x in v["us"]], "best_us": min(v["us"]),
+                    "median_us": statistics.median(v["us"]), **extra} for k, v in d.items()}
+
+    sparse = {**summarize(sparse_t1), **summarize(sparse_sparq)}
+    for policy in policies:
+        for key, e in summarize(sparse_onednn[policy], omp_wait_policy=policy).items():
+            if key not in sparse or e["best_us"] < sparse[key]["best_us"]:
+                sparse[key] = e
+    return {"dense_ops": summarize(dense), "sparse_conv": sparse,
+            "settings": {
+                "dense_ops": "bench/dense_ops_bench, sparq and oneDNN interleaved in one process, "
+                             "1 thread each (oneDNN: omp_set_num_threads(1))",
+                "sparse_conv": "bench/sparse_conv_bench; 1 thread: oneDNN int8 and sparq interleaved in "
+                               "one process; 2 threads: separate processes alternated over the rounds, "
+                               "oneDNN (omp_set_num_threads(2)) under OpenMP's default and under a passive "
+                               "wait policy, the faster kept per row; sparq: a oneTBB arena of T threads",
+                "rounds": rounds}}
+
+
+# ---- main ---------------------------------------------------------------------------
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    progress = Progress()
+    if not args.sparq.exists():
+        sys.exit(f"run_suite.py: {args.sparq} missing: build sparq_cli first")
+    raw = {"meta": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    **git_commit(), "cpu": cpu_facts(), "load_before": load_average(),
+                    "quick": args.quick,
+                    "settings": {"rounds": args.rounds, "min_time_s": args.min_time,
+                                 "min_runs": args.min_runs, "batch_min_runs": args.batch_min_runs,
+                                 "threads": args.threads, "ks": args.ks,
+                                 "seed": args.seed, "networks": args.networks,
+                                 "nice": os.getpriority(os.PRIO_PROCESS, 0)},
+                    "phases_s": {}}}
+    progress.say(f"sparq end-to-end suite{' (QUICK)' if args.quick else ''}: {', '.join(args.networks)}; "
+                 f"k {args.ks}; threads {args.threads}; {args.rounds} rounds of >= {args.min_time} s")
+    node_path = None
+    if any(n in ARCHITECTURES for n in args.networks):
+        node_path, why = install_ort(progress)
+        if why:
+            progress.say(f"ONNX Runtime not available, sparq only: {why}")
+            raw["meta"]["ort_missing"] = why
+    t = time.monotonic()
+    networks = prepare_networks(args, progress)
+    raw["meta"]["phases_s"]["models"] = time.monotonic() - t
+    if args.layers:
+        t = time.monotonic()
+        raw["layers"] = measure_layers(args, progress)
+        raw["meta"]["phases_s"]["layers"] = time.monotonic() - t
+    t = time.monotonic()
+    raw["meta"]["ort_version"] = measure_networks(args, networks, node_path, progress)
+    raw["meta"]["phases_s"]["networks"] = time.monotonic() - t
+    raw["networks"] = list(networks.values())
+    raw["meta"]["load_after"] = load_average()
+    raw["meta"]["wall_s"] = progress.elapsed()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "raw.json").write_text(json.dumps(raw, indent=1) + "\n")
+    report.write(raw, args.out)
+    progress.say(f"wrote {args.out / 'REPORT.md'}, {args.out / 'speedup_vs_density.svg'}, "
+                 f"{args.out / 'raw.json'} in {format_duration(progress.elapsed())}")
+
+
+if __name__ == "__main__":
+    main()

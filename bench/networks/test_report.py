@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""report.py on a small fixed raw.json: the tables carry the right figures and
+ratios (worked out by hand below), the targets get the right verdicts, and the
+SVG is well-formed with one point per measured (network, k)."""
+
+import copy
+import pathlib
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import report  # noqa: E402
+
+
+def result(peer, batch, threads, per_image_best, per_image_median, variant=None, layers=None):
+    r = {"peer": peer, "variant": variant, "batch": batch, "threads": threads,
+         "per_image_best_ms": per_image_best, "per_image_median_ms": per_image_median,
+         "best_ms": per_image_best * batch, "median_ms": per_image_median * batch,
+         "runs_ms": [per_image_best * batch, per_image_median * batch]}
+    if layers:
+        r["layers"] = layers
+    return r
+
+
+def layer(name, op, kernel, us):
+    return {"name": name, "op": op, "kernel": kernel, "median_seconds": us * 1e-6,
+            "best_seconds": us * 1e-6, "dense_macs": 0, "actual_macs": 0}
+
+
+K1_LAYERS = [  # 3 + 1 + 0.5 + 0.5 = 5 ms; sparse 3x3 = 3 ms = 60 %
+    layer("conv1", "conv2d", "conv2d_q8_first_layer__vnni", 1000),
+    layer("layer1.0.conv1", "sparse_conv3x3", "sparse3x3_k1_s1_quad_ob4x96__vnni", 2000),
+    layer("layer1.0.conv2", "sparse_conv3x3", "sparse3x3_k1_s1_quad_ob4x96__vnni", 1000),
+    layer("quantize", "quantize", "quantize_u8__avx512", 500),
+    layer("maxpool", "max_pool2d", "max_pool2d__avx512", 500),
+]
+
+
+def variant(name, k, sharing, sparq_bytes):
+    return {"name": name, "k": k, "sharing": sharing,
+            "bytes": {"sparq": sparq_bytes, "onnx_fp32": 46_000_000, "onnx_qdq": 11_800_000}}
+
+
+def fixture():
+    resnet18 = {
+        "name": "resnet18", "display": "ResNet-18", "onnx": True, "batches": [1, 16],
+        "input_shape": [3, 224, 224], "classes": 1000,
+        "variants": {"k9_random": variant("resnet18_k9_random", 9, "random", 11_700_000),
+                     "k1_shared": variant("resnet18_k1_shared", 1, "shared", 1_970_000)},
+        "results": [
+            result("sparq", 1, 1, 5.5, 5.8, "k9_random"),
+            result("sparq", 1, 2, 4.0, 4.2, "k9_random"),
+            result("sparq", 16, 1, 6.0, 6.1, "k9_random"),
+            result("sparq", 16, 2, 4.0, 4.4, "k9_random"),
+            result("sparq", 1, 1, 2.0, 2.1, "k1_shared", layers=K1_LAYERS),
+            result("sparq", 1, 2, 1.0, 1.1, "k1_shared"),
+            result("sparq", 16, 1, 1.5, 1.6, "k1_shared"),
+            result("sparq", 16, 2, 1.0, 1.2, "k1_shared"),
+            result("ort_int8", 1, 1, 6.0, 6.5),
+            result("ort_int8", 1, 2, 4.0, 4.5),
+            result("ort_int8", 16, 1, 5.0, 5.5),
+            result("ort_int8", 16, 2, 3.0, 3.3),
+            result("ort_fp32", 1, 1, 18.0, 19.0),
+            result("ort_fp32", 1, 2, 10.0, 11.0),
+            result("ort_fp32", 16, 1, 16.0, 17.0),
+            result("ort_fp32", 16, 2, 9.0, 9.5),
+        ]}
+    fashion = {
+        "name": "fashion", "display": "Fashion-MNIST CNN", "onnx": False, "batches": [1, 16],
+        "input_shape": [1, 28, 28], "classes": 10,
+        "variants": {"fashion_k1": {"name": "fashion_k1", "k": 1, "sharing": "random",
+                                    "bytes": {"sparq": 23_680},
+                                    "inspect": {"pruned_layers": 5, "densities": [1], "sharing": ["none"]}}},
+        "results": [result("sparq", 1, 1, 0.1, 0.12, "fashion_k1"),
+                    result("sparq", 16, 1, 0.08, 0.09, "fashion_k1")]}
+    dense = {f"{lib}/{shape}": {"label": lib + "_impl", "us": [us], "best_us": us, "median_us": us + 1}
+             for lib, shape, us in [("sparq_cpu_int", "first_layer_3x224_7x7s2", 100.0),
+                                    ("onednn_int8", "first_layer_3x224_7x7s2", 95.0),
+                                    ("sparq_cpu_int", "1x1_256x14", 50.0),
+                                    ("onednn_int8", "1x1_256x14", 40.0)]}
+    sparse = {"onednn_int8/r18_64x56/t1": {"label": "brgconv", "us": [280.0], "best_us": 280.0,
+                                           "median_us": 290.0, "omp_wait_policy": "default"},
+              "sparq/r18_64x56/k9/random/t1": {"label": "k9kernel", "us": [350.0], "best_us": 350.0,
+                                               "median_us": 360.0},
+              "sparq/r18_64x56/k1/shared/t1": {"label": "k1kernel", "us": [70.0], "best_us": 70.0,
+                                               "median_us": 75.0}}
+    return {
+        "meta": {"date": "2026-12-04T09:00:00+00:00", "commit": "abc123", "dirty": False,
+                 "cpu": {"model": "Test CPU", "cpus": 2,
+                         "flags": {"avx2": True, "avx512f": True, "avx512_vnni": True, "amx_tile": False}},
+                 "load_before": [0.5, 0.4, 0.3], "load_after": [1.5, 1.0, 0.5], "ort_version": "1.31.1",
+                 "settings": {"threads": [1, 2], "rounds": 3, "min_time_s": 0.1, "min_runs": 2, "nice": 0},
+                 "phases_s": {"models": 60.0, "networks": 300.0}, "wall_s": 400.0},
+        "networks": [resnet18, fashion],
+        "layers": {"dense_ops": dense, "sparse_conv": sparse,
+                   "settings": {"dense_ops": "one process", "sparse_conv": "two processes", "rounds": 2}},
+    }
+
+
+def row(text, first_cell):
+    """The cells of the Markdown table row whose first cell is `first_cell`."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row '{first_cell}' in:\n{text}")
+
+
+class ReportTest(unittest.TestCase):
+    def setUp(self):
+        self.raw = fixture()
+        self.md = report.render(self.raw)
+
+    def test_speedups_vs_both_ort_peers(self):
+        net = report.network_section(self.raw["networks"][0], [1, 2])
+        speedups = net[net.index("Speed-up of sparq"):]
+        # k1 shared, b1 t1: ORT int8 6.0 / 2.0 = 3.00, ORT fp32 18.0 / 2.0 = 9.00;
+        # b16 t2: 3.0 / 1.0 = 3.00 and 9.0 / 1.0 = 9.00; b1 t2: 4.0 / 1.0, 10.0 / 1.0.
+        self.assertEqual(row(speedups, "sparq k1 shared"),
+                         ["sparq k1 shared", "3.00x / 9.00x", "4.00x / 10.00x", "3.33x / 10.67x", "3.00x / 9.00x"])
+        # k9, b1 t1: 6.0 / 5.5 = 1.09, 18 / 5.5 = 3.27; b16 t1: 5 / 6 = 0.83, 16 / 6 = 2.67.
+        self.assertEqual(row(speedups, "sparq k9 random")[1], "1.09x / 3.27x")
+        self.assertEqual(row(speedups, "sparq k9 random")[3], "0.83x / 2.67x")
+
+    def test_times_best_and_median_per_image(self):
+        self.assertEqual(row(self.md, "ORT int8 (static QDQ)")[1:3], ["6.000 / 6.500", "4.000 / 4.500"])
+        self.assertEqual(row(self.md, "ORT fp32")[1], "18.0 / 19.0")
+        self.assertEqual(row(self.md, "sparq k1 shared")[1], "2.000 / 2.100")
+
+    def test_targets(self):
+        t = report.targets(self.raw)
+        # 3.0 against 3.5: missed by 1 - 3.0 / 3.5 = 14 %.
+        self.assertEqual(row(t, "ResNet-18 b1 t1, k1 shared vs ORT int8")[2:], ["3.00x", "missed by 14 %"])
+        # 1.0909 against 1.1: missed by 0.8 %, shown rounded.
+        self.assertEqual(row(t, "ResNet-18 b1 t1, k9 vs ORT int8")[2:], ["1.09x", "missed by 1 %"])
+        # Two threads: k1 shared b1 2.0 / 1.0 = 2.00 (met), k9 b1 5.5 / 4.0 = 1.38 (missed by 19 %).
+        self.assertEqual(row(t, "ResNet-18 k1 shared b1: 2 threads vs 1")[2:], ["2.00x", "met"])
+        self.assertEqual(row(t, "ResNet-18 k9 random b1: 2 threads vs 1")[2:], ["1.38x", "missed by 19 %"])
+        # Batch 16 vs 1 per image: k9 t1 5.5 / 6.0 = 0.92 (missed), k9 t2 4 / 4 = 1.00 (not below),
+        # k1 t1 2 / 1.5 = 1.33, k1 t2 1 / 1 = 1.00, fashion 0.1 / 0.08 = 1.25: 2 of 5 met.
+        batch = row(t, "batch 16 faster per image than batch 1 (sparq, every network, k, threads)")
+        self.assertEqual(batch[2], "2 of 5; lowest 0.92x (resnet18 k9_random t1)")
+        self.assertIn("resnet18 k9_random t2 (1.00x)", batch[3])
+        # No MobileNet in the run: said, not invented.
+        self.assertEqual(row(t, "MobileNet-v1 b1 t1 vs ORT int8")[2:], ["-", "not measured"])
+        # k1 shared's layers: sparse 3 of 5 ms, conv2d 1, quantize and max pool 0.5 each.
+        self.assertIn("Where ResNet-18 k1 shared spends batch 1, 1 thread: sparse_conv3x3 60 %, conv2d 20 %, "
+                      "quantize 10 %, max_pool2d 10 %.", t)
+        self.assertNotIn("Where ResNet-18 k9 random", t)  # no layers recorded for it
+        # Dense layers: 95 / 100 = 0.95 (met), 40 / 50 = 0.80 (missed by 11 %).
+        self.assertEqual(row(t, "dense layer vs oneDNN int8: stem 7x7 s2, 3 -> 64 at 224x224")[2:],
+                         ["0.95x", "met"])
+        self.assertEqual(row(t, "dense layer vs oneDNN int8: 1x1, 256 -> 256 at 14x14")[2:],
+                         ["0.80x", "missed by 11 %"])
+
+    def test_layer_breakdown_shares(self):
+        b = report.breakdown(self.raw["networks"][0], "k1_shared")
+        self.assertEqual(row(b, "layer1.0.conv1")[1:], ["sparse_conv3x3", "`sparse3x3_k1_s1_quad_ob4x96__vnni`",
+                                                         "2000.0", "40.0"])
+        self.assertEqual(row(b, "sparse_conv3x3")[1:], ["2", "3000.0", "60.0"])
+        self.assertIn("Sparse 3x3 convolutions: 60.0 % of the time; all other ops 40.0 %.", b)
+        self.assertIsNone(report.breakdown(self.raw["networks"][0], "k9_random"))  # no layers recorded
+
+    def test_header_and_layers_against_onednn(self):
+        self.assertIn("AMX not run: no AMX on this CPU.", self.md)
+        self.assertIn("sparse_conv3x3 vnni", self.md)
+        self.assertIn("conv2d vnni", self.md)
+        self.assertIn("0.50 / 0.40 / 0.30 before, 1.50 / 1.00 / 0.50 after", self.md)
+        self.assertIn("ONNX Runtime 1.31.1", self.md)
+        # 280 / 350 = 0.80; 280 / 70 = 4.00.
+        self.assertEqual(row(self.md, "r18_64x56 t1")[1:7],
+                         ["280.0 / 290.0", "default", "350.0 / 360.0", "0.80x", "70.0 / 75.0", "4.00x"])
+        self.assertIn("no ONNX Runtime peer: sparq only", self.md)
+        fashion = self.md[self.md.index("## Fashion-MNIST"):]
+        sizes = fashion[fashion.index("Model files"):]
+        self.assertEqual(row(sizes, "sparq fashion_k1")[1:], ["23,680", "-", "-", "5 layers, k 1, sharing none"])
+        self.assertNotIn("Speed-up of sparq", fashion[:fashion.index("Model files")])
+        with_amx = copy.deepcopy(self.raw)
+        with_amx["meta"]["cpu"]["flags"]["amx_tile"] = True
+        self.assertNotIn("AMX not run", report.render(with_amx))
+
+    def test_svg(self):
+        with tempfile.TemporaryDirectory() as d:
+            report.write(self.raw, d)
+            self.assertTrue((pathlib.Path(d) / "REPORT.md").read_text().startswith("# sparq end to end"))
+            root = ET.parse(pathlib.Path(d) / "speedup_vs_density.svg").getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        # ResNet-18 shared series (k9, k1) and random series (k9): 3 points; no Fashion (no ORT).
+        titles = sorted(c.find(ns + "title").text for c in root.iter(ns + "circle"))
+        self.assertEqual(titles, ["ResNet-18, random k=9: 1.09x", "ResNet-18, shared k=1: 3.00x",
+                                  "ResNet-18, shared k=9: 1.09x"])
+        self.assertEqual(len(list(root.iter(ns + "polyline"))), 1)  # one series has two points
+
+
+if __name__ == "__main__":
+    unittest.main()
