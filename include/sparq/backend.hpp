@@ -17,8 +17,16 @@
 
 namespace sparq {
 
-// What one executed node (or transfer) cost; filled by the session and, for
-// simulated hardware, by the kernel itself.
+// Figures a particular backend reports about one node or transfer, beyond
+// what every backend shares (NodeStats). Each backend that reports any
+// derives its own struct and gives callers a typed accessor (the device's is
+// device_stats() in sparq/device.hpp); the session only stores the pointer.
+struct BackendNodeStats {
+  virtual ~BackendNodeStats() = default;
+};
+
+// What one executed node (or transfer) cost; filled by the session and, when
+// the backend reports its own figures, by the kernel or the backend.
 struct NodeStats {
   std::string name;     // node name
   std::string op;       // op_name(), or "transfer"
@@ -28,18 +36,15 @@ struct NodeStats {
   int64_t dense_macs = 0;
   int64_t actual_macs = 0;
   int64_t bytes_moved = 0;  // transfers: bytes that crossed between backends
-  // Simulated hardware (device backend); zero elsewhere.
-  int64_t device_cycles = 0;
-  double device_seconds = 0;
-  double device_energy_joules = 0;
-  double device_utilization = 0;  // 0..1
-  int64_t device_offchip_bytes = 0;
+  // Null unless the backend reports its own figures: set by the node's run
+  // (ExecContext::stats) or, for a transfer, from Backend::transfer_stats.
+  std::shared_ptr<const BackendNodeStats> backend_stats;
 };
 
 struct ExecContext {
   int threads = 1;             // threads the kernel may use (oneTBB, inside the session's arena)
   void* scratch = nullptr;     // CompiledNode::scratch_bytes(batch, threads) bytes, 64-byte aligned
-  NodeStats* stats = nullptr;  // may be null; device kernels add their figures here
+  NodeStats* stats = nullptr;  // may be null; a backend's kernels may set stats->backend_stats
 };
 
 class CompiledNode {
@@ -56,13 +61,6 @@ class CompiledNode {
   virtual size_t scratch_bytes(int64_t batch, int threads) const { return 0; }
   // Names the implementation chosen (shown by inspect, bench and stats).
   virtual std::string kernel_name() const = 0;
-};
-
-// Cost of moving a tensor between host memory and a backend's memory.
-struct TransferCost {
-  int64_t device_cycles = 0;
-  double device_seconds = 0;
-  double device_energy_joules = 0;
 };
 
 class Backend {
@@ -87,7 +85,12 @@ class Backend {
   // True for backends whose tensors live in host memory (CPU, reference).
   // Edges between a host and a non-host backend become transfer steps.
   virtual bool host_memory() const { return true; }
-  virtual TransferCost transfer_cost(int64_t bytes) const { return {}; }
+  // What moving `bytes` between host memory and this backend's memory costs,
+  // in the backend's own figures (stored in the transfer step's
+  // NodeStats::backend_stats); null when it reports none.
+  virtual std::shared_ptr<const BackendNodeStats> transfer_stats(int64_t bytes) const {
+    return nullptr;
+  }
 };
 
 // Name -> factory. "reference" and "cpu" are always registered; "device" too.

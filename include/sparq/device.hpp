@@ -244,11 +244,25 @@ DeviceReport simulate(const Model& model, const DeviceConfig& config, int64_t ba
 std::string report_text(const DeviceReport& report);
 std::string report_json(const DeviceReport& report);
 
+// What the chip spends on one step a device backend ran (a node or a
+// transfer), for the whole batch: NodeStats::backend_stats of those steps.
+struct DeviceNodeStats final : BackendNodeStats {
+  int64_t cycles = 0;
+  double seconds = 0;
+  double energy_joules = 0;  // chip and off-chip interface
+  double utilization = 0;    // 0..1; 0 for transfers and non-array nodes
+  int64_t offchip_bytes = 0;
+};
+
+// The device figures of a step; null when the step ran on another backend
+// (or stats were gathered without them).
+const DeviceNodeStats* device_stats(const NodeStats& stats);
+
 // The "device" backend with `config`. In kAnalytic mode outputs come from
 // the kernels of `functional_backend` (falling back to "reference" where that
 // backend is not registered or does not support a node), so they are
 // bit-exact with "reference"; the figures of the analytic model go into
-// ExecContext::stats. In kCycleStepped mode (registered as "device-cycle")
+// ExecContext::stats as DeviceNodeStats. In kCycleStepped mode (registered as "device-cycle")
 // every convolution is computed by the stepped array model itself — aligner,
 // per-row taps, nibble passes, accumulators wrapping at accumulator_bits —
 // and its figures come from the stepped model; the post-processing nodes

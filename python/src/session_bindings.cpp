@@ -7,6 +7,7 @@
 
 #include "python/src/arrays.hpp"
 #include "python/src/bindings.hpp"
+#include "sparq/device.hpp"
 #include "sparq/error.hpp"
 #include "sparq/session.hpp"
 
@@ -27,11 +28,16 @@ py::dict stats_dict(const RunStats& stats) {
     d["dense_macs"] = s.dense_macs;
     d["actual_macs"] = s.actual_macs;
     d["bytes_moved"] = s.bytes_moved;
-    d["device_cycles"] = s.device_cycles;
-    d["device_seconds"] = s.device_seconds;
-    d["device_energy_joules"] = s.device_energy_joules;
-    d["device_utilization"] = s.device_utilization;
-    d["device_offchip_bytes"] = s.device_offchip_bytes;
+    // Every step carries the device keys (zero where the device did not run
+    // it), so that sums over a mixed session's steps need no key checks.
+    const DeviceNodeStats none;
+    const DeviceNodeStats* found = device_stats(s);
+    const DeviceNodeStats& device = found ? *found : none;
+    d["device_cycles"] = device.cycles;
+    d["device_seconds"] = device.seconds;
+    d["device_energy_joules"] = device.energy_joules;
+    d["device_utilization"] = device.utilization;
+    d["device_offchip_bytes"] = device.offchip_bytes;
     steps.append(d);
   }
   py::dict d;

@@ -331,10 +331,7 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
         node_stats.name = v.name;
         node_stats.op = "transfer";
         node_stats.bytes_moved = static_cast<int64_t>(per_sample_bytes(v) * b);
-        TransferCost cost = step.backend->transfer_cost(node_stats.bytes_moved);
-        node_stats.device_cycles = cost.device_cycles;
-        node_stats.device_seconds = cost.device_seconds;
-        node_stats.device_energy_joules = cost.device_energy_joules;
+        node_stats.backend_stats = step.backend->transfer_stats(node_stats.bytes_moved);
       }
       if (stats) {
         node_stats.backend = step.backend->name();

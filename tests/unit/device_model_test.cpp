@@ -629,20 +629,35 @@ TEST(DeviceFunctional, BackendNodesAreBitExactAndReportTheirCost) {
     const LayerReport r =
         device::model_node(conv_work(*m, c), c, 3, SimulationMode::kAnalytic, true);
     EXPECT_EQ(r.offchip_weight_bytes, 0);
-    EXPECT_EQ(stats.device_cycles, r.cycles);
-    EXPECT_DOUBLE_EQ(stats.device_energy_joules, r.energy.total());
-    EXPECT_DOUBLE_EQ(stats.device_utilization, r.utilization);
-    EXPECT_EQ(stats.device_offchip_bytes, r.offchip_bytes());
+    const DeviceNodeStats* d = device_stats(stats);
+    ASSERT_NE(d, nullptr) << s.text();
+    EXPECT_EQ(d->cycles, r.cycles);
+    EXPECT_DOUBLE_EQ(d->seconds, r.seconds);
+    EXPECT_DOUBLE_EQ(d->energy_joules, r.energy.total());
+    EXPECT_DOUBLE_EQ(d->utilization, r.utilization);
+    EXPECT_EQ(d->offchip_bytes, r.offchip_bytes());
+    // A host backend's node reports no device figures.
+    NodeStats host;
+    run_node(*reference, *m, conv_node(*m), input, &host);
+    EXPECT_EQ(host.backend_stats, nullptr);
+    EXPECT_EQ(device_stats(host), nullptr);
   }
 }
 
-TEST(DeviceFunctional, TransferCostFollowsTheLink) {
+TEST(DeviceFunctional, TransferStatsFollowTheLink) {
   const auto dev = BackendRegistry::get("device");
   const DeviceConfig c;
-  const TransferCost t = dev->transfer_cost(1 << 20);
-  EXPECT_DOUBLE_EQ(t.device_seconds, (1 << 20) / c.offchip_bytes_per_second);
-  EXPECT_EQ(t.device_cycles, device::link_cycles(1 << 20, c));
-  EXPECT_GT(t.device_energy_joules, (1 << 20) * c.offchip_joules_per_byte);
+  NodeStats transfer;
+  transfer.backend_stats = dev->transfer_stats(1 << 20);
+  const DeviceNodeStats* t = device_stats(transfer);
+  ASSERT_NE(t, nullptr);
+  EXPECT_DOUBLE_EQ(t->seconds, (1 << 20) / c.offchip_bytes_per_second);
+  EXPECT_EQ(t->cycles, device::link_cycles(1 << 20, c));
+  EXPECT_GT(t->energy_joules, (1 << 20) * c.offchip_joules_per_byte);
+  EXPECT_EQ(t->offchip_bytes, 1 << 20);
+  EXPECT_EQ(t->utilization, 0);
+  // Host backends move nothing: they report no transfer figures.
+  EXPECT_EQ(BackendRegistry::get("reference")->transfer_stats(1 << 20), nullptr);
 }
 
 // A small residual network: every operation kind, some on the device, some not.
@@ -711,12 +726,16 @@ TEST(DeviceFunctional, SessionOffloadsSupportedNodesBitExactly) {
   int64_t transfer_bytes = 0;
   double device_energy = 0;
   for (const NodeStats& s : stats.steps) {
-    device_energy += s.device_energy_joules;
+    const DeviceNodeStats* d = device_stats(s);
+    // Exactly the steps the device ran (its nodes and the transfers) carry its figures.
+    EXPECT_EQ(d != nullptr, s.backend == "device") << s.name;
+    if (d) device_energy += d->energy_joules;
     if (s.op != "transfer") continue;
     ++transfers;
     transfer_bytes += s.bytes_moved;
-    EXPECT_GT(s.device_cycles, 0);
-    EXPECT_GT(s.device_energy_joules, 0);
+    ASSERT_NE(d, nullptr) << s.name;
+    EXPECT_GT(d->cycles, 0);
+    EXPECT_GT(d->energy_joules, 0);
   }
   EXPECT_EQ(transfers, 2);
   EXPECT_EQ(transfer_bytes, 2 * (3 * 12 * 12 * 4 + 16 * 4));

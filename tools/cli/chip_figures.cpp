@@ -2,15 +2,18 @@
 
 #include <cstdio>
 
+#include "sparq/device.hpp"
+
 namespace sparq::cli {
 
 void ChipFigures::add(const RunStats& stats) {
   for (const NodeStats& s : stats.steps) {
-    if (s.device_cycles == 0 && s.device_energy_joules == 0) continue;
+    const DeviceNodeStats* d = device_stats(s);
+    if (!d || (d->cycles == 0 && d->energy_joules == 0)) continue;
     ++steps;
-    cycles += s.device_cycles;
-    seconds += s.device_seconds;
-    joules += s.device_energy_joules;
+    cycles += d->cycles;
+    seconds += d->seconds;
+    joules += d->energy_joules;
     // "device" or "device-cycle": the steps the chip ran.
     if (s.backend.rfind("device", 0) == 0) dense_macs += s.dense_macs;
   }

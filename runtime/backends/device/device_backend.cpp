@@ -1,8 +1,9 @@
 // The "device" backend. Each supported node wraps the compiled node of a
 // host backend for its outputs (bit-exact with the reference by the numerics
-// contract) and adds what the chip would spend, from the analytic model, to
-// the step's NodeStats. Its tensors live in device memory, so the session
-// inserts transfers, priced by transfer_cost, at every host/device boundary.
+// contract) and reports what the chip would spend, from the analytic model,
+// as the step's DeviceNodeStats. Its tensors live in device memory, so the
+// session inserts transfers, priced by transfer_stats, at every host/device
+// boundary.
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,7 +16,23 @@
 #include "sparq/error.hpp"
 
 namespace sparq {
+
+const DeviceNodeStats* device_stats(const NodeStats& stats) {
+  return dynamic_cast<const DeviceNodeStats*>(stats.backend_stats.get());
+}
+
 namespace {
+
+// A layer report's figures as the step's device statistics.
+std::shared_ptr<const DeviceNodeStats> node_stats_of(const LayerReport& r) {
+  auto s = std::make_shared<DeviceNodeStats>();
+  s->cycles = r.cycles;
+  s->seconds = r.seconds;
+  s->energy_joules = r.energy.total();
+  s->utilization = r.utilization;
+  s->offchip_bytes = r.offchip_bytes();
+  return s;
+}
 
 class DeviceNode : public CompiledNode {
  public:
@@ -42,12 +59,8 @@ class DeviceNode : public CompiledNode {
     }
     if (!ctx.stats) return;
     const int64_t batch = output.shape.rank() > 0 ? output.shape[0] : 1;
-    const LayerReport r = device::model_node(work_, config_, batch, mode_, weights_resident_);
-    ctx.stats->device_cycles += r.cycles;
-    ctx.stats->device_seconds += r.seconds;
-    ctx.stats->device_energy_joules += r.energy.total();
-    ctx.stats->device_utilization = r.utilization;
-    ctx.stats->device_offchip_bytes += r.offchip_bytes();
+    ctx.stats->backend_stats =
+        node_stats_of(device::model_node(work_, config_, batch, mode_, weights_resident_));
   }
 
   size_t scratch_bytes(int64_t batch, int threads) const override {
@@ -116,9 +129,8 @@ class DeviceBackend : public Backend {
 
   bool host_memory() const override { return false; }
 
-  TransferCost transfer_cost(int64_t bytes) const override {
-    const LayerReport r = device::model_transfer("", bytes, config_);
-    return {r.cycles, r.seconds, r.energy.total()};
+  std::shared_ptr<const BackendNodeStats> transfer_stats(int64_t bytes) const override {
+    return node_stats_of(device::model_transfer("", bytes, config_));
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "sparq/device.hpp"
 #include "sparq/error.hpp"
 #include "sparq/session.hpp"
 
@@ -43,7 +44,9 @@ RuntimeFigures measure_runtime(const std::filesystem::path& model_path, const Te
     RunStats stats;
     session.run(input, &stats);
     double joules = 0;
-    for (const auto& step : stats.steps) joules += step.device_energy_joules;
+    for (const auto& step : stats.steps) {
+      if (const DeviceNodeStats* d = device_stats(step)) joules += d->energy_joules;
+    }
     figures.device_joules = joules;
   } catch (const Error& e) {
     figures.note += std::string("device: ") + e.what();
