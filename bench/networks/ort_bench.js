@@ -17,7 +17,7 @@ const path = require('path');
 
 const usage =
   'usage: ort_bench.js --model M.onnx --batch B --threads T --min-time SECONDS ' +
-  '--min-runs N [--warmup W] [--seed S] [--optimized-model OUT.onnx]';
+  '--min-runs N [--warmup W] [--seed S] [--spinning 0|1] [--optimized-model OUT.onnx]';
 
 function fail(message) {
   process.stderr.write(`ort_bench.js: ${message}\n${usage}\n`);
@@ -33,9 +33,10 @@ function parseArgs(argv) {
     '--min-runs': 'posint',
     '--warmup': 'nonnegint',
     '--seed': 'nonnegint',
+    '--spinning': 'bit',
     '--optimized-model': 'string',
   };
-  const args = { warmup: 3, seed: 1 };
+  const args = { warmup: 3, seed: 1, spinning: 1 };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
     if (flag === '--help' || flag === '-h') {
@@ -54,8 +55,9 @@ function parseArgs(argv) {
     const value = Number(text);
     const integer = kind !== 'nonneg';
     const ok = text.trim() !== '' && Number.isFinite(value) && (!integer || Number.isInteger(value)) &&
-               (kind === 'posint' ? value >= 1 : value >= 0);
-    if (!ok) fail(`${flag} must be a ${kind === 'posint' ? 'positive integer' : 'non-negative number'}, got '${text}'`);
+               (kind === 'posint' ? value >= 1 : value >= 0) && (kind !== 'bit' || value <= 1);
+    const wanted = { posint: 'positive integer', bit: '0 or 1' }[kind] || 'non-negative number';
+    if (!ok) fail(`${flag} must be a ${wanted}, got '${text}'`);
     args[key] = value;
   }
   for (const needed of ['model', 'batch', 'threads', 'minTime', 'minRuns']) {
@@ -105,7 +107,8 @@ async function main() {
   // ORT's best for CPU latency: all graph transformers (QDQ -> QLinearConv
   // fusion is at level 'extended' and up, layout NCHWc at 'all'), operators on
   // T threads, one graph walker, and intra-op workers that spin between
-  // operators (ORT's default, stated here so the peer's setting is explicit).
+  // operators (ORT's default, stated here so the peer's setting is explicit;
+  // --spinning 0 makes them sleep, which is faster when the cores are shared).
   const options = {
     executionProviders: ['cpu'],
     intraOpNumThreads: args.threads,
@@ -114,7 +117,7 @@ async function main() {
     graphOptimizationLevel: 'all',
     enableCpuMemArena: true,
     enableMemPattern: true,
-    extra: { session: { intra_op: { allow_spinning: '1' } } },
+    extra: { session: { intra_op: { allow_spinning: String(args.spinning) } } },
   };
   if (args.optimizedModel) options.optimizedModelFilePath = args.optimizedModel;
 
@@ -165,6 +168,7 @@ async function main() {
     model: path.resolve(args.model),
     batch: args.batch,
     threads: args.threads,
+    spinning: args.spinning,
     input_shape: shape,
     warmup: args.warmup,
     runs_ms: runsMs,

@@ -129,7 +129,8 @@ def header(raw):
         f"- Threads: {', '.join(map(str, s['threads']))}. sparq: `sparq bench` (Session::run, f32 image in, "
         "logits out) with a oneTBB arena of T threads. "
         f"ONNX Runtime {m.get('ort_version') or '(not run)'} CPU provider through onnxruntime-node "
-        "(`bench/networks/ort_bench.js`): intra-op T threads with spinning workers (its default), "
+        "(`bench/networks/ort_bench.js`): intra-op T threads with spinning workers (its default; at T > 1 "
+        "also with sleeping workers, the faster kept per row), "
         "inter-op 1, sequential, graph optimization 'all', f32 input of the same shape.",
         f"- Method: for each network, batch and thread count, {s['rounds']} rounds; each round runs every "
         f"sparq variant and both ORT models once (rotated order), each for at least {s['min_time_s']} s and "
