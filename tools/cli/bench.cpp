@@ -23,6 +23,7 @@ struct BenchOptions {
   std::string backends = "cpu";
   std::string threads = "1,all";
   int batch = 32;
+  int64_t batch_chunk = 0;  // SessionOptions::batch_chunk
   double min_seconds = 0.5;
   int min_runs = 10;
   bool layers = true;
@@ -41,6 +42,7 @@ struct BenchResult {
   TimingSummary latency;     // batch 1
   TimingSummary throughput;  // per run of `batch` samples
   int batch = 0;
+  int64_t batch_chunk = 0;        // samples per chunk of the throughput runs
   std::vector<LayerTime> layers;  // from the batch-1 runs
   ChipFigures chip;               // the device model's figures for one batch-1 run
 };
@@ -97,11 +99,14 @@ std::vector<double> repeat(F&& once, int min_runs, double min_seconds) {
 BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::string& backend,
                       int threads, const BenchOptions& options) {
   BackendOptions backend_options{backend, threads};
-  Session session(model, session_options(backend_options));
+  SessionOptions session_settings = session_options(backend_options);
+  session_settings.batch_chunk = options.batch_chunk;
+  Session session(model, session_settings);
   BenchResult result;
   result.backend = backend;
   result.threads = threads;
   result.batch = options.batch;
+  result.batch_chunk = session.batch_chunk(options.batch);
   const Tensor single = random_input(*model, 1);
   bool warm = false;  // the warm-up run's layer times are left out
   auto latency = repeat(
@@ -167,7 +172,7 @@ void run_bench(const BenchOptions& options) {
                 << (r.threads > 1 ? "s" : "") << ": latency (batch 1) median "
                 << format_seconds(r.latency.median) << ", p90 " << format_seconds(r.latency.p90)
                 << ", best " << format_seconds(r.latency.best) << " over " << r.latency.samples
-                << " runs; throughput (batch " << r.batch << ") "
+                << " runs; throughput (batch " << r.batch << ", chunks of " << r.batch_chunk << ") "
                 << format_fixed(r.batch / r.throughput.median, 0) << " images/s\n"
                 << r.chip.text(1, "batch-1 run", r.latency.median);
       if (options.layers) {
@@ -201,8 +206,10 @@ void run_bench(const BenchOptions& options) {
                      {"best_seconds", r.latency.best}}},
                    {"throughput",
                     {{"batch", r.batch},
+                     {"batch_chunk", r.batch_chunk},
                      {"runs", r.throughput.samples},
                      {"median_seconds", r.throughput.median},
+                     {"best_seconds", r.throughput.best},
                      {"images_per_second", r.batch / r.throughput.median}}},
                    {"layers", layers}});
       if (r.chip.steps > 0) j.back()["device"] = r.chip.json(1, "batch-1 run", r.latency.median);
@@ -235,6 +242,11 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--batch", options->batch, "Batch of the throughput runs")
       ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command
+      ->add_option("--batch-chunk", options->batch_chunk,
+                   "Samples per chunk of a batch (0: as many as fit the cache)")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}))
       ->capture_default_str();
   command->add_option("--min-time", options->min_seconds, "Seconds per measurement, at least")
       ->check(CLI::Range(0.0, 600.0))
