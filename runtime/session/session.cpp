@@ -1,6 +1,7 @@
 // Session: places each node on the first backend that supports it, compiles
-// it, plans the arena, and runs batches. Runs are independent (each takes its
-// own arena from a pool), so one session serves many threads at once.
+// it, plans the arena, and runs batches as chunks of samples (batch_chunks.hpp),
+// side by side when it has threads to spare. Runs are independent (each takes
+// its memory from a pool), so one session serves many threads at once.
 #include "sparq/session.hpp"
 
 #include <oneapi/tbb/global_control.h>
