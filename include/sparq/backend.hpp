@@ -23,6 +23,11 @@ namespace sparq {
 // device_stats() in sparq/device.hpp); the session only stores the pointer.
 struct BackendNodeStats {
   virtual ~BackendNodeStats() = default;
+  // This step's figures together with `other`'s, the same step run on
+  // another part of the batch (the session runs a batch in chunks). `other`
+  // comes from the same backend, so it has this object's dynamic type.
+  virtual std::shared_ptr<const BackendNodeStats> combined_with(
+      const BackendNodeStats& other) const = 0;
 };
 
 // What one executed node (or transfer) cost; filled by the session and, when

@@ -252,6 +252,9 @@ struct DeviceNodeStats final : BackendNodeStats {
   double energy_joules = 0;  // chip and off-chip interface
   double utilization = 0;    // 0..1; 0 for transfers and non-array nodes
   int64_t offchip_bytes = 0;
+  // Sums; utilization is the cycle-weighted mean.
+  std::shared_ptr<const BackendNodeStats> combined_with(
+      const BackendNodeStats& other) const override;
 };
 
 // The device figures of a step; null when the step ran on another backend

@@ -21,6 +21,14 @@ struct SessionOptions {
   std::vector<std::string> backends = {"cpu", "reference"};
   // Threads for one run (oneTBB); 0 means all hardware threads.
   int threads = 0;
+  // A batch runs as consecutive chunks of this many samples, each through
+  // the whole graph, so that a chunk's intermediate tensors stay in the
+  // cache; with several threads, chunks run side by side (each on its own
+  // share of the threads). 0 = automatic: as many samples as fit one core's
+  // L2 cache, at most an even share of the batch per thread; sessions with a
+  // step on a device (non-host) backend keep the batch whole, the batch the
+  // device's cost model prices. Results never depend on it.
+  int64_t batch_chunk = 0;
   // Backends may also be given as a ready object (tests, custom devices);
   // these are tried before `backends`.
   std::vector<std::shared_ptr<const Backend>> backend_objects;
@@ -31,9 +39,13 @@ struct SessionOptions {
 };
 
 struct RunStats {
-  std::vector<NodeStats> steps;  // nodes and transfers in execution order
-  double seconds = 0;            // whole run, host wall time
-  size_t arena_bytes = 0;        // planned peak of intermediate tensors for this batch
+  // Nodes and transfers in execution order, one entry per step, each summed
+  // over the batch's chunks (seconds too: with chunks running side by side
+  // the steps add up to more than the run's wall time; device utilization is
+  // the cycle-weighted mean).
+  std::vector<NodeStats> steps;
+  double seconds = 0;      // whole run, host wall time
+  size_t arena_bytes = 0;  // intermediate tensors of this batch: the arenas of the chunks in flight
 };
 
 struct Placement {
@@ -61,10 +73,13 @@ class Session {
 
   const Model& model() const;
   const std::vector<Placement>& placements() const;
-  // Peak bytes of intermediate tensors after buffer reuse, and without it.
+  // Peak bytes of intermediate tensors of a run of `batch` samples after
+  // buffer reuse (one chunk's arena per chunk in flight), and without reuse.
   size_t planned_bytes(int64_t batch) const;
   size_t unplanned_bytes(int64_t batch) const;
   int threads() const;
+  // Samples per chunk a run of `batch` samples uses.
+  int64_t batch_chunk(int64_t batch) const;
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
 // Session: places each node on the first backend that supports it, compiles
-// it, plans the arena, and runs batches. Runs are independent (each takes its
-// own arena from a pool), so one session serves many threads at once.
+// it, plans the arena, and runs batches as chunks of samples (batch_chunks.hpp),
+// side by side when it has threads to spare. Runs are independent (each takes
+// its memory from a pool), so one session serves many threads at once.
 #include "sparq/session.hpp"
 
 #include <oneapi/tbb/global_control.h>
@@ -13,7 +14,9 @@
 #include <mutex>
 
 #include "runtime/backends/accumulator_bound.hpp"
+#include "runtime/backends/cpu/capped_parallel.hpp"
 #include "runtime/core/checked_math.hpp"
+#include "runtime/session/batch_chunks.hpp"
 #include "runtime/session/memory_plan.hpp"
 #include "runtime/session/resource_check.hpp"
 #include "sparq/error.hpp"
@@ -31,6 +34,10 @@ size_t per_sample_bytes(const Value& v) {
   return storage_bytes(v.dtype, static_cast<size_t>(v.shape.elements()));
 }
 
+size_t align_up(size_t bytes) {
+  return (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+}
+
 struct AlignedBuffer {
   struct Free {
     void operator()(void* p) const { std::free(p); }
@@ -40,7 +47,7 @@ struct AlignedBuffer {
 
   void reserve(size_t wanted) {
     if (wanted <= bytes) return;
-    size_t rounded = (wanted + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+    size_t rounded = align_up(wanted);
     void* p = std::aligned_alloc(kTensorAlignment, rounded);
     if (!p)
       throw Error(ErrorCode::kInternal,
@@ -75,19 +82,41 @@ struct Session::Impl {
   int64_t weight_bytes = 0;
   int64_t io_bytes_per_sample = 0;  // the input and the outputs
 
-  // Bytes a run of `batch` samples holds at once, saturating; `largest`
-  // names what dominates, for the message.
-  int64_t run_bytes(int64_t batch, std::string* largest) const {
-    int64_t scratch = 0;
-    std::string scratch_node;
-    const Graph& graph = model->graph();
+  int64_t batch_chunk = 0;  // SessionOptions::batch_chunk
+  // A step runs on a backend outside host memory (the device): its cost
+  // model prices the batch it is given, so the automatic chunk is the batch.
+  bool has_device_step = false;
+  // Every sample of the input and outputs starts on a byte (s4 tensors of an
+  // odd size per sample do not): only then can chunks view them in place.
+  bool samples_byte_aligned = true;
+
+  ChunkPlan chunk_plan(int64_t batch) const;
+
+  // Scratch of one worker: the most any step needs for a chunk.
+  size_t chunk_scratch_bytes(const ChunkPlan& chunks, std::string* largest_node = nullptr) const {
+    size_t scratch = 0;
     for (const Step& s : steps) {
       if (!s.compiled) continue;
-      const auto bytes = static_cast<int64_t>(s.compiled->scratch_bytes(batch, threads));
-      if (bytes > scratch)
-        scratch = bytes, scratch_node = graph.nodes[static_cast<size_t>(s.node)].name;
+      const size_t bytes = s.compiled->scratch_bytes(chunks.chunk, chunks.threads_per_worker);
+      if (bytes > scratch) {
+        scratch = bytes;
+        if (largest_node) *largest_node = model->graph().nodes[static_cast<size_t>(s.node)].name;
+      }
     }
-    const int64_t arena_bytes = saturating_mul(static_cast<int64_t>(plan.total_bytes), batch);
+    return scratch;
+  }
+
+  // Bytes a run of `batch` samples holds at once (every chunk in flight has
+  // its arena and scratch), saturating; `largest` names what dominates, for
+  // the message.
+  int64_t run_bytes(int64_t batch, std::string* largest) const {
+    const ChunkPlan chunks = chunk_plan(batch);
+    std::string scratch_node;
+    const int64_t scratch =
+        saturating_mul(static_cast<int64_t>(chunk_scratch_bytes(chunks, &scratch_node)),
+                       static_cast<int64_t>(chunks.workers));
+    const int64_t arena_bytes = saturating_mul(static_cast<int64_t>(plan.total_bytes),
+                                               saturating_mul(chunks.chunk, chunks.workers));
     const int64_t io = saturating_mul(io_bytes_per_sample, batch);
     if (largest) {
       *largest = "weights " + std::to_string(weight_bytes) + ", intermediate tensors " +
@@ -127,6 +156,7 @@ struct Session::Impl {
 
   void place_and_compile(const SessionOptions& options);
   void make_plan();
+  void note_chunking_constraints();
   std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats);
 };
 
@@ -221,6 +251,61 @@ void Session::Impl::make_plan() {
   plan = plan_memory(requests);
 }
 
+namespace {
+
+// Bytes from the start of a batched tensor to sample `n`.
+size_t sample_offset(const Value& v, int64_t n) {
+  return storage_bytes(v.dtype, static_cast<size_t>(v.shape.elements() * n));
+}
+
+// Adds one chunk's figures of a step to the step's total.
+void add_chunk(NodeStats& total, const NodeStats& part) {
+  total.seconds += part.seconds;
+  total.dense_macs += part.dense_macs;
+  total.actual_macs += part.actual_macs;
+  total.bytes_moved += part.bytes_moved;
+  if (part.backend_stats) {
+    total.backend_stats = total.backend_stats
+                              ? total.backend_stats->combined_with(*part.backend_stats)
+                              : part.backend_stats;
+  }
+}
+
+// What one worker owns while it runs chunks: its arena region, scratch, the
+// views of every value for the chunk at hand, and its share of the stats.
+struct ChunkWorker {
+  uint8_t* arena = nullptr;
+  void* scratch = nullptr;
+  std::vector<TensorView> views;
+  std::vector<std::vector<float>> scales;  // quantized values' per-sample scales
+  std::vector<ConstTensorView> inputs;
+  std::vector<NodeStats> steps;  // summed over this worker's chunks
+};
+
+}  // namespace
+
+void Session::Impl::note_chunking_constraints() {
+  for (const Step& s : steps) has_device_step = has_device_step || !s.backend->host_memory();
+  const Graph& graph = model->graph();
+  std::vector<ValueId> io = graph.outputs;
+  io.push_back(graph.input);
+  for (ValueId v : io) {
+    const Value& value = graph.value(v);
+    if (value.dtype == DType::kS4 && value.shape.elements() % 2 != 0) samples_byte_aligned = false;
+  }
+}
+
+ChunkPlan Session::Impl::chunk_plan(int64_t batch) const {
+  ChunkRequest request;
+  request.batch = batch;
+  request.requested_chunk = batch_chunk;
+  request.sample_arena_bytes = plan.total_bytes;
+  request.cache_bytes = per_core_cache_bytes();
+  request.threads = threads;
+  request.whole_batch_default = has_device_step || !samples_byte_aligned;
+  return plan_chunks(request);
+}
+
 std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* stats) {
   const Graph& graph = model->graph();
   const Value& in_value = graph.value(graph.input);
@@ -253,18 +338,17 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   }
 
   auto start = Clock::now();
-  const auto b = static_cast<size_t>(batch);
-  size_t scratch = 0;
-  for (const Step& s : steps) {
-    if (s.compiled) scratch = std::max(scratch, s.compiled->scratch_bytes(batch, threads));
-  }
-  scratch = (scratch + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
-  // Slack past the end: SIMD kernels may read one vector beyond a tensor.
-  const size_t arena_bytes = plan.total_bytes * b;
+  const ChunkPlan chunks = chunk_plan(batch);
+  const auto chunk = static_cast<size_t>(chunks.chunk);
+  const size_t scratch = align_up(chunk_scratch_bytes(chunks));
+  // Each worker: its chunk's arena, its scratch, then slack, since SIMD
+  // kernels may read one vector past a tensor (never into another worker's
+  // memory, which that worker may be writing).
+  const size_t chunk_arena = plan.total_bytes * chunk;
+  const size_t region = chunk_arena + scratch + kTensorAlignment;
   auto buffer = take_buffer();
-  buffer->reserve(arena_bytes + scratch + kTensorAlignment);
+  buffer->reserve(region * static_cast<size_t>(chunks.workers));
   auto* base = static_cast<uint8_t*>(buffer->data.get());
-  void* scratch_ptr = base + arena_bytes;
 
   std::vector<Tensor> outputs;
   std::vector<int> output_index(graph.values.size(), -1);
@@ -274,81 +358,124 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
     outputs.emplace_back(graph.value(out).shape.with_batch(batch), graph.value(out).dtype);
   }
 
-  // Views of every value for this run; quantized values get per-sample scales.
-  std::vector<std::vector<float>> scales(graph.values.size());
-  std::vector<TensorView> views(graph.values.size());
-  for (size_t v = 0; v < graph.values.size(); ++v) {
-    const Value& value = graph.values[v];
-    TensorView& view = views[v];
-    view.shape = value.shape.with_batch(batch);
-    view.dtype = value.dtype;
-    if (static_cast<ValueId>(v) == graph.input) {
-      view.data = const_cast<void*>(input.data);  // read-only: never a node output
-      if (is_quantized(value.dtype)) scales[v].assign(input.scales, input.scales + b);
-    } else if (output_index[v] >= 0) {
-      Tensor& t = outputs[static_cast<size_t>(output_index[v])];
-      view.data = t.raw();
-      if (is_quantized(value.dtype)) {
-        view.scales = t.scales().data();
-        continue;
-      }
-    } else if (plan_slot[v] >= 0) {
-      view.data = base + plan.offsets[static_cast<size_t>(plan_slot[v])] * b;
-    }
-    if (is_quantized(value.dtype)) {
-      if (scales[v].empty()) scales[v].assign(b, 1.0f);
-      view.scales = scales[v].data();
-    }
+  std::vector<ChunkWorker> workers(static_cast<size_t>(chunks.workers));
+  for (size_t w = 0; w < workers.size(); ++w) {
+    ChunkWorker& worker = workers[w];
+    worker.arena = base + region * w;
+    worker.scratch = worker.arena + chunk_arena;
+    worker.views.resize(graph.values.size());
+    worker.scales.resize(graph.values.size());
+    if (stats) worker.steps.resize(steps.size());
   }
 
-  if (stats) {
-    stats->steps.clear();
-    stats->arena_bytes = arena_bytes;
-  }
-  ExecContext ctx;
-  ctx.threads = threads;
-  ctx.scratch = scratch_ptr;
-  std::vector<ConstTensorView> inputs;
-  auto execute = [&] {
-    for (const Step& step : steps) {
-      NodeStats node_stats;
-      auto t0 = Clock::now();
-      if (step.node >= 0) {
-        const Node& node = graph.nodes[static_cast<size_t>(step.node)];
-        inputs.clear();
-        for (ValueId in : node.inputs) inputs.emplace_back(views[static_cast<size_t>(in)]);
-        ctx.stats = stats ? &node_stats : nullptr;
-        step.compiled->run(inputs, views[static_cast<size_t>(node.output)], ctx);
-        if (stats) {
-          node_stats.name = node.name;
-          node_stats.op = op_name(node.op);
-          node_stats.kernel = step.compiled->kernel_name();
-          node_stats.dense_macs = step.macs.dense * batch;
-          node_stats.actual_macs = step.macs.actual * batch;
+  // Views of every value for samples [begin, end): the session's input and
+  // outputs at the chunk's offset, intermediates in the worker's region.
+  auto bind = [&](ChunkWorker& worker, int64_t begin, int64_t end) {
+    const int64_t n = end - begin;
+    for (size_t v = 0; v < graph.values.size(); ++v) {
+      const Value& value = graph.values[v];
+      TensorView& view = worker.views[v];
+      view.shape = value.shape.with_batch(n);
+      view.dtype = value.dtype;
+      view.data = nullptr;
+      view.scales = nullptr;
+      std::vector<float>& scales = worker.scales[v];
+      if (static_cast<ValueId>(v) == graph.input) {
+        // Read-only: never a node output.
+        view.data = const_cast<uint8_t*>(static_cast<const uint8_t*>(input.data)) +
+                    sample_offset(value, begin);
+        if (is_quantized(value.dtype)) scales.assign(input.scales + begin, input.scales + end);
+      } else if (output_index[v] >= 0) {
+        Tensor& t = outputs[static_cast<size_t>(output_index[v])];
+        view.data = static_cast<uint8_t*>(t.raw()) + sample_offset(value, begin);
+        if (is_quantized(value.dtype)) {
+          view.scales = t.scales().data() + begin;
+          continue;
         }
-      } else if (stats) {
-        const Value& v = graph.value(step.transfer_value);
-        node_stats.name = v.name;
-        node_stats.op = "transfer";
-        node_stats.bytes_moved = static_cast<int64_t>(per_sample_bytes(v) * b);
-        node_stats.backend_stats = step.backend->transfer_stats(node_stats.bytes_moved);
+      } else if (plan_slot[v] >= 0) {
+        view.data = worker.arena + plan.offsets[static_cast<size_t>(plan_slot[v])] * chunk;
       }
-      if (stats) {
-        node_stats.backend = step.backend->name();
-        node_stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-        stats->steps.push_back(std::move(node_stats));
+      if (is_quantized(value.dtype)) {
+        // Producers write their output's scales; 1 until they do.
+        if (static_cast<ValueId>(v) != graph.input) scales.assign(static_cast<size_t>(n), 1.0f);
+        view.scales = scales.data();
       }
     }
   };
+
+  auto run_chunk = [&](ChunkWorker& worker, int64_t begin, int64_t end) {
+    bind(worker, begin, end);
+    const int64_t n = end - begin;
+    ExecContext ctx;
+    ctx.threads = chunks.threads_per_worker;
+    ctx.scratch = worker.scratch;
+    for (size_t s = 0; s < steps.size(); ++s) {
+      const Step& step = steps[s];
+      NodeStats part;
+      auto t0 = Clock::now();
+      if (step.node >= 0) {
+        const Node& node = graph.nodes[static_cast<size_t>(step.node)];
+        worker.inputs.clear();
+        for (ValueId in : node.inputs)
+          worker.inputs.emplace_back(worker.views[static_cast<size_t>(in)]);
+        ctx.stats = stats ? &part : nullptr;
+        step.compiled->run(worker.inputs, worker.views[static_cast<size_t>(node.output)], ctx);
+        if (stats) {
+          part.dense_macs = step.macs.dense * n;
+          part.actual_macs = step.macs.actual * n;
+        }
+      } else if (stats) {
+        const Value& v = graph.value(step.transfer_value);
+        part.bytes_moved = static_cast<int64_t>(per_sample_bytes(v) * static_cast<size_t>(n));
+        part.backend_stats = step.backend->transfer_stats(part.bytes_moved);
+      }
+      if (stats) {
+        part.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        add_chunk(worker.steps[s], part);
+      }
+    }
+  };
+
   try {
-    arena->execute(execute);
+    arena->execute([&] {
+      if (chunks.workers == 1) {
+        // run_capped hands a single worker the whole batch at once.
+        for (int64_t begin = 0; begin < batch; begin += chunks.chunk)
+          run_chunk(workers[0], begin, std::min(begin + chunks.chunk, batch));
+        return;
+      }
+      // One chunk per pull; a worker index is never in two places at once,
+      // so each worker's region serves one chunk at a time.
+      cpu::run_capped(batch, chunks.workers, chunks.chunk, [&](int w, int64_t begin, int64_t end) {
+        run_chunk(workers[static_cast<size_t>(w)], begin, end);
+      });
+    });
   } catch (...) {
     give_back(std::move(buffer));
     throw;
   }
   give_back(std::move(buffer));
   // Outputs that are quantized carry their scales (already written in place).
-  if (stats) stats->seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (stats) {
+    stats->arena_bytes = chunk_arena * static_cast<size_t>(chunks.workers);
+    stats->steps.assign(steps.size(), NodeStats{});
+    for (size_t s = 0; s < steps.size(); ++s) {
+      NodeStats& total = stats->steps[s];
+      for (const ChunkWorker& worker : workers) add_chunk(total, worker.steps[s]);
+      const Step& step = steps[s];
+      total.backend = step.backend->name();
+      if (step.node >= 0) {
+        const Node& node = graph.nodes[static_cast<size_t>(step.node)];
+        total.name = node.name;
+        total.op = op_name(node.op);
+        total.kernel = step.compiled->kernel_name();
+      } else {
+        total.name = graph.value(step.transfer_value).name;
+        total.op = "transfer";
+      }
+    }
+    stats->seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  }
   return outputs;
 }
 
@@ -359,7 +486,12 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     throw Error(ErrorCode::kInvalidArgument,
                 "threads must be >= 0 (0 = all), is " + std::to_string(options.threads));
   }
+  if (options.batch_chunk < 0) {
+    throw Error(ErrorCode::kInvalidArgument, "batch_chunk must be >= 0 (0 = automatic), is " +
+                                                 std::to_string(options.batch_chunk));
+  }
   impl_->model = std::move(model);
+  impl_->batch_chunk = options.batch_chunk;
   impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
   impl_->limits = options.limits;
   // From the shapes alone, before a backend compiles (and allocates) anything.
@@ -367,6 +499,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   impl_->arena = std::make_unique<tbb::task_arena>(impl_->threads);
   impl_->place_and_compile(options);
   impl_->make_plan();
+  impl_->note_chunking_constraints();
   impl_->check_memory();
 }
 
@@ -387,10 +520,16 @@ const std::vector<Placement>& Session::placements() const {
   return impl_->placements;
 }
 size_t Session::planned_bytes(int64_t batch) const {
-  return impl_->plan.total_bytes * static_cast<size_t>(batch);
+  const ChunkPlan chunks = impl_->chunk_plan(batch);
+  return impl_->plan.total_bytes * static_cast<size_t>(chunks.chunk * chunks.workers);
 }
 size_t Session::unplanned_bytes(int64_t batch) const {
-  return impl_->plan.unplanned_bytes * static_cast<size_t>(batch);
+  const ChunkPlan chunks = impl_->chunk_plan(batch);
+  return impl_->plan.unplanned_bytes * static_cast<size_t>(chunks.chunk * chunks.workers);
+}
+int64_t Session::batch_chunk(int64_t batch) const {
+  if (batch < 1) throw Error(ErrorCode::kInvalidArgument, "batch must be at least 1");
+  return impl_->chunk_plan(batch).chunk;
 }
 int Session::threads() const {
   return impl_->threads;

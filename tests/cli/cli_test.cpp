@@ -307,7 +307,7 @@ TEST_F(Cli, BenchReportsLatencyThroughputAndLayers) {
   EXPECT_TRUE(std::regex_search(
       r.out, std::regex("backend cpu, 1 thread: latency \\(batch 1\\) median [0-9.]+ [mu]?s, p90 "
                         "[0-9.]+ [mu]?s, best [0-9.]+ [mu]?s over [0-9]+ runs; throughput \\(batch "
-                        "4\\) [0-9]+ images/s")))
+                        "4, chunks of [0-9]+\\) [0-9]+ images/s")))
       << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("layer +op +backend +kernel +median +share %")));
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nconv2 +sparse_conv3x3 +[a-z]+ ")));
@@ -357,11 +357,24 @@ TEST_F(Cli, BenchMeasuresOnlyWhatItIsAskedAndListsEveryRun) {
 
   const Result text = sparq("bench " + model + " --threads 1 --min-time 0 --no-latency");
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_TRUE(contains(text.out, "throughput (batch 32)")) << text.out;
+  EXPECT_TRUE(contains(text.out, "throughput (batch 32, chunks of ")) << text.out;
   EXPECT_FALSE(contains(text.out, "latency")) << text.out;
 
   expect_failure(sparq("bench " + model + " --no-latency --no-throughput"), 2,
                  "nothing to measure");
+}
+
+TEST_F(Cli, BenchRunsTheBatchInTheChunksAsked) {
+  const Result r = sparq("bench --json " + path("classifier_k3.sparq") +
+                         " --threads 1 --min-time 0.005 --min-runs 2 --batch 5 --batch-chunk 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j[0]["throughput"]["batch_chunk"], 2);
+  EXPECT_LE(j[0]["throughput"]["best_seconds"].get<double>(),
+            j[0]["throughput"]["median_seconds"].get<double>());
+  const Result bad = sparq("bench " + path("classifier_k3.sparq") + " --batch-chunk -1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.err, "--batch-chunk")) << bad.err;
 }
 
 // ---- simulate --------------------------------------------------------------------

@@ -80,6 +80,30 @@ Model build_five_layer_cnn(const NetworkOptions& options) {
   return b.build(std::move(meta));
 }
 
+namespace {
+
+// A basic residual block: two pruned 3x3 convolutions, a 1x1 8-bit shortcut
+// where the shape changes, the add with ReLU.
+ValueId basic_block(ModelBuilder& b, std::mt19937& gen, ValueId x, int channels, int out,
+                    int stride, const NetworkOptions& options, const std::string& name) {
+  ValueId q = b.quantize(x, options.activation_bits, false, name + ".quantize1");
+  ValueId y = b.sparse_conv3x3(
+      q, random_pruned_conv(gen, out, channels, stride, options, Activation::kRelu),
+      name + ".conv1");
+  y = b.quantize(y, options.activation_bits, false, name + ".quantize2");
+  y = b.sparse_conv3x3(y, random_pruned_conv(gen, out, out, 1, options, Activation::kNone),
+                       name + ".conv2");
+  ValueId shortcut = x;
+  if (stride != 1 || channels != out) {
+    ValueId qs = b.quantize(x, 8, false, name + ".quantize_shortcut");
+    shortcut = b.conv2d(qs, quantized_conv(gen, out, channels, 1, stride, 0, Activation::kNone),
+                        name + ".shortcut");
+  }
+  return b.add(y, shortcut, Activation::kRelu, name + ".add");
+}
+
+}  // namespace
+
 Model build_resnet18(const NetworkOptions& options, int image, int width, int classes) {
   std::mt19937 gen(options.seed);
   ModelBuilder b;
@@ -93,20 +117,7 @@ Model build_resnet18(const NetworkOptions& options, int image, int width, int cl
     for (int block = 0; block < 2; ++block) {
       const int stride = (stage > 0 && block == 0) ? 2 : 1;
       const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(block);
-      ValueId q = b.quantize(x, options.activation_bits, false, name + ".quantize1");
-      ValueId y = b.sparse_conv3x3(
-          q, random_pruned_conv(gen, out, channels, stride, options, Activation::kRelu),
-          name + ".conv1");
-      y = b.quantize(y, options.activation_bits, false, name + ".quantize2");
-      y = b.sparse_conv3x3(y, random_pruned_conv(gen, out, out, 1, options, Activation::kNone),
-                           name + ".conv2");
-      ValueId shortcut = x;
-      if (stride != 1 || channels != out) {
-        ValueId qs = b.quantize(x, 8, false, name + ".quantize_shortcut");
-        shortcut = b.conv2d(qs, quantized_conv(gen, out, channels, 1, stride, 0, Activation::kNone),
-                            name + ".shortcut");
-      }
-      x = b.add(y, shortcut, Activation::kRelu, name + ".add");
+      x = basic_block(b, gen, x, channels, out, stride, options, name);
       channels = out;
     }
   }
@@ -118,6 +129,33 @@ Model build_resnet18(const NetworkOptions& options, int image, int width, int cl
   meta.name = "resnet18_k" + std::to_string(options.density);
   meta.preprocessing = {
       image, image, 3, 1.0f / 255.0f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+  return b.build(std::move(meta));
+}
+
+Model build_resnet20(const NetworkOptions& options, int image, int width, int classes) {
+  std::mt19937 gen(options.seed);
+  ModelBuilder b;
+  ValueId x = b.input(Shape{3, image, image});
+  x = b.quantize(x, 8, /*is_signed=*/true, "quantize_image");
+  x = b.conv2d(x, quantized_conv(gen, width, 3, 3, 1, 1, Activation::kRelu), "stem");
+  int channels = width;
+  for (int stage = 0; stage < 3; ++stage) {
+    const int out = width << stage;
+    for (int block = 0; block < 3; ++block) {
+      const int stride = (stage > 0 && block == 0) ? 2 : 1;
+      const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(block);
+      x = basic_block(b, gen, x, channels, out, stride, options, name);
+      channels = out;
+    }
+  }
+  x = b.global_avg_pool(x, "gap");
+  x = b.quantize(x, 8, false, "quantize_fc");
+  x = b.fully_connected(x, quantized_fc(gen, classes, channels), "fc");
+  b.mark_output(x);
+  ModelMetadata meta;
+  meta.name = "resnet20_k" + std::to_string(options.density);
+  meta.preprocessing = {
+      image, image, 3, 1.0f / 255.0f, {0.4914f, 0.4822f, 0.4465f}, {0.247f, 0.243f, 0.261f}};
   return b.build(std::move(meta));
 }
 

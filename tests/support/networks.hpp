@@ -27,6 +27,12 @@ Model build_five_layer_cnn(const NetworkOptions& options);
 Model build_resnet18(const NetworkOptions& options, int image = 224, int width = 64,
                      int classes = 1000);
 
+// ResNet-20 (CIFAR: basic blocks 3-3-3, widths width..4*width) on a 3 x
+// image x image input: 3x3 8-bit stem, pruned 3x3 convolutions, 1x1/2 8-bit
+// shortcuts, residual adds, GAP, 8-bit FC.
+Model build_resnet20(const NetworkOptions& options, int image = 32, int width = 16,
+                     int classes = 10);
+
 // A pruned 3x3 layer from random float weights via prune_to_density and
 // make_sparse_conv3x3 (the library's own pipeline).
 SparseConv3x3Op random_pruned_conv(std::mt19937& gen, int out_channels, int in_channels, int stride,

@@ -110,7 +110,10 @@ TEST(Session, PlansLessMemoryThanOneBufferPerTensor) {
   Session session(five_layer(), reference_only());
   EXPECT_GT(session.planned_bytes(1), 0u);
   EXPECT_LT(session.planned_bytes(1), session.unplanned_bytes(1));
-  EXPECT_EQ(session.planned_bytes(4), 4 * session.planned_bytes(1));
+  // A batch run as one chunk holds every sample's tensors at once.
+  SessionOptions whole = reference_only();
+  whole.batch_chunk = 4;
+  EXPECT_EQ(Session(five_layer(), whole).planned_bytes(4), 4 * session.planned_bytes(1));
 }
 
 TEST(Session, BatchEqualsSamplesRunOneByOne) {
@@ -256,6 +259,12 @@ TEST(Session, UnknownBackendIsNamed) {
 // What OffloadBackend reports about a transfer: the session stores it as is.
 struct OffloadTransferStats final : BackendNodeStats {
   int64_t bytes = 0;
+  std::shared_ptr<const BackendNodeStats> combined_with(
+      const BackendNodeStats& other) const override {
+    auto total = std::make_shared<OffloadTransferStats>(*this);
+    total->bytes += dynamic_cast<const OffloadTransferStats&>(other).bytes;
+    return total;
+  }
 };
 
 // A backend that runs only pruned convolutions, in "its own memory", by

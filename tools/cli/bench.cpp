@@ -24,6 +24,7 @@ struct BenchOptions {
   std::string backends = "cpu";
   std::string threads = "1,all";
   int batch = 32;
+  int64_t batch_chunk = 0;  // SessionOptions::batch_chunk
   double min_seconds = 0.5;
   int min_runs = 10;
   int batch_min_runs = 3;
@@ -47,6 +48,7 @@ struct BenchResult {
   TimingSummary latency;
   TimingSummary throughput;
   int batch = 0;
+  int64_t batch_chunk = 0;        // samples per chunk of the throughput runs
   std::vector<LayerTime> layers;  // from the batch-1 runs
   ChipFigures chip;               // the device model's figures for one batch-1 run
 };
@@ -103,11 +105,14 @@ std::vector<double> repeat(F&& once, int min_runs, double min_seconds) {
 BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::string& backend,
                       int threads, const BenchOptions& options) {
   BackendOptions backend_options{backend, threads};
-  Session session(model, session_options(backend_options));
+  SessionOptions session_settings = session_options(backend_options);
+  session_settings.batch_chunk = options.batch_chunk;
+  Session session(model, session_settings);
   BenchResult result;
   result.backend = backend;
   result.threads = threads;
   result.batch = options.batch;
+  result.batch_chunk = session.batch_chunk(options.batch);
   if (options.latency) {
     const Tensor single = random_input(*model, 1);
     bool warm = false;  // the warm-up run's layer times are left out
@@ -175,8 +180,9 @@ std::string describe(const BenchResult& r) {
   }
   if (r.latency.samples > 0 && r.throughput.samples > 0) text += ";";
   if (r.throughput.samples > 0) {
-    text += " throughput (batch " + std::to_string(r.batch) + ") " +
-            format_fixed(r.batch / r.throughput.median, 0) + " images/s";
+    text += " throughput (batch " + std::to_string(r.batch) + ", chunks of " +
+            std::to_string(r.batch_chunk) + ") " + format_fixed(r.batch / r.throughput.median, 0) +
+            " images/s";
   }
   return text + "\n";
 }
@@ -205,6 +211,7 @@ nlohmann::json result_json(const BenchResult& r) {
   }
   if (r.throughput.samples > 0) {
     j["throughput"] = {{"batch", r.batch},
+                       {"batch_chunk", r.batch_chunk},
                        {"runs", r.throughput.samples},
                        {"median_seconds", r.throughput.median},
                        {"best_seconds", r.throughput.best},
@@ -271,6 +278,11 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--batch", options->batch, "Batch of the throughput runs")
       ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command
+      ->add_option("--batch-chunk", options->batch_chunk,
+                   "Samples per chunk of a batch (0: as many as fit the cache)")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}))
       ->capture_default_str();
   command->add_option("--min-time", options->min_seconds, "Seconds per measurement, at least")
       ->check(CLI::Range(0.0, 600.0))

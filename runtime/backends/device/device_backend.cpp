@@ -21,6 +21,20 @@ const DeviceNodeStats* device_stats(const NodeStats& stats) {
   return dynamic_cast<const DeviceNodeStats*>(stats.backend_stats.get());
 }
 
+std::shared_ptr<const BackendNodeStats> DeviceNodeStats::combined_with(
+    const BackendNodeStats& other) const {
+  const auto& part = dynamic_cast<const DeviceNodeStats&>(other);
+  auto total = std::make_shared<DeviceNodeStats>(*this);
+  total->cycles += part.cycles;
+  total->seconds += part.seconds;
+  total->energy_joules += part.energy_joules;
+  total->offchip_bytes += part.offchip_bytes;
+  const double busy = utilization * static_cast<double>(cycles) +
+                      part.utilization * static_cast<double>(part.cycles);
+  total->utilization = total->cycles > 0 ? busy / static_cast<double>(total->cycles) : 0;
+  return total;
+}
+
 namespace {
 
 // A layer report's figures as the step's device statistics.
