@@ -20,7 +20,7 @@ tbb_prefix=$(bash "$root/scripts/build-tbb-tsan.sh")
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARQ_SANITIZE_THREAD=ON \
   -DTBB_DIR="$tbb_prefix/lib/cmake/TBB" -DSPARQ_WITH_TORCH=OFF -DSPARQ_BUILD_TOOLS=OFF \
   -DSPARQ_BUILD_BENCH=OFF -DSPARQ_BUILD_EXAMPLES=OFF >/dev/null
-tests=(concurrency_test session_test capped_parallel_test backend_agreement_test
+tests=(concurrency_test session_test batch_chunks_test capped_parallel_test backend_agreement_test
   sparse_conv3x3_kernels_test cpu_ops_test imported_ops_test)
 cmake --build "$build" -j "$jobs" --target tsan_race_canary "${tests[@]}"
 
