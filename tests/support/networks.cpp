@@ -102,6 +102,31 @@ ValueId basic_block(ModelBuilder& b, std::mt19937& gen, ValueId x, int channels,
   return b.add(y, shortcut, Activation::kRelu, name + ".add");
 }
 
+// `stages` stages of `blocks` basic blocks, widths width, 2 width, ...; the
+// first block of every stage but the first has stride 2.
+ValueId residual_stages(ModelBuilder& b, std::mt19937& gen, ValueId x, int width, int stages,
+                        int blocks, const NetworkOptions& options, int& channels) {
+  channels = width;
+  for (int stage = 0; stage < stages; ++stage) {
+    const int out = width << stage;
+    for (int block = 0; block < blocks; ++block) {
+      const int stride = (stage > 0 && block == 0) ? 2 : 1;
+      const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(block);
+      x = basic_block(b, gen, x, channels, out, stride, options, name);
+      channels = out;
+    }
+  }
+  return x;
+}
+
+// Global average pool, 8-bit FC to `classes`, the model's output.
+void classifier_head(ModelBuilder& b, std::mt19937& gen, ValueId x, int channels, int classes) {
+  x = b.global_avg_pool(x, "gap");
+  x = b.quantize(x, 8, false, "quantize_fc");
+  x = b.fully_connected(x, quantized_fc(gen, classes, channels), "fc");
+  b.mark_output(x);
+}
+
 }  // namespace
 
 Model build_resnet18(const NetworkOptions& options, int image, int width, int classes) {
@@ -111,20 +136,9 @@ Model build_resnet18(const NetworkOptions& options, int image, int width, int cl
   x = b.quantize(x, 8, /*is_signed=*/true, "quantize_image");
   x = b.conv2d(x, quantized_conv(gen, width, 3, 7, 2, 3, Activation::kRelu), "stem");
   x = b.pool2d(x, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, 1, 1}, "stem_pool");
-  int channels = width;
-  for (int stage = 0; stage < 4; ++stage) {
-    const int out = width << stage;
-    for (int block = 0; block < 2; ++block) {
-      const int stride = (stage > 0 && block == 0) ? 2 : 1;
-      const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(block);
-      x = basic_block(b, gen, x, channels, out, stride, options, name);
-      channels = out;
-    }
-  }
-  x = b.global_avg_pool(x, "gap");
-  x = b.quantize(x, 8, false, "quantize_fc");
-  x = b.fully_connected(x, quantized_fc(gen, classes, channels), "fc");
-  b.mark_output(x);
+  int channels = 0;
+  x = residual_stages(b, gen, x, width, 4, 2, options, channels);
+  classifier_head(b, gen, x, channels, classes);
   ModelMetadata meta;
   meta.name = "resnet18_k" + std::to_string(options.density);
   meta.preprocessing = {
@@ -138,20 +152,9 @@ Model build_resnet20(const NetworkOptions& options, int image, int width, int cl
   ValueId x = b.input(Shape{3, image, image});
   x = b.quantize(x, 8, /*is_signed=*/true, "quantize_image");
   x = b.conv2d(x, quantized_conv(gen, width, 3, 3, 1, 1, Activation::kRelu), "stem");
-  int channels = width;
-  for (int stage = 0; stage < 3; ++stage) {
-    const int out = width << stage;
-    for (int block = 0; block < 3; ++block) {
-      const int stride = (stage > 0 && block == 0) ? 2 : 1;
-      const std::string name = "layer" + std::to_string(stage + 1) + "." + std::to_string(block);
-      x = basic_block(b, gen, x, channels, out, stride, options, name);
-      channels = out;
-    }
-  }
-  x = b.global_avg_pool(x, "gap");
-  x = b.quantize(x, 8, false, "quantize_fc");
-  x = b.fully_connected(x, quantized_fc(gen, classes, channels), "fc");
-  b.mark_output(x);
+  int channels = 0;
+  x = residual_stages(b, gen, x, width, 3, 3, options, channels);
+  classifier_head(b, gen, x, channels, classes);
   ModelMetadata meta;
   meta.name = "resnet20_k" + std::to_string(options.density);
   meta.preprocessing = {

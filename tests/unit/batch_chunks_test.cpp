@@ -277,7 +277,7 @@ TEST(ChunkedBatch, DeviceFiguresAreThoseOfTheChunksItRan) {
   ASSERT_EQ(stats.steps.size(), whole_stats.steps.size());
   // Host steps carry no device figures: zeros.
   const DeviceNodeStats none;
-  auto device = [&](const NodeStats& step) -> const DeviceNodeStats& {
+  auto figures = [&](const NodeStats& step) -> const DeviceNodeStats& {
     const DeviceNodeStats* d = device_stats(step);
     return d ? *d : none;
   };
@@ -286,8 +286,9 @@ TEST(ChunkedBatch, DeviceFiguresAreThoseOfTheChunksItRan) {
     const NodeStats& got = stats.steps[s];
     SCOPED_TRACE(got.name);
     EXPECT_EQ(got.backend, three.steps[s].backend);
-    const DeviceNodeStats &d = device(got), &d3 = device(three.steps[s]),
-                          &d1 = device(last.steps[s]);
+    const DeviceNodeStats& d = figures(got);
+    const DeviceNodeStats& d3 = figures(three.steps[s]);
+    const DeviceNodeStats& d1 = figures(last.steps[s]);
     EXPECT_EQ(device_stats(got) != nullptr, device_stats(three.steps[s]) != nullptr);
     EXPECT_EQ(d.cycles, 2 * d3.cycles + d1.cycles);
     EXPECT_EQ(got.bytes_moved, 2 * three.steps[s].bytes_moved + last.steps[s].bytes_moved);
