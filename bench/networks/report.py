@@ -103,6 +103,14 @@ def kernel_isas(raw):
     return {op: sorted(isas) for op, isas in sorted(by_op.items())}
 
 
+def busy_note(meta, cpus):
+    """Whether the 1-minute load said other work shared the cores."""
+    loads = [la[0] for la in (meta.get("load_before"), meta.get("load_after")) if la]
+    if loads and max(loads) >= cpus:
+        return " (at or above the CPU count: other processes competed for the cores)"
+    return ""
+
+
 def header(raw):
     m = raw["meta"]
     cpu = m["cpu"]
@@ -124,8 +132,8 @@ def header(raw):
         + ("; ".join(f"{op} {'/'.join(v)}" for op, v in isas.items()) or "none recorded") + ".",
         "- " + ("AMX: the CPU has AMX (amx_tile); the kernel names above say whether sparq used it."
                 if has_amx else "AMX not run: no AMX on this CPU."),
-        f"- Load average (1/5/15 min): {load(m.get('load_before'))} before, {load(m.get('load_after'))} after "
-        f"(above the CPU count, other processes competed for the cores). Process niceness {s.get('nice', 0)}.",
+        f"- Load average (1/5/15 min): {load(m.get('load_before'))} before, {load(m.get('load_after'))} after"
+        f"{busy_note(m, cpu['cpus'])}. Process niceness {s.get('nice', 0)}.",
         f"- Threads: {', '.join(map(str, s['threads']))}. sparq: `sparq bench` (Session::run, f32 image in, "
         "logits out) with a oneTBB arena of T threads. "
         f"ONNX Runtime {m.get('ort_version') or '(not run)'} CPU provider through onnxruntime-node "

@@ -167,7 +167,10 @@ class ReportTest(unittest.TestCase):
         self.assertIn("AMX not run: no AMX on this CPU.", self.md)
         self.assertIn("sparse_conv3x3 vnni", self.md)
         self.assertIn("conv2d vnni", self.md)
-        self.assertIn("0.50 / 0.40 / 0.30 before, 1.50 / 1.00 / 0.50 after", self.md)
+        self.assertIn("0.50 / 0.40 / 0.30 before, 1.50 / 1.00 / 0.50 after. Process", self.md)
+        busy = copy.deepcopy(self.raw)
+        busy["meta"]["load_after"] = [2.0, 1.0, 0.5]  # 2 CPUs
+        self.assertIn("after (at or above the CPU count: other processes competed", report.render(busy))
         self.assertIn("ONNX Runtime 1.31.1", self.md)
         # 280 / 350 = 0.80; 280 / 70 = 4.00.
         self.assertEqual(row(self.md, "r18_64x56 t1")[1:7],
