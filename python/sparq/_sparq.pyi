@@ -58,7 +58,11 @@ class Model:
 
 class Session:
     def __init__(
-        self, model: Model, backends: list[str] = ["cpu", "reference"], threads: int = 0
+        self,
+        model: Model,
+        backends: list[str] = ["cpu", "reference"],
+        threads: int = 0,
+        batch_chunk: int = 0,
     ) -> None: ...
     @overload
     def run(
@@ -74,6 +78,7 @@ class Session:
     ) -> tuple[list[np.ndarray], dict[str, Any]]: ...
     @property
     def threads(self) -> int: ...
+    def batch_chunk(self, batch: int) -> int: ...
     @property
     def placements(self) -> list[dict[str, str]]: ...
     def planned_bytes(self, batch: int) -> int: ...

@@ -78,17 +78,20 @@ void bind_session(py::module_& m) {
       m, "Session",
       "A model compiled for a backend preference list: each node runs on the first backend "
       "that supports it ('reference' runs everything). run() is safe from several threads.")
-      .def(py::init(
-               [](std::shared_ptr<Model> model, std::vector<std::string> backends, int threads) {
-                 SessionOptions options;
-                 options.backends = std::move(backends);
-                 options.threads = threads;
-                 return std::make_shared<Session>(std::move(model), std::move(options));
-               }),
+      .def(py::init([](std::shared_ptr<Model> model, std::vector<std::string> backends, int threads,
+                       int64_t batch_chunk) {
+             SessionOptions options;
+             options.backends = std::move(backends);
+             options.threads = threads;
+             options.batch_chunk = batch_chunk;
+             return std::make_shared<Session>(std::move(model), std::move(options));
+           }),
            py::arg("model"), py::arg("backends") = std::vector<std::string>{"cpu", "reference"},
-           py::arg("threads") = 0,
+           py::arg("threads") = 0, py::arg("batch_chunk") = 0,
            "backends: preference list ('cpu', 'reference', 'device'); threads: oneTBB threads "
-           "per run, 0 = all hardware threads.")
+           "per run, 0 = all hardware threads; batch_chunk: samples per chunk a batch runs in "
+           "(each chunk through the whole model, chunks side by side on several threads), 0 = "
+           "sized to the cache. Results never depend on it.")
       .def("run", &run, py::arg("input"), py::kw_only(), py::arg("stats") = false,
            py::arg("check_finite") = true,
            "Runs a batch: `input` is a C-contiguous float32 numpy array [N, *model.input shape] "
@@ -98,6 +101,8 @@ void bind_session(py::module_& m) {
            "reading it: about 0.05 ms per MiB, 0.1 us for one 28x28 image) and raises "
            "InvalidArgumentError naming the first one.")
       .def_property_readonly("threads", &Session::threads, "Threads one run uses.")
+      .def("batch_chunk", &Session::batch_chunk, py::arg("batch"),
+           "Samples per chunk a run of `batch` samples uses.")
       .def_property_readonly(
           "placements",
           [](const Session& s) {

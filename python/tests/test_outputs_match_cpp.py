@@ -69,3 +69,26 @@ def test_stats_name_every_step(fashion_model_path):
     assert [s["name"] for s in stats["steps"]] == names
     assert {s["backend"] for s in stats["steps"]} <= {"cpu", "reference"}
     assert sum(s["actual_macs"] for s in stats["steps"]) > 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_chunks_change_no_bit(fashion_model_path, threads):
+    """A batch run in chunks (and chunks side by side on two threads) gives the
+    bits of the same samples run one at a time."""
+    model = sparq.Model.load(fashion_model_path)
+    inputs = model_inputs(model, 7)
+    one_by_one = sparq.Session(model, threads=1, batch_chunk=1)
+    expected = np.concatenate([one_by_one.run(inputs[i : i + 1])[0] for i in range(7)])
+    for chunk in (0, 2, 3, 7):
+        session = sparq.Session(model, threads=threads, batch_chunk=chunk)
+        if chunk:
+            assert session.batch_chunk(7) == chunk
+        assert 1 <= session.batch_chunk(7) <= 7
+        (out,) = session.run(inputs)
+        assert out.tobytes() == expected.tobytes(), f"batch_chunk={chunk}"
+
+
+def test_negative_batch_chunk_is_refused(fashion_model_path):
+    model = sparq.Model.load(fashion_model_path)
+    with pytest.raises(sparq.InvalidArgumentError, match="batch_chunk"):
+        sparq.Session(model, batch_chunk=-1)
