@@ -32,21 +32,38 @@ struct Quantize {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr size_t kLanes = Batch::size;
 
-  static void fold_range(const float* x, size_t count, SampleRange& range) {
-    Batch high(range.max), low(range.min);
+  // Comparisons with NaN are false, and the bounds exclude infinities.
+  static void widen(Batch v, Batch& high, Batch& low) {
     const Batch largest(FLT_MAX), lowest(-FLT_MAX);
-    size_t j = 0;
-    for (; j + kLanes <= count; j += kLanes) {
-      const Batch v = Batch::load_unaligned(x + j);
-      // Comparisons with NaN are false, and the bounds exclude infinities.
-      high = xsimd::select((v > high) & (v <= largest), v, high);
-      low = xsimd::select((v < low) & (v >= lowest), v, low);
+    high = xsimd::select((v > high) & (v <= largest), v, high);
+    low = xsimd::select((v < low) & (v >= lowest), v, low);
+  }
+
+  // Four independent (high, low) pairs, so consecutive vectors do not wait
+  // on one compare-and-select chain. The fold is order-free: a range starts
+  // at +0 and only strictly larger (smaller) finite values replace its ends,
+  // so they end as the largest and smallest values, whose bits are unique
+  // (no -0 can enter).
+  static void fold_range(const float* x, size_t count, SampleRange& range) {
+    constexpr int kChains = 4;
+    Batch high[kChains], low[kChains];
+    for (int c = 0; c < kChains; ++c) {
+      high[c] = Batch(range.max);
+      low[c] = Batch(range.min);
     }
+    size_t j = 0;
+    for (; j + kChains * kLanes <= count; j += kChains * kLanes) {
+      for (int c = 0; c < kChains; ++c)
+        widen(Batch::load_unaligned(x + j + c * kLanes), high[c], low[c]);
+    }
+    for (; j + kLanes <= count; j += kLanes) widen(Batch::load_unaligned(x + j), high[0], low[0]);
     alignas(64) float lanes[2][kLanes];
-    high.store_aligned(lanes[0]);
-    low.store_aligned(lanes[1]);
-    scalar_rule::fold_range(lanes[0], kLanes, range);
-    scalar_rule::fold_range(lanes[1], kLanes, range);
+    for (int c = 0; c < kChains; ++c) {
+      high[c].store_aligned(lanes[0]);
+      low[c].store_aligned(lanes[1]);
+      scalar_rule::fold_range(lanes[0], kLanes, range);
+      scalar_rule::fold_range(lanes[1], kLanes, range);
+    }
     scalar_rule::fold_range(x + j, count - j, range);
   }
 
