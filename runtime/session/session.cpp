@@ -106,37 +106,51 @@ struct Session::Impl {
     return scratch;
   }
 
-  // Bytes a run of `batch` samples holds at once (every chunk in flight has
-  // its arena and scratch), saturating; `largest` names what dominates, for
-  // the message.
-  int64_t run_bytes(int64_t batch, std::string* largest) const {
-    const ChunkPlan chunks = chunk_plan(batch);
-    std::string scratch_node;
-    const int64_t scratch =
-        saturating_mul(static_cast<int64_t>(chunk_scratch_bytes(chunks, &scratch_node)),
-                       static_cast<int64_t>(chunks.workers));
-    const int64_t arena_bytes = saturating_mul(static_cast<int64_t>(plan.total_bytes),
-                                               saturating_mul(chunks.chunk, chunks.workers));
-    const int64_t io = saturating_mul(io_bytes_per_sample, batch);
-    if (largest) {
-      *largest = "weights " + std::to_string(weight_bytes) + ", intermediate tensors " +
-                 std::to_string(arena_bytes) + ", input and outputs " + std::to_string(io);
-      if (scratch > 0)
-        *largest += ", scratch of node '" + scratch_node + "' " + std::to_string(scratch);
-    }
+  // The parts of what a run of `batch` samples holds at once (every chunk in
+  // flight has its arena and scratch), saturating.
+  struct RunBytes {
+    int64_t arenas = 0, io = 0, scratch = 0;
+  };
+  RunBytes run_bytes(int64_t batch, const ChunkPlan& chunks, size_t worker_scratch) const {
+    RunBytes r;
+    r.scratch =
+        saturating_mul(static_cast<int64_t>(worker_scratch), static_cast<int64_t>(chunks.workers));
+    r.arenas = saturating_mul(static_cast<int64_t>(plan.total_bytes),
+                              saturating_mul(chunks.chunk, chunks.workers));
+    r.io = saturating_mul(io_bytes_per_sample, batch);
+    return r;
+  }
+  int64_t total_bytes(const RunBytes& r) const {
     int64_t total = weight_bytes;
-    for (int64_t part : {arena_bytes, io, scratch}) total = saturating_add(total, part);
+    for (int64_t part : {r.arenas, r.io, r.scratch}) total = saturating_add(total, part);
     return total;
   }
 
+  // Throws `code` when a run of `batch` samples would hold more than the
+  // memory limit, naming what it needs; `what()` says which run ("a batch of
+  // 8"). The message (and the node with the largest scratch) is only worked
+  // out when the limit is exceeded: this check runs on every Session::run.
+  template <typename What>
+  void check_run_bytes(int64_t batch, const ChunkPlan& chunks, size_t worker_scratch,
+                       ErrorCode code, const What& what) const {
+    const RunBytes r = run_bytes(batch, chunks, worker_scratch);
+    const int64_t total = total_bytes(r);
+    if (total <= limits.max_memory_bytes) return;
+    std::string scratch_node;
+    chunk_scratch_bytes(chunks, &scratch_node);
+    std::string parts = "weights " + std::to_string(weight_bytes) + ", intermediate tensors " +
+                        std::to_string(r.arenas) + ", input and outputs " + std::to_string(r.io);
+    if (r.scratch > 0)
+      parts += ", scratch of node '" + scratch_node + "' " + std::to_string(r.scratch);
+    throw Error(code, what() + " needs " + describe_bytes(total) + " (" + parts +
+                          " bytes), more than the memory limit " +
+                          describe_bytes(limits.max_memory_bytes));
+  }
+
   void check_memory() const {
-    std::string parts;
-    const int64_t bytes = run_bytes(1, &parts);
-    if (bytes > limits.max_memory_bytes) {
-      throw Error(ErrorCode::kInvalidModel, "one inference needs " + describe_bytes(bytes) + " (" +
-                                                parts + " bytes), more than the memory limit " +
-                                                describe_bytes(limits.max_memory_bytes));
-    }
+    const ChunkPlan chunks = chunk_plan(1);
+    check_run_bytes(1, chunks, chunk_scratch_bytes(chunks), ErrorCode::kInvalidModel,
+                    [] { return std::string("one inference"); });
   }
 
   std::mutex pool_mutex;
@@ -326,21 +340,14 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   if (is_quantized(in_value.dtype) && !input.scales) {
     throw Error(ErrorCode::kInvalidArgument, "quantized input has no per-sample scales");
   }
-  {
-    std::string parts;
-    const int64_t needed = run_bytes(batch, &parts);
-    if (needed > limits.max_memory_bytes) {
-      throw Error(ErrorCode::kInvalidArgument, "a batch of " + std::to_string(batch) + " needs " +
-                                                   describe_bytes(needed) + " (" + parts +
-                                                   " bytes), more than the memory limit " +
-                                                   describe_bytes(limits.max_memory_bytes));
-    }
-  }
+  const ChunkPlan chunks = chunk_plan(batch);
+  const size_t worker_scratch = chunk_scratch_bytes(chunks);
+  check_run_bytes(batch, chunks, worker_scratch, ErrorCode::kInvalidArgument,
+                  [batch] { return "a batch of " + std::to_string(batch); });
 
   auto start = Clock::now();
-  const ChunkPlan chunks = chunk_plan(batch);
   const auto chunk = static_cast<size_t>(chunks.chunk);
-  const size_t scratch = align_up(chunk_scratch_bytes(chunks));
+  const size_t scratch = align_up(worker_scratch);
   // Each worker: its chunk's arena, its scratch, then slack, since SIMD
   // kernels may read one vector past a tensor (never into another worker's
   // memory, which that worker may be writing).
