@@ -130,27 +130,29 @@ def basic_block(net, x, name, in_ch, out_ch, stride):
     return net.relu(net.add(y, shortcut, name + ".add"))
 
 
-def resnet18(net):
-    x = net.relu(net.conv("input", "conv1", 64, 3, 7, 2))
-    x = net.max_pool(x, "maxpool", 3, 2, 1)
-    in_ch = 64
-    for stage, width in enumerate([64, 128, 256, 512]):
-        for block in range(2):
+def residual_stages(net, x, widths, blocks):
+    """Stages of `blocks` basic blocks; the first block of every stage but the
+    first has stride 2. The input has widths[0] channels."""
+    in_ch = widths[0]
+    for stage, width in enumerate(widths):
+        for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
             x = basic_block(net, x, f"layer{stage + 1}.{block}", in_ch, width, stride)
             in_ch = width
+    return x
+
+
+def resnet18(net):
+    x = net.relu(net.conv("input", "conv1", 64, 3, 7, 2))
+    x = net.max_pool(x, "maxpool", 3, 2, 1)
+    x = residual_stages(net, x, [64, 128, 256, 512], 2)
     net.classifier(x, 512, 1000)
     return (3, 224, 224), 1000
 
 
 def resnet20(net):
     x = net.relu(net.conv("input", "conv1", 16, 3, 3))
-    in_ch = 16
-    for stage, width in enumerate([16, 32, 64]):
-        for block in range(3):
-            stride = 2 if stage > 0 and block == 0 else 1
-            x = basic_block(net, x, f"layer{stage + 1}.{block}", in_ch, width, stride)
-            in_ch = width
+    x = residual_stages(net, x, [16, 32, 64], 3)
     net.classifier(x, 64, 10)
     return (3, 32, 32), 10
 
