@@ -319,6 +319,11 @@ TEST_F(Cli, CalibrateRefusesBadCallsMissingDataAndNonFiniteValues) {
   expect_failure(sparq("calibrate " + path("overflowing_input.sparq") + out + " --data " +
                        path("bright-images-idx3-ubyte")),
                  4, "calibration sample 1 of");
+  // std 5e-39: the input stays finite (2e38) but the model's -2x overflows.
+  two_quantizer_model(5e-39f).save(path("overflowing_model.sparq"));
+  expect_failure(sparq("calibrate " + path("overflowing_model.sparq") + out + " --data " +
+                       path("bright-images-idx3-ubyte")),
+                 5, "the input of quantize node 'q_negated' holds a NaN or infinite value");
   EXPECT_FALSE(fs::exists(path("never.sparq")));
 }
 
