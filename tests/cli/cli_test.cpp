@@ -279,6 +279,16 @@ TEST_F(Cli, CalibrateOnRandomInputsWritesAStaticModelThatRuns) {
           .exit_code,
       0);
   EXPECT_EQ(read_file(path("random_static.sparq")), read_file(path("random_static2.sparq")));
+  // Backends agree bit for bit, so the reference and the chip model give the same file.
+  for (const char* backend : {"reference", "device,cpu"}) {
+    ASSERT_EQ(sparq("calibrate " + model + " -o " + path("random_static3.sparq") +
+                    " --random 12 --seed 3 --backend " + backend)
+                  .exit_code,
+              0)
+        << backend;
+    EXPECT_EQ(read_file(path("random_static.sparq")), read_file(path("random_static3.sparq")))
+        << backend;
+  }
   const Result eval = sparq("eval " + path("random_static.sparq") + " " +
                             path("tiny-images-idx3-ubyte") + " --json");
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
