@@ -25,11 +25,14 @@ struct PatternSharing {
   bool operator==(const PatternSharing&) const = default;
 };
 
-// f32 (or u8/s8) -> u8/s8 with a scale computed from the tensor itself at run
-// time: s = max(x) / qmax (signed: max|x| / 127), q = clamp(nearbyint(x / s)).
+// f32 (or u8/s8) -> u8/s8: q = clamp(nearbyint(x / s)). Dynamic (scale 0):
+// s is computed from each sample at run time, s = max(x) / qmax (signed:
+// max|x| / 127). Static (scale > 0): s = scale for every sample, calibrated
+// on data beforehand (sparq calibrate).
 struct QuantizeOp {
   int bits = 8;            // 8, or 4 (u4 activations stored one per byte)
   bool is_signed = false;  // s8 with qmax 127; requires bits == 8
+  float scale = 0.0f;      // 0: dynamic; otherwise the static scale
 };
 
 // u8/s8 -> f32: x = scale * q.

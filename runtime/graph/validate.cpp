@@ -34,13 +34,22 @@ std::string number(float v) {
   return out.str();
 }
 
+// The bounds of every scale in a model: weight scales and static activation scales.
+bool valid_scale(float v) {
+  return std::isfinite(v) && v >= kMinScale && v <= kMaxMagnitude;
+}
+
+// `what` names the number in the message ("weight_scales[3]", "static scale").
+[[noreturn]] void bad_scale(const Node& node, float v, const std::string& what) {
+  fail("node '" + node.name + "': " + what + " is " + number(v) +
+       "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
+       number(kMaxMagnitude));
+}
+
 void check_finite_positive(const Node& node, const std::vector<float>& v, const char* field) {
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i]) || v[i] < kMinScale || v[i] > kMaxMagnitude) {
-      fail("node '" + node.name + "': " + field + "[" + std::to_string(i) + "] is " + number(v[i]) +
-           "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
-           number(kMaxMagnitude));
-    }
+    if (!valid_scale(v[i]))
+      bad_scale(node, v[i], std::string(field) + "[" + std::to_string(i) + "]");
   }
 }
 
@@ -98,6 +107,10 @@ void check_node_data(const Node& node) {
       fail("node '" + node.name + "': clamp bounds [" + number(clamp->min) + ", " +
            number(clamp->max) + "] must not be NaN and min must not exceed max");
     }
+  } else if (const auto* quantize = std::get_if<QuantizeOp>(&node.op)) {
+    // 0 is the dynamic rule; a static scale obeys the bounds of every scale.
+    if (quantize->scale != 0.0f && !valid_scale(quantize->scale))
+      bad_scale(node, quantize->scale, "static scale");
   }
 }
 
