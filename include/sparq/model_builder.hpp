@@ -13,7 +13,11 @@ class ModelBuilder {
   // The single graph input, per-sample shape (e.g. {1, 28, 28}).
   ValueId input(const Shape& shape, DType dtype = DType::kF32, const std::string& name = "input");
 
+  // Dynamic quantization: each sample's scale from that sample.
   ValueId quantize(ValueId x, int bits = 8, bool is_signed = false, const std::string& name = "");
+  // Static quantization: `scale` (> 0, e.g. from sparq calibrate) for every sample.
+  ValueId quantize_static(ValueId x, float scale, int bits = 8, bool is_signed = false,
+                          const std::string& name = "");
   ValueId dequantize(ValueId x, const std::string& name = "");
   ValueId conv2d(ValueId x, Conv2dOp op, const std::string& name = "");
   ValueId sparse_conv3x3(ValueId x, SparseConv3x3Op op, const std::string& name = "");

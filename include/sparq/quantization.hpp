@@ -28,10 +28,15 @@ void fold_batchnorm(std::span<float> weights, std::vector<float>& bias, int out_
                     std::span<const float> gamma, std::span<const float> beta,
                     std::span<const float> mean, std::span<const float> var, float eps);
 
-// ---- activations (dynamic, per tensor and inference) ---------------------
+// ---- activations (per sample: dynamic, or a static calibrated scale) -----
 // Unsigned: qmax = 2^bits - 1, s = max(x) / qmax, s = 1 when max(x) <= 0.
 // Signed (bits must be 8): qmax = 127, s = max|x| / 127, s = 1 when all zero.
+// Non-finite values do not take part in max. A static quantizer uses a
+// scale fixed beforehand (activation_scale_from_max of the largest
+// activation_max seen on calibration data) with the same round-and-clamp.
 int activation_qmax(int bits, bool is_signed);
+// The number the scale maps to qmax: max(0, finite x) unsigned, max|finite x| signed.
+float activation_max(std::span<const float> x, bool is_signed);
 float activation_scale(std::span<const float> x, int bits, bool is_signed);
 float activation_scale_from_max(float max_value, int bits, bool is_signed);
 // q = clamp(nearbyint(x / s), 0 or -127, qmax), round half to even.

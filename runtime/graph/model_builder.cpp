@@ -28,6 +28,10 @@ ValueId ModelBuilder::add_node(OpAttrs op, std::vector<ValueId> inputs, const st
 ValueId ModelBuilder::quantize(ValueId x, int bits, bool is_signed, const std::string& name) {
   return add_node(QuantizeOp{bits, is_signed}, {x}, name);
 }
+ValueId ModelBuilder::quantize_static(ValueId x, float scale, int bits, bool is_signed,
+                                      const std::string& name) {
+  return add_node(QuantizeOp{bits, is_signed, scale}, {x}, name);
+}
 ValueId ModelBuilder::dequantize(ValueId x, const std::string& name) {
   return add_node(DequantizeOp{}, {x}, name);
 }

@@ -34,14 +34,18 @@ std::string number(float v) {
   return out.str();
 }
 
-void check_finite_positive(const Node& node, const std::vector<float>& v, const char* field) {
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i]) || v[i] < kMinScale || v[i] > kMaxMagnitude) {
-      fail("node '" + node.name + "': " + field + "[" + std::to_string(i) + "] is " + number(v[i]) +
-           "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
-           number(kMaxMagnitude));
-    }
+// `what` names the number in the message ("weight_scales[3]", "scale").
+void check_scale(const Node& node, float v, const std::string& what) {
+  if (!std::isfinite(v) || v < kMinScale || v > kMaxMagnitude) {
+    fail("node '" + node.name + "': " + what + " is " + number(v) +
+         "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
+         number(kMaxMagnitude));
   }
+}
+
+void check_finite_positive(const Node& node, const std::vector<float>& v, const char* field) {
+  for (size_t i = 0; i < v.size(); ++i)
+    check_scale(node, v[i], std::string(field) + "[" + std::to_string(i) + "]");
 }
 
 void check_bounded(const Node& node, std::span<const float> v, const char* field) {
@@ -119,6 +123,9 @@ void check_node_data(const Node& node) {
       fail("node '" + node.name + "': clamp bounds [" + number(clamp->min) + ", " +
            number(clamp->max) + "] must not be NaN and min must not exceed max");
     }
+  } else if (const auto* quantize = std::get_if<QuantizeOp>(&node.op)) {
+    // 0 is the dynamic rule; a static scale obeys the bounds of every scale.
+    if (quantize->scale != 0.0f) check_scale(node, quantize->scale, "static scale");
   }
 }
 

@@ -315,7 +315,7 @@ class Converter {
     switch (type) {
       case fb::Op::QuantizeOp: {
         const auto* a = n.op_as_QuantizeOp();
-        return QuantizeOp{a->bits(), a->is_signed()};
+        return QuantizeOp{a->bits(), a->is_signed(), a->scale()};
       }
       case fb::Op::DequantizeOp:
         return DequantizeOp{};

@@ -82,7 +82,7 @@ class Writer {
   }
 
   fbs::Offset<void> op(const QuantizeOp& op) {
-    return fb::CreateQuantizeOp(fbb_, op.bits, op.is_signed).Union();
+    return fb::CreateQuantizeOp(fbb_, op.bits, op.is_signed, op.scale).Union();
   }
   fbs::Offset<void> op(const DequantizeOp&) { return fb::CreateDequantizeOp(fbb_).Union(); }
   fbs::Offset<void> op(const Conv2dOp& op) {

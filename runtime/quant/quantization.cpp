@@ -124,12 +124,16 @@ float activation_scale_from_max(float max_value, int bits, bool is_signed) {
   return scale_from_max(max_value, activation_qmax(bits, is_signed));
 }
 
-float activation_scale(std::span<const float> x, int bits, bool is_signed) {
+float activation_max(std::span<const float> x, bool is_signed) {
   // Non-finite values do not set the scale (one inf would flush every other
   // value to zero); when quantized they saturate (inf) or become 0 (NaN).
   kernels::SampleRange range;
   kernels::scalar_rule::fold_range(x.data(), x.size(), range);
-  return activation_scale_from_max(kernels::scale_max(range, is_signed), bits, is_signed);
+  return kernels::scale_max(range, is_signed);
+}
+
+float activation_scale(std::span<const float> x, int bits, bool is_signed) {
+  return activation_scale_from_max(activation_max(x, is_signed), bits, is_signed);
 }
 
 void quantize_activations_u8(std::span<const float> x, float scale, int bits,

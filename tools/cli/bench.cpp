@@ -12,6 +12,7 @@
 #include "tools/cli/chip_figures.hpp"
 #include "tools/cli/cli_common.hpp"
 #include "tools/cli/commands.hpp"
+#include "tools/cli/inputs.hpp"
 #include "tools/cli/json_text.hpp"
 #include "tools/cli/table.hpp"
 #include "tools/cli/timing.hpp"
@@ -75,16 +76,10 @@ std::vector<int> parse_threads(const std::string& text) {
   return out;
 }
 
-Tensor random_input(const Model& model, int64_t batch) {
-  if (model.input().dtype != DType::kF32) {
-    throw Error(ErrorCode::kUnsupported, "bench feeds f32 inputs; this model takes " +
-                                             std::string(to_string(model.input().dtype)));
-  }
-  Tensor t(model.input().shape.with_batch(batch), DType::kF32);
+// Every run feeds the same data: the inputs of seed 1.
+Tensor bench_input(const Model& model, int64_t batch) {
   std::mt19937 gen(1);
-  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-  for (float& v : t.span<float>()) v = dist(gen);
-  return t;
+  return random_input(model, batch, gen);
 }
 
 // Runs until both limits are met (at least `min_runs` and `min_seconds`).
@@ -114,7 +109,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::stri
   result.batch = options.batch;
   result.batch_chunk = session.batch_chunk(options.batch);
   if (options.latency) {
-    const Tensor single = random_input(*model, 1);
+    const Tensor single = bench_input(*model, 1);
     bool warm = false;  // the warm-up run's layer times are left out
     result.latency_runs = repeat(
         [&] {
@@ -141,7 +136,7 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::stri
     result.latency = summarize(result.latency_runs);
   }
   if (options.throughput) {
-    const Tensor batch = random_input(*model, options.batch);
+    const Tensor batch = bench_input(*model, options.batch);
     result.throughput_runs =
         repeat([&] { session.run(batch); }, options.batch_min_runs, options.min_seconds);
     result.throughput = summarize(result.throughput_runs);

@@ -45,6 +45,17 @@ Tensor load_raw_tensor(const Model& model, const std::string& path) {
   return tensor;
 }
 
+Tensor random_input(const Model& model, int64_t batch, std::mt19937& gen) {
+  if (model.input().dtype != DType::kF32) {
+    throw Error(ErrorCode::kUnsupported, "random inputs are f32; this model takes " +
+                                             std::string(to_string(model.input().dtype)));
+  }
+  Tensor t(model.input().shape.with_batch(batch), DType::kF32);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : t.span<float>()) v = dist(gen);
+  return t;
+}
+
 Tensor load_image_batch(const Model& model, const std::vector<std::string>& paths) {
   const Preprocessing preprocessing = image_preprocessing(model);
   const auto batch = static_cast<int64_t>(paths.size());
@@ -66,25 +77,36 @@ std::string existing(const fs::path& base) {
   return {};
 }
 
+std::string split_prefix(const std::string& split) {
+  if (split != "test" && split != "train") {
+    throw UsageError("--split must be 'test' or 'train', not '" + split + "'");
+  }
+  return split == "test" ? "t10k" : "train";
+}
+
 }  // namespace
+
+std::string dataset_images_path(const std::string& path, const std::string& split) {
+  if (fs::is_directory(path)) {
+    const std::string prefix = split_prefix(split);
+    std::string images = existing(fs::path(path) / (prefix + "-images-idx3-ubyte"));
+    if (images.empty()) {
+      throw Error(ErrorCode::kIo,
+                  "dataset folder '" + path + "' has no " + prefix + "-images-idx3-ubyte[.gz]");
+    }
+    return images;
+  }
+  if (!fs::exists(path)) throw Error(ErrorCode::kIo, "dataset '" + path + "' does not exist");
+  return path;
+}
 
 Dataset load_dataset(const std::string& path, const std::string& labels_path,
                      const std::string& split, int classes) {
   Dataset dataset;
+  dataset.images_path = dataset_images_path(path, split);
   if (fs::is_directory(path)) {
-    if (split != "test" && split != "train") {
-      throw UsageError("--split must be 'test' or 'train', not '" + split + "'");
-    }
-    const std::string prefix = split == "test" ? "t10k" : "train";
-    dataset.images_path = existing(fs::path(path) / (prefix + "-images-idx3-ubyte"));
-    if (dataset.images_path.empty()) {
-      throw Error(ErrorCode::kIo,
-                  "dataset folder '" + path + "' has no " + prefix + "-images-idx3-ubyte[.gz]");
-    }
-    dataset.labels_path = existing(fs::path(path) / (prefix + "-labels-idx1-ubyte"));
+    dataset.labels_path = existing(fs::path(path) / (split_prefix(split) + "-labels-idx1-ubyte"));
   } else {
-    dataset.images_path = path;
-    if (!fs::exists(path)) throw Error(ErrorCode::kIo, "dataset '" + path + "' does not exist");
     const fs::path p(path);
     std::string name = p.filename().string();
     if (const size_t at = name.find("images-idx3"); at != std::string::npos) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,22 @@ Tensor load_raw_tensor(const Model& model, const std::string& path);
 // Decodes and preprocesses the images into one batch [N, C, H, W].
 Tensor load_image_batch(const Model& model, const std::vector<std::string>& paths);
 
+// `batch` samples of the model input, each value uniform in [0, 1) drawn from
+// `gen` (bench's inputs, and calibrate's --random); the model must take f32.
+Tensor random_input(const Model& model, int64_t batch, std::mt19937& gen);
+
 struct Dataset {
   std::string images_path;
   std::string labels_path;
   IdxImages images;
   std::vector<uint8_t> labels;
 };
+
+// The idx3 image file `path` names: `path` itself, or in a folder the file
+// `<split>-images-idx3-ubyte[.gz]` (split "test" -> "t10k", "train" ->
+// "train"). Throws Error(kIo) when it does not exist, UsageError for an
+// unknown split.
+std::string dataset_images_path(const std::string& path, const std::string& split);
 
 // `path` is an idx3 image file (labels beside it, with "images-idx3" in the
 // name replaced by "labels-idx1", unless `labels_path` is given) or a folder

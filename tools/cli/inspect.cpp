@@ -57,6 +57,7 @@ nlohmann::json to_json(const Model& model, const std::vector<LayerSummary>& laye
          {"dense_macs", s.macs.dense},
          {"actual_macs", s.macs.actual},
          {"quantization", s.quantization},
+         {"activation_scale", s.activation_scale},
          {"cpu_kernel", s.cpu_kernel},
          {"predicted_speedup", s.predicted_speedup},
          {"speedup_upper_bound",

@@ -1,6 +1,8 @@
 #include "tools/cli/layer_summary.hpp"
 
 #include <algorithm>
+#include <iomanip>
+#include <sstream>
 #include <variant>
 
 #include "tools/cli/predicted_speedup.hpp"
@@ -10,6 +12,13 @@ namespace {
 
 std::string activation_dtype(const Graph& graph, const Node& node) {
   return node.inputs.empty() ? "-" : to_string(graph.value(node.inputs[0]).dtype);
+}
+
+// Six significant digits: enough to tell calibrated scales apart in a table.
+std::string scale_text(float scale) {
+  std::ostringstream out;
+  out << std::setprecision(6) << scale;
+  return out.str();
 }
 
 void describe_weights(const Graph& graph, const Node& node, LayerSummary& s) {
@@ -32,8 +41,10 @@ void describe_weights(const Graph& graph, const Node& node, LayerSummary& s) {
                                : std::string(to_string(op.weights.dtype())) + " w/channel, " +
                                      activation_dtype(graph, node) + " act";
         } else if constexpr (std::is_same_v<Op, QuantizeOp>) {
-          s.quantization = std::string("dynamic ") + (op.is_signed ? "s" : "u") +
-                           std::to_string(op.bits) + " per sample";
+          const std::string format = (op.is_signed ? "s" : "u") + std::to_string(op.bits);
+          s.activation_scale = op.scale;
+          s.quantization = op.scale > 0.0f ? "static " + format + " s=" + scale_text(op.scale)
+                                           : "dynamic " + format + " per sample";
         } else if constexpr (std::is_same_v<Op, DequantizeOp>) {
           s.quantization = "to f32";
         } else {

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add_run_command(app);
   add_classify_command(app);
   add_eval_command(app);
+  add_calibrate_command(app);
   add_bench_command(app);
   add_simulate_command(app);
   add_sweep_command(app);

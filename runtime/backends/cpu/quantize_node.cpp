@@ -1,8 +1,8 @@
-// Dynamic quantization on the CPU, per sample: the range of the input from a
-// parallel pass over fixed chunks (max and min are exact and order-free, so
-// chunking cannot change them); the scale from
-// sparq::activation_scale_from_max (the contract's one definition); then a
-// parallel quantize pass.
+// Quantization on the CPU, per sample. Dynamic: the range of the input from
+// a parallel pass over fixed chunks (max and min are exact and order-free, so
+// chunking cannot change them) and the scale from
+// sparq::activation_scale_from_max (the contract's one definition). Static:
+// the node's calibrated scale, no range pass. Then a parallel quantize pass.
 #include <algorithm>
 #include <vector>
 
@@ -27,8 +27,8 @@ class QuantizeNode : public CompiledNode {
         kernels_(kernels::quantize_kernels(kernels::active_isa())) {}
 
   std::string kernel_name() const override {
-    return kernel_label(op_.is_signed ? "quantize_s8" : "quantize_u" + std::to_string(op_.bits),
-                        kernels_.isa);
+    const std::string format = op_.is_signed ? "s8" : "u" + std::to_string(op_.bits);
+    return kernel_label("quantize_" + format + (op_.scale > 0.0f ? "_static" : ""), kernels_.isa);
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -43,22 +43,10 @@ class QuantizeNode : public CompiledNode {
       return std::pair{first, static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first))};
     };
 
-    std::vector<kernels::SampleRange> chunk_ranges(static_cast<size_t>(batch * chunks));
-    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
-      for (int64_t index = begin; index < end; ++index) {
-        const auto [first, count] = chunk_extent(index);
-        kernels_.fold_range(x + first, count, chunk_ranges[static_cast<size_t>(index)]);
-      }
-    });
-    for (int64_t n = 0; n < batch; ++n) {
-      kernels::SampleRange range;
-      for (int64_t c = 0; c < chunks; ++c) {
-        const kernels::SampleRange& part = chunk_ranges[static_cast<size_t>(n * chunks + c)];
-        range.max = std::max(range.max, part.max);
-        range.min = std::min(range.min, part.min);
-      }
-      output.scales[n] = activation_scale_from_max(kernels::scale_max(range, op_.is_signed),
-                                                   op_.bits, op_.is_signed);
+    if (op_.scale > 0.0f) {
+      std::fill_n(output.scales, batch, op_.scale);
+    } else {
+      dynamic_scales(x, batch, chunks, chunk_extent, output.scales, ctx);
     }
     parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
       for (int64_t index = begin; index < end; ++index) {
@@ -74,6 +62,30 @@ class QuantizeNode : public CompiledNode {
   }
 
  private:
+  // The dynamic rule: each sample's scale from its range.
+  template <typename ChunkExtent>
+  void dynamic_scales(const float* x, int64_t batch, int64_t chunks,
+                      const ChunkExtent& chunk_extent, float* scales,
+                      const ExecContext& ctx) const {
+    std::vector<kernels::SampleRange> chunk_ranges(static_cast<size_t>(batch * chunks));
+    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) {
+        const auto [first, count] = chunk_extent(index);
+        kernels_.fold_range(x + first, count, chunk_ranges[static_cast<size_t>(index)]);
+      }
+    });
+    for (int64_t n = 0; n < batch; ++n) {
+      kernels::SampleRange range;
+      for (int64_t c = 0; c < chunks; ++c) {
+        const kernels::SampleRange& part = chunk_ranges[static_cast<size_t>(n * chunks + c)];
+        range.max = std::max(range.max, part.max);
+        range.min = std::min(range.min, part.min);
+      }
+      scales[n] = activation_scale_from_max(kernels::scale_max(range, op_.is_signed), op_.bits,
+                                            op_.is_signed);
+    }
+  }
+
   std::string name_;
   QuantizeOp op_;
   ValueLayout input_, output_;

@@ -107,10 +107,11 @@ ConvShape conv_geometry(const Graph& graph, const GraphIndex& index, const Node&
 // Element operations of the post-processing unit, per sample.
 int64_t vector_work(const Graph& graph, const Node& node) {
   const int64_t out = graph.value(node.output).shape.elements();
-  if (std::holds_alternative<QuantizeOp>(node.op)) {
+  if (const auto* quantize = std::get_if<QuantizeOp>(&node.op)) {
     // Dynamic quantization reads the tensor twice: once for its maximum,
-    // once to scale and round.
-    return 2 * graph.value(node.inputs[0]).shape.elements();
+    // once to scale and round. A static scale needs only the second pass.
+    const int64_t passes = quantize->scale > 0.0f ? 1 : 2;
+    return passes * graph.value(node.inputs[0]).shape.elements();
   }
   if (const auto* pool = std::get_if<Pool2dOp>(&node.op)) {
     return saturating_mul({out, pool->kernel_h, pool->kernel_w});

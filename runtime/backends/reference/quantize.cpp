@@ -1,6 +1,7 @@
-// The boundaries of the numerics contract. Quantize computes each sample's
-// scale from that sample alone (dynamic quantization) and writes it to
-// output.scales; dequantize multiplies back: x = scale * q.
+// The boundaries of the numerics contract. Quantize takes each sample's
+// scale from that sample alone (dynamic quantization) or from the node
+// (static: the calibrated scale) and writes it to output.scales; dequantize
+// multiplies back: x = scale * q.
 #include <span>
 
 #include "runtime/backends/reference/reference_common.hpp"
@@ -25,7 +26,8 @@ class QuantizeNode : public CompiledNode {
     for (int64_t n = 0; n < batch; ++n) {
       const auto offset = static_cast<size_t>(n) * sample_size;
       std::span<const float> x(inputs[0].as<float>() + offset, sample_size);
-      const float scale = activation_scale(x, op_.bits, op_.is_signed);
+      const float scale =
+          op_.scale > 0.0f ? op_.scale : activation_scale(x, op_.bits, op_.is_signed);
       output.scales[n] = scale;
       if (op_.is_signed) {
         quantize_activations_s8(x, scale, {output.as<int8_t>() + offset, sample_size});
@@ -36,8 +38,8 @@ class QuantizeNode : public CompiledNode {
   }
 
   std::string kernel_name() const override {
-    return op_.is_signed ? "reference_quantize_s8"
-                         : "reference_quantize_u" + std::to_string(op_.bits);
+    const std::string format = op_.is_signed ? "s8" : "u" + std::to_string(op_.bits);
+    return "reference_quantize_" + format + (op_.scale > 0.0f ? "_static" : "");
   }
 
  private:
