@@ -81,7 +81,7 @@ void check_output_quantization(const Node& node, const OutputQuantization& q, bo
     fail("node '" + node.name +
          "': output_quantization needs a quantized-mode layer (integer weights)");
   }
-  check_finite_positive(node, {q.scale}, "output_quantization.scale");
+  check_scale(node, q.scale, "output_quantization.scale");
   if (q.bits != 8 && q.bits != 4) {
     fail("node '" + node.name + "': output_quantization.bits must be 8 or 4, is " +
          std::to_string(q.bits));
