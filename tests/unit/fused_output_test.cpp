@@ -12,7 +12,8 @@
 // - the pass folds exactly the single-reader, non-output, static,
 //   quantized-mode cases, and a session gives the same bytes with it on or
 //   off on a small residual network;
-// - validation refuses fused attributes no quantize op could hold.
+// - validation refuses fused attributes no quantize op could hold, in memory
+//   and in a model file, and a folded graph survives a file round trip.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -27,6 +28,7 @@
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
+#include "runtime/model/model_format.hpp"
 #include "sparq/sparq.hpp"
 #include "tests/support/larger_arena.hpp"
 #include "tests/support/node_runner.hpp"
@@ -618,6 +620,72 @@ TEST(FusedOutputValidation, RefusesWhatNoQuantizeOpCouldHold) {
   Conv2dOp float_mode = small_conv(4, 4, DType::kF32, 3);
   float_mode.output_quantization.scale = 0.1f;
   expect_refused(float_mode, DType::kF32, "quantized-mode");
+}
+
+// ---- the model file -------------------------------------------------------
+
+TEST(FusedOutputModelFile, AFoldedGraphRoundTrips) {
+  const auto model = residual_network();
+  const Graph folded = fold_static_quantize(model->graph());
+  const Model saved(folded, model->metadata());
+  const auto loaded = Model::from_bytes(saved.to_bytes());
+  int fused = 0;
+  ASSERT_EQ(loaded->graph().nodes.size(), folded.nodes.size());
+  for (size_t i = 0; i < folded.nodes.size(); ++i) {
+    const Node& want = folded.nodes[i];
+    const Node& got = loaded->graph().nodes[i];
+    EXPECT_EQ(got.name, want.name);
+    if (std::holds_alternative<Conv2dOp>(want.op) ||
+        std::holds_alternative<SparseConv3x3Op>(want.op)) {
+      EXPECT_EQ(fused_of(got), fused_of(want)) << want.name;
+      fused += fused_of(want).enabled() ? 1 : 0;
+    }
+    EXPECT_EQ(loaded->graph().value(got.output).dtype, folded.value(want.output).dtype);
+  }
+  EXPECT_EQ(fused, 4);
+  // The loaded model runs as the folded graph did.
+  std::mt19937 gen = testing::rng(5);
+  const Tensor input = testing::random_f32(gen, Shape{2, 3, 12, 12}, -1.0f, 1.0f);
+  SessionOptions options;
+  options.backends = {"reference"};
+  EXPECT_TRUE(testing::bit_equal(Session(loaded, options).run(input).at(0),
+                                 Session(model, options).run(input).at(0)));
+}
+
+// A file holding a fused attribute no quantize op could hold is refused,
+// naming the node.
+TEST(FusedOutputModelFile, BadValuesAreRefusedNamingTheNode) {
+  struct Bad {
+    OutputQuantization q;
+    const char* needle;
+  };
+  const Bad cases[] = {{{-0.1f, 8, false}, "output_quantization.scale"},
+                       {{std::nanf(""), 8, false}, "output_quantization.scale"},
+                       {{1e30f, 8, false}, "output_quantization.scale"},
+                       {{0.1f, 3, false}, "bits"},
+                       {{0.1f, 4, true}, "8-bit"}};
+  for (const Bad& bad : cases) {
+    const auto model = residual_network();
+    Graph graph = fold_static_quantize(model->graph());
+    for (Node& node : graph.nodes) {
+      if (auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
+        if (!sparse->output_quantization.enabled()) continue;
+        sparse->output_quantization = bad.q;
+        // The declared value as the attribute says, so the attribute is what is refused.
+        graph.values[static_cast<size_t>(node.output)].dtype = fused_dtype(bad.q);
+      }
+    }
+    const std::vector<uint8_t> bytes = model_format::write_model(graph, model->metadata());
+    try {
+      Model::from_bytes(bytes);
+      ADD_FAILURE() << "loaded a file with " << bad.needle << " bad";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << what;
+      EXPECT_NE(what.find("block_conv1"), std::string::npos) << what;
+      EXPECT_NE(what.find(bad.needle), std::string::npos) << what;
+    }
+  }
 }
 
 }  // namespace
