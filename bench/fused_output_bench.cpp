@@ -27,10 +27,8 @@ struct Layer {
   int size;
 };
 
-constexpr Layer kLayers[] = {{"r18_64x56", 64, 56},
-                             {"r18_128x28", 128, 28},
-                             {"r18_256x14", 256, 14},
-                             {"r20_16x32", 16, 32}};
+constexpr Layer kLayers[] = {
+    {"r18_64x56", 64, 56}, {"r18_128x28", 128, 28}, {"r18_256x14", 256, 14}, {"r20_16x32", 16, 32}};
 
 // Random N-of-9 taps (values -7..7, never 0): shared per 16 out x 4 in
 // groups, or chosen per kernel.
@@ -53,7 +51,8 @@ std::vector<uint8_t> random_taps(std::mt19937& gen, int channels, int density, b
       if (shared && (o % 16 != 0 || i % 4 != 0)) {
         const size_t leader = (static_cast<size_t>(o / 16 * 16) * channels + i / 4 * 4) * density;
         for (int t = 0; t < density; ++t) {
-          taps[first + t] = static_cast<uint8_t>((taps[leader + t] & 0xF0) | (taps[first + t] & 0xF));
+          taps[first + t] =
+              static_cast<uint8_t>((taps[leader + t] & 0xF0) | (taps[first + t] & 0xF));
         }
       }
     }
@@ -125,8 +124,8 @@ int main(int argc, char** argv) {
          {std::tuple{"sparse_k9", 9, false}, std::tuple{"sparse_k1_shared", 1, false},
           std::tuple{"dense_s8", 9, true}}) {
       for (const bool fused : {false, true}) {
-        const std::string name = std::string(l.name) + "/" + kind + "/" +
-                                 (fused ? "fused_u8" : "f32_then_quantize");
+        const std::string name =
+            std::string(l.name) + "/" + kind + "/" + (fused ? "fused_u8" : "f32_then_quantize");
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
           run_layer(s, l, density, dense, fused);
         })->Unit(benchmark::kMicrosecond);
