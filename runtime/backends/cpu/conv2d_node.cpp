@@ -153,16 +153,15 @@ class Conv2dNode : public CompiledNode {
   }
 
  private:
-  // The fused static quantize of f32 values src[0, count) into element
-  // `at` of the u8/s8 output: the quantize kernels' rule.
-  void quantize_values(const float* src, int64_t count, const TensorView& output,
-                       int64_t at) const {
+  // The fused static quantize of f32 values src[0, count) into bytes
+  // dst[0, count): the quantize kernels' rule.
+  void quantize_row(const float* src, int64_t count, uint8_t* dst) const {
     const OutputQuantization& q = op_.output_quantization;
     const auto n = static_cast<size_t>(count);
     if (q.is_signed) {
-      quantize_.to_s8(src, n, q.scale, output.as<int8_t>() + at);
+      quantize_.to_s8(src, n, q.scale, reinterpret_cast<int8_t*>(dst));
     } else {
-      quantize_.to_u8(src, n, q.scale, qmax_, output.as<uint8_t>() + at);
+      quantize_.to_u8(src, n, q.scale, qmax_, dst);
     }
   }
 
@@ -187,9 +186,10 @@ class Conv2dNode : public CompiledNode {
   struct Run {
     int64_t dst, src, length;  // output pixel, tile pixel, count
   };
+  // Staging, the runs, then (fused) one row of quantized bytes.
   size_t tile_staging_bytes() const {
     return static_cast<size_t>(kOutBlock * tile_) * sizeof(float) +
-           static_cast<size_t>(tile_ + 1) * sizeof(Run);
+           static_cast<size_t>(tile_ + 1) * sizeof(Run) + (fused_ ? static_cast<size_t>(tile_) : 0);
   }
 
   int64_t group_buffer_bytes() const {
@@ -238,6 +238,7 @@ class Conv2dNode : public CompiledNode {
           float* const staging = reinterpret_cast<float*>(own);
           Run* const runs =
               reinterpret_cast<Run*>(own + static_cast<size_t>(kOutBlock * tile_) * sizeof(float));
+          auto* const row_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
           int64_t run_count = 0;
           for (int64_t index = begin; index < end; ++index) {
             const int64_t t = index % tiles;
@@ -298,9 +299,13 @@ class Conv2dNode : public CompiledNode {
             for (int64_t r = 0; r < rows; ++r) {
               const float* src = staging + r * tile_;
               if (fused_) {
+                // The row's pixels in one quantize call (whole vectors: the
+                // runs are as short as a 7-pixel plane row), then the runs.
+                quantize_row(src, last - first, row_bytes);
+                auto* plane = static_cast<uint8_t*>(output.data) + block_at + r * out_plane;
                 for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
-                  quantize_values(src + run.src, run.length, output,
-                                  block_at + r * out_plane + run.dst);
+                  std::memcpy(plane + run.dst, row_bytes + run.src,
+                              static_cast<size_t>(run.length));
                 }
                 continue;
               }
@@ -346,7 +351,9 @@ class Conv2dNode : public CompiledNode {
             } else {
               depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
             }
-            if (fused_) quantize_values(out, out_plane, output, plane * out_plane);
+            if (fused_) {
+              quantize_row(out, out_plane, static_cast<uint8_t*>(output.data) + plane * out_plane);
+            }
           }
         });
   }
