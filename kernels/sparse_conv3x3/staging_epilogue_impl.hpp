@@ -17,6 +17,7 @@
 #include "kernels/quantize/quantize_scalar_rule.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #if defined(__AVX2__)
+#include "kernels/common/activation_simd.hpp"
 #include "kernels/quantize/quantize_impl.hpp"
 #endif
 
@@ -264,9 +265,9 @@ struct QuantizeBounds {
 };
 #endif
 
-// epilogue_run with the fused static quantize: on AVX-512 each vector of y
-// goes straight through the quantize kernel's round_clamp; elsewhere through
-// an L1 chunk and the ISA's quantize kernel.
+// epilogue_run with the fused static quantize: on AVX-512 and AVX2 each
+// vector of y goes straight through the quantize kernel's round_clamp; the
+// scalar path goes through an L1 chunk and the scalar rule.
 template <Activation A, typename Acc>
 void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bias,
                             const EpilogueOutput& out, uint8_t* dst) {
@@ -282,6 +283,35 @@ void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bi
       x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
     }
     bounds.store(epilogue_vector<A>(x, s, b), m, dst + j);
+  }
+#elif defined(__AVX2__)
+  // 8 lanes in registers (the same FMA, activation and quantize kernel
+  // round_clamp as the other paths); the tail under a load mask, its bytes
+  // copied out, so no lane runs the scalar rule (short row segments would
+  // spend most of their time there).
+  using Batch = xsimd::batch<float, ArchAvx2>;
+  const Batch s(scale), b(bias), qs(out.quantize_scale);
+  const Batch lowest(out.is_signed ? -127.0f : 0.0f);
+  const Batch highest(out.is_signed ? 127.0f : static_cast<float>(out.qmax));
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t j = 0; j < count; j += 8) {
+    const int64_t n = std::min<int64_t>(8, count - j);
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), lane);
+    Batch x;
+    if constexpr (std::is_same_v<Acc, float>) {
+      x = _mm256_maskload_ps(acc + j, m);
+    } else {
+      x = _mm256_cvtepi32_ps(_mm256_maskload_epi32(reinterpret_cast<const int*>(acc + j), m));
+    }
+    const Batch y = apply_activation(fused_multiply_add(x, s, b), A);
+    const auto q = Quantize<ArchAvx2>::round_clamp(y, qs, lowest, highest);
+    if (n == 8) {
+      store_low_bytes(q, dst + j);
+    } else {
+      alignas(8) uint8_t bytes[8];
+      store_low_bytes(q, bytes);
+      std::memcpy(dst + j, bytes, static_cast<size_t>(n));
+    }
   }
 #else
   alignas(64) float y[kQuantizeChunk];
