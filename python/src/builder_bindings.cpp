@@ -94,11 +94,15 @@ void bind_builder(py::module_& m) {
           "The single graph input; per-sample shape, e.g. [1, 28, 28].")
       .def(
           "quantize",
-          [](ModelBuilder& b, ValueId x, int bits, bool is_signed, const std::string& name) {
-            return b.quantize(x, bits, is_signed, name);
+          [](ModelBuilder& b, ValueId x, int bits, bool is_signed, const std::string& name,
+             float scale) {
+            return scale == 0.0f ? b.quantize(x, bits, is_signed, name)
+                                 : b.quantize_static(x, scale, bits, is_signed, name);
           },
           py::arg("x"), py::arg("bits") = 8, py::arg("signed") = false, py::arg("name") = "",
-          "Dynamic quantization to u8 (bits 8 or 4) or s8 (signed, bits 8).")
+          py::arg("scale") = 0.0f,
+          "Quantization to u8 (bits 8 or 4) or s8 (signed, bits 8); scale 0: dynamic (each "
+          "sample's scale from its maximum), > 0: that static scale for every sample.")
       .def("dequantize", &ModelBuilder::dequantize, py::arg("x"), py::arg("name") = "")
       .def(
           "conv2d",

@@ -49,6 +49,7 @@ py::list inspect_layers(const Model& model) {
     d["dense_macs"] = s.macs.dense;
     d["actual_macs"] = s.macs.actual;
     d["quantization"] = s.quantization;
+    d["activation_scale"] = s.activation_scale;
     d["cpu_kernel"] = s.cpu_kernel;
     d["predicted_speedup"] = s.predicted_speedup;
     d["speedup_upper_bound"] =

@@ -114,6 +114,28 @@ def test_a_model_built_from_numpy_weights_computes_the_numerics_contract():
     assert a.tobytes() == b2.tobytes()
 
 
+def test_static_quantize_uses_its_scale_for_every_sample():
+    b = sparq.ModelBuilder()
+    x = b.input([6])
+    b.mark_output(b.dequantize(b.quantize(x, bits=8, scale=0.5, name="q")))
+    model = b.build(name="static", labels=[])
+    assert model.inspect()[0]["quantization"] == "static u8 s=0.5"
+    assert model.inspect()[0]["activation_scale"] == 0.5
+    # By hand: x / 0.5, rounded half to even, clamped to 0..255, times 0.5.
+    inputs = np.array([[0.25, 0.75, 1.25, 300.0, -1.0, 3.0],
+                       [0.01, 0.01, 0.01, 0.01, 0.01, 0.01]], np.float32)
+    expected = np.array([[0.0, 1.0, 1.0, 127.5, 0.0, 3.0], [0.0] * 6], np.float32)
+    for backends in (["reference"], ["cpu", "reference"]):
+        (out,) = sparq.Session(model, backends=backends, threads=1).run(inputs)
+        np.testing.assert_array_equal(out, expected)
+    again = sparq.Model.from_bytes(model.to_bytes())
+    assert again.inspect()[0]["activation_scale"] == 0.5
+    with pytest.raises(sparq.InvalidModelError, match="node 'q': static scale is -1"):
+        b2 = sparq.ModelBuilder()
+        b2.mark_output(b2.quantize(b2.input([6]), scale=-1.0, name="q"))
+        b2.build(name="bad", labels=[])
+
+
 def test_float_layers_and_preprocessing_metadata():
     b = sparq.ModelBuilder()
     x = b.input([2, 4, 4])

@@ -34,18 +34,23 @@ std::string number(float v) {
   return out.str();
 }
 
-// `what` names the number in the message ("weight_scales[3]", "scale").
-void check_scale(const Node& node, float v, const std::string& what) {
-  if (!std::isfinite(v) || v < kMinScale || v > kMaxMagnitude) {
-    fail("node '" + node.name + "': " + what + " is " + number(v) +
-         "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
-         number(kMaxMagnitude));
-  }
+// The bounds of every scale in a model: weight scales and static activation scales.
+bool valid_scale(float v) {
+  return std::isfinite(v) && v >= kMinScale && v <= kMaxMagnitude;
+}
+
+// `what` names the number in the message ("weight_scales[3]", "static scale").
+[[noreturn]] void bad_scale(const Node& node, float v, const std::string& what) {
+  fail("node '" + node.name + "': " + what + " is " + number(v) +
+       "; a scale must be finite, positive, at least " + number(kMinScale) + " and at most " +
+       number(kMaxMagnitude));
 }
 
 void check_finite_positive(const Node& node, const std::vector<float>& v, const char* field) {
-  for (size_t i = 0; i < v.size(); ++i)
-    check_scale(node, v[i], std::string(field) + "[" + std::to_string(i) + "]");
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!valid_scale(v[i]))
+      bad_scale(node, v[i], std::string(field) + "[" + std::to_string(i) + "]");
+  }
 }
 
 void check_bounded(const Node& node, std::span<const float> v, const char* field) {
@@ -125,7 +130,8 @@ void check_node_data(const Node& node) {
     }
   } else if (const auto* quantize = std::get_if<QuantizeOp>(&node.op)) {
     // 0 is the dynamic rule; a static scale obeys the bounds of every scale.
-    if (quantize->scale != 0.0f) check_scale(node, quantize->scale, "static scale");
+    if (quantize->scale != 0.0f && !valid_scale(quantize->scale))
+      bad_scale(node, quantize->scale, "static scale");
   }
 }
 

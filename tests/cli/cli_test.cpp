@@ -133,15 +133,16 @@ void expect_failure(const Result& r, int exit_code, const std::string& fragment)
 TEST_F(Cli, HelpListsEverySubcommandAndTheExitCodes) {
   const Result r = sparq("--help");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* command : {"inspect", "run", "classify", "eval", "bench", "simulate", "sweep",
-                              "train", "prune", "study"}) {
+  for (const char* command : {"inspect", "run", "classify", "eval", "calibrate", "bench",
+                              "simulate", "sweep", "train", "prune", "study"}) {
     EXPECT_TRUE(contains(r.out, command)) << command;
   }
   EXPECT_TRUE(contains(r.out, "Exit codes: 0 ok"));
 }
 
 TEST_F(Cli, EverySubcommandHasHelp) {
-  for (const char* command : {"inspect", "run", "classify", "eval", "bench", "simulate", "sweep"}) {
+  for (const char* command :
+       {"inspect", "run", "classify", "eval", "calibrate", "bench", "simulate", "sweep"}) {
     const Result r = sparq(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
     EXPECT_TRUE(contains(r.out, "Usage:")) << command;
@@ -162,6 +163,178 @@ TEST_F(Cli, UsageMistakesExitWithTwo) {
                  2, "unknown backend 'warp-drive'");
   expect_failure(sparq("bench " + classifier() + " --threads none"), 2, "'none' is not a positive");
   expect_failure(sparq("simulate " + classifier() + " --point turbo"), 2, "--point");
+}
+
+// ---- calibrate -----------------------------------------------------------------
+
+// An idx3 file of 4x4 images, pixel (i) of image n = pixels[n][i].
+void write_tiny_idx(const fs::path& path, const std::vector<std::vector<uint8_t>>& images) {
+  std::vector<uint8_t> bytes;
+  auto be32 = [&](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) bytes.push_back(static_cast<uint8_t>(v >> s));
+  };
+  be32(0x803);
+  be32(static_cast<uint32_t>(images.size()));
+  be32(4);
+  be32(4);
+  for (const auto& image : images) bytes.insert(bytes.end(), image.begin(), image.end());
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+}
+
+// 1x4x4 image (x = pixel / 255) -> quantize u8 'q_image' -> dequantize, and
+// x -> x * -2 -> quantize s8 'q_negated' -> dequantize: the first quantizer
+// reads the graph input itself, the second a node's result.
+Model two_quantizer_model(float std_dev = 1.0f) {
+  ModelBuilder b;
+  const ValueId x = b.input({1, 4, 4}, DType::kF32, "image");
+  b.mark_output(b.dequantize(b.quantize(x, 8, false, "q_image"), "image_back"));
+  const ValueId negated = b.add_node(ChannelAffineOp{{-2.0f}, {0.0f}}, {x}, "negate");
+  b.mark_output(b.dequantize(b.quantize(negated, 8, true, "q_negated"), "negated_back"));
+  ModelMetadata meta;
+  meta.preprocessing = {4, 4, 1, 1.0f / 255.0f, {}, {std_dev}};
+  return b.build(meta);
+}
+
+const QuantizeOp& quantize_named(const Model& model, const std::string& name) {
+  for (const Node& node : model.graph().nodes) {
+    if (node.name == name) return std::get<QuantizeOp>(node.op);
+  }
+  throw std::runtime_error("no node " + name);
+}
+
+TEST_F(Cli, CalibrateSetsEachScaleFromTheLargestSampleMax) {
+  two_quantizer_model().save(path("two_quantizers.sparq"));
+  std::vector<std::vector<uint8_t>> images(3, std::vector<uint8_t>(16, 10));
+  images[0][5] = 100;
+  images[1][9] = 200;  // the largest pixel of the set, in the second image
+  images[2][0] = 50;
+  write_tiny_idx(path("four-images-idx3-ubyte"), images);
+
+  const Result r =
+      sparq("calibrate " + path("two_quantizers.sparq") + " -o " + path("two_static.sparq") +
+            " --data " + path("four-images-idx3-ubyte") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 3);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  // By hand: x = 200 * (1/255); u8: s = max / 255; s8 reads -2x: s = 2 max / 127.
+  const float max_image = 200.0f * (1.0f / 255.0f);
+  EXPECT_EQ(j["nodes"][0]["name"], "q_image");
+  EXPECT_EQ(j["nodes"][0]["max"].get<float>(), max_image);
+  EXPECT_EQ(j["nodes"][0]["scale"].get<float>(), max_image / 255.0f);
+  EXPECT_EQ(j["nodes"][1]["name"], "q_negated");
+  EXPECT_EQ(j["nodes"][1]["max"].get<float>(), 2.0f * max_image);
+  EXPECT_EQ(j["nodes"][1]["scale"].get<float>(), 2.0f * max_image / 127.0f);
+  const auto calibrated = Model::load(path("two_static.sparq"));
+  EXPECT_EQ(quantize_named(*calibrated, "q_image").scale, max_image / 255.0f);
+  EXPECT_EQ(quantize_named(*calibrated, "q_negated").scale, 2.0f * max_image / 127.0f);
+  EXPECT_EQ(quantize_named(*calibrated, "q_negated").is_signed, true);
+
+  // --samples 1: only the first image (largest pixel 100).
+  ASSERT_EQ(sparq("calibrate " + path("two_quantizers.sparq") + " -o " + path("first.sparq") +
+                  " --data " + path("four-images-idx3-ubyte") + " --samples 1 --batch 1")
+                .exit_code,
+            0);
+  EXPECT_EQ(quantize_named(*Model::load(path("first.sparq")), "q_image").scale,
+            100.0f * (1.0f / 255.0f) / 255.0f);
+
+  // Inspect tells the static scale from the dynamic rule.
+  const Result inspect = sparq("inspect " + path("two_static.sparq"));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_TRUE(contains(inspect.out, "static u8 s=")) << inspect.out;
+  EXPECT_TRUE(contains(inspect.out, "static s8 s=")) << inspect.out;
+  EXPECT_TRUE(contains(sparq("inspect " + path("two_quantizers.sparq")).out, "dynamic u8"));
+}
+
+TEST_F(Cli, CalibrateOnRandomInputsWritesAStaticModelThatRuns) {
+  // The shipped k = 3 model when present, else the generated one.
+  const std::string shipped_k3 = std::string(SPARQ_SHIPPED_MODELS) + "/fashion_k3.sparq";
+  const std::string model = fs::exists(shipped_k3) ? shipped_k3 : path("classifier_k3.sparq");
+  const Result r = sparq("calibrate " + model + " -o " + path("random_static.sparq") +
+                         " --random 12 --seed 3 --batch 5 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 12);
+  const auto original = Model::load(model);
+  const auto calibrated = Model::load(path("random_static.sparq"));
+  size_t quantize_nodes = 0;
+  for (size_t i = 0; i < calibrated->graph().nodes.size(); ++i) {
+    const Node& node = calibrated->graph().nodes[i];
+    const auto* q = std::get_if<QuantizeOp>(&node.op);
+    if (!q) continue;
+    ASSERT_LT(quantize_nodes, j["nodes"].size());
+    const auto& entry = j["nodes"][quantize_nodes++];
+    EXPECT_EQ(entry["name"], node.name);
+    EXPECT_GT(q->scale, 0.0f) << node.name;
+    EXPECT_EQ(entry["scale"].get<float>(), q->scale) << node.name;
+    EXPECT_EQ(std::get<QuantizeOp>(original->graph().nodes[i].op).scale, 0.0f);
+  }
+  EXPECT_EQ(quantize_nodes, j["nodes"].size());
+  EXPECT_GT(quantize_nodes, 0u);
+  // The same seed gives the same scales; the calibrated model classifies.
+  ASSERT_EQ(
+      sparq("calibrate " + model + " -o " + path("random_static2.sparq") + " --random 12 --seed 3")
+          .exit_code,
+      0);
+  EXPECT_EQ(read_file(path("random_static.sparq")), read_file(path("random_static2.sparq")));
+  // Backends agree bit for bit, so the reference and the chip model give the same file.
+  for (const char* backend : {"reference", "device,cpu"}) {
+    ASSERT_EQ(sparq("calibrate " + model + " -o " + path("random_static3.sparq") +
+                    " --random 12 --seed 3 --backend " + backend)
+                  .exit_code,
+              0)
+        << backend;
+    EXPECT_EQ(read_file(path("random_static.sparq")), read_file(path("random_static3.sparq")))
+        << backend;
+  }
+  const Result eval = sparq("eval " + path("random_static.sparq") + " " +
+                            path("tiny-images-idx3-ubyte") + " --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_EQ(nlohmann::json::parse(eval.out)["samples"], 20);
+}
+
+TEST_F(Cli, CalibrateRefusesBadCallsMissingDataAndNonFiniteValues) {
+  two_quantizer_model().save(path("two_quantizers.sparq"));
+  const std::string model = path("two_quantizers.sparq");
+  const std::string out = " -o " + path("never.sparq");
+  expect_failure(sparq("calibrate " + model + out), 2, "exactly one of --data PATH or --random N");
+  expect_failure(
+      sparq("calibrate " + model + out + " --random 4 --data " + path("tiny-images-idx3-ubyte")), 2,
+      "exactly one of --data PATH or --random N");
+  expect_failure(sparq("calibrate " + model + out + " --random 0"), 2, "--random");
+  expect_failure(sparq("calibrate " + model + out + " --random 4 --samples 2"), 2, "--samples");
+  expect_failure(sparq("calibrate " + model + " --random 4"), 2, "--output");
+  expect_failure(sparq("calibrate " + model + out + " --random 4 --bogus"), 2, "--bogus");
+  expect_failure(sparq("calibrate " + model + out + " --data " + path("no-such-idx3-ubyte")), 3,
+                 "no-such-idx3-ubyte");
+  expect_failure(sparq("calibrate " + model + out + " --data " + path("notes.txt")), 4,
+                 "notes.txt");
+  expect_failure(sparq("calibrate " + path("missing.sparq") + out + " --random 4"), 3,
+                 "missing.sparq");
+  EXPECT_FALSE(fs::exists(path("never.sparq")));
+
+  ModelBuilder b;
+  b.mark_output(b.softmax(b.input({4}, DType::kF32, "x"), "probs"));
+  b.build().save(path("no_quantize.sparq"));
+  expect_failure(sparq("calibrate " + path("no_quantize.sparq") + out + " --random 4"), 5,
+                 "has no quantize nodes");
+
+  // std 1e-39: a 255 pixel becomes 1 / 1e-39, which is inf in f32.
+  two_quantizer_model(1e-39f).save(path("overflowing_input.sparq"));
+  std::vector<std::vector<uint8_t>> images(2, std::vector<uint8_t>(16, 3));
+  images[1][7] = 255;
+  write_tiny_idx(path("bright-images-idx3-ubyte"), images);
+  expect_failure(sparq("calibrate " + path("overflowing_input.sparq") + out + " --data " +
+                       path("bright-images-idx3-ubyte")),
+                 4, "calibration sample 1 of");
+  // std 5e-39: the input stays finite (2e38) but the model's -2x overflows.
+  two_quantizer_model(5e-39f).save(path("overflowing_model.sparq"));
+  expect_failure(sparq("calibrate " + path("overflowing_model.sparq") + out + " --data " +
+                       path("bright-images-idx3-ubyte")),
+                 5, "the input of quantize node 'q_negated' holds a NaN or infinite value");
+  EXPECT_FALSE(fs::exists(path("never.sparq")));
 }
 
 // ---- inspect -------------------------------------------------------------------

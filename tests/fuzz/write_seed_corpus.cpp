@@ -49,6 +49,16 @@ void append(void* context, void* data, int size) {
   out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
 }
 
+// The tiny CNN with a static scale on every quantize node (scale field set).
+sparq::Model with_static_scales(const sparq::Model& model) {
+  sparq::Graph graph = model.graph();
+  float scale = 0.01f;
+  for (sparq::Node& node : graph.nodes) {
+    if (auto* q = std::get_if<sparq::QuantizeOp>(&node.op)) q->scale = scale *= 1.5f;
+  }
+  return sparq::Model(std::move(graph), model.metadata());
+}
+
 void write_models(const fs::path& dir) {
   fs::create_directories(dir);
   using sparq::testing::build_op_zoo_model;
@@ -57,6 +67,8 @@ void write_models(const fs::path& dir) {
   write(dir / "tiny_cnn_k1.sparq", without_checksum(build_tiny_sparse_cnn(1, 1)));
   write(dir / "tiny_cnn_k3_shared.sparq", without_checksum(build_tiny_sparse_cnn(2, 3, {4, 2})));
   write(dir / "tiny_cnn_k9.sparq", without_checksum(build_tiny_sparse_cnn(3, 9)));
+  write(dir / "tiny_cnn_k3_static.sparq",
+        without_checksum(with_static_scales(build_tiny_sparse_cnn(6, 3))));
   write(dir / "op_zoo.sparq", without_checksum(build_op_zoo_model(4)));
   write(dir / "imported_ops.sparq", without_checksum(sparq::testing::build_imported_ops_model(5)));
   sparq::ModelBuilder b;

@@ -174,6 +174,12 @@ std::vector<Case> all_cases() {
   cases.push_back(make_case("quantize_u8_all_negative", {negative}, QuantizeOp{8, false}));
   cases.push_back(make_case("quantize_u4_all_negative", {negative}, QuantizeOp{4, false}));
   cases.push_back(make_case("quantize_s8_all_negative", {negative}, QuantizeOp{8, true}));
+  // Static scales: one that clamps much of the input, one that leaves room.
+  cases.push_back(make_case("quantize_u8_static", {{chw}}, QuantizeOp{8, false, 0.004f}));
+  cases.push_back(make_case("quantize_u4_static", {{chw}}, QuantizeOp{4, false, 0.3f}));
+  cases.push_back(make_case("quantize_s8_static", {{chw}}, QuantizeOp{8, true, 0.0123f}));
+  cases.push_back(
+      make_case("quantize_u8_static_negative", {negative}, QuantizeOp{8, false, 0.05f}));
   cases.push_back(make_case("dequantize_u8", {{chw, DType::kU8}}, DequantizeOp{}));
   cases.push_back(make_case("dequantize_s8_flat", {{Shape{29}, DType::kS8}}, DequantizeOp{}));
 
@@ -232,6 +238,8 @@ std::vector<Case> all_cases() {
   cases.push_back(fc_case(gen, 19, 3, s8, s8, A::kRelu6));
   cases.push_back(fc_case(gen, 300, 40, u8, s8, A::kRelu));
   cases.push_back(make_case("quantize_u4_large", {{Shape{16, 14, 14}}}, QuantizeOp{4, false}));
+  cases.push_back(
+      make_case("quantize_s8_static_large", {{Shape{16, 14, 14}}}, QuantizeOp{8, true, 0.02f}));
 
   cases.push_back(pool_case("pool2d_max_2x2s2", PoolKind::kMax, 2, 2, 2, 2, 0, 0, true));
   cases.push_back(pool_case("pool2d_max_3x3s2p1", PoolKind::kMax, 3, 3, 2, 2, 1, 1, true));

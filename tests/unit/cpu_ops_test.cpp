@@ -506,6 +506,32 @@ TEST_P(CpuOps, QuantizeMatchesReference) {
   expect_matches(make_graph({{Shape{8}, DType::kF32}}, QuantizeOp{}), {&halves}, "quantize halves");
 }
 
+// A static scale skips the range pass: the bytes and the per-sample scales
+// (the node's scale for every sample) must still match the reference, for
+// sizes that are not a multiple of any vector width and that span several
+// of the CPU node's 32768-element chunks, at scales that clamp most values
+// and scales that round almost everything to 0.
+TEST_P(CpuOps, StaticQuantizeMatchesReference) {
+  std::mt19937 gen = testing::rng(919);
+  std::uniform_real_distribution<float> log_scale(-12.0f, 3.0f);
+  for (const QuantizeOp format :
+       {QuantizeOp{8, false}, QuantizeOp{4, false}, QuantizeOp{8, true}}) {
+    for (int64_t size : {1, 7, 15, 17, 33, 100, 1000, 32768, 32769, 70001}) {
+      for (int repeat = 0; repeat < (size > 1000 ? 1 : 4); ++repeat) {
+        QuantizeOp op = format;
+        op.scale = std::exp2(log_scale(gen));
+        const int64_t batch = uniform(gen, 1, 3);
+        Tensor x = repeat % 2 ? awkward_f32(gen, Shape{batch, size})
+                              : testing::random_f32(gen, Shape{batch, size}, -300.0f, 300.0f);
+        expect_matches(make_graph({{Shape{size}, DType::kF32}}, op), {&x},
+                       "static quantize bits " + std::to_string(op.bits) +
+                           (op.is_signed ? " signed" : "") + " scale " + std::to_string(op.scale) +
+                           " batch " + std::to_string(batch) + " size " + std::to_string(size));
+      }
+    }
+  }
+}
+
 // ---- shape ops and softmax ----------------------------------------------------------
 
 TEST_P(CpuOps, FlattenAndSoftmaxMatchReference) {

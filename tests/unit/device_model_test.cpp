@@ -744,6 +744,45 @@ TEST(DeviceFunctional, SessionOffloadsSupportedNodesBitExactly) {
   EXPECT_NEAR(device_energy, report.total.energy.total(), 1e-9 * device_energy);
 }
 
+// A static quantize node needs no search for the maximum: the modelled
+// post-processing unit reads its input once (dynamic: twice). With every
+// quantize node static the offloaded session stays bit-exact.
+TEST(DeviceFunctional, StaticQuantizeReadsItsInputOnceAndStaysBitExact) {
+  ModelBuilder b;
+  const ValueId x = b.input(Shape{4, 10, 10});
+  b.mark_output(b.quantize(x, 4, false, "dynamic"));
+  b.mark_output(b.quantize_static(x, 0.02f, 4, false, "static"));
+  const Model pair = b.build();
+  EXPECT_EQ(
+      device::describe_node(pair.graph(), pair.graph().nodes[0], DeviceConfig{}).vector_elements,
+      800);
+  EXPECT_EQ(
+      device::describe_node(pair.graph(), pair.graph().nodes[1], DeviceConfig{}).vector_elements,
+      400);
+
+  const auto dynamic = small_network(17);
+  Graph graph = dynamic->graph();
+  int static_nodes = 0;
+  for (Node& node : graph.nodes) {
+    if (auto* q = std::get_if<QuantizeOp>(&node.op)) {
+      q->scale = 0.01f + 0.02f * static_cast<float>(static_nodes++);
+    }
+  }
+  ASSERT_EQ(static_nodes, 3);
+  const auto m = std::make_shared<const Model>(std::move(graph), dynamic->metadata());
+  std::mt19937 gen = testing::rng(18);
+  const Tensor input = testing::random_f32(gen, Shape{3, 3, 12, 12}, -2.0f, 2.0f);
+  Session reference(m, SessionOptions{{"reference"}, 1, {}});
+  Session offloaded(m, SessionOptions{{"device", host_backend()}, 2, {}});
+  const auto expected = reference.run(input);
+  const auto got = offloaded.run(input);
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(testing::bit_equal(got[0], expected[0]));
+  for (const Placement& p : offloaded.placements()) {
+    if (p.node.rfind("quantize", 0) == 0) EXPECT_EQ(p.backend, "device") << p.node;
+  }
+}
+
 TEST(DeviceReport, TextAndJsonCarryEveryLayerAndTheTotal) {
   const auto m = small_network(13);
   const DeviceReport r = simulate(*m, DeviceConfig{}.at_point("efficient"), 1);

@@ -64,6 +64,14 @@ fb::Conv2dOpT& conv(fb::ModelT& model, const std::string& name) {
   return *node_named(model, name).op.AsConv2dOp();
 }
 
+fb::QuantizeOpT& quantize(fb::ModelT& model, const std::string& name) {
+  return *node_named(model, name).op.AsQuantizeOp();
+}
+
+Bytes with_static_scale(const std::string& node, float scale) {
+  return edit_model([&](fb::ModelT& m) { quantize(m, node).scale = scale; });
+}
+
 void put_u32(Bytes& bytes, size_t at, uint32_t value) {
   std::memcpy(&bytes[at], &value, 4);
 }
@@ -278,6 +286,19 @@ std::vector<CorruptCase> corrupt_cases() {
          });
        },
        bad, "node 'conv4': bias[2] is inf; it must be finite"},
+      {"NegativeStaticScale", [] { return with_static_scale("quantize2", -0.5f); }, bad,
+       "node 'quantize2': static scale is -0.5; a scale must be finite, positive"},
+      {"NanStaticScale",
+       [] { return with_static_scale("quantize3", std::numeric_limits<float>::quiet_NaN()); }, bad,
+       "node 'quantize3': static scale is nan; a scale must be finite, positive"},
+      {"InfiniteStaticScale",
+       [] { return with_static_scale("quantize_fc", std::numeric_limits<float>::infinity()); }, bad,
+       "node 'quantize_fc': static scale is inf; a scale must be finite, positive"},
+      {"StaticScaleAboveTheBound", [] { return with_static_scale("quantize4", 2e6f); }, bad,
+       "node 'quantize4': static scale is 2e+06; a scale must be finite, positive, at least "
+       "1.17549e-38 and at most 1e+06"},
+      {"SubnormalStaticScale", [] { return with_static_scale("quantize_image", 1e-40f); }, bad,
+       "node 'quantize_image': static scale is 9.99995e-41"},
       {"ScalesMissing",
        [] { return edit_model([](fb::ModelT& m) { sparse(m, "conv2").weight_scales.clear(); }); },
        bad, "node 'conv2' (sparse_conv3x3): weight_scales is missing"},

@@ -41,6 +41,7 @@ void expect_same_op(const OpAttrs& a, const OpAttrs& b, const std::string& node)
     const auto& y = std::get<QuantizeOp>(b);
     EXPECT_EQ(x->bits, y.bits);
     EXPECT_EQ(x->is_signed, y.is_signed);
+    EXPECT_TRUE(same_floats({x->scale}, {y.scale}));
   } else if (const auto* x = std::get_if<Conv2dOp>(&a)) {
     const auto& y = std::get<Conv2dOp>(b);
     EXPECT_EQ(x->kernel_h, y.kernel_h);
@@ -184,6 +185,45 @@ TEST(ModelFile, ImportedOperationsRoundTrip) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     expect_round_trip(testing::build_imported_ops_model(seed));
   }
+}
+
+// Static scales (one per quantize node, each a different float) survive
+// the file bit for bit; dynamic nodes stay dynamic.
+TEST(ModelFile, StaticQuantizeScalesRoundTrip) {
+  const Model dynamic = testing::build_tiny_sparse_cnn(5, 3);
+  Graph graph = dynamic.graph();
+  const float scales[] = {0.0123f, 1.0f / 255.0f, 3.5e-5f, 0.0f, 1e6f};
+  size_t next = 0;
+  for (Node& node : graph.nodes) {
+    if (auto* q = std::get_if<QuantizeOp>(&node.op)) q->scale = scales[next++ % 5];
+  }
+  ASSERT_GE(next, 4u) << "the sample network has fewer quantize nodes than this test assumes";
+  const Model model(std::move(graph), dynamic.metadata());
+  expect_round_trip(model);
+  const auto loaded = Model::from_bytes(model.to_bytes());
+  next = 0;
+  for (const Node& node : loaded->graph().nodes) {
+    if (const auto* q = std::get_if<QuantizeOp>(&node.op)) EXPECT_EQ(q->scale, scales[next++ % 5]);
+  }
+}
+
+// The shipped models were written before quantize nodes had a scale field:
+// they read back as dynamic.
+TEST(ModelFile, FilesWithoutTheScaleFieldLoadAsDynamic) {
+  int quantize_nodes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::filesystem::path(SPARQ_SOURCE_DIR) / "examples/models")) {
+    if (entry.path().extension() != ".sparq") continue;
+    SCOPED_TRACE(entry.path().string());
+    const auto model = Model::load(entry.path());
+    for (const Node& node : model->graph().nodes) {
+      if (const auto* q = std::get_if<QuantizeOp>(&node.op)) {
+        EXPECT_EQ(q->scale, 0.0f) << node.name;
+        ++quantize_nodes;
+      }
+    }
+  }
+  EXPECT_GT(quantize_nodes, 0);
 }
 
 TEST(ModelFile, EmptyMetadataRoundTrips) {

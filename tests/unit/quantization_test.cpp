@@ -69,6 +69,17 @@ TEST(ActivationQuantization, ScaleIsMaxOverQmax) {
   EXPECT_EQ(activation_scale_from_max(2.55f, 8, false), 2.55f / 255.0f);
 }
 
+// The number the scale is taken from (what sparq calibrate records).
+TEST(ActivationQuantization, MaxIsTheLargestFiniteValueOrMagnitude) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.1f, -9.0f, nan, 5.1f, inf, -inf, 2.0f};
+  EXPECT_EQ(activation_max(x, false), 5.1f);
+  EXPECT_EQ(activation_max(x, true), 9.0f);
+  EXPECT_EQ(activation_max(std::vector<float>{-1.0f, -0.5f}, false), 0.0f);
+  EXPECT_EQ(activation_max(std::vector<float>{}, true), 0.0f);
+}
+
 TEST(ActivationQuantization, AllZeroOrNegativeGetsScaleOne) {
   EXPECT_EQ(activation_scale(std::vector<float>{0.0f, 0.0f}, 8, false), 1.0f);
   EXPECT_EQ(activation_scale(std::vector<float>{-1.0f, -0.5f}, 8, false), 1.0f);

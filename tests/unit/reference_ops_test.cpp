@@ -578,6 +578,49 @@ TEST(Quantize, EachSampleGetsItsOwnScale) {
   }
 }
 
+// A static scale: every sample uses the node's scale (0.5 here), whatever
+// its own range. The expected bytes are worked out by hand: x / 0.5 rounded
+// half to even, clamped to [0, qmax] or [-127, 127]; NaN gives 0 and the
+// infinities saturate, as in the dynamic rule.
+TEST(Quantize, StaticScaleHandWorkedBytes) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  // x / 0.5:      0     0.5    1.5    2.5   2    255    400    -6   -1.5   NaN  inf  -inf  0.4
+  const float sample0[] = {0.0f,  0.25f,  0.75f, 1.25f, 1.0f, 127.5f, 200.0f,
+                           -3.0f, -0.75f, nan,   inf,   -inf, 0.2f};
+  // Sample 1 is small: a dynamic scale would map 0.01 to qmax; the static one gives 0.02 -> 0.
+  const float sample1[] = {0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 0.01f,
+                           0.01f, 0.01f, 0.01f, 0.01f, 0.01f, 3.25f};
+  Tensor input(Shape{2, 13}, DType::kF32);
+  std::memcpy(input.data<float>(), sample0, sizeof(sample0));
+  std::memcpy(input.data<float>() + 13, sample1, sizeof(sample1));
+  struct Case {
+    int bits;
+    bool is_signed;
+    std::vector<int> expected;  // both samples
+  };
+  const Case cases[] = {
+      {8, false, {0, 0, 2, 2, 2, 255, 255, 0, 0, 0, 255, 0, 0,
+                  0, 0, 0, 0, 0, 0,   0,   0, 0, 0, 0,   0, 6}},
+      {4, false, {0, 0, 2, 2, 2, 15, 15, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6}},
+      {8, true, {0, 0, 2, 2, 2, 127, 127, -6, -2, 0, 127, -127, 0,
+                 0, 0, 0, 0, 0, 0,   0,   0,  0,  0, 0,   0,    6}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE((c.is_signed ? "s" : "u") + std::to_string(c.bits));
+    ModelBuilder builder;
+    builder.quantize_static(builder.input({13}), 0.5f, c.bits, c.is_signed);
+    const Tensor got = run_last_node(builder.graph(), {input.view()});
+    EXPECT_EQ(got.scales()[0], 0.5f);
+    EXPECT_EQ(got.scales()[1], 0.5f);
+    std::vector<int> bytes;
+    for (int64_t e = 0; e < 26; ++e) {
+      bytes.push_back(c.is_signed ? int{got.data<int8_t>()[e]} : int{got.data<uint8_t>()[e]});
+    }
+    EXPECT_EQ(bytes, c.expected);
+  }
+}
+
 TEST(Quantize, DequantizeMultipliesBack) {
   auto gen = testing::rng(16);
   for (DType dtype : {DType::kU8, DType::kS8}) {

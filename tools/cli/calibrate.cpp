@@ -6,10 +6,12 @@
 // written to OUT.
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "sparq/image.hpp"
 #include "tools/cli/cli_common.hpp"
@@ -101,6 +103,13 @@ std::shared_ptr<const Model> probe_model(const Model& model, const std::vector<C
     graph.outputs.push_back(c.input);
   }
   return std::make_shared<const Model>(std::move(graph), model.metadata());
+}
+
+// Six significant digits: scales span many orders of magnitude.
+std::string significant(float value) {
+  std::ostringstream out;
+  out << std::setprecision(6) << value;
+  return out.str();
 }
 
 std::string format_name(const QuantizeOp& op) {
@@ -203,8 +212,8 @@ void run_calibrate(const CalibrateOptions& options) {
   for (const Calibrated& c : nodes) {
     const Node& node = result.graph().nodes[c.node];
     const auto& op = std::get<QuantizeOp>(node.op);
-    table.add_row({node.name, graph.value(c.input).name, format_name(op), format_fixed(c.max, 6),
-                   format_fixed(op.scale, 8)});
+    table.add_row({node.name, graph.value(c.input).name, format_name(op), significant(c.max),
+                   significant(op.scale)});
   }
   std::cout << table.text() << "wrote " << options.output_path << "\n";
 }
