@@ -86,7 +86,7 @@ void check_output_quantization(const Node& node, const OutputQuantization& q, bo
     fail("node '" + node.name +
          "': output_quantization needs a quantized-mode layer (integer weights)");
   }
-  check_scale(node, q.scale, "output_quantization.scale");
+  if (!valid_scale(q.scale)) bad_scale(node, q.scale, "output_quantization.scale");
   if (q.bits != 8 && q.bits != 4) {
     fail("node '" + node.name + "': output_quantization.bits must be 8 or 4, is " +
          std::to_string(q.bits));
