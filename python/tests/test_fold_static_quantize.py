@@ -14,9 +14,15 @@ def test_sessions_with_and_without_the_fold_agree_and_layers_report_their_output
     b = sparq.ModelBuilder()
     x = b.input([4, 6, 6])
     y = b.sparse_conv3x3(b.quantize(x, bits=8), layer, name="conv")
-    b.mark_output(b.quantize(y, bits=8))
+    # A static scale: the session folds the quantize into the layer.
+    b.mark_output(b.quantize(y, bits=8, scale=0.01))
     model = b.build(name="tiny", labels=[])
     inputs = rng.standard_normal((2, 4, 6, 6), dtype=np.float32)
-    (on,) = sparq.Session(model, threads=1).run(inputs)
-    (off,) = sparq.Session(model, threads=1, fold_static_quantize=False).run(inputs)
+    folded = sparq.Session(model, threads=1)
+    plain = sparq.Session(model, threads=1, fold_static_quantize=False)
+    (on,), stats = folded.run(inputs, stats=True)
+    (off,) = plain.run(inputs)
     assert on.tobytes() == off.tobytes()
+    names = [step["name"] for step in stats["steps"]]
+    assert len(names) == 2 and names[-1] == "conv"  # input quantize, then the fused layer
+    assert len(plain.placements) == 3
