@@ -28,6 +28,7 @@
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
+#include "runtime/backends/device/device_model.hpp"
 #include "runtime/model/model_format.hpp"
 #include "sparq/sparq.hpp"
 #include "tests/support/larger_arena.hpp"
@@ -583,6 +584,29 @@ TEST(FoldStaticQuantize, SessionsWithAndWithoutTheFoldAgreeBitForBit) {
       EXPECT_EQ(p.backend, backends[0] == "device-cycle" ? "cpu" : backends[0]) << p.kernel;
     }
   }
+}
+
+// The chip's model reads a fused layer's output as its quantizer's: a u4
+// output makes the next layer a4 and is stored in 4 bits.
+TEST(FoldStaticQuantize, TheDeviceModelSeesTheFusedQuantizersWidth) {
+  ModelBuilder b;
+  const ValueId x = b.input(Shape{8, 10, 10}, DType::kU8);
+  const ValueId a = b.sparse_conv3x3(x, small_sparse(8, 8, 21), "first");
+  const ValueId aq = b.quantize_static(a, 0.2f, 4, false, "q_first");
+  const ValueId c = b.sparse_conv3x3(aq, small_sparse(8, 8, 22), "second");
+  b.mark_output(c);
+  const Graph before = b.graph();
+  const Graph after = fold_static_quantize(before);
+  ASSERT_EQ(after.nodes.size(), 2u);
+  const DeviceConfig config;
+  const device::NodeWork plain = device::describe_node(before, before.nodes[2], config);
+  const device::NodeWork fused_reader = device::describe_node(after, after.nodes[1], config);
+  EXPECT_EQ(plain.conv.activation_bits, 4);
+  EXPECT_EQ(fused_reader.conv.activation_bits, 4);
+  EXPECT_EQ(fused_reader.input_bytes, plain.input_bytes);
+  const device::NodeWork quantize = device::describe_node(before, before.nodes[1], config);
+  EXPECT_EQ(device::describe_node(after, after.nodes[0], config).output_bytes,
+            quantize.output_bytes);
 }
 
 // ---- validation -----------------------------------------------------------
