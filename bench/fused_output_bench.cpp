@@ -3,7 +3,7 @@
 // step fold_static_quantize makes (u8 written by the layer's epilogue), on
 // ResNet-18 and ResNet-20 3x3 layers: sparse at k=9 (per-kernel taps) and
 // k=1 (16x4 shared patterns), and the same shapes dense (Conv2dOp, s8
-// weights). Batch 1, one thread. Run with
+// weights). Batch 1 (and 8 on the largest plane), one thread. Run with
 // --benchmark_enable_random_interleaving=true --benchmark_repetitions=N so
 // the two variants alternate.
 #include <benchmark/benchmark.h>
@@ -97,17 +97,18 @@ std::shared_ptr<const Model> layer_then_quantize(const Layer& l, int density, bo
   return std::make_shared<const Model>(b.build());
 }
 
-void run_layer(benchmark::State& state, const Layer& l, int density, bool dense, bool fused) {
+void run_layer(benchmark::State& state, const Layer& l, int density, bool dense, bool fused,
+               int64_t batch) {
   SessionOptions options;
   options.backends = {"cpu"};
   options.threads = 1;
   options.fold_static_quantize = fused;
   const Session session(layer_then_quantize(l, density, dense), options);
-  Tensor input(Shape{1, l.channels, l.size, l.size}, DType::kU8);
+  Tensor input(Shape{batch, l.channels, l.size, l.size}, DType::kU8);
   std::mt19937 gen(3);
   std::uniform_int_distribution<int> value(0, 255);
   for (uint8_t& v : input.span<uint8_t>()) v = static_cast<uint8_t>(value(gen));
-  input.scales()[0] = 0.02f;
+  for (float& s : input.scales()) s = 0.02f;
   for (auto _ : state) {
     auto outputs = session.run(input);
     benchmark::DoNotOptimize(outputs);
@@ -123,12 +124,16 @@ int main(int argc, char** argv) {
     for (const auto& [kind, density, dense] :
          {std::tuple{"sparse_k9", 9, false}, std::tuple{"sparse_k1_shared", 1, false},
           std::tuple{"dense_s8", 9, true}}) {
-      for (const bool fused : {false, true}) {
-        const std::string name =
-            std::string(l.name) + "/" + kind + "/" + (fused ? "fused_u8" : "f32_then_quantize");
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
-          run_layer(s, l, density, dense, fused);
-        })->Unit(benchmark::kMicrosecond);
+      // Batch 8 where one sample's f32 output (0.8 MB) already fills L2.
+      for (const int64_t batch : {int64_t{1}, int64_t{8}}) {
+        if (batch > 1 && l.size < 56) continue;
+        for (const bool fused : {false, true}) {
+          const std::string name = std::string(l.name) + "/" + kind + "/b" + std::to_string(batch) +
+                                   "/" + (fused ? "fused_u8" : "f32_then_quantize");
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
+            run_layer(s, l, density, dense, fused, batch);
+          })->Unit(benchmark::kMicrosecond);
+        }
       }
     }
   }

@@ -189,7 +189,8 @@ class Conv2dNode : public CompiledNode {
   // Staging, the runs, then (fused) one row of quantized bytes.
   size_t tile_staging_bytes() const {
     return static_cast<size_t>(kOutBlock * tile_) * sizeof(float) +
-           static_cast<size_t>(tile_ + 1) * sizeof(Run) + (fused_ ? static_cast<size_t>(tile_) : 0);
+           static_cast<size_t>(tile_ + 1) * sizeof(Run) +
+           (fused_ ? static_cast<size_t>(kOutBlock * tile_) : 0);
   }
 
   int64_t group_buffer_bytes() const {
@@ -238,7 +239,7 @@ class Conv2dNode : public CompiledNode {
           float* const staging = reinterpret_cast<float*>(own);
           Run* const runs =
               reinterpret_cast<Run*>(own + static_cast<size_t>(kOutBlock * tile_) * sizeof(float));
-          auto* const row_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
+          auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
           int64_t run_count = 0;
           for (int64_t index = begin; index < end; ++index) {
             const int64_t t = index % tiles;
@@ -296,16 +297,25 @@ class Conv2dNode : public CompiledNode {
               ++oy;
               ox = 0;
             }
+            if (fused_) {
+              // The tile's rows in whole quantize calls (the runs are as short
+              // as a 7-pixel plane row): a full tile's rows are one contiguous
+              // span of the staging, a partial last tile goes row by row.
+              const int64_t pixels = last - first;
+              if (pixels == tile_) {
+                quantize_row(staging, rows * tile_, block_bytes);
+              } else {
+                for (int64_t r = 0; r < rows; ++r)
+                  quantize_row(staging + r * tile_, pixels, block_bytes + r * tile_);
+              }
+            }
             for (int64_t r = 0; r < rows; ++r) {
               const float* src = staging + r * tile_;
               if (fused_) {
-                // The row's pixels in one quantize call (whole vectors: the
-                // runs are as short as a 7-pixel plane row), then the runs.
-                quantize_row(src, last - first, row_bytes);
                 auto* plane = static_cast<uint8_t*>(output.data) + block_at + r * out_plane;
+                const uint8_t* bytes = block_bytes + r * tile_;
                 for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
-                  std::memcpy(plane + run.dst, row_bytes + run.src,
-                              static_cast<size_t>(run.length));
+                  std::memcpy(plane + run.dst, bytes + run.src, static_cast<size_t>(run.length));
                 }
                 continue;
               }
