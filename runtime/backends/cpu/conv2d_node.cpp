@@ -186,7 +186,7 @@ class Conv2dNode : public CompiledNode {
   struct Run {
     int64_t dst, src, length;  // output pixel, tile pixel, count
   };
-  // Staging, the runs, then (fused) one row of quantized bytes.
+  // Staging, the runs, then (fused) the staging's quantized bytes.
   size_t tile_staging_bytes() const {
     return static_cast<size_t>(kOutBlock * tile_) * sizeof(float) +
            static_cast<size_t>(tile_ + 1) * sizeof(Run) +
