@@ -77,7 +77,9 @@ class Session {
   // and unchanged for the call. Quantized inputs need `input.scales`.
   std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats = nullptr) const;
 
+  // The model the session was made from (before fold_static_quantize).
   const Model& model() const;
+  // One entry per node the session runs (after fold_static_quantize).
   const std::vector<Placement>& placements() const;
   // Peak bytes of intermediate tensors of a run of `batch` samples after
   // buffer reuse (one chunk's arena per chunk in flight), and without reuse.
