@@ -61,6 +61,14 @@ Value infer_output(const Graph& graph, const Node& node);
 // Throws Error(kInvalidModel) with a message naming the node and field.
 void validate(const Graph& graph);
 
+// Fuses each quantized-mode Conv2dOp / SparseConv3x3Op whose output is read
+// by exactly one node, a static QuantizeOp (scale > 0), and is not a graph
+// output, with that QuantizeOp: the convolution (keeping its name) gets the
+// quantize's OutputQuantization and writes its u8/s8 value; the QuantizeOp
+// and the f32 value disappear. Results are unchanged bit for bit. `folded`
+// receives the number of pairs fused. `graph` must be valid (validate).
+Graph fold_static_quantize(const Graph& graph, int* folded = nullptr);
+
 // Multiply-accumulates of one sample through `node`: dense (what the unpruned
 // layer needs) and actual (kept taps only). Zero for non-arithmetic ops.
 struct MacCount {

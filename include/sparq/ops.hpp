@@ -35,29 +35,44 @@ struct QuantizeOp {
   float scale = 0.0f;      // 0: dynamic; otherwise the static scale
 };
 
+// The static quantize rule fused into a quantized convolution's output
+// (graph pass fold_static_quantize): scale 0 keeps the f32 output; scale > 0
+// writes q = clamp(nearbyint(y / scale)) of the f32 value y the layer computes
+// (after its activation) as u8 (s8 when is_signed), with `scale` as every
+// sample's output scale: exactly a QuantizeOp{bits, is_signed, scale} after it.
+struct OutputQuantization {
+  float scale = 0.0f;      // 0: f32 output
+  int bits = 8;            // 8, or 4 (u4 stored one per byte)
+  bool is_signed = false;  // s8 with qmax 127; requires bits == 8
+  bool enabled() const { return scale != 0.0f; }
+  bool operator==(const OutputQuantization&) const = default;
+};
+
 // u8/s8 -> f32: x = scale * q.
 struct DequantizeOp {};
 
 // Dense convolution, any kernel size, stride, padding and group count.
 // Float mode: f32 input, f32 weights [O, I/groups, KH, KW].
 // Quantized mode: u8/s8 input, s8 or s4 weights [O, I/groups, KH, KW] with
-// per-output-channel `weight_scales`, int32 accumulation, f32 output.
+// per-output-channel `weight_scales`, int32 accumulation, f32 output (u8/s8
+// with `output_quantization`).
 struct Conv2dOp {
   int kernel_h = 3, kernel_w = 3;
   int stride_h = 1, stride_w = 1;
   int pad_h = 0, pad_w = 0;  // symmetric zero padding
   int groups = 1;
   Activation activation = Activation::kNone;
-  Tensor weights;                    // f32, s8 or s4
-  std::vector<float> weight_scales;  // quantized mode: one per output channel
-  std::vector<float> bias;           // one per output channel (may be all zero)
+  Tensor weights;                          // f32, s8 or s4
+  std::vector<float> weight_scales;        // quantized mode: one per output channel
+  std::vector<float> bias;                 // one per output channel (may be all zero)
+  OutputQuantization output_quantization;  // quantized mode only
 };
 
 // The pruned N-of-9 3x3 convolution (pad 1, stride 1 or 2): every kernel keeps
 // exactly `density` taps, stored one byte per tap (docs/SPARSE_FORMAT.md):
 // high nibble = position ky*3+kx, low nibble = signed 4-bit value.
 // Kernel (o, i) is bytes [(o*I + i)*density, +density), positions increasing.
-// Input u8/s8 (quantized), output f32.
+// Input u8/s8 (quantized), output f32 (u8/s8 with `output_quantization`).
 struct SparseConv3x3Op {
   int stride = 1;
   int density = 9;  // k, taps kept per kernel, 1..9
@@ -68,6 +83,7 @@ struct SparseConv3x3Op {
   std::vector<uint8_t> taps;         // out_channels * in_channels * density bytes
   std::vector<float> weight_scales;  // one per output channel
   std::vector<float> bias;           // one per output channel
+  OutputQuantization output_quantization;
 };
 
 // y = W x + b. Float mode: f32 input and weights [O, I].

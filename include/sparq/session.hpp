@@ -36,6 +36,12 @@ struct SessionOptions {
   // session is made (Error kInvalidModel), a batch that does when it runs
   // (Error kInvalidArgument).
   ResourceLimits limits;
+  // Fuse each quantized convolution with the static QuantizeOp that alone
+  // reads its output (fold_static_quantize in sparq/graph.hpp) before placing
+  // nodes on backends: the layer writes u8/s8 directly. Results are the same
+  // bit for bit; stats and placements then list the fused node under the
+  // convolution's name and no quantize step.
+  bool fold_static_quantize = true;
 };
 
 struct RunStats {
@@ -71,7 +77,9 @@ class Session {
   // and unchanged for the call. Quantized inputs need `input.scales`.
   std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats = nullptr) const;
 
+  // The model the session was made from (before fold_static_quantize).
   const Model& model() const;
+  // One entry per node the session runs (after fold_static_quantize).
   const std::vector<Placement>& placements() const;
   // Peak bytes of intermediate tensors of a run of `batch` samples after
   // buffer reuse (one chunk's arena per chunk in flight), and without reuse.

@@ -26,6 +26,21 @@ size_t round_up_64(size_t bytes) {
   return (bytes + 63) / 64 * 64;
 }
 
+// The sample's output as the epilogue writes it: f32, or the bytes of the
+// fused static quantize.
+sparse3x3::EpilogueOutput epilogue_output(const Sparse3x3Sample& sample, int64_t plane) {
+  sparse3x3::EpilogueOutput out;
+  out.data = sample.output;
+  out.plane = plane;
+  const OutputQuantization& q = sample.output_quantization;
+  if (q.enabled()) {
+    out.quantize_scale = q.scale;
+    out.is_signed = q.is_signed;
+    out.qmax = q.is_signed ? 127 : (1 << q.bits) - 1;  // bits 8 or 4, checked by validation
+  }
+  return out;
+}
+
 }  // namespace
 
 void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lane, int row_begin,
@@ -97,7 +112,6 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
   const int block_begin = group * blocks_per_task_;
   const int block_end = std::min(block_count_, block_begin + blocks_per_task_);
   const float act_scale = sample.act_scale;
-  float* const output = sample.output;
   const Sparse3x3Geometry& g = geometry_;
   const int OB = path_.out_block;
   const int T = path_.tile_pixels();
@@ -143,6 +157,7 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
   const int32_t* final_acc = needs_flush_ ? flushed : acc;
   const bool acc_is_float = f32 && !needs_flush_;
   const sparse3x3::StagingEpilogue ops = sparse3x3::staging_epilogue_for(path_.isa);
+  const sparse3x3::EpilogueOutput output = epilogue_output(sample, plane_out);
   if (by_channels) {
     const int pixels = std::min(T, out_w - tile_x0);
     float scales[64];
@@ -155,8 +170,7 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
       }
       ops.epilogue_channels(final_acc + static_cast<size_t>(b - block_begin) * OB * T, T, pixels,
                             channels, scales, bias_.data() + first_channel, activation_,
-                            output + first_channel * plane_out + tile_row * out_w + tile_x0,
-                            plane_out);
+                            output.at(first_channel * plane_out + tile_row * out_w + tile_x0));
     }
     return;
   }
@@ -171,8 +185,7 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
     }
     ops.epilogue(final_acc + static_cast<size_t>(b - block_begin) * OB * T, acc_is_float, T,
                  channels, first_pixel, last_pixel, g.pitch, out_w, scales,
-                 bias_.data() + first_channel, activation_, output + first_channel * plane_out,
-                 plane_out);
+                 bias_.data() + first_channel, activation_, output.at(first_channel * plane_out));
   }
 }
 

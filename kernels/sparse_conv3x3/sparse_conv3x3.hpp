@@ -110,12 +110,15 @@ struct Sparse3x3Geometry {
   size_t staged_bytes() const { return static_cast<size_t>(lanes) * lane_stride * 4; }
 };
 
-// One sample's operands: `input` [C, H, W] u8 (or s8), `output` [O, Hout,
-// Wout] f32, and its activation scale.
+// One sample's operands: `input` [C, H, W] u8 (or s8), its activation
+// scale, and `output` [O, Hout, Wout]: f32, or, with a fused static quantize
+// (output_quantization.scale > 0), u8 (s8 when signed) holding the quantize
+// rule's bytes of those f32 values with that fixed scale.
 struct Sparse3x3Sample {
   const void* input = nullptr;
   float act_scale = 1.0f;
-  float* output = nullptr;
+  void* output = nullptr;
+  OutputQuantization output_quantization;
 };
 
 // A sample's work as items for the operator's workers, which run them through

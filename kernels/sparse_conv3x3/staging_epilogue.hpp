@@ -11,6 +11,25 @@
 
 namespace sparq::kernels::sparse3x3 {
 
+// Where an epilogue writes its values y: f32, or (a fused static quantize,
+// quantize_scale > 0) one byte each, q = clamp(nearbyint(y / quantize_scale))
+// by the quantize kernels' rule (kernels/quantize): u8 in [0, qmax], or s8
+// in [-127, 127] when is_signed.
+struct EpilogueOutput {
+  void* data = nullptr;  // element 0 of the first channel written
+  int64_t plane = 0;     // elements between consecutive channels
+  float quantize_scale = 0.0f;
+  int qmax = 255;
+  bool is_signed = false;
+  bool quantized() const { return quantize_scale > 0.0f; }
+  // The same destination from element `elements` on.
+  EpilogueOutput at(int64_t elements) const {
+    EpilogueOutput moved = *this;
+    moved.data = static_cast<uint8_t*>(data) + elements * (quantized() ? 1 : 4);
+    return moved;
+  }
+};
+
 struct StagingEpilogue {
   // Writes rows [row_begin, row_end) of one channel's zero-padded (phase)
   // planes into an fp32 lane.
@@ -23,18 +42,19 @@ struct StagingEpilogue {
                      uint8_t* lane);
   // For the grid pixels p in [first, last) of `channels` output channels
   // (channel c's accumulators at acc + c * tile, acc[p - first]), writes
-  // out[c * plane + oy * out_width + ox] = act(fmaf(float(acc), scales[c],
-  // bias[c])) where p = oy * pitch + ox and ox < out_width. `acc` holds
-  // exact fp32 integers when acc_is_float, else int32.
+  // y = act(fmaf(float(acc), scales[c], bias[c])) to element
+  // c * out.plane + oy * out_width + ox of `out` where p = oy * pitch + ox and
+  // ox < out_width. `acc` holds exact fp32 integers when acc_is_float, else
+  // int32.
   void (*epilogue)(const void* acc, bool acc_is_float, int64_t tile, int channels, int64_t first,
                    int64_t last, int pitch, int out_width, const float* scales, const float* bias,
-                   Activation activation, float* out, int64_t plane);
+                   Activation activation, const EpilogueOutput& out);
   // Output-channel form: acc[c / 16][p][c % 16] for `tile` pixels per
-  // channel; writes out[c * plane + p] = act(fmaf(float(acc), scales[c],
-  // bias[c])) for c < channels, p < pixels.
+  // channel; writes y = act(fmaf(float(acc), scales[c], bias[c])) to element
+  // c * out.plane + p of `out` for c < channels, p < pixels.
   void (*epilogue_channels)(const int32_t* acc, int tile, int pixels, int channels,
                             const float* scales, const float* bias, Activation activation,
-                            float* out, int64_t plane);
+                            const EpilogueOutput& out);
 };
 
 StagingEpilogue staging_epilogue_scalar();

@@ -14,7 +14,12 @@
 #include "kernels/common/activation.hpp"
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/common/inside_range.hpp"
+#include "kernels/quantize/quantize_scalar_rule.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
+#if defined(__AVX2__)
+#include "kernels/common/activation_simd.hpp"
+#include "kernels/quantize/quantize_impl.hpp"
+#endif
 
 namespace sparq::kernels::sparse3x3 {
 namespace {
@@ -222,6 +227,102 @@ void epilogue_run(const Acc* acc, int64_t count, float scale, float bias, float*
 #endif
 }
 
+// The fused static quantize of f32 values y[0, count): this ISA's quantize
+// kernel (the rule's one vector definition, scalar on the scalar path).
+inline void quantize_values(const float* y, int64_t count, const EpilogueOutput& out,
+                            uint8_t* dst) {
+  const auto n = static_cast<size_t>(count);
+#if defined(__AVX512F__)
+  using Rule = Quantize<ArchAvx512>;
+#elif defined(__AVX2__)
+  using Rule = Quantize<ArchAvx2>;
+#else
+  namespace Rule = scalar_rule;
+#endif
+  if (out.is_signed) {
+    Rule::to_s8(y, n, out.quantize_scale, reinterpret_cast<int8_t*>(dst));
+  } else {
+    Rule::to_u8(y, n, out.quantize_scale, out.qmax, dst);
+  }
+}
+
+// Values computed a chunk at a time into an L1 buffer, then quantized.
+constexpr int64_t kQuantizeChunk = 64;
+
+#if defined(__AVX512F__)
+// The quantize rule's bounds for `out` as vectors.
+struct QuantizeBounds {
+  __m512 scale, lowest, highest;
+  explicit QuantizeBounds(const EpilogueOutput& out)
+      : scale(_mm512_set1_ps(out.quantize_scale)),
+        lowest(_mm512_set1_ps(out.is_signed ? -127.0f : 0.0f)),
+        highest(_mm512_set1_ps(out.is_signed ? 127.0f : static_cast<float>(out.qmax))) {}
+  // The quantize kernel's round_clamp, stored as the low byte of each lane.
+  void store(__m512 y, __mmask16 m, uint8_t* dst) const {
+    const __m512i q = Quantize<ArchAvx512>::round_clamp(y, scale, lowest, highest);
+    _mm512_mask_cvtepi32_storeu_epi8(dst, m, q);
+  }
+};
+#endif
+
+// epilogue_run with the fused static quantize: on AVX-512 and AVX2 each
+// vector of y goes straight through the quantize kernel's round_clamp; the
+// scalar path goes through an L1 chunk and the scalar rule.
+template <Activation A, typename Acc>
+void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bias,
+                            const EpilogueOutput& out, uint8_t* dst) {
+#if defined(__AVX512F__)
+  const QuantizeBounds bounds(out);
+  const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
+  for (int64_t j = 0; j < count; j += 16) {
+    const __mmask16 m = lanes_mask(count - j);
+    __m512 x;
+    if constexpr (std::is_same_v<Acc, float>) {
+      x = _mm512_maskz_loadu_ps(m, acc + j);
+    } else {
+      x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
+    }
+    bounds.store(epilogue_vector<A>(x, s, b), m, dst + j);
+  }
+#elif defined(__AVX2__)
+  // 8 lanes in registers (the same FMA, activation and quantize kernel
+  // round_clamp as the other paths); the tail under a load mask, its bytes
+  // copied out, so no lane runs the scalar rule (short row segments would
+  // spend most of their time there).
+  using Batch = xsimd::batch<float, ArchAvx2>;
+  const Batch s(scale), b(bias), qs(out.quantize_scale);
+  const Batch lowest(out.is_signed ? -127.0f : 0.0f);
+  const Batch highest(out.is_signed ? 127.0f : static_cast<float>(out.qmax));
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t j = 0; j < count; j += 8) {
+    const int64_t n = std::min<int64_t>(8, count - j);
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), lane);
+    Batch x;
+    if constexpr (std::is_same_v<Acc, float>) {
+      x = _mm256_maskload_ps(acc + j, m);
+    } else {
+      x = _mm256_cvtepi32_ps(_mm256_maskload_epi32(reinterpret_cast<const int*>(acc + j), m));
+    }
+    const Batch y = apply_activation(fused_multiply_add(x, s, b), A);
+    const auto q = Quantize<ArchAvx2>::round_clamp(y, qs, lowest, highest);
+    if (n == 8) {
+      store_low_bytes(q, dst + j);
+    } else {
+      alignas(8) uint8_t bytes[8];
+      store_low_bytes(q, bytes);
+      std::memcpy(dst + j, bytes, static_cast<size_t>(n));
+    }
+  }
+#else
+  alignas(64) float y[kQuantizeChunk];
+  for (int64_t j = 0; j < count; j += kQuantizeChunk) {
+    const int64_t n = std::min(kQuantizeChunk, count - j);
+    epilogue_loop<A>(acc + j, n, scale, bias, y);
+    quantize_values(y, n, out, dst + j);
+  }
+#endif
+}
+
 // The tile's grid pixels [first, last) in row segments, each writing its
 // valid columns (< out_width), for every channel of the block: the segments
 // (a division each) and the activation dispatch are found once per block,
@@ -229,7 +330,8 @@ void epilogue_run(const Acc* acc, int64_t count, float scale, float bias, float*
 template <typename Acc>
 void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, int64_t last,
                     int pitch, int out_width, const float* scales, const float* bias,
-                    Activation activation, float* out, int64_t plane) {
+                    Activation activation, const EpilogueOutput& out) {
+  const int64_t plane = out.plane;
   with_activation(activation, [&](auto a) {
     for (int64_t p = first; p < last;) {
       const int64_t oy = p / pitch;
@@ -238,9 +340,18 @@ void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, i
       const int64_t ox1 = std::min<int64_t>(out_width, segment_end - oy * pitch);
       if (ox1 > ox0) {
         const Acc* src = acc + (p - first);
-        float* dst = out + oy * out_width + ox0;
-        for (int c = 0; c < channels; ++c) {
-          epilogue_run<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], dst + c * plane);
+        const int64_t at = oy * out_width + ox0;
+        if (out.quantized()) {
+          uint8_t* dst = static_cast<uint8_t*>(out.data) + at;
+          for (int c = 0; c < channels; ++c) {
+            epilogue_run_quantized<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], out,
+                                        dst + c * plane);
+          }
+        } else {
+          float* dst = static_cast<float*>(out.data) + at;
+          for (int c = 0; c < channels; ++c) {
+            epilogue_run<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], dst + c * plane);
+          }
         }
       }
       p = segment_end;
@@ -250,48 +361,62 @@ void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, i
 
 void epilogue_any(const void* acc, bool acc_is_float, int64_t tile, int channels, int64_t first,
                   int64_t last, int pitch, int out_width, const float* scales, const float* bias,
-                  Activation activation, float* out, int64_t plane) {
+                  Activation activation, const EpilogueOutput& out) {
   if (acc_is_float) {
     epilogue_block(static_cast<const float*>(acc), tile, channels, first, last, pitch, out_width,
-                   scales, bias, activation, out, plane);
+                   scales, bias, activation, out);
   } else {
     epilogue_block(static_cast<const int32_t*>(acc), tile, channels, first, last, pitch, out_width,
-                   scales, bias, activation, out, plane);
+                   scales, bias, activation, out);
   }
 }
 
 template <Activation A>
 void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channels,
-                            const float* scales, const float* bias, float* out, int64_t plane) {
+                            const float* scales, const float* bias, const EpilogueOutput& out) {
+  alignas(64) float chunk[kQuantizeChunk];
   for (int c = 0; c < channels; ++c) {
     const int32_t* column = acc + (c / 16) * tile * 16 + c % 16;
-    float* dst = out + c * plane;
-    for (int p = 0; p < pixels; ++p) {
-      float y = __builtin_fmaf(static_cast<float>(column[p * 16]), scales[c], bias[c]);
-      y = apply_activation(y, A);  // A is a constant: the switch folds away
-      dst[p] = y;
+    const int64_t at = c * out.plane;
+    for (int p0 = 0; p0 < pixels; p0 += static_cast<int>(kQuantizeChunk)) {
+      const int n = std::min(pixels - p0, static_cast<int>(kQuantizeChunk));
+      float* dst = out.quantized() ? chunk : static_cast<float*>(out.data) + at + p0;
+      for (int p = 0; p < n; ++p) {
+        float y = __builtin_fmaf(static_cast<float>(column[(p0 + p) * 16]), scales[c], bias[c]);
+        y = apply_activation(y, A);  // A is a constant: the switch folds away
+        dst[p] = y;
+      }
+      if (out.quantized()) {
+        quantize_values(chunk, n, out, static_cast<uint8_t*>(out.data) + at + p0);
+      }
     }
   }
 }
 
 #if defined(__AVX512F__)
 // One channel's pixels are a column of the tile (stride 16 words): a masked
-// gather of up to 16 of them, epilogue_vector, one masked store, instead of
-// a scalar chain per output.
+// gather of up to 16 of them, epilogue_vector, one masked store (of f32, or
+// of the quantize kernel's bytes), instead of a scalar chain per output.
 template <Activation A>
 void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int channels,
-                              const float* scales, const float* bias, float* out, int64_t plane) {
+                              const float* scales, const float* bias, const EpilogueOutput& out) {
   const __m512i column_offsets =
       _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 4);
+  const QuantizeBounds bounds(out);
   for (int p0 = 0; p0 < pixels; p0 += 16) {
     const __mmask16 m = lanes_mask(pixels - p0);
     for (int c = 0; c < channels; ++c) {
       const int32_t* column = acc + (c / 16) * tile * 16 + c % 16 + p0 * 16;
       const __m512i a =
           _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, column_offsets, column, 4);
-      _mm512_mask_storeu_ps(out + c * plane + p0, m,
-                            epilogue_vector<A>(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
-                                               _mm512_set1_ps(bias[c])));
+      const __m512 y = epilogue_vector<A>(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
+                                          _mm512_set1_ps(bias[c]));
+      const int64_t at = c * out.plane + p0;
+      if (out.quantized()) {
+        bounds.store(y, m, static_cast<uint8_t*>(out.data) + at);
+      } else {
+        _mm512_mask_storeu_ps(static_cast<float*>(out.data) + at, m, y);
+      }
     }
   }
 }
@@ -299,12 +424,12 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
 
 void epilogue_channels_any(const int32_t* acc, int tile, int pixels, int channels,
                            const float* scales, const float* bias, Activation activation,
-                           float* out, int64_t plane) {
+                           const EpilogueOutput& out) {
   with_activation(activation, [&](auto a) {
 #if defined(__AVX512F__)
-    epilogue_channels_avx512<a()>(acc, tile, pixels, channels, scales, bias, out, plane);
+    epilogue_channels_avx512<a()>(acc, tile, pixels, channels, scales, bias, out);
 #else
-    epilogue_channels_loop<a()>(acc, tile, pixels, channels, scales, bias, out, plane);
+    epilogue_channels_loop<a()>(acc, tile, pixels, channels, scales, bias, out);
 #endif
   });
 }

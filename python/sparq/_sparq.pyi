@@ -63,6 +63,7 @@ class Session:
         backends: list[str] = ["cpu", "reference"],
         threads: int = 0,
         batch_chunk: int = 0,
+        fold_static_quantize: bool = True,
     ) -> None: ...
     @overload
     def run(
@@ -102,6 +103,8 @@ class SparseConv3x3:
     def weight_scales(self) -> npt.NDArray[np.float32]: ...
     @property
     def bias(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def output_quantization(self) -> tuple[float, int, bool] | None: ...
 
 class ModelBuilder:
     def __init__(self) -> None: ...

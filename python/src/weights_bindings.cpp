@@ -101,9 +101,18 @@ void bind_sparse_conv_layer(py::module_& m) {
                                return from_vector(op.weight_scales,
                                                   {static_cast<int64_t>(op.weight_scales.size())});
                              })
-      .def_property_readonly("bias", [](const SparseConv3x3Op& op) {
-        return from_vector(op.bias, {static_cast<int64_t>(op.bias.size())});
-      });
+      .def_property_readonly("bias",
+                             [](const SparseConv3x3Op& op) {
+                               return from_vector(op.bias, {static_cast<int64_t>(op.bias.size())});
+                             })
+      .def_property_readonly(
+          "output_quantization",
+          [](const SparseConv3x3Op& op) -> py::object {
+            const OutputQuantization& q = op.output_quantization;
+            if (!q.enabled()) return py::none();
+            return py::make_tuple(q.scale, q.bits, q.is_signed);
+          },
+          "None (f32 output), or (scale, bits, is_signed) of a fused static quantize.");
 }
 
 }  // namespace

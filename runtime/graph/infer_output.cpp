@@ -61,6 +61,12 @@ int64_t window_output(const Node& node, int64_t in, int kernel, int stride, int 
   return kernels::window_output_size(in, kernel, stride, pad);
 }
 
+// A quantized convolution's output: f32, or the fused static quantize's u8/s8.
+DType output_dtype(const OutputQuantization& q) {
+  if (!q.enabled()) return DType::kF32;
+  return q.is_signed ? DType::kS8 : DType::kU8;
+}
+
 struct Inferrer {
   const Graph& graph;
   const Node& node;
@@ -126,7 +132,7 @@ struct Inferrer {
     }
     int64_t oh = window_output(node, x.shape[1], op.kernel_h, op.stride_h, op.pad_h, "height");
     int64_t ow = window_output(node, x.shape[2], op.kernel_w, op.stride_w, op.pad_w, "width");
-    return {"", Shape{out_channels, oh, ow}, DType::kF32};
+    return {"", Shape{out_channels, oh, ow}, output_dtype(op.output_quantization)};
   }
 
   Value operator()(const SparseConv3x3Op& op) const {
@@ -159,7 +165,7 @@ struct Inferrer {
     }
     int64_t oh = window_output(node, x.shape[1], 3, op.stride, 1, "height");
     int64_t ow = window_output(node, x.shape[2], 3, op.stride, 1, "width");
-    return {"", Shape{op.out_channels, oh, ow}, DType::kF32};
+    return {"", Shape{op.out_channels, oh, ow}, output_dtype(op.output_quantization)};
   }
 
   Value operator()(const FullyConnectedOp& op) const {

@@ -78,13 +78,34 @@ void check_s8_weights(const Node& node, const Tensor& w) {
   }
 }
 
+// The fused static quantize of a quantized convolution (fold_static_quantize):
+// a scale a QuantizeOp could hold, and an activation format the rule has.
+void check_output_quantization(const Node& node, const OutputQuantization& q, bool quantized_mode) {
+  if (!q.enabled()) return;
+  if (!quantized_mode) {
+    fail("node '" + node.name +
+         "': output_quantization needs a quantized-mode layer (integer weights)");
+  }
+  if (!valid_scale(q.scale)) bad_scale(node, q.scale, "output_quantization.scale");
+  if (q.bits != 8 && q.bits != 4) {
+    fail("node '" + node.name + "': output_quantization.bits must be 8 or 4, is " +
+         std::to_string(q.bits));
+  }
+  if (q.is_signed && q.bits != 8) {
+    fail("node '" + node.name + "': signed output_quantization must be 8-bit");
+  }
+}
+
 void check_node_data(const Node& node) {
   if (const auto* conv = std::get_if<Conv2dOp>(&node.op)) {
+    check_output_quantization(node, conv->output_quantization,
+                              conv->weights.dtype() != DType::kF32);
     check_float_weights(node, conv->weights);
     check_s8_weights(node, conv->weights);
     check_finite_positive(node, conv->weight_scales, "weight_scales");
     check_bounded(node, conv->bias, "bias");
   } else if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
+    check_output_quantization(node, sparse->output_quantization, true);
     check_finite_positive(node, sparse->weight_scales, "weight_scales");
     check_bounded(node, sparse->bias, "bias");
     if (sparse->sharing.out_group < 1 || sparse->sharing.in_group < 1) {

@@ -396,6 +396,8 @@ class Converter {
     op.weights = read_tensor(a.weights(), where + ": weights");
     op.weight_scales = copy_vector(a.weight_scales());  // absent in float mode
     op.bias = copy_vector(require(a.bias(), where, "bias"));
+    // Checked by validate() with the rule of every scale.
+    op.output_quantization = {a.output_scale(), a.output_bits(), a.output_signed()};
     return op;
   }
 
@@ -427,6 +429,7 @@ class Converter {
     op.taps.assign(taps->begin(), taps->end());
     op.weight_scales = copy_vector(require(a.weight_scales(), where, "weight_scales"));
     op.bias = copy_vector(require(a.bias(), where, "bias"));
+    op.output_quantization = {a.output_scale(), a.output_bits(), a.output_signed()};
     return op;
   }
 

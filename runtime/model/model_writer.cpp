@@ -90,7 +90,9 @@ class Writer {
     auto scales = floats(op.weight_scales);
     auto bias = floats(op.bias);
     return fb::CreateConv2dOp(fbb_, op.kernel_h, op.kernel_w, op.stride_h, op.stride_w, op.pad_h,
-                              op.pad_w, op.groups, to_file(op.activation), weights, scales, bias)
+                              op.pad_w, op.groups, to_file(op.activation), weights, scales, bias,
+                              op.output_quantization.scale, op.output_quantization.bits,
+                              op.output_quantization.is_signed)
         .Union();
   }
   fbs::Offset<void> op(const SparseConv3x3Op& op) {
@@ -99,7 +101,9 @@ class Writer {
     auto bias = floats(op.bias);
     return fb::CreateSparseConv3x3Op(fbb_, op.stride, op.density, op.out_channels, op.in_channels,
                                      op.sharing.out_group, op.sharing.in_group,
-                                     to_file(op.activation), taps, scales, bias)
+                                     to_file(op.activation), taps, scales, bias,
+                                     op.output_quantization.scale, op.output_quantization.bits,
+                                     op.output_quantization.is_signed)
         .Union();
   }
   fbs::Offset<void> op(const FullyConnectedOp& op) {

@@ -69,6 +69,9 @@ struct Step {
 }  // namespace
 
 struct Session::Impl {
+  // The caller's model, and the one the steps run: the same, or its graph
+  // after fold_static_quantize.
+  std::shared_ptr<const Model> given_model;
   std::shared_ptr<const Model> model;
   int threads = 1;
   std::vector<Step> steps;
@@ -497,7 +500,15 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     throw Error(ErrorCode::kInvalidArgument, "batch_chunk must be >= 0 (0 = automatic), is " +
                                                  std::to_string(options.batch_chunk));
   }
+  impl_->given_model = model;
   impl_->model = std::move(model);
+  if (options.fold_static_quantize) {
+    int folded = 0;
+    Graph graph = fold_static_quantize(impl_->model->graph(), &folded);
+    if (folded > 0) {
+      impl_->model = std::make_shared<const Model>(std::move(graph), impl_->model->metadata());
+    }
+  }
   impl_->batch_chunk = options.batch_chunk;
   impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
   impl_->limits = options.limits;
@@ -521,7 +532,7 @@ std::vector<Tensor> Session::run(const ConstTensorView& input, RunStats* stats) 
   return impl_->run(input, stats);
 }
 const Model& Session::model() const {
-  return *impl_->model;
+  return *impl_->given_model;
 }
 const std::vector<Placement>& Session::placements() const {
   return impl_->placements;

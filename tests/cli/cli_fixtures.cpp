@@ -111,6 +111,19 @@ Model make_feature_extractor() {
   return b.build(fashion_metadata("features"));
 }
 
+Model make_fused_features() {
+  std::mt19937 gen(7);
+  ModelBuilder b;
+  ValueId x = b.input({1, 28, 28}, DType::kF32, "image");
+  x = b.quantize_static(x, 1.0f / 127.0f, 8, true, "quant1");
+  x = b.sparse_conv3x3(x, pruned_conv(gen, 8, 1, 3), "conv1");
+  x = b.quantize_static(x, 0.0625f, 8, false, "quant2");
+  x = b.sparse_conv3x3(x, pruned_conv(gen, 8, 8, 3), "conv2");
+  b.mark_output(b.global_avg_pool(x, "pool"));
+  const Model plain = b.build(fashion_metadata("fused features"));
+  return Model(fold_static_quantize(plain.graph()), plain.metadata());
+}
+
 Model make_vector_classifier() {
   std::mt19937 gen(6);
   ModelBuilder b;

@@ -21,6 +21,11 @@ Model make_classifier(int density, uint32_t seed, int conv2_activation_bits = 8)
 Model make_feature_extractor();
 Model make_vector_classifier();
 
+// image -> static s8 quantize -> sparse 3x3 (1->8, k=3) fused with a static
+// u8 quantize (scale 1/16, as fold_static_quantize makes it) -> sparse 3x3
+// (8->8) -> global average pool.
+Model make_fused_features();
+
 // Writes everything into `dir`:
 //   classifier_k{9,3,1}.sparq, features.sparq, vector.sparq, corrupt.sparq,
 //   shirt.png (28x28 gray), big.jpg (64x48 RGB), small.pgm (20x20), tile.bmp,

@@ -1111,5 +1111,33 @@ TEST_F(Cli, AWriteErrorOnStdoutExitsWithThree) {
                  3, "standard output");
 }
 
+// A model saved after fold_static_quantize: inspect shows each fused
+// layer's output format and scale, and its CPU kernel writing u8.
+TEST_F(Cli, InspectShowsALayerFusedWithItsStaticQuantize) {
+  const Model fused = make_fused_features();
+  ASSERT_EQ(fused.graph().nodes.size(), 4u);  // quant2 folded into conv1
+  fused.save(path("fused.sparq"));
+
+  const Result text = sparq("inspect " + path("fused.sparq"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, "-> u8 s=0.0625")) << text.out;
+  EXPECT_TRUE(contains(text.out, "_to_u8")) << text.out;
+  const Result json = sparq("inspect --json " + path("fused.sparq"));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto layers = nlohmann::json::parse(json.out)["layers"];
+  ASSERT_EQ(layers.size(), 4u);  // quant1, conv1 (fused), conv2, pool
+  EXPECT_EQ(layers[1]["name"], "conv1");
+  EXPECT_EQ(layers[1]["activation_scale"].get<float>(), 0.0625f);
+  EXPECT_TRUE(contains(layers[1]["quantization"].get<std::string>(), "-> u8"));
+
+  // It runs: the fused layer is one step under its own name.
+  const Result run = sparq("run --json --stats " + path("fused.sparq") + " " + path("shirt.png"));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto steps = nlohmann::json::parse(run.out)["layers"];
+  ASSERT_EQ(steps.size(), 4u);
+  EXPECT_EQ(steps[1]["name"], "conv1");
+  EXPECT_TRUE(contains(steps[1]["kernel"].get<std::string>(), "_to_u8")) << steps[1];
+}
+
 }  // namespace
 }  // namespace sparq::cli_test

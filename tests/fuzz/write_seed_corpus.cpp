@@ -69,6 +69,12 @@ void write_models(const fs::path& dir) {
   write(dir / "tiny_cnn_k9.sparq", without_checksum(build_tiny_sparse_cnn(3, 9)));
   write(dir / "tiny_cnn_k3_static.sparq",
         without_checksum(with_static_scales(build_tiny_sparse_cnn(6, 3))));
+  // The same after fold_static_quantize: layers carrying the fused output
+  // fields, so mutations reach them and their checks.
+  const sparq::Model statics = with_static_scales(build_tiny_sparse_cnn(7, 3));
+  write(dir / "tiny_cnn_k3_fused.sparq",
+        without_checksum(
+            sparq::Model(sparq::fold_static_quantize(statics.graph()), statics.metadata())));
   write(dir / "op_zoo.sparq", without_checksum(build_op_zoo_model(4)));
   write(dir / "imported_ops.sparq", without_checksum(sparq::testing::build_imported_ops_model(5)));
   sparq::ModelBuilder b;

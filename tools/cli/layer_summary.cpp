@@ -21,6 +21,15 @@ std::string scale_text(float scale) {
   return out.str();
 }
 
+// A layer fused with its static quantize (fold_static_quantize) writes
+// u8/s8: " -> u8 s=0.0213", and the scale it writes is the activation scale.
+void describe_fused_output(const OutputQuantization& q, LayerSummary& s) {
+  if (!q.enabled()) return;
+  const std::string format = q.is_signed ? "s8" : "u" + std::to_string(q.bits);
+  s.quantization += " -> " + format + " s=" + scale_text(q.scale);
+  s.activation_scale = q.scale;
+}
+
 void describe_weights(const Graph& graph, const Node& node, LayerSummary& s) {
   std::visit(
       [&](const auto& op) {
@@ -33,6 +42,7 @@ void describe_weights(const Graph& graph, const Node& node, LayerSummary& s) {
           s.weight_count = int64_t{op.out_channels} * op.in_channels * 9;
           s.packed_bytes = static_cast<int64_t>(op.taps.size());
           s.quantization = "s4 w/channel, " + activation_dtype(graph, node) + " act";
+          describe_fused_output(op.output_quantization, s);
         } else if constexpr (std::is_same_v<Op, Conv2dOp> || std::is_same_v<Op, FullyConnectedOp>) {
           s.weight_count = op.weights.shape().elements();
           s.packed_bytes = static_cast<int64_t>(op.weights.bytes());
@@ -40,6 +50,9 @@ void describe_weights(const Graph& graph, const Node& node, LayerSummary& s) {
                                ? std::string("f32")
                                : std::string(to_string(op.weights.dtype())) + " w/channel, " +
                                      activation_dtype(graph, node) + " act";
+          if constexpr (std::is_same_v<Op, Conv2dOp>) {
+            describe_fused_output(op.output_quantization, s);
+          }
         } else if constexpr (std::is_same_v<Op, QuantizeOp>) {
           const std::string format = (op.is_signed ? "s" : "u") + std::to_string(op.bits);
           s.activation_scale = op.scale;

@@ -94,8 +94,16 @@ std::string variant_of(const Model& model) {
     sharing.insert({sparse->sharing.out_group, sparse->sharing.in_group});
     const auto from = producer.find(node.inputs.at(0));
     if (from == producer.end()) continue;
-    if (const auto* quantize = std::get_if<QuantizeOp>(&from->second->op)) {
+    const OpAttrs& source = from->second->op;
+    if (const auto* quantize = std::get_if<QuantizeOp>(&source)) {
       bits.insert(quantize->bits);
+    } else if (const auto* fused_sparse = std::get_if<SparseConv3x3Op>(&source);
+               fused_sparse && fused_sparse->output_quantization.enabled()) {
+      // A layer fused with its static quantize (fold_static_quantize).
+      bits.insert(fused_sparse->output_quantization.bits);
+    } else if (const auto* fused_conv = std::get_if<Conv2dOp>(&source);
+               fused_conv && fused_conv->output_quantization.enabled()) {
+      bits.insert(fused_conv->output_quantization.bits);
     }
   }
   if (sharing.empty()) return "no sparse layers";

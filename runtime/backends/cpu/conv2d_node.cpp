@@ -5,7 +5,11 @@
 //    quads, so the few channels do not waste 3/4 of each vpdpbusd lane;
 //  - 1x1 and general (grouped) convolutions: channel quads.
 // Float convolutions use f32 planes and the reference summation order, so
-// every path is bit-identical to the reference backend.
+// every path is bit-identical to the reference backend. A fused static
+// quantize (Conv2dOp::output_quantization) quantizes each tile's f32 rows
+// while they are still in the worker's cache (the staging of the channel-quad
+// paths, a plane buffer on the depthwise path) with the quantize kernels, and
+// writes u8/s8 planes.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -13,6 +17,7 @@
 
 #include "kernels/conv2d/depthwise.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/quantize/quantize.hpp"
 #include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
@@ -53,6 +58,12 @@ class Conv2dNode : public CompiledNode {
     g_ = kernels::conv_geometry(op_, input_.shape, output_.shape);
     quantized_ = op_.weights.dtype() != DType::kF32;
     const kernels::Isa active = kernels::active_isa();
+    fused_ = op_.output_quantization.enabled();
+    if (fused_) {
+      quantize_ = kernels::quantize_kernels(active);
+      const OutputQuantization& q = op_.output_quantization;
+      qmax_ = q.is_signed ? 127 : (1 << q.bits) - 1;  // bits 8 or 4 (validated)
+    }
 
     if (g_.groups == g_.in_channels && g_.groups == g_.out_channels) {
       path_ = ConvPath::kDepthwise;
@@ -111,13 +122,14 @@ class Conv2dNode : public CompiledNode {
   // every (sample, group), then each worker's tile staging.
   size_t scratch_bytes(int64_t batch, int threads) const override {
     if (path_ == ConvPath::kDepthwise) {
-      return worker_slots_bytes(kernels::depthwise_scratch_elements(g_) * sizeof(float), threads);
+      return worker_slots_bytes(depthwise_worker_bytes(), threads);
     }
     return packed_bytes(batch) + worker_slots_bytes(tile_staging_bytes(), threads);
   }
 
   std::string kernel_name() const override {
-    return kernel_label(std::string("conv2d_") + (quantized_ ? "q8_" : "f32_") + path_name(path_),
+    return kernel_label(std::string("conv2d_") + (quantized_ ? "q8_" : "f32_") + path_name(path_) +
+                            (fused_ ? std::string("_to_") + to_string(output_.dtype) : ""),
                         isa_);
   }
 
@@ -129,6 +141,9 @@ class Conv2dNode : public CompiledNode {
       throw Error(ErrorCode::kInvalidArgument,
                   "node '" + name_ + "': run without the scratch buffer it asked for");
     }
+    if (fused_) {
+      for (int64_t n = 0; n < batch; ++n) output.scales[n] = op_.output_quantization.scale;
+    }
     if (path_ == ConvPath::kDepthwise) {
       run_depthwise(inputs[0], output, batch, ctx.threads, scratch);
       return;
@@ -138,6 +153,25 @@ class Conv2dNode : public CompiledNode {
   }
 
  private:
+  // The fused static quantize of f32 values src[0, count) into bytes
+  // dst[0, count): the quantize kernels' rule.
+  void quantize_row(const float* src, int64_t count, uint8_t* dst) const {
+    const OutputQuantization& q = op_.output_quantization;
+    const auto n = static_cast<size_t>(count);
+    if (q.is_signed) {
+      quantize_.to_s8(src, n, q.scale, reinterpret_cast<int8_t*>(dst));
+    } else {
+      quantize_.to_u8(src, n, q.scale, qmax_, dst);
+    }
+  }
+
+  // Depthwise worker: the kernel's plane scratch, then (fused) the f32
+  // output plane it quantizes.
+  size_t depthwise_worker_bytes() const {
+    const auto plane = static_cast<size_t>(fused_ ? g_.out_h * g_.out_w : 0);
+    return (kernels::depthwise_scratch_elements(g_) + plane) * sizeof(float);
+  }
+
   int64_t padded_slot(int64_t o) const {
     const int64_t og = g_.out_per_group();
     return (o / og) * kernels::out_blocks(g_) * kOutBlock + o % og;
@@ -152,9 +186,11 @@ class Conv2dNode : public CompiledNode {
   struct Run {
     int64_t dst, src, length;  // output pixel, tile pixel, count
   };
+  // Staging, the runs, then (fused) the staging's quantized bytes.
   size_t tile_staging_bytes() const {
     return static_cast<size_t>(kOutBlock * tile_) * sizeof(float) +
-           static_cast<size_t>(tile_ + 1) * sizeof(Run);
+           static_cast<size_t>(tile_ + 1) * sizeof(Run) +
+           (fused_ ? static_cast<size_t>(kOutBlock * tile_) : 0);
   }
 
   int64_t group_buffer_bytes() const {
@@ -190,7 +226,9 @@ class Conv2dNode : public CompiledNode {
     const auto steps = static_cast<int64_t>(layout_.step_offsets.size());
     // Without discarded columns (1x1 and other pad-free stride-1 rows), flat
     // pixel q is output pixel q.
-    const bool direct_output = layout_.plane_w == g_.out_w;
+    // A fused quantize always goes through the staging: its f32 rows are
+    // quantized there.
+    const bool direct_output = layout_.plane_w == g_.out_w && !fused_;
     // Index = ((sample * groups + group) * blocks + block) * tiles + tile: a
     // range walks the pixels of one weight block, which stays in cache.
     const size_t slot = worker_slot_bytes(tile_staging_bytes());
@@ -201,6 +239,7 @@ class Conv2dNode : public CompiledNode {
           float* const staging = reinterpret_cast<float*>(own);
           Run* const runs =
               reinterpret_cast<Run*>(own + static_cast<size_t>(kOutBlock * tile_) * sizeof(float));
+          auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
           int64_t run_count = 0;
           for (int64_t index = begin; index < end; ++index) {
             const int64_t t = index % tiles;
@@ -212,8 +251,8 @@ class Conv2dNode : public CompiledNode {
             const int64_t first = t * tile_;
             const int64_t last = std::min(first + tile_, layout_.pixels);
             const int64_t rows = std::min(kOutBlock, og - b * kOutBlock);
-            float* block_out =
-                output.as<float>() + (n * g_.out_channels + grp * og + b * kOutBlock) * out_plane;
+            const int64_t block_at = (n * g_.out_channels + grp * og + b * kOutBlock) * out_plane;
+            float* block_out = fused_ ? nullptr : output.as<float>() + block_at;
             if (quantized_) {
               kernels::QuantTileArgs a;
               a.input = packed;
@@ -258,9 +297,29 @@ class Conv2dNode : public CompiledNode {
               ++oy;
               ox = 0;
             }
+            if (fused_) {
+              // The tile's rows in whole quantize calls (the runs are as short
+              // as a 7-pixel plane row): a full tile's rows are one contiguous
+              // span of the staging, a partial last tile goes row by row.
+              const int64_t pixels = last - first;
+              if (pixels == tile_) {
+                quantize_row(staging, rows * tile_, block_bytes);
+              } else {
+                for (int64_t r = 0; r < rows; ++r)
+                  quantize_row(staging + r * tile_, pixels, block_bytes + r * tile_);
+              }
+            }
             for (int64_t r = 0; r < rows; ++r) {
-              float* plane = block_out + r * out_plane;
               const float* src = staging + r * tile_;
+              if (fused_) {
+                auto* plane = static_cast<uint8_t*>(output.data) + block_at + r * out_plane;
+                const uint8_t* bytes = block_bytes + r * tile_;
+                for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
+                  std::memcpy(plane + run.dst, bytes + run.src, static_cast<size_t>(run.length));
+                }
+                continue;
+              }
+              float* plane = block_out + r * out_plane;
               for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
                 std::memcpy(plane + run.dst, src + run.src,
                             static_cast<size_t>(run.length) * sizeof(float));
@@ -274,14 +333,16 @@ class Conv2dNode : public CompiledNode {
                      int threads, uint8_t* scratch_slots) const {
     const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
     const int64_t taps = g_.kernel_h * g_.kernel_w;
-    const size_t slot = worker_slot_bytes(kernels::depthwise_scratch_elements(g_) * sizeof(float));
+    const size_t slot = worker_slot_bytes(depthwise_worker_bytes());
     parallel_worker_ranges(
         batch * g_.in_channels, threads, [&](int worker, int64_t begin, int64_t end) {
           auto* const scratch =
               reinterpret_cast<float*>(scratch_slots + static_cast<size_t>(worker) * slot);
           for (int64_t plane = begin; plane < end; ++plane) {
             const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
-            float* out = output.as<float>() + plane * out_plane;
+            // Fused: the f32 plane goes to the worker's buffer, then quantized.
+            float* out = fused_ ? scratch + kernels::depthwise_scratch_elements(g_)
+                                : output.as<float>() + plane * out_plane;
             const auto ci = static_cast<size_t>(c);
             if (!quantized_) {
               depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
@@ -300,6 +361,9 @@ class Conv2dNode : public CompiledNode {
             } else {
               depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
             }
+            if (fused_) {
+              quantize_row(out, out_plane, static_cast<uint8_t*>(output.data) + plane * out_plane);
+            }
           }
         });
   }
@@ -309,6 +373,9 @@ class Conv2dNode : public CompiledNode {
   ValueLayout input_, output_;
   ConvGeometry g_;
   bool quantized_ = false;
+  bool fused_ = false;  // output_quantization: u8/s8 output
+  kernels::QuantizeKernels quantize_{};
+  int qmax_ = 255;
   ConvPath path_ = ConvPath::kGeneral;
   kernels::Isa isa_ = kernels::Isa::kScalar;
   int64_t tile_ = 16;

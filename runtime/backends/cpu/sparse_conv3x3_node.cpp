@@ -27,6 +27,7 @@ class SparseConv3x3Node : public CompiledNode {
       : name_(node.name),
         input_(layout_of(graph, node.inputs.at(0))),
         output_(layout_of(graph, node.output)),
+        output_quantization_(op.output_quantization),
         kernel_(make_kernel(node.name, op, input_)) {}
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -39,10 +40,15 @@ class SparseConv3x3Node : public CompiledNode {
     const int64_t in_sample = input_.shape.elements();  // one byte per u8/s8 value
     const int64_t out_sample = output_.shape.elements();
     const auto* in = static_cast<const uint8_t*>(inputs[0].data);
-    auto* out = output.as<float>();
+    auto* out = static_cast<uint8_t*>(output.data);
+    // f32 output, or one byte per value with the fused static quantize.
+    const int64_t out_bytes = output_quantization_.enabled() ? 1 : 4;
+    if (output_quantization_.enabled()) {
+      for (int64_t n = 0; n < batch; ++n) output.scales[n] = output_quantization_.scale;
+    }
     auto sample = [&](int64_t n) {
       return kernels::Sparse3x3Sample{in + n * in_sample, inputs[0].scales[n],
-                                      out + n * out_sample};
+                                      out + n * out_sample * out_bytes, output_quantization_};
     };
     if (per_sample_workers(batch, ctx.threads)) {
       // Enough samples for every thread: one sample per item, each run whole
@@ -73,7 +79,10 @@ class SparseConv3x3Node : public CompiledNode {
         per_sample_workers(batch, threads) ? threads : kernel_.useful_threads(threads);
     return sparse_conv3x3_sample_scratch(kernel_, workers);
   }
-  std::string kernel_name() const override { return kernel_.name(); }
+  std::string kernel_name() const override {
+    return output_quantization_.enabled() ? kernel_.name() + "_to_" + to_string(output_.dtype)
+                                          : kernel_.name();
+  }
 
  private:
   static kernels::SparseConv3x3Kernel make_kernel(const std::string& name,
@@ -119,6 +128,7 @@ class SparseConv3x3Node : public CompiledNode {
 
   std::string name_;
   ValueLayout input_, output_;
+  OutputQuantization output_quantization_;
   kernels::SparseConv3x3Kernel kernel_;
 };
 

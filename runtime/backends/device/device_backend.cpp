@@ -113,13 +113,13 @@ class DeviceBackend : public Backend {
     // never throws for a node accepted here: a convolution whose weights
     // outgrow the weight buffer runs on a host backend instead. The numerics
     // contract's int32 bound is asked too: the functional backend refuses it.
-    return device::device_runs(graph, node, config_) &&
+    return steps_can_run(node) && device::device_runs(graph, node, config_) &&
            int32_accumulator_overflow(graph, node).empty();
   }
 
   bool supports_indexed(const Graph& graph, const GraphIndex& index,
                         const Node& node) const override {
-    return device::device_runs(graph, index, node, config_);
+    return steps_can_run(node) && device::device_runs(graph, index, node, config_);
   }
 
   std::unique_ptr<CompiledNode> compile(const Graph& graph, const Node& node) const override {
@@ -148,6 +148,21 @@ class DeviceBackend : public Backend {
   }
 
  private:
+  // The cycle-stepped array (run_conv_on_array) writes a convolution's f32
+  // output only, so a convolution fused with a static quantize
+  // (OutputQuantization) runs on a host backend in that mode; the analytic
+  // mode computes it on the functional backend and prices its u8/s8 output.
+  bool steps_can_run(const Node& node) const {
+    if (mode_ != SimulationMode::kCycleStepped) return true;
+    if (const auto* conv = std::get_if<Conv2dOp>(&node.op)) {
+      return !conv->output_quantization.enabled();
+    }
+    if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
+      return !sparse->output_quantization.enabled();
+    }
+    return true;
+  }
+
   // The model's total weight bytes, computed once per graph index (one per
   // session), not once per node: compiling stays linear in the graph.
   int64_t weight_bytes_of(const Graph& graph, const GraphIndex& index) const {

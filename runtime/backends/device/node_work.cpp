@@ -18,7 +18,8 @@ bool is_quantized_activation(DType t) {
 }
 
 // Bits one element of `v` occupies on chip. Quantized activations keep the
-// width their quantizer produced (4 or 8); the chip holds f32 graph values in
+// width their quantizer produced (4 or 8; a quantize node, or a layer fused
+// with its static quantize); the chip holds f32 graph values in
 // fixed point of `intermediate_bits`.
 int storage_bits(const Graph& graph, const GraphIndex& index, ValueId v,
                  const DeviceConfig& config) {
@@ -31,6 +32,15 @@ int storage_bits(const Graph& graph, const GraphIndex& index, ValueId v,
       const Node* producer = index.producer[static_cast<size_t>(v)];
       if (producer) {
         if (const auto* q = std::get_if<QuantizeOp>(&producer->op)) return q->bits;
+        // A convolution fused with its static quantize (fold_static_quantize).
+        if (const auto* c = std::get_if<Conv2dOp>(&producer->op);
+            c && c->output_quantization.enabled()) {
+          return c->output_quantization.bits;
+        }
+        if (const auto* c = std::get_if<SparseConv3x3Op>(&producer->op);
+            c && c->output_quantization.enabled()) {
+          return c->output_quantization.bits;
+        }
       }
       return 8;
     }

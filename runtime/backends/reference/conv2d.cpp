@@ -67,7 +67,7 @@ class Conv2dNode : public CompiledNode {
   std::string kernel_name() const override {
     if (op_.weights.dtype() == DType::kF32) return "reference_conv2d_f32";
     return std::string("reference_conv2d_") + to_string(input_.dtype) + "x" +
-           to_string(op_.weights.dtype());
+           to_string(op_.weights.dtype()) + fused_output_suffix(output_.dtype);
   }
 
  private:
@@ -103,9 +103,12 @@ class Conv2dNode : public CompiledNode {
   template <typename In>
   void run_quantized(const ConstTensorView& input, const TensorView& output, int64_t n) const {
     const In* x = input.as<In>() + n * g_.in_channels * g_.in_h * g_.in_w;
-    float* y = output.as<float>() + n * g_.out_channels * g_.out_h * g_.out_w;
+    const int64_t y = n * g_.out_channels * g_.out_h * g_.out_w;
     const float act_scale = input.scales[n];
+    const OutputQuantization& q = op_.output_quantization;
+    if (q.enabled()) output.scales[n] = q.scale;
     std::vector<int32_t> acc(static_cast<size_t>(g_.out_h * g_.out_w));
+    std::vector<float> plane;
     for (int64_t o = 0; o < g_.out_channels; ++o) {
       std::fill(acc.begin(), acc.end(), 0);
       for (int64_t i = 0; i < g_.in_per_group(); ++i) {
@@ -117,10 +120,10 @@ class Conv2dNode : public CompiledNode {
           }
         }
       }
-      float* out = y + o * g_.out_h * g_.out_w;
       const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
       const float bias = op_.bias[static_cast<size_t>(o)];
-      dequantize_plane(acc, act_scale, weight_scale, bias, op_.activation, out);
+      store_output_plane(acc, act_scale, weight_scale, bias, op_.activation, q, output,
+                         y + o * g_.out_h * g_.out_w, plane);
     }
   }
 

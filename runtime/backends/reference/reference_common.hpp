@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "kernels/common/activation.hpp"
 #include "runtime/backends/node_views.hpp"
@@ -26,6 +27,33 @@ inline void dequantize_plane(std::span<const int32_t> acc, float act_scale, floa
     out[p] =
         apply_activation(dequantize_accumulator(acc[p], act_scale, weight_scale, bias), activation);
   }
+}
+
+// The same plane written where a quantized layer's output goes: f32 at
+// element `offset` of `output`, or, with a fused static quantize, through the
+// quantize op's rule (quantize_activations_u8/s8) with the fixed scale.
+// `plane` is the f32 plane's storage.
+inline void store_output_plane(std::span<const int32_t> acc, float act_scale, float weight_scale,
+                               float bias, Activation activation, const OutputQuantization& q,
+                               const TensorView& output, int64_t offset,
+                               std::vector<float>& plane) {
+  if (!q.enabled()) {
+    dequantize_plane(acc, act_scale, weight_scale, bias, activation, output.as<float>() + offset);
+    return;
+  }
+  plane.resize(acc.size());
+  dequantize_plane(acc, act_scale, weight_scale, bias, activation, plane.data());
+  if (q.is_signed) {
+    quantize_activations_s8(plane, q.scale, {output.as<int8_t>() + offset, plane.size()});
+  } else {
+    quantize_activations_u8(plane, q.scale, q.bits, {output.as<uint8_t>() + offset, plane.size()});
+  }
+}
+
+// "_to_u8" / "_to_s8" for a layer writing its fused static quantize's
+// output, "" for f32 (kernel names in stats).
+inline std::string fused_output_suffix(DType output) {
+  return output == DType::kF32 ? std::string() : std::string("_to_") + to_string(output);
 }
 
 // The per-sample shapes and dtypes a compiled node was built for; `batch`

@@ -46,7 +46,8 @@ class SparseConv3x3Node : public CompiledNode {
 
   std::string kernel_name() const override {
     return "reference_sparse_conv3x3_k" + std::to_string(op_.density) + "_s" +
-           std::to_string(op_.stride) + "_" + to_string(input_.dtype);
+           std::to_string(op_.stride) + "_" + to_string(input_.dtype) +
+           fused_output_suffix(output_.dtype);
   }
 
  private:
@@ -56,9 +57,12 @@ class SparseConv3x3Node : public CompiledNode {
     const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
     const int64_t plane_size = in_h * in_w;
     const In* x = input.as<In>() + n * op_.in_channels * plane_size;
-    float* y = output.as<float>() + n * op_.out_channels * out_h * out_w;
+    const int64_t y = n * op_.out_channels * out_h * out_w;
     const float act_scale = input.scales[n];
+    const OutputQuantization& q = op_.output_quantization;
+    if (q.enabled()) output.scales[n] = q.scale;
     std::vector<int32_t> acc(static_cast<size_t>(out_h * out_w));
+    std::vector<float> plane;
     for (int o = 0; o < op_.out_channels; ++o) {
       std::fill(acc.begin(), acc.end(), 0);
       for (int i = 0; i < op_.in_channels; ++i) {
@@ -80,10 +84,10 @@ class SparseConv3x3Node : public CompiledNode {
           }
         }
       }
-      float* out = y + o * out_h * out_w;
       const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
       const float bias = op_.bias[static_cast<size_t>(o)];
-      dequantize_plane(acc, act_scale, weight_scale, bias, op_.activation, out);
+      store_output_plane(acc, act_scale, weight_scale, bias, op_.activation, q, output,
+                         y + o * out_h * out_w, plane);
     }
   }
 

@@ -1,0 +1,28 @@
+"""The session's fold_static_quantize option and the fused-output attribute
+of a sparse layer, as Python sees them. The fold itself (and its bit
+equality) is tested in tests/unit/fused_output_test.cpp."""
+import numpy as np
+import sparq
+
+
+def test_sessions_with_and_without_the_fold_agree_and_layers_report_their_output():
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((8, 4, 3, 3), dtype=np.float32) * 0.1
+    pruned, mask = sparq.prune_to_density(w, 3)
+    layer = sparq.make_sparse_conv3x3(pruned, mask, np.zeros(8, np.float32), activation="relu")
+    assert layer.output_quantization is None  # f32 output
+    b = sparq.ModelBuilder()
+    x = b.input([4, 6, 6])
+    y = b.sparse_conv3x3(b.quantize(x, bits=8), layer, name="conv")
+    # A static scale: the session folds the quantize into the layer.
+    b.mark_output(b.quantize(y, bits=8, scale=0.01))
+    model = b.build(name="tiny", labels=[])
+    inputs = rng.standard_normal((2, 4, 6, 6), dtype=np.float32)
+    folded = sparq.Session(model, threads=1)
+    plain = sparq.Session(model, threads=1, fold_static_quantize=False)
+    (on,), stats = folded.run(inputs, stats=True)
+    (off,) = plain.run(inputs)
+    assert on.tobytes() == off.tobytes()
+    names = [step["name"] for step in stats["steps"]]
+    assert len(names) == 2 and names[-1] == "conv"  # input quantize, then the fused layer
+    assert len(plain.placements) == 3

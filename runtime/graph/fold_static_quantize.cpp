@@ -1,0 +1,79 @@
+// fold_static_quantize: a quantized convolution whose f32 output only a
+// static QuantizeOp reads becomes one node writing that quantize's u8/s8
+// value (OutputQuantization), so the f32 tensor is never written to memory
+// and walked again. Each fused value equals the unfused pair's
+// (docs/NUMERICS.md), so a session's results do not depend on the pass.
+#include <variant>
+
+#include "sparq/graph.hpp"
+
+namespace sparq {
+namespace {
+
+// The layer's fused output attribute, or null for a node that cannot take
+// one: only quantized-mode convolutions (integer weights, u8/s8 input)
+// without one already.
+OutputQuantization* fusable_output(Node& node) {
+  if (auto* conv = std::get_if<Conv2dOp>(&node.op)) {
+    if (conv->weights.dtype() == DType::kF32) return nullptr;
+    return conv->output_quantization.enabled() ? nullptr : &conv->output_quantization;
+  }
+  if (auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) {
+    return sparse->output_quantization.enabled() ? nullptr : &sparse->output_quantization;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Graph fold_static_quantize(const Graph& graph, int* folded) {
+  const GraphIndex index = index_graph(graph);
+  Graph out = graph;
+  std::vector<bool> drop_node(graph.nodes.size(), false);
+  std::vector<bool> drop_value(graph.values.size(), false);
+  int count = 0;
+  for (size_t n = 0; n < out.nodes.size(); ++n) {
+    Node& conv = out.nodes[n];
+    OutputQuantization* fused = fusable_output(conv);
+    const auto value = static_cast<size_t>(conv.output);
+    if (fused == nullptr || index.is_output[value] || index.users[value].size() != 1) continue;
+    const Node& reader = *index.users[value].front();
+    const auto* quantize = std::get_if<QuantizeOp>(&reader.op);
+    if (quantize == nullptr || quantize->scale <= 0.0f) continue;
+    *fused = OutputQuantization{quantize->scale, quantize->bits, quantize->is_signed};
+    drop_node[static_cast<size_t>(&reader - graph.nodes.data())] = true;
+    drop_value[value] = true;
+    conv.output = reader.output;
+    ++count;
+  }
+  if (folded != nullptr) *folded = count;
+  if (count == 0) return out;
+
+  // Drop the quantize nodes and the f32 values no node produces any more,
+  // renumbering the values that stay.
+  std::vector<ValueId> renumbered(graph.values.size(), -1);
+  std::vector<Value> values;
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (drop_value[v]) continue;
+    renumbered[v] = static_cast<ValueId>(values.size());
+    values.push_back(graph.values[v]);
+  }
+  auto remap = [&](ValueId id) { return renumbered[static_cast<size_t>(id)]; };
+  std::vector<Node> nodes;
+  for (size_t n = 0; n < out.nodes.size(); ++n) {
+    if (drop_node[n]) continue;
+    Node node = std::move(out.nodes[n]);
+    for (ValueId& in : node.inputs) in = remap(in);
+    node.output = remap(node.output);
+    nodes.push_back(std::move(node));
+  }
+  out.values = std::move(values);
+  out.nodes = std::move(nodes);
+  out.input = remap(out.input);
+  for (ValueId& o : out.outputs) o = remap(o);
+  // The fused node now produces the quantize's value, which no earlier node
+  // reads, so the order stays topological.
+  return out;
+}
+
+}  // namespace sparq
