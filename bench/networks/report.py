@@ -27,6 +27,8 @@ DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it
 ]
 SPARSE_LAYERS = ["r18_64x56", "r18_128x28", "r18_256x14", "r18_512x7"]
 TOP_LAYERS = 10
+# The ResNet-18 variants with a per-layer breakdown (those measured).
+BREAKDOWN_VARIANTS = ("k9_random", "k1_shared", "k1_shared_static")
 
 
 # ---- lookups ------------------------------------------------------------------------
@@ -52,11 +54,13 @@ def cells(net, threads):
 
 
 def variant_label(vid, v):
-    if vid == "dense":
-        return "sparq w4a8 (dense)"
+    static = v.get("scales") == "static"
+    suffix = ", static scales" if static else ""
+    if vid.startswith("dense"):
+        return f"sparq w4a8 (dense){suffix}"
     if v.get("k") is not None and vid.startswith("k"):
-        return f"sparq k{v['k']} {v['sharing']}"
-    return f"sparq {vid}"
+        return f"sparq k{v['k']} {v['sharing']}{suffix}"
+    return f"sparq {vid.removesuffix('_static') if static else vid}{suffix}"
 
 
 def ms(x):
@@ -240,6 +244,17 @@ def breakdown(net, vid):
 
 # ---- targets ------------------------------------------------------------------------
 
+# Variant id suffixes of the two kinds of activation scales, and how a target row says which.
+SCALES_NOTE = {"": "", "_static": " (static scales)"}
+
+
+def measured_scales(net, vid):
+    """The suffixes ("" dynamic, "_static") under which `vid` was measured; [""]
+    when neither was, so that the target row still says "not measured"."""
+    found = [sfx for sfx in SCALES_NOTE if net and vid + sfx in net["variants"]]
+    return found or [""]
+
+
 def net_by_name(raw, name):
     return next((n for n in raw["networks"] if n["name"] == name), None)
 
@@ -249,8 +264,10 @@ def targets(raw):
     r18 = net_by_name(raw, "resnet18")
     for vid, key, what in (("k1_shared", "r18_k1_shared", "ResNet-18 b1 t1, k1 shared vs ORT int8"),
                            ("k9_random", "r18_k9", "ResNet-18 b1 t1, k9 vs ORT int8")):
-        v = speedup(r18, vid, 1, 1, "ort_int8") if r18 else None
-        rows.append([what, f">= {TARGETS[key]}x", ratio(v), verdict(v, TARGETS[key])])
+        for scales in measured_scales(r18, vid):
+            v = speedup(r18, vid + scales, 1, 1, "ort_int8") if r18 else None
+            rows.append([what + SCALES_NOTE[scales], f">= {TARGETS[key]}x", ratio(v),
+                         verdict(v, TARGETS[key])])
     # Batch 16 per image below batch 1, every network, k and thread count.
     checked, worst, missed = 0, None, []
     for net in raw["networks"]:
@@ -280,9 +297,10 @@ def targets(raw):
                          f">= {TARGETS['two_threads']}x", ratio(v), verdict(v, TARGETS["two_threads"])])
     mob = net_by_name(raw, "mobilenet_v1")
     for b in (1, 16):
-        v = speedup(mob, "dense", b, 1, "ort_int8") if mob else None
-        rows.append([f"MobileNet-v1 b{b} t1 vs ORT int8", f">= {TARGETS['mobilenet']}x", ratio(v),
-                     verdict(v, TARGETS["mobilenet"])])
+        for scales in measured_scales(mob, "dense"):
+            v = speedup(mob, "dense" + scales, b, 1, "ort_int8") if mob else None
+            rows.append([f"MobileNet-v1 b{b} t1 vs ORT int8{SCALES_NOTE[scales]}",
+                         f">= {TARGETS['mobilenet']}x", ratio(v), verdict(v, TARGETS["mobilenet"])])
     dense = (raw.get("layers") or {}).get("dense_ops", {})
     for shape, what in DENSE_LAYERS:
         s, o = dense.get(f"sparq_cpu_int/{shape}"), dense.get(f"onednn_int8/{shape}")
@@ -293,8 +311,8 @@ def targets(raw):
            "Measured in this run; where a target is missed, the per-layer breakdown below shows "
            "which layers dominate.", "",
            table(["target", "goal", "measured", "verdict"], rows), ""]
-    for vid in ("k9_random", "k1_shared"):
-        shares = op_shares(r18, vid) if r18 else None
+    for vid in BREAKDOWN_VARIANTS:
+        shares = op_shares(r18, vid) if r18 and vid in r18["variants"] else None
         if shares:
             top = ", ".join(f"{op} {share:.0f} %" for op, share in shares[:4])
             out += [f"Where ResNet-18 {vid.replace('_', ' ')} spends batch 1, 1 thread: {top}.", ""]
@@ -356,25 +374,31 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
 def plot_series(raw):
-    """(label, color, dashed, [(k, speed-up)]) per network and sharing, batch 1, 1 thread."""
+    """(label, color, dash pattern, [(k, speed-up)]) per network, sharing and kind of
+    activation scales, batch 1, 1 thread ("" solid)."""
     series = []
     nets = [n for n in raw["networks"] if n["onnx"]]
     for i, net in enumerate(nets):
         color = COLORS[i % len(COLORS)]
-        if "dense" in net["variants"]:
-            v = speedup(net, "dense", 1, 1, "ort_int8")
-            if v is not None:
-                series.append((f"{net['display']}", color, False, [(9, v)]))
+        if "dense" in net["variants"] or "dense_static" in net["variants"]:
+            for vid, dash, note in (("dense", "", ""), ("dense_static", "2,3", ", static scales")):
+                v = speedup(net, vid, 1, 1, "ort_int8") if vid in net["variants"] else None
+                if v is not None:
+                    series.append((f"{net['display']}{note}", color, dash, [(9, v)]))
             continue
-        for sharing, dashed in (("shared", False), ("random", True)):
+        for sharing, scales, dash in (("shared", "dynamic", ""), ("random", "dynamic", "6,4"),
+                                      ("shared", "static", "2,3")):
             pts = []
             for vid, var in net["variants"].items():
+                if var.get("scales", "dynamic") != scales:
+                    continue
                 if var["sharing"] == sharing or var["k"] == 9:
                     v = speedup(net, vid, 1, 1, "ort_int8")
                     if v is not None:
                         pts.append((var["k"], v))
             if pts:
-                series.append((f"{net['display']}, {sharing}", color, dashed, sorted(pts, reverse=True)))
+                label = f"{net['display']}, {sharing}" + (", static scales" if scales == "static" else "")
+                series.append((label, color, dash, sorted(pts, reverse=True)))
     return series
 
 
@@ -400,8 +424,8 @@ def svg(raw):
         e.append(f'<text x="{x(k):.1f}" y="{h - bottom + 18}" text-anchor="middle">k={k}</text>')
     e.append(f'<text x="{(left + w - right) / 2:.1f}" y="{h - 10}" text-anchor="middle">'
              'taps kept per 3x3 kernel (k = 9: dense)</text>')
-    for i, (label, color, dashed, pts) in enumerate(series):
-        dash = ' stroke-dasharray="6,4"' if dashed else ""
+    for i, (label, color, pattern, pts) in enumerate(series):
+        dash = f' stroke-dasharray="{pattern}"' if pattern else ""
         if len(pts) > 1:
             path = " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in pts)
             e.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
@@ -426,11 +450,12 @@ def render(raw):
              "## Speed-up against density", "",
              "![speed-up vs ORT int8 against k](speedup_vs_density.svg)", "",
              "[speedup_vs_density.svg](speedup_vs_density.svg): sparq's speed-up over ORT int8 at batch 1, "
-             "1 thread, per network (solid: 16x4-shared patterns, dashed: random; MobileNet-v1 is one dense "
+             "1 thread, per network (solid: 16x4-shared patterns, dashed: random, dotted: 16x4-shared with "
+             "static activation scales; MobileNet-v1 is one dense "
              "point). The Fashion-MNIST models have no ORT peer.", ""]
     parts += [network_section(net, threads) for net in raw["networks"]]
     r18 = net_by_name(raw, "resnet18")
-    sections = [breakdown(r18, vid) for vid in ("k9_random", "k1_shared")] if r18 else []
+    sections = [breakdown(r18, vid) for vid in BREAKDOWN_VARIANTS if vid in r18["variants"]] if r18 else []
     if any(sections):
         parts += ["## Per-layer breakdown of ResNet-18", "",
                   "From `sparq bench` at batch 1, 1 thread: each layer's median over the runs of a round, "

@@ -44,8 +44,6 @@ ARCHITECTURES = {
 }
 FASHION = "fashion"  # the shipped Fashion-MNIST models (examples/models), sparq only
 FASHION_BATCHES = [1, 16, 64]
-# The ResNet-18 variants whose per-layer breakdown the report shows.
-BREAKDOWN_VARIANTS = ("k9_random", "k1_shared")
 # ResNet-18's 3x3 layers in bench/sparse_conv_bench, and the two densities shown.
 SPARSE_LAYER_FILTER = "r18_"
 SPARSE_LAYER_VARIANTS = ("k9/random", "k1/shared")
@@ -76,6 +74,13 @@ def parse_args(argv):
                         "to be disturbed, so they need more samples for a stable best (env BATCH_MIN_RUNS)")
     p.add_argument("--layers", action=argparse.BooleanOptionalAction,
                    default=env_flag("LAYERS", True), help="the oneDNN layer figures (env LAYERS=0)")
+    p.add_argument("--scales", default=os.environ.get("SCALES", "dynamic,static"),
+                   help="activation scales measured per model: dynamic (the chip's per-sample rule), "
+                        "static (calibrated with `sparq calibrate` on CALIBRATION_SAMPLES random inputs, "
+                        "as the ORT QDQ twin is), or both (env SCALES)")
+    p.add_argument("--calibration-samples", type=int,
+                   default=int(os.environ.get("CALIBRATION_SAMPLES", "8")),
+                   help="inputs the static scales are calibrated on (env CALIBRATION_SAMPLES)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
     p.add_argument("--reuse-models", action="store_true", default=env_flag("REUSE_MODELS"),
                    help="keep networks already generated in the work folder (env REUSE_MODELS=1)")
@@ -99,6 +104,11 @@ def parse_args(argv):
     a.ks = [int(k) for k in (a.ks or ("1" if a.quick else "9,5,3,1")).split(",")]
     if any(k < 1 or k > 9 for k in a.ks):
         p.error("--ks: each k must be 1..9")
+    a.scales = [x.strip() for x in a.scales.split(",") if x.strip()]
+    if not a.scales or any(x not in ("dynamic", "static") for x in a.scales):
+        p.error("--scales: a comma list of dynamic and static")
+    if a.calibration_samples < 1:
+        p.error("--calibration-samples must be positive")
     a.threads = [int(t) for t in a.threads.split(",")]
     a.rounds = int(a.rounds) if a.rounds is not None else (2 if a.quick else 3)
     a.min_time = float(a.min_time) if a.min_time is not None else (0.03 if a.quick else 0.1)
@@ -254,6 +264,30 @@ def make_network(args, arch, k, sharing):
     }
 
 
+def static_twin(args, v):
+    """The variant `v` with static activation scales: `sparq calibrate` on seeded
+    random inputs (the ORT QDQ twin is calibrated the same way, MinMax)."""
+    src = pathlib.Path(v["sparq"])
+    path = args.work / "sparq" / (src.stem + "_static.sparq")
+    t0 = time.monotonic()
+    run([args.sparq, "calibrate", src, "-o", path, "--random", args.calibration_samples,
+         "--seed", args.seed], what="sparq calibrate")
+    twin = dict(v, scales="static", sparq=str(path), name=v["name"] + "_static",
+                bytes=dict(v["bytes"], sparq=path.stat().st_size),
+                seconds=dict(v.get("seconds", {}), calibrate=time.monotonic() - t0))
+    return twin
+
+
+def with_scales(args, vid, v):
+    """{variant id: variant} for each requested kind of activation scales."""
+    out = {}
+    if "dynamic" in args.scales:
+        out[vid] = dict(v, scales="dynamic")
+    if "static" in args.scales:
+        out[vid + "_static"] = static_twin(args, v)
+    return out
+
+
 def fashion_variants(args):
     out = []
     for path in sorted((ROOT / "examples" / "models").glob("*.sparq")):
@@ -277,23 +311,26 @@ def prepare_networks(args, progress):
                 for arch in args.networks if arch in ARCHITECTURES}
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(make_network, args, arch, k, sharing): (arch, vid)
+        futures = {pool.submit(lambda *a: with_scales(args, a[-1], make_network(args, *a[:-1])),
+                               arch, k, sharing, vid): (arch, vid)
                    for arch, k, sharing, vid in jobs}
         for done, f in enumerate(concurrent.futures.as_completed(futures), 1):
             arch, vid = futures[f]
-            v = f.result()
-            networks[arch]["variants"][vid] = v
+            made = f.result()
+            networks[arch]["variants"].update(made)
+            v = next(iter(made.values()))
             spent = time.monotonic() - start
             progress.say(f"model {done}/{len(jobs)} {v['name']}: made in {v['seconds']['make']:.1f} s, "
                          f"imported in {v['seconds']['import']:.1f} s",
                          eta=spent / done * (len(jobs) - done))
     for net in networks.values():  # keep the variants in the order of variants_of
-        order = [vid for vid, _, _ in variants_of(net["name"], args.ks)]
-        net["variants"] = {vid: net["variants"][vid] for vid in order}
+        order = [vid + suffix for vid, _, _ in variants_of(net["name"], args.ks)
+                 for suffix in ("", "_static")]
+        net["variants"] = {vid: net["variants"][vid] for vid in order if vid in net["variants"]}
         first = next(iter(net["variants"].values()))
         net["input_shape"], net["classes"] = first["input_shape"], first["classes"]
     if FASHION in args.networks:
-        vs = fashion_variants(args)
+        vs = [t for v in fashion_variants(args) for t in with_scales(args, v["name"], v).values()]
         networks[FASHION] = {"name": FASHION, "display": "Fashion-MNIST CNN (shipped models)",
                              "onnx": False, "batches": FASHION_BATCHES, "input_shape": [1, 28, 28],
                              "classes": 10, "variants": {v["name"]: v for v in vs}}
@@ -407,7 +444,7 @@ def measure_networks(args, networks, node_path, progress):
                      "runs_ms": [round(x, 4) for x in runs[peer]], **summarize_runs(runs[peer], batch)}
             if kind == "sparq":
                 v = net["variants"][vid]
-                entry.update(k=v["k"], sharing=v["sharing"])
+                entry.update(k=v["k"], sharing=v["sharing"], scales=v.get("scales", "dynamic"))
                 pooled = pool_layers(layers[peer])
                 if pooled:
                     entry["layers"] = pooled

@@ -196,6 +196,23 @@ class ReportTest(unittest.TestCase):
                                   "ResNet-18, shared k=9: 1.09x"])
         self.assertEqual(len(list(root.iter(ns + "polyline"))), 1)  # one series has two points
 
+    def test_static_scales_variant(self):
+        raw = copy.deepcopy(self.raw)
+        net = raw["networks"][0]
+        net["variants"]["k1_shared_static"] = dict(
+            variant("resnet18_k1_shared_static", 1, "shared", 1_970_000), scales="static")
+        net["results"].append(result("sparq", 1, 1, 1.6, 1.7, "k1_shared_static"))
+        t = report.targets(raw)
+        # Both kinds of scales get their own target row: 6.0 / 2.0 = 3.00 and 6.0 / 1.6 = 3.75.
+        self.assertEqual(row(t, "ResNet-18 b1 t1, k1 shared vs ORT int8")[2:], ["3.00x", "missed by 14 %"])
+        self.assertEqual(row(t, "ResNet-18 b1 t1, k1 shared vs ORT int8 (static scales)")[2:],
+                         ["3.75x", "met"])
+        section = report.network_section(net, [1, 2])
+        self.assertEqual(row(section, "sparq k1 shared, static scales")[1], "1.600 / 1.700")
+        series = {label: pts for label, _, _, pts in report.plot_series(raw)}
+        self.assertEqual(series["ResNet-18, shared, static scales"], [(1, 6.0 / 1.6)])
+        self.assertEqual(series["ResNet-18, shared"], [(9, 6.0 / 5.5), (1, 3.0)])
+
 
 if __name__ == "__main__":
     unittest.main()
