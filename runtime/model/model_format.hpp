@@ -13,11 +13,18 @@
 
 namespace sparq::model_format {
 
-// The version this build writes and the newest it reads. Version 1 is the
-// first published layout; version 2 added the operations of imported models
-// and Pool2dOp.count_include_pad (a version 1 reader would silently ignore
-// count_include_pad = false, so the version says the meaning changed).
-inline constexpr uint32_t kFormatVersion = 2;
+// The newest version this build reads and writes. Version 1 is the first
+// published layout; version 2 added the operations of imported models and
+// Pool2dOp.count_include_pad (a version 1 reader would silently ignore
+// count_include_pad = false, so the version says the meaning changed);
+// version 3 added static activation scales (QuantizeOp.scale and the fused
+// output quantization of Conv2dOp / SparseConv3x3Op), which a version 2
+// reader would silently run as dynamic scales and f32 outputs.
+inline constexpr uint32_t kFormatVersion = 3;
+
+// The oldest version whose readers run `graph` as written: a file is written
+// with it, so a model that uses nothing new stays readable by older sparq.
+uint32_t required_format_version(const Graph& graph);
 inline constexpr char kFileIdentifier[] = "SPRQ";
 
 // Limits on untrusted files, far above any real network but low enough that

@@ -58,7 +58,8 @@ class Writer {
     auto graph_offset = write_graph(graph);
     auto metadata_offset = write_metadata(metadata);
     // checksum 0 is written (ForceDefaults) and sealed by write_model.
-    auto root = fb::CreateModel(fbb_, kFormatVersion, graph_offset, metadata_offset, 0);
+    auto root =
+        fb::CreateModel(fbb_, required_format_version(graph), graph_offset, metadata_offset, 0);
     fb::FinishSizePrefixedModelBuffer(fbb_, root);
     return {fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize()};
   }
@@ -230,6 +231,23 @@ size_t payload_bytes(const Graph& graph) {
 }
 
 }  // namespace
+
+uint32_t required_format_version(const Graph& graph) {
+  for (const Node& node : graph.nodes) {
+    const bool static_scales = std::visit(
+        [](const auto& op) {
+          using T = std::decay_t<decltype(op)>;
+          if constexpr (std::is_same_v<T, QuantizeOp>) return op.scale != 0.0f;
+          if constexpr (std::is_same_v<T, Conv2dOp> || std::is_same_v<T, SparseConv3x3Op>) {
+            return op.output_quantization.enabled();
+          }
+          return false;
+        },
+        node.op);
+    if (static_scales) return 3;
+  }
+  return 2;
+}
 
 std::vector<uint8_t> write_model(const Graph& graph, const ModelMetadata& metadata) {
   check_metadata(metadata);

@@ -280,7 +280,44 @@ TEST(ModelFile, HeaderCarriesSizeIdentifierAndVersion) {
   std::memcpy(&size_prefix, bytes.data(), 4);
   EXPECT_EQ(size_prefix, bytes.size() - 4);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes.data()) + 8, 4), "SPRQ");
-  EXPECT_EQ(fb::GetSizePrefixedModel(bytes.data())->format_version(), model_format::kFormatVersion);
+  // Nothing of version 3 in it: written as version 2, readable by older sparq.
+  EXPECT_EQ(fb::GetSizePrefixedModel(bytes.data())->format_version(), 2u);
+}
+
+// A file says version 3 exactly when it uses static activation scales (a
+// static QuantizeOp, or a layer fused with one), which a version 2 reader
+// would silently run as dynamic scales and f32 outputs; older readers then
+// refuse it instead.
+TEST(ModelFile, StaticScalesRaiseTheFormatVersion) {
+  auto version_of = [](const Model& model) {
+    const std::vector<uint8_t> bytes = model.to_bytes();
+    return fb::GetSizePrefixedModel(bytes.data())->format_version();
+  };
+  auto build = [](bool static_scale) {
+    ModelBuilder b;
+    const ValueId x = b.input(Shape{1, 4, 4});
+    const ValueId q = static_scale ? b.quantize_static(x, 0.5f) : b.quantize(x);
+    b.mark_output(b.dequantize(q));
+    return b.build();
+  };
+  EXPECT_EQ(version_of(build(false)), 2u);
+  const Model static_model = build(true);
+  EXPECT_EQ(version_of(static_model), 3u);
+  EXPECT_EQ(model_format::kFormatVersion, 3u);
+  // Read back: a version 3 file loads in this build with its scale.
+  const auto reread = Model::from_bytes(static_model.to_bytes());
+  EXPECT_EQ(std::get<QuantizeOp>(reread->graph().nodes[0].op).scale, 0.5f);
+  // A fused layer alone also needs version 3.
+  Graph fused = testing::build_tiny_sparse_cnn(1, 4).graph();
+  bool marked = false;
+  for (Node& node : fused.nodes) {
+    if (auto* sparse = std::get_if<SparseConv3x3Op>(&node.op); sparse && !marked) {
+      sparse->output_quantization.scale = 0.25f;
+      marked = true;
+    }
+  }
+  ASSERT_TRUE(marked);
+  EXPECT_EQ(model_format::required_format_version(fused), 3u);
 }
 
 // Weight payloads start at 64-byte offsets in the file, so a file mapped at a
