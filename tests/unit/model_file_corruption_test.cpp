@@ -113,8 +113,8 @@ std::vector<CorruptCase> corrupt_cases() {
          });
        },
        bad, "identifier is '\\x00\\xffRQ'"},
-      {"FutureVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 3; }); }, bad,
-       "format_version 3 is newer than this sparq reads (up to 2)"},
+      {"FutureVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 4; }); }, bad,
+       "format_version 4 is newer than this sparq reads (up to 3)"},
       {"MissingVersion", [] { return edit_model([](fb::ModelT& m) { m.format_version = 0; }); },
        bad, "format_version is missing"},
       {"RootOffsetOutsideFile",
