@@ -375,18 +375,21 @@ template <Activation A>
 void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channels,
                             const float* scales, const float* bias, const EpilogueOutput& out) {
   alignas(64) float chunk[kQuantizeChunk];
+  // Read once: stores through `dst` might alias `out` as far as the compiler knows.
+  const bool quantized = out.quantized();
+  const int64_t plane = out.plane;
   for (int c = 0; c < channels; ++c) {
     const int32_t* column = acc + (c / 16) * tile * 16 + c % 16;
-    const int64_t at = c * out.plane;
+    const int64_t at = c * plane;
     for (int p0 = 0; p0 < pixels; p0 += static_cast<int>(kQuantizeChunk)) {
       const int n = std::min(pixels - p0, static_cast<int>(kQuantizeChunk));
-      float* dst = out.quantized() ? chunk : static_cast<float*>(out.data) + at + p0;
+      float* dst = quantized ? chunk : static_cast<float*>(out.data) + at + p0;
       for (int p = 0; p < n; ++p) {
         float y = __builtin_fmaf(static_cast<float>(column[(p0 + p) * 16]), scales[c], bias[c]);
         y = apply_activation(y, A);  // A is a constant: the switch folds away
         dst[p] = y;
       }
-      if (out.quantized()) {
+      if (quantized) {
         quantize_values(chunk, n, out, static_cast<uint8_t*>(out.data) + at + p0);
       }
     }
@@ -403,6 +406,11 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
   const __m512i column_offsets =
       _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 4);
   const QuantizeBounds bounds(out);
+  // Read once: the stores below go through pointers the compiler cannot
+  // tell apart from `out`, so it would reload its fields after every store.
+  const bool quantized = out.quantized();
+  const int64_t plane = out.plane;
+  void* const data = out.data;
   for (int p0 = 0; p0 < pixels; p0 += 16) {
     const __mmask16 m = lanes_mask(pixels - p0);
     for (int c = 0; c < channels; ++c) {
@@ -411,11 +419,11 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
           _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, column_offsets, column, 4);
       const __m512 y = epilogue_vector<A>(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
                                           _mm512_set1_ps(bias[c]));
-      const int64_t at = c * out.plane + p0;
-      if (out.quantized()) {
-        bounds.store(y, m, static_cast<uint8_t*>(out.data) + at);
+      const int64_t at = c * plane + p0;
+      if (quantized) {
+        bounds.store(y, m, static_cast<uint8_t*>(data) + at);
       } else {
-        _mm512_mask_storeu_ps(static_cast<float*>(out.data) + at, m, y);
+        _mm512_mask_storeu_ps(static_cast<float*>(data) + at, m, y);
       }
     }
   }
