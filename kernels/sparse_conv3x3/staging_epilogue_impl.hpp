@@ -202,8 +202,10 @@ __m512 epilogue_vector(__m512 x, __m512 s, __m512 b) {
 // epilogue_loop 16 lanes at a time with a masked tail: row segments are
 // short (28 of a 28x28 plane), and a scalar remainder loop would cost as
 // much as the vector body. cvtepi32_ps rounds to nearest like the cast.
-template <Activation A, typename Acc>
-void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
+// store(y, mask, j) receives the values of elements [j, j + 16).
+template <Activation A, typename Acc, typename Store>
+void epilogue_vectors_avx512(const Acc* acc, int64_t count, float scale, float bias,
+                             const Store& store) {
   const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
   for (int64_t j = 0; j < count; j += 16) {
     const __mmask16 m = lanes_mask(count - j);
@@ -213,8 +215,15 @@ void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias
     } else {
       x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
     }
-    _mm512_mask_storeu_ps(dst + j, m, epilogue_vector<A>(x, s, b));
+    store(epilogue_vector<A>(x, s, b), m, j);
   }
+}
+
+template <Activation A, typename Acc>
+void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
+  epilogue_vectors_avx512<A>(acc, count, scale, bias, [dst](__m512 y, __mmask16 m, int64_t j) {
+    _mm512_mask_storeu_ps(dst + j, m, y);
+  });
 }
 #endif
 
@@ -273,17 +282,9 @@ void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bi
                             const EpilogueOutput& out, uint8_t* dst) {
 #if defined(__AVX512F__)
   const QuantizeBounds bounds(out);
-  const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
-  for (int64_t j = 0; j < count; j += 16) {
-    const __mmask16 m = lanes_mask(count - j);
-    __m512 x;
-    if constexpr (std::is_same_v<Acc, float>) {
-      x = _mm512_maskz_loadu_ps(m, acc + j);
-    } else {
-      x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
-    }
-    bounds.store(epilogue_vector<A>(x, s, b), m, dst + j);
-  }
+  epilogue_vectors_avx512<A>(
+      acc, count, scale, bias,
+      [&bounds, dst](__m512 y, __mmask16 m, int64_t j) { bounds.store(y, m, dst + j); });
 #elif defined(__AVX2__)
   // 8 lanes in registers (the same FMA, activation and quantize kernel
   // round_clamp as the other paths); the tail under a load mask, its bytes
