@@ -139,6 +139,24 @@ TEST(ImageDecode, PnmMaxValuesAreRescaledTo255) {
   EXPECT_EQ(color.pixels, (Bytes{1, 2, 3}));
 }
 
+// A corrupt JPEG (found by image_decode_fuzz) whose DC prediction grows past
+// INT_MAX / dequant, an int overflow inside stb_image: image_decode.cpp is
+// compiled with -fwrapv, so it wraps. The sanitizer build checks that no
+// undefined behaviour is left; the outcome is a clear error or an image.
+TEST(ImageDecode, JpegWithOverflowingDcCoefficientsDecodesWithoutUndefinedBehaviour) {
+  std::ifstream file(SPARQ_SOURCE_DIR "/tests/data/jpeg_dc_overflow.jpg", std::ios::binary);
+  ASSERT_TRUE(file) << "tests/data/jpeg_dc_overflow.jpg is missing";
+  const Bytes bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 742u);
+  try {
+    const Image image = decode_image(bytes, "jpeg_dc_overflow.jpg");
+    EXPECT_EQ(image.pixels.size(),
+              static_cast<size_t>(image.width) * image.height * image.channels);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("jpeg_dc_overflow.jpg"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ImageDecode, EveryTruncationOfEveryFormatIsAnError) {
   for (Encoding encoding : {Encoding::kPng, Encoding::kBmp, Encoding::kJpeg, Encoding::kPgm}) {
     const Image original = random_image(7, 12, 9, encoding == Encoding::kPgm ? 1 : 3);
