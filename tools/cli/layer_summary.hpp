@@ -27,7 +27,7 @@ struct LayerSummary {
   // A static quantize node's scale, or the scale a layer fused with one
   // writes (0: dynamic or no quantize).
   float activation_scale = 0;
-  std::string cpu_kernel;      // empty when the CPU backend is not in this build
+  std::string cpu_kernel;  // empty when the CPU backend is not in this build
   // Pruned 3x3 layers: the CPU planner's dense cost / pruned cost (0 otherwise).
   double predicted_speedup = 0;
 };
