@@ -105,6 +105,19 @@ struct SparseCase {
   std::string text;
 };
 
+// The kernel-level problem of a case's layer.
+kernels::Sparse3x3Problem problem_of(const SparseCase& c) {
+  kernels::Sparse3x3Problem p;
+  p.in_channels = c.op.in_channels;
+  p.out_channels = c.op.out_channels;
+  p.height = static_cast<int>(c.input[1]);
+  p.width = static_cast<int>(c.input[2]);
+  p.stride = c.op.stride;
+  p.density = c.op.density;
+  p.signed_input = c.input_dtype == DType::kS8;
+  return p;
+}
+
 SparseCase random_sparse(uint32_t seed) {
   std::mt19937 gen = testing::rng(seed);
   SparseCase c;
@@ -179,14 +192,7 @@ TEST_P(FusedSparseKernels, EveryPathWritesTheReferenceBytes) {
     const Tensor want = testing::run_on(*reference, fused, {&input}, 1);
     ASSERT_EQ(want.dtype(), fused_dtype(q));
 
-    kernels::Sparse3x3Problem p;
-    p.in_channels = c.op.in_channels;
-    p.out_channels = c.op.out_channels;
-    p.height = static_cast<int>(c.input[1]);
-    p.width = static_cast<int>(c.input[2]);
-    p.stride = c.op.stride;
-    p.density = c.op.density;
-    p.signed_input = c.input_dtype == DType::kS8;
+    const kernels::Sparse3x3Problem p = problem_of(c);
     for (const kernels::Sparse3x3Path& path :
          kernels::SparseConv3x3Kernel::candidate_paths(p, GetParam())) {
       const auto kernel = kernels::SparseConv3x3Kernel::create_on_path(
@@ -230,14 +236,7 @@ TEST(FusedSparseKernels, EmulatedTileProgramWritesTheReferenceBytes) {
     fuse_for(gen, unfused, input, c.op.output_quantization);
     const auto fused = testing::one_node_graph("sparse", {{c.input, c.input_dtype}}, c.op);
     const Tensor want = testing::run_on(*reference, fused, {&input}, 1);
-    kernels::Sparse3x3Problem p;
-    p.in_channels = c.op.in_channels;
-    p.out_channels = c.op.out_channels;
-    p.height = static_cast<int>(c.input[1]);
-    p.width = static_cast<int>(c.input[2]);
-    p.stride = c.op.stride;
-    p.density = c.op.density;
-    p.signed_input = c.input_dtype == DType::kS8;
+    const kernels::Sparse3x3Problem p = problem_of(c);
     for (int channel_tiles = 1; channel_tiles <= 4; ++channel_tiles) {
       kernels::Sparse3x3Path path;
       path.isa = Isa::kAmx;
