@@ -502,7 +502,14 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   }
   impl_->given_model = model;
   impl_->model = std::move(model);
-  if (options.fold_static_quantize) {
+  // Folding copies the graph (weights included); a model without static
+  // scales has nothing to fold, so it is not copied.
+  const auto& nodes = impl_->model->graph().nodes;
+  const bool has_static_quantize = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
+    const auto* q = std::get_if<QuantizeOp>(&n.op);
+    return q != nullptr && q->scale > 0.0f;
+  });
+  if (options.fold_static_quantize && has_static_quantize) {
     int folded = 0;
     Graph graph = fold_static_quantize(impl_->model->graph(), &folded);
     if (folded > 0) {
