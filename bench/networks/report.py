@@ -140,8 +140,10 @@ def header(raw):
         f"{busy_note(m, cpu['cpus'])}. Process niceness {s.get('nice', 0)}.",
         f"- Threads: {', '.join(map(str, s['threads']))}. sparq: `sparq bench` (Session::run, f32 image in, "
         "logits out) with a oneTBB arena of T threads. "
-        f"ONNX Runtime {m.get('ort_version') or '(not run)'} CPU provider through onnxruntime-node "
-        "(`bench/networks/ort_bench.js`): intra-op T threads with spinning workers (its default; at T > 1 "
+        f"ONNX Runtime {m.get('ort_version') or '(not run)'} CPU provider through "
+        + ("its Python package (`bench/networks/ort_bench.py`)" if m.get("ort_driver") == "python"
+           else "onnxruntime-node (`bench/networks/ort_bench.js`)")
+        + ": intra-op T threads with spinning workers (its default; at T > 1 "
         "also with sleeping workers, the faster kept per row), "
         "inter-op 1, sequential, graph optimization 'all', f32 input of the same shape.",
         f"- Method: for each network, batch and thread count, {s['rounds']} rounds; each round runs every "
@@ -444,9 +446,21 @@ def svg(raw):
 
 # ---- the report ---------------------------------------------------------------------
 
-def render(raw):
+def other_machines(out_dir):
+    """Lines linking the reports in OUT_DIR's subfolders (runs on other machines, e.g.
+    amx/ from scripts/run_bundle.sh), each with the CPU line of its header."""
+    lines = []
+    for sub in sorted(pathlib.Path(out_dir).glob("*/REPORT.md")):
+        cpu = next((l[len("- CPU: "):] for l in sub.read_text().splitlines() if l.startswith("- CPU: ")),
+                   "CPU not stated")
+        link = f"{sub.parent.name}/REPORT.md"
+        lines.append(f"- Another machine: [{link}]({link}), {cpu.split('. ISA flags')[0]}.")
+    return lines
+
+
+def render(raw, elsewhere=()):
     threads = raw["meta"]["settings"]["threads"]
-    parts = [header(raw), "", targets(raw),
+    parts = [header(raw), *elsewhere, "", targets(raw),
              "## Speed-up against density", "",
              "![speed-up vs ORT int8 against k](speedup_vs_density.svg)", "",
              "[speedup_vs_density.svg](speedup_vs_density.svg): sparq's speed-up over ORT int8 at batch 1, "
@@ -468,7 +482,7 @@ def render(raw):
 def write(raw, out_dir):
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "REPORT.md").write_text(render(raw))
+    (out_dir / "REPORT.md").write_text(render(raw, other_machines(out_dir)))
     (out_dir / "speedup_vs_density.svg").write_text(svg(raw))
 
 

@@ -4,7 +4,8 @@
 layer figures next to oneDNN int8, in one run. Writes raw.json and, through
 report.py, REPORT.md and speedup_vs_density.svg.
 
-Stages: machine facts; ONNX Runtime for Node (scripts/install-ort.sh); the
+Stages: machine facts; ONNX Runtime for Node (scripts/install-ort.sh, or the
+Python package onnxruntime where Node is missing, through ort_bench.py); the
 networks (bench/networks/make_networks.py, one call per density / sharing)
 and their sparq import; the layer benchmarks (bench/dense_ops_bench,
 bench/sparse_conv_bench); the networks, interleaved: for each (network, batch,
@@ -12,8 +13,9 @@ threads) every round runs each sparq variant and both ORT models once, in a
 rotated order, so that every peer sees the same machine conditions. Best and
 median are over the runs of all rounds.
 
-Standard library only; run with /usr/bin/python3 (make_networks.py needs
-Debian's torch and onnx). scripts/bench_networks.sh is the entry point.
+Standard library only; make_networks.py runs under the same interpreter and
+needs numpy and onnx there (Debian's /usr/bin/python3 has them).
+scripts/bench_networks.sh is the entry point.
 """
 
 import argparse
@@ -81,6 +83,9 @@ def parse_args(argv):
     p.add_argument("--calibration-samples", type=int,
                    default=int(os.environ.get("CALIBRATION_SAMPLES", "8")),
                    help="inputs the static scales are calibrated on (env CALIBRATION_SAMPLES)")
+    p.add_argument("--ort-driver", choices=("auto", "node", "python"), default=os.environ.get("ORT_DRIVER", "auto"),
+                   help="how ONNX Runtime is driven: onnxruntime-node (ort_bench.js), the Python package "
+                        "onnxruntime (ort_bench.py), or auto: node where it installs, else Python (env ORT_DRIVER)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
     p.add_argument("--reuse-models", action="store_true", default=env_flag("REUSE_MODELS"),
                    help="keep networks already generated in the work folder (env REUSE_MODELS=1)")
@@ -181,6 +186,10 @@ def load_average():
 
 
 def git_commit():
+    """HEAD of the checkout, or SPARQ_COMMIT where the binaries were built elsewhere
+    (scripts/run_bundle.sh) or the checkout has no .git."""
+    if os.environ.get("SPARQ_COMMIT"):
+        return {"commit": os.environ["SPARQ_COMMIT"], "dirty": False}
     try:
         commit = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).strip()
         dirty = bool(run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).strip())
@@ -202,6 +211,33 @@ def install_ort(progress):
     modules = out.strip().splitlines()[-1]
     progress.say(f"ONNX Runtime for Node in {modules}")
     return modules, None
+
+
+def python_ort():
+    """The version of the Python package onnxruntime under this interpreter, or None with the reason."""
+    r = subprocess.run([sys.executable, "-c", "import numpy, onnxruntime; print(onnxruntime.__version__)"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, f"{sys.executable} cannot import onnxruntime and numpy"
+    return r.stdout.strip(), None
+
+
+def find_ort(args, progress):
+    """The ONNX Runtime driver: {"kind": "node", "node_path": ...} (ort_bench.js, the default) or
+    {"kind": "python"} (ort_bench.py, where only the Python package exists); or None with the reason."""
+    reasons = []
+    if args.ort_driver in ("auto", "node"):
+        node_path, why = install_ort(progress)
+        if node_path:
+            return {"kind": "node", "node_path": node_path}, None
+        reasons.append(why)
+    if args.ort_driver in ("auto", "python"):
+        version, why = python_ort()
+        if version:
+            progress.say(f"ONNX Runtime {version} through the Python package ({sys.executable})")
+            return {"kind": "python"}, None
+        reasons.append(why)
+    return None, "; ".join(reasons)
 
 
 # ---- models -------------------------------------------------------------------------
@@ -232,7 +268,7 @@ def inspect_model(args, path):
 def make_network(args, arch, k, sharing):
     """Writes the ONNX pair and the .sparq model of one variant; their facts."""
     onnx_dir, sparq_dir = args.work / "onnx", args.work / "sparq"
-    cmd = ["/usr/bin/python3", HERE / "make_networks.py", "--arch", arch, "--k", k,
+    cmd = [sys.executable, HERE / "make_networks.py", "--arch", arch, "--k", k,
            "--sharing", sharing, "--seed", args.seed, "--out", onnx_dir]
     key = [str(c) for c in cmd]
     sidecar = onnx_dir / f"{arch}_k{k}_{sharing}.made.json"
@@ -362,12 +398,14 @@ def ort_spinning_settings(threads):
     return (1, 0) if threads > 1 else (1,)
 
 
-def bench_ort(args, node_path, model, batch, threads, spinning=1):
-    cmd = ["node", HERE / "ort_bench.js", "--model", model, "--batch", batch, "--threads", threads,
-           "--min-time", args.min_time, "--min-runs", min_runs(args, batch), "--warmup", 1,
-           "--spinning", spinning]
-    env = dict(os.environ, NODE_PATH=node_path)
-    r = last_json_line(run(cmd, env=env, what="ort_bench.js"))
+def bench_ort(args, ort, model, batch, threads, spinning=1):
+    flags = ["--model", model, "--batch", batch, "--threads", threads, "--min-time", args.min_time,
+             "--min-runs", min_runs(args, batch), "--warmup", 1, "--spinning", spinning]
+    if ort["kind"] == "node":
+        cmd, env = ["node", HERE / "ort_bench.js"] + flags, dict(os.environ, NODE_PATH=ort["node_path"])
+    else:
+        cmd, env = [sys.executable, HERE / "ort_bench.py"] + flags, None
+    r = last_json_line(run(cmd, env=env, what=pathlib.Path(cmd[1]).name))
     return {"runs_ms": r["runs_ms"], "version": r.get("version")}
 
 
@@ -390,21 +428,21 @@ def pool_layers(rounds):
     return out
 
 
-def measurement_plan(args, networks, node_path):
+def measurement_plan(args, networks, ort):
     """Cells (network, batch, threads), each with its peers."""
     cells = []
     for net in networks.values():
         for batch in net["batches"]:
             for threads in args.threads:
                 peers = [("sparq", vid) for vid in net["variants"]]
-                if net["onnx"] and node_path:
+                if net["onnx"] and ort:
                     peers += [("ort_int8", None), ("ort_fp32", None)]
                 cells.append((net, batch, threads, peers))
     return cells
 
 
-def measure_networks(args, networks, node_path, progress):
-    cells = measurement_plan(args, networks, node_path)
+def measure_networks(args, networks, ort, progress):
+    cells = measurement_plan(args, networks, ort)
     total = sum(len(peers) for _, _, _, peers in cells) * args.rounds
     done, start, ort_version = 0, time.monotonic(), None
     for net, batch, threads, peers in cells:
@@ -423,7 +461,7 @@ def measure_networks(args, networks, node_path, progress):
                 else:
                     model = dense["qdq" if kind == "ort_int8" else "fp32"]
                     for spinning in ort_spinning_settings(threads):
-                        r = bench_ort(args, node_path, model, batch, threads, spinning)
+                        r = bench_ort(args, ort, model, batch, threads, spinning)
                         ort_runs[peer][spinning] += r["runs_ms"]
                     ort_version = r["version"] or ort_version
                 if kind == "sparq":
@@ -547,12 +585,14 @@ def main(argv=None):
                     "phases_s": {}}}
     progress.say(f"sparq end-to-end suite{' (QUICK)' if args.quick else ''}: {', '.join(args.networks)}; "
                  f"k {args.ks}; threads {args.threads}; {args.rounds} rounds of >= {args.min_time} s")
-    node_path = None
+    ort = None
     if any(n in ARCHITECTURES for n in args.networks):
-        node_path, why = install_ort(progress)
+        ort, why = find_ort(args, progress)
         if why:
             progress.say(f"ONNX Runtime not available, sparq only: {why}")
             raw["meta"]["ort_missing"] = why
+        else:
+            raw["meta"]["ort_driver"] = ort["kind"]
     t = time.monotonic()
     networks = prepare_networks(args, progress)
     raw["meta"]["phases_s"]["models"] = time.monotonic() - t
@@ -561,7 +601,7 @@ def main(argv=None):
         raw["layers"] = measure_layers(args, progress)
         raw["meta"]["phases_s"]["layers"] = time.monotonic() - t
     t = time.monotonic()
-    raw["meta"]["ort_version"] = measure_networks(args, networks, node_path, progress)
+    raw["meta"]["ort_version"] = measure_networks(args, networks, ort, progress)
     raw["meta"]["phases_s"]["networks"] = time.monotonic() - t
     raw["networks"] = list(networks.values())
     raw["meta"]["load_after"] = load_average()

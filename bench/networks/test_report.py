@@ -196,6 +196,23 @@ class ReportTest(unittest.TestCase):
                                   "ResNet-18, shared k=9: 1.09x"])
         self.assertEqual(len(list(root.iter(ns + "polyline"))), 1)  # one series has two points
 
+    def test_links_reports_of_other_machines(self):
+        with tempfile.TemporaryDirectory() as d:
+            (pathlib.Path(d) / "amx").mkdir()
+            (pathlib.Path(d) / "amx" / "REPORT.md").write_text(
+                "# x\n\n- CPU: Intel Xeon Platinum 8480+, 16 logical CPUs. ISA flags: amx_tile yes.\n")
+            report.write(self.raw, d)
+            md = (pathlib.Path(d) / "REPORT.md").read_text()
+        self.assertIn("- Another machine: [amx/REPORT.md](amx/REPORT.md), Intel Xeon Platinum 8480+, "
+                      "16 logical CPUs.\n", md)
+        self.assertNotIn("Another machine", self.md)
+
+    def test_python_driver_named(self):
+        raw = copy.deepcopy(self.raw)
+        raw["meta"]["ort_driver"] = "python"
+        self.assertIn("through its Python package (`bench/networks/ort_bench.py`)", report.render(raw))
+        self.assertIn("through onnxruntime-node (`bench/networks/ort_bench.js`)", self.md)
+
     def test_static_scales_variant(self):
         raw = copy.deepcopy(self.raw)
         net = raw["networks"][0]
