@@ -92,7 +92,9 @@ def run(model, x):
         elif op == "Relu":
             y = np.maximum(ins[0], 0.0)
         elif op == "Clip":
-            y = np.clip(ins[0], float(ins[1]), float(ins[2]))
+            # The bounds are one-element tensors; .item() takes either rank (NumPy 2
+            # no longer converts a rank-1 array with float()).
+            y = np.clip(ins[0], ins[1].item(), ins[2].item())
         elif op == "Add":
             y = ins[0] + ins[1]
         elif op == "MaxPool":
