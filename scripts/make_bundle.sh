@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs a release build for a machine that has none of sparq's dependencies
 # (a lent benchmark machine with another CPU, AMX for instance): the unit
-# test programs, the sparq CLI, the two layer benchmarks and every shared
+# test programs, the sparq CLI, the three layer benchmarks and every shared
 # library they load except glibc's, as one compressed tarball. On the other
 # machine, scripts/run_bundle.sh unpacks it and runs the tests and the
 # benchmark suite from a checkout of the same commit.
@@ -16,12 +16,14 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 fi
 mapfile -t unit_tests < <(cd "$root/tests/unit" && ls -- *_test.cpp | sed 's/\.cpp$//')
-cmake --build "$build" --target sparq_cli dense_ops_bench sparse_conv_bench "${unit_tests[@]}" >&2
+cmake --build "$build" --target sparq_cli dense_ops_bench sparse_conv_bench sparse_conv_paths_bench \
+  "${unit_tests[@]}" >&2
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib" "$stage/build/tools/cli" "$stage/build/bench" "$stage/tests"
-programs=("$build/tools/cli/sparq" "$build/bench/dense_ops_bench" "$build/bench/sparse_conv_bench")
+programs=("$build/tools/cli/sparq" "$build/bench/dense_ops_bench" "$build/bench/sparse_conv_bench"
+  "$build/bench/sparse_conv_paths_bench")
 for t in "${unit_tests[@]}"; do programs+=("$build/tests/$t"); done
 for p in "${programs[@]}"; do
   [[ -x "$p" ]] || { echo "make_bundle.sh: $p missing after the build" >&2; exit 1; }
@@ -49,7 +51,7 @@ EOF
   chmod +x "$1"
 }
 wrap "$stage/build/tools/cli/sparq" /build/tools/cli sparq
-for b in dense_ops_bench sparse_conv_bench; do wrap "$stage/build/bench/$b" /build/bench "$b"; done
+for b in dense_ops_bench sparse_conv_bench sparse_conv_paths_bench; do wrap "$stage/build/bench/$b" /build/bench "$b"; done
 for t in "${unit_tests[@]}"; do wrap "$stage/tests/$t" /tests "$t"; done
 # Unit tests open committed files under the source path compiled into them.
 echo "$root" >"$stage/SOURCE_DIR"
