@@ -61,14 +61,22 @@ constexpr double kEntryOverheadCycles = 1.0;
 constexpr double kCallOverheadCycles = 12.0;
 // Output-channel form only: its epilogue, per computed output element.
 constexpr double kChannelEpilogueCycles = 0.6;
-// AMX tile program, from Intel's published figures (one
-// tdpbsud per 16 cycles), not fitted: no AMX machine has run it yet. A tile
-// load costs about 8 cycles; a gathered activation tile adds 16 row copies.
-constexpr double kTileDotCycles = 16.0;
+// AMX tile program, fitted like the constants above to
+// bench/sparse_conv_paths_bench on a 16-core Xeon with AMX (ResNet-18's 3x3
+// layers at k = 9 random and k = 1 shared, 32 tile paths, 12 % rms error),
+// in the cycles of the vector model: each path's time x the model cycles per
+// microsecond of the best VNNI paths on the same machine. Per tile and entry,
+// a tdpbsud of every accumulator tile (Intel's figure is 16 cycles; the
+// measured 52 includes the A and B tile loads feeding it); each gathered
+// activation tile adds its 16 row copies. Operand tile loads (Intel's 8
+// cycles) never exceed the dots at these costs.
+constexpr double kTileDotCycles = 52.0;
 constexpr double kTileLoadCycles = 8.0;
-constexpr double kTileGatherCycles = 16.0;
-// ldtilecfg, tilerelease and the accumulator tile loads and stores of a call.
-constexpr double kTileCallCycles = 40.0;
+constexpr double kTileGatherCycles = 20.0;
+// Per call (one block of a chunk, per tile): ldtilecfg and tilerelease, and
+// each accumulator tile loaded and stored once.
+constexpr double kTileCallCycles = 460.0;
+constexpr double kTileAccumulatorCycles = 166.0;
 
 // Every sparse path family, once: what it runs on, its lane layout and
 // vector axis, the output blocks it offers, its register budget and its
@@ -376,7 +384,7 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
             static_cast<double>(counts.entries) * std::max(kTileDotCycles * channel_tiles * pv,
                                                            kTileLoadCycles * (channel_tiles + pv)) +
             static_cast<double>(counts.gathered) * kTileGatherCycles * pv;
-        call_cycles_per_tile += kTileCallCycles + kTileLoadCycles * 2 * channel_tiles * pv;
+        call_cycles_per_tile += kTileCallCycles + kTileAccumulatorCycles * 2 * channel_tiles * pv;
       }
       continue;
     }
