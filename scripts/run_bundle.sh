@@ -93,6 +93,9 @@ echo "run_bundle.sh: $failed unit test program(s) failed; $results/unit_tests.tx
 suite_rc=0
 if [[ "${SUITE:-1}" != 0 ]]; then
   unset OMP_WAIT_POLICY
+  settings=$(env | grep -E '^(NETWORKS|KS|THREADS|ROUNDS|MIN_TIME|MIN_RUNS|BATCH_MIN_RUNS|LAYERS|SCALES|SPARQ_ISA)=' |
+    sort | tr '\n' ' ')
+  export SPARQ_SUITE_COMMAND="${settings}scripts/run_bundle.sh"
   BUILD_DIR="$bundle/build" SPARQ="$bundle/build/tools/cli/sparq" SPARQ_COMMIT="$commit" \
     OUT_DIR="$results" WORK_DIR="${WORK_DIR:-$bundle/work}" "$python" "$root/bench/networks/run_suite.py"
   suite_rc=$?

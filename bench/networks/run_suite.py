@@ -577,6 +577,8 @@ def main(argv=None):
     raw = {"meta": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     **git_commit(), "cpu": cpu_facts(), "load_before": load_average(),
                     "quick": args.quick,
+                    # The command a reader reruns to reproduce the report.
+                    "command": os.environ.get("SPARQ_SUITE_COMMAND", "scripts/bench_networks.sh"),
                     "settings": {"rounds": args.rounds, "min_time_s": args.min_time,
                                  "min_runs": args.min_runs, "batch_min_runs": args.batch_min_runs,
                                  "threads": args.threads, "ks": args.ks,
