@@ -396,6 +396,10 @@ struct Probe {
   std::atomic<int> threads_in_flight{0};
   std::atomic<int> max_in_flight{0};
   std::atomic<int> max_threads_in_flight{0};
+  // Set where chunks should overlap: each node then waits (up to a bound)
+  // until two have been in flight at once, so that a busy host that
+  // schedules the second worker late still shows the overlap.
+  bool expect_overlap = false;
   std::mutex mutex;
   std::set<std::thread::id> os_threads;
 
@@ -406,7 +410,7 @@ struct Probe {
   }
 };
 
-// Runs the wrapped node after a 1 ms sleep (so that chunks overlap even on a
+// Runs the wrapped node after a short wait (so that chunks overlap even on a
 // busy host), recording the concurrency.
 class ProbeNode : public CompiledNode {
  public:
@@ -421,7 +425,11 @@ class ProbeNode : public CompiledNode {
       std::lock_guard lock(probe_.mutex);
       probe_.os_threads.insert(std::this_thread::get_id());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    do {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } while (probe_.expect_overlap && probe_.max_in_flight.load() < 2 &&
+             std::chrono::steady_clock::now() < deadline);
     inner_->run(inputs, output, ctx);
     probe_.threads_in_flight.fetch_sub(ctx.threads);
     probe_.in_flight.fetch_sub(1);
@@ -459,6 +467,7 @@ TEST(ChunkedBatch, NeverRunsMoreThanItsThreadsInALargerArena) {
   for (int threads : {1, 2, 3}) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
     Probe probe;
+    probe.expect_overlap = threads > 1;
     SessionOptions o = options_for({"reference"}, threads, 1);
     o.backend_objects = {std::make_shared<ProbeBackend>(probe)};
     Session session(model, o);
@@ -468,8 +477,8 @@ TEST(ChunkedBatch, NeverRunsMoreThanItsThreadsInALargerArena) {
     EXPECT_LE(probe.max_in_flight.load(), threads);
     EXPECT_LE(probe.max_threads_in_flight.load(), threads);
     EXPECT_LE(static_cast<int>(probe.os_threads.size()), threads);
-    // Eight chunks of sleeping nodes: the workers overlap unless wrongly
-    // serialised.
+    // Eight chunks of nodes that wait for a second one in flight: the
+    // workers overlap unless wrongly serialised.
     if (threads > 1) EXPECT_GE(probe.max_in_flight.load(), 2);
   }
 }
