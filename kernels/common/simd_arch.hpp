@@ -1,5 +1,6 @@
 // The xsimd architectures the kernel files are compiled for, and loads that
-// xsimd 8.1 has no portable form for (bytes widened to float lanes). Include
+// xsimd 8.1 has no portable form for (bytes and 16-bit integers widened to
+// wider lanes). Include
 // only from a file compiled with that ISA's flags (file suffix _avx2/_avx512/
 // _vnni/_amx): the intrinsics need them.
 #pragma once
@@ -47,11 +48,11 @@ inline void store_first(xsimd::batch<float, ArchAvx512> v, float* dst, int64_t c
 #endif
 
 template <class Arch>
-struct ByteLoads;
+struct WideningLoads;
 
 #if defined(__AVX2__)
 template <>
-struct ByteLoads<ArchAvx2> {
+struct WideningLoads<ArchAvx2> {
   using Batch = xsimd::batch<float, ArchAvx2>;
   static Batch u8(const uint8_t* p) {
     const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
@@ -61,12 +62,24 @@ struct ByteLoads<ArchAvx2> {
     const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
   }
+  static Batch s16(const int16_t* p) {
+    const __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(halves));
+  }
+  // 16 bytes widened to 16-bit lanes.
+  using Shorts = xsimd::batch<int16_t, ArchAvx2>;
+  static Shorts u8_as_s16(const uint8_t* p) {
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static Shorts s8_as_s16(const int8_t* p) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
 };
 #endif
 
 #if defined(__AVX512F__)
 template <>
-struct ByteLoads<ArchAvx512> {
+struct WideningLoads<ArchAvx512> {
   using Batch = xsimd::batch<float, ArchAvx512>;
   static Batch u8(const uint8_t* p) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -75,6 +88,18 @@ struct ByteLoads<ArchAvx512> {
   static Batch s8(const int8_t* p) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
+  }
+  static Batch s16(const int16_t* p) {
+    const __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(halves));
+  }
+  // 32 bytes widened to 16-bit lanes.
+  using Shorts = xsimd::batch<int16_t, ArchAvx512>;
+  static Shorts u8_as_s16(const uint8_t* p) {
+    return _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static Shorts s8_as_s16(const int8_t* p) {
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
 };
 #endif

@@ -2,9 +2,11 @@
 // channel plane at a time. The plane is copied once, zero padded and split
 // into stride_w column phases, so each kernel tap of an output row is a
 // contiguous run; the vector loop runs over output columns. Quantized planes
-// are staged as fp32 and accumulate with FMA, exact because every partial
-// sum is an integer below 2^24 (checked per channel from its weights; larger
-// kernels fall back to int32 sums); float planes sum each pixel's taps in
+// are staged as 16-bit integers where every partial sum fits one (4-bit 3x3
+// kernels) and rows are wider than one fp32 vector, else as fp32 with FMA,
+// exact because every partial sum is an integer below 2^24 (both checked
+// per channel from its weights; larger kernels fall back to int32 sums);
+// float planes sum each pixel's taps in
 // (ky, kx) order with separate multiply and add, the reference order, so both
 // are bit-identical to the reference backend.
 #pragma once

@@ -48,23 +48,56 @@ struct PhaseShape {
 // last vector overlapping the one before, so short rows need no scalar tail.
 template <class Arch, typename T, typename In>
 inline void convert_run(const In* __restrict src, T* __restrict dst, int64_t n) {
-  if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && std::is_same_v<T, float> &&
-                sizeof(In) == 1) {
-    using Float = xsimd::batch<float, Arch>;
-    constexpr int64_t kLanes = Float::size;
+  if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && sizeof(In) == 1 &&
+                (std::is_same_v<T, float> || std::is_same_v<T, int16_t>)) {
+    using Loads = WideningLoads<Arch>;
+    constexpr int64_t kLanes = xsimd::batch<T, Arch>::size;
+    if constexpr (std::is_same_v<T, int16_t> && kLanes > 16) {
+      // Rows shorter than a vector of 16-bit lanes (28 columns against 32):
+      // 16 at a time, the last step overlapping the one before.
+      if (n < kLanes && n >= 16) {
+        // Dependent on T, so files without AVX2 never instantiate it.
+        using Half = WideningLoads<std::conditional_t<sizeof(T) == 2, ArchAvx2, Arch>>;
+        for (int64_t j = 0;; j += 16) {
+          j = std::min(j, n - 16);
+          (std::is_signed_v<In> ? Half::s8_as_s16(reinterpret_cast<const int8_t*>(src + j))
+                                : Half::u8_as_s16(reinterpret_cast<const uint8_t*>(src + j)))
+              .store_unaligned(dst + j);
+          if (j == n - 16) return;
+        }
+      }
+    }
     if (n >= kLanes) {
       for (int64_t j = 0;; j += kLanes) {
         j = std::min(j, n - kLanes);
-        if constexpr (std::is_signed_v<In>) {
-          ByteLoads<Arch>::s8(reinterpret_cast<const int8_t*>(src + j)).store_unaligned(dst + j);
+        const auto* s8 = reinterpret_cast<const int8_t*>(src + j);
+        const auto* u8 = reinterpret_cast<const uint8_t*>(src + j);
+        if constexpr (std::is_same_v<T, float>) {
+          (std::is_signed_v<In> ? Loads::s8(s8) : Loads::u8(u8)).store_unaligned(dst + j);
         } else {
-          ByteLoads<Arch>::u8(reinterpret_cast<const uint8_t*>(src + j)).store_unaligned(dst + j);
+          (std::is_signed_v<In> ? Loads::s8_as_s16(s8) : Loads::u8_as_s16(u8))
+              .store_unaligned(dst + j);
         }
         if (j == n - kLanes) return;
       }
     }
   }
   for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]);
+}
+
+// dst[0, n) = 0. Vector ISAs store whole vectors, up to one past n: the
+// caller's next row (built after this one) or the kPhaseSlack after the last
+// takes it. The rows' one- or two-element padding runs would otherwise each
+// become a memset call.
+template <class Arch, typename T>
+inline void zero_row(T* dst, int64_t n) {
+  if constexpr (std::is_same_v<Arch, ScalarDepthwise>) {
+    for (int64_t j = 0; j < n; ++j) dst[j] = T(0);
+  } else {
+    using Batch = xsimd::batch<T, Arch>;
+    static_assert(Batch::size <= kPhaseSlack);
+    for (int64_t j = 0; j < n; j += Batch::size) Batch(T(0)).store_unaligned(dst + j);
+  }
 }
 
 template <class Arch, typename T, typename In>
@@ -79,17 +112,16 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
       T* __restrict dst = phases + (ph * s.rows + y) * s.width;
       const int64_t iy = y - g.pad_h;
       if (iy < 0 || iy >= g.in_h) {
-        for (int64_t j = 0; j < s.width; ++j) dst[j] = T(0);
+        zero_row<Arch>(dst, s.width);
         continue;
       }
       const In* __restrict src = in + iy * g.in_w + first_x;
-      for (int64_t j = 0; j < lo; ++j) dst[j] = T(0);
+      if (lo > 0 || hi < s.width) zero_row<Arch>(dst, s.width);
       if (g.stride_w == 1) {
         convert_run<Arch>(src + lo, dst + lo, hi - lo);
       } else {
         for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j * g.stride_w]);
       }
-      for (int64_t j = hi; j < s.width; ++j) dst[j] = T(0);
     }
   }
 }
@@ -115,19 +147,25 @@ inline void for_each_tap(const T* phases, const ConvGeometry& g, const PhaseShap
   }
 }
 
-// Partial sums of a quantized plane stay exact in fp32 while every one is an
-// integer of magnitude <= 2^24: inputs are at most 255 (u8) or 128 (s8).
-inline bool exact_in_f32(const int32_t* weights, int64_t taps, int64_t max_input) {
+// The largest |partial sum| of a quantized plane's pixel: sum |w| x the
+// largest input, 255 (u8) or 128 (s8).
+inline int64_t partial_sum_bound(const int32_t* weights, int64_t taps, int64_t max_input) {
   int64_t bound = 0;
   for (int64_t t = 0; t < taps; ++t) bound += (weights[t] < 0 ? -int64_t{weights[t]} : weights[t]);
-  return bound * max_input <= (int64_t{1} << 24);
+  return bound * max_input;
 }
+// 16-bit lanes hold every partial sum up to 2^15 - 1 exactly (3x3 4-bit
+// kernels: at most 72 x 255 = 18360): twice the lanes of fp32 per vector.
+// fp32 holds every integer up to 2^24 exactly.
+constexpr int64_t kExactInt16 = (int64_t{1} << 15) - 1;
+constexpr int64_t kExactFloat = int64_t{1} << 24;
 
 // Offsets of every tap's run from the phases' row oy * stride_h (for_each_tap's
 // addresses, computed once per plane).
-inline void tap_offsets(const float* phases, const ConvGeometry& g, const PhaseShape& s,
+template <typename T>
+inline void tap_offsets(const T* phases, const ConvGeometry& g, const PhaseShape& s,
                         int64_t* offsets) {
-  for_each_tap(phases, g, s, 0, [&](int64_t t, const float* run) { offsets[t] = run - phases; });
+  for_each_tap(phases, g, s, 0, [&](int64_t t, const T* run) { offsets[t] = run - phases; });
 }
 
 // Kernels up to 8x8 take the vector path of quantized planes.
@@ -140,93 +178,141 @@ struct Depthwise {
   static constexpr int kBlockVecs = 8;   // accumulators per block: rows x row vectors
 
   // Output pixels [ox, ox + count) of R rows starting at phases row `row`
-  // (count <= NV lanes): each tap is one weight broadcast and R x NV loads of
-  // its runs, multiply-added in fp32 (exact, see exact_in_f32; the R x NV
-  // independent sums hide the FMA latency), then dequantized like
-  // dequantize_accumulator.
-  template <int NV, int R>
-  static void quant_rows(const float* row, int64_t row_step, const int64_t* offsets,
-                         const float* weights, int64_t taps, const DepthwiseQuantArgs& a,
-                         int64_t count, float* dst, int64_t dst_step) {
+  // (count <= NV vectors of T lanes): each tap is one weight broadcast and
+  // R x NV loads of its runs, multiply-added exactly (fp32 FMA or 16-bit
+  // integer lanes, see kExactFloat / kExactInt16; the R x NV independent
+  // sums hide the latency), then dequantized like dequantize_accumulator.
+  template <typename T, int NV, int R>
+  static void quant_rows(const T* row, int64_t row_step, const int64_t* offsets, const T* weights,
+                         int64_t taps, const DepthwiseQuantArgs& a, int64_t count, float* dst,
+                         int64_t dst_step) {
+    using Sum = xsimd::batch<T, Arch>;
     using Float = xsimd::batch<float, Arch>;
-    constexpr int64_t kLanes = Float::size;
-    Float acc[R][NV];
+    constexpr int64_t kLanes = Sum::size;
+    Sum acc[R][NV];
     for (int r = 0; r < R; ++r) {
-      for (int v = 0; v < NV; ++v) acc[r][v] = Float(0.0f);
+      for (int v = 0; v < NV; ++v) acc[r][v] = Sum(T(0));
     }
     for (int64_t t = 0; t < taps; ++t) {
-      const Float w(weights[t]);
+      const Sum w(weights[t]);
+      // Unrolled early, so that the accumulators become registers.
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const float* run = row + r * row_step + offsets[t];
+        const T* run = row + r * row_step + offsets[t];
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) {
-          acc[r][v] = fused_multiply_add(Float::load_unaligned(run + v * kLanes), w, acc[r][v]);
+          const Sum x = Sum::load_unaligned(run + v * kLanes);
+          if constexpr (std::is_same_v<T, float>) {
+            acc[r][v] = fused_multiply_add(x, w, acc[r][v]);
+          } else {
+            acc[r][v] = acc[r][v] + x * w;
+          }
         }
       }
     }
     const Float scale(a.act_scale * a.weight_scale), bias(a.bias);
+    // By value: an accumulator whose address escapes stays in memory.
+    auto finish = [&](Float sum, float* out, int64_t lanes) {
+      const Float y = fused_multiply_add(sum, scale, bias);
+      store_prefix(apply_activation<Arch>(y, a.activation), out, lanes);
+    };
     for (int r = 0; r < R; ++r) {
       for (int v = 0; v < NV; ++v) {
-        const Float y = fused_multiply_add(acc[r][v], scale, bias);
-        store_prefix(apply_activation<Arch>(y, a.activation), dst + r * dst_step + v * kLanes,
-                     count - v * kLanes);
+        float* out = dst + r * dst_step + v * kLanes;
+        const int64_t lanes = count - v * kLanes;
+        const Sum sum = acc[r][v];
+        if constexpr (std::is_same_v<T, float>) {
+          finish(sum, out, lanes);
+        } else {
+          // Widened through L1: xsimd 8.1 has no 16 -> 32-bit lane conversion.
+          alignas(64) int16_t sums[kLanes];
+          sum.store_aligned(sums);
+          for (int64_t h = 0; h < kLanes && h < lanes; h += Float::size) {
+            finish(WideningLoads<Arch>::s16(sums + h), out + h, lanes - h);
+          }
+        }
       }
     }
   }
 
-  // Every output row of columns [ox, ox + count), count <= NV lanes.
-  template <int NV>
-  static void quant_columns(const float* phases, const ConvGeometry& g, const PhaseShape& shape,
-                            const int64_t* offsets, const float* weights, int64_t taps,
+  // Every output row of columns [ox, ox + count), count <= NV vectors.
+  template <typename T, int NV>
+  static void quant_columns(const T* phases, const ConvGeometry& g, const PhaseShape& shape,
+                            const int64_t* offsets, const T* weights, int64_t taps,
                             const DepthwiseQuantArgs& a, int64_t ox, int64_t count, float* out) {
     constexpr int kRows = kBlockVecs / NV;
     const int64_t row_step = g.stride_h * shape.width;
     int64_t oy = 0;
-    for (; oy + kRows <= g.out_h; oy += kRows) {
-      quant_rows<NV, kRows>(phases + oy * row_step + ox, row_step, offsets, weights, taps, a, count,
-                            out + oy * g.out_w + ox, g.out_w);
-    }
-    for (; oy < g.out_h; ++oy) {
-      quant_rows<NV, 1>(phases + oy * row_step + ox, row_step, offsets, weights, taps, a, count,
-                        out + oy * g.out_w + ox, g.out_w);
+    auto rows = [&]<int R>() {
+      for (; oy + R <= g.out_h; oy += R) {
+        quant_rows<T, NV, R>(phases + oy * row_step + ox, row_step, offsets, weights, taps, a,
+                             count, out + oy * g.out_w + ox, g.out_w);
+      }
+    };
+    rows.template operator()<kRows>();
+    // The last rows in blocks of 4 and 2 where they fit: a lone row's sums
+    // are one dependent chain per vector.
+    if constexpr (kRows > 4) rows.template operator()<4>();
+    if constexpr (kRows > 2) rows.template operator()<2>();
+    rows.template operator()<1>();
+  }
+
+  // The vector path of a quantized plane with sums in T lanes.
+  template <typename T, typename In>
+  static void plane_quant_vector(const In* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
+                                 float* out, float* scratch) {
+    constexpr int64_t kLanes = xsimd::batch<T, Arch>::size;
+    T* phases = reinterpret_cast<T*>(scratch);
+    build_phases<Arch, T>(in, g, phases);
+    const PhaseShape shape(g);  // once per plane: it divides
+    const int64_t taps = g.kernel_h * g.kernel_w;
+    int64_t offsets[kMaxVectorTaps];
+    T weights[kMaxVectorTaps];
+    tap_offsets(phases, g, shape, offsets);
+    for (int64_t t = 0; t < taps; ++t) weights[t] = static_cast<T>(a.weights[t]);
+    for (int64_t ox = 0; ox < g.out_w; ox += kMaxRowVecs * kLanes) {
+      const int64_t count = std::min<int64_t>(g.out_w - ox, kMaxRowVecs * kLanes);
+      switch ((count + kLanes - 1) / kLanes) {
+        case 1:
+          quant_columns<T, 1>(phases, g, shape, offsets, weights, taps, a, ox, count, out);
+          break;
+        case 2:
+          quant_columns<T, 2>(phases, g, shape, offsets, weights, taps, a, ox, count, out);
+          break;
+        case 3:
+          quant_columns<T, 3>(phases, g, shape, offsets, weights, taps, a, ox, count, out);
+          break;
+        default:
+          quant_columns<T, 4>(phases, g, shape, offsets, weights, taps, a, ox, count, out);
+          break;
+      }
     }
   }
 
   template <typename In>
   static void plane_quant(const In* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
                           float* out, float* scratch) {
-    build_phases<Arch, float>(in, g, scratch);
-    const PhaseShape shape(g);  // once per plane: it divides
     const int64_t taps = g.kernel_h * g.kernel_w;
-    const int64_t max_input = max_abs_byte_activation(std::is_signed_v<In>);
-    if (kVector && taps <= kMaxVectorTaps && exact_in_f32(a.weights, taps, max_input)) {
-      if constexpr (kVector) {
-        using Float = xsimd::batch<float, Arch>;
-        constexpr int64_t kLanes = Float::size;
-        int64_t offsets[kMaxVectorTaps];
-        float weights[kMaxVectorTaps];
-        tap_offsets(scratch, g, shape, offsets);
-        for (int64_t t = 0; t < taps; ++t) weights[t] = static_cast<float>(a.weights[t]);
-        for (int64_t ox = 0; ox < g.out_w; ox += kMaxRowVecs * kLanes) {
-          const int64_t count = std::min<int64_t>(g.out_w - ox, kMaxRowVecs * kLanes);
-          switch ((count + kLanes - 1) / kLanes) {
-            case 1:
-              quant_columns<1>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
-              break;
-            case 2:
-              quant_columns<2>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
-              break;
-            case 3:
-              quant_columns<3>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
-              break;
-            default:
-              quant_columns<4>(scratch, g, shape, offsets, weights, taps, a, ox, count, out);
-              break;
-          }
-        }
+    const int64_t bound =
+        partial_sum_bound(a.weights, taps, max_abs_byte_activation(std::is_signed_v<In>));
+    if constexpr (kVector) {
+      // 16-bit lanes only where they make fewer vectors per row than fp32's
+      // (rows wider than one fp32 vector): a 16-bit multiply and add cost
+      // about what one FMA does.
+      constexpr int64_t kFloatLanes = xsimd::batch<float, Arch>::size;
+      if (taps <= kMaxVectorTaps && bound <= kExactInt16 && g.out_w > kFloatLanes) {
+        plane_quant_vector<int16_t>(in, g, a, out, scratch);
+        return;
       }
-      return;
+      if (taps <= kMaxVectorTaps && bound <= kExactFloat) {
+        plane_quant_vector<float>(in, g, a, out, scratch);
+        return;
+      }
     }
-    // Kernels too large for exact fp32 sums: int32 accumulation, one pixel at a time.
+    // Scalar, or sums too large for the vector paths: int32 accumulation,
+    // one pixel at a time.
+    build_phases<Arch, float>(in, g, scratch);
+    const PhaseShape shape(g);
     for (int64_t oy = 0; oy < g.out_h; ++oy) {
       float* dst = out + oy * g.out_w;
       for (int64_t ox = 0; ox < g.out_w; ++ox) {
@@ -277,7 +363,9 @@ struct Depthwise {
     }
   }
 
-  static DepthwiseKernels table(Isa isa) { return {isa, &plane_u8, &plane_s8, &plane_f32}; }
+  static DepthwiseKernels table(Isa isa) {
+    return {isa, &plane_u8, &plane_s8, &plane_f32};
+  }
 };
 
 }  // namespace

@@ -37,7 +37,7 @@ struct Eltwise {
     const Batch s(scale);
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes)
-      (s * ByteLoads<Arch>::u8(q + j)).store_unaligned(out + j);
+      (s * WideningLoads<Arch>::u8(q + j)).store_unaligned(out + j);
     for (; j < count; ++j) out[j] = scale * static_cast<float>(q[j]);
   }
 
@@ -45,7 +45,7 @@ struct Eltwise {
     const Batch s(scale);
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes)
-      (s * ByteLoads<Arch>::s8(q + j)).store_unaligned(out + j);
+      (s * WideningLoads<Arch>::s8(q + j)).store_unaligned(out + j);
     for (; j < count; ++j) out[j] = scale * static_cast<float>(q[j]);
   }
 

@@ -228,26 +228,31 @@ TEST_P(CpuOps, QuantizedConv2dMatchesReference) {
   }
 }
 
-// The depthwise vector path blocks rows and 1-4 vectors of columns, and
-// kernels past 8x8 take the int32 fallback: widths around every block size,
-// heights around the row blocks, and a 9x9 kernel cover each of them.
+// The depthwise vector paths block rows (8, then 4, 2, 1) and 1-4 vectors
+// of columns, in 16-bit lanes (s4 weights: every partial sum fits) or fp32
+// lanes (s8 weights, or rows no wider than one fp32 vector), and kernels
+// past 8x8 take the int32 fallback: widths around every block size of both
+// lane widths, heights around the row blocks, both weight widths and a 9x9
+// kernel cover each of them.
 TEST_P(CpuOps, QuantizedDepthwiseCoversEveryBlockShape) {
   std::mt19937 gen = testing::rng(103);
   int i = 0;
-  for (const int64_t w : {1, 8, 17, 33, 49, 64, 70}) {
+  for (const int64_t w : {1, 8, 17, 28, 33, 49, 64, 70, 97, 130}) {
     for (const int k : {3, 9}) {
-      ConvCase c{};
-      c.batch = 1;
-      c.in_c = c.out_c = c.groups = 3;
-      c.h = uniform(gen, k, 13);
-      c.w = std::max<int64_t>(w, k);
-      c.kh = c.kw = k;
-      c.sh = c.sw = uniform(gen, 1, 2);
-      c.ph = c.pw = k / 2;
-      c.input = ++i % 2 ? DType::kU8 : DType::kS8;
-      c.weights = DType::kS8;
-      const ConvProblem p = make_conv_problem(c, gen);
-      expect_matches(p.graph, {&p.input}, p.what);
+      for (const DType weights : {DType::kS4, DType::kS8}) {
+        ConvCase c{};
+        c.batch = 1;
+        c.in_c = c.out_c = c.groups = 3;
+        c.h = uniform(gen, k, 24);
+        c.w = std::max<int64_t>(w, k);
+        c.kh = c.kw = k;
+        c.sh = c.sw = uniform(gen, 1, 2);
+        c.ph = c.pw = k / 2;
+        c.input = ++i % 2 ? DType::kU8 : DType::kS8;
+        c.weights = weights;
+        const ConvProblem p = make_conv_problem(c, gen);
+        expect_matches(p.graph, {&p.input}, p.what);
+      }
     }
   }
 }
