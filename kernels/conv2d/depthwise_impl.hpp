@@ -41,6 +41,15 @@ struct PhaseShape {
         width(g.out_w + (g.kernel_w - 1) / g.stride_w) {}
 };
 
+// The plane scratch: fp32-sized phases and their slack, then one input row
+// as 16-bit values (stride-2 gathers), in floats.
+inline int64_t phase_scratch_floats(const ConvGeometry& g, const PhaseShape& s) {
+  return g.stride_w * s.rows * s.width + kPhaseSlack;
+}
+inline int64_t row16_scratch_floats(const ConvGeometry& g) {
+  return (g.in_w + kPhaseSlack + 1) / 2;
+}
+
 // phases[ph][y][j] = padded[y][j * stride_w + ph], as T. The columns inside
 // the input are found once per phase, so each row is a fill, a branch-free
 // (vectorisable) converting copy and a fill.
@@ -100,9 +109,36 @@ inline void zero_row(T* dst, int64_t n) {
   }
 }
 
+// dst[j] = the input row's column 2 j + first_x for j in [lo, hi), hi - lo at
+// least one vector of T: the row widened once into `row16` (in_w +
+// kPhaseSlack values), then its even lanes, the last vector overlapping the
+// one before so that no padding column is written.
+template <class Arch, typename T, typename In>
+void gather_stride2(const In* row, int64_t in_w, int64_t first_x, int64_t lo, int64_t hi,
+                    int16_t* row16, T* dst) {
+  constexpr int64_t kLanes = xsimd::batch<T, Arch>::size;
+  convert_run<Arch>(row, row16, in_w);
+  // base[2 j] is column 2 j + first_x; reads reach column 2 hi - 1 + first_x
+  // <= in_w, one value past the row, which lands in an odd (dropped) lane.
+  const int16_t* base = row16 + first_x;
+  for (int64_t j = lo;; j += kLanes) {
+    j = std::min(j, hi - kLanes);
+    if constexpr (std::is_same_v<T, int16_t>) {
+      EvenLanes<Arch>::s16(base + 2 * j).store_unaligned(dst + j);
+    } else {
+      even_s16_as_float(base + 2 * j, Arch{}).store_unaligned(dst + j);
+    }
+    if (j == hi - kLanes) return;
+  }
+}
+
 template <class Arch, typename T, typename In>
 void build_phases(const In* in, const ConvGeometry& g, T* phases) {
   const PhaseShape s(g);
+  // Stride-2 rows from integer inputs are gathered from a 16-bit copy of
+  // the input row, after the phases.
+  auto* row16 =
+      reinterpret_cast<int16_t*>(reinterpret_cast<float*>(phases) + phase_scratch_floats(g, s));
   for (int64_t ph = 0; ph < g.stride_w; ++ph) {
     const int64_t first_x = ph - g.pad_w;  // input column of j = 0
     const auto [lo, hi] = inside_range(s.width, g.stride_w, first_x, g.in_w);
@@ -119,9 +155,15 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
       if (lo > 0 || hi < s.width) zero_row<Arch>(dst, s.width);
       if (g.stride_w == 1) {
         convert_run<Arch>(src + lo, dst + lo, hi - lo);
-      } else {
-        for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j * g.stride_w]);
+        continue;
       }
+      if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && sizeof(In) == 1) {
+        if (g.stride_w == 2 && hi - lo >= static_cast<int64_t>(xsimd::batch<T, Arch>::size)) {
+          gather_stride2<Arch>(in + iy * g.in_w, g.in_w, first_x, lo, hi, row16, dst);
+          continue;
+        }
+      }
+      for (int64_t j = lo; j < hi; ++j) dst[j] = static_cast<T>(src[j * g.stride_w]);
     }
   }
 }
