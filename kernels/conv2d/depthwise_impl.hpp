@@ -50,29 +50,34 @@ inline int64_t row16_scratch_floats(const ConvGeometry& g) {
   return (g.in_w + kPhaseSlack + 1) / 2;
 }
 
-// phases[ph][y][j] = padded[y][j * stride_w + ph], as T. The columns inside
-// the input are found once per phase, so each row is a fill, a branch-free
-// (vectorisable) converting copy and a fill.
-// dst[j] = src[j] for j < n. Vector ISAs convert bytes 16 (8) at a time, the
-// last vector overlapping the one before, so short rows need no scalar tail.
+// dst[j] = src[j] for j < n. Vector ISAs convert bytes a vector at a time,
+// the last vector overlapping the one before, so rows need no scalar tail
+// unless shorter than half a vector.
 template <class Arch, typename T, typename In>
 inline void convert_run(const In* __restrict src, T* __restrict dst, int64_t n) {
   if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && sizeof(In) == 1 &&
                 (std::is_same_v<T, float> || std::is_same_v<T, int16_t>)) {
     using Loads = WideningLoads<Arch>;
     constexpr int64_t kLanes = xsimd::batch<T, Arch>::size;
-    if constexpr (std::is_same_v<T, int16_t> && kLanes > 16) {
-      // Rows shorter than a vector of 16-bit lanes (28 columns against 32):
-      // 16 at a time, the last step overlapping the one before.
-      if (n < kLanes && n >= 16) {
+    // Rows shorter than a vector (28 columns against 32 16-bit lanes, 14
+    // against 16 fp32 lanes): AVX2's half-width vectors, the last step
+    // overlapping the one before.
+    constexpr int64_t kHalf = kLanes / 2;
+    if constexpr (!std::is_same_v<Arch, ArchAvx2>) {
+      if (n < kLanes && n >= kHalf) {
         // Dependent on T, so files without AVX2 never instantiate it.
-        using Half = WideningLoads<std::conditional_t<sizeof(T) == 2, ArchAvx2, Arch>>;
-        for (int64_t j = 0;; j += 16) {
-          j = std::min(j, n - 16);
-          (std::is_signed_v<In> ? Half::s8_as_s16(reinterpret_cast<const int8_t*>(src + j))
-                                : Half::u8_as_s16(reinterpret_cast<const uint8_t*>(src + j)))
-              .store_unaligned(dst + j);
-          if (j == n - 16) return;
+        using Half = WideningLoads<std::conditional_t<sizeof(T) != 0, ArchAvx2, Arch>>;
+        const auto* s8 = reinterpret_cast<const int8_t*>(src);
+        const auto* u8 = reinterpret_cast<const uint8_t*>(src);
+        for (int64_t j = 0;; j += kHalf) {
+          j = std::min(j, n - kHalf);
+          if constexpr (std::is_same_v<T, float>) {
+            (std::is_signed_v<In> ? Half::s8(s8 + j) : Half::u8(u8 + j)).store_unaligned(dst + j);
+          } else {
+            (std::is_signed_v<In> ? Half::s8_as_s16(s8 + j) : Half::u8_as_s16(u8 + j))
+                .store_unaligned(dst + j);
+          }
+          if (j == n - kHalf) return;
         }
       }
     }
@@ -132,6 +137,9 @@ void gather_stride2(const In* row, int64_t in_w, int64_t first_x, int64_t lo, in
   }
 }
 
+// phases[ph][y][j] = padded[y][j * stride_w + ph], as T. The columns inside
+// the input are found once per phase, so each row is a zeroing (where it has
+// padding) and a converting copy or gather.
 template <class Arch, typename T, typename In>
 void build_phases(const In* in, const ConvGeometry& g, T* phases) {
   const PhaseShape s(g);
