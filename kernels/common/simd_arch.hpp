@@ -105,7 +105,8 @@ struct WideningLoads<ArchAvx512> {
 #endif
 
 // Lanes 0, 2, 4, ... of the 2 x size 16-bit values at p (reads p[0, 2 x
-// size)): the even columns of a row, for stride-2 planes.
+// size) of the result's lanes): the even columns of a row, for stride-2
+// planes, as 16-bit lanes (s16) or widened to fp32 lanes (f32).
 template <class Arch>
 struct EvenLanes;
 
@@ -122,21 +123,12 @@ struct EvenLanes<ArchAvx2> {
         _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16)), low);
     return _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8);
   }
+  static xsimd::batch<float, ArchAvx2> f32(const int16_t* p) {
+    // The low half of each 32-bit lane, sign-extended.
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
+  }
 };
-#endif
-
-#if defined(__AVX2__)
-// The even 16-bit values at p widened to float lanes (reads p[0, 2 x size)).
-inline xsimd::batch<float, ArchAvx2> even_s16_as_float(const int16_t* p, ArchAvx2) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16));
-}
-#endif
-#if defined(__AVX512F__)
-inline xsimd::batch<float, ArchAvx512> even_s16_as_float(const int16_t* p, ArchAvx512) {
-  const __m512i v = _mm512_loadu_si512(p);
-  return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
-}
 #endif
 
 #if defined(__AVX512BW__)
@@ -147,6 +139,10 @@ struct EvenLanes<ArchAvx512> {
     const __m256i a = _mm512_cvtepi32_epi16(_mm512_loadu_si512(p));
     const __m256i b = _mm512_cvtepi32_epi16(_mm512_loadu_si512(p + 32));
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+  }
+  static xsimd::batch<float, ArchAvx512> f32(const int16_t* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16));
   }
 };
 #endif

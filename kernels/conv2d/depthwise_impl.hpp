@@ -50,49 +50,49 @@ inline int64_t row16_scratch_floats(const ConvGeometry& g) {
   return (g.in_w + kPhaseSlack + 1) / 2;
 }
 
-// dst[j] = src[j] for j < n. Vector ISAs convert bytes a vector at a time,
-// the last vector overlapping the one before, so rows need no scalar tail
-// unless shorter than half a vector.
+// One vector of T (fp32 or 16-bit lanes) widened from the bytes at p by
+// Loads, the WideningLoads of some ISA.
+template <class Loads, typename T, typename In>
+inline auto widen_bytes(const In* p) {
+  const auto* s8 = reinterpret_cast<const int8_t*>(p);
+  const auto* u8 = reinterpret_cast<const uint8_t*>(p);
+  if constexpr (std::is_same_v<T, float>) {
+    return std::is_signed_v<In> ? Loads::s8(s8) : Loads::u8(u8);
+  } else {
+    return std::is_signed_v<In> ? Loads::s8_as_s16(s8) : Loads::u8_as_s16(u8);
+  }
+}
+
+// dst[j] = src[j] for j < n, n >= kLanes: a vector of kLanes at a time, the
+// last overlapping the one before, so there is no scalar tail.
+template <class Loads, int64_t kLanes, typename T, typename In>
+inline void convert_vectors(const In* __restrict src, T* __restrict dst, int64_t n) {
+  for (int64_t j = 0;; j += kLanes) {
+    j = std::min(j, n - kLanes);
+    widen_bytes<Loads, T>(src + j).store_unaligned(dst + j);
+    if (j == n - kLanes) return;
+  }
+}
+
+// dst[j] = src[j] for j < n. Vector ISAs convert bytes a vector at a time;
+// rows shorter than a vector (28 columns against 32 16-bit lanes, 14
+// against 16 fp32 lanes) take AVX2's half-width vectors; only rows shorter
+// than that stay scalar.
 template <class Arch, typename T, typename In>
 inline void convert_run(const In* __restrict src, T* __restrict dst, int64_t n) {
   if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && sizeof(In) == 1 &&
                 (std::is_same_v<T, float> || std::is_same_v<T, int16_t>)) {
-    using Loads = WideningLoads<Arch>;
     constexpr int64_t kLanes = xsimd::batch<T, Arch>::size;
-    // Rows shorter than a vector (28 columns against 32 16-bit lanes, 14
-    // against 16 fp32 lanes): AVX2's half-width vectors, the last step
-    // overlapping the one before.
-    constexpr int64_t kHalf = kLanes / 2;
+    if (n >= kLanes) {
+      convert_vectors<WideningLoads<Arch>, kLanes>(src, dst, n);
+      return;
+    }
     if constexpr (!std::is_same_v<Arch, ArchAvx2>) {
-      if (n < kLanes && n >= kHalf) {
+      if (n >= kLanes / 2) {
         // Dependent on T, so files without AVX2 never instantiate it.
         using Half = WideningLoads<std::conditional_t<sizeof(T) != 0, ArchAvx2, Arch>>;
-        const auto* s8 = reinterpret_cast<const int8_t*>(src);
-        const auto* u8 = reinterpret_cast<const uint8_t*>(src);
-        for (int64_t j = 0;; j += kHalf) {
-          j = std::min(j, n - kHalf);
-          if constexpr (std::is_same_v<T, float>) {
-            (std::is_signed_v<In> ? Half::s8(s8 + j) : Half::u8(u8 + j)).store_unaligned(dst + j);
-          } else {
-            (std::is_signed_v<In> ? Half::s8_as_s16(s8 + j) : Half::u8_as_s16(u8 + j))
-                .store_unaligned(dst + j);
-          }
-          if (j == n - kHalf) return;
-        }
-      }
-    }
-    if (n >= kLanes) {
-      for (int64_t j = 0;; j += kLanes) {
-        j = std::min(j, n - kLanes);
-        const auto* s8 = reinterpret_cast<const int8_t*>(src + j);
-        const auto* u8 = reinterpret_cast<const uint8_t*>(src + j);
-        if constexpr (std::is_same_v<T, float>) {
-          (std::is_signed_v<In> ? Loads::s8(s8) : Loads::u8(u8)).store_unaligned(dst + j);
-        } else {
-          (std::is_signed_v<In> ? Loads::s8_as_s16(s8) : Loads::u8_as_s16(u8))
-              .store_unaligned(dst + j);
-        }
-        if (j == n - kLanes) return;
+        convert_vectors<Half, kLanes / 2>(src, dst, n);
+        return;
       }
     }
   }
@@ -131,7 +131,7 @@ void gather_stride2(const In* row, int64_t in_w, int64_t first_x, int64_t lo, in
     if constexpr (std::is_same_v<T, int16_t>) {
       EvenLanes<Arch>::s16(base + 2 * j).store_unaligned(dst + j);
     } else {
-      even_s16_as_float(base + 2 * j, Arch{}).store_unaligned(dst + j);
+      EvenLanes<Arch>::f32(base + 2 * j).store_unaligned(dst + j);
     }
     if (j == hi - kLanes) return;
   }

@@ -68,10 +68,9 @@ constexpr double kChannelEpilogueCycles = 0.6;
 // microsecond of the best VNNI paths on the same machine. Per tile and entry,
 // a tdpbsud of every accumulator tile (Intel's figure is 16 cycles; the
 // measured 52 includes the A and B tile loads feeding it); each gathered
-// activation tile adds its 16 row copies. Operand tile loads (Intel's 8
-// cycles) never exceed the dots at these costs.
+// activation tile adds its 16 row copies. (The operand tile loads, 8 cycles
+// each by Intel's figures, stay below the dots they feed at any block size.)
 constexpr double kTileDotCycles = 52.0;
-constexpr double kTileLoadCycles = 8.0;
 constexpr double kTileGatherCycles = 20.0;
 // Per call (one block of a chunk, per tile): ldtilecfg and tilerelease, and
 // each accumulator tile loaded and stored once.
@@ -381,8 +380,7 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
         const sparse3x3::TileEntryCounts counts =
             sparse3x3::count_tile_entries(sparse3x3::tile_rows(lane_taps, lane_begin, lane_end), g);
         tile_program_cycles_per_tile +=
-            static_cast<double>(counts.entries) * std::max(kTileDotCycles * channel_tiles * pv,
-                                                           kTileLoadCycles * (channel_tiles + pv)) +
+            static_cast<double>(counts.entries) * kTileDotCycles * channel_tiles * pv +
             static_cast<double>(counts.gathered) * kTileGatherCycles * pv;
         call_cycles_per_tile += kTileCallCycles + kTileAccumulatorCycles * 2 * channel_tiles * pv;
       }
