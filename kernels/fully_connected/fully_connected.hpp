@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/isa/isa.hpp"
+#include "sparq/ops.hpp"
 
 namespace sparq::kernels {
 
@@ -21,6 +22,17 @@ namespace sparq::kernels {
 // prefetchers do not follow.
 inline constexpr int64_t kFcFloatBlock = 32;
 
+// A block of quantized output channels: their raw dots (dot_u8s8), the s8
+// input correction, and the per-channel operands of the output rule.
+struct FcDequantizeArgs {
+  const int32_t* dots = nullptr;
+  const int32_t* compensation = nullptr;  // 128 * sum(w) per row for s8 input, else 0
+  float act_scale = 1.0f;
+  const float* weight_scales = nullptr;
+  const float* bias = nullptr;
+  Activation activation = Activation::kNone;
+};
+
 struct FullyConnectedKernels {
   Isa isa = Isa::kScalar;
   // dots[r] = sum_i x[i] * w[r * in + i] for r < rows.
@@ -28,6 +40,9 @@ struct FullyConnectedKernels {
   // For o < kFcFloatBlock: sums[o] = sum_i x[i] * block[i * kFcFloatBlock + o],
   // in ascending i, without FMA.
   void (*block_f32)(const float* x, const float* block, int64_t in, float* sums);
+  // y[r] = act(dequantize_accumulator(dots[r] - compensation[r], act_scale,
+  // weight_scales[r], bias[r])) for r < rows.
+  void (*dequantize)(const FcDequantizeArgs& args, int64_t rows, float* y);
 };
 
 FullyConnectedKernels fully_connected_kernels_scalar();

@@ -3,6 +3,7 @@
 // A multiply and an add stay two roundings (the reference backend's
 // arithmetic): GCC would otherwise fuse them into FMA under this file's -mfma.
 #pragma GCC optimize("fp-contract=off")
+#include "kernels/fully_connected/fully_connected_dequantize_impl.hpp"
 #include "kernels/fully_connected/fully_connected_float_impl.hpp"
 
 namespace sparq::kernels {
@@ -40,7 +41,7 @@ void dot_u8s8(const uint8_t* x, const int8_t* w, int64_t in, int64_t rows, int32
 }  // namespace
 
 FullyConnectedKernels fully_connected_kernels_avx2() {
-  return {Isa::kAvx2, &dot_u8s8, &FcFloat<ArchAvx2>::block};
+  return {Isa::kAvx2, &dot_u8s8, &FcFloat<ArchAvx2>::block, &FcDequantize<ArchAvx2>::rows};
 }
 
 }  // namespace sparq::kernels

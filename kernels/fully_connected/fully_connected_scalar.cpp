@@ -1,5 +1,8 @@
 #include "kernels/fully_connected/fully_connected.hpp"
 
+#include "kernels/common/activation.hpp"
+#include "sparq/quantization.hpp"
+
 namespace sparq::kernels {
 namespace {
 
@@ -19,10 +22,18 @@ void block_f32(const float* x, const float* weights, int64_t in, float* sums) {
   }
 }
 
+void dequantize(const FcDequantizeArgs& a, int64_t rows, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    y[r] = apply_activation(dequantize_accumulator(a.dots[r] - a.compensation[r], a.act_scale,
+                                                   a.weight_scales[r], a.bias[r]),
+                            a.activation);
+  }
+}
+
 }  // namespace
 
 FullyConnectedKernels fully_connected_kernels_scalar() {
-  return {Isa::kScalar, &dot_u8s8, &block_f32};
+  return {Isa::kScalar, &dot_u8s8, &block_f32, &dequantize};
 }
 
 }  // namespace sparq::kernels

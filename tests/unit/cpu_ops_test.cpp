@@ -340,7 +340,7 @@ TEST_P(CpuOps, ExtremeQuantizedValuesStayExact) {
 TEST_P(CpuOps, FullyConnectedMatchesReference) {
   std::mt19937 gen = testing::rng(404);
   const int64_t in_sizes[] = {1, 7, 31, 64, 65, 130, 301};
-  const int64_t out_sizes[] = {1, 5, 32, 33, 70};
+  const int64_t out_sizes[] = {1, 5, 32, 33, 70, 1000};
   int i = 0;
   for (int64_t in : in_sizes) {
     for (int64_t out : out_sizes) {

@@ -13,7 +13,6 @@
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
 #include "sparq/error.hpp"
-#include "sparq/quantization.hpp"
 
 namespace sparq::cpu {
 namespace {
@@ -78,7 +77,7 @@ class FullyConnectedNode : public CompiledNode {
     const int8_t* w = op_.weights.data<int8_t>();
     parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
       std::vector<uint8_t> flipped(input_.dtype == DType::kS8 ? static_cast<size_t>(in_) : 0);
-      std::vector<int32_t> dots(static_cast<size_t>(kQuantRowsPerTask));
+      int32_t dots[kQuantRowsPerTask];
       for (int64_t index = begin; index < end; ++index) {
         const int64_t n = index / chunks, first = (index % chunks) * kQuantRowsPerTask;
         const int64_t rows = std::min(kQuantRowsPerTask, out_ - first);
@@ -88,15 +87,16 @@ class FullyConnectedNode : public CompiledNode {
           for (int64_t i = 0; i < in_; ++i) flipped[static_cast<size_t>(i)] = x[i] ^ 0x80;
           x = flipped.data();
         }
-        kernels_.dot_u8s8(x, w + first * in_, in_, rows, dots.data());
-        float* y = output.as<float>() + n * out_;
-        for (int64_t r = 0; r < rows; ++r) {
-          const auto o = static_cast<size_t>(first + r);
-          y[o] = kernels::apply_activation(
-              dequantize_accumulator(dots[static_cast<size_t>(r)] - compensation_[o],
-                                     input.scales[n], op_.weight_scales[o], op_.bias[o]),
-              op_.activation);
-        }
+        kernels_.dot_u8s8(x, w + first * in_, in_, rows, dots);
+        const auto o = static_cast<size_t>(first);
+        kernels::FcDequantizeArgs args;
+        args.dots = dots;
+        args.compensation = compensation_.data() + o;
+        args.act_scale = input.scales[n];
+        args.weight_scales = op_.weight_scales.data() + o;
+        args.bias = op_.bias.data() + o;
+        args.activation = op_.activation;
+        kernels_.dequantize(args, rows, output.as<float>() + n * out_ + first);
       }
     });
   }
