@@ -57,13 +57,16 @@ struct Quantize {
         widen(Batch::load_unaligned(x + j + c * kLanes), high[c], low[c]);
     }
     for (; j + kLanes <= count; j += kLanes) widen(Batch::load_unaligned(x + j), high[0], low[0]);
-    alignas(64) float lanes[2][kLanes];
-    for (int c = 0; c < kChains; ++c) {
-      high[c].store_aligned(lanes[0]);
-      low[c].store_aligned(lanes[1]);
-      scalar_rule::fold_range(lanes[0], kLanes, range);
-      scalar_rule::fold_range(lanes[1], kLanes, range);
+    // The chains hold finite values only: folding them into chain 0 first
+    // leaves one vector pair for the scalar rule (a short span's cost).
+    for (int c = 1; c < kChains; ++c) {
+      widen(high[c], high[0], low[0]);
+      widen(low[c], high[0], low[0]);
     }
+    alignas(64) float lanes[2][kLanes];
+    high[0].store_aligned(lanes[0]);
+    low[0].store_aligned(lanes[1]);
+    scalar_rule::fold_range(lanes[0], 2 * kLanes, range);
     scalar_rule::fold_range(x + j, count - j, range);
   }
 
