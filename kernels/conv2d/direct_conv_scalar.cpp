@@ -1,6 +1,7 @@
 // Scalar tiles: the readable statement of what every vector tile computes.
 #include "kernels/common/activation.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/quantize/quantize_scalar_rule.hpp"
 #include "sparq/quantization.hpp"
 
 namespace sparq::kernels {
@@ -20,11 +21,20 @@ void quant_tile(const QuantTileArgs& a) {
     }
   }
   for (int64_t r = 0; r < a.rows; ++r) {
+    float y[kTile];
     for (int64_t p = 0; p < a.valid; ++p) {
-      a.out[r * a.out_stride + p] =
-          apply_activation(dequantize_accumulator(acc[r][p] - a.compensation[r], a.act_scale,
-                                                  a.weight_scale[r], a.bias[r]),
-                           a.activation);
+      y[p] = apply_activation(dequantize_accumulator(acc[r][p] - a.compensation[r], a.act_scale,
+                                                     a.weight_scale[r], a.bias[r]),
+                              a.activation);
+    }
+    if (a.out_bytes == nullptr) {
+      for (int64_t p = 0; p < a.valid; ++p) a.out[r * a.out_stride + p] = y[p];
+    } else if (a.out_signed) {
+      scalar_rule::to_s8(y, static_cast<size_t>(a.valid), a.out_scale,
+                         reinterpret_cast<int8_t*>(a.out_bytes + r * a.out_stride));
+    } else {
+      scalar_rule::to_u8(y, static_cast<size_t>(a.valid), a.out_scale, a.out_qmax,
+                         a.out_bytes + r * a.out_stride);
     }
   }
 }

@@ -225,10 +225,9 @@ class Conv2dNode : public CompiledNode {
     const int64_t out_plane = g_.out_h * g_.out_w;
     const auto steps = static_cast<int64_t>(layout_.step_offsets.size());
     // Without discarded columns (1x1 and other pad-free stride-1 rows), flat
-    // pixel q is output pixel q.
-    // A fused quantize always goes through the staging: its f32 rows are
-    // quantized there.
-    const bool direct_output = layout_.plane_w == g_.out_w && !fused_;
+    // pixel q is output pixel q: quantized tiles write the output planes
+    // themselves (f32, or the fused quantize's bytes).
+    const bool direct_output = layout_.plane_w == g_.out_w;
     // Index = ((sample * groups + group) * blocks + block) * tiles + tile: a
     // range walks the pixels of one weight block, which stays in cache.
     const size_t slot = worker_slot_bytes(tile_staging_bytes());
@@ -266,10 +265,17 @@ class Conv2dNode : public CompiledNode {
               a.bias = block_bias_.data() + slot;
               a.activation = op_.activation;
               // Flat pixels are output pixels: the tile writes the planes itself.
-              a.out = direct_output ? block_out + first : staging;
+              a.out = direct_output && !fused_ ? block_out + first : staging;
               a.out_stride = direct_output ? out_plane : tile_;
               a.rows = direct_output ? rows : kOutBlock;
               a.valid = last - first;  // the staging scatter below copies no more
+              if (direct_output && fused_) {
+                const OutputQuantization& q = op_.output_quantization;
+                a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
+                a.out_scale = q.scale;
+                a.out_qmax = qmax_;
+                a.out_signed = q.is_signed;
+              }
               quant_.quant_tile(a);
               if (direct_output) continue;
             } else {
