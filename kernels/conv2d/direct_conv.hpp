@@ -21,6 +21,7 @@
 
 #include "kernels/common/window_geometry.hpp"
 #include "kernels/isa/isa.hpp"
+#include "kernels/quantize/quantize.hpp"
 #include "sparq/ops.hpp"
 
 namespace sparq::kernels {
@@ -86,13 +87,10 @@ struct QuantTileArgs {
   int64_t rows = kOutBlock;
   int64_t valid = 0;  // pixels stored, <= tile_pixels
   // The fused static quantize: with out_bytes set, each value goes through
-  // the quantize rule (kernels/quantize: clamp(nearbyint(y / out_scale)) to
-  // [0, out_qmax] as u8, or to [-127, 127] as s8 when out_signed) and is
-  // written to out_bytes[o * out_stride + p] instead of `out`.
+  // the quantize rule (FusedQuantize) and the byte is written to
+  // out_bytes[o * out_stride + p] instead of `out`.
   uint8_t* out_bytes = nullptr;
-  float out_scale = 1.0f;
-  int out_qmax = 255;
-  bool out_signed = false;
+  FusedQuantize out_quantization;
 };
 
 struct FloatTileArgs {

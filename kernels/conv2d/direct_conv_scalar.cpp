@@ -29,12 +29,12 @@ void quant_tile(const QuantTileArgs& a) {
     }
     if (a.out_bytes == nullptr) {
       for (int64_t p = 0; p < a.valid; ++p) a.out[r * a.out_stride + p] = y[p];
-    } else if (a.out_signed) {
-      scalar_rule::to_s8(y, static_cast<size_t>(a.valid), a.out_scale,
+    } else if (a.out_quantization.is_signed) {
+      scalar_rule::to_s8(y, static_cast<size_t>(a.valid), a.out_quantization.scale,
                          reinterpret_cast<int8_t*>(a.out_bytes + r * a.out_stride));
     } else {
-      scalar_rule::to_u8(y, static_cast<size_t>(a.valid), a.out_scale, a.out_qmax,
-                         a.out_bytes + r * a.out_stride);
+      scalar_rule::to_u8(y, static_cast<size_t>(a.valid), a.out_quantization.scale,
+                         a.out_quantization.qmax, a.out_bytes + r * a.out_stride);
     }
   }
 }

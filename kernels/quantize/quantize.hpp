@@ -29,6 +29,15 @@ inline float scale_max(const SampleRange& range, bool is_signed) {
   return is_signed ? std::max(range.max, -range.min) : range.max;
 }
 
+// A static quantize fused into a layer's output (sparq::OutputQuantization
+// with its qmax): y -> clamp(nearbyint(y / scale)) to [0, qmax] as u8, or to
+// [-127, 127] as s8 when is_signed, NaN -> 0.
+struct FusedQuantize {
+  float scale = 1.0f;
+  int qmax = 255;
+  bool is_signed = false;
+};
+
 struct QuantizeKernels {
   Isa isa = Isa::kScalar;
   // Widens `range` to hold every finite x[j] (NaN and infinities are

@@ -367,46 +367,61 @@ TEST_P(FusedCpuNodes, BatchesMatchTheReferenceBytesAndScales) {
   }
 }
 
-// 1x1 tiles write the fused bytes straight into the output planes: every
-// format, output channels past a block of 8, planes with a partial last tile
-// or smaller than one vector, 1 to 3 threads.
-TEST_P(FusedCpuNodes, PointwiseTilesWriteTheReferenceBytesInEveryFormat) {
+// The fused bytes of 1x1 tiles (stored from the tile's registers into the
+// output planes) and depthwise planes: every format, 1x1 output channels
+// past a block of 8,
+// depthwise 4-bit (16-bit sums) and 8-bit (fp32 sums) kernels at strides 1
+// and 2, planes with a partial last tile or smaller than one vector, 1 to 3
+// threads.
+TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) {
   ScopedIsa forced(GetParam());
   const auto reference = BackendRegistry::get("reference");
   const auto cpu = BackendRegistry::get("cpu");
-  const Shape planes[] = {Shape{1, 1}, Shape{7, 7}, Shape{5, 13}, Shape{14, 14}, Shape{9, 20}};
+  const Shape planes[] = {Shape{1, 1}, Shape{7, 7}, Shape{5, 13}, Shape{14, 14}, Shape{9, 40}};
   uint32_t seed = 0;
-  for (const Shape& plane : planes) {
-    for (int format = 0; format < 3; ++format, ++seed) {
-      std::mt19937 gen = testing::rng(seed + 7700);
-      Conv2dOp op;
-      op.kernel_h = op.kernel_w = 1;
-      op.activation = static_cast<Activation>(pick(gen, 0, 2));
-      const int64_t in_c = pick(gen, 1, 40), out_c = pick(gen, 1, 27);
-      const DType weights = pick(gen, 0, 1) == 0 ? DType::kS8 : DType::kS4;
-      op.weights = random_weights(gen, Shape{out_c, in_c, 1, 1}, weights);
-      op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.001f, 0.05f);
-      op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -2.0f, 2.0f);
-      const Shape input{in_c, plane[0], plane[1]};
-      const DType input_dtype = format == 1 ? DType::kS8 : DType::kU8;
-      const NodeCase c{"1x1 " + std::to_string(in_c) + "to" + std::to_string(out_c) +
-                           " in=" + input.to_string() + " " + to_string(input_dtype) + "x" +
-                           to_string(weights) + " act=" + to_string(op.activation),
-                       testing::one_node_graph("layer", {{input, input_dtype}}, op), input,
-                       input_dtype};
-      const Tensor x = random_activations(gen, input.with_batch(2), input_dtype, 255);
-      OutputQuantization q;
-      q.is_signed = format == 1;
-      q.bits = format == 2 ? 4 : 8;
-      q.scale =
-          random_scale(gen, largest_magnitude(testing::run_on(*reference, c.unfused, {&x}, 1)), q);
-      const testing::OneNodeGraph fused = with_output(c, q);
-      const Tensor want = testing::run_on(*reference, fused, {&x}, 1);
-      for (int threads = 1; threads <= 3; ++threads) {
-        std::string kernel;
-        const Tensor got = testing::run_on(*cpu, fused, {&x}, threads, &kernel);
-        EXPECT_TRUE(testing::bit_equal(got, want))
-            << kernel << " threads " << threads << ": " << c.text << " out " << describe(q);
+  for (const char* kind : {"1x1", "depthwise s1", "depthwise s2"}) {
+    const bool depthwise = kind[0] == 'd';
+    for (const Shape& plane : planes) {
+      for (int format = 0; format < 3; ++format, ++seed) {
+        std::mt19937 gen = testing::rng(seed + 7700);
+        Conv2dOp op;
+        op.activation = static_cast<Activation>(pick(gen, 0, 2));
+        int64_t in_c = pick(gen, 1, 40), out_c = pick(gen, 1, 27);
+        if (depthwise) {
+          op.kernel_h = op.kernel_w = 3;
+          op.pad_h = op.pad_w = 1;
+          op.stride_h = op.stride_w = kind[11] == '2' ? 2 : 1;
+          out_c = in_c = pick(gen, 1, 12);
+          op.groups = static_cast<int>(in_c);
+        } else {
+          op.kernel_h = op.kernel_w = 1;
+        }
+        const DType weights = (seed / 3) % 2 == 0 ? DType::kS8 : DType::kS4;
+        op.weights =
+            random_weights(gen, Shape{out_c, in_c / op.groups, op.kernel_h, op.kernel_w}, weights);
+        op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.001f, 0.05f);
+        op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -2.0f, 2.0f);
+        const Shape input{in_c, plane[0], plane[1]};
+        const DType input_dtype = format == 1 ? DType::kS8 : DType::kU8;
+        const NodeCase c{
+            std::string(kind) + " " + std::to_string(in_c) + "to" + std::to_string(out_c) +
+                " in=" + input.to_string() + " " + to_string(input_dtype) + "x" +
+                to_string(weights) + " act=" + to_string(op.activation),
+            testing::one_node_graph("layer", {{input, input_dtype}}, op), input, input_dtype};
+        const Tensor x = random_activations(gen, input.with_batch(2), input_dtype, 255);
+        OutputQuantization q;
+        q.is_signed = format == 1;
+        q.bits = format == 2 ? 4 : 8;
+        q.scale = random_scale(
+            gen, largest_magnitude(testing::run_on(*reference, c.unfused, {&x}, 1)), q);
+        const testing::OneNodeGraph fused = with_output(c, q);
+        const Tensor want = testing::run_on(*reference, fused, {&x}, 1);
+        for (int threads = 1; threads <= 3; ++threads) {
+          std::string kernel;
+          const Tensor got = testing::run_on(*cpu, fused, {&x}, threads, &kernel);
+          EXPECT_TRUE(testing::bit_equal(got, want))
+              << kernel << " threads " << threads << ": " << c.text << " out " << describe(q);
+        }
       }
     }
   }
