@@ -1,7 +1,8 @@
 // Dense layers of the CPU backend next to oneDNN on the same shapes, in the
 // same process: the first-layer convolution (ResNet-18 stem, 3 -> 64, 7x7
 // stride 2 at 224x224), a 1x1 256 -> 256 convolution at 14x14, a depthwise
-// 3x3 (256 channels, 28x28) and the ResNet-18 classifier (512 -> 1000).
+// 3x3 (256 channels, 28x28), two of MobileNet-v1's depthwise layers with its
+// 8-bit weights and the ResNet-18 classifier (512 -> 1000).
 // One thread each (sparq: ExecContext::threads = 1, oneDNN: OpenMP 1 thread).
 // Each benchmark repeats; "best" is the minimum over repetitions: other
 // tenants and clock changes only ever slow a run down, so best-of-many is the
@@ -32,6 +33,9 @@ struct ConvShape {
   int64_t in_c, out_c, h, w, groups;
   int k, stride, pad;
   sparq::DType input;  // u8 or s8 (the stem's mean-subtracted image is signed)
+  // sparq's weights: s4 (sparq's 4-bit layers) or s8 (layers the importer
+  // keeps at 8 bits, such as MobileNet-v1's depthwise convolutions).
+  sparq::DType weights = sparq::DType::kS4;
   int64_t out_h() const { return (h + 2 * pad - k) / stride + 1; }
   int64_t out_w() const { return (w + 2 * pad - k) / stride + 1; }
   int64_t macs() const { return out_c * out_h() * out_w() * (in_c / groups) * k * k; }
@@ -41,6 +45,12 @@ const ConvShape kConvShapes[] = {
     {"first_layer_3x224_7x7s2", 3, 64, 224, 224, 1, 7, 2, 3, sparq::DType::kS8},
     {"1x1_256x14", 256, 256, 14, 14, 1, 1, 1, 0, sparq::DType::kU8},
     {"depthwise3x3_256x28", 256, 256, 28, 28, 256, 3, 1, 1, sparq::DType::kU8},
+    // MobileNet-v1's depthwise layers as imported (8-bit weights): stride 2
+    // at 112x112 and stride 1 on 14x14 planes.
+    {"depthwise3x3s2_64x112_w8", 64, 64, 112, 112, 64, 3, 2, 1, sparq::DType::kU8,
+     sparq::DType::kS8},
+    {"depthwise3x3_512x14_w8", 512, 512, 14, 14, 512, 3, 1, 1, sparq::DType::kU8,
+     sparq::DType::kS8},
 };
 
 struct FcShape {
@@ -100,8 +110,7 @@ sparq::Conv2dOp sparq_conv(const ConvShape& s, std::mt19937& gen) {
   op.pad_h = op.pad_w = s.pad;
   op.groups = static_cast<int>(s.groups);
   op.activation = sparq::Activation::kRelu;
-  // s4 weights, the format of sparq's 4-bit layers.
-  op.weights = sparq::Tensor(sparq::Shape{s.out_c, s.in_c / s.groups, s.k, s.k}, sparq::DType::kS4);
+  op.weights = sparq::Tensor(sparq::Shape{s.out_c, s.in_c / s.groups, s.k, s.k}, s.weights);
   std::uniform_int_distribution<int> byte(0, 255);
   for (uint8_t& v : op.weights.span<uint8_t>()) v = static_cast<uint8_t>(byte(gen));
   op.weight_scales.assign(static_cast<size_t>(s.out_c), 0.01f);

@@ -137,6 +137,40 @@ void gather_stride2(const In* row, int64_t in_w, int64_t first_x, int64_t lo, in
   }
 }
 
+#if defined(__AVX512BW__)
+// gather_stride2 on AVX-512, for rows of any width, without the 16-bit row
+// copy: each vector's 2 x lanes bytes are loaded as 16-bit words (a masked
+// load: never a byte past the row), the low byte of each word, the even
+// column, is widened in place, and a short last vector is a masked store.
+// Reading the copy back at an odd offset of its stores cost a failed
+// store-to-load forward per vector, most of a stride-2 plane's time.
+template <typename T, typename In>
+void gather_stride2_avx512(const In* row, int64_t in_w, int64_t first_x, int64_t lo, int64_t hi,
+                           T* dst) {
+  constexpr int64_t kLanes = xsimd::batch<T, ArchAvx512>::size;
+  for (int64_t j = lo; j < hi; j += kLanes) {
+    const int64_t lanes = std::min(kLanes, hi - j);
+    const int64_t at = 2 * j + first_x;                              // >= 0: j >= lo
+    const int64_t bytes = std::min<int64_t>(2 * kLanes, in_w - at);  // >= 1: column at is inside
+    const uint64_t load_mask = bytes >= 64 ? ~uint64_t{0} : (uint64_t{1} << bytes) - 1;
+    const uint64_t store_mask = lanes >= 64 ? ~uint64_t{0} : (uint64_t{1} << lanes) - 1;
+    if constexpr (std::is_same_v<T, int16_t>) {
+      const __m512i words = _mm512_maskz_loadu_epi8(load_mask, row + at);
+      const __m512i even = std::is_signed_v<In> ? _mm512_srai_epi16(_mm512_slli_epi16(words, 8), 8)
+                                                : _mm512_and_si512(words, _mm512_set1_epi16(0xFF));
+      _mm512_mask_storeu_epi16(dst + j, static_cast<__mmask32>(store_mask), even);
+    } else {
+      const __m256i pairs = _mm256_maskz_loadu_epi8(static_cast<__mmask32>(load_mask), row + at);
+      const __m512i words = _mm512_cvtepu16_epi32(pairs);
+      const __m512i even = std::is_signed_v<In>
+                               ? _mm512_srai_epi32(_mm512_slli_epi32(words, 24), 24)
+                               : _mm512_and_si512(words, _mm512_set1_epi32(0xFF));
+      _mm512_mask_storeu_ps(dst + j, static_cast<__mmask16>(store_mask), _mm512_cvtepi32_ps(even));
+    }
+  }
+}
+#endif
+
 // phases[ph][y][j] = padded[y][j * stride_w + ph], as T. The columns inside
 // the input are found once per phase, so each row is a zeroing (where it has
 // padding) and a converting copy or gather.
@@ -166,6 +200,14 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
         continue;
       }
       if constexpr (!std::is_same_v<Arch, ScalarDepthwise> && sizeof(In) == 1) {
+#if defined(__AVX512BW__)
+        if constexpr (std::is_same_v<Arch, ArchAvx512>) {
+          if (g.stride_w == 2) {
+            gather_stride2_avx512(in + iy * g.in_w, g.in_w, first_x, lo, hi, dst);
+            continue;
+          }
+        }
+#endif
         if (g.stride_w == 2 && hi - lo >= static_cast<int64_t>(xsimd::batch<T, Arch>::size)) {
           gather_stride2<Arch>(in + iy * g.in_w, g.in_w, first_x, lo, hi, row16, dst);
           continue;
