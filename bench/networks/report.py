@@ -23,6 +23,8 @@ DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it
     ("first_layer_3x224_7x7s2", "stem 7x7 s2, 3 -> 64 at 224x224"),
     ("1x1_256x14", "1x1, 256 -> 256 at 14x14"),
     ("depthwise3x3_256x28", "depthwise 3x3, 256 ch at 28x28"),
+    ("depthwise3x3s2_64x112_w8", "depthwise 3x3 s2, 64 ch at 112x112, 8-bit weights (MobileNet-v1)"),
+    ("depthwise3x3_512x14_w8", "depthwise 3x3, 512 ch at 14x14, 8-bit weights (MobileNet-v1)"),
     ("fc_512x1000", "fully connected 512 -> 1000"),
 ]
 SPARSE_LAYERS = ["r18_64x56", "r18_128x28", "r18_256x14", "r18_512x7"]
