@@ -28,8 +28,8 @@ inline void store_dequantized(xsimd::batch<int32_t, Arch> acc, int64_t row, int6
       fused_multiply_add(xsimd::batch_cast<float>(corrected), scale, Batch(a.bias[row]));
   const Batch result = apply_activation<Arch>(y, a.activation);
   if (a.out_bytes != nullptr) {
-    store_quantized<Arch>(result, a.out_quantization, a.out_bytes + row * a.out_stride + first,
-                          count);
+    QuantizedStore<Arch>(a.out_quantization)
+        .store(result, a.out_bytes + row * a.out_stride + first, count);
     return;
   }
   float* out = a.out + row * a.out_stride + first;

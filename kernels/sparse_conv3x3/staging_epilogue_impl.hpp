@@ -18,7 +18,7 @@
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #if defined(__AVX2__)
 #include "kernels/common/activation_simd.hpp"
-#include "kernels/quantize/quantize_impl.hpp"
+#include "kernels/quantize/store_quantized.hpp"
 #endif
 
 namespace sparq::kernels::sparse3x3 {
@@ -258,21 +258,10 @@ inline void quantize_values(const float* y, int64_t count, const EpilogueOutput&
 // Values computed a chunk at a time into an L1 buffer, then quantized.
 constexpr int64_t kQuantizeChunk = 64;
 
-#if defined(__AVX512F__)
-// The quantize rule's bounds for `out` as vectors.
-struct QuantizeBounds {
-  __m512 scale, lowest, highest;
-  explicit QuantizeBounds(const EpilogueOutput& out)
-      : scale(_mm512_set1_ps(out.quantize_scale)),
-        lowest(_mm512_set1_ps(out.is_signed ? -127.0f : 0.0f)),
-        highest(_mm512_set1_ps(out.is_signed ? 127.0f : static_cast<float>(out.qmax))) {}
-  // The quantize kernel's round_clamp, stored as the low byte of each lane.
-  void store(__m512 y, __mmask16 m, uint8_t* dst) const {
-    const __m512i q = Quantize<ArchAvx512>::round_clamp(y, scale, lowest, highest);
-    _mm512_mask_cvtepi32_storeu_epi8(dst, m, q);
-  }
-};
-#endif
+// The quantize rule's operands for `out`.
+inline FusedQuantize fused_quantize(const EpilogueOutput& out) {
+  return {out.quantize_scale, out.qmax, out.is_signed};
+}
 
 // epilogue_run with the fused static quantize: on AVX-512 and AVX2 each
 // vector of y goes straight through the quantize kernel's round_clamp; the
@@ -281,19 +270,18 @@ template <Activation A, typename Acc>
 void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bias,
                             const EpilogueOutput& out, uint8_t* dst) {
 #if defined(__AVX512F__)
-  const QuantizeBounds bounds(out);
+  const QuantizedStore<ArchAvx512> to_bytes(fused_quantize(out));
   epilogue_vectors_avx512<A>(
       acc, count, scale, bias,
-      [&bounds, dst](__m512 y, __mmask16 m, int64_t j) { bounds.store(y, m, dst + j); });
+      [&to_bytes, dst](__m512 y, __mmask16 m, int64_t j) { to_bytes.store_lanes(y, m, dst + j); });
 #elif defined(__AVX2__)
   // 8 lanes in registers (the same FMA, activation and quantize kernel
   // round_clamp as the other paths); the tail under a load mask, its bytes
   // copied out, so no lane runs the scalar rule (short row segments would
   // spend most of their time there).
   using Batch = xsimd::batch<float, ArchAvx2>;
-  const Batch s(scale), b(bias), qs(out.quantize_scale);
-  const Batch lowest(out.is_signed ? -127.0f : 0.0f);
-  const Batch highest(out.is_signed ? 127.0f : static_cast<float>(out.qmax));
+  const Batch s(scale), b(bias);
+  const QuantizedStore<ArchAvx2> to_bytes(fused_quantize(out));
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t j = 0; j < count; j += 8) {
     const int64_t n = std::min<int64_t>(8, count - j);
@@ -304,15 +292,7 @@ void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bi
     } else {
       x = _mm256_cvtepi32_ps(_mm256_maskload_epi32(reinterpret_cast<const int*>(acc + j), m));
     }
-    const Batch y = apply_activation(fused_multiply_add(x, s, b), A);
-    const auto q = Quantize<ArchAvx2>::round_clamp(y, qs, lowest, highest);
-    if (n == 8) {
-      store_low_bytes(q, dst + j);
-    } else {
-      alignas(8) uint8_t bytes[8];
-      store_low_bytes(q, bytes);
-      std::memcpy(dst + j, bytes, static_cast<size_t>(n));
-    }
+    to_bytes.store(apply_activation(fused_multiply_add(x, s, b), A), dst + j, n);
   }
 #else
   alignas(64) float y[kQuantizeChunk];
@@ -406,7 +386,7 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
                               const float* scales, const float* bias, const EpilogueOutput& out) {
   const __m512i column_offsets =
       _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 4);
-  const QuantizeBounds bounds(out);
+  const QuantizedStore<ArchAvx512> to_bytes(fused_quantize(out));
   // Read once: the stores below go through pointers the compiler cannot
   // tell apart from `out`, so it would reload its fields after every store.
   const bool quantized = out.quantized();
@@ -422,7 +402,7 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
                                           _mm512_set1_ps(bias[c]));
       const int64_t at = c * plane + p0;
       if (quantized) {
-        bounds.store(y, m, static_cast<uint8_t*>(data) + at);
+        to_bytes.store_lanes(y, m, static_cast<uint8_t*>(data) + at);
       } else {
         _mm512_mask_storeu_ps(static_cast<float*>(data) + at, m, y);
       }
