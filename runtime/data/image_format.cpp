@@ -125,6 +125,12 @@ std::string check_bmp(std::span<const uint8_t> b) {
     bits = read_le16(b, 28);
     compression = read_le32(b, 30);
   }
+  // stb reads the field as a signed int: values past 2^31 would pass as
+  // uncompressed and decode missing pixel data as zeros.
+  if (compression > 6) {
+    return "BMP header declares compression " + std::to_string(compression) +
+           ", not a BMP compression method";
+  }
   if (compression != 0 && compression != 3 && compression != 6) return {};
   if (width <= 0 || height == 0 || bits == 0) return "BMP header has an empty size or depth";
   height = height < 0 ? -height : height;

@@ -200,6 +200,21 @@ TEST(ImageDecode, TruncationMessagesNameTheProblem) {
       ErrorCode::kInvalidArgument, "PNM pixel data has 99 of 100 bytes");
 }
 
+// stb reads the BMP compression field as a signed int, so a value past 2^31
+// passed its checks as "uncompressed" and a 400-byte file decoded into 40
+// megapixels of zeros (found by image_decode_fuzz as a timeout).
+TEST(ImageDecode, UnknownBmpCompressionIsRefusedBeforeDecoding) {
+  Bytes bmp = encode(random_image(5, 6, 4, 3), Encoding::kBmp);
+  ASSERT_GE(bmp.size(), 34u);
+  for (const uint32_t compression : {7u, 0x89000000u, 0xFFFFFFFFu}) {
+    for (int byte = 0; byte < 4; ++byte)
+      bmp[30 + byte] = static_cast<uint8_t>(compression >> (8 * byte));
+    expect_error([&] { decode_image(bmp, "odd.bmp"); }, ErrorCode::kInvalidArgument,
+                 "image 'odd.bmp': BMP header declares compression " + std::to_string(compression) +
+                     ", not a BMP compression method");
+  }
+}
+
 TEST(ImageDecode, NonImagesAreRejectedByName) {
   expect_error([] { decode_image(as_bytes("hello, world\n"), "notes.txt"); },
                ErrorCode::kInvalidArgument, "image 'notes.txt': not a supported image");
