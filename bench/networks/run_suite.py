@@ -192,7 +192,9 @@ def git_commit():
         return {"commit": os.environ["SPARQ_COMMIT"], "dirty": False}
     try:
         commit = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).strip()
-        dirty = bool(run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).strip())
+        # The suite's own earlier results do not change what is measured.
+        dirty = bool(run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--",
+                          ".", ":(exclude)bench/results"]).strip())
         return {"commit": commit, "dirty": dirty}
     except (RuntimeError, OSError):
         return {"commit": "unknown", "dirty": False}
