@@ -2,6 +2,7 @@
 // ScalarDepthwise for the plain loops (which also finish every vector row).
 #pragma once
 
+#include <algorithm>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -99,35 +100,22 @@ inline void convert_run(const In* __restrict src, T* __restrict dst, int64_t n) 
   for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]);
 }
 
-// dst[0, n) = 0. Vector ISAs store whole vectors, up to one past n: the
-// caller's next row (built after this one) or the kPhaseSlack after the last
-// takes it. The rows' one- or two-element padding runs would otherwise each
-// become a memset call.
-template <class Arch, typename T>
-inline void zero_row(T* dst, int64_t n) {
-  if constexpr (std::is_same_v<Arch, ScalarDepthwise>) {
-    for (int64_t j = 0; j < n; ++j) dst[j] = T(0);
-  } else {
-    using Batch = xsimd::batch<T, Arch>;
-    static_assert(Batch::size <= kPhaseSlack);
-    for (int64_t j = 0; j < n; j += Batch::size) Batch(T(0)).store_unaligned(dst + j);
-  }
-}
-
-// dst[0, lo) = dst[hi, n) = 0, before dst[lo, hi) is written: one vector
-// store per edge where the edges fit one (padding of 1 or 2 columns), which
-// may run past n like zero_row's. Zeroing the whole row first cost a memset
-// call per row (GCC turns zero_row's loop into one): 6 % of a 14x14 layer.
+// dst[0, lo) = dst[hi, n) = 0, before dst[lo, hi) is written. Vector ISAs
+// use one vector store per edge where the edges fit one (padding of 1 or 2
+// columns); it may run past n into the caller's next row (built after this
+// one) or the kPhaseSlack after the last. Zeroing the whole row first cost a
+// memset call per row: 6 % of a 14x14 layer.
 template <class Arch, typename T>
 inline void zero_edges(T* dst, int64_t lo, int64_t hi, int64_t n) {
   if constexpr (std::is_same_v<Arch, ScalarDepthwise>) {
-    zero_row<Arch>(dst, lo);
-    zero_row<Arch>(dst + hi, n - hi);
+    std::fill(dst, dst + lo, T(0));
+    std::fill(dst + hi, dst + n, T(0));
   } else {
     using Batch = xsimd::batch<T, Arch>;
     constexpr auto kLanes = static_cast<int64_t>(Batch::size);
+    static_assert(kLanes <= kPhaseSlack);
     if (lo > kLanes || n - hi > kLanes) {
-      zero_row<Arch>(dst, n);
+      std::fill(dst, dst + n, T(0));
       return;
     }
     if (lo > 0) Batch(T(0)).store_unaligned(dst);
@@ -198,8 +186,8 @@ void gather_stride2_avx512(const In* row, int64_t in_w, int64_t first_x, int64_t
 template <class Arch, typename T, typename In>
 void build_phases(const In* in, const ConvGeometry& g, T* phases) {
   const PhaseShape s(g);
-  // Stride-2 rows from integer inputs are gathered from a 16-bit copy of
-  // the input row, after the phases.
+  // Stride-2 rows from integer inputs are gathered (except on AVX-512) from
+  // a 16-bit copy of the input row, after the phases.
   auto* row16 =
       reinterpret_cast<int16_t*>(reinterpret_cast<float*>(phases) + phase_scratch_floats(g, s));
   for (int64_t ph = 0; ph < g.stride_w; ++ph) {
@@ -211,7 +199,7 @@ void build_phases(const In* in, const ConvGeometry& g, T* phases) {
       T* __restrict dst = phases + (ph * s.rows + y) * s.width;
       const int64_t iy = y - g.pad_h;
       if (iy < 0 || iy >= g.in_h) {
-        zero_row<Arch>(dst, s.width);
+        std::fill(dst, dst + s.width, T(0));
         continue;
       }
       const In* __restrict src = in + iy * g.in_w + first_x;

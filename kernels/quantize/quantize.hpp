@@ -10,6 +10,8 @@
 #include <cstdint>
 
 #include "kernels/isa/isa.hpp"
+#include "sparq/ops.hpp"
+#include "sparq/quantization.hpp"
 #include "sparq/tensor.hpp"
 
 namespace sparq::kernels {
@@ -37,6 +39,11 @@ struct FusedQuantize {
   int qmax = 255;
   bool is_signed = false;
 };
+
+// The kernels' form of an enabled OutputQuantization.
+inline FusedQuantize fused_quantize(const OutputQuantization& q) {
+  return {q.scale, activation_qmax(q.bits, q.is_signed), q.is_signed};
+}
 
 struct QuantizeKernels {
   Isa isa = Isa::kScalar;

@@ -33,11 +33,7 @@ sparse3x3::EpilogueOutput epilogue_output(const Sparse3x3Sample& sample, int64_t
   out.data = sample.output;
   out.plane = plane;
   const OutputQuantization& q = sample.output_quantization;
-  if (q.enabled()) {
-    out.quantize_scale = q.scale;
-    out.is_signed = q.is_signed;
-    out.qmax = q.is_signed ? 127 : (1 << q.bits) - 1;  // bits 8 or 4, checked by validation
-  }
+  if (q.enabled()) out.quantize = fused_quantize(q);
   return out;
 }
 

@@ -7,21 +7,19 @@
 
 #include <cstdint>
 
+#include "kernels/quantize/quantize.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 
 // Where an epilogue writes its values y: f32, or (a fused static quantize,
-// quantize_scale > 0) one byte each, q = clamp(nearbyint(y / quantize_scale))
-// by the quantize kernels' rule (kernels/quantize): u8 in [0, qmax], or s8
-// in [-127, 127] when is_signed.
+// quantize.scale > 0) one byte each by the quantize kernels' rule
+// (kernels/quantize FusedQuantize).
 struct EpilogueOutput {
-  void* data = nullptr;  // element 0 of the first channel written
-  int64_t plane = 0;     // elements between consecutive channels
-  float quantize_scale = 0.0f;
-  int qmax = 255;
-  bool is_signed = false;
-  bool quantized() const { return quantize_scale > 0.0f; }
+  void* data = nullptr;          // element 0 of the first channel written
+  int64_t plane = 0;             // elements between consecutive channels
+  FusedQuantize quantize{0.0f};  // scale 0: f32 output
+  bool quantized() const { return quantize.scale > 0.0f; }
   // The same destination from element `elements` on.
   EpilogueOutput at(int64_t elements) const {
     EpilogueOutput moved = *this;

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "kernels/common/activation.hpp"
@@ -248,20 +247,16 @@ inline void quantize_values(const float* y, int64_t count, const EpilogueOutput&
 #else
   namespace Rule = scalar_rule;
 #endif
-  if (out.is_signed) {
-    Rule::to_s8(y, n, out.quantize_scale, reinterpret_cast<int8_t*>(dst));
+  const FusedQuantize& q = out.quantize;
+  if (q.is_signed) {
+    Rule::to_s8(y, n, q.scale, reinterpret_cast<int8_t*>(dst));
   } else {
-    Rule::to_u8(y, n, out.quantize_scale, out.qmax, dst);
+    Rule::to_u8(y, n, q.scale, q.qmax, dst);
   }
 }
 
 // Values computed a chunk at a time into an L1 buffer, then quantized.
 constexpr int64_t kQuantizeChunk = 64;
-
-// The quantize rule's operands for `out`.
-inline FusedQuantize fused_quantize(const EpilogueOutput& out) {
-  return {out.quantize_scale, out.qmax, out.is_signed};
-}
 
 // epilogue_run with the fused static quantize: on AVX-512 and AVX2 each
 // vector of y goes straight through the quantize kernel's round_clamp; the
@@ -270,7 +265,7 @@ template <Activation A, typename Acc>
 void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bias,
                             const EpilogueOutput& out, uint8_t* dst) {
 #if defined(__AVX512F__)
-  const QuantizedStore<ArchAvx512> to_bytes(fused_quantize(out));
+  const QuantizedStore<ArchAvx512> to_bytes(out.quantize);
   epilogue_vectors_avx512<A>(
       acc, count, scale, bias,
       [&to_bytes, dst](__m512 y, __mmask16 m, int64_t j) { to_bytes.store_lanes(y, m, dst + j); });
@@ -281,7 +276,7 @@ void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bi
   // spend most of their time there).
   using Batch = xsimd::batch<float, ArchAvx2>;
   const Batch s(scale), b(bias);
-  const QuantizedStore<ArchAvx2> to_bytes(fused_quantize(out));
+  const QuantizedStore<ArchAvx2> to_bytes(out.quantize);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t j = 0; j < count; j += 8) {
     const int64_t n = std::min<int64_t>(8, count - j);
@@ -386,7 +381,7 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
                               const float* scales, const float* bias, const EpilogueOutput& out) {
   const __m512i column_offsets =
       _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 4);
-  const QuantizedStore<ArchAvx512> to_bytes(fused_quantize(out));
+  const QuantizedStore<ArchAvx512> to_bytes(out.quantize);
   // Read once: the stores below go through pointers the compiler cannot
   // tell apart from `out`, so it would reload its fields after every store.
   const bool quantized = out.quantized();

@@ -61,8 +61,7 @@ class Conv2dNode : public CompiledNode {
     fused_ = op_.output_quantization.enabled();
     if (fused_) {
       quantize_ = kernels::quantize_kernels(active);
-      const OutputQuantization& q = op_.output_quantization;
-      qmax_ = q.is_signed ? 127 : (1 << q.bits) - 1;  // bits 8 or 4 (validated)
+      fused_format_ = kernels::fused_quantize(op_.output_quantization);
     }
 
     if (g_.groups == g_.in_channels && g_.groups == g_.out_channels) {
@@ -153,21 +152,14 @@ class Conv2dNode : public CompiledNode {
   }
 
  private:
-  // The fused static quantize's parameters for the kernels.
-  kernels::FusedQuantize fused_quantize() const {
-    const OutputQuantization& q = op_.output_quantization;
-    return {q.scale, qmax_, q.is_signed};
-  }
-
   // The fused static quantize of f32 values src[0, count) into bytes
   // dst[0, count): the quantize kernels' rule.
   void quantize_row(const float* src, int64_t count, uint8_t* dst) const {
-    const OutputQuantization& q = op_.output_quantization;
     const auto n = static_cast<size_t>(count);
-    if (q.is_signed) {
-      quantize_.to_s8(src, n, q.scale, reinterpret_cast<int8_t*>(dst));
+    if (fused_format_.is_signed) {
+      quantize_.to_s8(src, n, fused_format_.scale, reinterpret_cast<int8_t*>(dst));
     } else {
-      quantize_.to_u8(src, n, q.scale, qmax_, dst);
+      quantize_.to_u8(src, n, fused_format_.scale, fused_format_.qmax, dst);
     }
   }
 
@@ -277,7 +269,7 @@ class Conv2dNode : public CompiledNode {
               a.valid = last - first;  // the staging scatter below copies no more
               if (direct_output && fused_) {
                 a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
-                a.out_quantization = fused_quantize();
+                a.out_quantization = fused_format_;
               }
               quant_.quant_tile(a);
               if (direct_output) continue;
@@ -386,7 +378,7 @@ class Conv2dNode : public CompiledNode {
   bool quantized_ = false;
   bool fused_ = false;  // output_quantization: u8/s8 output
   kernels::QuantizeKernels quantize_{};
-  int qmax_ = 255;
+  kernels::FusedQuantize fused_format_;  // fused_: the bytes the output holds
   ConvPath path_ = ConvPath::kGeneral;
   kernels::Isa isa_ = kernels::Isa::kScalar;
   int64_t tile_ = 16;
