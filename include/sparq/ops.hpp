@@ -96,6 +96,9 @@ struct FullyConnectedOp {
 };
 
 enum class PoolKind : uint8_t { kMax, kAverage };
+// f32 [C, H, W] -> [C, OH, OW]. Max pooling also takes a u8/s8 tensor and
+// keeps its dtype and per-sample scales (the largest byte is the byte of the
+// largest value).
 // Average pooling divides by the full window (padding counts as zero) when
 // `count_include_pad`, else by the number of window taps inside the input.
 struct Pool2dOp {

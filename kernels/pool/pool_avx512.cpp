@@ -62,26 +62,35 @@ void plain_2x2(const float* in, float* out, const PoolGeometry& g) {
 // without tap planes. Max is "the first NaN in (ky, kx) order, else the
 // first of the largest values", which is associative: each input row's three
 // column taps are reduced first (kx order), then the window's rows (ky
-// order), and a row's reduction is kept for the next output row, whose window
-// starts where this one ends. Taps outside the input are -inf: never chosen.
+// order), and a row's reduction is kept (in a register) for the next output
+// row, whose window starts where this one ends. Blocks of 16 outputs are
+// the outer loop, so their column masks hold for every row. Taps outside the
+// input are -inf: never chosen.
 bool is_strided_3x3(const PoolGeometry& g) {
   return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h <= 1 &&
          g.pad_w <= 1;
 }
 
-// Columns [start, start + 32) of a row of `width` floats; -inf outside it.
-EvenOdd load_columns(const float* row, int64_t start, int64_t width) {
+// Lanes of the floats [start, start + 32) that lie inside a row of `width`,
+// as the masks of the two 16-float halves.
+struct ColumnMasks {
+  __mmask16 lo, hi;
+};
+ColumnMasks inside_columns(int64_t start, int64_t width) {
   const int64_t lo = std::max<int64_t>(0, -start);
   const int64_t hi = std::min<int64_t>(32, width - start);
   const uint32_t bits =
       hi > lo ? static_cast<uint32_t>(((uint64_t{1} << (hi - lo)) - 1) << lo) : 0u;
+  return {static_cast<__mmask16>(bits & 0xFFFF), static_cast<__mmask16>(bits >> 16)};
+}
+
+// The floats at `at` (masked by `m`, -inf elsewhere) split into even and odd
+// columns. `at` may point one float before the row: that lane is masked off,
+// and a masked-off lane is never read.
+EvenOdd load_columns(const float* at, ColumnMasks m) {
   const __m512 fill = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  // Address arithmetic as integers: `start` may be -1 (that lane is masked
-  // off, and a masked-off lane is never read).
-  const auto* at = reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
-                                                  static_cast<uintptr_t>(start * 4));
-  const __m512 a = _mm512_mask_loadu_ps(fill, static_cast<__mmask16>(bits & 0xFFFF), at);
-  const __m512 b = _mm512_mask_loadu_ps(fill, static_cast<__mmask16>(bits >> 16), at + 16);
+  const __m512 a = _mm512_mask_loadu_ps(fill, m.lo, at);
+  const __m512 b = _mm512_mask_loadu_ps(fill, m.hi, at + 16);
   const __m512i even_idx =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd_idx =
@@ -89,42 +98,138 @@ EvenOdd load_columns(const float* row, int64_t start, int64_t width) {
   return {_mm512_permutex2var_ps(a, even_idx, b), _mm512_permutex2var_ps(a, odd_idx, b)};
 }
 
-void strided_3x3_max(const float* in, float* out, const PoolGeometry& g, float* scratch) {
+// Step: the window rule on two batches (MaxRule::step, or a plain maximum
+// where the input holds no NaN and no -0).
+template <class Step>
+void strided_3x3_max(const float* in, float* out, const PoolGeometry& g, const Step& step) {
   using Batch = xsimd::batch<float, ArchAvx512>;
-  // The reduced last row of the previous output row's window (its row 2).
-  float* carried = scratch;
-  for (int64_t oy = 0; oy < g.out_h; ++oy) {
-    const int64_t first_row = 2 * oy - g.pad_h;
-    float* dst = out + oy * g.out_w;
-    for (int64_t ox = 0; ox < g.out_w; ox += 16) {
-      const auto lanes = static_cast<__mmask16>((1u << std::min<int64_t>(16, g.out_w - ox)) - 1);
-      const int64_t first_column = 2 * ox - g.pad_w;
+  for (int64_t ox = 0; ox < g.out_w; ox += 16) {
+    const auto lanes = static_cast<__mmask16>((1u << std::min<int64_t>(16, g.out_w - ox)) - 1);
+    const int64_t first_column = 2 * ox - g.pad_w;
+    const ColumnMasks left = inside_columns(first_column, g.in_w);
+    const ColumnMasks right = inside_columns(first_column + 2, g.in_w);
+    // As integers: the first column may be -1.
+    const auto column_at =
+        reinterpret_cast<uintptr_t>(in) + static_cast<uintptr_t>(first_column * 4);
+    Batch carried;  // the reduced row 2 of the previous output row's window
+    for (int64_t oy = 0; oy < g.out_h; ++oy) {
+      const int64_t first_row = 2 * oy - g.pad_h;
       Batch best(MaxRule::kStart);
       for (int64_t ky = 0; ky < 3; ++ky) {
         const int64_t iy = first_row + ky;
         if (iy < 0 || iy >= g.in_h) continue;  // padding: never chosen
         Batch row_best;
         if (ky == 0 && oy > 0) {
-          row_best = _mm512_maskz_loadu_ps(lanes, carried + ox);
+          row_best = carried;
         } else {
-          const float* row = in + iy * g.in_w;
-          const EvenOdd left = load_columns(row, first_column, g.in_w);
-          const EvenOdd right = load_columns(row, first_column + 2, g.in_w);
-          row_best =
-              MaxRule::step(MaxRule::step(Batch(left.even), Batch(left.odd)), Batch(right.even));
-          if (ky == 2) _mm512_mask_storeu_ps(carried + ox, lanes, row_best);
+          const auto* at =
+              reinterpret_cast<const float*>(column_at + static_cast<uintptr_t>(iy * g.in_w * 4));
+          const EvenOdd l = load_columns(at, left);
+          const EvenOdd r = load_columns(at + 2, right);
+          row_best = step(step(Batch(l.even), Batch(l.odd)), Batch(r.even));
+          if (ky == 2) carried = row_best;
         }
-        best = MaxRule::step(best, row_best);
+        best = step(best, row_best);
       }
-      _mm512_mask_storeu_ps(dst + ox, lanes, best);
+      _mm512_mask_storeu_ps(out + oy * g.out_w + ox, lanes, best);
     }
   }
 }
 
+// Max pooling of bytes over windows 2 or 3 columns wide at column stride 2
+// (VGG's 2x2 and ResNet's 3x3 stride-2 pools), any rows, 32 outputs per
+// vector. A row is loaded as 16-bit words from the window's first column:
+// word j holds output ox + j's window columns 0 and 1 (low and high byte); a
+// 3-wide window loads again two columns later for column 2 (low byte). s8
+// bytes are compared as u8 after flipping their sign bit (which preserves
+// order); bytes outside the row load as 0, the smallest, so padding never
+// wins.
+bool is_column_stride2(const PoolGeometry& g) {
+  return g.stride_w == 2 && (g.kernel_w == 2 || g.kernel_w == 3) && g.pad_w <= 1;
+}
+
+// Lanes of the bytes [start, start + 64) that lie inside a row of `width`.
+__mmask64 inside_row(int64_t start, int64_t width) {
+  const int64_t lo = std::max<int64_t>(0, -start);
+  const int64_t count = std::min<int64_t>(64, width - start) - lo;
+  const uint64_t span = count <= 0 ? 0 : (count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1);
+  return static_cast<__mmask64>(span << lo);
+}
+
+// 64 bytes from `at` under `inside`, sign-flipped by `flip`: a byte outside
+// the row loads as `flip` and flips to 0. `at` may point one byte before the
+// row (that lane is masked off, and a masked-off byte is never read).
+__m512i load_row_bytes(const uint8_t* at, __mmask64 inside, __m512i flip) {
+  return _mm512_xor_si512(_mm512_mask_loadu_epi8(flip, inside, at), flip);
+}
+
+void column_stride2_max_bytes(const uint8_t* in, uint8_t* out, const PoolGeometry& g,
+                              uint8_t flip) {
+  const __m512i flip_bytes = _mm512_set1_epi8(static_cast<char>(flip));
+  const __m512i flip_words = _mm512_set1_epi16(flip);
+  const __m512i low_byte = _mm512_set1_epi16(0x00FF);
+  const bool three_wide = g.kernel_w == 3;
+  // Blocks of 32 outputs outermost: their load masks hold for every row.
+  for (int64_t ox = 0; ox < g.out_w; ox += 32) {
+    const int64_t n = std::min<int64_t>(32, g.out_w - ox);
+    const auto lanes = static_cast<__mmask32>(n == 32 ? ~0u : (1u << n) - 1);
+    const int64_t first_column = 2 * ox - g.pad_w;
+    const __mmask64 left_inside = inside_row(first_column, g.in_w);
+    const __mmask64 right_inside = inside_row(first_column + 2, g.in_w);
+    // As integers: the first column may be -1.
+    const auto left_at = reinterpret_cast<uintptr_t>(in) + static_cast<uintptr_t>(first_column);
+    for (int64_t oy = 0; oy < g.out_h; ++oy) {
+      const int64_t first_row = oy * g.stride_h - g.pad_h;
+      const int64_t row_end = std::min(first_row + g.kernel_h, g.in_h);
+      __m512i best = _mm512_setzero_si512();
+      for (int64_t iy = std::max<int64_t>(first_row, 0); iy < row_end; ++iy) {
+        const auto* at =
+            reinterpret_cast<const uint8_t*>(left_at + static_cast<uintptr_t>(iy * g.in_w));
+        const __m512i pairs = load_row_bytes(at, left_inside, flip_bytes);
+        __m512i taps =
+            _mm512_max_epu16(_mm512_and_si512(pairs, low_byte), _mm512_srli_epi16(pairs, 8));
+        if (three_wide) {
+          const __m512i next = load_row_bytes(at + 2, right_inside, flip_bytes);
+          taps = _mm512_max_epu16(taps, _mm512_and_si512(next, low_byte));
+        }
+        best = _mm512_max_epu16(best, taps);
+      }
+      _mm512_mask_cvtepi16_storeu_epi8(out + oy * g.out_w + ox, lanes,
+                                       _mm512_xor_si512(best, flip_words));
+    }
+  }
+}
+
+void max_plane_u8(const uint8_t* in, uint8_t* out, const PoolGeometry& g, void* scratch) {
+  if (is_column_stride2(g)) return column_stride2_max_bytes(in, out, g, 0x00);
+  Pool<ArchAvx512>::max_plane_u8(in, out, g, scratch);
+}
+
+void max_plane_s8(const int8_t* in, int8_t* out, const PoolGeometry& g, void* scratch) {
+  if (is_column_stride2(g)) {
+    return column_stride2_max_bytes(reinterpret_cast<const uint8_t*>(in),
+                                    reinterpret_cast<uint8_t*>(out), g, 0x80);
+  }
+  Pool<ArchAvx512>::max_plane_s8(in, out, g, scratch);
+}
+
 void max_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
   if (is_plain_2x2(g)) return plain_2x2<MaxRule>(in, out, g);
-  if (is_strided_3x3(g)) return strided_3x3_max(in, out, g, scratch);
+  if (is_strided_3x3(g)) {
+    return strided_3x3_max(in, out, g, [](auto best, auto v) { return MaxRule::step(best, v); });
+  }
   Pool<ArchAvx512>::max_plane(in, out, g, scratch);
+}
+
+// Without NaN and -0 (a ReLU's output) the first-NaN and first-of-equals
+// rules cannot apply: every maximum is maxps.
+void max_plane_relu(const float* in, float* out, const PoolGeometry& g, float* scratch) {
+  if (is_strided_3x3(g)) {
+    using Batch = xsimd::batch<float, ArchAvx512>;
+    return strided_3x3_max(in, out, g,
+                           [](Batch best, Batch v) -> Batch { return _mm512_max_ps(v, best); });
+  }
+  max_plane(in, out, g, scratch);
 }
 
 void avg_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
@@ -135,7 +240,7 @@ void avg_plane(const float* in, float* out, const PoolGeometry& g, float* scratc
 }  // namespace
 
 PoolKernels pool_kernels_avx512() {
-  return {Isa::kAvx512, &max_plane, &avg_plane};
+  return {Isa::kAvx512, &max_plane, &avg_plane, &max_plane_u8, &max_plane_s8, &max_plane_relu};
 }
 
 }  // namespace sparq::kernels

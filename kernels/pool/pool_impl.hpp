@@ -30,27 +30,29 @@ inline int64_t tap_plane_rows(const PoolGeometry& g) {
   return g.out_h + (g.kernel_h - 1) / g.stride_h;
 }
 
-inline const float* tap_run(const float* planes, const PoolGeometry& g, int64_t ky, int64_t kx) {
+template <class T>
+const T* tap_run(const T* planes, const PoolGeometry& g, int64_t ky, int64_t kx) {
   const int64_t plane_size = tap_plane_rows(g) * g.out_w;
   return planes + (kx * g.stride_h + ky % g.stride_h) * plane_size + (ky / g.stride_h) * g.out_w;
 }
 
-inline void build_tap_planes(const float* in, const PoolGeometry& g, float fill, float* planes) {
+template <class T>
+void build_tap_planes(const T* in, const PoolGeometry& g, T fill, T* planes) {
   const int64_t rows = tap_plane_rows(g);
   for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
     // Output columns whose input column ox * stride_w + kx - pad_w is inside.
     const int64_t first_x = kx - g.pad_w;
     const auto [lo, hi] = inside_range(g.out_w, g.stride_w, first_x, g.in_w);
     for (int64_t ry = 0; ry < g.stride_h; ++ry) {
-      float* plane = planes + (kx * g.stride_h + ry) * rows * g.out_w;
+      T* plane = planes + (kx * g.stride_h + ry) * rows * g.out_w;
       for (int64_t y = 0; y < rows; ++y) {
-        float* dst = plane + y * g.out_w;
+        T* dst = plane + y * g.out_w;
         const int64_t iy = y * g.stride_h + ry - g.pad_h;
         if (iy < 0 || iy >= g.in_h) {
           for (int64_t ox = 0; ox < g.out_w; ++ox) dst[ox] = fill;
           continue;
         }
-        const float* src = in + iy * g.in_w + first_x;
+        const T* src = in + iy * g.in_w + first_x;
         for (int64_t ox = 0; ox < lo; ++ox) dst[ox] = fill;
         if (g.stride_w == 1) {
           for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox];
@@ -108,8 +110,8 @@ struct Pool {
 
   // Calls visit(run) for every window tap in (ky, kx) order, `run` being
   // that tap's value for every output of the plane.
-  template <typename Visit>
-  static void for_each_tap(const float* planes, const PoolGeometry& g, const Visit& visit) {
+  template <class T, typename Visit>
+  static void for_each_tap(const T* planes, const PoolGeometry& g, const Visit& visit) {
     for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
       for (int64_t kx = 0; kx < g.kernel_w; ++kx) visit(tap_run(planes, g, ky, kx));
     }
@@ -146,7 +148,40 @@ struct Pool {
     reduce_plane<AverageRule>(in, out, g, scratch);
   }
 
-  static PoolKernels table(Isa isa) { return {isa, &max_plane, &avg_plane}; }
+  // Max over u8 or s8 values (T): the tap planes hold the bytes themselves,
+  // padding is T's lowest value (never larger than an input byte).
+  template <class T>
+  static void max_plane_bytes(const T* in, T* out, const PoolGeometry& g, T* scratch) {
+    build_tap_planes(in, g, std::numeric_limits<T>::lowest(), scratch);
+    const int64_t outputs = g.out_h * g.out_w;
+    int64_t i = 0;
+    if constexpr (kVector) {
+      using Batch = xsimd::batch<T, Arch>;
+      constexpr int64_t kLanes = Batch::size;
+      for (; i + kLanes <= outputs; i += kLanes) {
+        Batch acc(std::numeric_limits<T>::lowest());
+        for_each_tap(scratch, g,
+                     [&](const T* run) { acc = xsimd::max(acc, Batch::load_unaligned(run + i)); });
+        acc.store_unaligned(out + i);
+      }
+    }
+    for (; i < outputs; ++i) {
+      T acc = std::numeric_limits<T>::lowest();
+      for_each_tap(scratch, g, [&](const T* run) { acc = std::max(acc, run[i]); });
+      out[i] = acc;
+    }
+  }
+
+  static void max_plane_u8(const uint8_t* in, uint8_t* out, const PoolGeometry& g, void* scratch) {
+    max_plane_bytes(in, out, g, static_cast<uint8_t*>(scratch));
+  }
+  static void max_plane_s8(const int8_t* in, int8_t* out, const PoolGeometry& g, void* scratch) {
+    max_plane_bytes(in, out, g, static_cast<int8_t*>(scratch));
+  }
+
+  static PoolKernels table(Isa isa) {
+    return {isa, &max_plane, &avg_plane, &max_plane_u8, &max_plane_s8, &max_plane};
+  }
 };
 
 }  // namespace

@@ -3,6 +3,13 @@
 // value (OutputQuantization), so the f32 tensor is never written to memory
 // and walked again. Each fused value equals the unfused pair's
 // (docs/NUMERICS.md), so a session's results do not depend on the pass.
+//
+// A max pool between the two (ResNet's stem: conv, ReLU, max pool, then the
+// quantize) is moved after the quantize: the convolution writes bytes and the
+// pool runs on them. The quantize rule is non-decreasing in its input, so the
+// largest byte of a window is the byte of its largest value, for every value
+// but NaN (the f32 pool keeps a NaN, the quantize maps it to 0): the move is
+// made only after a ReLU or ReLU6, whose output is never NaN.
 #include <variant>
 
 #include "sparq/graph.hpp"
@@ -24,6 +31,23 @@ OutputQuantization* fusable_output(Node& node) {
   return nullptr;
 }
 
+// The only reader of value `v`, or null (no reader, several, or a graph output).
+const Node* sole_reader(const GraphIndex& index, ValueId v) {
+  const auto value = static_cast<size_t>(v);
+  if (index.is_output[value] || index.users[value].size() != 1) return nullptr;
+  return index.users[value].front();
+}
+
+const QuantizeOp* static_quantize(const Node* node) {
+  const auto* quantize = node ? std::get_if<QuantizeOp>(&node->op) : nullptr;
+  return quantize && quantize->scale > 0.0f ? quantize : nullptr;
+}
+
+Activation activation_of(const Node& node) {
+  if (const auto* conv = std::get_if<Conv2dOp>(&node.op)) return conv->activation;
+  return std::get<SparseConv3x3Op>(node.op).activation;
+}
+
 }  // namespace
 
 Graph fold_static_quantize(const Graph& graph, int* folded) {
@@ -35,15 +59,34 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
   for (size_t n = 0; n < out.nodes.size(); ++n) {
     Node& conv = out.nodes[n];
     OutputQuantization* fused = fusable_output(conv);
+    if (fused == nullptr) continue;
     const auto value = static_cast<size_t>(conv.output);
-    if (fused == nullptr || index.is_output[value] || index.users[value].size() != 1) continue;
-    const Node& reader = *index.users[value].front();
-    const auto* quantize = std::get_if<QuantizeOp>(&reader.op);
-    if (quantize == nullptr || quantize->scale <= 0.0f) continue;
+    const Node* reader = sole_reader(index, conv.output);
+    if (const QuantizeOp* quantize = static_quantize(reader)) {
+      // conv -> quantize: the convolution writes the quantize's value.
+      *fused = OutputQuantization{quantize->scale, quantize->bits, quantize->is_signed};
+      drop_node[static_cast<size_t>(reader - graph.nodes.data())] = true;
+      drop_value[value] = true;
+      conv.output = reader->output;
+      ++count;
+      continue;
+    }
+    // conv -> max pool -> quantize: the convolution writes bytes of its own
+    // shape, the pool reads them and writes the quantize's value.
+    const auto* pool = reader ? std::get_if<Pool2dOp>(&reader->op) : nullptr;
+    if (pool == nullptr || pool->kind != PoolKind::kMax ||
+        activation_of(conv) == Activation::kNone) {
+      continue;
+    }
+    const Node* pool_reader = sole_reader(index, reader->output);
+    const QuantizeOp* quantize = static_quantize(pool_reader);
+    if (quantize == nullptr) continue;
     *fused = OutputQuantization{quantize->scale, quantize->bits, quantize->is_signed};
-    drop_node[static_cast<size_t>(&reader - graph.nodes.data())] = true;
-    drop_value[value] = true;
-    conv.output = reader.output;
+    out.values[value].dtype = graph.value(pool_reader->output).dtype;
+    const auto pool_index = static_cast<size_t>(reader - graph.nodes.data());
+    drop_node[static_cast<size_t>(pool_reader - graph.nodes.data())] = true;
+    drop_value[static_cast<size_t>(reader->output)] = true;
+    out.nodes[pool_index].output = pool_reader->output;
     ++count;
   }
   if (folded != nullptr) *folded = count;
@@ -56,7 +99,7 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
   for (size_t v = 0; v < graph.values.size(); ++v) {
     if (drop_value[v]) continue;
     renumbered[v] = static_cast<ValueId>(values.size());
-    values.push_back(graph.values[v]);
+    values.push_back(out.values[v]);
   }
   auto remap = [&](ValueId id) { return renumbered[static_cast<size_t>(id)]; };
   std::vector<Node> nodes;
@@ -71,8 +114,8 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
   out.nodes = std::move(nodes);
   out.input = remap(out.input);
   for (ValueId& o : out.outputs) o = remap(o);
-  // The fused node now produces the quantize's value, which no earlier node
-  // reads, so the order stays topological.
+  // The fused node (or the moved pool) now produces the quantize's value,
+  // which no earlier node reads, so the order stays topological.
   return out;
 }
 

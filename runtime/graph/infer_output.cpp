@@ -200,12 +200,18 @@ struct Inferrer {
     expect_inputs(node, 1);
     const Value& x = input_value(graph, node, 0);
     expect_rank(node, x, 3);
-    if (x.dtype != DType::kF32) fail(node, "input must be f32");
+    // Max pooling commutes with quantization, so it also takes u8/s8 (the
+    // scales pass through); an average would need a rounding rule.
+    const bool bytes = x.dtype == DType::kU8 || x.dtype == DType::kS8;
+    if (x.dtype != DType::kF32 && !(bytes && op.kind == PoolKind::kMax)) {
+      fail(node, op.kind == PoolKind::kMax ? "input must be f32, u8 or s8"
+                                           : "input must be f32 (average pooling)");
+    }
     if (!op.count_include_pad && op.kind != PoolKind::kAverage)
       fail(node, "count_include_pad = false applies to average pooling only");
     int64_t oh = window_output(node, x.shape[1], op.kernel_h, op.stride_h, op.pad_h, "height");
     int64_t ow = window_output(node, x.shape[2], op.kernel_w, op.stride_w, op.pad_w, "width");
-    return {"", Shape{x.shape[0], oh, ow}, DType::kF32};
+    return {"", Shape{x.shape[0], oh, ow}, x.dtype};
   }
 
   Value operator()(const GlobalAvgPoolOp&) const {

@@ -448,6 +448,85 @@ TEST_P(CpuOps, StridedThreeByThreeMaxPoolMatchesReference) {
   }
 }
 
+// After a ReLU (no NaN, no -0) the 3x3 stride-2 max pool reduces with plain
+// maxima: the ReLU's input has NaN, infinities and -0, its output none, and
+// the two-node network must equal the reference's at every edge and width.
+TEST_P(CpuOps, MaxPoolAfterReluMatchesReference) {
+  std::mt19937 gen = testing::rng(545);
+  for (int pad : {0, 1}) {
+    for (int64_t h : {1, 2, 3, 6, 15}) {
+      for (int64_t w : {1, 3, 16, 31, 32, 33, 35, 64, 67, 112}) {
+        if (h + 2 * pad < 3 || w + 2 * pad < 3) continue;
+        ModelBuilder b;
+        const ValueId x = b.input(Shape{3, h, w});
+        const ValueId r = b.activation(x, Activation::kRelu, "relu");
+        b.mark_output(b.pool2d(r, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, pad, pad}, "pool"));
+        const auto model = std::make_shared<const Model>(b.build());
+        const Tensor input = awkward_f32(gen, Shape{2, 3, h, w});
+        SessionOptions reference_options;
+        reference_options.backends = {"reference"};
+        const Tensor want = Session(model, reference_options).run(input).at(0);
+        for (int threads : {1, 2, 3}) {
+          SessionOptions options;
+          options.backends = {"cpu"};
+          options.threads = threads;
+          const Session cpu(model, options);
+          EXPECT_EQ(cpu.placements().back().kernel.rfind("max_pool2d_after_relu", 0), 0u)
+              << cpu.placements().back().kernel;
+          EXPECT_TRUE(testing::bit_equal(cpu.run(input).at(0), want))
+              << "pad " << pad << " " << h << "x" << w << " threads " << threads;
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// Max pooling of quantized planes (u8 and s8, every byte value): random
+// windows (the generic tap-plane path), and the windows 2 or 3 columns wide
+// at column stride 2 (ResNet's 3x3/2 and VGG's 2x2/2 pools, their own AVX-512
+// kernel of 32 outputs per vector) at every edge, rows of one to three
+// vectors, padding 0 or 1. The scales pass on.
+TEST_P(CpuOps, BytePoolingMatchesReference) {
+  std::mt19937 gen = testing::rng(535);
+  for (int i = 0; i < 40 && !HasFailure(); ++i) {
+    Pool2dOp op;
+    op.kernel_h = uniform(gen, 1, 4);
+    op.kernel_w = uniform(gen, 1, 4);
+    op.stride_h = uniform(gen, 1, 3);
+    op.stride_w = uniform(gen, 1, 3);
+    op.pad_h = uniform(gen, 0, op.kernel_h - 1);
+    op.pad_w = uniform(gen, 0, op.kernel_w - 1);
+    const DType dtype = i % 2 ? DType::kU8 : DType::kS8;
+    const int64_t c = uniform(gen, 1, 5);
+    const int64_t h = std::max(uniform(gen, 1, 20), op.kernel_h);
+    const int64_t w = std::max(uniform(gen, 1, 70), op.kernel_w);
+    const Tensor x = random_activations(gen, Shape{uniform(gen, 1, 3), c, h, w}, dtype);
+    expect_matches(make_graph({{Shape{c, h, w}, dtype}}, op), {&x},
+                   "byte pool " + std::to_string(i) + " " + to_string(dtype));
+  }
+  const Pool2dOp column_stride2[] = {
+      {PoolKind::kMax, 3, 3, 2, 2, 0, 0}, {PoolKind::kMax, 3, 3, 2, 2, 1, 1},
+      {PoolKind::kMax, 2, 2, 2, 2, 0, 0}, {PoolKind::kMax, 2, 2, 2, 2, 1, 1},
+      {PoolKind::kMax, 3, 2, 1, 2, 1, 0}, {PoolKind::kMax, 1, 3, 3, 2, 0, 1}};
+  for (DType dtype : {DType::kU8, DType::kS8}) {
+    for (const Pool2dOp& op : column_stride2) {
+      for (int64_t h : {1, 2, 3, 4, 7, 33}) {
+        for (int64_t w : {1, 2, 3, 5, 31, 63, 64, 65, 66, 67, 112, 129}) {
+          if (h + 2 * op.pad_h < op.kernel_h || w + 2 * op.pad_w < op.kernel_w) continue;
+          const Tensor x = random_activations(gen, Shape{2, 3, h, w}, dtype);
+          expect_matches(make_graph({{Shape{3, h, w}, dtype}}, op), {&x},
+                         "byte max pool " + std::to_string(op.kernel_h) + "x" +
+                             std::to_string(op.kernel_w) + " pad " + std::to_string(op.pad_h) +
+                             "," + std::to_string(op.pad_w) + " " + std::to_string(h) + "x" +
+                             std::to_string(w) + " " + to_string(dtype));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(CpuOps, GlobalAvgPoolMatchesReference) {
   std::mt19937 gen = testing::rng(606);
   const std::array<std::tuple<int64_t, int64_t, int64_t>, 4> shapes = {

@@ -571,8 +571,92 @@ TEST(FoldStaticQuantize, FoldsOnlySingleReaderNonOutputStaticQuantizedLayers) {
   EXPECT_EQ(again, 0);
 }
 
-// A small residual network with calibrated (static) scales: stem conv,
-// two sparse 3x3 layers, a shortcut add, a strided 1x1 and a depthwise conv.
+Conv2dOp small_3x3_conv(int64_t in_c, int64_t out_c, Activation activation, uint32_t seed) {
+  std::mt19937 gen = testing::rng(seed);
+  Conv2dOp op = small_conv(in_c, out_c, DType::kS8, seed);
+  op.kernel_h = op.kernel_w = 3;
+  op.pad_h = op.pad_w = 1;
+  op.weights = random_weights(gen, Shape{out_c, in_c, 3, 3}, DType::kS8);
+  op.activation = activation;
+  return op;
+}
+
+// conv -> max pool -> static quantize: the convolution writes the bytes and
+// the pool runs on them, only after a ReLU (a NaN would not commute).
+TEST(FoldStaticQuantize, MovesAMaxPoolAfterAReluBehindTheQuantize) {
+  const Pool2dOp max_pool{PoolKind::kMax, 3, 3, 2, 2, 1, 1};
+  ModelBuilder b;
+  const ValueId x = b.input(Shape{4, 9, 9}, DType::kU8);
+  // Moved: ReLU conv -> max pool -> static u4 quantize.
+  const ValueId a = b.conv2d(x, small_3x3_conv(4, 4, Activation::kRelu, 41), "stem");
+  const ValueId ap = b.pool2d(a, max_pool, "pool");
+  const ValueId aq = b.quantize_static(ap, 0.2f, 4, false, "q_pool");
+  // Kept: no activation.
+  const ValueId c = b.conv2d(aq, small_3x3_conv(4, 4, Activation::kNone, 42), "linear");
+  const ValueId cq =
+      b.quantize_static(b.pool2d(c, max_pool, "pool_linear"), 0.1f, 8, false, "q_linear");
+  // Kept: an average pool.
+  const ValueId d = b.conv2d(cq, small_3x3_conv(4, 4, Activation::kRelu, 43), "averaged");
+  const ValueId dq =
+      b.quantize_static(b.pool2d(d, Pool2dOp{PoolKind::kAverage, 2, 2, 1, 1, 0, 0}, "pool_average"),
+                        0.1f, 8, false, "q_average");
+  // Kept: the pool's output is also a graph output.
+  const ValueId e = b.conv2d(dq, small_3x3_conv(4, 4, Activation::kRelu6, 44), "pool_output");
+  const ValueId ep = b.pool2d(e, max_pool, "pool_shared");
+  const ValueId eq = b.quantize_static(ep, 0.1f, 8, true, "q_shared");
+  b.mark_output(ep);
+  b.mark_output(eq);
+  const Graph before = b.graph();
+  validate(before);
+
+  int folded = -1;
+  const Graph after = fold_static_quantize(before, &folded);
+  EXPECT_EQ(folded, 1);
+  validate(after);
+  EXPECT_EQ(after.nodes.size(), before.nodes.size() - 1);
+  EXPECT_EQ(find(after, "q_pool"), nullptr);
+  const OutputQuantization want{0.2f, 4, false};
+  EXPECT_EQ(fused_of(*find(after, "stem")), want);
+  // The stem writes u8 of its own shape; the pool writes the quantize's value.
+  const Node& stem = *find(after, "stem");
+  const Node& pool = *find(after, "pool");
+  EXPECT_EQ(after.value(stem.output).dtype, DType::kU8);
+  EXPECT_EQ(after.value(stem.output).shape, before.value(a).shape);
+  ASSERT_EQ(pool.inputs.size(), 1u);
+  EXPECT_EQ(pool.inputs[0], stem.output);
+  EXPECT_EQ(after.value(pool.output).name, before.value(aq).name);
+  EXPECT_EQ(after.value(pool.output).dtype, DType::kU8);
+  for (const char* kept : {"linear", "averaged", "pool_output"}) {
+    EXPECT_FALSE(fused_of(*find(after, kept)).enabled()) << kept;
+  }
+  for (const char* kept : {"q_linear", "q_average", "q_shared"}) {
+    EXPECT_NE(find(after, kept), nullptr) << kept;
+  }
+  // The chip's model stores the pooled bytes at the quantizer's 4 bits.
+  const DeviceConfig config;
+  EXPECT_EQ(device::describe_node(after, pool, config).output_bytes,
+            device::describe_node(before, *find(before, "q_pool"), config).output_bytes);
+
+  // Every backend computes the same bytes with and without the move.
+  std::mt19937 gen = testing::rng(45);
+  const Tensor input = testing::random_u8(gen, Shape{3, 4, 9, 9});
+  auto model = std::make_shared<const Model>(b.build());
+  for (const char* backend : {"reference", "cpu", "device"}) {
+    SessionOptions on, off;
+    on.backends = off.backends = {backend, "reference"};
+    off.fold_static_quantize = false;
+    const Session moved(model, on), plain(model, off);
+    EXPECT_EQ(plain.placements().size() - moved.placements().size(), 1u) << backend;
+    const std::vector<Tensor> got = moved.run(input), want = plain.run(input);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_TRUE(testing::bit_equal(got[i], want[i])) << backend << " output " << i;
+    }
+  }
+}
+
+// A small residual network with calibrated (static) scales: stem conv and
+// max pool, two sparse 3x3 layers, a shortcut add, a strided 1x1 and a depthwise conv.
 std::shared_ptr<const Model> residual_network() {
   std::mt19937 gen = testing::rng(77);
   ModelBuilder b;
@@ -583,7 +667,8 @@ std::shared_ptr<const Model> residual_network() {
   stem.pad_h = stem.pad_w = 1;
   stem.weights = random_weights(gen, Shape{8, 3, 3, 3}, DType::kS8);
   const ValueId s = b.conv2d(xq, stem, "stem");
-  const ValueId sq = b.quantize_static(s, 0.04f, 8, false, "q_stem");
+  const ValueId pooled_stem = b.pool2d(s, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, 1, 1}, "stem_pool");
+  const ValueId sq = b.quantize_static(pooled_stem, 0.04f, 8, false, "q_stem");
   const ValueId c1 = b.sparse_conv3x3(sq, small_sparse(8, 8, 11), "block_conv1");
   const ValueId c1q = b.quantize_static(c1, 0.03f, 8, false, "q_conv1");
   SparseConv3x3Op second = small_sparse(8, 8, 12);

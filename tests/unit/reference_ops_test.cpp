@@ -444,6 +444,46 @@ TEST(Pooling, HandWorkedExamples) {
   }
 }
 
+// Max pooling of u8/s8 planes against the f32 max pool (a separate loop) of
+// the same integer values: equal values, every byte including -128 and 255,
+// and the per-sample scales passed on unchanged. Padding never wins.
+TEST(Pooling, BytePlanesMatchTheFloatPoolOfTheirValues) {
+  auto gen = testing::rng(14);
+  for (DType dtype : {DType::kU8, DType::kS8}) {
+    for (Pool2dOp op :
+         {Pool2dOp{PoolKind::kMax, 2, 2, 2, 2, 0, 0}, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, 1, 1},
+          Pool2dOp{PoolKind::kMax, 3, 2, 1, 2, 1, 0}, Pool2dOp{PoolKind::kMax, 5, 5, 3, 3, 2, 2}}) {
+      const int64_t channels = 3, height = 9, width = 7;
+      const Shape shape{2, channels, height, width};
+      const Tensor bytes =
+          dtype == DType::kU8 ? testing::random_u8(gen, shape) : random_s8(gen, shape);
+      Tensor floats(shape, DType::kF32);
+      for (int64_t i = 0; i < shape.elements(); ++i) {
+        floats.data<float>()[i] =
+            dtype == DType::kU8 ? bytes.data<uint8_t>()[i] : bytes.data<int8_t>()[i];
+      }
+      ModelBuilder quantized, plain;
+      quantized.pool2d(quantized.input({channels, height, width}, dtype), op);
+      plain.pool2d(plain.input({channels, height, width}), op);
+      const Tensor got = run_last_node(quantized.graph(), {bytes.view()});
+      const Tensor want = run_last_node(plain.graph(), {floats.view()});
+      ASSERT_EQ(got.dtype(), dtype);
+      ASSERT_EQ(got.shape(), want.shape());
+      for (int64_t i = 0; i < want.shape().elements(); ++i) {
+        const float v = dtype == DType::kU8 ? got.data<uint8_t>()[i] : got.data<int8_t>()[i];
+        ASSERT_EQ(v, want.data<float>()[i]) << to_string(dtype) << " element " << i;
+      }
+      EXPECT_TRUE(std::equal(got.scales().begin(), got.scales().end(), bytes.scales().begin(),
+                             bytes.scales().end()));
+    }
+  }
+  // Average pooling of bytes would need a rounding rule: refused.
+  ModelBuilder average;
+  EXPECT_THROW(average.pool2d(average.input({1, 4, 4}, DType::kU8),
+                              Pool2dOp{PoolKind::kAverage, 2, 2, 2, 2, 0, 0}),
+               Error);
+}
+
 TEST(Pooling, RandomWindowsMatchBruteForce) {
   auto gen = testing::rng(12);
   for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {

@@ -1,6 +1,9 @@
-// Max / average pooling (one task per range of planes) and global average
-// pooling (fixed blocks of planes) on the CPU.
+// Max / average pooling (one task per range of planes; max also on u8/s8
+// planes) and global average pooling (fixed blocks of planes) on the CPU.
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "kernels/pool/pool.hpp"
@@ -11,6 +14,27 @@
 namespace sparq::cpu {
 namespace {
 
+// Whether value `v` is the output of a ReLU or ReLU6 (fused into its
+// producer, or an activation node): then it holds no NaN and no -0.
+bool relu_output(const Graph& graph, ValueId v) {
+  for (const Node& node : graph.nodes) {
+    if (node.output != v) continue;
+    return std::visit(
+        [](const auto& op) {
+          using T = std::decay_t<decltype(op)>;
+          if constexpr (std::is_same_v<T, Conv2dOp> || std::is_same_v<T, SparseConv3x3Op> ||
+                        std::is_same_v<T, FullyConnectedOp> || std::is_same_v<T, AddOp> ||
+                        std::is_same_v<T, ActivationOp>) {
+            return op.activation == Activation::kRelu || op.activation == Activation::kRelu6;
+          } else {
+            return false;
+          }
+        },
+        node.op);
+  }
+  return false;
+}
+
 class Pool2dNode : public CompiledNode {
  public:
   Pool2dNode(const Graph& graph, const Node& node)
@@ -20,10 +44,17 @@ class Pool2dNode : public CompiledNode {
         output_(layout_of(graph, node.output)),
         kernels_(kernels::pool_kernels(kernels::active_isa())) {
     g_ = kernels::pool_geometry(op_, input_.shape, output_.shape);
+    relu_input_ = relu_output(graph, node.inputs[0]);
+    max_f32_ = relu_input_ ? kernels_.max_plane_relu : kernels_.max_plane;
   }
 
   std::string kernel_name() const override {
-    return kernel_label(op_.kind == PoolKind::kMax ? "max_pool2d" : "avg_pool2d", kernels_.isa);
+    const char* name = op_.kind == PoolKind::kAverage ? "avg_pool2d"
+                       : input_.dtype == DType::kU8   ? "max_pool2d_u8"
+                       : input_.dtype == DType::kS8   ? "max_pool2d_s8"
+                       : relu_input_                  ? "max_pool2d_after_relu"
+                                                      : "max_pool2d";
+    return kernel_label(name, kernels_.isa);
   }
 
   // One window buffer per worker.
@@ -35,7 +66,7 @@ class Pool2dNode : public CompiledNode {
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
-    const auto plane_fn = op_.kind == PoolKind::kMax ? kernels_.max_plane : kernels_.avg_plane;
+    const auto plane_fn = op_.kind == PoolKind::kMax ? max_f32_ : kernels_.avg_plane;
     const size_t slot = worker_slot_bytes(kernels::pool_scratch_floats(g_) * sizeof(float));
     if (ctx.scratch == nullptr && slot > 0) {
       throw Error(ErrorCode::kInvalidArgument,
@@ -43,13 +74,23 @@ class Pool2dNode : public CompiledNode {
     }
     parallel_worker_ranges(
         batch * input_.shape[0], ctx.threads, [&](int worker, int64_t begin, int64_t end) {
-          auto* window = reinterpret_cast<float*>(static_cast<uint8_t*>(ctx.scratch) +
-                                                  static_cast<size_t>(worker) * slot);
+          void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
           for (int64_t plane = begin; plane < end; ++plane) {
-            plane_fn(inputs[0].as<float>() + plane * in_plane,
-                     output.as<float>() + plane * out_plane, g_, window);
+            const int64_t in_at = plane * in_plane, out_at = plane * out_plane;
+            if (input_.dtype == DType::kU8) {
+              kernels_.max_plane_u8(inputs[0].as<uint8_t>() + in_at, output.as<uint8_t>() + out_at,
+                                    g_, window);
+            } else if (input_.dtype == DType::kS8) {
+              kernels_.max_plane_s8(inputs[0].as<int8_t>() + in_at, output.as<int8_t>() + out_at,
+                                    g_, window);
+            } else {
+              plane_fn(inputs[0].as<float>() + in_at, output.as<float>() + out_at, g_,
+                       static_cast<float*>(window));
+            }
           }
         });
+    // Quantized planes: the largest byte is the byte of the largest value.
+    if (input_.dtype != DType::kF32) std::copy_n(inputs[0].scales, batch, output.scales);
   }
 
  private:
@@ -58,6 +99,9 @@ class Pool2dNode : public CompiledNode {
   ValueLayout input_, output_;
   kernels::PoolGeometry g_;
   kernels::PoolKernels kernels_;
+  bool relu_input_ = false;  // the input is a ReLU's output: no NaN, no -0
+  // f32 max pooling: max_plane_relu after a ReLU.
+  decltype(kernels::PoolKernels::max_plane) max_f32_ = nullptr;
 };
 
 class GlobalAvgPoolNode : public CompiledNode {

@@ -41,6 +41,10 @@ int storage_bits(const Graph& graph, const GraphIndex& index, ValueId v,
             c && c->output_quantization.enabled()) {
           return c->output_quantization.bits;
         }
+        // Max pooling keeps its quantized input's bytes.
+        if (std::holds_alternative<Pool2dOp>(producer->op)) {
+          return storage_bits(graph, index, producer->inputs[0], config);
+        }
       }
       return 8;
     }

@@ -1,11 +1,14 @@
-// Max and average pooling over windows, and global average pooling. f32.
+// Max and average pooling over windows, and global average pooling. f32;
+// max also on u8/s8 (the largest byte, the scales passed on).
 // Max: the window's largest value over the input pixels it covers (padding
 // never wins), NaN propagates. Average: the window sum in row-major order
 // (ky, then kx; padding adds nothing) divided by kernel_h * kernel_w, so
 // padding counts as zero, or with count_include_pad = false divided by the
 // number of window taps inside the input. Global: the plane sum in row-major order divided by
 // H * W.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "runtime/backends/reference/reference_common.hpp"
 #include "runtime/backends/reference/reference_nodes.hpp"
@@ -28,6 +31,15 @@ class Pool2dNode : public CompiledNode {
     const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
     // In 64 bits: a window of up to (2^31 - 1)^2 taps must not wrap an int.
     const float window_size = static_cast<float>(static_cast<int64_t>(op_.kernel_h) * op_.kernel_w);
+    if (input_.dtype == DType::kU8) {
+      max_bytes(inputs[0].as<uint8_t>(), output.as<uint8_t>(), batch * channels);
+    } else if (input_.dtype == DType::kS8) {
+      max_bytes(inputs[0].as<int8_t>(), output.as<int8_t>(), batch * channels);
+    }
+    if (input_.dtype != DType::kF32) {
+      std::copy(inputs[0].scales, inputs[0].scales + batch, output.scales);
+      return;
+    }
     for (int64_t plane = 0; plane < batch * channels; ++plane) {
       const float* x = inputs[0].as<float>() + plane * in_h * in_w;
       float* y = output.as<float>() + plane * out_h * out_w;
@@ -66,6 +78,30 @@ class Pool2dNode : public CompiledNode {
   }
 
  private:
+  // Max pooling of quantized planes: the largest byte over the window's input
+  // pixels (u8 or s8 order, T).
+  template <class T>
+  void max_bytes(const T* x, T* y, int64_t planes) const {
+    const int64_t in_h = input_.shape[1], in_w = input_.shape[2];
+    const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
+    for (int64_t plane = 0; plane < planes; ++plane, x += in_h * in_w) {
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        for (int64_t ox = 0; ox < out_w; ++ox, ++y) {
+          T best = std::numeric_limits<T>::lowest();
+          for (int64_t ky = 0; ky < op_.kernel_h; ++ky) {
+            const int64_t iy = oy * op_.stride_h + ky - op_.pad_h;
+            if (iy < 0 || iy >= in_h) continue;
+            for (int64_t kx = 0; kx < op_.kernel_w; ++kx) {
+              const int64_t ix = ox * op_.stride_w + kx - op_.pad_w;
+              if (ix >= 0 && ix < in_w) best = std::max(best, x[iy * in_w + ix]);
+            }
+          }
+          *y = best;
+        }
+      }
+    }
+  }
+
   std::string name_;
   Pool2dOp op_;
   ValueLayout input_, output_;
