@@ -49,19 +49,38 @@ const uint8_t* input_row(const uint8_t* in, const ConvGeometry& g, int64_t chann
 // as padding.
 void copy_window_quads(const uint8_t* row, int64_t in_w, int64_t width, int64_t stride,
                        int64_t first_col, uint8_t flip, uint8_t* dst) {
+  if (row == nullptr) {  // a padding row: zeros, flipped
+    std::memset(dst, flip, static_cast<size_t>(width * 4));
+    return;
+  }
   const uint32_t flip4 = flip * 0x01010101u;
   // x with first_col + x * stride >= 0 and first_col + x * stride + 3 < in_w.
-  const InsideRange words =
-      row != nullptr ? inside_range(in_w - 3, width, stride, first_col) : InsideRange{};
+  const InsideRange words = inside_range(in_w - 3, width, stride, first_col);
   auto byte_by_byte = [&](int64_t x) {
     for (int64_t d = 0; d < 4; ++d) {
       const int64_t ix = x * stride + first_col + d;
-      const uint8_t value = row != nullptr && ix >= 0 && ix < in_w ? row[ix] : 0;
+      const uint8_t value = ix >= 0 && ix < in_w ? row[ix] : 0;
       dst[4 * x + d] = value ^ flip;
     }
   };
   for (int64_t x = 0; x < words.begin; ++x) byte_by_byte(x);
-  for (int64_t x = words.begin; x < words.end; ++x) {
+  int64_t x = words.begin;
+  if (stride == 2) {
+    // 8 quads per step (the 7x7 stride-2 stem): as 16-bit lanes, the bytes
+    // from column 2x + first_col hold each quad's low half, those two columns
+    // later its high half; interleaving the two makes the quads. The last
+    // quad's last byte is the last one loaded, inside the row as x + 7 < end.
+    const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
+    for (; x + 8 <= words.end; x += 8) {
+      const uint8_t* at = row + 2 * x + first_col;
+      const __m128i low = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+      const __m128i high = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + 2));
+      auto* out = reinterpret_cast<__m128i*>(dst + 4 * x);
+      _mm_storeu_si128(out, _mm_xor_si128(_mm_unpacklo_epi16(low, high), f));
+      _mm_storeu_si128(out + 1, _mm_xor_si128(_mm_unpackhi_epi16(low, high), f));
+    }
+  }
+  for (; x < words.end; ++x) {
     uint32_t quad;
     std::memcpy(&quad, row + x * stride + first_col, 4);
     quad ^= flip4;
