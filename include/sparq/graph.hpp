@@ -65,8 +65,12 @@ void validate(const Graph& graph);
 // by exactly one node, a static QuantizeOp (scale > 0), and is not a graph
 // output, with that QuantizeOp: the convolution (keeping its name) gets the
 // quantize's OutputQuantization and writes its u8/s8 value; the QuantizeOp
-// and the f32 value disappear. Results are unchanged bit for bit. `folded`
-// receives the number of pairs fused. `graph` must be valid (validate).
+// and the f32 value disappear. A max Pool2dOp between a ReLU/ReLU6 layer and
+// the QuantizeOp (the pool's output read by the quantize alone) is moved
+// behind it: the layer writes u8/s8 of its own shape and the pool reads them
+// and writes the quantize's value. Results are unchanged bit for bit.
+// `folded` receives the number of quantize nodes fused. `graph` must be
+// valid (validate).
 Graph fold_static_quantize(const Graph& graph, int* folded = nullptr);
 
 // Multiply-accumulates of one sample through `node`: dense (what the unpruned
