@@ -104,6 +104,23 @@ struct AverageRule {
   }
 };
 
+// Max over u8 or s8 values (T): padding is T's lowest value (never larger
+// than an input byte), and bytes have no NaN to keep.
+template <class T>
+struct ByteMaxRule {
+  static constexpr T kFill = std::numeric_limits<T>::lowest();
+  static constexpr T kStart = std::numeric_limits<T>::lowest();
+  static T step(T best, T v) { return std::max(best, v); }
+  template <class B>
+  static B step(B best, B v) {
+    return xsimd::max(best, v);
+  }
+  template <class X>
+  static X finish(X best, float) {
+    return best;
+  }
+};
+
 template <class Arch>
 struct Pool {
   static constexpr bool kVector = !std::is_same_v<Arch, ScalarArch>;
@@ -117,26 +134,26 @@ struct Pool {
     }
   }
 
-  template <class Rule>
-  static void reduce_plane(const float* in, float* out, const PoolGeometry& g, float* scratch) {
-    build_tap_planes(in, g, Rule::kFill, scratch);
+  // The window rule over one plane of T (float, or u8/s8 for ByteMaxRule).
+  template <class Rule, class T>
+  static void reduce_plane(const T* in, T* out, const PoolGeometry& g, T* scratch) {
+    build_tap_planes(in, g, T(Rule::kFill), scratch);
     const float window = static_cast<float>(g.kernel_h * g.kernel_w);
     const int64_t outputs = g.out_h * g.out_w;
     int64_t i = 0;
     if constexpr (kVector) {
-      using Batch = xsimd::batch<float, Arch>;
+      using Batch = xsimd::batch<T, Arch>;
       constexpr int64_t kLanes = Batch::size;
       for (; i + kLanes <= outputs; i += kLanes) {
-        Batch acc(Rule::kStart);
-        for_each_tap(scratch, g, [&](const float* run) {
-          acc = Rule::step(acc, Batch::load_unaligned(run + i));
-        });
+        Batch acc(T(Rule::kStart));
+        for_each_tap(scratch, g,
+                     [&](const T* run) { acc = Rule::step(acc, Batch::load_unaligned(run + i)); });
         Rule::finish(acc, window).store_unaligned(out + i);
       }
     }
     for (; i < outputs; ++i) {
-      float acc = Rule::kStart;
-      for_each_tap(scratch, g, [&](const float* run) { acc = Rule::step(acc, run[i]); });
+      T acc = T(Rule::kStart);
+      for_each_tap(scratch, g, [&](const T* run) { acc = Rule::step(acc, run[i]); });
       out[i] = Rule::finish(acc, window);
     }
   }
@@ -148,35 +165,11 @@ struct Pool {
     reduce_plane<AverageRule>(in, out, g, scratch);
   }
 
-  // Max over u8 or s8 values (T): the tap planes hold the bytes themselves,
-  // padding is T's lowest value (never larger than an input byte).
-  template <class T>
-  static void max_plane_bytes(const T* in, T* out, const PoolGeometry& g, T* scratch) {
-    build_tap_planes(in, g, std::numeric_limits<T>::lowest(), scratch);
-    const int64_t outputs = g.out_h * g.out_w;
-    int64_t i = 0;
-    if constexpr (kVector) {
-      using Batch = xsimd::batch<T, Arch>;
-      constexpr int64_t kLanes = Batch::size;
-      for (; i + kLanes <= outputs; i += kLanes) {
-        Batch acc(std::numeric_limits<T>::lowest());
-        for_each_tap(scratch, g,
-                     [&](const T* run) { acc = xsimd::max(acc, Batch::load_unaligned(run + i)); });
-        acc.store_unaligned(out + i);
-      }
-    }
-    for (; i < outputs; ++i) {
-      T acc = std::numeric_limits<T>::lowest();
-      for_each_tap(scratch, g, [&](const T* run) { acc = std::max(acc, run[i]); });
-      out[i] = acc;
-    }
-  }
-
   static void max_plane_u8(const uint8_t* in, uint8_t* out, const PoolGeometry& g, void* scratch) {
-    max_plane_bytes(in, out, g, static_cast<uint8_t*>(scratch));
+    reduce_plane<ByteMaxRule<uint8_t>>(in, out, g, static_cast<uint8_t*>(scratch));
   }
   static void max_plane_s8(const int8_t* in, int8_t* out, const PoolGeometry& g, void* scratch) {
-    max_plane_bytes(in, out, g, static_cast<int8_t*>(scratch));
+    reduce_plane<ByteMaxRule<int8_t>>(in, out, g, static_cast<int8_t*>(scratch));
   }
 
   static PoolKernels table(Isa isa) {

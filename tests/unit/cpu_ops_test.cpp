@@ -368,17 +368,23 @@ TEST_P(CpuOps, FullyConnectedMatchesReference) {
 
 // ---- pooling ------------------------------------------------------------------
 
+// A max pool window of random size, stride and padding (below the kernel).
+Pool2dOp random_window(std::mt19937& gen) {
+  Pool2dOp op;
+  op.kernel_h = uniform(gen, 1, 4);
+  op.kernel_w = uniform(gen, 1, 4);
+  op.stride_h = uniform(gen, 1, 3);
+  op.stride_w = uniform(gen, 1, 3);
+  op.pad_h = uniform(gen, 0, op.kernel_h - 1);
+  op.pad_w = uniform(gen, 0, op.kernel_w - 1);
+  return op;
+}
+
 TEST_P(CpuOps, PoolingMatchesReference) {
   std::mt19937 gen = testing::rng(505);
   for (int i = 0; i < 40 && !HasFailure(); ++i) {
-    Pool2dOp op;
+    Pool2dOp op = random_window(gen);
     op.kind = i % 2 ? PoolKind::kMax : PoolKind::kAverage;
-    op.kernel_h = uniform(gen, 1, 4);
-    op.kernel_w = uniform(gen, 1, 4);
-    op.stride_h = uniform(gen, 1, 3);
-    op.stride_w = uniform(gen, 1, 3);
-    op.pad_h = uniform(gen, 0, op.kernel_h - 1);
-    op.pad_w = uniform(gen, 0, op.kernel_w - 1);
     const int64_t c = uniform(gen, 1, 5);
     const int64_t h = std::max(uniform(gen, 1, 20), op.kernel_h);
     const int64_t w = std::max(uniform(gen, 1, 40), op.kernel_w);
@@ -490,13 +496,7 @@ TEST_P(CpuOps, MaxPoolAfterReluMatchesReference) {
 TEST_P(CpuOps, BytePoolingMatchesReference) {
   std::mt19937 gen = testing::rng(535);
   for (int i = 0; i < 40 && !HasFailure(); ++i) {
-    Pool2dOp op;
-    op.kernel_h = uniform(gen, 1, 4);
-    op.kernel_w = uniform(gen, 1, 4);
-    op.stride_h = uniform(gen, 1, 3);
-    op.stride_w = uniform(gen, 1, 3);
-    op.pad_h = uniform(gen, 0, op.kernel_h - 1);
-    op.pad_w = uniform(gen, 0, op.kernel_w - 1);
+    const Pool2dOp op = random_window(gen);
     const DType dtype = i % 2 ? DType::kU8 : DType::kS8;
     const int64_t c = uniform(gen, 1, 5);
     const int64_t h = std::max(uniform(gen, 1, 20), op.kernel_h);

@@ -509,6 +509,18 @@ const OutputQuantization& fused_of(const Node& node) {
   return std::get<SparseConv3x3Op>(node.op).output_quantization;
 }
 
+// The pass on a valid graph, expected to drop `count` quantize nodes; the
+// result is valid.
+Graph folded(const Graph& before, int count) {
+  validate(before);
+  int folded_count = -1;
+  Graph after = fold_static_quantize(before, &folded_count);
+  EXPECT_EQ(folded_count, count);
+  validate(after);
+  EXPECT_EQ(after.nodes.size(), before.nodes.size() - static_cast<size_t>(count));
+  return after;
+}
+
 TEST(FoldStaticQuantize, FoldsOnlySingleReaderNonOutputStaticQuantizedLayers) {
   ModelBuilder b;
   const ValueId x = b.input(Shape{4, 6, 6}, DType::kU8);
@@ -535,13 +547,7 @@ TEST(FoldStaticQuantize, FoldsOnlySingleReaderNonOutputStaticQuantizedLayers) {
   b.mark_output(fq);
   b.mark_output(gq);
   const Graph before = b.graph();
-  validate(before);
-
-  int folded = -1;
-  const Graph after = fold_static_quantize(before, &folded);
-  EXPECT_EQ(folded, 2);
-  validate(after);
-  EXPECT_EQ(after.nodes.size(), before.nodes.size() - 2);
+  const Graph after = folded(before, 2);
   EXPECT_EQ(after.values.size(), before.values.size() - 2);
   EXPECT_EQ(find(after, "q_sparse"), nullptr);
   EXPECT_EQ(find(after, "q_conv"), nullptr);
@@ -607,13 +613,7 @@ TEST(FoldStaticQuantize, MovesAMaxPoolAfterAReluBehindTheQuantize) {
   b.mark_output(ep);
   b.mark_output(eq);
   const Graph before = b.graph();
-  validate(before);
-
-  int folded = -1;
-  const Graph after = fold_static_quantize(before, &folded);
-  EXPECT_EQ(folded, 1);
-  validate(after);
-  EXPECT_EQ(after.nodes.size(), before.nodes.size() - 1);
+  const Graph after = folded(before, 1);
   EXPECT_EQ(find(after, "q_pool"), nullptr);
   const OutputQuantization want{0.2f, 4, false};
   EXPECT_EQ(fused_of(*find(after, "stem")), want);
