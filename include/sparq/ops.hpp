@@ -169,4 +169,9 @@ using OpAttrs =
 // "conv2d", "sparse_conv3x3", ... (stable names used in files and reports).
 const char* op_name(const OpAttrs& op);
 
+// The activation an operation applies to its output (conv2d, sparse_conv3x3,
+// fully_connected, add, activation); kNone for every other operation. After
+// ReLU or ReLU6 an f32 output holds no NaN and no -0 (docs/NUMERICS.md).
+Activation output_activation(const OpAttrs& op);
+
 }  // namespace sparq

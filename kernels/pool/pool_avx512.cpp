@@ -71,16 +71,22 @@ bool is_strided_3x3(const PoolGeometry& g) {
          g.pad_w <= 1;
 }
 
-// Lanes of the floats [start, start + 32) that lie inside a row of `width`,
-// as the masks of the two 16-float halves.
+// Bit i set for each lane i < lanes (<= 64) whose element start + i lies
+// inside a row of `width` elements.
+uint64_t inside_lanes(int64_t start, int64_t width, int64_t lanes) {
+  const int64_t lo = std::max<int64_t>(0, -start);
+  const int64_t count = std::min(lanes, width - start) - lo;
+  const uint64_t span = count <= 0 ? 0 : (count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1);
+  return span << lo;
+}
+
+// The floats [start, start + 32) of a row of `width` as the masks of the
+// two 16-float halves.
 struct ColumnMasks {
   __mmask16 lo, hi;
 };
 ColumnMasks inside_columns(int64_t start, int64_t width) {
-  const int64_t lo = std::max<int64_t>(0, -start);
-  const int64_t hi = std::min<int64_t>(32, width - start);
-  const uint32_t bits =
-      hi > lo ? static_cast<uint32_t>(((uint64_t{1} << (hi - lo)) - 1) << lo) : 0u;
+  const uint64_t bits = inside_lanes(start, width, 32);
   return {static_cast<__mmask16>(bits & 0xFFFF), static_cast<__mmask16>(bits >> 16)};
 }
 
@@ -148,14 +154,6 @@ bool is_column_stride2(const PoolGeometry& g) {
   return g.stride_w == 2 && (g.kernel_w == 2 || g.kernel_w == 3) && g.pad_w <= 1;
 }
 
-// Lanes of the bytes [start, start + 64) that lie inside a row of `width`.
-__mmask64 inside_row(int64_t start, int64_t width) {
-  const int64_t lo = std::max<int64_t>(0, -start);
-  const int64_t count = std::min<int64_t>(64, width - start) - lo;
-  const uint64_t span = count <= 0 ? 0 : (count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1);
-  return static_cast<__mmask64>(span << lo);
-}
-
 // 64 bytes from `at` under `inside`, sign-flipped by `flip`: a byte outside
 // the row loads as `flip` and flips to 0. `at` may point one byte before the
 // row (that lane is masked off, and a masked-off byte is never read).
@@ -174,8 +172,8 @@ void column_stride2_max_bytes(const uint8_t* in, uint8_t* out, const PoolGeometr
     const int64_t n = std::min<int64_t>(32, g.out_w - ox);
     const auto lanes = static_cast<__mmask32>(n == 32 ? ~0u : (1u << n) - 1);
     const int64_t first_column = 2 * ox - g.pad_w;
-    const __mmask64 left_inside = inside_row(first_column, g.in_w);
-    const __mmask64 right_inside = inside_row(first_column + 2, g.in_w);
+    const __mmask64 left_inside = inside_lanes(first_column, g.in_w, 64);
+    const __mmask64 right_inside = inside_lanes(first_column + 2, g.in_w, 64);
     // As integers: the first column may be -1.
     const auto left_at = reinterpret_cast<uintptr_t>(in) + static_cast<uintptr_t>(first_column);
     for (int64_t oy = 0; oy < g.out_h; ++oy) {

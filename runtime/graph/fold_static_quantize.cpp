@@ -43,11 +43,6 @@ const QuantizeOp* static_quantize(const Node* node) {
   return quantize && quantize->scale > 0.0f ? quantize : nullptr;
 }
 
-Activation activation_of(const Node& node) {
-  if (const auto* conv = std::get_if<Conv2dOp>(&node.op)) return conv->activation;
-  return std::get<SparseConv3x3Op>(node.op).activation;
-}
-
 }  // namespace
 
 Graph fold_static_quantize(const Graph& graph, int* folded) {
@@ -75,7 +70,7 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
     // shape, the pool reads them and writes the quantize's value.
     const auto* pool = reader ? std::get_if<Pool2dOp>(&reader->op) : nullptr;
     if (pool == nullptr || pool->kind != PoolKind::kMax ||
-        activation_of(conv) == Activation::kNone) {
+        output_activation(conv.op) == Activation::kNone) {
       continue;
     }
     const Node* pool_reader = sole_reader(index, reader->output);

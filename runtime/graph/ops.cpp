@@ -1,5 +1,8 @@
 #include "sparq/ops.hpp"
 
+#include <type_traits>
+#include <variant>
+
 namespace sparq {
 namespace {
 
@@ -51,6 +54,21 @@ const char* to_string(Activation activation) {
       return "relu6";
   }
   return "?";
+}
+
+Activation output_activation(const OpAttrs& op) {
+  return std::visit(
+      [](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, Conv2dOp> || std::is_same_v<T, SparseConv3x3Op> ||
+                      std::is_same_v<T, FullyConnectedOp> || std::is_same_v<T, AddOp> ||
+                      std::is_same_v<T, ActivationOp>) {
+          return o.activation;
+        } else {
+          return Activation::kNone;
+        }
+      },
+      op);
 }
 
 }  // namespace sparq

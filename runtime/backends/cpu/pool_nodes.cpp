@@ -2,8 +2,6 @@
 // planes) and global average pooling (fixed blocks of planes) on the CPU.
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
-#include <variant>
 #include <vector>
 
 #include "kernels/pool/pool.hpp"
@@ -19,18 +17,8 @@ namespace {
 bool relu_output(const Graph& graph, ValueId v) {
   for (const Node& node : graph.nodes) {
     if (node.output != v) continue;
-    return std::visit(
-        [](const auto& op) {
-          using T = std::decay_t<decltype(op)>;
-          if constexpr (std::is_same_v<T, Conv2dOp> || std::is_same_v<T, SparseConv3x3Op> ||
-                        std::is_same_v<T, FullyConnectedOp> || std::is_same_v<T, AddOp> ||
-                        std::is_same_v<T, ActivationOp>) {
-            return op.activation == Activation::kRelu || op.activation == Activation::kRelu6;
-          } else {
-            return false;
-          }
-        },
-        node.op);
+    const Activation a = output_activation(node.op);
+    return a == Activation::kRelu || a == Activation::kRelu6;
   }
   return false;
 }
@@ -45,7 +33,6 @@ class Pool2dNode : public CompiledNode {
         kernels_(kernels::pool_kernels(kernels::active_isa())) {
     g_ = kernels::pool_geometry(op_, input_.shape, output_.shape);
     relu_input_ = relu_output(graph, node.inputs[0]);
-    max_f32_ = relu_input_ ? kernels_.max_plane_relu : kernels_.max_plane;
   }
 
   std::string kernel_name() const override {
@@ -66,7 +53,9 @@ class Pool2dNode : public CompiledNode {
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
-    const auto plane_fn = op_.kind == PoolKind::kMax ? max_f32_ : kernels_.avg_plane;
+    const auto plane_fn = op_.kind == PoolKind::kAverage ? kernels_.avg_plane
+                          : relu_input_                  ? kernels_.max_plane_relu
+                                                         : kernels_.max_plane;
     const size_t slot = worker_slot_bytes(kernels::pool_scratch_floats(g_) * sizeof(float));
     if (ctx.scratch == nullptr && slot > 0) {
       throw Error(ErrorCode::kInvalidArgument,
@@ -99,9 +88,7 @@ class Pool2dNode : public CompiledNode {
   ValueLayout input_, output_;
   kernels::PoolGeometry g_;
   kernels::PoolKernels kernels_;
-  bool relu_input_ = false;  // the input is a ReLU's output: no NaN, no -0
-  // f32 max pooling: max_plane_relu after a ReLU.
-  decltype(kernels::PoolKernels::max_plane) max_f32_ = nullptr;
+  bool relu_input_ = false;  // the input is a ReLU's output: max_plane_relu
 };
 
 class GlobalAvgPoolNode : public CompiledNode {
