@@ -140,19 +140,20 @@ struct Pool {
     build_tap_planes(in, g, T(Rule::kFill), scratch);
     const float window = static_cast<float>(g.kernel_h * g.kernel_w);
     const int64_t outputs = g.out_h * g.out_w;
+    const T start = Rule::kStart;
     int64_t i = 0;
     if constexpr (kVector) {
       using Batch = xsimd::batch<T, Arch>;
       constexpr int64_t kLanes = Batch::size;
       for (; i + kLanes <= outputs; i += kLanes) {
-        Batch acc(T(Rule::kStart));
+        Batch acc(start);
         for_each_tap(scratch, g,
                      [&](const T* run) { acc = Rule::step(acc, Batch::load_unaligned(run + i)); });
         Rule::finish(acc, window).store_unaligned(out + i);
       }
     }
     for (; i < outputs; ++i) {
-      T acc = T(Rule::kStart);
+      T acc = start;
       for_each_tap(scratch, g, [&](const T* run) { acc = Rule::step(acc, run[i]); });
       out[i] = Rule::finish(acc, window);
     }
