@@ -1,6 +1,7 @@
 #include "runtime/data/image_format.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <string>
 
@@ -17,13 +18,34 @@ uint16_t read_le16(std::span<const uint8_t> b, size_t at) {
   return static_cast<uint16_t>(b[at] | b[at + 1] << 8);
 }
 
-// The IEND chunk (zero length, then its type) is the last thing a PNG writer
-// emits; a download cut anywhere earlier loses it.
+uint32_t read_be32(std::span<const uint8_t> b, size_t at) {
+  return static_cast<uint32_t>(b[at]) << 24 | static_cast<uint32_t>(b[at + 1]) << 16 |
+         static_cast<uint32_t>(b[at + 2]) << 8 | static_cast<uint32_t>(b[at + 3]);
+}
+
+// Walks the chunks as stb_image does (length, type, data, CRC) up to IEND,
+// the last thing a PNG writer emits. Every chunk must fit in the file: stb
+// grows its IDAT buffer to the declared length before reading the data, so a
+// few hundred bytes declaring a 1 GiB chunk made it allocate 2 GiB (found by
+// tests/fuzz/image_decode_fuzz). With this check its buffer stays within
+// twice the file size.
 std::string check_png(std::span<const uint8_t> b) {
-  static constexpr uint8_t kIend[8] = {0, 0, 0, 0, 'I', 'E', 'N', 'D'};
-  auto it = std::search(b.begin(), b.end(), std::begin(kIend), std::end(kIend));
-  if (it == b.end() || b.end() - it < 12) return "PNG ends before its IEND chunk (truncated file?)";
-  return {};
+  constexpr size_t kSignature = 8, kFraming = 12;  // length + type + CRC
+  size_t at = kSignature;
+  while (at + kFraming <= b.size()) {
+    const uint64_t length = read_be32(b, at);
+    std::string type(reinterpret_cast<const char*>(b.data() + at + 4), 4);
+    for (char& c : type) c = std::isalpha(static_cast<unsigned char>(c)) ? c : '?';
+    const uint64_t available = b.size() - at - kFraming;
+    if (length > available) {
+      return "PNG ends before its IEND chunk: chunk '" + type + "' at byte " + std::to_string(at) +
+             " declares " + std::to_string(length) + " data bytes, the file has " +
+             std::to_string(available) + " after its header (truncated or corrupt file?)";
+    }
+    if (type == "IEND") return {};
+    at += kFraming + length;
+  }
+  return "PNG ends before its IEND chunk (truncated file?)";
 }
 
 // One DHT segment's tables, read as stb_image reads them: each is a class /

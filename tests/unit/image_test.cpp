@@ -215,6 +215,31 @@ TEST(ImageDecode, UnknownBmpCompressionIsRefusedBeforeDecoding) {
   }
 }
 
+// stb grows its IDAT buffer to a chunk's declared length before reading the
+// data: a 300-byte PNG declaring a 1 GiB IDAT made it allocate 2 GiB (found by
+// image_decode_fuzz as an out-of-memory). Every chunk must fit in the file.
+TEST(ImageDecode, PngChunksLongerThanTheFileAreRefusedBeforeDecoding) {
+  const Bytes png = encode(random_image(5, 12, 10, 3), Encoding::kPng);
+  // The first chunk after the 8-byte signature is IHDR (13 data bytes), so the
+  // second one starts at byte 33; the encoder writes IDAT next.
+  ASSERT_GT(png.size(), 45u);
+  ASSERT_EQ(std::string(png.begin() + 37, png.begin() + 41), "IDAT");
+  const size_t after_header = png.size() - 33 - 12;
+  for (const uint32_t length :
+       {static_cast<uint32_t>(after_header) + 1, 0x40000000u, 0xFFFFFFFFu}) {
+    Bytes bad = png;
+    for (int byte = 0; byte < 4; ++byte)
+      bad[33 + byte] = static_cast<uint8_t>(length >> (24 - 8 * byte));
+    expect_error(
+        [&] { decode_image(bad, "long.png"); }, ErrorCode::kInvalidArgument,
+        "image 'long.png': PNG ends before its IEND chunk: chunk 'IDAT' at byte 33 declares " +
+            std::to_string(length) + " data bytes, the file has " + std::to_string(after_header) +
+            " after its header");
+  }
+  // The file with its true length still decodes.
+  EXPECT_NO_THROW(decode_image(png));
+}
+
 TEST(ImageDecode, NonImagesAreRejectedByName) {
   expect_error([] { decode_image(as_bytes("hello, world\n"), "notes.txt"); },
                ErrorCode::kInvalidArgument, "image 'notes.txt': not a supported image");
