@@ -1,9 +1,11 @@
 #include "runtime/data/image_format.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <string>
+#include <tuple>
 
 #include "runtime/data/pnm_header.hpp"
 
@@ -48,10 +50,14 @@ std::string check_png(std::span<const uint8_t> b) {
   return "PNG ends before its IEND chunk (truncated file?)";
 }
 
+// The Huffman tables a JPEG has defined so far: [class (0 DC, 1 AC)][id].
+using HuffmanTables = std::array<std::array<bool, 4>, 2>;
+
 // One DHT segment's tables, read as stb_image reads them: each is a class /
 // id byte, 16 code counts and as many symbols, until the segment length is
-// used up. Returns where reading stopped.
-size_t check_dht(std::span<const uint8_t> b, size_t start, int64_t length, std::string& problem) {
+// used up. Marks the tables it defines; returns where reading stopped.
+size_t check_dht(std::span<const uint8_t> b, size_t start, int64_t length, HuffmanTables& defined,
+                 std::string& problem) {
   size_t at = start;
   while (length > 0 && at < b.size()) {
     // stb reads zeros past the end of the data, so a table cut short by the
@@ -63,19 +69,54 @@ size_t check_dht(std::span<const uint8_t> b, size_t start, int64_t length, std::
                 std::to_string(codes) + " codes, at most 256 exist (corrupt file)";
       return at;
     }
+    const int table_class = b[at] >> 4, id = b[at] & 15;
+    if (table_class <= 1 && id <= 3) defined[table_class][id] = true;
     at += 17 + static_cast<size_t>(codes);
     length -= 17 + codes;
   }
   return at;
 }
 
-// The stb_image sparq builds with (Debian's) trusts the code counts of a
-// Huffman table: more than 256 overrun its arrays (found by
-// tests/fuzz/image_decode_fuzz). Every DHT segment is checked here first,
-// found as the decoder finds markers: a 0xFF (runs of them are fill), then
-// the marker byte; segments are skipped by their length, other bytes one at
-// a time (as entropy-coded data, where FF 00 is an escaped 0xFF).
+// A scan's header (after its length): the component count, each component's
+// DC / AC table ids, then the spectral selection and the approximation. The
+// tables the decoder will read must have been defined: stb_image leaves an
+// undefined table uninitialized and indexes its symbols with it (an out of
+// bounds read found by tests/fuzz/image_decode_fuzz). It reads, as the
+// decoder does, both tables in a sequential scan, in a progressive one the DC
+// table in a first DC scan and the AC table in an AC scan.
+std::string check_scan_tables(std::span<const uint8_t> b, size_t start, size_t end,
+                              bool progressive, const HuffmanTables& defined) {
+  if (start >= end) return {};  // the decoder refuses a header this short itself
+  const size_t components = b[start];
+  const size_t selection = start + 1 + 2 * components;
+  if (selection + 2 >= end) return {};
+  const bool dc_scan = b[selection] == 0;
+  const bool first_pass = (b[selection + 2] >> 4) == 0;
+  const bool uses_dc = !progressive || (dc_scan && first_pass);
+  const bool uses_ac = !progressive || !dc_scan;
+  for (size_t c = 0; c < components; ++c) {
+    const int dc = b[start + 2 + 2 * c] >> 4, ac = b[start + 2 + 2 * c] & 15;
+    for (const auto& [used, table_class, id] : {std::tuple{uses_dc, 0, dc}, {uses_ac, 1, ac}}) {
+      if (!used || id > 3) continue;  // id > 3: the decoder refuses the scan
+      if (!defined[table_class][id]) {
+        return std::string("JPEG scan at byte ") + std::to_string(start) + " uses " +
+               (table_class == 0 ? "DC" : "AC") + " Huffman table " + std::to_string(id) +
+               ", which no table segment before it defines (corrupt file)";
+      }
+    }
+  }
+  return {};
+}
+
+// Debian's stb_image trusts a JPEG's Huffman tables: more than 256 codes in
+// one overrun its arrays, and a scan may use one never defined (both found
+// by tests/fuzz/image_decode_fuzz). Every DHT and scan header is checked here
+// first, found as the decoder finds markers: a 0xFF (runs of them are fill),
+// then the marker byte; segments are skipped by their length, other bytes one
+// at a time (as entropy-coded data, where FF 00 is an escaped 0xFF).
 std::string check_jpeg_tables(std::span<const uint8_t> b) {
+  HuffmanTables defined{};
+  bool progressive = false;
   size_t i = 2;  // after SOI
   while (i + 1 < b.size()) {
     if (b[i] != 0xFF) {
@@ -91,11 +132,19 @@ std::string check_jpeg_tables(std::span<const uint8_t> b) {
     const int64_t length = b[i] << 8 | b[i + 1];
     if (marker == 0xC4) {
       std::string problem;
-      i = check_dht(b, i + 2, length - 2, problem);
+      i = check_dht(b, i + 2, length - 2, defined, problem);
       if (!problem.empty()) return problem;
-    } else {
-      i += static_cast<size_t>(std::max<int64_t>(length, 2));
+      continue;
     }
+    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) progressive = marker == 0xC2;
+    if (marker == 0xDA) {
+      const size_t end = std::min(b.size(), i + static_cast<size_t>(std::max<int64_t>(length, 2)));
+      if (std::string problem = check_scan_tables(b, i + 2, end, progressive, defined);
+          !problem.empty()) {
+        return problem;
+      }
+    }
+    i += static_cast<size_t>(std::max<int64_t>(length, 2));
   }
   return {};
 }

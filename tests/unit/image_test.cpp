@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/data/image_format.hpp"
 #include "sparq/error.hpp"
 #include "sparq/model_builder.hpp"
 
@@ -293,6 +294,66 @@ TEST(ImageDecode, JpegHuffmanTablesWithTooManyCodesAreRefused) {
   for (int i = 0; i < 16; ++i) at[5 + i] = 0x20;  // 512 codes
   expect_error([&] { decode_image(jpeg, "overrun.jpg"); }, ErrorCode::kInvalidArgument,
                "declares 512 codes, at most 256 exist");
+}
+
+// stb_image leaves a Huffman table that no DHT segment defined uninitialized
+// and indexed its symbols with it when a scan used one (an out of bounds read
+// found by image_decode_fuzz under UBSan). The check follows which tables the
+// decoder reads: both in a sequential scan; in a progressive one the DC table
+// in a first DC scan only, the AC table in an AC scan only.
+TEST(ImageDecode, JpegScansUsingUndefinedHuffmanTablesAreRefused) {
+  const Bytes jpeg = encode(random_image(6, 16, 16, 3), Encoding::kJpeg);
+  const uint8_t sos[2] = {0xFF, 0xDA}, sof[2] = {0xFF, 0xC0};
+  const auto sos_at = static_cast<size_t>(
+      std::search(jpeg.begin(), jpeg.end(), std::begin(sos), std::end(sos)) - jpeg.begin());
+  const auto sof_at = static_cast<size_t>(
+      std::search(jpeg.begin(), jpeg.end(), std::begin(sof), std::end(sof)) - jpeg.begin());
+  ASSERT_LT(sos_at, jpeg.size());
+  ASSERT_LT(sof_at, sos_at);
+  ASSERT_EQ(jpeg[sos_at + 4], 3);  // three components
+  // Marker, length (2 bytes), component count; then per component its id and
+  // DC / AC table byte; then spectral start, end and the approximation byte.
+  const size_t tables = sos_at + 6, selection = sos_at + 5 + 2 * 3, approximation = selection + 2;
+  EXPECT_NO_THROW(decode_image(jpeg, "fine.jpg"));
+  auto with = [&](std::initializer_list<std::pair<size_t, uint8_t>> changes) {
+    Bytes b = jpeg;
+    for (const auto& [at, value] : changes) b[at] = value;
+    return b;
+  };
+  expect_error(
+      [&] {
+        decode_image(with({{tables, 0x02}}), "ac.jpg");
+      },
+      ErrorCode::kInvalidArgument,
+      "image 'ac.jpg': JPEG scan at byte " + std::to_string(sos_at + 4) +
+          " uses AC Huffman table 2, which no table segment before it defines");
+  expect_error(
+      [&] {
+        decode_image(with({{tables, 0x30}}), "dc.jpg");
+      },
+      ErrorCode::kInvalidArgument, "uses DC Huffman table 3, which no table segment");
+  // Progressive (SOF2): a first DC scan reads no AC table, a refinement DC
+  // scan no table at all, an AC scan no DC table.
+  const size_t progressive = sof_at + 1;
+  namespace format = image_format;
+  EXPECT_EQ(format::check_complete(
+                format::Format::kJpeg,
+                with({{progressive, 0xC2}, {tables, 0x02}, {selection, 0}, {approximation, 0}})),
+            "");
+  EXPECT_EQ(format::check_complete(
+                format::Format::kJpeg,
+                with({{progressive, 0xC2}, {tables, 0x22}, {selection, 0}, {approximation, 0x10}})),
+            "");
+  EXPECT_EQ(format::check_complete(format::Format::kJpeg,
+                                   with({{progressive, 0xC2}, {tables, 0x20}, {selection, 1}})),
+            "");
+  EXPECT_NE(format::check_complete(format::Format::kJpeg,
+                                   with({{progressive, 0xC2}, {tables, 0x02}, {selection, 1}})),
+            "");
+  EXPECT_NE(format::check_complete(
+                format::Format::kJpeg,
+                with({{progressive, 0xC2}, {tables, 0x20}, {selection, 0}, {approximation, 0}})),
+            "");
 }
 
 // Every valid top-down BMP was rejected: stb reports its height negative.
