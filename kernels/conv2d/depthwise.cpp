@@ -5,7 +5,9 @@
 namespace sparq::kernels {
 
 DepthwiseKernels depthwise_kernels(Isa active) {
-  switch (pick_isa(active, {Isa::kAvx2, Isa::kAvx512})) {
+  switch (pick_isa(active, {Isa::kAvx2, Isa::kAvx512, Isa::kVnni})) {
+    case Isa::kVnni:
+      return depthwise_kernels_vnni();
     case Isa::kAvx512:
       return depthwise_kernels_avx512();
     case Isa::kAvx2:

@@ -8,13 +8,15 @@
 // per channel from its weights; larger kernels fall back to int32 sums);
 // float planes sum each pixel's taps in
 // (ky, kx) order with separate multiply and add, the reference order, so both
-// are bit-identical to the reference backend.
+// are bit-identical to the reference backend. On VNNI, u8 planes of kernels
+// up to 4 columns wide skip the copy (depthwise_vnni.cpp: exact int32 sums).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/quantize/quantize.hpp"
 
 namespace sparq::kernels {
 
@@ -22,7 +24,7 @@ namespace sparq::kernels {
 size_t depthwise_scratch_elements(const ConvGeometry& g);
 
 struct DepthwiseQuantArgs {
-  const int32_t* weights = nullptr;  // [kernel_h * kernel_w] of this channel
+  const int32_t* weights = nullptr;  // [kernel_h * kernel_w] of this channel, -128..127
   float act_scale = 1.0f;
   float weight_scale = 1.0f;
   float bias = 0.0f;
@@ -37,11 +39,20 @@ struct DepthwiseKernels {
                    float* scratch);
   void (*plane_f32)(const float* in, const ConvGeometry& g, const float* weights, float bias,
                     Activation activation, float* out, float* scratch);
+  // A u8 plane straight to the bytes of a fused static quantize (no scratch),
+  // in tables that have such a path, for the geometries writes_bytes accepts;
+  // elsewhere the caller quantizes the f32 plane.
+  bool (*writes_bytes)(const ConvGeometry& g) = nullptr;
+  void (*plane_u8_to_bytes)(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
+                            const FusedQuantize& q, uint8_t* out) = nullptr;
 };
 
 DepthwiseKernels depthwise_kernels_scalar();
 DepthwiseKernels depthwise_kernels_avx2();
 DepthwiseKernels depthwise_kernels_avx512();
+// The AVX-512 table with u8 planes of 3x3-like geometries on VNNI (see
+// depthwise_vnni.cpp).
+DepthwiseKernels depthwise_kernels_vnni();
 DepthwiseKernels depthwise_kernels(Isa active);
 
 }  // namespace sparq::kernels

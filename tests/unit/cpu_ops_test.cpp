@@ -257,6 +257,38 @@ TEST_P(CpuOps, QuantizedDepthwiseCoversEveryBlockShape) {
   }
 }
 
+// u8 depthwise planes on VNNI read each kernel row's window as one byte quad
+// per output pixel (kernel_w <= 4, stride_w 1 or 2, pad_w <= 1), shuffled out
+// of a masked 64-byte load of the input row: widths around the 16-pixel
+// vectors and the 4-vector column groups (both edges, the left one with its
+// zeroed padding column), output rows in blocks and alone, padding rows above
+// and below, every kernel width up to 4 and stride_h 1-3, and the neighbours
+// that fall back (kernel_w 5, stride_w 3, pad_w 2).
+TEST_P(CpuOps, QuantizedDepthwiseWindowQuadsMatchReference) {
+  std::mt19937 gen = testing::rng(105);
+  int i = 0;
+  for (const int64_t w : {1, 2, 15, 16, 17, 31, 33, 48, 64, 65, 97, 130}) {
+    for (const int kw : {1, 2, 3, 4, 5}) {
+      ++i;
+      ConvCase c{};
+      c.batch = uniform(gen, 1, 2);
+      c.in_c = c.out_c = c.groups = uniform(gen, 1, 5);
+      c.kh = uniform(gen, 1, 5);
+      c.kw = kw;
+      c.sh = uniform(gen, 1, 3);
+      c.sw = i % 5 == 0 ? 3 : uniform(gen, 1, 2);
+      c.ph = uniform(gen, 0, c.kh - 1);
+      c.pw = i % 7 == 0 ? std::min(2, kw - 1) : uniform(gen, 0, std::min(1, kw - 1));
+      c.h = uniform(gen, std::max(1, c.kh - 2 * c.ph), 20);
+      c.w = std::max<int64_t>(w, c.kw - 2 * c.pw);
+      c.input = DType::kU8;
+      c.weights = i % 2 ? DType::kS8 : DType::kS4;
+      const ConvProblem p = make_conv_problem(c, gen);
+      expect_matches(p.graph, {&p.input}, p.what);
+    }
+  }
+}
+
 // Pointwise (1x1, stride 1, unpadded) layers pack each channel quad's planes
 // as one run and write tiles straight into the output planes: planes shorter
 // and longer than one transpose, partial quads and partial blocks.

@@ -83,6 +83,8 @@ class Conv2dNode : public CompiledNode {
       depthwise_ = kernels::depthwise_kernels(active);
       isa_ = depthwise_.isa;
       if (quantized_) depthwise_weights_.assign(values.begin(), values.end());
+      depthwise_bytes_ = fused_ && input_.dtype == DType::kU8 && depthwise_.writes_bytes &&
+                         depthwise_.writes_bytes(g_);
       return;
     }
     if (quantized_) {
@@ -163,10 +165,10 @@ class Conv2dNode : public CompiledNode {
     }
   }
 
-  // Depthwise worker: the kernel's plane scratch, then (fused) the f32
-  // output plane it quantizes.
+  // Depthwise worker: the kernel's plane scratch, then (fused, where the
+  // kernel does not write the bytes itself) the f32 output plane it quantizes.
   size_t depthwise_worker_bytes() const {
-    const auto plane = static_cast<size_t>(fused_ ? g_.out_h * g_.out_w : 0);
+    const auto plane = static_cast<size_t>(fused_ && !depthwise_bytes_ ? g_.out_h * g_.out_w : 0);
     return (kernels::depthwise_scratch_elements(g_) + plane) * sizeof(float);
   }
 
@@ -348,9 +350,9 @@ class Conv2dNode : public CompiledNode {
               reinterpret_cast<float*>(scratch_slots + static_cast<size_t>(worker) * slot);
           for (int64_t plane = begin; plane < end; ++plane) {
             const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
-            // Fused: the f32 plane goes to the worker's buffer, then quantized
-            // (writing bytes from the kernel's registers measured slower here:
-            // rows of 7-28 pixels end in partial vectors).
+            // Fused: the kernel writes the bytes where it has such a path
+            // (depthwise_bytes_), else the f32 plane goes to the worker's
+            // buffer and is quantized there.
             float* out = fused_ ? scratch + kernels::depthwise_scratch_elements(g_)
                                 : output.as<float>() + plane * out_plane;
             const auto ci = static_cast<size_t>(c);
@@ -366,6 +368,12 @@ class Conv2dNode : public CompiledNode {
             a.weight_scale = op_.weight_scales[ci];
             a.bias = op_.bias[ci];
             a.activation = op_.activation;
+            if (depthwise_bytes_) {
+              depthwise_.plane_u8_to_bytes(input.as<uint8_t>() + plane * in_plane, g_, a,
+                                           fused_format_,
+                                           static_cast<uint8_t*>(output.data) + plane * out_plane);
+              continue;
+            }
             if (input_.dtype == DType::kU8) {
               depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch);
             } else {
@@ -383,7 +391,8 @@ class Conv2dNode : public CompiledNode {
   ValueLayout input_, output_;
   ConvGeometry g_;
   bool quantized_ = false;
-  bool fused_ = false;  // output_quantization: u8/s8 output
+  bool fused_ = false;            // output_quantization: u8/s8 output
+  bool depthwise_bytes_ = false;  // fused, and the depthwise kernel writes the bytes itself
   kernels::QuantizeKernels quantize_{};
   kernels::FusedQuantize fused_format_;  // fused_: the bytes the output holds
   ConvPath path_ = ConvPath::kGeneral;

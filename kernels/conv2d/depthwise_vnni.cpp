@@ -1,0 +1,307 @@
+// Depthwise planes of u8 activations on AVX512-VNNI, straight from the input
+// plane (no phase copy): a kernel row of up to 4 columns is one quad of
+// bytes per output pixel, so one vpdpbusd sums that kernel row for 16 output
+// pixels, exactly in int32 (u8 x s8 products, 4 per lane). The quads are
+// built in registers from a masked 64-byte load of the input row: vpermd
+// gives each 128-bit lane the dwords its 4 pixels read, vpshufb picks each
+// pixel's bytes. A quad's 4th byte (and those past kernel_w) meet zero
+// weights; a column left of the plane gets a zeroing index, columns right of
+// it are zero from the load mask. Other geometries, and the planes of s8
+// inputs, take the AVX-512 path. The dequantization is the reference's
+// dequantize_accumulator, one FMA per lane.
+//
+// Building the phase planes cost 65 % of a 64-channel 112x112 stride-2 layer
+// on that path (a 16-bit or fp32 copy of every input byte before any MAC).
+#include <immintrin.h>
+
+#include <array>
+#include <cstdint>
+
+#include "kernels/common/activation_simd.hpp"
+#include "kernels/common/simd_arch.hpp"
+#include "kernels/conv2d/depthwise.hpp"
+#include "kernels/quantize/store_quantized.hpp"
+
+namespace sparq::kernels {
+namespace {
+
+constexpr int64_t kLanes = 16;          // output pixels per vector
+constexpr int64_t kMaxKernelRows = 16;  // weight quads held per plane
+constexpr int kUnitsPerGroup = 4;       // independent accumulators in flight
+
+// The two shuffles that turn 64 input bytes, starting at column `first`, into
+// the quads of 16 output pixels: pixel p (lane p) reads columns
+// first - shift + stride * p + t for t = 0..3. shift is 1 for the block at
+// the left edge of a padded row (its first column, -1, is not loaded; the
+// shuffle writes a zero there) and 0 elsewhere.
+struct QuadShuffle {
+  alignas(64) std::array<int32_t, 16> dwords;  // vpermd: 4 source dwords per 128-bit lane
+  alignas(64) std::array<int8_t, 64> bytes;    // vpshufb within each lane; -128: zero
+};
+
+constexpr QuadShuffle make_quad_shuffle(int stride, int shift) {
+  QuadShuffle s{};
+  for (int lane = 0; lane < 4; ++lane) {
+    // The first dword holding a byte this lane reads (its first pixel's
+    // first column, or column 0 where that is the zeroed -1).
+    const int first_byte = stride * 4 * lane - shift;
+    const int base = first_byte < 0 ? 0 : first_byte / 4;
+    for (int j = 0; j < 4; ++j) s.dwords[4 * lane + j] = base + j;
+    for (int pixel = 0; pixel < 4; ++pixel) {
+      for (int t = 0; t < 4; ++t) {
+        const int position = stride * (4 * lane + pixel) + t - shift;
+        s.bytes[16 * lane + 4 * pixel + t] =
+            static_cast<int8_t>(position < 0 ? -128 : position - 4 * base);
+      }
+    }
+  }
+  return s;
+}
+
+// [stride - 1][shift]
+constexpr QuadShuffle kShuffles[2][2] = {
+    {make_quad_shuffle(1, 0), make_quad_shuffle(1, 1)},
+    {make_quad_shuffle(2, 0), make_quad_shuffle(2, 1)},
+};
+
+// Byte offsets reached: the last pixel's last column, stride * 15 + 3, lies
+// inside one 64-byte load.
+static_assert(2 * (kLanes - 1) + 3 < 64);
+
+bool takes_window_quads(const ConvGeometry& g) {
+  return g.kernel_w <= 4 && g.kernel_h <= kMaxKernelRows && (g.stride_w == 1 || g.stride_w == 2) &&
+         g.pad_w <= 1;
+}
+
+// One vector of 16 output columns [ox, ox + lanes) of every row: where its
+// load starts and which of its bytes are inside the row, and its shuffles.
+struct ColumnBlock {
+  int64_t ox = 0, lanes = 0;
+  int64_t first = 0;   // input column of the load
+  __mmask64 load = 0;  // the bytes of the load inside the row
+  __m512i dwords, bytes;
+};
+
+ColumnBlock column_block(const ConvGeometry& g, int64_t ox) {
+  ColumnBlock c;
+  c.ox = ox;
+  c.lanes = std::min(kLanes, g.out_w - ox);
+  const int64_t window = ox * g.stride_w - g.pad_w;  // >= -1: pad_w <= 1
+  const int shift = window < 0 ? 1 : 0;
+  c.first = window + shift;
+  const int64_t inside = g.in_w - c.first;
+  c.load = inside >= 64 ? ~__mmask64{0} : inside <= 0 ? 0 : (__mmask64{1} << inside) - 1;
+  const QuadShuffle& s = kShuffles[g.stride_w - 1][shift];
+  c.dwords = _mm512_load_si512(s.dwords.data());
+  c.bytes = _mm512_load_si512(s.bytes.data());
+  return c;
+}
+
+using Floats = xsimd::batch<float, ArchAvx512>;
+
+// The epilogue of one vector of sums: dequantize_accumulator (one FMA with
+// act_scale * weight_scale rounded once), the activation, then Out::store.
+struct Dequantize {
+  __m512 scale, bias;
+  Activation activation;
+  Floats operator()(__m512i sums) const {
+    return apply_activation<ArchAvx512>(_mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, bias),
+                                        activation);
+  }
+};
+
+// An f32 output plane.
+struct FloatPlane {
+  float* out;
+  int64_t width;
+  void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
+    _mm512_mask_storeu_ps(out + oy * width + ox, static_cast<__mmask16>((1u << lanes) - 1), y);
+  }
+};
+
+// The bytes of a fused static quantize, rounded and clamped in registers by
+// the quantize kernels' rule.
+struct BytePlane {
+  uint8_t* out;
+  int64_t width;
+  QuantizedStore<ArchAvx512> quantize;
+  void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
+    quantize.store(y, out + oy * width + ox, lanes);
+  }
+};
+
+// The quads of input row `row` for B column blocks (zero where the row is
+// padding: a load mask of 0).
+template <int B>
+inline void row_quads(const uint8_t* row, bool inside, const ColumnBlock* cols, __m512i* quads) {
+#pragma GCC unroll 4
+  for (int b = 0; b < B; ++b) {
+    const __m512i bytes = _mm512_maskz_loadu_epi8(inside ? cols[b].load : 0, row + cols[b].first);
+    quads[b] = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(cols[b].dwords, bytes), cols[b].bytes);
+  }
+}
+
+// Output rows [oy, oy + R) of B column blocks: R x B accumulators. Input
+// rows are walked once each: a row's quads (one load and two shuffles per
+// block) feed every output row whose window holds it (3 of them at stride 1,
+// kernel 3), one vpdpbusd each. KH and SH, where not 0, are the kernel
+// height and row stride as constants: the walk is then unrolled whole (no
+// test per row and output row), padding rows loaded as zeros; otherwise
+// they are read from g and padding rows skipped.
+template <int R, int B, int KH, int SH, class Out>
+void run_blocks(const uint8_t* in, const ConvGeometry& g, const __m512i* weight_rows,
+                const ColumnBlock* cols, int64_t oy, const Dequantize& d, const Out& out) {
+  __m512i acc[R][B];
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < B; ++b) acc[r][b] = _mm512_setzero_si512();
+  }
+  const int64_t kernel_h = KH > 0 ? KH : g.kernel_h, stride_h = SH > 0 ? SH : g.stride_h;
+  const int64_t top = oy * stride_h - g.pad_h;  // input row of ky = 0 in output row oy
+  const int64_t span = (R - 1) * stride_h + kernel_h;
+  // Adds row j's quads to the output rows whose window holds it.
+  auto accumulate = [&](int64_t j, const __m512i* quads) {
+  // Unrolled, so that the accumulators stay in registers.
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const int64_t ky = j - r * stride_h;
+      if (ky < 0 || ky >= kernel_h) continue;
+#pragma GCC unroll 4
+      for (int b = 0; b < B; ++b)
+        acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], quads[b], weight_rows[ky]);
+    }
+  };
+  if constexpr (KH > 0 && SH > 0) {
+#pragma GCC unroll 16
+    for (int64_t j = 0; j < (R - 1) * SH + KH; ++j) {
+      const int64_t iy = top + j;
+      const bool inside = iy >= 0 && iy < g.in_h;
+      __m512i quads[B];
+      row_quads<B>(in + (inside ? iy : 0) * g.in_w, inside, cols, quads);
+      accumulate(j, quads);
+    }
+  } else {
+    const int64_t first = std::max<int64_t>(0, -top), end = std::min(span, g.in_h - top);
+    const uint8_t* row = in + (top + first) * g.in_w;
+    for (int64_t j = first; j < end; ++j, row += g.in_w) {
+      __m512i quads[B];
+      row_quads<B>(row, true, cols, quads);
+      accumulate(j, quads);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < B; ++b) out.store(d(acc[r][b]), oy + r, cols[b].ox, cols[b].lanes);
+  }
+}
+
+// Column blocks per group, and output rows per run_blocks call: 8 / B (at
+// least 2), so narrow planes (one block per row) keep as many sums in flight
+// and walk fewer input rows twice.
+constexpr int kBlockVectors = 4;
+constexpr int rows_per_call(int blocks) {
+  return blocks == 1 ? 8 : blocks == 2 ? 4 : 2;
+}
+
+// Every output row of B column blocks; the last rows in calls of 4, 2 and 1
+// where they fit (a lone row's sums are one dependent chain per vector).
+template <int B, int KH, int SH, class Out>
+void run_columns(const uint8_t* in, const ConvGeometry& g, const __m512i* weight_rows,
+                 const ColumnBlock* cols, const Dequantize& d, const Out& out) {
+  int64_t oy = 0;
+  auto rows = [&]<int R>() {
+    for (; oy + R <= g.out_h; oy += R) {
+      run_blocks<R, B, KH, SH>(in, g, weight_rows, cols, oy, d, out);
+    }
+  };
+  constexpr int kRows = rows_per_call(B);
+  rows.template operator()<kRows>();
+  if constexpr (kRows > 4) rows.template operator()<4>();
+  if constexpr (kRows > 2) rows.template operator()<2>();
+  rows.template operator()<1>();
+}
+
+// run_columns with the kernel height and row stride as constants for the
+// 3x3 layers (stride 1 and 2) of narrow planes, one block per row (14x14:
+// 0.68 of the time of the loop with tests); with more blocks the loop was
+// faster (28x28, two blocks: 0.71 of the unrolled time), so other planes
+// read them from g.
+template <int B, class Out>
+void run_columns_of(const uint8_t* in, const ConvGeometry& g, const __m512i* weight_rows,
+                    const ColumnBlock* cols, const Dequantize& d, const Out& out) {
+  if constexpr (B == 1) {
+    if (g.kernel_h == 3 && g.stride_h == 1) {
+      run_columns<B, 3, 1>(in, g, weight_rows, cols, d, out);
+      return;
+    }
+    if (g.kernel_h == 3 && g.stride_h == 2) {
+      run_columns<B, 3, 2>(in, g, weight_rows, cols, d, out);
+      return;
+    }
+  }
+  run_columns<B, 0, 0>(in, g, weight_rows, cols, d, out);
+}
+
+template <class Out>
+void window_quad_plane(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
+                       const Out& out) {
+  __m512i weight_rows[kMaxKernelRows];
+  for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+    uint32_t quad = 0;
+    for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+      quad |= static_cast<uint32_t>(static_cast<uint8_t>(a.weights[ky * g.kernel_w + kx]))
+              << (8 * kx);
+    }
+    weight_rows[ky] = _mm512_set1_epi32(static_cast<int32_t>(quad));
+  }
+  const Dequantize d{_mm512_set1_ps(a.act_scale * a.weight_scale), _mm512_set1_ps(a.bias),
+                     a.activation};
+  ColumnBlock cols[kBlockVectors];
+  for (int64_t ox = 0; ox < g.out_w; ox += kBlockVectors * kLanes) {
+    int blocks = 0;
+    for (; blocks < kBlockVectors && ox + blocks * kLanes < g.out_w; ++blocks) {
+      cols[blocks] = column_block(g, ox + blocks * kLanes);
+    }
+    switch (blocks) {
+      case 4:
+        run_columns_of<4>(in, g, weight_rows, cols, d, out);
+        break;
+      case 3:
+        run_columns_of<3>(in, g, weight_rows, cols, d, out);
+        break;
+      case 2:
+        run_columns_of<2>(in, g, weight_rows, cols, d, out);
+        break;
+      default:
+        run_columns_of<1>(in, g, weight_rows, cols, d, out);
+        break;
+    }
+  }
+}
+
+void plane_u8_window_quads(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
+                           float* out, float* scratch) {
+  if (!takes_window_quads(g)) {
+    static const DepthwiseKernels avx512 = depthwise_kernels_avx512();
+    avx512.plane_u8(in, g, a, out, scratch);
+    return;
+  }
+  window_quad_plane(in, g, a, FloatPlane{out, g.out_w});
+}
+
+void plane_u8_window_quads_to_bytes(const uint8_t* in, const ConvGeometry& g,
+                                    const DepthwiseQuantArgs& a, const FusedQuantize& q,
+                                    uint8_t* out) {
+  window_quad_plane(in, g, a, BytePlane{out, g.out_w, QuantizedStore<ArchAvx512>(q)});
+}
+
+}  // namespace
+
+DepthwiseKernels depthwise_kernels_vnni() {
+  DepthwiseKernels table = depthwise_kernels_avx512();
+  table.isa = Isa::kVnni;
+  table.plane_u8 = &plane_u8_window_quads;
+  table.writes_bytes = &takes_window_quads;
+  table.plane_u8_to_bytes = &plane_u8_window_quads_to_bytes;
+  return table;
+}
+
+}  // namespace sparq::kernels
