@@ -153,9 +153,21 @@ def header(raw):
         f"{s['min_runs']} runs ({s.get('batch_min_runs', s['min_runs'])} at batch > 1) after a warm-up run, in a fresh process. Best and median are over the runs of "
         "all rounds, in ms per image (a batch run's time / batch). Speed-ups compare best times per image.",
     ]
+    lines.append("- " + pinning_note(m.get("pinning")))
     if m.get("ort_missing"):
         lines.append(f"- ONNX Runtime did not run: {m['ort_missing']}")
     return "\n".join(lines)
+
+
+def pinning_note(pinning):
+    """Where the 1-thread runs ran: one CPU for every peer, or the scheduler's choice."""
+    if not pinning:
+        return ("CPU placement: the scheduler's (not pinned); on a machine whose CPUs differ in speed, "
+                "1-thread ratios carry that noise.")
+    probe = ", ".join(f"CPU {cpu} {ms:.3f} ms" for cpu, ms in pinning["probe_best_ms"].items())
+    return (f"CPU placement: every 1-thread run (sparq, ONNX Runtime, and the oneDNN layer benchmarks) "
+            f"on CPU {pinning['cpu']}, the fastest in a probe ({pinning['probe_model']} at 1 thread, best of "
+            f"two alternated runs per CPU: {probe}); 2-thread runs on any CPU.")
 
 
 # ---- per network --------------------------------------------------------------------

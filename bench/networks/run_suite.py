@@ -86,6 +86,9 @@ def parse_args(argv):
     p.add_argument("--ort-driver", choices=("auto", "node", "python"), default=os.environ.get("ORT_DRIVER", "auto"),
                    help="how ONNX Runtime is driven: onnxruntime-node (ort_bench.js), the Python package "
                         "onnxruntime (ort_bench.py), or auto: node where it installs, else Python (env ORT_DRIVER)")
+    p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=env_flag("PIN", True),
+                   help="run every 1-thread measurement, of every peer, on the same CPU: the fastest "
+                        "in a short probe (env PIN=0 leaves them to the scheduler)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
     p.add_argument("--reuse-models", action="store_true", default=env_flag("REUSE_MODELS"),
                    help="keep networks already generated in the work folder (env REUSE_MODELS=1)")
@@ -100,6 +103,7 @@ def parse_args(argv):
     a.work = pathlib.Path(a.work).resolve() if a.work else a.build / "bench_networks"
     a.out = pathlib.Path(a.out).resolve()
     a.sparq = pathlib.Path(os.environ.get("SPARQ", str(a.build / "tools" / "cli" / "sparq")))
+    a.pinned_cpu = None  # set by probe_cpus
     if a.networks is None:
         a.networks = "resnet20,fashion" if a.quick else "resnet18,resnet20,vgg11,mobilenet_v1,fashion"
     a.networks = [n.strip() for n in a.networks.split(",") if n.strip()]
@@ -143,9 +147,11 @@ def format_duration(seconds):
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def run(cmd, env=None, what=None):
-    """Runs a command; its stdout, or an error naming the command and its stderr."""
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+def run(cmd, env=None, what=None, cpu=None):
+    """Runs a command (on CPU `cpu` alone where given); its stdout, or an error naming
+    the command and its stderr."""
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, preexec_fn=pin)
     if r.returncode != 0:
         raise RuntimeError(f"{what or cmd[0]} failed (exit {r.returncode}): "
                            f"{' '.join(str(c) for c in cmd)}\n{r.stderr.strip()[-2000:]}")
@@ -176,6 +182,35 @@ def cpu_facts():
               "amx_tile", "amx_int8", "amx_bf16"]
     return {"model": model, "cpus": os.cpu_count(),
             "flags": {f: f in flags for f in wanted}}
+
+
+def probe_cpus(args, networks, progress):
+    """The CPU the 1-thread runs share, or None. The CPUs of one machine are not
+    always alike: on a 2-vCPU cloud guest one ran ResNet-18 and MobileNet-v1
+    (sparq and ONNX Runtime alike) 1.4x slower than the other, likely a busy
+    hyperthread sibling on the host, and runs that landed on either made every
+    ratio noisy (a network that fits the caches, ResNet-20, ran alike on both).
+    Each CPU runs the suite's largest sparq model, alternately, twice; the
+    fastest (best time) is kept."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not args.pin or len(cpus) < 2:
+        return None
+    models = [v["sparq"] for net in networks.values() for v in net["variants"].values()]
+    if not models:
+        return None
+    model = max(models, key=lambda path: pathlib.Path(path).stat().st_size)
+    best = {cpu: float("inf") for cpu in cpus}
+    for _ in range(2):
+        for cpu in cpus:
+            out = run([args.sparq, "bench", model, "--json", "--threads", 1, "--no-throughput",
+                       "--no-layers", "--min-time", 0.2], what="sparq bench (CPU probe)", cpu=cpu)
+            best[cpu] = min(best[cpu], json.loads(out)[0]["latency"]["best_seconds"] * 1e3)
+    chosen = min(cpus, key=lambda cpu: best[cpu])
+    progress.say("CPU probe (best ms of " + pathlib.Path(model).name + "): " +
+                 ", ".join(f"CPU {cpu} {ms:.3f}" for cpu, ms in best.items()) +
+                 f"; 1-thread runs on CPU {chosen}")
+    return {"cpu": chosen, "probe_model": pathlib.Path(model).name,
+            "probe_best_ms": {str(cpu): ms for cpu, ms in best.items()}}
 
 
 def load_average():
@@ -381,6 +416,11 @@ def min_runs(args, batch):
     return args.min_runs if batch == 1 else max(args.min_runs, args.batch_min_runs)
 
 
+def pinned_cpu(args, threads):
+    """The CPU a measurement at `threads` threads runs on, or None (the scheduler's choice)."""
+    return args.pinned_cpu if threads == 1 else None
+
+
 def bench_sparq(args, model, batch, threads):
     """One `sparq bench` call: run times in ms (whole batch) and, at batch 1, the layers."""
     cmd = [args.sparq, "bench", model, "--json", "--threads", threads, "--min-time", args.min_time]
@@ -388,7 +428,7 @@ def bench_sparq(args, model, batch, threads):
         cmd += ["--no-throughput", "--min-runs", args.min_runs]
     else:
         cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", min_runs(args, batch)]
-    r = json.loads(run(cmd, what="sparq bench"))[0]
+    r = json.loads(run(cmd, what="sparq bench", cpu=pinned_cpu(args, threads)))[0]
     part = r["latency"] if batch == 1 else r["throughput"]
     return {"runs_ms": [s * 1e3 for s in part["runs_seconds"]], "layers": r.get("layers") or None}
 
@@ -407,7 +447,7 @@ def bench_ort(args, ort, model, batch, threads, spinning=1):
         cmd, env = ["node", HERE / "ort_bench.js"] + flags, dict(os.environ, NODE_PATH=ort["node_path"])
     else:
         cmd, env = [sys.executable, HERE / "ort_bench.py"] + flags, None
-    r = last_json_line(run(cmd, env=env, what=pathlib.Path(cmd[1]).name))
+    r = last_json_line(run(cmd, env=env, what=pathlib.Path(cmd[1]).name, cpu=pinned_cpu(args, threads)))
     return {"runs_ms": r["runs_ms"], "version": r.get("version")}
 
 
@@ -494,13 +534,13 @@ def measure_networks(args, networks, ort, progress):
 
 # ---- the layer benchmarks against oneDNN --------------------------------------------
 
-def google_benchmark(binary, filt, args, env=None):
+def google_benchmark(binary, filt, args, env=None, threads=1):
     """One Google Benchmark process: per benchmark, every repetition's time in us and the label."""
     reps = 3 if args.quick else 5
     out = run([binary, f"--benchmark_filter={filt}", f"--benchmark_repetitions={reps}",
                f"--benchmark_min_time={0.01 if args.quick else 0.03}",
                "--benchmark_enable_random_interleaving=true", "--benchmark_format=json"],
-              env=env, what=pathlib.Path(binary).name)
+              env=env, what=pathlib.Path(binary).name, cpu=pinned_cpu(args, threads))
     result = {}
     for b in json.loads(out)["benchmarks"]:
         if b.get("run_type") != "iteration":
@@ -534,16 +574,17 @@ def measure_layers(args, progress):
     sparse_onednn = {policy: {} for policy in policies}
     shapes = "r18_64x56" if args.quick else SPARSE_LAYER_FILTER + "[0-9x]+"
     variants = "(" + "|".join(SPARSE_LAYER_VARIANTS) + ")"
-    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8", default_env, dense),
+    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8", default_env, dense, 1),
              ("3x3, 1 thread", sparse_bin, f"onednn_int8/{shapes}/t1/|sparq/{shapes}/{variants}/t1/",
-              default_env, sparse_t1)]
+              default_env, sparse_t1, 1)]
     steps += [(f"oneDNN 3x3, 2 threads, wait policy {policy}", sparse_bin, f"onednn_int8/{shapes}/t2/", env,
-               sparse_onednn[policy]) for policy, env in policies.items()]
-    steps += [("sparq 3x3, 2 threads", sparse_bin, f"sparq/{shapes}/{variants}/t2/", default_env, sparse_sparq)]
+               sparse_onednn[policy], 2) for policy, env in policies.items()]
+    steps += [("sparq 3x3, 2 threads", sparse_bin, f"sparq/{shapes}/{variants}/t2/", default_env, sparse_sparq,
+               2)]
     start, total = time.monotonic(), rounds * len(steps)
     for rnd in range(rounds):
-        for i, (name, binary, filt, env, into) in enumerate(steps):
-            for key, e in google_benchmark(binary, filt, args, env).items():
+        for i, (name, binary, filt, env, into, threads) in enumerate(steps):
+            for key, e in google_benchmark(binary, filt, args, env, threads).items():
                 into.setdefault(key, {"label": e["label"], "us": []})["us"] += e["us"]
             done = rnd * len(steps) + i + 1
             progress.say(f"layers round {rnd + 1}/{rounds}: {name}",
@@ -600,6 +641,9 @@ def main(argv=None):
     t = time.monotonic()
     networks = prepare_networks(args, progress)
     raw["meta"]["phases_s"]["models"] = time.monotonic() - t
+    pinning = probe_cpus(args, networks, progress)
+    args.pinned_cpu = pinning["cpu"] if pinning else None
+    raw["meta"]["pinning"] = pinning
     if args.layers:
         t = time.monotonic()
         raw["layers"] = measure_layers(args, progress)

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""run_suite.py's CPU placement: a pinned command runs on that CPU alone,
+1-thread measurements are pinned and 2-thread ones are not, and the probe
+keeps the fastest CPU (on fake `sparq bench` timings)."""
+
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import types
+import unittest
+from unittest import mock
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import run_suite  # noqa: E402
+
+AFFINITY = [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
+def networks(folder):
+    """Two networks' model files, the larger one a ResNet-18."""
+    folder = pathlib.Path(folder)
+    (folder / "resnet20_k1_shared.sparq").write_bytes(b"x" * 10)
+    (folder / "resnet18_k9_random.sparq").write_bytes(b"x" * 100)
+    return {"resnet20": {"variants": {"k1_shared": {"sparq": str(folder / "resnet20_k1_shared.sparq")}}},
+            "resnet18": {"variants": {"k9_random": {"sparq": str(folder / "resnet18_k9_random.sparq")}}}}
+
+QUIET = types.SimpleNamespace(say=lambda *a, **k: None)
+
+
+def fake_bench(best_ms_per_cpu, calls):
+    def run(cmd, env=None, what=None, cpu=None):
+        calls.append(cpu)
+        return json.dumps([{"latency": {"best_seconds": best_ms_per_cpu[cpu] / 1e3}}])
+    return run
+
+
+class PinningTest(unittest.TestCase):
+    def test_a_pinned_command_runs_on_that_cpu_alone(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        for cpu in cpus[:2]:
+            self.assertEqual(json.loads(run_suite.run(AFFINITY, cpu=cpu)), [cpu])
+        self.assertEqual(json.loads(run_suite.run(AFFINITY)), cpus)
+
+    def test_only_one_thread_measurements_are_pinned(self):
+        args = types.SimpleNamespace(pinned_cpu=1)
+        self.assertEqual(run_suite.pinned_cpu(args, 1), 1)
+        self.assertIsNone(run_suite.pinned_cpu(args, 2))
+        self.assertIsNone(run_suite.pinned_cpu(types.SimpleNamespace(pinned_cpu=None), 1))
+
+    def test_the_probe_keeps_the_fastest_cpu_on_the_largest_model(self):
+        args = types.SimpleNamespace(pin=True, sparq="sparq")
+        calls = []
+        with tempfile.TemporaryDirectory() as d, \
+             mock.patch.object(run_suite.os, "sched_getaffinity", return_value={0, 1}), \
+             mock.patch.object(run_suite, "run", fake_bench({0: 8.5, 1: 6.25}, calls)):
+            pinning = run_suite.probe_cpus(args, networks(d), QUIET)
+        self.assertEqual(pinning, {"cpu": 1, "probe_model": "resnet18_k9_random.sparq",
+                                   "probe_best_ms": {"0": 8.5, "1": 6.25}})
+        self.assertEqual(calls, [0, 1, 0, 1])  # alternated, twice
+
+    def test_no_probe_when_off_or_on_one_cpu(self):
+        calls = []
+        with tempfile.TemporaryDirectory() as d, \
+             mock.patch.object(run_suite, "run", fake_bench({0: 1.0, 1: 1.0}, calls)):
+            nets = networks(d)
+            with mock.patch.object(run_suite.os, "sched_getaffinity", return_value={0, 1}):
+                self.assertIsNone(run_suite.probe_cpus(types.SimpleNamespace(pin=False, sparq="s"),
+                                                       nets, QUIET))
+            with mock.patch.object(run_suite.os, "sched_getaffinity", return_value={3}):
+                self.assertIsNone(run_suite.probe_cpus(types.SimpleNamespace(pin=True, sparq="s"),
+                                                       nets, QUIET))
+        self.assertEqual(calls, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
