@@ -11,7 +11,7 @@
 #   MIN_RUNS   2      BATCH_MIN_RUNS  5 (batch > 1)   LAYERS=0 skips the oneDNN layers
 #   OUT_DIR    bench/results      WORK_DIR  BUILD_DIR/bench_networks
 #   REUSE_MODELS=1 keeps generated networks   NICE  niceness, e.g. -20 (root)
-#   PIN=0 leaves 1-thread runs to the scheduler (default: all on the fastest CPU)
+#   PIN=0 leaves 1-thread runs to the scheduler (default: round r on CPU r mod N)
 # Further flags go to bench/networks/run_suite.py (see its --help).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -160,17 +160,18 @@ def header(raw):
 
 
 def pinning_note(pinning):
-    """Where the 1-thread runs ran: one CPU for every peer, or the scheduler's choice."""
+    """Where the 1-thread runs ran: rotated over the CPUs round by round, or the scheduler's choice."""
     if not pinning:
         return ("CPU placement: the scheduler's (not pinned); on a machine whose CPUs differ in speed, "
                 "1-thread ratios carry that noise.")
+    cpus = pinning["cpus"]
     probe = ", ".join(f"CPU {cpu} {ms:.3f} ms" for cpu, ms in pinning["probe_best_ms"].items())
-    return (f"CPU placement: every 1-thread run (sparq, ONNX Runtime, and the oneDNN layer benchmarks) "
-            f"on CPU {pinning['cpu']}, the fastest in a probe ({pinning['probe_model']} at 1 thread, best of "
-            f"two alternated runs per CPU: {probe}); 2-thread runs on any CPU.")
+    return (f"CPU placement: round r's 1-thread runs (every peer's: sparq, ONNX Runtime, and the oneDNN "
+            f"layer benchmarks) on CPU r mod {len(cpus)} of CPUs {', '.join(map(str, cpus))}, so the peers "
+            f"compared within a round share a CPU and each peer's best covers every CPU; 2-thread runs on any "
+            f"CPU. A probe at the start ({pinning['probe_model']} at 1 thread, best of two alternated runs "
+            f"per CPU): {probe}.")
 
-
-# ---- per network --------------------------------------------------------------------
 
 def network_section(net, threads):
     shape = "x".join(str(d) for d in net.get("input_shape") or [])

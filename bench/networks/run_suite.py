@@ -87,8 +87,8 @@ def parse_args(argv):
                    help="how ONNX Runtime is driven: onnxruntime-node (ort_bench.js), the Python package "
                         "onnxruntime (ort_bench.py), or auto: node where it installs, else Python (env ORT_DRIVER)")
     p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=env_flag("PIN", True),
-                   help="run every 1-thread measurement, of every peer, on the same CPU: the fastest "
-                        "in a short probe (env PIN=0 leaves them to the scheduler)")
+                   help="run the 1-thread measurements of round r, of every peer, on CPU r mod N "
+                        "(env PIN=0 leaves them to the scheduler)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "1")))
     p.add_argument("--reuse-models", action="store_true", default=env_flag("REUSE_MODELS"),
                    help="keep networks already generated in the work folder (env REUSE_MODELS=1)")
@@ -103,7 +103,7 @@ def parse_args(argv):
     a.work = pathlib.Path(a.work).resolve() if a.work else a.build / "bench_networks"
     a.out = pathlib.Path(a.out).resolve()
     a.sparq = pathlib.Path(os.environ.get("SPARQ", str(a.build / "tools" / "cli" / "sparq")))
-    a.pinned_cpu = None  # set by probe_cpus
+    a.round_cpus = None  # set by probe_cpus
     if a.networks is None:
         a.networks = "resnet20,fashion" if a.quick else "resnet18,resnet20,vgg11,mobilenet_v1,fashion"
     a.networks = [n.strip() for n in a.networks.split(",") if n.strip()]
@@ -185,13 +185,16 @@ def cpu_facts():
 
 
 def probe_cpus(args, networks, progress):
-    """The CPU the 1-thread runs share, or None. The CPUs of one machine are not
-    always alike: on a 2-vCPU cloud guest one ran ResNet-18 and MobileNet-v1
-    (sparq and ONNX Runtime alike) 1.4x slower than the other, likely a busy
-    hyperthread sibling on the host, and runs that landed on either made every
-    ratio noisy (a network that fits the caches, ResNet-20, ran alike on both).
-    Each CPU runs the suite's largest sparq model, alternately, twice; the
-    fastest (best time) is kept."""
+    """The CPUs the rounds' 1-thread runs rotate over, with a probe of each, or None.
+    The CPUs of one machine are not always alike: on a 2-vCPU cloud guest one
+    ran ResNet-18 and MobileNet-v1 (sparq and ONNX Runtime alike) 1.4x slower
+    than the other, and minutes later the other way round (a busy hyperthread
+    sibling on the host, likely), while a network that fits the caches,
+    ResNet-20, ran alike on both. Runs that landed on either made every ratio
+    noisy; with round r on CPU r mod N, the peers compared within a round share
+    a CPU, and each peer's best covers every CPU. The probe (the suite's
+    largest sparq model on each CPU, alternately, twice) documents the
+    difference at the start."""
     cpus = sorted(os.sched_getaffinity(0))
     if not args.pin or len(cpus) < 2:
         return None
@@ -205,11 +208,10 @@ def probe_cpus(args, networks, progress):
             out = run([args.sparq, "bench", model, "--json", "--threads", 1, "--no-throughput",
                        "--no-layers", "--min-time", 0.2], what="sparq bench (CPU probe)", cpu=cpu)
             best[cpu] = min(best[cpu], json.loads(out)[0]["latency"]["best_seconds"] * 1e3)
-    chosen = min(cpus, key=lambda cpu: best[cpu])
     progress.say("CPU probe (best ms of " + pathlib.Path(model).name + "): " +
                  ", ".join(f"CPU {cpu} {ms:.3f}" for cpu, ms in best.items()) +
-                 f"; 1-thread runs on CPU {chosen}")
-    return {"cpu": chosen, "probe_model": pathlib.Path(model).name,
+                 "; round r's 1-thread runs on CPU r mod " + str(len(cpus)))
+    return {"cpus": cpus, "probe_model": pathlib.Path(model).name,
             "probe_best_ms": {str(cpu): ms for cpu, ms in best.items()}}
 
 
@@ -416,19 +418,22 @@ def min_runs(args, batch):
     return args.min_runs if batch == 1 else max(args.min_runs, args.batch_min_runs)
 
 
-def pinned_cpu(args, threads):
-    """The CPU a measurement at `threads` threads runs on, or None (the scheduler's choice)."""
-    return args.pinned_cpu if threads == 1 else None
+def pinned_cpu(args, threads, rnd):
+    """The CPU a measurement at `threads` threads in round `rnd` runs on, or None
+    (the scheduler's choice)."""
+    if threads != 1 or not args.round_cpus:
+        return None
+    return args.round_cpus[rnd % len(args.round_cpus)]
 
 
-def bench_sparq(args, model, batch, threads):
+def bench_sparq(args, model, batch, threads, cpu=None):
     """One `sparq bench` call: run times in ms (whole batch) and, at batch 1, the layers."""
     cmd = [args.sparq, "bench", model, "--json", "--threads", threads, "--min-time", args.min_time]
     if batch == 1:
         cmd += ["--no-throughput", "--min-runs", args.min_runs]
     else:
         cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", min_runs(args, batch)]
-    r = json.loads(run(cmd, what="sparq bench", cpu=pinned_cpu(args, threads)))[0]
+    r = json.loads(run(cmd, what="sparq bench", cpu=cpu))[0]
     part = r["latency"] if batch == 1 else r["throughput"]
     return {"runs_ms": [s * 1e3 for s in part["runs_seconds"]], "layers": r.get("layers") or None}
 
@@ -440,14 +445,14 @@ def ort_spinning_settings(threads):
     return (1, 0) if threads > 1 else (1,)
 
 
-def bench_ort(args, ort, model, batch, threads, spinning=1):
+def bench_ort(args, ort, model, batch, threads, spinning=1, cpu=None):
     flags = ["--model", model, "--batch", batch, "--threads", threads, "--min-time", args.min_time,
              "--min-runs", min_runs(args, batch), "--warmup", 1, "--spinning", spinning]
     if ort["kind"] == "node":
         cmd, env = ["node", HERE / "ort_bench.js"] + flags, dict(os.environ, NODE_PATH=ort["node_path"])
     else:
         cmd, env = [sys.executable, HERE / "ort_bench.py"] + flags, None
-    r = last_json_line(run(cmd, env=env, what=pathlib.Path(cmd[1]).name, cpu=pinned_cpu(args, threads)))
+    r = last_json_line(run(cmd, env=env, what=pathlib.Path(cmd[1]).name, cpu=cpu))
     return {"runs_ms": r["runs_ms"], "version": r.get("version")}
 
 
@@ -498,12 +503,14 @@ def measure_networks(args, networks, ort, progress):
             for peer in peers[shift:] + peers[:shift]:
                 kind, vid = peer
                 if kind == "sparq":
-                    r = bench_sparq(args, net["variants"][vid]["sparq"], batch, threads)
+                    r = bench_sparq(args, net["variants"][vid]["sparq"], batch, threads,
+                                    pinned_cpu(args, threads, rnd))
                     layers[peer].append(r["layers"])
                 else:
                     model = dense["qdq" if kind == "ort_int8" else "fp32"]
                     for spinning in ort_spinning_settings(threads):
-                        r = bench_ort(args, ort, model, batch, threads, spinning)
+                        r = bench_ort(args, ort, model, batch, threads, spinning,
+                                      pinned_cpu(args, threads, rnd))
                         ort_runs[peer][spinning] += r["runs_ms"]
                     ort_version = r["version"] or ort_version
                 if kind == "sparq":
@@ -534,13 +541,13 @@ def measure_networks(args, networks, ort, progress):
 
 # ---- the layer benchmarks against oneDNN --------------------------------------------
 
-def google_benchmark(binary, filt, args, env=None, threads=1):
+def google_benchmark(binary, filt, args, env=None, cpu=None):
     """One Google Benchmark process: per benchmark, every repetition's time in us and the label."""
     reps = 3 if args.quick else 5
     out = run([binary, f"--benchmark_filter={filt}", f"--benchmark_repetitions={reps}",
                f"--benchmark_min_time={0.01 if args.quick else 0.03}",
                "--benchmark_enable_random_interleaving=true", "--benchmark_format=json"],
-              env=env, what=pathlib.Path(binary).name, cpu=pinned_cpu(args, threads))
+              env=env, what=pathlib.Path(binary).name, cpu=cpu)
     result = {}
     for b in json.loads(out)["benchmarks"]:
         if b.get("run_type") != "iteration":
@@ -584,7 +591,7 @@ def measure_layers(args, progress):
     start, total = time.monotonic(), rounds * len(steps)
     for rnd in range(rounds):
         for i, (name, binary, filt, env, into, threads) in enumerate(steps):
-            for key, e in google_benchmark(binary, filt, args, env, threads).items():
+            for key, e in google_benchmark(binary, filt, args, env, pinned_cpu(args, threads, rnd)).items():
                 into.setdefault(key, {"label": e["label"], "us": []})["us"] += e["us"]
             done = rnd * len(steps) + i + 1
             progress.say(f"layers round {rnd + 1}/{rounds}: {name}",
@@ -642,7 +649,7 @@ def main(argv=None):
     networks = prepare_networks(args, progress)
     raw["meta"]["phases_s"]["models"] = time.monotonic() - t
     pinning = probe_cpus(args, networks, progress)
-    args.pinned_cpu = pinning["cpu"] if pinning else None
+    args.round_cpus = pinning["cpus"] if pinning else None
     raw["meta"]["pinning"] = pinning
     if args.layers:
         t = time.monotonic()

@@ -222,12 +222,13 @@ class ReportTest(unittest.TestCase):
     def test_cpu_placement_named(self):
         self.assertIn("- CPU placement: the scheduler's (not pinned)", self.md)
         raw = copy.deepcopy(self.raw)
-        raw["meta"]["pinning"] = {"cpu": 0, "probe_model": "resnet18_k9_random.sparq",
+        raw["meta"]["pinning"] = {"cpus": [0, 1], "probe_model": "resnet18_k9_random.sparq",
                                   "probe_best_ms": {"0": 6.25, "1": 8.5}}
-        self.assertIn("- CPU placement: every 1-thread run (sparq, ONNX Runtime, and the oneDNN layer "
-                      "benchmarks) on CPU 0, the fastest in a probe (resnet18_k9_random.sparq at 1 thread, "
-                      "best of two alternated runs per CPU: CPU 0 6.250 ms, CPU 1 8.500 ms); 2-thread runs "
-                      "on any CPU.", report.render(raw))
+        self.assertIn("- CPU placement: round r's 1-thread runs (every peer's: sparq, ONNX Runtime, and the "
+                      "oneDNN layer benchmarks) on CPU r mod 2 of CPUs 0, 1, so the peers compared within a "
+                      "round share a CPU and each peer's best covers every CPU; 2-thread runs on any CPU. A "
+                      "probe at the start (resnet18_k9_random.sparq at 1 thread, best of two alternated runs "
+                      "per CPU): CPU 0 6.250 ms, CPU 1 8.500 ms.", report.render(raw))
 
     def test_static_scales_variant(self):
         raw = copy.deepcopy(self.raw)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """run_suite.py's CPU placement: a pinned command runs on that CPU alone,
-1-thread measurements are pinned and 2-thread ones are not, and the probe
-keeps the fastest CPU (on fake `sparq bench` timings)."""
+round r's 1-thread measurements run on CPU r mod N and 2-thread ones are not
+pinned, and the probe times every CPU on the largest model (fake `sparq
+bench` timings)."""
 
 import json
 import os
@@ -41,20 +42,20 @@ class PinningTest(unittest.TestCase):
             self.assertEqual(json.loads(run_suite.run(AFFINITY, cpu=cpu)), [cpu])
         self.assertEqual(json.loads(run_suite.run(AFFINITY)), cpus)
 
-    def test_only_one_thread_measurements_are_pinned(self):
-        args = types.SimpleNamespace(pinned_cpu=1)
-        self.assertEqual(run_suite.pinned_cpu(args, 1), 1)
-        self.assertIsNone(run_suite.pinned_cpu(args, 2))
-        self.assertIsNone(run_suite.pinned_cpu(types.SimpleNamespace(pinned_cpu=None), 1))
+    def test_rounds_rotate_one_thread_measurements_over_the_cpus(self):
+        args = types.SimpleNamespace(round_cpus=[0, 1])
+        self.assertEqual([run_suite.pinned_cpu(args, 1, rnd) for rnd in range(4)], [0, 1, 0, 1])
+        self.assertIsNone(run_suite.pinned_cpu(args, 2, 0))
+        self.assertIsNone(run_suite.pinned_cpu(types.SimpleNamespace(round_cpus=None), 1, 0))
 
-    def test_the_probe_keeps_the_fastest_cpu_on_the_largest_model(self):
+    def test_the_probe_times_every_cpu_on_the_largest_model(self):
         args = types.SimpleNamespace(pin=True, sparq="sparq")
         calls = []
         with tempfile.TemporaryDirectory() as d, \
              mock.patch.object(run_suite.os, "sched_getaffinity", return_value={0, 1}), \
              mock.patch.object(run_suite, "run", fake_bench({0: 8.5, 1: 6.25}, calls)):
             pinning = run_suite.probe_cpus(args, networks(d), QUIET)
-        self.assertEqual(pinning, {"cpu": 1, "probe_model": "resnet18_k9_random.sparq",
+        self.assertEqual(pinning, {"cpus": [0, 1], "probe_model": "resnet18_k9_random.sparq",
                                    "probe_best_ms": {"0": 8.5, "1": 6.25}})
         self.assertEqual(calls, [0, 1, 0, 1])  # alternated, twice
 
