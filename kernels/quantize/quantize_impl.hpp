@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cfloat>
+#include <type_traits>
 
 #include "kernels/common/simd_arch.hpp"
 #include "kernels/quantize/quantize.hpp"
@@ -27,6 +28,20 @@ inline void store_low_bytes(xsimd::batch<int32_t, ArchAvx512> v, void* out) {
 }
 #endif
 
+// vfpclassps categories: QNaN, +infinity, -infinity, SNaN.
+constexpr int kNonFinite = 0x01 | 0x08 | 0x10 | 0x80;
+
+// Rounds float lanes to int32 in the current rounding mode (nearest even
+// unless changed), the mode std::nearbyint uses; lanes are within int32.
+inline xsimd::batch<int32_t, ArchAvx2> round_to_int(xsimd::batch<float, ArchAvx2> v) {
+  return _mm256_cvtps_epi32(v);
+}
+#if defined(__AVX512F__)
+inline xsimd::batch<int32_t, ArchAvx512> round_to_int(xsimd::batch<float, ArchAvx512> v) {
+  return _mm512_cvtps_epi32(v);
+}
+#endif
+
 template <class Arch>
 struct Quantize {
   using Batch = xsimd::batch<float, Arch>;
@@ -34,6 +49,18 @@ struct Quantize {
 
   // Comparisons with NaN are false, and the bounds exclude infinities.
   static void widen(Batch v, Batch& high, Batch& low) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<Arch, ArchAvx512>) {
+      // The finite lanes (vfpclassps: not NaN, not an infinity) through
+      // maxps / minps, which return their second operand, the running end,
+      // on a tie: -0 never replaces the +0 a range starts from, as with the
+      // strict comparisons. Three instructions instead of six.
+      const __mmask16 finite = _knot_mask16(_mm512_fpclass_ps_mask(v, kNonFinite));
+      high = _mm512_mask_max_ps(high, finite, v, high);
+      low = _mm512_mask_min_ps(low, finite, v, low);
+      return;
+    }
+#endif
     const Batch largest(FLT_MAX), lowest(-FLT_MAX);
     high = xsimd::select((v > high) & (v <= largest), v, high);
     low = xsimd::select((v < low) & (v >= lowest), v, low);
@@ -70,19 +97,24 @@ struct Quantize {
     scalar_rule::fold_range(x + j, count - j, range);
   }
 
-  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch lowest,
-                                                 Batch highest) {
-    Batch r = xsimd::nearbyint(v / scale);
-    r = xsimd::select(xsimd::isnan(r), Batch(0.0f), r);
-    r = xsimd::min(xsimd::max(r, lowest), highest);
-    return xsimd::batch_cast<int32_t>(r);  // integral and in range: exact
+  // clamp(nearbyint(v / scale), lowest, highest), NaN -> 0, as int32 lanes.
+  // The bounds are integers, so clamping before rounding gives the same
+  // integers, and the conversion rounds (round_to_int). xsimd::max(q, lowest)
+  // is maxps, which returns lowest for a NaN q: that is the rule's 0 where
+  // lowest is 0 (u8, u4); s8 (lowest -127) zeroes its NaNs first.
+  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch lowest, Batch highest,
+                                                 bool is_signed) {
+    Batch q = v / scale;
+    if (is_signed) q = xsimd::select(xsimd::isnan(q), Batch(0.0f), q);
+    return round_to_int(xsimd::min(xsimd::max(q, lowest), highest));
   }
 
   static void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {
     const Batch s(scale), lowest(0.0f), highest(static_cast<float>(qmax));
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
-      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest), out + j);
+      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest, false),
+                      out + j);
     }
     scalar_rule::to_u8(x + j, count - j, scale, qmax, out + j);
   }
@@ -91,12 +123,14 @@ struct Quantize {
     const Batch s(scale), lowest(-127.0f), highest(127.0f);
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
-      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest), out + j);
+      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest, true), out + j);
     }
     scalar_rule::to_s8(x + j, count - j, scale, out + j);
   }
 
-  static QuantizeKernels table(Isa isa) { return {isa, &fold_range, &to_u8, &to_s8}; }
+  static QuantizeKernels table(Isa isa) {
+    return {isa, &fold_range, &to_u8, &to_s8};
+  }
 };
 
 }  // namespace

@@ -20,17 +20,19 @@ struct QuantizedStore {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr auto kLanes = static_cast<int64_t>(Batch::size);
   Batch scale, lowest, highest;
+  bool is_signed;
 
   explicit QuantizedStore(const FusedQuantize& q)
       : scale(q.scale),
         lowest(q.is_signed ? -127.0f : 0.0f),
-        highest(q.is_signed ? 127.0f : static_cast<float>(q.qmax)) {}
+        highest(q.is_signed ? 127.0f : static_cast<float>(q.qmax)),
+        is_signed(q.is_signed) {}
 
   // Lanes [0, count) of y to dst[0, count) (all lanes when count >= the lane
   // count); no byte past dst + count is written (a masked store on AVX-512,
   // a buffer on AVX2).
   void store(Batch y, uint8_t* dst, int64_t count) const {
-    const auto bytes = Quantize<Arch>::round_clamp(y, scale, lowest, highest);
+    const auto bytes = Quantize<Arch>::round_clamp(y, scale, lowest, highest, is_signed);
     if (count >= kLanes) {
       store_low_bytes(bytes, dst);
       return;
@@ -50,8 +52,8 @@ struct QuantizedStore {
   // The lanes of mask m of y to the same lanes of dst (AVX-512 only).
   void store_lanes(Batch y, __mmask16 m, uint8_t* dst) const {
     static_assert(std::is_same_v<Arch, ArchAvx512>);
-    _mm512_mask_cvtepi32_storeu_epi8(dst, m,
-                                     Quantize<Arch>::round_clamp(y, scale, lowest, highest));
+    _mm512_mask_cvtepi32_storeu_epi8(
+        dst, m, Quantize<Arch>::round_clamp(y, scale, lowest, highest, is_signed));
   }
 #endif
 };
