@@ -14,6 +14,7 @@
 // on that path (a 16-bit or fp32 copy of every input byte before any MAC).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -27,7 +28,6 @@ namespace {
 
 constexpr int64_t kLanes = 16;          // output pixels per vector
 constexpr int64_t kMaxKernelRows = 16;  // weight quads held per plane
-constexpr int kUnitsPerGroup = 4;       // independent accumulators in flight
 
 // The two shuffles that turn 64 input bytes, starting at column `first`, into
 // the quads of 16 output pixels: pixel p (lane p) reads columns
