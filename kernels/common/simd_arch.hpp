@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/common/lane_masks.hpp"
+
 namespace sparq::kernels {
 
 using ArchAvx2 = xsimd::fma3<xsimd::avx2>;
@@ -43,7 +45,7 @@ inline void store_first(xsimd::batch<float, ArchAvx2> v, float* dst, int64_t cou
 #endif
 #if defined(__AVX512F__)
 inline void store_first(xsimd::batch<float, ArchAvx512> v, float* dst, int64_t count) {
-  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << count) - 1), v);
+  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(first_lanes16(count)), v);
 }
 #endif
 

@@ -11,6 +11,7 @@
 #include "kernels/common/activation_simd.hpp"
 #include "kernels/common/byte_activation.hpp"
 #include "kernels/common/inside_range.hpp"
+#include "kernels/common/lane_masks.hpp"
 #include "kernels/common/simd_arch.hpp"
 #include "kernels/conv2d/depthwise.hpp"
 #include "sparq/quantization.hpp"
@@ -161,8 +162,8 @@ void gather_stride2_avx512(const In* row, int64_t in_w, int64_t first_x, int64_t
     const int64_t lanes = std::min(kLanes, hi - j);
     const int64_t at = 2 * j + first_x;                              // >= 0: j >= lo
     const int64_t bytes = std::min<int64_t>(2 * kLanes, in_w - at);  // >= 1: column at is inside
-    const uint64_t load_mask = bytes >= 64 ? ~uint64_t{0} : (uint64_t{1} << bytes) - 1;
-    const uint64_t store_mask = lanes >= 64 ? ~uint64_t{0} : (uint64_t{1} << lanes) - 1;
+    const uint64_t load_mask = first_lanes(bytes);
+    const uint64_t store_mask = first_lanes(lanes);
     if constexpr (std::is_same_v<T, int16_t>) {
       const __m512i words = _mm512_maskz_loadu_epi8(load_mask, row + at);
       const __m512i even = std::is_signed_v<In> ? _mm512_srai_epi16(_mm512_slli_epi16(words, 8), 8)

@@ -18,7 +18,8 @@
 #include <array>
 #include <cstdint>
 
-#include "kernels/common/activation_simd.hpp"
+#include "kernels/common/dequantize_simd.hpp"
+#include "kernels/common/lane_masks.hpp"
 #include "kernels/common/simd_arch.hpp"
 #include "kernels/conv2d/depthwise.hpp"
 #include "kernels/quantize/store_quantized.hpp"
@@ -89,8 +90,7 @@ ColumnBlock column_block(const ConvGeometry& g, int64_t ox) {
   const int64_t window = ox * g.stride_w - g.pad_w;  // >= -1: pad_w <= 1
   const int shift = window < 0 ? 1 : 0;
   c.first = window + shift;
-  const int64_t inside = g.in_w - c.first;
-  c.load = inside >= 64 ? ~__mmask64{0} : inside <= 0 ? 0 : (__mmask64{1} << inside) - 1;
+  c.load = inside_lanes(c.first, g.in_w, 64);
   const QuadShuffle& s = kShuffles[g.stride_w - 1][shift];
   c.dwords = _mm512_load_si512(s.dwords.data());
   c.bytes = _mm512_load_si512(s.bytes.data());
@@ -99,14 +99,13 @@ ColumnBlock column_block(const ConvGeometry& g, int64_t ox) {
 
 using Floats = xsimd::batch<float, ArchAvx512>;
 
-// The epilogue of one vector of sums: dequantize_accumulator (one FMA with
-// act_scale * weight_scale rounded once), the activation, then Out::store.
+// The epilogue of one vector of sums: dequantize_activate (with
+// act_scale * weight_scale rounded once), then Out::store.
 struct Dequantize {
-  __m512 scale, bias;
+  Floats scale, bias;
   Activation activation;
   Floats operator()(__m512i sums) const {
-    return apply_activation<ArchAvx512>(_mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, bias),
-                                        activation);
+    return dequantize_activate<ArchAvx512>(sums, scale, bias, activation);
   }
 };
 
@@ -115,7 +114,7 @@ struct FloatPlane {
   float* out;
   int64_t width;
   void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
-    _mm512_mask_storeu_ps(out + oy * width + ox, static_cast<__mmask16>((1u << lanes) - 1), y);
+    _mm512_mask_storeu_ps(out + oy * width + ox, static_cast<__mmask16>(first_lanes16(lanes)), y);
   }
 };
 
@@ -252,8 +251,7 @@ void window_quad_plane(const uint8_t* in, const ConvGeometry& g, const Depthwise
     }
     weight_rows[ky] = _mm512_set1_epi32(static_cast<int32_t>(quad));
   }
-  const Dequantize d{_mm512_set1_ps(a.act_scale * a.weight_scale), _mm512_set1_ps(a.bias),
-                     a.activation};
+  const Dequantize d{Floats(a.act_scale * a.weight_scale), Floats(a.bias), a.activation};
   ColumnBlock cols[kBlockVectors];
   for (int64_t ox = 0; ox < g.out_w; ox += kBlockVectors * kLanes) {
     int blocks = 0;

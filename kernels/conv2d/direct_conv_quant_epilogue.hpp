@@ -1,12 +1,9 @@
-// The quantized tiles' epilogue on vectors: y = fma(float(acc - comp),
-// act_scale * weight_scale, bias) then the activation, the same operations
-// as sparq::dequantize_accumulator (cvtdq2ps rounds like the C conversion,
-// the FMA rounds once like fmaf), and with a fused quantize the quantize
-// kernels' rounding and clamping of that value.
+// The quantized tiles' epilogue on vectors: dequantize_activate of
+// acc - comp (sparq::dequantize_accumulator, then the activation), and with
+// a fused quantize the quantize kernels' rounding and clamping of that value.
 #pragma once
 
-#include "kernels/common/activation_simd.hpp"
-#include "kernels/common/simd_arch.hpp"
+#include "kernels/common/dequantize_simd.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
 #include "kernels/quantize/store_quantized.hpp"
 
@@ -23,10 +20,8 @@ inline void store_dequantized(xsimd::batch<int32_t, Arch> acc, int64_t row, int6
   if (row >= a.rows || count <= 0) return;
   const xsimd::batch<int32_t, Arch> corrected =
       acc - xsimd::batch<int32_t, Arch>(a.compensation[row]);
-  const Batch scale(a.act_scale * a.weight_scale[row]);
-  const Batch y =
-      fused_multiply_add(xsimd::batch_cast<float>(corrected), scale, Batch(a.bias[row]));
-  const Batch result = apply_activation<Arch>(y, a.activation);
+  const Batch result = dequantize_activate<Arch>(
+      corrected, Batch(a.act_scale * a.weight_scale[row]), Batch(a.bias[row]), a.activation);
   if (a.out_bytes != nullptr) {
     QuantizedStore<Arch>(a.out_quantization)
         .store(result, a.out_bytes + row * a.out_stride + first, count);

@@ -3,6 +3,7 @@
 // A multiply and an add stay two roundings (the reference backend's
 // arithmetic): GCC would otherwise fuse them into FMA under this file's -mfma.
 #pragma GCC optimize("fp-contract=off")
+#include "kernels/common/lane_masks.hpp"
 #include "kernels/fully_connected/fully_connected_dequantize_impl.hpp"
 #include "kernels/fully_connected/fully_connected_float_impl.hpp"
 
@@ -16,7 +17,7 @@ void dot_u8s8(const uint8_t* x, const int8_t* w, int64_t in, int64_t rows, int32
     __m512i acc = _mm512_setzero_si512();
     for (int64_t i = 0; i < in; i += 64) {
       const int64_t left = in - i;
-      const __mmask64 mask = left >= 64 ? ~__mmask64{0} : ((__mmask64{1} << left) - 1);
+      const __mmask64 mask = first_lanes(left);
       const __m512i xv = _mm512_maskz_loadu_epi8(mask, x + i);
       const __m512i wv = _mm512_maskz_loadu_epi8(mask, row + i);
       const __m512i x_even = _mm512_and_si512(xv, low_bytes);

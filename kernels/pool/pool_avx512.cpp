@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/common/lane_masks.hpp"
 #include "kernels/common/simd_arch.hpp"
 #include "kernels/pool/pool_impl.hpp"
 
@@ -26,10 +27,8 @@ struct EvenOdd {
 // Columns 2*ox0 .. 2*ox0 + 2n - 1 of one row (n <= 16 outputs).
 EvenOdd load_pairs(const float* row, int64_t n) {
   const int64_t floats = 2 * n;
-  const __mmask16 lo_mask =
-      floats >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << floats) - 1);
-  const __mmask16 hi_mask =
-      floats <= 16 ? __mmask16(0) : static_cast<__mmask16>((1u << (floats - 16)) - 1);
+  const auto lo_mask = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(floats, 16)));
+  const auto hi_mask = static_cast<__mmask16>(first_lanes(floats - 16));
   const __m512 lo = _mm512_maskz_loadu_ps(lo_mask, row);
   const __m512 hi = _mm512_maskz_loadu_ps(hi_mask, row + 16);
   const __m512i even_idx =
@@ -53,7 +52,8 @@ void plain_2x2(const float* in, float* out, const PoolGeometry& g) {
       const EvenOdd b = load_pairs(row1 + 2 * ox, n);
       Batch y(Rule::kStart);
       for (const __m512 tap : {a.even, a.odd, b.even, b.odd}) y = Rule::step(y, Batch(tap));
-      _mm512_mask_storeu_ps(dst + ox, static_cast<__mmask16>((1u << n) - 1), Rule::finish(y, 4.0f));
+      _mm512_mask_storeu_ps(dst + ox, static_cast<__mmask16>(first_lanes16(n)),
+                            Rule::finish(y, 4.0f));
     }
   }
 }
@@ -69,15 +69,6 @@ void plain_2x2(const float* in, float* out, const PoolGeometry& g) {
 bool is_strided_3x3(const PoolGeometry& g) {
   return g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h <= 1 &&
          g.pad_w <= 1;
-}
-
-// Bit i set for each lane i < lanes (<= 64) whose element start + i lies
-// inside a row of `width` elements.
-uint64_t inside_lanes(int64_t start, int64_t width, int64_t lanes) {
-  const int64_t lo = std::max<int64_t>(0, -start);
-  const int64_t count = std::min(lanes, width - start) - lo;
-  const uint64_t span = count <= 0 ? 0 : (count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1);
-  return span << lo;
 }
 
 // The floats [start, start + 32) of a row of `width` as the masks of the
@@ -110,7 +101,7 @@ template <class Step>
 void strided_3x3_max(const float* in, float* out, const PoolGeometry& g, const Step& step) {
   using Batch = xsimd::batch<float, ArchAvx512>;
   for (int64_t ox = 0; ox < g.out_w; ox += 16) {
-    const auto lanes = static_cast<__mmask16>((1u << std::min<int64_t>(16, g.out_w - ox)) - 1);
+    const auto lanes = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, g.out_w - ox)));
     const int64_t first_column = 2 * ox - g.pad_w;
     const ColumnMasks left = inside_columns(first_column, g.in_w);
     const ColumnMasks right = inside_columns(first_column + 2, g.in_w);
@@ -170,7 +161,7 @@ void column_stride2_max_bytes(const uint8_t* in, uint8_t* out, const PoolGeometr
   // Blocks of 32 outputs outermost: their load masks hold for every row.
   for (int64_t ox = 0; ox < g.out_w; ox += 32) {
     const int64_t n = std::min<int64_t>(32, g.out_w - ox);
-    const auto lanes = static_cast<__mmask32>(n == 32 ? ~0u : (1u << n) - 1);
+    const auto lanes = static_cast<__mmask32>(first_lanes(n));
     const int64_t first_column = 2 * ox - g.pad_w;
     const __mmask64 left_inside = inside_lanes(first_column, g.in_w, 64);
     const __mmask64 right_inside = inside_lanes(first_column + 2, g.in_w, 64);

@@ -97,33 +97,35 @@ struct Quantize {
     scalar_rule::fold_range(x + j, count - j, range);
   }
 
-  // clamp(nearbyint(v / scale), lowest, highest), NaN -> 0, as int32 lanes.
-  // The bounds are integers, so clamping before rounding gives the same
-  // integers, and the conversion rounds (round_to_int). xsimd::max(q, lowest)
-  // is maxps, which returns lowest for a NaN q: that is the rule's 0 where
-  // lowest is 0 (u8, u4); s8 (lowest -127) zeroes its NaNs first.
-  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch lowest, Batch highest,
+  // clamp(nearbyint(v / scale), lowest, highest), NaN -> 0, as int32 lanes:
+  // lowest is 0 (u8, u4), or -127 with highest 127 (s8). The bounds are
+  // integers, so clamping before rounding gives the same integers, and the
+  // conversion rounds (round_to_int). xsimd::max(q, 0) is maxps, which
+  // returns 0 for a NaN q, the rule's answer; s8 zeroes its NaNs first.
+  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch highest,
                                                  bool is_signed) {
     Batch q = v / scale;
-    if (is_signed) q = xsimd::select(xsimd::isnan(q), Batch(0.0f), q);
-    return round_to_int(xsimd::min(xsimd::max(q, lowest), highest));
+    if (is_signed) {
+      q = xsimd::select(xsimd::isnan(q), Batch(0.0f), q);
+      return round_to_int(xsimd::min(xsimd::max(q, Batch(-127.0f)), highest));
+    }
+    return round_to_int(xsimd::min(xsimd::max(q, Batch(0.0f)), highest));
   }
 
   static void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {
-    const Batch s(scale), lowest(0.0f), highest(static_cast<float>(qmax));
+    const Batch s(scale), highest(static_cast<float>(qmax));
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
-      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest, false),
-                      out + j);
+      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, highest, false), out + j);
     }
     scalar_rule::to_u8(x + j, count - j, scale, qmax, out + j);
   }
 
   static void to_s8(const float* x, size_t count, float scale, int8_t* out) {
-    const Batch s(scale), lowest(-127.0f), highest(127.0f);
+    const Batch s(scale), highest(127.0f);
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
-      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, lowest, highest, true), out + j);
+      store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, highest, true), out + j);
     }
     scalar_rule::to_s8(x + j, count - j, scale, out + j);
   }

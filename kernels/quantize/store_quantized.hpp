@@ -8,6 +8,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/common/lane_masks.hpp"
 #include "kernels/quantize/quantize.hpp"
 #include "kernels/quantize/quantize_impl.hpp"
 
@@ -19,12 +20,11 @@ template <class Arch>
 struct QuantizedStore {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr auto kLanes = static_cast<int64_t>(Batch::size);
-  Batch scale, lowest, highest;
+  Batch scale, highest;
   bool is_signed;
 
   explicit QuantizedStore(const FusedQuantize& q)
       : scale(q.scale),
-        lowest(q.is_signed ? -127.0f : 0.0f),
         highest(q.is_signed ? 127.0f : static_cast<float>(q.qmax)),
         is_signed(q.is_signed) {}
 
@@ -32,14 +32,14 @@ struct QuantizedStore {
   // count); no byte past dst + count is written (a masked store on AVX-512,
   // a buffer on AVX2).
   void store(Batch y, uint8_t* dst, int64_t count) const {
-    const auto bytes = Quantize<Arch>::round_clamp(y, scale, lowest, highest, is_signed);
+    const auto bytes = Quantize<Arch>::round_clamp(y, scale, highest, is_signed);
     if (count >= kLanes) {
       store_low_bytes(bytes, dst);
       return;
     }
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<Arch, ArchAvx512>) {
-      _mm512_mask_cvtepi32_storeu_epi8(dst, static_cast<__mmask16>((1u << count) - 1), bytes);
+      _mm512_mask_cvtepi32_storeu_epi8(dst, static_cast<__mmask16>(first_lanes16(count)), bytes);
       return;
     }
 #endif
@@ -52,8 +52,8 @@ struct QuantizedStore {
   // The lanes of mask m of y to the same lanes of dst (AVX-512 only).
   void store_lanes(Batch y, __mmask16 m, uint8_t* dst) const {
     static_assert(std::is_same_v<Arch, ArchAvx512>);
-    _mm512_mask_cvtepi32_storeu_epi8(
-        dst, m, Quantize<Arch>::round_clamp(y, scale, lowest, highest, is_signed));
+    _mm512_mask_cvtepi32_storeu_epi8(dst, m,
+                                     Quantize<Arch>::round_clamp(y, scale, highest, is_signed));
   }
 #endif
 };

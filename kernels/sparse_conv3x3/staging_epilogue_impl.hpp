@@ -13,6 +13,7 @@
 #include "kernels/common/activation.hpp"
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/common/inside_range.hpp"
+#include "kernels/common/lane_masks.hpp"
 #include "kernels/quantize/quantize_scalar_rule.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #if defined(__AVX2__)
@@ -78,7 +79,8 @@ inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], in
     const auto* from = reinterpret_cast<const __m128i*>(src[j] + at);
     __m128i v;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
-    v = n == 16 ? _mm_loadu_si128(from) : _mm_maskz_loadu_epi8((1u << n) - 1, from);
+    v = n == 16 ? _mm_loadu_si128(from)
+                : _mm_maskz_loadu_epi8(static_cast<__mmask16>(first_lanes16(n)), from);
 #else
     v = _mm_loadu_si128(from);
 #endif
@@ -91,7 +93,7 @@ inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], in
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     if (n < 16) {
       const int count = std::clamp(n - 4 * k, 0, 4);
-      _mm_mask_storeu_epi32(out + k, static_cast<__mmask8>((1u << count) - 1), quads[k]);
+      _mm_mask_storeu_epi32(out + k, static_cast<__mmask8>(first_lanes16(count)), quads[k]);
       continue;
     }
 #endif
@@ -185,7 +187,7 @@ void epilogue_loop(const Acc* acc, int64_t count, float scale, float bias, float
 #if defined(__AVX512F__)
 // The first min(count, 16) lanes.
 inline __mmask16 lanes_mask(int64_t count) {
-  return count >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << count) - 1);
+  return static_cast<__mmask16>(first_lanes16(std::min<int64_t>(count, 16)));
 }
 
 // act(fma(x, s, b)) as epilogue_loop computes it: max_ps(y, 0) returns its
