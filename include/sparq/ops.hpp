@@ -170,8 +170,11 @@ using OpAttrs =
 const char* op_name(const OpAttrs& op);
 
 // The activation an operation applies to its output (conv2d, sparse_conv3x3,
-// fully_connected, add, activation); kNone for every other operation. After
-// ReLU or ReLU6 an f32 output holds no NaN and no -0 (docs/NUMERICS.md).
+// fully_connected, add, activation); kNone for every other operation.
 Activation output_activation(const OpAttrs& op);
+
+// Whether an operation's f32 output can hold no NaN and no -0: it ends in
+// ReLU or ReLU6, which map both to +0 (docs/NUMERICS.md).
+bool output_is_rectified(const OpAttrs& op);
 
 }  // namespace sparq

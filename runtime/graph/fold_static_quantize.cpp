@@ -69,8 +69,7 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
     // conv -> max pool -> quantize: the convolution writes bytes of its own
     // shape, the pool reads them and writes the quantize's value.
     const auto* pool = reader ? std::get_if<Pool2dOp>(&reader->op) : nullptr;
-    if (pool == nullptr || pool->kind != PoolKind::kMax ||
-        output_activation(conv.op) == Activation::kNone) {
+    if (pool == nullptr || pool->kind != PoolKind::kMax || !output_is_rectified(conv.op)) {
       continue;
     }
     const Node* pool_reader = sole_reader(index, reader->output);

@@ -71,4 +71,9 @@ Activation output_activation(const OpAttrs& op) {
       op);
 }
 
+bool output_is_rectified(const OpAttrs& op) {
+  const Activation a = output_activation(op);
+  return a == Activation::kRelu || a == Activation::kRelu6;
+}
+
 }  // namespace sparq

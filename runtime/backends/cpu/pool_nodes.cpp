@@ -12,17 +12,6 @@
 namespace sparq::cpu {
 namespace {
 
-// Whether value `v` is the output of a ReLU or ReLU6 (fused into its
-// producer, or an activation node): then it holds no NaN and no -0.
-bool relu_output(const Graph& graph, ValueId v) {
-  for (const Node& node : graph.nodes) {
-    if (node.output != v) continue;
-    const Activation a = output_activation(node.op);
-    return a == Activation::kRelu || a == Activation::kRelu6;
-  }
-  return false;
-}
-
 class Pool2dNode : public CompiledNode {
  public:
   Pool2dNode(const Graph& graph, const Node& node)
@@ -32,7 +21,8 @@ class Pool2dNode : public CompiledNode {
         output_(layout_of(graph, node.output)),
         kernels_(kernels::pool_kernels(kernels::active_isa())) {
     g_ = kernels::pool_geometry(op_, input_.shape, output_.shape);
-    relu_input_ = relu_output(graph, node.inputs[0]);
+    const Node* producer = index_graph(graph).producer[static_cast<size_t>(node.inputs[0])];
+    relu_input_ = producer != nullptr && output_is_rectified(producer->op);
   }
 
   std::string kernel_name() const override {
