@@ -68,38 +68,66 @@ void stage_f32_any(const void* channel, bool signed_input, int height, int width
   }
 }
 
-// dst[0, n) = pixels [at, at + n) of the 4 channel rows, channel j in byte j
-// (masked by keep[j]). n < 16 (AVX-512 files only) loads and
-// stores under masks, touching no byte past the n pixels: rows of small
-// planes (14, 7) are shorter than one transpose.
-inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], int64_t at, int n,
+// dst[0, 16) = pixels [at, at + 16) of the 4 channel rows, channel j in byte
+// j (masked by keep[j]): the SSE2 transpose (AVX2 and scalar files).
+inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], int64_t at,
                          uint32_t* dst) {
   __m128i r[4];
   for (int j = 0; j < 4; ++j) {
-    const auto* from = reinterpret_cast<const __m128i*>(src[j] + at);
-    __m128i v;
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
-    v = n == 16 ? _mm_loadu_si128(from)
-                : _mm_maskz_loadu_epi8(static_cast<__mmask16>(first_lanes16(n)), from);
-#else
-    v = _mm_loadu_si128(from);
-#endif
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[j] + at));
     r[j] = _mm_and_si128(v, _mm_set1_epi8(static_cast<char>(keep[j])));
   }
   __m128i quads[4];
   transpose_to_quads(r, quads);
   auto* out = reinterpret_cast<__m128i*>(dst);
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < 4; ++k) _mm_storeu_si128(out + k, quads[k]);
+}
+
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
-    if (n < 16) {
-      const int count = std::clamp(n - 4 * k, 0, 4);
-      _mm_mask_storeu_epi32(out + k, static_cast<__mmask8>(first_lanes16(count)), quads[k]);
-      continue;
-    }
-#endif
-    _mm_storeu_si128(out + k, quads[k]);
+// Pixels i < n (n <= 64) of one channel row, pixel i being byte S * i of
+// `from` (S: 1 or 2), in bytes i of a vector (zero past n). Stride 2 loads the
+// 2n - 1 bytes it spans and keeps the low byte of each 16-bit word (vpmovwb).
+// Masked loads touch no byte past the last pixel.
+template <int S>
+__m512i load_row_pixels(const uint8_t* from, int n) {
+  if constexpr (S == 1) {
+    return _mm512_maskz_loadu_epi8(first_lanes(n), from);
+  } else {
+    const __m512i lo = _mm512_maskz_loadu_epi8(first_lanes(2 * n - 1), from);
+    const __m512i hi = _mm512_maskz_loadu_epi8(first_lanes(2 * n - 1 - 64), from + 64);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)),
+                              _mm512_cvtepi16_epi8(hi), 1);
   }
 }
+
+// dst[0, n) = pixels [0, n) (n <= 64) of 4 channel vectors as quads, channel
+// j in byte j: transpose_to_quads on each 128-bit lane, then the lanes are
+// regrouped so each stored vector holds 16 consecutive pixels.
+inline void store_quads64(const __m512i channels[4], int n, uint32_t* dst) {
+  const __m512i ab_lo = _mm512_unpacklo_epi8(channels[0], channels[1]);
+  const __m512i ab_hi = _mm512_unpackhi_epi8(channels[0], channels[1]);
+  const __m512i cd_lo = _mm512_unpacklo_epi8(channels[2], channels[3]);
+  const __m512i cd_hi = _mm512_unpackhi_epi8(channels[2], channels[3]);
+  // q_k, 128-bit lane L: the quads of pixels 16 L + 4 k .. 16 L + 4 k + 3.
+  const __m512i q0 = _mm512_unpacklo_epi16(ab_lo, cd_lo);
+  const __m512i q1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+  const __m512i q2 = _mm512_unpacklo_epi16(ab_hi, cd_hi);
+  const __m512i q3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+  // Lanes 0, 1 (then 2, 3) of q0, q1 and of q2, q3; then lane L of each q_k.
+  const __m512i q01_low = _mm512_shuffle_i64x2(q0, q1, 0x44);
+  const __m512i q23_low = _mm512_shuffle_i64x2(q2, q3, 0x44);
+  const __m512i q01_high = _mm512_shuffle_i64x2(q0, q1, 0xEE);
+  const __m512i q23_high = _mm512_shuffle_i64x2(q2, q3, 0xEE);
+  const __m512i pixels[4] = {_mm512_shuffle_i64x2(q01_low, q23_low, 0x88),
+                             _mm512_shuffle_i64x2(q01_low, q23_low, 0xDD),
+                             _mm512_shuffle_i64x2(q01_high, q23_high, 0x88),
+                             _mm512_shuffle_i64x2(q01_high, q23_high, 0xDD)};
+  for (int k = 0; k < 4 && 16 * k < n; ++k) {
+    const auto mask = static_cast<__mmask16>(first_lanes16(std::min(16, n - 16 * k)));
+    _mm512_mask_storeu_epi32(dst + 16 * k, mask, pixels[k]);
+  }
+}
+#endif
 
 // Quad lanes hold raw bytes (u8, or s8 two's complement for the scalar path).
 template <int S>
@@ -128,15 +156,22 @@ void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
         const int shift = rx - 1;
         std::fill(dst, dst + cols.begin, 0u);
         int b = cols.begin;
-        if constexpr (S == 1) {
-          for (; b + 16 <= cols.end; b += 16) interleave16(src, keep, b + shift, 16, dst + b);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
-          if (b < cols.end) {
-            interleave16(src, keep, b + shift, static_cast<int>(cols.end - b), dst + b);
-            b = cols.end;
+        // 64 pixels of the 4 channels per step, either stride.
+        for (; b < cols.end; b += 64) {
+          const int n = std::min(64, static_cast<int>(cols.end - b));
+          __m512i pixels[4];
+          for (int j = 0; j < 4; ++j) {
+            pixels[j] = keep[j] != 0 ? load_row_pixels<S>(src[j] + S * b + shift, n)
+                                     : _mm512_setzero_si512();
           }
-#endif
+          store_quads64(pixels, n, dst + b);
         }
+#else
+        if constexpr (S == 1) {
+          for (; b + 16 <= cols.end; b += 16) interleave16(src, keep, b + shift, dst + b);
+        }
+#endif
         for (; b < cols.end; ++b) {
           const int ix = S * b + shift;
           dst[b] = (uint32_t{src[0][ix]} & keep[0]) | (uint32_t{src[1][ix]} & keep[1]) << 8 |

@@ -242,7 +242,10 @@ TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
                            {36, 96, 4, 15, 1},
                            // Enough tiles for the row bands of 2 and 3 threads.
                            {6, 20, 40, 37, 1},
-                           {10, 24, 47, 45, 2}};
+                           {10, 24, 47, 45, 2},
+                           // Rows longer than one 64-pixel staging step, with a tail.
+                           {5, 9, 5, 150, 1},
+                           {7, 10, 6, 141, 2}};
   uint32_t seed = 400;
   for (const auto& shape : shapes) {
     for (int density : {9, 4, 1}) {
