@@ -64,6 +64,10 @@ class CompiledNode {
   // per-worker buffers included: the session plans and counts every byte a
   // node's run takes besides its output.
   virtual size_t scratch_bytes(int64_t batch, int threads) const { return 0; }
+  // True when run() stores, wherever output.ranges is set, each sample's
+  // range of the f32 values it writes (the session sets it for values a
+  // dynamic quantize reads).
+  virtual bool writes_ranges() const { return false; }
   // Names the implementation chosen (shown by inspect, bench and stats).
   virtual std::string kernel_name() const = 0;
 };

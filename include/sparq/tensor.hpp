@@ -18,11 +18,24 @@ namespace sparq {
 
 inline constexpr size_t kTensorAlignment = 64;
 
+// The range of one sample of an f32 tensor: the smallest interval holding 0
+// and every finite value (NaN and infinities are ignored, as dynamic
+// quantization ignores them). Max and min are exact and order-free, so a
+// range folded from parallel parts is the same for any split.
+struct SampleRange {
+  float max = 0.0f;
+  float min = 0.0f;
+};
+
 struct TensorView {
   void* data = nullptr;
   Shape shape;
   DType dtype = DType::kF32;
   float* scales = nullptr;  // quantized activations: shape[0] per-sample scales
+  // f32 values a dynamic quantize reads: shape[0] per-sample ranges, which a
+  // producer that can (CompiledNode::writes_ranges) stores while it writes
+  // the values, so the quantize needs no pass of its own to find them.
+  SampleRange* ranges = nullptr;
 
   template <typename T>
   T* as() const {
@@ -35,13 +48,14 @@ struct ConstTensorView {
   const void* data = nullptr;
   Shape shape;
   DType dtype = DType::kF32;
-  const float* scales = nullptr;  // quantized activations: shape[0] per-sample scales
+  const float* scales = nullptr;        // quantized activations: shape[0] per-sample scales
+  const SampleRange* ranges = nullptr;  // f32: the producer's per-sample ranges, if any
 
   ConstTensorView() = default;
   ConstTensorView(const void* d, Shape s, DType t, const float* sc = nullptr)
       : data(d), shape(std::move(s)), dtype(t), scales(sc) {}
   ConstTensorView(const TensorView& v)  // NOLINT: a mutable view is a const view
-      : data(v.data), shape(v.shape), dtype(v.dtype), scales(v.scales) {}
+      : data(v.data), shape(v.shape), dtype(v.dtype), scales(v.scales), ranges(v.ranges) {}
 
   template <typename T>
   const T* as() const {

@@ -8,12 +8,17 @@
 
 #include "kernels/isa/isa.hpp"
 #include "sparq/ops.hpp"
+#include "sparq/tensor.hpp"
 
 namespace sparq::kernels {
 
 struct EltwiseKernels {
   Isa isa = Isa::kScalar;
   void (*add)(const float* a, const float* b, float* out, size_t count, Activation activation);
+  // add, also widening `range` by the values written (the quantize kernels'
+  // fold_range rule).
+  void (*add_ranged)(const float* a, const float* b, float* out, size_t count,
+                     Activation activation, SampleRange& range);
   void (*activate)(const float* x, float* out, size_t count, Activation activation);
   void (*dequantize_u8)(const uint8_t* q, float scale, float* out, size_t count);
   void (*dequantize_s8)(const int8_t* q, float scale, float* out, size_t count);

@@ -7,6 +7,7 @@
 #include "kernels/common/activation_simd.hpp"
 #include "kernels/common/simd_arch.hpp"
 #include "kernels/eltwise/eltwise.hpp"
+#include "kernels/quantize/quantize_impl.hpp"
 
 namespace sparq::kernels {
 namespace {  // internal linkage: each ISA file keeps its own copy
@@ -23,6 +24,21 @@ struct Eltwise {
       apply_activation<Arch>(sum, act).store_unaligned(out + j);
     }
     for (; j < count; ++j) out[j] = apply_activation(a[j] + b[j], act);
+  }
+
+  static void add_ranged(const float* a, const float* b, float* out, size_t count, Activation act,
+                         SampleRange& range) {
+    typename Quantize<Arch>::RangeFolder folder;
+    size_t j = 0;
+    for (; j + kLanes <= count; j += kLanes) {
+      const Batch sum = Batch::load_unaligned(a + j) + Batch::load_unaligned(b + j);
+      const Batch y = apply_activation<Arch>(sum, act);
+      y.store_unaligned(out + j);
+      folder.add(y);
+    }
+    for (size_t k = j; k < count; ++k) out[k] = apply_activation(a[k] + b[k], act);
+    folder.finish(range);
+    scalar_rule::fold_range(out + j, count - j, range);
   }
 
   static void activate(const float* x, float* out, size_t count, Activation act) {
@@ -50,7 +66,7 @@ struct Eltwise {
   }
 
   static EltwiseKernels table(Isa isa) {
-    return {isa, &add, &activate, &dequantize_u8, &dequantize_s8};
+    return {isa, &add, &add_ranged, &activate, &dequantize_u8, &dequantize_s8};
   }
 };
 

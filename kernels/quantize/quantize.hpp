@@ -16,15 +16,14 @@
 
 namespace sparq::kernels {
 
-// The range of one sample of an f32 tensor: the smallest interval holding 0
-// and every finite value (NaN and infinities are ignored, as dynamic
-// quantization ignores them). The scale needs only max (unsigned) or
-// max(max, -min) (signed). Max and min are exact and order-free, so a range
-// folded from parallel chunks is the same for any split.
-struct SampleRange {
-  float max = 0.0f;
-  float min = 0.0f;
-};
+// A sample's range (sparq/tensor.hpp): what fold_range widens.
+using sparq::SampleRange;
+
+// Widens `range` to hold `part` (max and min are order-free).
+inline void widen_range(SampleRange& range, const SampleRange& part) {
+  range.max = std::max(range.max, part.max);
+  range.min = std::min(range.min, part.min);
+}
 
 // The largest value the scale maps to qmax: max(x) unsigned, max|x| signed.
 inline float scale_max(const SampleRange& range, bool is_signed) {

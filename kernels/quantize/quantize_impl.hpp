@@ -90,11 +90,16 @@ struct Quantize {
       widen(high[c], high[0], low[0]);
       widen(low[c], high[0], low[0]);
     }
-    alignas(64) float lanes[2][kLanes];
-    high[0].store_aligned(lanes[0]);
-    low[0].store_aligned(lanes[1]);
-    scalar_rule::fold_range(lanes[0], 2 * kLanes, range);
+    fold_lanes(high[0], low[0], range);
     scalar_rule::fold_range(x + j, count - j, range);
+  }
+
+  // Widens `range` by the lanes of a (high, low) pair that widen() built.
+  static void fold_lanes(Batch high, Batch low, SampleRange& range) {
+    alignas(64) float lanes[2][kLanes];
+    high.store_aligned(lanes[0]);
+    low.store_aligned(lanes[1]);
+    scalar_rule::fold_range(lanes[0], 2 * kLanes, range);
   }
 
   // clamp(nearbyint(v / scale), lowest, highest), NaN -> 0, as int32 lanes:
@@ -129,6 +134,16 @@ struct Quantize {
     }
     scalar_rule::to_s8(x + j, count - j, scale, out + j);
   }
+
+  // A sample's range found as its values are produced (a producer's
+  // epilogue, ConstTensorView::ranges): add() each vector of values written
+  // (lanes not written set to 0, which every range holds), then finish().
+  // The same widen() and scalar rule as fold_range, so the same range.
+  struct RangeFolder {
+    Batch high = Batch(0.0f), low = Batch(0.0f);
+    void add(Batch v) { widen(v, high, low); }
+    void finish(SampleRange& range) const { fold_lanes(high, low, range); }
+  };
 
   static QuantizeKernels table(Isa isa) {
     return {isa, &fold_range, &to_u8, &to_s8};

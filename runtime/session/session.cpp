@@ -80,6 +80,9 @@ struct Session::Impl {
   std::vector<int> plan_slot;
   MemoryPlan plan;
   std::vector<bool> is_output;
+  // Per value: its producer stores per-sample ranges for a dynamic quantize
+  // that reads it (CompiledNode::writes_ranges), so views carry them.
+  std::vector<bool> ranged;
   std::unique_ptr<tbb::task_arena> arena;
   ResourceLimits limits;
   int64_t weight_bytes = 0;
@@ -266,6 +269,21 @@ void Session::Impl::make_plan() {
     requests.push_back({per_sample_bytes(graph.values[v]), first[v], last[v]});
   }
   plan = plan_memory(requests);
+
+  std::vector<bool> read_by_dynamic_quantize(graph.values.size(), false);
+  for (const Node& node : graph.nodes) {
+    const auto* quantize = std::get_if<QuantizeOp>(&node.op);
+    if (quantize != nullptr && quantize->scale <= 0.0f) {
+      read_by_dynamic_quantize[static_cast<size_t>(node.inputs[0])] = true;
+    }
+  }
+  ranged.assign(graph.values.size(), false);
+  for (const Step& step : steps) {
+    if (step.node < 0) continue;
+    const auto v = static_cast<size_t>(graph.nodes[static_cast<size_t>(step.node)].output);
+    ranged[v] = read_by_dynamic_quantize[v] && graph.values[v].dtype == DType::kF32 &&
+                step.compiled->writes_ranges();
+  }
 }
 
 namespace {
@@ -294,7 +312,8 @@ struct ChunkWorker {
   uint8_t* arena = nullptr;
   void* scratch = nullptr;
   std::vector<TensorView> views;
-  std::vector<std::vector<float>> scales;  // quantized values' per-sample scales
+  std::vector<std::vector<float>> scales;        // quantized values' per-sample scales
+  std::vector<std::vector<SampleRange>> ranges;  // ranged values' per-sample ranges
   std::vector<ConstTensorView> inputs;
   std::vector<NodeStats> steps;  // summed over this worker's chunks
 };
@@ -375,6 +394,7 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
     worker.scratch = worker.arena + chunk_arena;
     worker.views.resize(graph.values.size());
     worker.scales.resize(graph.values.size());
+    worker.ranges.resize(graph.values.size());
     if (stats) worker.steps.resize(steps.size());
   }
 
@@ -389,6 +409,12 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
       view.dtype = value.dtype;
       view.data = nullptr;
       view.scales = nullptr;
+      view.ranges = nullptr;
+      if (ranged[v]) {
+        // The producer stores every sample's range before any reader runs.
+        worker.ranges[v].resize(static_cast<size_t>(n));
+        view.ranges = worker.ranges[v].data();
+      }
       std::vector<float>& scales = worker.scales[v];
       if (static_cast<ValueId>(v) == graph.input) {
         // Read-only: never a node output.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/isa/isa.hpp"
+#include "kernels/quantize/quantize.hpp"
 #include "runtime/backends/cpu/capped_parallel.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/backend.hpp"
@@ -65,5 +66,12 @@ void parallel_worker_ranges(int64_t count, int threads, const Body& body) {
 std::string kernel_label(const std::string& family, kernels::Isa isa);
 
 bool is_quantized(DType dtype);
+
+// The range holding every part's range.
+inline SampleRange fold_parts(std::span<const SampleRange> parts) {
+  SampleRange range;
+  for (const SampleRange& part : parts) kernels::widen_range(range, part);
+  return range;
+}
 
 }  // namespace sparq::cpu

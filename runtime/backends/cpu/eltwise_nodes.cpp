@@ -1,6 +1,7 @@
 // Element-wise nodes on the CPU: residual add (+ activation), activation and
 // dequantize, split into fixed chunks of each sample.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/eltwise/eltwise.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
@@ -43,12 +44,26 @@ class AddNode : public CompiledNode {
     const float* a = inputs[0].as<float>();
     const float* b = inputs[1].as<float>();
     float* y = output.as<float>();
-    for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
-                      [&](int64_t, int64_t first, int64_t count) {
-                        const auto size = static_cast<size_t>(count);
-                        kernels_.add(a + first, b + first, y + first, size, activation_);
-                      });
+    const int64_t sample = output_.shape.elements();
+    if (output.ranges == nullptr) {
+      for_sample_chunks(batch, sample, ctx.threads, [&](int64_t, int64_t first, int64_t count) {
+        kernels_.add(a + first, b + first, y + first, static_cast<size_t>(count), activation_);
+      });
+      return;
+    }
+    // Each chunk's range, then each sample's from its chunks (order-free).
+    const int64_t chunks = (sample + kChunk - 1) / kChunk;
+    std::vector<SampleRange> parts(static_cast<size_t>(batch * chunks));
+    for_sample_chunks(batch, sample, ctx.threads, [&](int64_t n, int64_t first, int64_t count) {
+      const int64_t part = n * chunks + (first - n * sample) / kChunk;
+      kernels_.add_ranged(a + first, b + first, y + first, static_cast<size_t>(count), activation_,
+                          parts[static_cast<size_t>(part)]);
+    });
+    for (int64_t n = 0; n < batch; ++n) {
+      output.ranges[n] = fold_parts({parts.data() + n * chunks, static_cast<size_t>(chunks)});
+    }
   }
+  bool writes_ranges() const override { return true; }
 
  private:
   std::string name_;

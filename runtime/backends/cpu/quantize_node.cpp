@@ -1,6 +1,7 @@
-// Quantization on the CPU, per sample. Dynamic: the range of the input from
-// a parallel pass over fixed chunks (max and min are exact and order-free, so
-// chunking cannot change them) and the scale from
+// Quantization on the CPU, per sample. Dynamic: the range of the input as
+// its producer stored it (ConstTensorView::ranges), else from a parallel
+// pass over fixed chunks (max and min are exact and order-free, so chunking
+// cannot change them), and the scale from
 // sparq::activation_scale_from_max (the contract's one definition). Static:
 // the node's calibrated scale, no range pass. Then a parallel quantize pass.
 #include <algorithm>
@@ -45,6 +46,9 @@ class QuantizeNode : public CompiledNode {
 
     if (op_.scale > 0.0f) {
       std::fill_n(output.scales, batch, op_.scale);
+    } else if (inputs[0].ranges != nullptr) {
+      // The producer found each sample's range while writing it.
+      for (int64_t n = 0; n < batch; ++n) output.scales[n] = scale_of(inputs[0].ranges[n]);
     } else {
       dynamic_scales(x, batch, chunks, chunk_extent, output.scales, ctx);
     }
@@ -75,15 +79,14 @@ class QuantizeNode : public CompiledNode {
       }
     });
     for (int64_t n = 0; n < batch; ++n) {
-      kernels::SampleRange range;
-      for (int64_t c = 0; c < chunks; ++c) {
-        const kernels::SampleRange& part = chunk_ranges[static_cast<size_t>(n * chunks + c)];
-        range.max = std::max(range.max, part.max);
-        range.min = std::min(range.min, part.min);
-      }
-      scales[n] = activation_scale_from_max(kernels::scale_max(range, op_.is_signed), op_.bits,
-                                            op_.is_signed);
+      scales[n] =
+          scale_of(fold_parts({chunk_ranges.data() + n * chunks, static_cast<size_t>(chunks)}));
     }
+  }
+
+  float scale_of(const kernels::SampleRange& range) const {
+    return activation_scale_from_max(kernels::scale_max(range, op_.is_signed), op_.bits,
+                                     op_.is_signed);
   }
 
   std::string name_;
