@@ -48,7 +48,7 @@ Tensor Tensor::from_floats(Shape shape, std::span<const float> values) {
     throw Error(ErrorCode::kInvalidArgument, "from_floats: " + std::to_string(values.size()) +
                                                  " values for shape " + t.shape().to_string());
   }
-  std::memcpy(t.raw(), values.data(), values.size_bytes());
+  if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size_bytes());
   return t;
 }
 

@@ -106,6 +106,17 @@ TEST(MemoryPlan, LargePlansReuseBuffersOfDeadTensors) {
   EXPECT_EQ(plan.unplanned_bytes, static_cast<size_t>(n) * 1024u);
 }
 
+// Tensors of no elements: nothing is copied (a null source with zero bytes
+// is undefined behaviour for memcpy, which the sanitizer build reports).
+TEST(Tensor, EmptyTensorsFromNoValues) {
+  const Tensor floats = Tensor::from_floats(Shape{0}, {});
+  EXPECT_EQ(floats.shape().elements(), 0);
+  const Tensor bytes = Tensor::from_bytes(Shape{3, 0}, DType::kU8, {});
+  EXPECT_EQ(bytes.bytes(), 0u);
+  const float one = 1.0f;
+  EXPECT_THROW(Tensor::from_floats(Shape{0}, {&one, 1}), Error);
+}
+
 TEST(Session, PlansLessMemoryThanOneBufferPerTensor) {
   Session session(five_layer(), reference_only());
   EXPECT_GT(session.planned_bytes(1), 0u);
