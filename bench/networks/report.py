@@ -259,6 +259,27 @@ def breakdown(net, vid):
     return "\n".join(out)
 
 
+def threads_by_op(net, vid):
+    """Batch 1, per op: the layers' summed medians at 1 and at 2 threads, so a
+    2-thread row that misses its target shows which ops lost."""
+    one, two = find(net, "sparq", vid, 1, 1), find(net, "sparq", vid, 1, 2)
+    if not one or not two or not one.get("layers") or not two.get("layers"):
+        return None
+    t1, t2 = time_by_op(one["layers"]), time_by_op(two["layers"])
+    rows = []
+    for op, (n, a) in sorted(t1.items(), key=lambda e: -e[1][1]):
+        b = t2.get(op, [0, 0.0])[1]
+        rows.append([op, n, f"{a * 1e6:.1f}", f"{b * 1e6:.1f}", ratio(a / b) if b > 0 else "-"])
+    total1 = sum(l["median_seconds"] for l in one["layers"])
+    total2 = sum(l["median_seconds"] for l in two["layers"])
+    rows.append(["all", sum(n for n, _ in t1.values()), f"{total1 * 1e6:.1f}", f"{total2 * 1e6:.1f}",
+                 ratio(total1 / total2) if total2 > 0 else "-"])
+    label = variant_label(vid, net["variants"][vid])
+    return "\n".join([f"### {net['display']}, {label}, batch 1: 1 thread against 2 threads", "",
+                      "Summed layer medians per op (> 1x: faster on 2 threads):", "",
+                      table(["op", "layers", "1 thread us", "2 threads us", "speed-up"], rows), ""])
+
+
 # ---- targets ------------------------------------------------------------------------
 
 # Variant id suffixes of the two kinds of activation scales, and how a target row says which.
@@ -490,6 +511,13 @@ def render(raw, elsewhere=()):
                   "From `sparq bench` at batch 1, 1 thread: each layer's median over the runs of a round, "
                   "then the median over rounds (RunStats of Session::run).", ""]
         parts += [s for s in sections if s]
+    by_threads = [threads_by_op(r18, vid) for vid in BREAKDOWN_VARIANTS if vid in r18["variants"]] if r18 else []
+    if any(by_threads):
+        parts += ["## ResNet-18 at batch 1 on 2 threads, per op", "",
+                  "The same per-layer medians at 1 and 2 threads (one arena of T threads; each node "
+                  "splits its own work). An op that is slower on 2 threads spends more on moving its "
+                  "operands between the cores' caches than it saves.", ""]
+        parts += [s for s in by_threads if s]
     parts.append(layers_section(raw))
     return "\n".join(parts).rstrip() + "\n"
 

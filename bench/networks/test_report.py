@@ -38,6 +38,15 @@ K1_LAYERS = [  # 3 + 1 + 0.5 + 0.5 = 5 ms; sparse 3x3 = 3 ms = 60 %
 ]
 
 
+K1_LAYERS_2T = [  # 2 threads: the convolutions faster, quantize and pool slower
+    layer("conv1", "conv2d", "conv2d_q8_first_layer__vnni", 600),
+    layer("layer1.0.conv1", "sparse_conv3x3", "sparse3x3_k1_s1_quad_ob4x96__vnni", 1000),
+    layer("layer1.0.conv2", "sparse_conv3x3", "sparse3x3_k1_s1_quad_ob4x96__vnni", 500),
+    layer("quantize", "quantize", "quantize_u8__avx512", 1000),
+    layer("maxpool", "max_pool2d", "max_pool2d__avx512", 400),
+]
+
+
 def variant(name, k, sharing, sparq_bytes):
     return {"name": name, "k": k, "sharing": sharing,
             "bytes": {"sparq": sparq_bytes, "onnx_fp32": 46_000_000, "onnx_qdq": 11_800_000}}
@@ -55,7 +64,7 @@ def fixture():
             result("sparq", 16, 1, 6.0, 6.1, "k9_random"),
             result("sparq", 16, 2, 4.0, 4.4, "k9_random"),
             result("sparq", 1, 1, 2.0, 2.1, "k1_shared", layers=K1_LAYERS),
-            result("sparq", 1, 2, 1.0, 1.1, "k1_shared"),
+            result("sparq", 1, 2, 1.0, 1.1, "k1_shared", layers=K1_LAYERS_2T),
             result("sparq", 16, 1, 1.5, 1.6, "k1_shared"),
             result("sparq", 16, 2, 1.0, 1.2, "k1_shared"),
             result("ort_int8", 1, 1, 6.0, 6.5),
@@ -162,6 +171,16 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(row(b, "sparse_conv3x3")[1:], ["2", "3000.0", "60.0"])
         self.assertIn("Sparse 3x3 convolutions: 60.0 % of the time; all other ops 40.0 %.", b)
         self.assertIsNone(report.breakdown(self.raw["networks"][0], "k9_random"))  # no layers recorded
+
+    def test_threads_by_op(self):
+        t = report.threads_by_op(self.raw["networks"][0], "k1_shared")
+        # sparse 3x3: 3000 -> 1500 us; quantize 500 -> 1000 us; all 5000 -> 3500 us.
+        self.assertEqual(row(t, "sparse_conv3x3")[1:], ["2", "3000.0", "1500.0", "2.00x"])
+        self.assertEqual(row(t, "quantize")[1:], ["1", "500.0", "1000.0", "0.50x"])
+        self.assertEqual(row(t, "max_pool2d")[1:], ["1", "500.0", "400.0", "1.25x"])
+        self.assertEqual(row(t, "all")[1:], ["5", "5000.0", "3500.0", "1.43x"])
+        self.assertIsNone(report.threads_by_op(self.raw["networks"][0], "k9_random"))
+        self.assertIn("## ResNet-18 at batch 1 on 2 threads, per op", self.md)
 
     def test_header_and_layers_against_onednn(self):
         self.assertIn("AMX not run: no AMX on this CPU.", self.md)
