@@ -17,28 +17,33 @@ struct Eltwise {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr size_t kLanes = Batch::size;
 
-  static void add(const float* a, const float* b, float* out, size_t count, Activation act) {
-    size_t j = 0;
-    for (; j + kLanes <= count; j += kLanes) {
-      const Batch sum = Batch::load_unaligned(a + j) + Batch::load_unaligned(b + j);
-      apply_activation<Arch>(sum, act).store_unaligned(out + j);
-    }
-    for (; j < count; ++j) out[j] = apply_activation(a[j] + b[j], act);
-  }
-
-  static void add_ranged(const float* a, const float* b, float* out, size_t count, Activation act,
-                         SampleRange& range) {
+  // y = act(a + b) into out; with a range, each stored vector is folded
+  // into it too (the quantize kernels' rule).
+  template <bool kRanged>
+  static void add_values(const float* a, const float* b, float* out, size_t count, Activation act,
+                         SampleRange* range) {
     typename Quantize<Arch>::RangeFolder folder;
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
       const Batch sum = Batch::load_unaligned(a + j) + Batch::load_unaligned(b + j);
       const Batch y = apply_activation<Arch>(sum, act);
       y.store_unaligned(out + j);
-      folder.add(y);
+      if constexpr (kRanged) folder.add(y);
     }
     for (size_t k = j; k < count; ++k) out[k] = apply_activation(a[k] + b[k], act);
-    folder.finish(range);
-    scalar_rule::fold_range(out + j, count - j, range);
+    if constexpr (kRanged) {
+      folder.finish(*range);
+      scalar_rule::fold_range(out + j, count - j, *range);
+    }
+  }
+
+  static void add(const float* a, const float* b, float* out, size_t count, Activation act) {
+    add_values<false>(a, b, out, count, act, nullptr);
+  }
+
+  static void add_ranged(const float* a, const float* b, float* out, size_t count, Activation act,
+                         SampleRange& range) {
+    add_values<true>(a, b, out, count, act, &range);
   }
 
   static void activate(const float* x, float* out, size_t count, Activation act) {

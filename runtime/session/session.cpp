@@ -176,6 +176,8 @@ struct Session::Impl {
 
   void place_and_compile(const SessionOptions& options);
   void make_plan();
+  // Sets `ranged` from the compiled steps.
+  void mark_ranged_values();
   void note_chunking_constraints();
   std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats);
 };
@@ -269,7 +271,10 @@ void Session::Impl::make_plan() {
     requests.push_back({per_sample_bytes(graph.values[v]), first[v], last[v]});
   }
   plan = plan_memory(requests);
+}
 
+void Session::Impl::mark_ranged_values() {
+  const Graph& graph = model->graph();
   std::vector<bool> read_by_dynamic_quantize(graph.values.size(), false);
   for (const Node& node : graph.nodes) {
     const auto* quantize = std::get_if<QuantizeOp>(&node.op);
@@ -550,6 +555,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   impl_->arena = std::make_unique<tbb::task_arena>(impl_->threads);
   impl_->place_and_compile(options);
   impl_->make_plan();
+  impl_->mark_ranged_values();
   impl_->note_chunking_constraints();
   impl_->check_memory();
 }

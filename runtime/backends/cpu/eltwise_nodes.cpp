@@ -13,16 +13,22 @@ namespace {
 // Large enough to amortise a task, small enough to split a 56x56x64 map.
 constexpr int64_t kChunk = 16384;
 
-// body(n, first, count) over fixed chunks of each sample (a chunk never spans
-// two samples, so per-sample operands such as scales are one per chunk).
+int64_t chunks_per_sample(int64_t sample) {
+  return (sample + kChunk - 1) / kChunk;
+}
+
+// body(index, n, first, count) over fixed chunks of each sample, chunk
+// `index` of the batch being elements [first, first + count) of sample n (a
+// chunk never spans two samples, so per-sample operands such as scales are
+// one per chunk).
 template <typename Body>
 void for_sample_chunks(int64_t batch, int64_t sample, int threads, const Body& body) {
-  const int64_t chunks = (sample + kChunk - 1) / kChunk;
+  const int64_t chunks = chunks_per_sample(sample);
   parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
     for (int64_t index = begin; index < end; ++index) {
       const int64_t n = index / chunks;
       const int64_t first = n * sample + (index % chunks) * kChunk;
-      body(n, first, std::min(kChunk, (n + 1) * sample - first));
+      body(index, n, first, std::min(kChunk, (n + 1) * sample - first));
     }
   });
 }
@@ -45,21 +51,21 @@ class AddNode : public CompiledNode {
     const float* b = inputs[1].as<float>();
     float* y = output.as<float>();
     const int64_t sample = output_.shape.elements();
-    if (output.ranges == nullptr) {
-      for_sample_chunks(batch, sample, ctx.threads, [&](int64_t, int64_t first, int64_t count) {
-        kernels_.add(a + first, b + first, y + first, static_cast<size_t>(count), activation_);
-      });
-      return;
-    }
-    // Each chunk's range, then each sample's from its chunks (order-free).
-    const int64_t chunks = (sample + kChunk - 1) / kChunk;
-    std::vector<SampleRange> parts(static_cast<size_t>(batch * chunks));
-    for_sample_chunks(batch, sample, ctx.threads, [&](int64_t n, int64_t first, int64_t count) {
-      const int64_t part = n * chunks + (first - n * sample) / kChunk;
-      kernels_.add_ranged(a + first, b + first, y + first, static_cast<size_t>(count), activation_,
-                          parts[static_cast<size_t>(part)]);
-    });
-    for (int64_t n = 0; n < batch; ++n) {
+    // With output.ranges: each chunk's range, then each sample's from its
+    // chunks (order-free).
+    const int64_t chunks = chunks_per_sample(sample);
+    std::vector<SampleRange> parts(output.ranges != nullptr ? batch * chunks : 0);
+    for_sample_chunks(batch, sample, ctx.threads,
+                      [&](int64_t index, int64_t, int64_t first, int64_t count) {
+                        const auto size = static_cast<size_t>(count);
+                        if (parts.empty()) {
+                          kernels_.add(a + first, b + first, y + first, size, activation_);
+                        } else {
+                          kernels_.add_ranged(a + first, b + first, y + first, size, activation_,
+                                              parts[static_cast<size_t>(index)]);
+                        }
+                      });
+    for (int64_t n = 0; n < batch && !parts.empty(); ++n) {
       output.ranges[n] = fold_parts({parts.data() + n * chunks, static_cast<size_t>(chunks)});
     }
   }
@@ -92,7 +98,7 @@ class ActivationNode : public CompiledNode {
     const float* x = inputs[0].as<float>();
     float* y = output.as<float>();
     for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
-                      [&](int64_t, int64_t first, int64_t count) {
+                      [&](int64_t, int64_t, int64_t first, int64_t count) {
                         const auto size = static_cast<size_t>(count);
                         kernels_.activate(x + first, y + first, size, activation_);
                       });
@@ -121,7 +127,8 @@ class DequantizeNode : public CompiledNode {
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     for_sample_chunks(
-        batch, input_.shape.elements(), ctx.threads, [&](int64_t n, int64_t first, int64_t count) {
+        batch, input_.shape.elements(), ctx.threads,
+        [&](int64_t, int64_t n, int64_t first, int64_t count) {
           const auto size = static_cast<size_t>(count);
           float* y = output.as<float>() + first;
           if (input_.dtype == DType::kU8) {
