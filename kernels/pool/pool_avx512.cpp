@@ -133,6 +133,58 @@ void strided_3x3_max(const float* in, float* out, const PoolGeometry& g, const S
   }
 }
 
+// The same window after a ReLU, with column padding 1 (the ResNet stem's
+// pool): as the input holds no NaN and no -0, the window's maximum may be
+// taken in any order, so the rows are reduced first, on whole aligned
+// vectors of 32 input columns, and the three columns of each window are then
+// the even lanes, the odd lanes, and the odd lanes moved up one (its left
+// column, the previous block's last odd lane). Three shuffles per 16
+// outputs instead of a permute per row and column tap. Taps outside the
+// input load as +0, which never exceeds a ReLU's output and equals it only
+// where that output is +0.
+bool is_strided_3x3_pad1(const PoolGeometry& g) {
+  return is_strided_3x3(g) && g.pad_w == 1;
+}
+
+void strided_3x3_max_rows_first(const float* in, float* out, const PoolGeometry& g) {
+  const __m512i even_idx =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_idx =
+      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  // Locals: the output stores could alias `g` as far as the compiler knows.
+  const int64_t in_w = g.in_w, in_h = g.in_h, out_w = g.out_w, out_h = g.out_h;
+  for (int64_t oy = 0; oy < out_h; ++oy) {
+    const float* rows[3];
+    int row_count = 0;
+    for (int64_t iy = 2 * oy - g.pad_h; iy <= 2 * oy - g.pad_h + 2; ++iy) {
+      if (iy >= 0 && iy < in_h) rows[row_count++] = in + iy * in_w;
+    }
+    // Output ox reads columns 2 ox - 1, 2 ox and 2 ox + 1: a block of 16
+    // outputs reads its 32 columns from 2 ox and the column before them.
+    __m512 left_odd = _mm512_setzero_ps();  // column -1: padding
+    for (int64_t ox = 0; ox < out_w; ox += 16) {
+      const int64_t column = 2 * ox;
+      const uint64_t inside = inside_lanes(column, in_w, 32);
+      const auto lo_mask = static_cast<__mmask16>(inside),
+                 hi_mask = static_cast<__mmask16>(inside >> 16);
+      __m512 lo = _mm512_maskz_loadu_ps(lo_mask, rows[0] + column);
+      __m512 hi = _mm512_maskz_loadu_ps(hi_mask, rows[0] + column + 16);
+      for (int r = 1; r < row_count; ++r) {
+        lo = _mm512_max_ps(lo, _mm512_maskz_loadu_ps(lo_mask, rows[r] + column));
+        hi = _mm512_max_ps(hi, _mm512_maskz_loadu_ps(hi_mask, rows[r] + column + 16));
+      }
+      const __m512 even = _mm512_permutex2var_ps(lo, even_idx, hi);
+      const __m512 odd = _mm512_permutex2var_ps(lo, odd_idx, hi);
+      const __m512 left = _mm512_castsi512_ps(
+          _mm512_alignr_epi32(_mm512_castps_si512(odd), _mm512_castps_si512(left_odd), 15));
+      const auto lanes = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, out_w - ox)));
+      _mm512_mask_storeu_ps(out + oy * out_w + ox, lanes,
+                            _mm512_max_ps(_mm512_max_ps(left, even), odd));
+      left_odd = odd;
+    }
+  }
+}
+
 // Max pooling of bytes over windows 2 or 3 columns wide at column stride 2
 // (VGG's 2x2 and ResNet's 3x3 stride-2 pools), any rows, 32 outputs per
 // vector. A row is loaded as 16-bit words from the window's first column:
@@ -213,6 +265,7 @@ void max_plane(const float* in, float* out, const PoolGeometry& g, float* scratc
 // Without NaN and -0 (a ReLU's output) the first-NaN and first-of-equals
 // rules cannot apply: every maximum is maxps.
 void max_plane_relu(const float* in, float* out, const PoolGeometry& g, float* scratch) {
+  if (is_strided_3x3_pad1(g)) return strided_3x3_max_rows_first(in, out, g);
   if (is_strided_3x3(g)) {
     using Batch = xsimd::batch<float, ArchAvx512>;
     return strided_3x3_max(in, out, g,
