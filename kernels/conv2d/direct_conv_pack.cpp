@@ -114,6 +114,26 @@ void interleave_quads(const uint8_t* const src[4], int64_t n, uint8_t flip, uint
   }
 }
 
+// dst[x] = src[2 x] for x < n, reading no byte past src[2 (n - 1)]: 16 at a
+// time (the low bytes of 16 words, packed), the last 16 overlapping the ones
+// before, then the last byte (the word loads would read one past it).
+void even_bytes(const uint8_t* src, int64_t n, uint8_t* dst) {
+  int64_t x = 0;
+  if (n >= 17) {
+    const __m128i low_bytes = _mm_set1_epi16(0x00FF);
+    for (;; x += 16) {
+      x = std::min(x, n - 17);
+      const auto* words = reinterpret_cast<const __m128i*>(src + 2 * x);
+      const __m128i a = _mm_and_si128(_mm_loadu_si128(words), low_bytes);
+      const __m128i b = _mm_and_si128(_mm_loadu_si128(words + 1), low_bytes);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x), _mm_packus_epi16(a, b));
+      if (x == n - 17) break;
+    }
+    x = n - 1;
+  }
+  for (; x < n; ++x) dst[x] = src[2 * x];
+}
+
 }  // namespace
 
 DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind) {
@@ -167,6 +187,9 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
     // Stride 1 without padding: one phase, and each plane is the input plane
     // (make_direct_layout), so a quad's planes are one contiguous run.
     const bool whole_planes = g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
+    // Stride 2 (the 1x1 downsample shortcuts): each long row's every other
+    // byte first, then the stride-1 interleave.
+    std::vector<uint8_t> even_rows(g.stride_w == 2 ? static_cast<size_t>(4 * l.plane_w) : 0);
     for (int64_t c4 = 0; c4 < ceil_div(ig, 4); ++c4) {
       if (whole_planes && c4 * 4 + 3 < ig) {
         const uint8_t* planes[4];
@@ -191,6 +214,16 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
               const uint8_t* from[4];
               for (int d = 0; d < 4; ++d) from[d] = rows[d] + inside.begin + first_col;
               interleave_quads(from, inside.end - inside.begin, flip, dst + inside.begin * 4);
+            } else if (g.stride_w == 2 && inside.end - inside.begin >= 17) {
+              // Shorter rows: the byte loop below is as fast.
+              const int64_t count = inside.end - inside.begin;
+              const uint8_t* from[4];
+              for (int d = 0; d < 4; ++d) {
+                uint8_t* row = even_rows.data() + d * l.plane_w;
+                even_bytes(rows[d] + inside.begin * 2 + first_col, count, row);
+                from[d] = row;
+              }
+              interleave_quads(from, count, flip, dst + inside.begin * 4);
             } else {
               for (int64_t x = inside.begin; x < inside.end; ++x) {
                 const int64_t ix = x * g.stride_w + first_col;

@@ -324,7 +324,9 @@ TEST_P(CpuOps, FloatConv2dMatchesReference) {
 }
 
 // Real layer shapes, where tiles are full and blocks many: the first layer
-// of a CIFAR ResNet, a 1x1 projection with stride 2, a 3x3 at 14x14.
+// of a CIFAR ResNet, 1x1 projections with stride 2, a 3x3 at 14x14, and
+// stride-2 rows long enough for the packing's 16-byte steps (ResNet-18's
+// 56-wide downsample, an odd 41-wide padded 3x3).
 TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
   std::mt19937 gen = testing::rng(303);
   const ConvCase cases[] = {
@@ -333,6 +335,9 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
       {1, 64, 40, 14, 14, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
       {1, 3, 24, 30, 30, 1, 7, 7, 2, 2, 3, 3, DType::kS8, DType::kS8},
       {1, 48, 48, 15, 15, 48, 3, 3, 2, 2, 1, 1, DType::kU8, DType::kS8},
+      {1, 12, 24, 56, 56, 1, 1, 1, 2, 2, 0, 0, DType::kU8, DType::kS8},
+      {2, 9, 12, 21, 41, 1, 3, 3, 2, 2, 1, 1, DType::kS8, DType::kS4},
+      {1, 5, 8, 6, 35, 1, 1, 1, 2, 2, 0, 0, DType::kS8, DType::kS8},
   };
   for (const ConvCase& c : cases) {
     if (HasFailure()) break;
