@@ -33,10 +33,9 @@ void quant_tile(const QuantTileArgs& a) {
                                                          _mm256_madd_epi16(x_odd, w_odd)));
     }
   }
+  const TileEpilogue<ArchAvx2> epilogue(a);
 #pragma GCC unroll 32
-  for (int64_t r = 0; r < kOutBlock; ++r) {
-    store_dequantized<ArchAvx2>(acc[r], r, 0, a);
-  }
+  for (int64_t r = 0; r < kOutBlock; ++r) epilogue.store(acc[r], r, 0);
 }
 
 }  // namespace

@@ -39,10 +39,11 @@ void quant_vectors(const QuantTileArgs& a) {
       for (int64_t v = 0; v < V; ++v) dpbusd(acc[r][v], xv[v], wq);
     }
   }
+  const TileEpilogue<ArchAvx512> epilogue(a);
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
-    for (int64_t v = 0; v < V; ++v) store_dequantized<ArchAvx512>(acc[r][v], r, v * kLanes, a);
+    for (int64_t v = 0; v < V; ++v) epilogue.store(acc[r][v], r, v * kLanes);
   }
 }
 
