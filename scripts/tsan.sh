@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run of the tests about threads: sessions and models shared
 # across caller threads, layers split over oneTBB workers, the thread cap,
-# every op on every backend with 1-3 threads, the sparse kernels' paths at
-# any thread count:
+# every op on every backend with 1-3 threads, the spin team of batch-1 runs,
+# the sparse kernels' paths at any thread count:
 #   1. an instrumented oneTBB of the installed version (scripts/build-tbb-tsan.sh,
 #      cached per machine)
 #   2. a TSan build of the library and unit tests in build/tsan/ (or
@@ -20,7 +20,7 @@ tbb_prefix=$(bash "$root/scripts/build-tbb-tsan.sh")
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARQ_SANITIZE_THREAD=ON \
   -DTBB_DIR="$tbb_prefix/lib/cmake/TBB" -DSPARQ_WITH_TORCH=OFF -DSPARQ_BUILD_TOOLS=OFF \
   -DSPARQ_BUILD_BENCH=OFF -DSPARQ_BUILD_EXAMPLES=OFF >/dev/null
-tests=(concurrency_test session_test batch_chunks_test capped_parallel_test backend_agreement_test
+tests=(concurrency_test session_test batch_chunks_test capped_parallel_test spin_team_test backend_agreement_test
   sparse_conv3x3_kernels_test cpu_ops_test imported_ops_test)
 cmake --build "$build" -j "$jobs" --target tsan_race_canary "${tests[@]}"
 

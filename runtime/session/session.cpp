@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 #include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/capped_parallel.hpp"
@@ -480,7 +481,13 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   try {
     arena->execute([&] {
       if (chunks.workers == 1) {
-        // run_capped hands a single worker the whole batch at once.
+        // One chunk at a time (run_capped would hand a single worker the
+        // whole batch at once), each node's parallel regions on threads kept
+        // awake for the whole run (cpu::SpinTeam): a network is tens of short
+        // regions, and waking a sleeping worker for each costs as much as
+        // the region.
+        std::optional<cpu::SpinTeam> team;
+        if (chunks.threads_per_worker > 1) team.emplace(chunks.threads_per_worker);
         for (int64_t begin = 0; begin < batch; begin += chunks.chunk)
           run_chunk(workers[0], begin, std::min(begin + chunks.chunk, batch));
         return;

@@ -5,6 +5,10 @@
 // plain tbb::parallel_for over the items would spread them over the whole
 // arena). Pulling items one grain at a time still balances uneven items.
 //
+// On a thread that leads a SpinTeam (a session's run of one chunk on several
+// threads) the same ranges go to the team's awake threads instead, each
+// taking a fixed contiguous share.
+//
 // Callers give every item its own outputs, computed the same way whichever
 // worker runs it, so results never depend on the worker count or the order.
 #pragma once
@@ -16,6 +20,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+
+#include "runtime/backends/cpu/spin_team.hpp"
 
 namespace sparq::cpu {
 
@@ -32,6 +38,15 @@ void run_capped(int64_t items, int workers, int64_t grain, const Body& body) {
   const int used = static_cast<int>(std::clamp<int64_t>(ranges, 1, std::max(workers, 1)));
   if (used == 1) {
     body(0, int64_t{0}, items);
+    return;
+  }
+  if (SpinTeam* team = SpinTeam::led_by_this_thread(); team != nullptr && team->members() > 1) {
+    team->run(
+        used, items, grain,
+        [](const void* b, int worker, int64_t begin, int64_t end) {
+          (*static_cast<const Body*>(b))(worker, begin, end);
+        },
+        &body);
     return;
   }
   std::atomic<int64_t> next{0};

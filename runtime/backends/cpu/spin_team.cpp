@@ -1,0 +1,129 @@
+#include "runtime/backends/cpu/spin_team.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <utility>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace sparq::cpu {
+namespace {
+
+thread_local SpinTeam* t_led = nullptr;
+
+// How long a new team waits for its helpers to start: a sleeping oneTBB
+// worker wakes in tens of microseconds; one that is busy elsewhere (another
+// run in the same arena) is not waited for.
+constexpr auto kJoinWait = std::chrono::microseconds(300);
+
+inline void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// Spins until ready(), yielding now and then so that a spinning thread on
+// an oversubscribed host lets the thread it waits for run.
+template <typename Ready>
+void spin_until(const Ready& ready) {
+  for (uint32_t spins = 1; !ready(); ++spins) {
+    if (spins % 1024 == 0) {
+      std::this_thread::yield();
+    } else {
+      pause();
+    }
+  }
+}
+
+}  // namespace
+
+SpinTeam::SpinTeam(int threads) : wanted_(std::max(threads, 1) - 1) {
+  for (int i = 0; i < wanted_; ++i) helpers_.run([this] { serve(); });
+  const auto deadline = std::chrono::steady_clock::now() + kJoinWait;
+  while (started_.load(std::memory_order_acquire) < wanted_ &&
+         std::chrono::steady_clock::now() < deadline) {
+    pause();
+  }
+  {
+    std::lock_guard lock(join_mutex_);
+    closed_ = true;
+    members_ = 1 + joined_;
+  }
+  outer_ = t_led;
+  t_led = this;
+}
+
+SpinTeam::~SpinTeam() {
+  t_led = outer_;
+  stop_.store(true, std::memory_order_release);
+  helpers_.wait();
+}
+
+SpinTeam* SpinTeam::led_by_this_thread() {
+  return t_led;
+}
+
+void SpinTeam::serve() {
+  int index = 0;
+  {
+    std::lock_guard lock(join_mutex_);
+    if (closed_) return;  // too late: the team runs without this thread
+    index = ++joined_;
+  }
+  started_.fetch_add(1, std::memory_order_release);
+  uint64_t seen = 0;  // no region is posted before the team closes
+  for (;;) {
+    uint64_t epoch = seen;
+    spin_until([&] {
+      epoch = epoch_.load(std::memory_order_acquire);
+      return epoch != seen || stop_.load(std::memory_order_acquire);
+    });
+    if (epoch == seen) return;  // stopped, every region done
+    seen = epoch;
+    if (index < workers_) work(index);
+    finished_.fetch_add(1, std::memory_order_release);
+  }
+}
+
+void SpinTeam::work(int worker) {
+  try {
+    // Worker w runs the w-th of `workers_` contiguous runs of ranges: the same
+    // share of every region, so consecutive layers whose items follow the
+    // same spatial order (row bands, planes) find most of their input in
+    // the cache of the thread that wrote it. Pulling from a counter instead
+    // ran ResNet-18 at batch 1 on 2 threads 4 % slower here.
+    const int64_t ranges = (items_ + grain_ - 1) / grain_;
+    const int64_t first = ranges * worker / workers_;
+    const int64_t last = ranges * (worker + 1) / workers_;
+    for (int64_t r = first; r < last && !failed_.load(std::memory_order_relaxed); ++r) {
+      fn_(body_, worker, r * grain_, std::min((r + 1) * grain_, items_));
+    }
+  } catch (...) {
+    std::lock_guard lock(error_mutex_);
+    if (!error_) error_ = std::current_exception();
+    failed_.store(true, std::memory_order_relaxed);  // the others stop early
+  }
+}
+
+void SpinTeam::run(int workers, int64_t items, int64_t grain, RegionFn fn, const void* body) {
+  fn_ = fn;
+  body_ = body;
+  items_ = items;
+  grain_ = std::max<int64_t>(grain, 1);
+  workers_ = std::clamp(workers, 1, members_);
+  failed_.store(false, std::memory_order_relaxed);
+  finished_.store(0, std::memory_order_relaxed);
+  error_ = nullptr;
+  epoch_.fetch_add(1, std::memory_order_release);  // publishes the region
+  // A body that calls run_capped itself gets oneTBB tasks, not this team.
+  t_led = nullptr;
+  work(0);
+  t_led = this;
+  const int helpers = members_ - 1;
+  spin_until([&] { return finished_.load(std::memory_order_acquire) == helpers; });
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+}  // namespace sparq::cpu

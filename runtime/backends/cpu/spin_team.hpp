@@ -1,0 +1,81 @@
+// A team of threads kept awake for the length of one run of a network on a
+// single chunk (batch 1 with several threads). Such a run is some forty
+// parallel regions of a few to a few hundred microseconds each; through
+// plain oneTBB tasks each region may find the other worker asleep and pay
+// for waking it (on a virtual machine an inter-processor interrupt, tens of
+// microseconds). The team's helpers instead spin on a region counter between
+// regions, as the intra-op thread pools of ONNX Runtime and OpenMP runtimes
+// do by default, and go back to oneTBB when the team ends.
+//
+// The thread that builds a team leads it: run_capped on that thread hands
+// its regions to the team (SpinTeam::led_by_this_thread), and the leader
+// works on every region itself, so a region completes even if no helper ever
+// joins (helpers that do not join within a short wait are left out). Each
+// thread runs a fixed contiguous share of a region's ranges (the ranges
+// run_capped would pull), the same share in every region; callers give each
+// item its own outputs, so results do not depend on which thread runs it.
+#pragma once
+
+#include <oneapi/tbb/task_group.h>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+
+namespace sparq::cpu {
+
+class SpinTeam {
+ public:
+  // body(worker, begin, end) behind a type-erased pointer.
+  using RegionFn = void (*)(const void* body, int worker, int64_t begin, int64_t end);
+
+  // Starts up to `threads` - 1 helpers as tasks of the current oneTBB arena
+  // and makes the calling thread the team's leader. Waits a short while for
+  // them to start; those that start later leave at once.
+  explicit SpinTeam(int threads);
+  // Stops the helpers and waits for their tasks.
+  ~SpinTeam();
+  SpinTeam(const SpinTeam&) = delete;
+  SpinTeam& operator=(const SpinTeam&) = delete;
+
+  // The leader and the helpers that joined.
+  int members() const { return members_; }
+
+  // Runs body over consecutive ranges of [0, items), each at most `grain`
+  // long, on min(workers, members()) threads (worker indices 0 .. that - 1,
+  // the leader being 0), worker w taking the w-th contiguous share of the
+  // ranges; returns when every range is done. An exception from a body is rethrown here (the first
+  // one), after all threads have left the region.
+  void run(int workers, int64_t items, int64_t grain, RegionFn fn, const void* body);
+
+  // The team the calling thread leads, or null.
+  static SpinTeam* led_by_this_thread();
+
+ private:
+  void serve();
+  void work(int worker);
+
+  const int wanted_;
+  int members_ = 1;
+  tbb::task_group helpers_;
+  std::mutex join_mutex_;
+  int joined_ = 0;  // guarded by join_mutex_
+  bool closed_ = false;
+  std::atomic<int> started_{0};
+
+  // The region being run: written by the leader before it publishes a new
+  // epoch, read by helpers after they see it.
+  RegionFn fn_ = nullptr;
+  const void* body_ = nullptr;
+  int64_t items_ = 0, grain_ = 1;
+  int workers_ = 1;
+  std::atomic<bool> failed_{false};  // a body threw: the others stop early
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<int> finished_{0};  // helpers done with the current epoch
+  std::atomic<bool> stop_{false};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+  SpinTeam* outer_ = nullptr;  // the team this thread led before (restored at the end)
+};
+
+}  // namespace sparq::cpu

@@ -1,0 +1,162 @@
+// SpinTeam: run_capped on the leader of a team runs every item once, on
+// worker indices the cap allows, never one index on two threads at once,
+// each worker taking the same contiguous share in every region; exceptions
+// reach the leader; a team without helpers (or a nested run_capped) still
+// runs everything.
+#include "runtime/backends/cpu/spin_team.hpp"
+
+#include <gtest/gtest.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "runtime/backends/cpu/capped_parallel.hpp"
+
+namespace sparq::cpu {
+namespace {
+
+// A team with at least one helper: a helper that a busy host starts late is
+// left out of its team, so a few teams are tried.
+std::unique_ptr<SpinTeam> team_with_helpers(int threads) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto team = std::make_unique<SpinTeam>(threads);
+    if (team->members() > 1) return team;
+    team.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return nullptr;
+}
+
+struct Region {
+  int64_t items, grain;
+  int workers;
+};
+
+TEST(SpinTeam, EveryItemOnceOnAllowedWorkersInManyRegions) {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
+  tbb::task_arena arena(3);
+  arena.execute([&] {
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(3);
+    ASSERT_NE(team, nullptr) << "no helper joined a team in 100 tries";
+    EXPECT_EQ(SpinTeam::led_by_this_thread(), team.get());
+    EXPECT_LE(team->members(), 3);
+    std::mt19937 gen(7);
+    std::uniform_int_distribution<int64_t> items(1, 300), grain(1, 40);
+    std::uniform_int_distribution<int> workers(2, 4);
+    // Many short regions back to back: each must see only its own ranges.
+    for (int region = 0; region < 2000; ++region) {
+      const Region r{items(gen), grain(gen), workers(gen)};
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(r.items));
+      std::vector<std::atomic<int>> busy(8);
+      std::atomic<bool> bad_worker{false}, reused{false}, bad_range{false};
+      run_capped(r.items, r.workers, r.grain, [&](int worker, int64_t begin, int64_t end) {
+        if (worker < 0 || worker >= std::min(r.workers, team->members())) bad_worker = true;
+        if (worker < 0 || worker >= 8) return;
+        if (busy[static_cast<size_t>(worker)].fetch_add(1) != 0) reused = true;
+        if (begin % r.grain != 0 || end - begin > r.grain || end > r.items) bad_range = true;
+        for (int64_t i = begin; i < std::min(end, r.items); ++i) hits[static_cast<size_t>(i)]++;
+        busy[static_cast<size_t>(worker)].fetch_sub(1);
+      });
+      ASSERT_FALSE(bad_worker) << "region " << region;
+      ASSERT_FALSE(reused) << "region " << region;
+      ASSERT_FALSE(bad_range) << "region " << region;
+      for (size_t i = 0; i < hits.size(); ++i) {
+        ASSERT_EQ(hits[i].load(), 1) << "item " << i << " of region " << region;
+      }
+    }
+  });
+}
+
+TEST(SpinTeam, HelpersRunPartOfARegion) {
+  tbb::task_arena arena(2);
+  arena.execute([&] {
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(2);
+    ASSERT_NE(team, nullptr);
+    const std::thread::id leader = std::this_thread::get_id();
+    std::atomic<int> on_helper{0};
+    run_capped(8, 2, 1, [&](int, int64_t, int64_t) {
+      if (std::this_thread::get_id() != leader) on_helper++;
+    });
+    EXPECT_EQ(on_helper.load(), 4);  // the second half of the 8 ranges
+  });
+}
+
+// The property the static shares exist for: a range runs on the same worker
+// in every region of the same size.
+TEST(SpinTeam, EachRangeRunsOnTheSameWorkerEveryRegion) {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
+  tbb::task_arena arena(3);
+  arena.execute([&] {
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(3);
+    ASSERT_NE(team, nullptr);
+    constexpr int64_t kItems = 50, kGrain = 3;
+    std::vector<int> first(17, -1);
+    for (int region = 0; region < 50; ++region) {
+      std::vector<int> owner(17, -1);
+      run_capped(kItems, 3, kGrain, [&](int worker, int64_t begin, int64_t) {
+        owner[static_cast<size_t>(begin / kGrain)] = worker;
+      });
+      for (size_t r = 1; r < owner.size(); ++r) {
+        ASSERT_GE(owner[r], owner[r - 1]) << "shares are contiguous, in worker order";
+      }
+      if (region == 0) first = owner;
+      ASSERT_EQ(owner, first) << "region " << region;
+    }
+  });
+}
+
+TEST(SpinTeam, ExceptionsReachTheLeaderAndTheTeamGoesOn) {
+  tbb::task_arena arena(2);
+  arena.execute([&] {
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(2);
+    ASSERT_NE(team, nullptr);
+    for (int64_t failing : {int64_t{0}, int64_t{63}}) {  // the leader's share, a helper's
+      EXPECT_THROW(run_capped(64, 2, 1,
+                              [&](int, int64_t begin, int64_t) {
+                                if (begin == failing) throw std::runtime_error("body failed");
+                              }),
+                   std::runtime_error)
+          << "failing range " << failing;
+      std::atomic<int64_t> sum{0};
+      run_capped(64, 2, 1, [&](int, int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) sum += i;
+      });
+      EXPECT_EQ(sum.load(), 64 * 63 / 2);
+    }
+  });
+}
+
+TEST(SpinTeam, NestedRunCappedAndTeamsWithoutHelpersRunEverything) {
+  tbb::task_arena arena(2);
+  arena.execute([&] {
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(2);
+    ASSERT_NE(team, nullptr);
+    std::atomic<int> inner_items{0};
+    run_capped(4, 2, 1, [&](int, int64_t, int64_t) {
+      // A body's own run_capped is not handed to the team it runs in.
+      run_capped(10, 2, 1, [&](int, int64_t begin, int64_t end) { inner_items += end - begin; });
+    });
+    EXPECT_EQ(inner_items.load(), 40);
+  });
+  // An arena without workers: no helper can join, and the leader runs it all.
+  tbb::task_arena alone(1);
+  alone.execute([&] {
+    SpinTeam team(4);
+    EXPECT_EQ(team.members(), 1);
+    int64_t covered = 0;
+    run_capped(100, 4, 7, [&](int, int64_t begin, int64_t end) { covered += end - begin; });
+    EXPECT_EQ(covered, 100);
+  });
+  EXPECT_EQ(SpinTeam::led_by_this_thread(), nullptr);
+}
+
+}  // namespace
+}  // namespace sparq::cpu
