@@ -228,8 +228,13 @@ class Conv2dNode : public CompiledNode {
     // pixel q is output pixel q: quantized tiles write the output planes
     // themselves (f32, or the fused quantize's bytes).
     const bool direct_output = layout_.plane_w == g_.out_w;
-    // Index = ((sample * groups + group) * blocks + block) * tiles + tile: a
-    // range walks the pixels of one weight block, which stays in cache.
+    // One thread: index = ((sample * groups + group) * blocks + block) *
+    // tiles + tile, a range walking the pixels of one weight block, which
+    // stays in cache. Several threads: blocks innermost, so that a thread's
+    // share of the indices (a SpinTeam's contiguous share) is a band of
+    // output rows, the rows its share of the next layer reads.
+    const bool rows_outer = threads > 1;
+    const int64_t inner = rows_outer ? blocks : tiles, outer = rows_outer ? tiles : blocks;
     const size_t slot = worker_slot_bytes(tile_staging_bytes());
     uint8_t* staging_slots = scratch + packed_bytes(batch);
     parallel_worker_ranges(
@@ -240,17 +245,18 @@ class Conv2dNode : public CompiledNode {
               reinterpret_cast<Run*>(own + static_cast<size_t>(kOutBlock * tile_) * sizeof(float));
           auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
           int64_t run_count = 0;
-          // The index's (ng, b, t), decomposed once and then stepped: a
-          // division per tile costs as much as a small tile's setup.
-          int64_t t = begin % tiles, b = (begin / tiles) % blocks, ng = begin / (tiles * blocks);
-          for (int64_t index = begin; index < end; ++index, ++t) {
-            if (t == tiles) {
-              t = 0;
-              if (++b == blocks) {
-                b = 0;
+          // The index's (ng, outer, inner), decomposed once and then stepped:
+          // a division per tile costs as much as a small tile's setup.
+          int64_t i = begin % inner, o = (begin / inner) % outer, ng = begin / (inner * outer);
+          for (int64_t index = begin; index < end; ++index, ++i) {
+            if (i == inner) {
+              i = 0;
+              if (++o == outer) {
+                o = 0;
                 ++ng;
               }
             }
+            const int64_t t = rows_outer ? o : i, b = rows_outer ? i : o;
             const int64_t n = ng / g_.groups, grp = ng % g_.groups;
             const int64_t slot = (grp * blocks + b) * kOutBlock;
             const uint8_t* packed = scratch + ng * group_buffer_bytes();
