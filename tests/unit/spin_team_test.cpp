@@ -1,8 +1,8 @@
 // SpinTeam: run_capped on the leader of a team runs every item once, on
 // worker indices the cap allows, never one index on two threads at once,
-// each worker taking the same contiguous share in every region; exceptions
-// reach the leader; a team without helpers (or a nested run_capped) still
-// runs everything.
+// while helpers join; once they have, each worker takes the same contiguous
+// share in every region; exceptions reach the leader; a team without
+// helpers (or a nested run_capped) still runs everything.
 #include "runtime/backends/cpu/spin_team.hpp"
 
 #include <gtest/gtest.h>
@@ -23,16 +23,16 @@
 namespace sparq::cpu {
 namespace {
 
-// A team with at least one helper: a helper that a busy host starts late is
-// left out of its team, so a few teams are tried.
-std::unique_ptr<SpinTeam> team_with_helpers(int threads) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto team = std::make_unique<SpinTeam>(threads);
-    if (team->members() > 1) return team;
-    team.reset();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+// A team once `members` threads have joined it (helpers join when a oneTBB
+// worker picks them up), or null after a second without them.
+std::unique_ptr<SpinTeam> team_with_helpers(int threads, int members = 2) {
+  auto team = std::make_unique<SpinTeam>(threads);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (team->members() < members && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
   }
-  return nullptr;
+  if (team->members() < members) return nullptr;
+  return team;
 }
 
 struct Region {
@@ -44,10 +44,10 @@ TEST(SpinTeam, EveryItemOnceOnAllowedWorkersInManyRegions) {
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
   tbb::task_arena arena(3);
   arena.execute([&] {
-    const std::unique_ptr<SpinTeam> team = team_with_helpers(3);
-    ASSERT_NE(team, nullptr) << "no helper joined a team in 100 tries";
+    // Regions start at once: helpers join while they run, from the next
+    // region on.
+    const auto team = std::make_unique<SpinTeam>(3);
     EXPECT_EQ(SpinTeam::led_by_this_thread(), team.get());
-    EXPECT_LE(team->members(), 3);
     std::mt19937 gen(7);
     std::uniform_int_distribution<int64_t> items(1, 300), grain(1, 40);
     std::uniform_int_distribution<int> workers(2, 4);
@@ -72,6 +72,8 @@ TEST(SpinTeam, EveryItemOnceOnAllowedWorkersInManyRegions) {
         ASSERT_EQ(hits[i].load(), 1) << "item " << i << " of region " << region;
       }
     }
+    EXPECT_GE(team->members(), 2) << "no helper joined during 2000 regions";
+    EXPECT_LE(team->members(), 3);
   });
 }
 
@@ -89,14 +91,14 @@ TEST(SpinTeam, HelpersRunPartOfARegion) {
   });
 }
 
-// The property the static shares exist for: a range runs on the same worker
-// in every region of the same size.
+// The property the static shares exist for: once the team's helpers have
+// joined, a range runs on the same worker in every region of the same size.
 TEST(SpinTeam, EachRangeRunsOnTheSameWorkerEveryRegion) {
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
   tbb::task_arena arena(3);
   arena.execute([&] {
-    const std::unique_ptr<SpinTeam> team = team_with_helpers(3);
-    ASSERT_NE(team, nullptr);
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(3, 3);
+    ASSERT_NE(team, nullptr) << "the team's two helpers did not both join within a second";
     constexpr int64_t kItems = 50, kGrain = 3;
     std::vector<int> first(17, -1);
     for (int region = 0; region < 50; ++region) {
@@ -150,6 +152,7 @@ TEST(SpinTeam, NestedRunCappedAndTeamsWithoutHelpersRunEverything) {
   tbb::task_arena alone(1);
   alone.execute([&] {
     SpinTeam team(4);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_EQ(team.members(), 1);
     int64_t covered = 0;
     run_capped(100, 4, 7, [&](int, int64_t begin, int64_t end) { covered += end - begin; });

@@ -40,7 +40,7 @@ void run_capped(int64_t items, int workers, int64_t grain, const Body& body) {
     body(0, int64_t{0}, items);
     return;
   }
-  if (SpinTeam* team = SpinTeam::led_by_this_thread(); team != nullptr && team->members() > 1) {
+  if (SpinTeam* team = SpinTeam::led_by_this_thread()) {
     team->run(
         used, items, grain,
         [](const void* b, int worker, int64_t begin, int64_t end) {

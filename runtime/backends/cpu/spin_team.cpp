@@ -1,7 +1,8 @@
 #include "runtime/backends/cpu/spin_team.hpp"
 
+#include <oneapi/tbb/task_arena.h>
+
 #include <algorithm>
-#include <chrono>
 #include <thread>
 #include <utility>
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,11 +13,6 @@ namespace sparq::cpu {
 namespace {
 
 thread_local SpinTeam* t_led = nullptr;
-
-// How long a new team waits for its helpers to start: a sleeping oneTBB
-// worker wakes in tens of microseconds; one that is busy elsewhere (another
-// run in the same arena) is not waited for.
-constexpr auto kJoinWait = std::chrono::microseconds(300);
 
 inline void pause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -39,26 +35,26 @@ void spin_until(const Ready& ready) {
 
 }  // namespace
 
-SpinTeam::SpinTeam(int threads) : wanted_(std::max(threads, 1) - 1) {
-  for (int i = 0; i < wanted_; ++i) helpers_.run([this] { serve(); });
-  const auto deadline = std::chrono::steady_clock::now() + kJoinWait;
-  while (started_.load(std::memory_order_acquire) < wanted_ &&
-         std::chrono::steady_clock::now() < deadline) {
-    pause();
-  }
-  {
-    std::lock_guard lock(join_mutex_);
-    closed_ = true;
-    members_ = 1 + joined_;
-  }
+SpinTeam::SpinTeam(int threads) {
+  const int helpers = std::min(threads, tbb::this_task_arena::max_concurrency()) - 1;
+  for (int i = 0; i < helpers; ++i) helpers_.run([this] { serve(); });
   outer_ = t_led;
   t_led = this;
 }
 
 SpinTeam::~SpinTeam() {
   t_led = outer_;
+  {
+    std::lock_guard lock(join_mutex_);
+    closed_ = true;  // helpers that start from now on leave at once
+  }
   stop_.store(true, std::memory_order_release);
   helpers_.wait();
+}
+
+int SpinTeam::members() const {
+  std::lock_guard lock(join_mutex_);
+  return 1 + joined_;
 }
 
 SpinTeam* SpinTeam::led_by_this_thread() {
@@ -67,13 +63,14 @@ SpinTeam* SpinTeam::led_by_this_thread() {
 
 void SpinTeam::serve() {
   int index = 0;
+  uint64_t seen = 0;
   {
     std::lock_guard lock(join_mutex_);
-    if (closed_) return;  // too late: the team runs without this thread
+    if (closed_) return;
     index = ++joined_;
+    // Regions published before this point are not this helper's.
+    seen = epoch_.load(std::memory_order_acquire);
   }
-  started_.fetch_add(1, std::memory_order_release);
-  uint64_t seen = 0;  // no region is posted before the team closes
   for (;;) {
     uint64_t epoch = seen;
     spin_until([&] {
@@ -108,21 +105,24 @@ void SpinTeam::work(int worker) {
 }
 
 void SpinTeam::run(int workers, int64_t items, int64_t grain, RegionFn fn, const void* body) {
-  fn_ = fn;
-  body_ = body;
-  items_ = items;
-  grain_ = std::max<int64_t>(grain, 1);
-  workers_ = std::clamp(workers, 1, members_);
-  failed_.store(false, std::memory_order_relaxed);
-  finished_.store(0, std::memory_order_relaxed);
-  error_ = nullptr;
-  epoch_.fetch_add(1, std::memory_order_release);  // publishes the region
+  {
+    std::lock_guard lock(join_mutex_);
+    counted_ = joined_;
+    fn_ = fn;
+    body_ = body;
+    items_ = items;
+    grain_ = std::max<int64_t>(grain, 1);
+    workers_ = std::clamp(workers, 1, 1 + counted_);
+    failed_.store(false, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    epoch_.fetch_add(1, std::memory_order_release);  // publishes the region
+  }
   // A body that calls run_capped itself gets oneTBB tasks, not this team.
   t_led = nullptr;
   work(0);
   t_led = this;
-  const int helpers = members_ - 1;
-  spin_until([&] { return finished_.load(std::memory_order_acquire) == helpers; });
+  spin_until([&] { return finished_.load(std::memory_order_acquire) == counted_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 

@@ -8,12 +8,14 @@
 // do by default, and go back to oneTBB when the team ends.
 //
 // The thread that builds a team leads it: run_capped on that thread hands
-// its regions to the team (SpinTeam::led_by_this_thread), and the leader
-// works on every region itself, so a region completes even if no helper ever
-// joins (helpers that do not join within a short wait are left out). Each
-// thread runs a fixed contiguous share of a region's ranges (the ranges
-// run_capped would pull), the same share in every region; callers give each
-// item its own outputs, so results do not depend on which thread runs it.
+// its regions to the team (SpinTeam::led_by_this_thread). Helpers are
+// oneTBB tasks that join whenever a worker picks them up, taking part from
+// the next region on; the leader works on every region itself, so regions
+// complete whether or not any helper has joined, and nothing waits for a
+// helper that never starts. Each thread runs a fixed contiguous share of a
+// region's ranges (the ranges run_capped would pull), the same share in
+// every region; callers give each item its own outputs, so results do not
+// depend on which thread runs it.
 #pragma once
 
 #include <oneapi/tbb/task_group.h>
@@ -29,23 +31,23 @@ class SpinTeam {
   // body(worker, begin, end) behind a type-erased pointer.
   using RegionFn = void (*)(const void* body, int worker, int64_t begin, int64_t end);
 
-  // Starts up to `threads` - 1 helpers as tasks of the current oneTBB arena
-  // and makes the calling thread the team's leader. Waits a short while for
-  // them to start; those that start later leave at once.
+  // Starts up to `threads` - 1 helpers (no more than the current oneTBB
+  // arena can run beside the caller) and makes the calling thread the
+  // team's leader.
   explicit SpinTeam(int threads);
   // Stops the helpers and waits for their tasks.
   ~SpinTeam();
   SpinTeam(const SpinTeam&) = delete;
   SpinTeam& operator=(const SpinTeam&) = delete;
 
-  // The leader and the helpers that joined.
-  int members() const { return members_; }
+  // The leader and the helpers that have joined so far.
+  int members() const;
 
   // Runs body over consecutive ranges of [0, items), each at most `grain`
-  // long, on min(workers, members()) threads (worker indices 0 .. that - 1,
+  // long, on min(workers, members) threads (worker indices 0 .. that - 1,
   // the leader being 0), worker w taking the w-th contiguous share of the
-  // ranges; returns when every range is done. An exception from a body is rethrown here (the first
-  // one), after all threads have left the region.
+  // ranges; returns when every range is done. An exception from a body is
+  // rethrown here (the first one), after all threads have left the region.
   void run(int workers, int64_t items, int64_t grain, RegionFn fn, const void* body);
 
   // The team the calling thread leads, or null.
@@ -55,13 +57,14 @@ class SpinTeam {
   void serve();
   void work(int worker);
 
-  const int wanted_;
-  int members_ = 1;
   tbb::task_group helpers_;
-  std::mutex join_mutex_;
-  int joined_ = 0;  // guarded by join_mutex_
-  bool closed_ = false;
-  std::atomic<int> started_{0};
+  // Joining and publishing a region are one critical section each, so a
+  // helper either counts in a region (and runs its share) or joins after it
+  // was published (and starts with the next).
+  mutable std::mutex join_mutex_;
+  int joined_ = 0;       // helpers that joined; guarded by join_mutex_
+  bool closed_ = false;  // the team is ending; guarded by join_mutex_
+  int counted_ = 0;      // helpers counted in the current region (leader only)
 
   // The region being run: written by the leader before it publishes a new
   // epoch, read by helpers after they see it.
@@ -69,9 +72,9 @@ class SpinTeam {
   const void* body_ = nullptr;
   int64_t items_ = 0, grain_ = 1;
   int workers_ = 1;
-  std::atomic<bool> failed_{false};  // a body threw: the others stop early
   std::atomic<uint64_t> epoch_{0};
-  std::atomic<int> finished_{0};  // helpers done with the current epoch
+  std::atomic<int> finished_{0};     // helpers done with the current epoch
+  std::atomic<bool> failed_{false};  // a body threw: the others stop early
   std::atomic<bool> stop_{false};
   std::mutex error_mutex_;
   std::exception_ptr error_;
