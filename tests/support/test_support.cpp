@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 namespace sparq::testing {
@@ -21,6 +22,22 @@ std::vector<float> random_floats(std::mt19937& gen, size_t count, float lo, floa
 Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo, float hi) {
   auto values = random_floats(gen, static_cast<size_t>(shape.elements()), lo, hi);
   return Tensor::from_floats(shape, values);
+}
+
+Tensor awkward_f32(std::mt19937& gen, const Shape& shape, bool nan) {
+  Tensor t = random_f32(gen, shape, -3.0f, 3.0f);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            -0.0f,
+                            0.0f,
+                            6.0f};
+  std::uniform_int_distribution<int> pick(0, 15);
+  for (float& v : t.span<float>()) {
+    const int p = pick(gen);
+    if (p < 6 && (nan || p > 0)) v = specials[p];
+  }
+  return t;
 }
 
 Tensor random_u8(std::mt19937& gen, const Shape& shape, int qmax) {

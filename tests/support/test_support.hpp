@@ -16,6 +16,11 @@ std::mt19937 rng(uint32_t seed);
 
 std::vector<float> random_floats(std::mt19937& gen, size_t count, float lo, float hi);
 Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo = -1.0f, float hi = 1.0f);
+// Floats with the values that trip up vector code: NaN, infinities, -0, +0
+// and 6 among values in [-3, 3]. Without `nan` the only NaN that can arise is
+// inf - inf (one bit pattern), for sums where two NaNs of different payloads
+// could meet and the reference compiler is free to pick either operand's.
+Tensor awkward_f32(std::mt19937& gen, const Shape& shape, bool nan = true);
 // Random quantized activations with random per-sample scales.
 Tensor random_u8(std::mt19937& gen, const Shape& shape, int qmax = 255);
 

@@ -64,26 +64,6 @@ Tensor random_activations(std::mt19937& gen, const Shape& shape, DType dtype) {
   return dtype == DType::kU8 ? testing::random_u8(gen, shape) : random_s8(gen, shape);
 }
 
-// Floats with the values that trip up vector code: NaN, infinities, -0, +0.
-// Without `nan` the only NaN that can arise is inf - inf (one bit pattern),
-// for sums where two NaNs of different payloads could meet and the reference
-// compiler is free to pick either operand's.
-Tensor awkward_f32(std::mt19937& gen, const Shape& shape, bool nan = true) {
-  Tensor t = testing::random_f32(gen, shape, -3.0f, 3.0f);
-  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
-                            std::numeric_limits<float>::infinity(),
-                            -std::numeric_limits<float>::infinity(),
-                            -0.0f,
-                            0.0f,
-                            6.0f};
-  std::uniform_int_distribution<int> pick(0, 15);
-  for (float& v : t.span<float>()) {
-    const int p = pick(gen);
-    if (p < 6 && (nan || p > 0)) v = specials[p];
-  }
-  return t;
-}
-
 int uniform(std::mt19937& gen, int lo, int hi) {
   return std::uniform_int_distribution<int>(lo, hi)(gen);
 }
@@ -426,7 +406,7 @@ TEST_P(CpuOps, PoolingMatchesReference) {
     const int64_t h = std::max(uniform(gen, 1, 20), op.kernel_h);
     const int64_t w = std::max(uniform(gen, 1, 40), op.kernel_w);
     const Tensor x =
-        awkward_f32(gen, Shape{uniform(gen, 1, 2), c, h, w}, op.kind == PoolKind::kMax);
+        testing::awkward_f32(gen, Shape{uniform(gen, 1, 2), c, h, w}, op.kind == PoolKind::kMax);
     expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
                    "pool " + std::to_string(i));
   }
@@ -444,7 +424,7 @@ TEST_P(CpuOps, TwoByTwoPoolingMatchesReference) {
         op.kernel_h = op.kernel_w = 2;
         op.stride_h = op.stride_w = 2;
         const int64_t c = 3;
-        const Tensor x = awkward_f32(gen, Shape{2, c, h, w}, kind == PoolKind::kMax);
+        const Tensor x = testing::awkward_f32(gen, Shape{2, c, h, w}, kind == PoolKind::kMax);
         expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
                        "2x2 pool " + std::to_string(h) + "x" + std::to_string(w));
       }
@@ -474,7 +454,7 @@ TEST_P(CpuOps, StridedThreeByThreeMaxPoolMatchesReference) {
           op.pad_h = pad_h;
           op.pad_w = pad_w;
           const int64_t c = 2;
-          Tensor x = awkward_f32(gen, Shape{2, c, h, w});
+          Tensor x = testing::awkward_f32(gen, Shape{2, c, h, w});
           std::uniform_int_distribution<int> pick(0, 31);
           for (float& v : x.span<float>()) {
             const int p = pick(gen);
@@ -505,7 +485,7 @@ TEST_P(CpuOps, MaxPoolAfterReluMatchesReference) {
         const ValueId r = b.activation(x, Activation::kRelu, "relu");
         b.mark_output(b.pool2d(r, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, pad, pad}, "pool"));
         const auto model = std::make_shared<const Model>(b.build());
-        const Tensor input = awkward_f32(gen, Shape{2, 3, h, w});
+        const Tensor input = testing::awkward_f32(gen, Shape{2, 3, h, w});
         SessionOptions reference_options;
         reference_options.backends = {"reference"};
         const Tensor want = Session(model, reference_options).run(input).at(0);
@@ -582,8 +562,8 @@ TEST_P(CpuOps, AddAndActivationMatchReference) {
   for (int64_t size : {1, 7, 16, 33, 1000, 40000}) {
     for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6}) {
       const Shape shape{size};
-      const Tensor a = awkward_f32(gen, Shape{2, size});
-      const Tensor b = awkward_f32(gen, Shape{2, size});
+      const Tensor a = testing::awkward_f32(gen, Shape{2, size});
+      const Tensor b = testing::awkward_f32(gen, Shape{2, size});
       expect_matches(make_graph({{shape, DType::kF32}, {shape, DType::kF32}}, AddOp{act}), {&a, &b},
                      "add " + std::to_string(size));
       expect_matches(make_graph({{shape, DType::kF32}}, ActivationOp{act}), {&a},
@@ -609,7 +589,7 @@ TEST_P(CpuOps, QuantizeMatchesReference) {
   std::mt19937 gen = testing::rng(909);
   for (const QuantizeOp op : {QuantizeOp{8, false}, QuantizeOp{4, false}, QuantizeOp{8, true}}) {
     for (int64_t size : {1, 9, 16, 100, 70000}) {
-      Tensor x = awkward_f32(gen, Shape{4, size});
+      Tensor x = testing::awkward_f32(gen, Shape{4, size});
       float* v = x.data<float>();
       for (int64_t e = 0; e < size; ++e) {
         v[1 * size + e] = 0.0f;                               // all zero
@@ -642,7 +622,7 @@ TEST_P(CpuOps, StaticQuantizeMatchesReference) {
         QuantizeOp op = format;
         op.scale = std::exp2(log_scale(gen));
         const int64_t batch = uniform(gen, 1, 3);
-        Tensor x = repeat % 2 ? awkward_f32(gen, Shape{batch, size})
+        Tensor x = repeat % 2 ? testing::awkward_f32(gen, Shape{batch, size})
                               : testing::random_f32(gen, Shape{batch, size}, -300.0f, 300.0f);
         expect_matches(make_graph({{Shape{size}, DType::kF32}}, op), {&x},
                        "static quantize bits " + std::to_string(op.bits) +
