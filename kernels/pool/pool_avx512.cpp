@@ -24,6 +24,15 @@ struct EvenOdd {
   __m512 even, odd;
 };
 
+// The 32 floats lo:hi split into their even and odd elements.
+EvenOdd split_even_odd(__m512 lo, __m512 hi) {
+  const __m512i even_idx =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_idx =
+      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return {_mm512_permutex2var_ps(lo, even_idx, hi), _mm512_permutex2var_ps(lo, odd_idx, hi)};
+}
+
 // Columns 2*ox0 .. 2*ox0 + 2n - 1 of one row (n <= 16 outputs).
 EvenOdd load_pairs(const float* row, int64_t n) {
   const int64_t floats = 2 * n;
@@ -31,11 +40,7 @@ EvenOdd load_pairs(const float* row, int64_t n) {
   const auto hi_mask = static_cast<__mmask16>(first_lanes(floats - 16));
   const __m512 lo = _mm512_maskz_loadu_ps(lo_mask, row);
   const __m512 hi = _mm512_maskz_loadu_ps(hi_mask, row + 16);
-  const __m512i even_idx =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd_idx =
-      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  return {_mm512_permutex2var_ps(lo, even_idx, hi), _mm512_permutex2var_ps(lo, odd_idx, hi)};
+  return split_even_odd(lo, hi);
 }
 
 // The window rule (MaxRule / AverageRule) over the four taps in order.
@@ -88,11 +93,7 @@ EvenOdd load_columns(const float* at, ColumnMasks m) {
   const __m512 fill = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512 a = _mm512_mask_loadu_ps(fill, m.lo, at);
   const __m512 b = _mm512_mask_loadu_ps(fill, m.hi, at + 16);
-  const __m512i even_idx =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd_idx =
-      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  return {_mm512_permutex2var_ps(a, even_idx, b), _mm512_permutex2var_ps(a, odd_idx, b)};
+  return split_even_odd(a, b);
 }
 
 // Step: the window rule on two batches (MaxRule::step, or a plain maximum
@@ -147,10 +148,6 @@ bool is_strided_3x3_pad1(const PoolGeometry& g) {
 }
 
 void strided_3x3_max_rows_first(const float* in, float* out, const PoolGeometry& g) {
-  const __m512i even_idx =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd_idx =
-      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   // Locals: the output stores could alias `g` as far as the compiler knows.
   const int64_t in_w = g.in_w, in_h = g.in_h, out_w = g.out_w, out_h = g.out_h;
   for (int64_t oy = 0; oy < out_h; ++oy) {
@@ -173,8 +170,7 @@ void strided_3x3_max_rows_first(const float* in, float* out, const PoolGeometry&
         lo = _mm512_max_ps(lo, _mm512_maskz_loadu_ps(lo_mask, rows[r] + column));
         hi = _mm512_max_ps(hi, _mm512_maskz_loadu_ps(hi_mask, rows[r] + column + 16));
       }
-      const __m512 even = _mm512_permutex2var_ps(lo, even_idx, hi);
-      const __m512 odd = _mm512_permutex2var_ps(lo, odd_idx, hi);
+      const auto [even, odd] = split_even_odd(lo, hi);
       const __m512 left = _mm512_castsi512_ps(
           _mm512_alignr_epi32(_mm512_castps_si512(odd), _mm512_castps_si512(left_odd), 15));
       const auto lanes = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, out_w - ox)));
