@@ -7,7 +7,7 @@
 #include "kernels/pool/pool.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
-#include "runtime/backends/cpu/sample_parts.hpp"
+#include "runtime/backends/cpu/row_bands.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq::cpu {
@@ -52,40 +52,39 @@ class Pool2dNode : public CompiledNode {
       throw Error(ErrorCode::kInvalidArgument,
                   "node '" + name_ + "': run without the scratch buffer it asked for");
     }
-    // Planes (one part each), or on several threads a band of rows of every
-    // plane per thread (SampleParts), each band pooled as a plane of its own.
-    const SampleParts parts(output_.shape, out_plane, ctx.threads);
+    // Planes, or on several threads a band of rows of every plane per thread
+    // (RowBands), each band pooled as a plane of its own.
+    const RowBands bands(output_.shape, ctx.threads);
     const int64_t channels = input_.shape[0];
-    parallel_worker_ranges(
-        batch * parts.per_sample(), ctx.threads, [&](int worker, int64_t begin, int64_t end) {
-          void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
-          auto pool = [&](int64_t in_at, int64_t out_at, const kernels::PoolGeometry& g) {
-            if (input_.dtype == DType::kU8) {
-              kernels_.max_plane_u8(inputs[0].as<uint8_t>() + in_at, output.as<uint8_t>() + out_at,
-                                    g, window);
-            } else if (input_.dtype == DType::kS8) {
-              kernels_.max_plane_s8(inputs[0].as<int8_t>() + in_at, output.as<int8_t>() + out_at, g,
-                                    window);
-            } else {
-              plane_fn(inputs[0].as<float>() + in_at, output.as<float>() + out_at, g,
-                       static_cast<float*>(window));
-            }
-          };
-          for (int64_t index = begin; index < end; ++index) {
-            if (!parts.banded()) {
-              pool(index * in_plane, index * out_plane, g_);
-              continue;
-            }
-            const int64_t n = index / parts.per_sample();
-            const auto [first, last] = parts.rows(index % parts.per_sample());
-            int64_t first_row = 0;
-            const kernels::PoolGeometry band = kernels::output_rows(g_, first, last, &first_row);
-            for (int64_t plane = n * channels; plane < (n + 1) * channels; ++plane) {
-              pool(plane * in_plane + first_row * g_.in_w, plane * out_plane + first * g_.out_w,
-                   band);
-            }
-          }
-        });
+    const int64_t parts = bands.count() > 0 ? bands.count() : channels;  // per sample
+    parallel_worker_ranges(batch * parts, ctx.threads, [&](int worker, int64_t begin, int64_t end) {
+      void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
+      auto pool = [&](int64_t in_at, int64_t out_at, const kernels::PoolGeometry& g) {
+        if (input_.dtype == DType::kU8) {
+          kernels_.max_plane_u8(inputs[0].as<uint8_t>() + in_at, output.as<uint8_t>() + out_at, g,
+                                window);
+        } else if (input_.dtype == DType::kS8) {
+          kernels_.max_plane_s8(inputs[0].as<int8_t>() + in_at, output.as<int8_t>() + out_at, g,
+                                window);
+        } else {
+          plane_fn(inputs[0].as<float>() + in_at, output.as<float>() + out_at, g,
+                   static_cast<float*>(window));
+        }
+      };
+      for (int64_t index = begin; index < end; ++index) {
+        if (bands.count() == 0) {
+          pool(index * in_plane, index * out_plane, g_);
+          continue;
+        }
+        const int64_t n = index / parts;
+        const auto [first, last] = bands.rows(index % parts);
+        int64_t first_row = 0;
+        const kernels::PoolGeometry band = kernels::output_rows(g_, first, last, &first_row);
+        for (int64_t plane = n * channels; plane < (n + 1) * channels; ++plane) {
+          pool(plane * in_plane + first_row * g_.in_w, plane * out_plane + first * g_.out_w, band);
+        }
+      }
+    });
     // Quantized planes: the largest byte is the byte of the largest value.
     if (input_.dtype != DType::kF32) std::copy_n(inputs[0].scales, batch, output.scales);
   }

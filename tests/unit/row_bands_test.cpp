@@ -1,9 +1,9 @@
-// SampleParts: every element of a batch in exactly one part, row bands only
-// where each band's runs are long enough; and the CPU pools that split by it
+// RowBands: every row of a sample in exactly one band, bands only where each
+// band's runs are long enough; and the CPU pools that split by it
 // (max after a ReLU, max with NaN, average, max of bytes), with the nodes
 // around them, give the reference backend's bits at 1-3 threads on planes
 // large enough to band, batch 1 (one chunk, the spin team) and batch 2.
-#include "runtime/backends/cpu/sample_parts.hpp"
+#include "runtime/backends/cpu/row_bands.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,32 +19,27 @@
 namespace sparq {
 namespace {
 
-TEST(SampleParts, EveryElementInOnePart) {
+TEST(RowBands, EveryRowInOneBand) {
   const Shape shapes[] = {Shape{3, 64, 64}, Shape{5, 7, 300}, Shape{2, 2, 5000},
                           Shape{1000},      Shape{4, 28, 28}, Shape{1, 3, 2048}};
   for (const Shape& shape : shapes) {
     for (int threads : {1, 2, 3, 4}) {
-      for (int64_t chunk : {int64_t{1000}, int64_t{16384}}) {
-        const cpu::SampleParts parts(shape, chunk, threads);
-        const int64_t batch = 2, sample = shape.elements();
-        std::vector<int> hits(static_cast<size_t>(batch * sample), 0);
-        for (int64_t index = 0; index < batch * parts.per_sample(); ++index) {
-          const int64_t n = index / parts.per_sample();
-          parts.for_each_run(index, [&](int64_t first, int64_t count) {
-            ASSERT_GE(first, n * sample);
-            ASSERT_LE(first + count, (n + 1) * sample);
-            for (int64_t i = first; i < first + count; ++i) hits[static_cast<size_t>(i)]++;
-          });
-        }
-        for (size_t i = 0; i < hits.size(); ++i) {
-          ASSERT_EQ(hits[i], 1) << "element " << i << " of " << shape.to_string() << ", " << threads
+      const cpu::RowBands bands(shape, threads);
+      // Bands: one per thread, each run at least 1024 elements.
+      const bool long_runs =
+          shape.rank() == 3 && shape[1] >= threads && shape[1] * shape[2] / threads >= 1024;
+      EXPECT_EQ(bands.count() > 0, threads > 1 && long_runs) << shape.to_string();
+      if (bands.count() == 0) continue;
+      EXPECT_EQ(bands.count(), threads);
+      std::vector<int> hits(static_cast<size_t>(shape[1]), 0);
+      for (int64_t b = 0; b < bands.count(); ++b) {
+        const auto [first, last] = bands.rows(b);
+        ASSERT_LT(first, last) << "band " << b << " of " << shape.to_string();
+        for (int64_t row = first; row < last; ++row) hits[static_cast<size_t>(row)]++;
+      }
+      for (size_t row = 0; row < hits.size(); ++row) {
+        ASSERT_EQ(hits[row], 1) << "row " << row << " of " << shape.to_string() << ", " << threads
                                 << " threads";
-        }
-        // Bands: one per thread, each run at least 1024 elements.
-        const bool long_runs =
-            shape.rank() == 3 && shape[1] >= threads && shape[1] * shape[2] / threads >= 1024;
-        EXPECT_EQ(parts.banded(), threads > 1 && long_runs) << shape.to_string();
-        if (parts.banded()) EXPECT_EQ(parts.per_sample(), threads);
       }
     }
   }
@@ -52,7 +47,7 @@ TEST(SampleParts, EveryElementInOnePart) {
 
 // Whole nodes: planes of 65x65 outputs and 130x130 inputs band at 2 and 3
 // threads. The input holds NaN, infinities and -0 (before the ReLU).
-TEST(SampleParts, BandedNodesMatchTheReference) {
+TEST(RowBands, BandedPoolsMatchTheReference) {
   ModelBuilder b;
   const ValueId x = b.input(Shape{4, 130, 130});
   const ValueId relu = b.activation(x, Activation::kRelu, "relu");
