@@ -54,16 +54,20 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
 void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& layout,
                            int64_t tile_pixels, float* out);
 
-// Weight operands: per group, per block of kOutBlock output channels, per
-// step, kOutBlock entries (a dword of 4 s8 for quads, one f32 for planes);
-// output channels past the group's end are zero.
+// Weight operands: per group, per block of `block` output channels
+// (kOutBlock for the pixel-vector tiles, kLaneBlock for the channel-lane
+// tiles), per step, `block` entries (a dword of 4 s8 for quads, one f32 for
+// planes); output channels past the group's end are zero.
 inline constexpr int64_t kOutBlock = 8;
-int64_t out_blocks(const ConvGeometry& g);
+// Output channels of a channel-lane tile: two vectors of 16 int32 lanes.
+inline constexpr int64_t kLaneBlock = 32;
+int64_t out_blocks(const ConvGeometry& g, int64_t block = kOutBlock);
 // `weights` are int8 values [O, I/groups, KH, KW]. Also returns, per output
 // channel, 128 * sum of its weights (the correction for s8 inputs read as u8).
 std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeometry& g,
                                            const DirectLayout& layout,
-                                           std::vector<int32_t>& compensation);
+                                           std::vector<int32_t>& compensation,
+                                           int64_t block = kOutBlock);
 std::vector<float> pack_direct_weights_f32(const float* weights, const ConvGeometry& g,
                                            const DirectLayout& layout);
 
@@ -104,10 +108,26 @@ struct FloatTileArgs {
   float* out = nullptr;
 };
 
+// Two tile shapes over the same packed input:
+//  - pixel-vector tiles (quant_tile): kOutBlock rows x tile_pixels flat
+//    pixels, each vector 16 pixels of one output channel, a weight dword
+//    broadcast per row and step. Pixels come in whole vectors, so a plane
+//    whose pixel count is not a multiple of 16 (14x14 = 12.25 vectors,
+//    7x7 = 3.06) computes lanes it throws away, in a short last tile that
+//    waits on its few accumulators.
+//  - channel-lane tiles (lane_tile, where the ISA has one): kLaneBlock rows
+//    x up to lane_tile_pixels pixels, each vector 16 output channels of one
+//    pixel, each pixel's input quad broadcast per step, so a tile is any
+//    number of pixels; the epilogue transposes the accumulators back into
+//    rows. For output planes (flat pixels = output pixels) only: `out` /
+//    `out_bytes` are the planes, out_stride the plane size, the args'
+//    per-row arrays hold kLaneBlock entries and `weights` [steps][kLaneBlock][4].
 struct DirectConvKernels {
   Isa isa = Isa::kScalar;
   int64_t tile_pixels = 16;  // flat pixels per tile (a multiple of the vector width)
   void (*quant_tile)(const QuantTileArgs& args);
+  int64_t lane_tile_pixels = 0;  // 0: no channel-lane tile
+  void (*lane_tile)(const QuantTileArgs& args) = nullptr;
 };
 struct FloatConvKernels {
   Isa isa = Isa::kScalar;

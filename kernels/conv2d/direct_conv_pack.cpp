@@ -278,18 +278,18 @@ void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectL
   std::fill(out + used, out + l.buffer_elements(tile_pixels), 0.0f);
 }
 
-int64_t out_blocks(const ConvGeometry& g) {
-  return ceil_div(g.out_per_group(), kOutBlock);
+int64_t out_blocks(const ConvGeometry& g, int64_t block) {
+  return ceil_div(g.out_per_group(), block);
 }
 
 std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeometry& g,
                                            const DirectLayout& l,
-                                           std::vector<int32_t>& compensation) {
+                                           std::vector<int32_t>& compensation, int64_t block) {
   const int64_t ig = g.in_per_group(), og = g.out_per_group();
   const int64_t taps = g.kernel_h * g.kernel_w;
   const auto steps = static_cast<int64_t>(l.step_offsets.size());
-  const int64_t blocks = out_blocks(g);
-  std::vector<int8_t> packed(static_cast<size_t>(g.groups * blocks * steps * kOutBlock * 4), 0);
+  const int64_t blocks = out_blocks(g, block);
+  std::vector<int8_t> packed(static_cast<size_t>(g.groups * blocks * steps * block * 4), 0);
   compensation.assign(static_cast<size_t>(g.out_channels), 0);
   auto weight = [&](int64_t o, int64_t i, int64_t ky, int64_t kx) -> int8_t {
     return weights[((o * ig + i) * g.kernel_h + ky) * g.kernel_w + kx];
@@ -302,12 +302,12 @@ std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeom
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     for (int64_t b = 0; b < blocks; ++b) {
       for (int64_t s = 0; s < steps; ++s) {
-        for (int64_t r = 0; r < kOutBlock; ++r) {
-          const int64_t local_o = b * kOutBlock + r;
+        for (int64_t r = 0; r < block; ++r) {
+          const int64_t local_o = b * block + r;
           if (local_o >= og) continue;
           const int64_t o = grp * og + local_o;
           int8_t* dst =
-              &packed[static_cast<size_t>((((grp * blocks + b) * steps + s) * kOutBlock + r) * 4)];
+              &packed[static_cast<size_t>((((grp * blocks + b) * steps + s) * block + r) * 4)];
           for (int64_t d = 0; d < 4; ++d) {
             if (l.kind == DirectLayoutKind::kChannelQuads) {
               // Step s = (channel quad, ky, kx).

@@ -1,6 +1,10 @@
-// AVX512-VNNI tile: one vpdpbusd per (row, pixel vector, step) sums a quad of
-// u8 x s8 products into each int32 lane, exactly (no saturation: this is
-// vpdpbusd, not vpdpbusds). 8 rows x 3 vectors = 24 accumulators.
+// AVX512-VNNI tiles: one vpdpbusd sums a quad of u8 x s8 products into each
+// int32 lane, exactly (no saturation: this is vpdpbusd, not vpdpbusds).
+// Pixel-vector tile: 8 rows x 3 vectors of pixels = 24 accumulators.
+// Channel-lane tile: up to 14 pixels x 2 vectors of output channels = 28.
+#include <array>
+#include <utility>
+
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
 
 namespace sparq::kernels {
@@ -57,10 +61,119 @@ void quant_tile(const QuantTileArgs& a) {
   }
 }
 
+// Transposes a 16 x 16 block of int32: lane j of rows[i] becomes lane i of
+// rows[j]. Pairs of rows, then pairs of pairs, then the 128-bit quarters.
+inline void transpose_16x16(__m512i rows[16]) {
+  __m512i t[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(rows[i], rows[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(rows[i], rows[i + 1]);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; i += 4) {
+    rows[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    rows[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    rows[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    rows[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // Quarter q of rows[4k + m] now holds column 4q + m of rows 4k..4k+3; the
+  // last two steps gather each column's four quarters from the four k.
+#pragma GCC unroll 16
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_i32x4(rows[i], rows[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(rows[i], rows[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_i32x4(rows[i + 8], rows[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_i32x4(rows[i + 8], rows[i + 12], 0xdd);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 4; ++i) {
+    rows[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    rows[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+    rows[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+    rows[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+
+constexpr int64_t kLaneVectors = kLaneBlock / kLanes;
+constexpr int kLanePixels = 14;  // 14 x 2 accumulators, 2 weight vectors, 1 broadcast
+
+// P pixels x kLaneBlock output channels: per step, the block's weights as
+// two vectors (16 channels' dwords each) and each pixel's input quad
+// broadcast. The epilogue dequantizes while a vector still holds channels
+// (the per-channel compensation, scale and bias are vectors, the same
+// dequantize_activate of the same operands as the pixel tiles' epilogue),
+// then turns each vector of channels into 16 rows of pixel lanes
+// (transpose_16x16; lanes past P are not stored).
+template <int P>
+void lane_vectors(const QuantTileArgs& a) {
+  __m512i acc[P][kLaneVectors];
+#pragma GCC unroll 32
+  for (auto& pixel : acc) {
+    for (auto& v : pixel) v = _mm512_setzero_si512();
+  }
+  for (int64_t s = 0; s < a.steps; ++s) {
+    const auto* x =
+        reinterpret_cast<const int32_t*>(a.input + (a.step_offsets[s] + a.first_pixel) * 4);
+    const int8_t* w = a.weights + s * kLaneBlock * 4;
+    __m512i wv[kLaneVectors];
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kLaneVectors; ++v) wv[v] = _mm512_loadu_si512(w + v * 64);
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) {
+      const __m512i xq = _mm512_set1_epi32(x[p]);
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kLaneVectors; ++v) dpbusd(acc[p][v], xq, wv[v]);
+    }
+  }
+  using Batch = xsimd::batch<float, ArchAvx512>;
+  using Ints = xsimd::batch<int32_t, ArchAvx512>;
+  const QuantizedStore<ArchAvx512> to_bytes(a.out_quantization);
+  const auto lanes = static_cast<__mmask16>(first_lanes16(P));
+#pragma GCC unroll 4
+  for (int64_t v = 0; v < kLaneVectors; ++v) {
+    const int64_t first_row = v * kLanes;
+    if (first_row >= a.rows) return;
+    const Ints compensation = Ints::load_unaligned(a.compensation + first_row);
+    // dequantize_accumulator's scale product, rounded once per lane.
+    const Batch scale = Batch(a.act_scale) * Batch::load_unaligned(a.weight_scale + first_row);
+    const Batch bias = Batch::load_unaligned(a.bias + first_row);
+    __m512i rows[kLanes];
+#pragma GCC unroll 16
+    for (int p = 0; p < kLanes; ++p) {
+      rows[p] = p < P ? _mm512_castps_si512(dequantize_activate<ArchAvx512>(
+                            Ints(acc[p][v]) - compensation, scale, bias, a.activation))
+                      : _mm512_setzero_si512();
+    }
+    transpose_16x16(rows);
+    const int64_t count = std::min<int64_t>(kLanes, a.rows - first_row);
+    for (int64_t r = 0; r < count; ++r) {
+      const Batch y(_mm512_castsi512_ps(rows[r]));
+      const int64_t at = (first_row + r) * a.out_stride;
+      if (a.out_bytes != nullptr) {
+        to_bytes.store_lanes(y, lanes, a.out_bytes + at);
+      } else {
+        _mm512_mask_storeu_ps(a.out + at, lanes, y);
+      }
+    }
+  }
+}
+
+template <int... P>
+constexpr std::array<void (*)(const QuantTileArgs&), sizeof...(P)> lane_table(
+    std::integer_sequence<int, P...>) {
+  return {&lane_vectors<P + 1>...};
+}
+
+void lane_tile(const QuantTileArgs& a) {
+  static constexpr auto kByPixels = lane_table(std::make_integer_sequence<int, kLanePixels>());
+  kByPixels[static_cast<size_t>(a.valid - 1)](a);
+}
+
 }  // namespace
 
 DirectConvKernels direct_conv_kernels_vnni() {
-  return {Isa::kVnni, kTile, &quant_tile};
+  return {Isa::kVnni, kTile, &quant_tile, kLanePixels, &lane_tile};
 }
 
 }  // namespace sparq::kernels

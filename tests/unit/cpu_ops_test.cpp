@@ -295,6 +295,54 @@ TEST_P(CpuOps, QuantizedPointwiseConvMatchesReference) {
   }
 }
 
+// Channel-lane tiles (VNNI: output planes of at most 16x16 pixels whose
+// tiles write the planes themselves, groups of at least 32 output
+// channels): every pixel count of a tile (1 to 14, as plane sizes modulo
+// 14), channel counts past each vector of 16 and block of 32, 1x1 at strides
+// 1 and 2, a 3x1 kernel (tall kernels write planes too), two groups, s8
+// inputs (their compensation), both weight widths, batches of 1 to 3. On
+// VNNI and above the kernel name must say the lane tiles ran.
+TEST_P(CpuOps, QuantizedChannelLaneTilesMatchReference) {
+  std::mt19937 gen = testing::rng(106);
+  const std::pair<int64_t, int64_t> planes[] = {{1, 1},   {1, 13},  {2, 7},   {3, 5},  {4, 4},
+                                                {3, 9},   {5, 6},   {7, 7},   {6, 9},  {10, 11},
+                                                {14, 14}, {12, 17}, {16, 16}, {15, 13}};
+  int i = 0;
+  for (const auto& [h, w] : planes) {
+    ++i;
+    ConvCase c{};
+    c.batch = uniform(gen, 1, 3);
+    c.in_c = uniform(gen, 4, 70);
+    c.out_c = std::array<int64_t, 6>{32, 33, 47, 64, 70, 96}[static_cast<size_t>(i % 6)];
+    c.groups = 1;
+    c.kh = c.kw = 1;
+    c.sh = c.sw = 1;
+    c.h = h;
+    c.w = w;
+    if (i % 5 == 0) {  // stride 2 onto the same plane
+      c.sh = c.sw = 2;
+      c.h = 2 * h - uniform(gen, 0, 1);
+      c.w = 2 * w - uniform(gen, 0, 1);
+    } else if (i % 5 == 1) {
+      c.kh = 3;
+      c.ph = 1;
+    } else if (i % 5 == 2) {
+      c.groups = 2;
+      c.in_c = 2 * uniform(gen, 2, 20);
+      c.out_c = 2 * uniform(gen, 32, 40);
+    }
+    c.input = i % 2 ? DType::kU8 : DType::kS8;
+    c.weights = i % 3 ? DType::kS4 : DType::kS8;
+    const ConvProblem p = make_conv_problem(c, gen);
+    expect_matches(p.graph, {&p.input}, p.what);
+    if (GetParam() >= Isa::kVnni) {
+      std::string kernel;
+      run_on(*cpu_, p.graph, {&p.input}, 1, &kernel);
+      EXPECT_NE(kernel.find("_lanes"), std::string::npos) << p.what << ": ran " << kernel;
+    }
+  }
+}
+
 TEST_P(CpuOps, FloatConv2dMatchesReference) {
   std::mt19937 gen = testing::rng(202);
   for (int i = 0; i < 30 && !HasFailure(); ++i) {

@@ -370,8 +370,10 @@ TEST_P(FusedCpuNodes, BatchesMatchTheReferenceBytesAndScales) {
 // The fused bytes of 1x1 tiles (stored from the tile's registers into the
 // output planes) and depthwise planes (on VNNI, u8 planes stored from the
 // kernel's registers too): every format, 1x1 output channels past a block of
-// 8, depthwise 4-bit and 8-bit kernels at strides 1 and 2, planes with a
-// partial last tile or smaller than one vector, 1 to 3 threads.
+// 8 and of 32 (planes up to 16x16 with 32 or more channels take the
+// channel-lane tiles on VNNI), depthwise 4-bit and 8-bit kernels at strides 1
+// and 2, planes with a partial last tile or smaller than one vector, 1 to 3
+// threads.
 TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) {
   ScopedIsa forced(GetParam());
   const auto reference = BackendRegistry::get("reference");
@@ -386,6 +388,7 @@ TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) 
         Conv2dOp op;
         op.activation = static_cast<Activation>(pick(gen, 0, 2));
         int64_t in_c = pick(gen, 1, 40), out_c = pick(gen, 1, 27);
+        if (!depthwise && format != 2) out_c = pick(gen, 28, 70);
         if (depthwise) {
           op.kernel_h = op.kernel_w = 3;
           op.pad_h = op.pad_w = 1;
