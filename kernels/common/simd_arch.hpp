@@ -49,6 +49,22 @@ inline void store_first(xsimd::batch<float, ArchAvx512> v, float* dst, int64_t c
 }
 #endif
 
+// Lanes [0, count) of v, the others +0 (count < the lane count).
+#if defined(__AVX2__)
+inline xsimd::batch<float, ArchAvx2> first_lanes_of(xsimd::batch<float, ArchAvx2> v,
+                                                    int64_t count) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
+  return _mm256_and_ps(v, _mm256_castsi256_ps(mask));
+}
+#endif
+#if defined(__AVX512F__)
+inline xsimd::batch<float, ArchAvx512> first_lanes_of(xsimd::batch<float, ArchAvx512> v,
+                                                      int64_t count) {
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(first_lanes16(count)), v);
+}
+#endif
+
 template <class Arch>
 struct WideningLoads;
 

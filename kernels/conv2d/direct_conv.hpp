@@ -95,6 +95,9 @@ struct QuantTileArgs {
   // out_bytes[o * out_stride + p] instead of `out`.
   uint8_t* out_bytes = nullptr;
   FusedQuantize out_quantization;
+  // With `out` and range set: every value stored to `out` also widens
+  // *range (the sample's range for a dynamic quantize that reads it).
+  RangeLanes* range = nullptr;
 };
 
 struct FloatTileArgs {

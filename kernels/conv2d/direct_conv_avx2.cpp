@@ -33,9 +33,10 @@ void quant_tile(const QuantTileArgs& a) {
                                                          _mm256_madd_epi16(x_odd, w_odd)));
     }
   }
-  const TileEpilogue<ArchAvx2> epilogue(a);
+  TileEpilogue<ArchAvx2> epilogue(a);
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) epilogue.store(acc[r], r, 0);
+  epilogue.finish();
 }
 
 }  // namespace

@@ -43,12 +43,13 @@ void quant_tile(const QuantTileArgs& a) {
       }
     }
   }
-  const TileEpilogue<ArchAvx512> epilogue(a);
+  TileEpilogue<ArchAvx512> epilogue(a);
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
     for (int64_t v = 0; v < kVectors; ++v) epilogue.store(acc[r][v], r, v * kLanes);
   }
+  epilogue.finish();
 }
 
 }  // namespace

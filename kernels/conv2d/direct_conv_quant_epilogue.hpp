@@ -1,6 +1,9 @@
 // The quantized tiles' epilogue on vectors: dequantize_activate of
 // acc - comp (sparq::dequantize_accumulator, then the activation), and with
-// a fused quantize the quantize kernels' rounding and clamping of that value.
+// a fused quantize the quantize kernels' rounding and clamping of that value;
+// with a range, the f32 values stored widen it (Quantize::widen; after a
+// ReLU or ReLU6, whose values are never NaN nor below +0, only the maxima:
+// see QuantizeKernels::widen_lanes_nonnegative).
 #pragma once
 
 #include "kernels/common/dequantize_simd.hpp"
@@ -29,7 +32,12 @@ class TileEpilogue {
         out_(a.out),
         out_bytes_(a.out_bytes),
         activation_(a.activation),
-        to_bytes_(a.out_quantization) {
+        to_bytes_(a.out_quantization),
+        range_(a.range) {
+    if (range_ != nullptr) {
+      high_ = Batch::load_aligned(range_->high);
+      low_ = Batch::load_aligned(range_->low);
+    }
     for (int64_t r = 0; r < kOutBlock; ++r) {
       compensation_[r] = a.compensation[r];
       // dequantize_accumulator's scale product, rounded once.
@@ -41,7 +49,7 @@ class TileEpilogue {
   // Row `row`'s pixels [first, first + lanes) of the tile: stored when the
   // row is one of the tile's rows, the first valid - first lanes of them
   // (masked).
-  void store(Ints acc, int64_t row, int64_t first) const {
+  void store(Ints acc, int64_t row, int64_t first) {
     const int64_t count = valid_ - first;
     if (row >= rows_ || count <= 0) return;
     const Batch result = dequantize_activate<Arch>(
@@ -53,17 +61,36 @@ class TileEpilogue {
     float* out = out_ + row * stride_ + first;
     if (count >= static_cast<int64_t>(Batch::size)) {
       result.store_unaligned(out);
+      if (range_ != nullptr) widen(result);
     } else {
       store_first(result, out, count);
+      if (range_ != nullptr) widen(first_lanes_of(result, count));
     }
   }
 
+  // Writes the widened range back (call once, after the last store).
+  void finish() const {
+    if (range_ == nullptr) return;
+    high_.store_aligned(range_->high);
+    low_.store_aligned(range_->low);
+  }
+
  private:
+  void widen(Batch v) {
+    if (activation_ == Activation::kNone) {
+      Quantize<Arch>::widen(v, high_, low_);
+    } else {
+      high_ = xsimd::max(v, high_);
+    }
+  }
+
   int64_t rows_, valid_, stride_;
   float* out_;
   uint8_t* out_bytes_;
   Activation activation_;
   QuantizedStore<Arch> to_bytes_;
+  RangeLanes* range_;
+  Batch high_, low_;
   int32_t compensation_[kOutBlock];
   float scale_[kOutBlock], bias_[kOutBlock];
 };

@@ -29,6 +29,7 @@ void quant_tile(const QuantTileArgs& a) {
     }
     if (a.out_bytes == nullptr) {
       for (int64_t p = 0; p < a.valid; ++p) a.out[r * a.out_stride + p] = y[p];
+      if (a.range != nullptr) scalar_rule::widen_lane0(y, static_cast<size_t>(a.valid), *a.range);
     } else if (a.out_quantization.is_signed) {
       scalar_rule::to_s8(y, static_cast<size_t>(a.valid), a.out_quantization.scale,
                          reinterpret_cast<int8_t*>(a.out_bytes + r * a.out_stride));

@@ -43,12 +43,13 @@ void quant_vectors(const QuantTileArgs& a) {
       for (int64_t v = 0; v < V; ++v) dpbusd(acc[r][v], xv[v], wq);
     }
   }
-  const TileEpilogue<ArchAvx512> epilogue(a);
+  TileEpilogue<ArchAvx512> epilogue(a);
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
     for (int64_t v = 0; v < V; ++v) epilogue.store(acc[r][v], r, v * kLanes);
   }
+  epilogue.finish();
 }
 
 void quant_tile(const QuantTileArgs& a) {
@@ -104,7 +105,9 @@ constexpr int kLanePixels = 14;  // 14 x 2 accumulators, 2 weight vectors, 1 bro
 // (the per-channel compensation, scale and bias are vectors, the same
 // dequantize_activate of the same operands as the pixel tiles' epilogue),
 // then turns each vector of channels into 16 rows of pixel lanes
-// (transpose_16x16; lanes past P are not stored).
+// (transpose_16x16; lanes past P are not stored). A range is widened by the
+// channel vectors: their lanes past the block's rows hold +0 (zero weights,
+// compensation, scale and bias), which every range holds.
 template <int P>
 void lane_vectors(const QuantTileArgs& a) {
   __m512i acc[P][kLaneVectors];
@@ -130,10 +133,15 @@ void lane_vectors(const QuantTileArgs& a) {
   using Ints = xsimd::batch<int32_t, ArchAvx512>;
   const QuantizedStore<ArchAvx512> to_bytes(a.out_quantization);
   const auto lanes = static_cast<__mmask16>(first_lanes16(P));
+  Batch high(0.0f), low(0.0f);
+  if (a.range != nullptr) {
+    high = Batch::load_aligned(a.range->high);
+    low = Batch::load_aligned(a.range->low);
+  }
+  const int64_t vectors = std::min(kLaneVectors, (a.rows + kLanes - 1) / kLanes);
 #pragma GCC unroll 4
-  for (int64_t v = 0; v < kLaneVectors; ++v) {
+  for (int64_t v = 0; v < vectors; ++v) {
     const int64_t first_row = v * kLanes;
-    if (first_row >= a.rows) return;
     const Ints compensation = Ints::load_unaligned(a.compensation + first_row);
     // dequantize_accumulator's scale product, rounded once per lane.
     const Batch scale = Batch(a.act_scale) * Batch::load_unaligned(a.weight_scale + first_row);
@@ -141,9 +149,20 @@ void lane_vectors(const QuantTileArgs& a) {
     __m512i rows[kLanes];
 #pragma GCC unroll 16
     for (int p = 0; p < kLanes; ++p) {
-      rows[p] = p < P ? _mm512_castps_si512(dequantize_activate<ArchAvx512>(
-                            Ints(acc[p][v]) - compensation, scale, bias, a.activation))
-                      : _mm512_setzero_si512();
+      if (p >= P) {
+        rows[p] = _mm512_setzero_si512();
+        continue;
+      }
+      const Batch y = dequantize_activate<ArchAvx512>(Ints(acc[p][v]) - compensation, scale, bias,
+                                                      a.activation);
+      if (a.range != nullptr) {
+        if (a.activation == Activation::kNone) {
+          Quantize<ArchAvx512>::widen(y, high, low);
+        } else {
+          high = xsimd::max(y, high);  // as TileEpilogue::widen
+        }
+      }
+      rows[p] = _mm512_castps_si512(y);
     }
     transpose_16x16(rows);
     const int64_t count = std::min<int64_t>(kLanes, a.rows - first_row);
@@ -156,6 +175,10 @@ void lane_vectors(const QuantTileArgs& a) {
         _mm512_mask_storeu_ps(a.out + at, lanes, y);
       }
     }
+  }
+  if (a.range != nullptr) {
+    high.store_aligned(a.range->high);
+    low.store_aligned(a.range->low);
   }
 }
 

@@ -1,8 +1,16 @@
 #include "kernels/quantize/quantize.hpp"
 
+#include <iterator>
+
 #include "kernels/common/pick_isa.hpp"
+#include "kernels/quantize/quantize_scalar_rule.hpp"
 
 namespace sparq::kernels {
+
+void fold_lanes(const RangeLanes& lanes, SampleRange& range) {
+  scalar_rule::fold_range(lanes.high, std::size(lanes.high), range);
+  scalar_rule::fold_range(lanes.low, std::size(lanes.low), range);
+}
 
 QuantizeKernels quantize_kernels(Isa active) {
   switch (pick_isa(active, {Isa::kAvx2, Isa::kAvx512})) {

@@ -44,6 +44,19 @@ inline FusedQuantize fused_quantize(const OutputQuantization& q) {
   return {q.scale, activation_qmax(q.bits, q.is_signed), q.is_signed};
 }
 
+// A sample's range while a producer widens it a vector at a time: the
+// running maximum and minimum of each lane (lanes a narrower ISA does not
+// reach stay +0), +0 to start like a SampleRange. Maxima and minima are
+// order-free, so folding the lanes (fold_lanes) gives the range of every
+// value widened, however the values were spread over lanes and calls.
+struct RangeLanes {
+  alignas(64) float high[16] = {};
+  alignas(64) float low[16] = {};
+};
+
+// Widens `range` by every lane of `lanes` (the scalar rule).
+void fold_lanes(const RangeLanes& lanes, SampleRange& range);
+
 struct QuantizeKernels {
   Isa isa = Isa::kScalar;
   // Widens `range` to hold every finite x[j] (NaN and infinities are
@@ -53,6 +66,13 @@ struct QuantizeKernels {
   void (*to_u8)(const float* x, size_t count, float scale, int qmax, uint8_t* out);
   // q = clamp(nearbyint(x / scale), -127, 127), NaN -> 0.
   void (*to_s8)(const float* x, size_t count, float scale, int8_t* out);
+  // Widens `lanes` by every finite x[j]: a producer's range, a plane or a
+  // row at a time, folded once at the end (fold_lanes).
+  void (*widen_lanes)(const float* x, size_t count, RangeLanes& lanes);
+  // The same for values a ReLU or ReLU6 wrote (no NaN, none below +0): one
+  // max per vector, the minima stay +0. An infinity does enter the maxima;
+  // a caller seeing one there takes the range from fold_range instead.
+  void (*widen_lanes_nonnegative)(const float* x, size_t count, RangeLanes& lanes);
 };
 
 QuantizeKernels quantize_kernels_scalar();

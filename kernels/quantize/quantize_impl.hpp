@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cfloat>
+#include <iterator>
 #include <type_traits>
 
 #include "kernels/common/simd_arch.hpp"
@@ -135,6 +136,51 @@ struct Quantize {
     scalar_rule::to_s8(x + j, count - j, scale, out + j);
   }
 
+  // widen() over x into the first kLanes lanes of `lanes`, in fold_range's
+  // four chains where x holds four vectors; the tail through the scalar rule
+  // into lane 0.
+  static void widen_lanes(const float* x, size_t count, RangeLanes& lanes) {
+    static_assert(kLanes <= std::size(RangeLanes{}.high));
+    constexpr int kChains = 4;
+    Batch high[kChains], low[kChains];
+    high[0] = Batch::load_aligned(lanes.high);
+    low[0] = Batch::load_aligned(lanes.low);
+    for (int c = 1; c < kChains; ++c) high[c] = low[c] = Batch(0.0f);
+    size_t j = 0;
+    for (; j + kChains * kLanes <= count; j += kChains * kLanes) {
+      for (int c = 0; c < kChains; ++c) {
+        widen(Batch::load_unaligned(x + j + c * kLanes), high[c], low[c]);
+      }
+    }
+    for (; j + kLanes <= count; j += kLanes) widen(Batch::load_unaligned(x + j), high[0], low[0]);
+    for (int c = 1; c < kChains; ++c) {
+      widen(high[c], high[0], low[0]);
+      widen(low[c], high[0], low[0]);
+    }
+    high[0].store_aligned(lanes.high);
+    low[0].store_aligned(lanes.low);
+    scalar_rule::widen_lane0(x + j, count - j, lanes);
+  }
+
+  // widen_lanes for values >= +0 without NaN: maxps only, in four chains.
+  static void widen_lanes_nonnegative(const float* x, size_t count, RangeLanes& lanes) {
+    constexpr int kChains = 4;
+    Batch high[kChains];
+    high[0] = Batch::load_aligned(lanes.high);
+    for (int c = 1; c < kChains; ++c) high[c] = Batch(0.0f);
+    size_t j = 0;
+    for (; j + kChains * kLanes <= count; j += kChains * kLanes) {
+      for (int c = 0; c < kChains; ++c) {
+        high[c] = xsimd::max(Batch::load_unaligned(x + j + c * kLanes), high[c]);
+      }
+    }
+    for (; j + kLanes <= count; j += kLanes)
+      high[0] = xsimd::max(Batch::load_unaligned(x + j), high[0]);
+    for (int c = 1; c < kChains; ++c) high[0] = xsimd::max(high[c], high[0]);
+    high[0].store_aligned(lanes.high);
+    for (; j < count; ++j) lanes.high[0] = std::max(x[j], lanes.high[0]);
+  }
+
   // A sample's range found as its values are produced (a producer's
   // epilogue, ConstTensorView::ranges): add() each vector of values written
   // (lanes not written set to 0, which every range holds), then finish().
@@ -146,7 +192,7 @@ struct Quantize {
   };
 
   static QuantizeKernels table(Isa isa) {
-    return {isa, &fold_range, &to_u8, &to_s8};
+    return {isa, &fold_range, &to_u8, &to_s8, &widen_lanes, &widen_lanes_nonnegative};
   }
 };
 

@@ -31,6 +31,15 @@ inline void fold_range(const float* x, size_t count, SampleRange& range) {
   }
 }
 
+// Widens lane 0 of `lanes` by every finite x[j] (the scalar form of the
+// vector kernels' widen_lanes, and their tail).
+inline void widen_lane0(const float* x, size_t count, RangeLanes& lanes) {
+  SampleRange range{lanes.high[0], lanes.low[0]};
+  fold_range(x, count, range);
+  lanes.high[0] = range.max;
+  lanes.low[0] = range.min;
+}
+
 inline void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {
   for (size_t j = 0; j < count; ++j)
     out[j] = static_cast<uint8_t>(round_and_clamp(x[j] / scale, 0, qmax));

@@ -49,6 +49,15 @@ Tensor random_u8(std::mt19937& gen, const Shape& shape, int qmax) {
   return t;
 }
 
+Tensor random_s8(std::mt19937& gen, const Shape& shape) {
+  Tensor t(shape, DType::kS8);
+  std::uniform_int_distribution<int> dist(-128, 127);
+  for (int8_t& v : t.span<int8_t>()) v = static_cast<int8_t>(dist(gen));
+  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
+  for (float& s : t.scales()) s = scale(gen);
+  return t;
+}
+
 std::vector<uint8_t> random_taps(std::mt19937& gen, int out_channels, int in_channels, int density,
                                  PatternSharing sharing) {
   std::vector<uint8_t> taps(static_cast<size_t>(out_channels) * in_channels * density);

@@ -23,6 +23,7 @@ Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo = -1.0f, float
 Tensor awkward_f32(std::mt19937& gen, const Shape& shape, bool nan = true);
 // Random quantized activations with random per-sample scales.
 Tensor random_u8(std::mt19937& gen, const Shape& shape, int qmax = 255);
+Tensor random_s8(std::mt19937& gen, const Shape& shape);  // -128..127
 
 // Random N-of-9 taps (values -8..7, any pattern, or shared per group).
 std::vector<uint8_t> random_taps(std::mt19937& gen, int out_channels, int in_channels, int density,

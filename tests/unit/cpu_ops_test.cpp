@@ -50,18 +50,9 @@ Isa kernel_isa(const std::string& kernel) {
 
 // ---- random inputs ------------------------------------------------------------
 
-Tensor random_s8(std::mt19937& gen, const Shape& shape) {
-  Tensor t(shape, DType::kS8);
-  std::uniform_int_distribution<int> dist(-128, 127);
-  for (int8_t& v : t.span<int8_t>()) v = static_cast<int8_t>(dist(gen));
-  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
-  for (float& s : t.scales()) s = scale(gen);
-  return t;
-}
-
 Tensor random_activations(std::mt19937& gen, const Shape& shape, DType dtype) {
   if (dtype == DType::kF32) return testing::random_f32(gen, shape, -2.0f, 2.0f);
-  return dtype == DType::kU8 ? testing::random_u8(gen, shape) : random_s8(gen, shape);
+  return dtype == DType::kU8 ? testing::random_u8(gen, shape) : testing::random_s8(gen, shape);
 }
 
 int uniform(std::mt19937& gen, int lo, int hi) {

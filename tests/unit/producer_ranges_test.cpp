@@ -1,9 +1,10 @@
 // Ranges stored by a producer for the dynamic quantize that reads its output
 // (TensorView::ranges, CompiledNode::writes_ranges): the residual add's
-// kernel finds the range of what it writes, and a session whose quantize
-// takes the add's ranges instead of its own pass gives the reference
-// backend's bits. The expected range is computed here from the written
-// values with plain comparisons, not with the quantize kernels.
+// kernel and the quantized convolutions' epilogues find the range of what
+// they write, and a session whose quantizes take those ranges instead of
+// their own pass gives the reference backend's bits. The expected range is
+// computed here from the written values with plain comparisons, not with the
+// quantize kernels.
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "kernels/isa/isa.hpp"
 #include "kernels/isa/isa_override.hpp"
 #include "sparq/sparq.hpp"
+#include "tests/support/node_runner.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace sparq {
@@ -164,6 +166,171 @@ TEST(ProducerRanges, QuantizeFromTheAddsRangesMatchesTheReferenceBackend) {
               << threads << " chunk " << chunk;
         }
       }
+    }
+  }
+}
+
+// ---- convolutions ----------------------------------------------------------
+
+struct ConvRangeCase {
+  std::string what;
+  Shape input;  // per sample
+  DType input_dtype;
+  Conv2dOp op;
+  bool ranged;  // writes_ranges() expected
+};
+
+Conv2dOp quantized_conv(std::mt19937& gen, int64_t in_c, int64_t out_c, int kernel, int stride,
+                        int pad, int groups, Activation act) {
+  Conv2dOp op;
+  op.kernel_h = op.kernel_w = kernel;
+  op.stride_h = op.stride_w = stride;
+  op.pad_h = op.pad_w = pad;
+  op.groups = groups;
+  op.activation = act;
+  Tensor w(Shape{out_c, in_c / groups, kernel, kernel}, DType::kS8);
+  std::uniform_int_distribution<int> value(-127, 127);
+  for (int8_t& v : w.span<int8_t>()) v = static_cast<int8_t>(value(gen));
+  op.weights = std::move(w);
+  op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.001f, 0.05f);
+  op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -2.0f, 1.0f);
+  return op;
+}
+
+// Every CPU conv path that writes f32: depthwise planes (u8 and s8 inputs,
+// strides 1 and 2), the first-layer window quads, 1x1 pixel-vector tiles,
+// 1x1 channel-lane tiles (14x14 and 7x7, 32+ channels), a 3x1 kernel; and
+// two that do not store ranges: a padded 3x3 (its tiles go through a
+// staging buffer) and a layer with a fused static quantize.
+std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
+  std::vector<ConvRangeCase> cases;
+  auto add = [&](std::string what, Shape input, DType dtype, Conv2dOp op, bool ranged) {
+    cases.push_back({std::move(what), std::move(input), dtype, std::move(op), ranged});
+  };
+  for (const Activation act : {Activation::kNone, Activation::kRelu}) {
+    const std::string a = std::string(" ") + to_string(act);
+    add("depthwise s1 u8" + a, Shape{12, 14, 14}, DType::kU8,
+        quantized_conv(gen, 12, 12, 3, 1, 1, 12, act), true);
+    add("depthwise s2 s8" + a, Shape{5, 17, 23}, DType::kS8,
+        quantized_conv(gen, 5, 5, 3, 2, 1, 5, act), true);
+    add("first layer 7x7 s2" + a, Shape{3, 30, 27}, DType::kS8,
+        quantized_conv(gen, 3, 16, 7, 2, 3, 1, act), true);
+    add("1x1 pixel tiles" + a, Shape{20, 28, 28}, DType::kU8,
+        quantized_conv(gen, 20, 19, 1, 1, 0, 1, act), true);
+    add("1x1 lanes 14x14" + a, Shape{24, 14, 14}, DType::kU8,
+        quantized_conv(gen, 24, 40, 1, 1, 0, 1, act), true);
+    add("1x1 lanes 7x7 s2" + a, Shape{16, 13, 13}, DType::kS8,
+        quantized_conv(gen, 16, 64, 1, 2, 0, 1, act), true);
+    Conv2dOp tall = quantized_conv(gen, 8, 33, 1, 1, 0, 1, act);
+    tall.kernel_h = 3;
+    tall.pad_h = 1;
+    tall.weights = Tensor(Shape{33, 8, 3, 1}, DType::kS8);
+    for (int8_t& v : tall.weights.span<int8_t>()) v = static_cast<int8_t>(gen() % 255 - 127);
+    add("3x1" + a, Shape{8, 9, 11}, DType::kU8, std::move(tall), true);
+    add("3x3 padded (staged tiles)" + a, Shape{8, 10, 10}, DType::kU8,
+        quantized_conv(gen, 8, 8, 3, 1, 1, 1, act), false);
+    Conv2dOp fused = quantized_conv(gen, 8, 40, 1, 1, 0, 1, act);
+    fused.output_quantization = OutputQuantization{0.05f, 8, false};
+    add("fused static quantize" + a, Shape{8, 7, 7}, DType::kU8, std::move(fused), false);
+  }
+  return cases;
+}
+
+class ConvRanges : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!kernels::isa_supported(GetParam())) {
+      GTEST_SKIP() << "this CPU lacks " << kernels::isa_name(GetParam());
+    }
+  }
+};
+
+// The node stores each sample's range of exactly the values it writes, and
+// the values are those it writes without ranges (and the reference's). Every
+// other batch gives its first sample an input scale so large that many of
+// its outputs overflow to infinity, which the range must skip (after a
+// ReLU the epilogues keep maxima only, and the node folds such a sample
+// again from its values).
+TEST_P(ConvRanges, NodeStoresTheRangeOfEachSampleItWrites) {
+  const kernels::ScopedIsa forced(GetParam());
+  const auto cpu = BackendRegistry::get("cpu");
+  const auto reference = BackendRegistry::get("reference");
+  std::mt19937 gen = testing::rng(33);
+  int i = 0;
+  for (ConvRangeCase& c : conv_range_cases(gen)) {
+    const int64_t batch = 1 + i++ % 3;
+    const testing::OneNodeGraph g =
+        testing::one_node_graph("conv", {{c.input, c.input_dtype}}, c.op);
+    const auto compiled = cpu->compile(g.graph, g.node());
+    ASSERT_EQ(compiled->writes_ranges(), c.ranged) << c.what << ", " << compiled->kernel_name();
+    if (!c.ranged) continue;
+    Tensor x = c.input_dtype == DType::kU8 ? testing::random_u8(gen, c.input.with_batch(batch))
+                                           : testing::random_s8(gen, c.input.with_batch(batch));
+    if (i % 2 == 0) x.scales()[0] = 1e38f;
+    const Tensor want = testing::run_on(*reference, g, {&x}, 1);
+    const auto sample = static_cast<size_t>(want.shape().elements() / batch);
+    for (int threads = 1; threads <= 3; ++threads) {
+      Tensor got(want.shape(), DType::kF32);
+      // Stored, not widened: what was there before must not survive.
+      std::vector<SampleRange> ranges(static_cast<size_t>(batch), SampleRange{1e30f, -1e30f});
+      TensorView view = got.view();
+      view.ranges = ranges.data();
+      testing::run_node(*compiled, {x.view()}, view, threads, c.what);
+      const std::string what = c.what + ", " + compiled->kernel_name() + ", batch " +
+                               std::to_string(batch) + ", threads " + std::to_string(threads);
+      ASSERT_TRUE(testing::bit_equal(got, want)) << what;
+      const std::span<const float> values = got.span<float>();
+      for (int64_t n = 0; n < batch; ++n) {
+        const auto first = values.begin() + static_cast<std::ptrdiff_t>(n * sample);
+        const SampleRange expected =
+            range_of(std::vector<float>(first, first + static_cast<std::ptrdiff_t>(sample)));
+        EXPECT_EQ(ranges[static_cast<size_t>(n)].max, expected.max) << what << ", sample " << n;
+        EXPECT_EQ(ranges[static_cast<size_t>(n)].min, expected.min) << what << ", sample " << n;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, ConvRanges,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
+                                           Isa::kAmx),
+                         [](const ::testing::TestParamInfo<Isa>& info) {
+                           return std::string(kernels::isa_name(info.param));
+                         });
+
+// A MobileNet-like chain with dynamic quantization between the layers:
+// depthwise -> quantize -> 1x1 (channel-lane tiles on VNNI) -> quantize ->
+// 1x1 (pixel-vector tiles) -> quantize -> dequantize; every quantize reads
+// the ranges its producer stored.
+TEST(ProducerRanges, ConvolutionChainMatchesTheReferenceBackend) {
+  std::mt19937 gen = testing::rng(34);
+  ModelBuilder b;
+  const ValueId x = b.input(Shape{16, 14, 14});
+  const ValueId xq = b.quantize(x, 8, false, "quantize_input");
+  const ValueId dw =
+      b.conv2d(xq, quantized_conv(gen, 16, 16, 3, 1, 1, 16, Activation::kRelu), "depthwise");
+  const ValueId dwq = b.quantize(dw, 8, false, "quantize_dw");
+  const ValueId pw =
+      b.conv2d(dwq, quantized_conv(gen, 16, 48, 1, 1, 0, 1, Activation::kNone), "pointwise");
+  const ValueId pwq = b.quantize(pw, 8, true, "quantize_pw");
+  const ValueId wide =
+      b.conv2d(pwq, quantized_conv(gen, 48, 20, 1, 2, 0, 1, Activation::kRelu6), "strided");
+  const ValueId wq = b.quantize(wide, 4, false, "quantize_strided");
+  b.mark_output(b.dequantize(wq, "dequantize"));
+  const auto model = std::make_shared<const Model>(b.build());
+  const Tensor input = Tensor::from_floats(
+      Shape{3, 16, 14, 14}, testing::random_floats(gen, 3 * 16 * 14 * 14, -1.0f, 2.0f));
+  SessionOptions reference;
+  reference.backends = {"reference"};
+  const Tensor want = Session(model, reference).run(input).at(0);
+  for (int threads : {1, 2, 3}) {
+    for (int64_t chunk : {0, 1, 2}) {
+      SessionOptions cpu;
+      cpu.backends = {"cpu"};
+      cpu.threads = threads;
+      cpu.batch_chunk = chunk;
+      const Tensor got = Session(model, cpu).run(input).at(0);
+      EXPECT_TRUE(testing::bit_equal(got, want)) << "threads " << threads << " chunk " << chunk;
     }
   }
 }

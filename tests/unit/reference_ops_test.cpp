@@ -29,17 +29,8 @@ Tensor run_last_node(const Graph& graph, std::vector<ConstTensorView> inputs) {
   return output;
 }
 
-Tensor random_s8(std::mt19937& gen, const Shape& shape) {
-  Tensor t(shape, DType::kS8);
-  std::uniform_int_distribution<int> dist(-128, 127);
-  for (int8_t& v : t.span<int8_t>()) v = static_cast<int8_t>(dist(gen));
-  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
-  for (float& s : t.scales()) s = scale(gen);
-  return t;
-}
-
 Tensor random_activations(std::mt19937& gen, const Shape& shape, DType dtype) {
-  return dtype == DType::kU8 ? testing::random_u8(gen, shape) : random_s8(gen, shape);
+  return dtype == DType::kU8 ? testing::random_u8(gen, shape) : testing::random_s8(gen, shape);
 }
 
 // Element e of a quantized tensor as an int, whatever its dtype.
@@ -456,7 +447,7 @@ TEST(Pooling, BytePlanesMatchTheFloatPoolOfTheirValues) {
       const int64_t channels = 3, height = 9, width = 7;
       const Shape shape{2, channels, height, width};
       const Tensor bytes =
-          dtype == DType::kU8 ? testing::random_u8(gen, shape) : random_s8(gen, shape);
+          dtype == DType::kU8 ? testing::random_u8(gen, shape) : testing::random_s8(gen, shape);
       Tensor floats(shape, DType::kF32);
       for (int64_t i = 0; i < shape.elements(); ++i) {
         floats.data<float>()[i] =

@@ -12,10 +12,15 @@
 // quantize (Conv2dOp::output_quantization) quantizes each tile's f32 rows
 // while they are still in the worker's cache (the staging of the channel-quad
 // paths, a plane buffer on the depthwise path) with the quantize kernels, and
-// writes u8/s8 planes.
+// writes u8/s8 planes. Quantized layers writing f32 (depthwise planes, and
+// tiles that write the output planes) find each sample's range as they
+// store it, for a dynamic quantize that reads it (writes_ranges): each
+// worker widens its own RangeLanes per sample, folded once after the run.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "kernels/conv2d/depthwise.hpp"
@@ -94,6 +99,8 @@ class Conv2dNode : public CompiledNode {
       if (quantized_) depthwise_weights_.assign(values.begin(), values.end());
       depthwise_bytes_ = fused_ && input_.dtype == DType::kU8 && depthwise_.writes_bytes &&
                          depthwise_.writes_bytes(g_);
+      ranged_ = quantized_ && !fused_;
+      if (ranged_) quantize_ = kernels::quantize_kernels(active);
       return;
     }
     if (quantized_) {
@@ -112,6 +119,9 @@ class Conv2dNode : public CompiledNode {
       }
       packed_s8_ =
           kernels::pack_direct_weights_s8(values.data(), g_, layout_, compensation_, block_rows_);
+      // Tiles whose flat pixels are output pixels store only output values.
+      ranged_ = !fused_ && layout_.plane_w == g_.out_w;
+      if (ranged_) quantize_ = kernels::quantize_kernels(active);
       // u8 inputs are read as they are: no correction.
       if (input_.dtype == DType::kU8) std::fill(compensation_.begin(), compensation_.end(), 0);
     } else {
@@ -139,11 +149,14 @@ class Conv2dNode : public CompiledNode {
   // Depthwise: one plane buffer per worker. Otherwise: the packed input of
   // every (sample, group), then each worker's tile staging.
   size_t scratch_bytes(int64_t batch, int threads) const override {
+    const size_t ranges = range_lanes_bytes(batch, threads);
     if (path_ == ConvPath::kDepthwise) {
-      return worker_slots_bytes(depthwise_worker_bytes(), threads);
+      return ranges + worker_slots_bytes(depthwise_worker_bytes(), threads);
     }
-    return packed_bytes(batch) + worker_slots_bytes(tile_staging_bytes(), threads);
+    return ranges + packed_bytes(batch) + worker_slots_bytes(tile_staging_bytes(), threads);
   }
+
+  bool writes_ranges() const override { return ranged_; }
 
   std::string kernel_name() const override {
     return kernel_label(std::string("conv2d_") + (quantized_ ? "q8_" : "f32_") + path_name(path_) +
@@ -163,15 +176,54 @@ class Conv2dNode : public CompiledNode {
     if (fused_) {
       for (int64_t n = 0; n < batch; ++n) output.scales[n] = op_.output_quantization.scale;
     }
-    if (path_ == ConvPath::kDepthwise) {
-      run_depthwise(inputs[0], output, batch, ctx.threads, scratch);
-      return;
+    // Worker w's lanes of sample n: range_lanes[w * batch + n].
+    kernels::RangeLanes* range_lanes = nullptr;
+    if (ranged_ && output.ranges != nullptr) {
+      range_lanes = std::construct_at(reinterpret_cast<kernels::RangeLanes*>(scratch));
+      for (int64_t i = 1; i < batch * std::max(ctx.threads, 1); ++i) {
+        std::construct_at(range_lanes + i);
+      }
     }
-    pack_inputs(inputs[0], batch, ctx.threads, scratch);
-    compute_tiles(inputs[0], output, batch, ctx.threads, scratch);
+    scratch += range_lanes_bytes(batch, ctx.threads);
+    if (path_ == ConvPath::kDepthwise) {
+      run_depthwise(inputs[0], output, batch, ctx.threads, scratch, range_lanes);
+    } else {
+      pack_inputs(inputs[0], batch, ctx.threads, scratch);
+      compute_tiles(inputs[0], output, batch, ctx.threads, scratch, range_lanes);
+    }
+    if (range_lanes != nullptr) fold_ranges(range_lanes, output, batch, ctx.threads);
   }
 
  private:
+  // Each sample's range from its workers' lanes. After a ReLU the lanes
+  // took every value's maximum, infinities included (widen_lanes_nonnegative):
+  // a sample whose maxima hold one (an overflowing layer) is folded again
+  // from its stored values, which skips them as the rule says.
+  void fold_ranges(const kernels::RangeLanes* range_lanes, const TensorView& output, int64_t batch,
+                   int threads) const {
+    const int64_t sample = output_.shape.elements();
+    for (int64_t n = 0; n < batch; ++n) {
+      SampleRange range;
+      bool infinite = false;
+      for (int w = 0; w < std::max(threads, 1); ++w) {
+        const kernels::RangeLanes& lanes = range_lanes[w * batch + n];
+        for (const float high : lanes.high) infinite = infinite || std::isinf(high);
+        kernels::fold_lanes(lanes, range);
+      }
+      if (infinite) {
+        range = SampleRange{};
+        quantize_.fold_range(output.as<float>() + n * sample, static_cast<size_t>(sample), range);
+      }
+      output.ranges[n] = range;
+    }
+  }
+
+  // The range lanes at the start of the scratch: one per worker and sample.
+  size_t range_lanes_bytes(int64_t batch, int threads) const {
+    if (!ranged_) return 0;
+    return static_cast<size_t>(batch * std::max(threads, 1)) * sizeof(kernels::RangeLanes);
+  }
+
   // The fused static quantize of f32 values src[0, count) into bytes
   // dst[0, count): the quantize kernels' rule.
   void quantize_row(const float* src, int64_t count, uint8_t* dst) const {
@@ -236,7 +288,7 @@ class Conv2dNode : public CompiledNode {
   }
 
   void compute_tiles(const ConstTensorView& input, const TensorView& output, int64_t batch,
-                     int threads, uint8_t* scratch) const {
+                     int threads, uint8_t* scratch, kernels::RangeLanes* range_lanes) const {
     const int64_t blocks = kernels::out_blocks(g_, block_rows_);
     const int64_t tiles = (layout_.pixels + tile_ - 1) / tile_;
     const int64_t og = g_.out_per_group();
@@ -304,6 +356,7 @@ class Conv2dNode : public CompiledNode {
                 a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
                 a.out_quantization = fused_format_;
               }
+              if (range_lanes != nullptr) a.range = range_lanes + worker * batch + n;
               (lanes_ ? quant_.lane_tile : quant_.quant_tile)(a);
               if (direct_output) continue;
             } else {
@@ -364,7 +417,7 @@ class Conv2dNode : public CompiledNode {
   }
 
   void run_depthwise(const ConstTensorView& input, const TensorView& output, int64_t batch,
-                     int threads, uint8_t* scratch_slots) const {
+                     int threads, uint8_t* scratch_slots, kernels::RangeLanes* range_lanes) const {
     const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
     const int64_t taps = g_.kernel_h * g_.kernel_w;
     const size_t slot = worker_slot_bytes(depthwise_worker_bytes());
@@ -403,6 +456,12 @@ class Conv2dNode : public CompiledNode {
             } else {
               depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
             }
+            if (range_lanes != nullptr) {
+              // The plane is still in this core's cache.
+              (op_.activation == Activation::kNone ? quantize_.widen_lanes
+                                                   : quantize_.widen_lanes_nonnegative)(
+                  out, static_cast<size_t>(out_plane), range_lanes[worker * batch + n]);
+            }
             if (fused_) {
               quantize_row(out, out_plane, static_cast<uint8_t*>(output.data) + plane * out_plane);
             }
@@ -415,9 +474,10 @@ class Conv2dNode : public CompiledNode {
   ValueLayout input_, output_;
   ConvGeometry g_;
   bool quantized_ = false;
-  bool fused_ = false;              // output_quantization: u8/s8 output
-  bool depthwise_bytes_ = false;    // fused, and the depthwise kernel writes the bytes itself
-  bool lanes_ = false;              // channel-lane tiles (quant_.lane_tile)
+  bool fused_ = false;            // output_quantization: u8/s8 output
+  bool depthwise_bytes_ = false;  // fused, and the depthwise kernel writes the bytes itself
+  bool lanes_ = false;            // channel-lane tiles (quant_.lane_tile)
+  bool ranged_ = false;  // quantized, f32 output stored from tiles or planes: writes_ranges
   int64_t block_rows_ = kOutBlock;  // output channels per weight block and tile
   kernels::QuantizeKernels quantize_{};
   kernels::FusedQuantize fused_format_;  // fused_: the bytes the output holds
