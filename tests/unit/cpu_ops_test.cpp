@@ -233,8 +233,9 @@ TEST_P(CpuOps, QuantizedDepthwiseCoversEveryBlockShape) {
 // of a masked 64-byte load of the input row: widths around the 16-pixel
 // vectors and the 4-vector column groups (both edges, the left one with its
 // zeroed padding column), output rows in blocks and alone, padding rows above
-// and below, every kernel width up to 4 and stride_h 1-3, and the neighbours
-// that fall back (kernel_w 5, stride_w 3, pad_w 2).
+// and below, every kernel width up to 4 and stride_h 1-3, the neighbours
+// that fall back (kernel_w 5, stride_w 3, pad_w 2), and output heights in
+// multiples of 7.
 TEST_P(CpuOps, QuantizedDepthwiseWindowQuadsMatchReference) {
   std::mt19937 gen = testing::rng(105);
   int i = 0;
@@ -254,6 +255,24 @@ TEST_P(CpuOps, QuantizedDepthwiseWindowQuadsMatchReference) {
       c.w = std::max<int64_t>(w, c.kw - 2 * c.pw);
       c.input = DType::kU8;
       c.weights = i % 2 ? DType::kS8 : DType::kS4;
+      const ConvProblem p = make_conv_problem(c, gen);
+      expect_matches(p.graph, {&p.input}, p.what);
+    }
+  }
+  // Planes one vector wide whose output height is a multiple of 7 walk
+  // their rows in calls of 7 (MobileNet's 14x14 and 7x7 layers).
+  for (const int64_t out_h : {7, 14, 21}) {
+    for (const int stride : {1, 2}) {
+      ConvCase c{};
+      c.batch = 1;
+      c.in_c = c.out_c = c.groups = 3;
+      c.kh = c.kw = 3;
+      c.sh = c.sw = stride;
+      c.ph = c.pw = 1;
+      c.h = (out_h - 1) * stride + 1;
+      c.w = uniform(gen, 5, 16 * stride);
+      c.input = DType::kU8;
+      c.weights = out_h == 14 ? DType::kS4 : DType::kS8;
       const ConvProblem p = make_conv_problem(c, gen);
       expect_matches(p.graph, {&p.input}, p.what);
     }
