@@ -568,6 +568,44 @@ TEST_P(CpuOps, MaxPoolAfterReluMatchesReference) {
 // at column stride 2 (ResNet's 3x3/2 and VGG's 2x2/2 pools, their own AVX-512
 // kernel of 32 outputs per vector) at every edge, rows of one to three
 // vectors, padding 0 or 1. The scales pass on.
+// Windows that cover their plane's rows exactly (kernel_h == stride_h, no
+// row padding, height a multiple of the stride) on planes of fewer than 64
+// output rows: the CPU node pools consecutive planes as one tall plane.
+// Batches of 13-channel samples (stacks that do not divide the planes), f32
+// max (NaN, infinities, -0) and average, u8 and s8 max, planes of 1 to 65
+// output rows (64 and more do not stack) and one extra row (no stacking).
+TEST_P(CpuOps, StackedPlanesPoolingMatchesReference) {
+  std::mt19937 gen = testing::rng(536);
+  const Pool2dOp windows[] = {{PoolKind::kMax, 2, 2, 2, 2, 0, 0},
+                              {PoolKind::kMax, 3, 3, 3, 3, 0, 1},
+                              {PoolKind::kMax, 2, 3, 2, 1, 0, 1},
+                              {PoolKind::kMax, 1, 1, 1, 1, 0, 0},
+                              {PoolKind::kMax, 4, 2, 4, 2, 0, 0}};
+  int i = 0;
+  for (Pool2dOp op : windows) {
+    for (const int64_t out_h : {1, 2, 7, 63, 64, 65}) {
+      for (const DType dtype : {DType::kF32, DType::kU8, DType::kS8}) {
+        for (const PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+          if (dtype != DType::kF32 && kind == PoolKind::kAverage) continue;
+          op.kind = kind;
+          const int64_t c = 13;
+          const int64_t h = out_h * op.stride_h + (++i % 7 == 0 ? 1 : 0);
+          const int64_t w = std::max<int64_t>(uniform(gen, 1, 40), op.kernel_w);
+          const Shape shape{uniform(gen, 1, 3), c, h, w};
+          const Tensor x = dtype == DType::kF32
+                               ? testing::awkward_f32(gen, shape, kind == PoolKind::kMax)
+                               : random_activations(gen, shape, dtype);
+          expect_matches(make_graph({{Shape{c, h, w}, dtype}}, op), {&x},
+                         "stacked pool " + std::to_string(op.kernel_h) + "x" +
+                             std::to_string(op.kernel_w) + " " + std::to_string(h) + "x" +
+                             std::to_string(w) + " " + to_string(dtype));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(CpuOps, BytePoolingMatchesReference) {
   std::mt19937 gen = testing::rng(535);
   for (int i = 0; i < 40 && !HasFailure(); ++i) {

@@ -1,5 +1,7 @@
 // Max / average pooling (one task per range of planes; max also on u8/s8
 // planes) and global average pooling (fixed blocks of planes) on the CPU.
+// Small planes whose windows tile their rows exactly stack: consecutive
+// planes are then one tall plane, pooled in one kernel call.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -13,6 +15,29 @@
 namespace sparq::cpu {
 namespace {
 
+// Planes of fewer output rows than this stack into tall planes of at least
+// this many: VGG-11's 2x2 pools at 4x4 and 2x2 ran one call per plane, a
+// call costing as much as its pooling.
+constexpr int64_t kStackRows = 64;
+
+// Planes whose windows cover their rows exactly, without padding rows and
+// without a window reaching into the next plane (kernel_h == stride_h and
+// in_h == out_h * stride_h): k consecutive planes are one plane of k times
+// the rows, every window the same (kernels/common/window_geometry.hpp).
+int64_t planes_per_stack(const kernels::PoolGeometry& g) {
+  const bool stacks =
+      g.pad_h == 0 && g.kernel_h == g.stride_h && g.in_h == g.out_h * g.stride_h && g.out_h > 0;
+  if (!stacks || g.out_h >= kStackRows) return 1;
+  return (kStackRows + g.out_h - 1) / g.out_h;
+}
+
+kernels::PoolGeometry stacked(const kernels::PoolGeometry& g, int64_t planes) {
+  kernels::PoolGeometry tall = g;
+  tall.in_h = g.in_h * planes;
+  tall.out_h = g.out_h * planes;
+  return tall;
+}
+
 class Pool2dNode : public CompiledNode {
  public:
   Pool2dNode(const Graph& graph, const Node& node)
@@ -22,6 +47,7 @@ class Pool2dNode : public CompiledNode {
         output_(layout_of(graph, node.output)),
         kernels_(kernels::pool_kernels(kernels::active_isa())) {
     g_ = kernels::pool_geometry(op_, input_.shape, output_.shape);
+    stack_ = planes_per_stack(g_);
     const Node* producer = index_graph(graph).producer[static_cast<size_t>(node.inputs[0])];
     relu_input_ = producer != nullptr && output_is_rectified(producer->op);
   }
@@ -35,9 +61,9 @@ class Pool2dNode : public CompiledNode {
     return kernel_label(name, kernels_.isa);
   }
 
-  // One window buffer per worker.
+  // One window buffer per worker, for a whole stack.
   size_t scratch_bytes(int64_t /*batch*/, int threads) const override {
-    return worker_slots_bytes(kernels::pool_scratch_floats(g_) * sizeof(float), threads);
+    return worker_slots_bytes(window_bytes(), threads);
   }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
@@ -47,29 +73,44 @@ class Pool2dNode : public CompiledNode {
     const auto plane_fn = op_.kind == PoolKind::kAverage ? kernels_.avg_plane
                           : relu_input_                  ? kernels_.max_plane_relu
                                                          : kernels_.max_plane;
-    const size_t slot = worker_slot_bytes(kernels::pool_scratch_floats(g_) * sizeof(float));
+    const size_t slot = worker_slot_bytes(window_bytes());
     if (ctx.scratch == nullptr && slot > 0) {
       throw Error(ErrorCode::kInvalidArgument,
                   "node '" + name_ + "': run without the scratch buffer it asked for");
     }
-    // Planes, or on several threads a band of rows of every plane per thread
-    // (RowBands), each band pooled as a plane of its own.
-    const RowBands bands(output_.shape, ctx.threads);
+    const int64_t channels = input_.shape[0];
+    if (stack_ > 1) {
+      const int64_t planes = batch * channels, stacks = (planes + stack_ - 1) / stack_;
+      parallel_worker_ranges(stacks, ctx.threads, [&](int worker, int64_t begin, int64_t end) {
+        void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
+        for (int64_t s = begin; s < end; ++s) {
+          const int64_t first = s * stack_, count = std::min(stack_, planes - first);
+          pool_planes(inputs[0], output, first * in_plane, first * out_plane, stacked(g_, count),
+                      plane_fn, window);
+        }
+      });
+    } else {
+      pool_bands(inputs[0], output, batch, ctx.threads, plane_fn, slot, ctx.scratch);
+    }
+    // Quantized planes: the largest byte is the byte of the largest value.
+    if (input_.dtype != DType::kF32) std::copy_n(inputs[0].scales, batch, output.scales);
+  }
+
+ private:
+  using PlaneFn = void (*)(const float*, float*, const kernels::PoolGeometry&, float*);
+
+  // Planes, or on several threads a band of rows of every plane per thread
+  // (RowBands), each band pooled as a plane of its own.
+  void pool_bands(const ConstTensorView& input, const TensorView& output, int64_t batch,
+                  int threads, PlaneFn plane_fn, size_t slot, void* scratch) const {
+    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
+    const RowBands bands(output_.shape, threads);
     const int64_t channels = input_.shape[0];
     const int64_t parts = bands.count() > 0 ? bands.count() : channels;  // per sample
-    parallel_worker_ranges(batch * parts, ctx.threads, [&](int worker, int64_t begin, int64_t end) {
-      void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
+    parallel_worker_ranges(batch * parts, threads, [&](int worker, int64_t begin, int64_t end) {
+      void* window = static_cast<uint8_t*>(scratch) + static_cast<size_t>(worker) * slot;
       auto pool = [&](int64_t in_at, int64_t out_at, const kernels::PoolGeometry& g) {
-        if (input_.dtype == DType::kU8) {
-          kernels_.max_plane_u8(inputs[0].as<uint8_t>() + in_at, output.as<uint8_t>() + out_at, g,
-                                window);
-        } else if (input_.dtype == DType::kS8) {
-          kernels_.max_plane_s8(inputs[0].as<int8_t>() + in_at, output.as<int8_t>() + out_at, g,
-                                window);
-        } else {
-          plane_fn(inputs[0].as<float>() + in_at, output.as<float>() + out_at, g,
-                   static_cast<float*>(window));
-        }
+        pool_planes(input, output, in_at, out_at, g, plane_fn, window);
       };
       for (int64_t index = begin; index < end; ++index) {
         if (bands.count() == 0) {
@@ -85,15 +126,32 @@ class Pool2dNode : public CompiledNode {
         }
       }
     });
-    // Quantized planes: the largest byte is the byte of the largest value.
-    if (input_.dtype != DType::kF32) std::copy_n(inputs[0].scales, batch, output.scales);
   }
 
- private:
+  size_t window_bytes() const {
+    return kernels::pool_scratch_floats(stacked(g_, stack_)) * sizeof(float);
+  }
+
+  // One (possibly stacked or banded) plane: input elements from in_at,
+  // output elements from out_at.
+  void pool_planes(const ConstTensorView& input, const TensorView& output, int64_t in_at,
+                   int64_t out_at, const kernels::PoolGeometry& g, PlaneFn plane_fn,
+                   void* window) const {
+    if (input_.dtype == DType::kU8) {
+      kernels_.max_plane_u8(input.as<uint8_t>() + in_at, output.as<uint8_t>() + out_at, g, window);
+    } else if (input_.dtype == DType::kS8) {
+      kernels_.max_plane_s8(input.as<int8_t>() + in_at, output.as<int8_t>() + out_at, g, window);
+    } else {
+      plane_fn(input.as<float>() + in_at, output.as<float>() + out_at, g,
+               static_cast<float*>(window));
+    }
+  }
+
   std::string name_;
   Pool2dOp op_;
   ValueLayout input_, output_;
   kernels::PoolGeometry g_;
+  int64_t stack_ = 1;  // planes pooled as one (planes_per_stack)
   kernels::PoolKernels kernels_;
   bool relu_input_ = false;  // the input is a ReLU's output: max_plane_relu
 };
