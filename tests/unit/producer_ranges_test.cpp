@@ -72,7 +72,8 @@ std::vector<float> operand(std::mt19937& gen, size_t count, bool special) {
   return out;
 }
 
-class AddRanges : public ::testing::TestWithParam<Isa> {
+// Tests run once per ISA level, skipped visibly where the CPU lacks it.
+class OnIsa : public ::testing::TestWithParam<Isa> {
  protected:
   void SetUp() override {
     if (!kernels::isa_supported(GetParam())) {
@@ -80,6 +81,8 @@ class AddRanges : public ::testing::TestWithParam<Isa> {
     }
   }
 };
+
+class AddRanges : public OnIsa {};
 
 TEST_P(AddRanges, KernelWidensTheRangeByExactlyTheValuesItWrites) {
   const kernels::EltwiseKernels k = kernels::eltwise_kernels(GetParam());
@@ -236,14 +239,7 @@ std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
   return cases;
 }
 
-class ConvRanges : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!kernels::isa_supported(GetParam())) {
-      GTEST_SKIP() << "this CPU lacks " << kernels::isa_name(GetParam());
-    }
-  }
-};
+class ConvRanges : public OnIsa {};
 
 // The node stores each sample's range of exactly the values it writes, and
 // the values are those it writes without ranges (and the reference's). Every
