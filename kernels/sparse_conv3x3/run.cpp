@@ -100,7 +100,14 @@ size_t SparseConv3x3Kernel::accumulator_bytes() const {
 }
 
 size_t SparseConv3x3Kernel::worker_scratch_bytes() const {
-  return round_up_64(geometry_.staged_bytes()) + round_up_64(accumulator_bytes());
+  return round_up_64(geometry_.staged_bytes()) + round_up_64(accumulator_bytes()) +
+         sizeof(RangeLanes);
+}
+
+RangeLanes* SparseConv3x3Kernel::worker_range(void* worker_scratch) const {
+  return reinterpret_cast<RangeLanes*>(static_cast<uint8_t*>(worker_scratch) +
+                                       round_up_64(geometry_.staged_bytes()) +
+                                       round_up_64(accumulator_bytes()));
 }
 
 void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int tile, int group,
@@ -153,7 +160,12 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
   const int32_t* final_acc = needs_flush_ ? flushed : acc;
   const bool acc_is_float = f32 && !needs_flush_;
   const sparse3x3::StagingEpilogue ops = sparse3x3::staging_epilogue_for(path_.isa);
-  const sparse3x3::EpilogueOutput output = epilogue_output(sample, plane_out);
+  sparse3x3::EpilogueOutput output = epilogue_output(sample, plane_out);
+  if (sample.widen_range) {
+    // The worker's scratch: its staged input, then acc (worker_range).
+    output.range = reinterpret_cast<RangeLanes*>(reinterpret_cast<uint8_t*>(acc) +
+                                                 round_up_64(accumulator_bytes()));
+  }
   if (by_channels) {
     const int pixels = std::min(T, out_w - tile_x0);
     float scales[64];

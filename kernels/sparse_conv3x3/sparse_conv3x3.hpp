@@ -34,6 +34,7 @@
 
 #include "kernels/common/window_geometry.hpp"
 #include "kernels/isa/isa.hpp"
+#include "kernels/quantize/quantize.hpp"
 #include "sparq/ops.hpp"
 
 namespace sparq::kernels {
@@ -119,6 +120,9 @@ struct Sparse3x3Sample {
   float act_scale = 1.0f;
   void* output = nullptr;
   OutputQuantization output_quantization;
+  // f32 output only: every value written also widens the RangeLanes in the
+  // scratch of the worker that writes it (worker_range).
+  bool widen_range = false;
 };
 
 // A sample's work as items for the operator's workers, which run them through
@@ -169,8 +173,13 @@ class SparseConv3x3Kernel {
   // How one sample's work splits for `threads` workers, and the items' order.
   Sparse3x3Work work(int threads) const;
   // Scratch one worker needs (a multiple of 64 bytes; 64-byte aligned by the
-  // caller): its staged input, then its accumulators.
+  // caller): its staged input, its accumulators, then its RangeLanes.
   size_t worker_scratch_bytes() const;
+  // The RangeLanes in a worker's scratch: the caller zeroes them (a fresh
+  // RangeLanes) before a sample with widen_range, and folds every worker's
+  // after it (after a ReLU or ReLU6 only the maxima are widened, infinities
+  // included: QuantizeKernels::widen_lanes_nonnegative).
+  RangeLanes* worker_range(void* worker_scratch) const;
   // Runs items [begin, end) of `work` for one sample on the calling thread,
   // with `worker_scratch` private to it. kTasks items run on the whole input
   // staged in the worker's scratch: `input_staged` says it already holds this

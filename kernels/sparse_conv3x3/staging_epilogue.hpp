@@ -19,6 +19,9 @@ struct EpilogueOutput {
   void* data = nullptr;          // element 0 of the first channel written
   int64_t plane = 0;             // elements between consecutive channels
   FusedQuantize quantize{0.0f};  // scale 0: f32 output
+  // f32 output: widened by every value written (after a ReLU or ReLU6, the
+  // maxima only: QuantizeKernels::widen_lanes_nonnegative).
+  RangeLanes* range = nullptr;
   bool quantized() const { return quantize.scale > 0.0f; }
   // The same destination from element `elements` on.
   EpilogueOutput at(int64_t elements) const {

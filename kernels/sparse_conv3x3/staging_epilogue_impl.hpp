@@ -263,12 +263,76 @@ void epilogue_loop_avx512(const Acc* acc, int64_t count, float scale, float bias
 }
 #endif
 
-template <Activation A, typename Acc>
-void epilogue_run(const Acc* acc, int64_t count, float scale, float bias, float* dst) {
+// The range of the f32 values one epilogue call writes (EpilogueOutput::
+// range): on AVX-512 widened in registers as each vector is stored and
+// written back once at the end; elsewhere folded from the values written by
+// the scalar rule into lane 0. After a ReLU or ReLU6 (never NaN, never below
+// +0) only the maxima, one max per vector.
+template <Activation A>
+class RangeSink {
+ public:
+  explicit RangeSink(RangeLanes* lanes) : lanes_(lanes) {
 #if defined(__AVX512F__)
-  epilogue_loop_avx512<A>(acc, count, scale, bias, dst);
+    if (lanes_ == nullptr) return;
+    high_ = _mm512_load_ps(lanes_->high);
+    low_ = _mm512_load_ps(lanes_->low);
+#endif
+  }
+  RangeSink(const RangeSink&) = delete;
+  RangeSink& operator=(const RangeSink&) = delete;
+  ~RangeSink() {
+#if defined(__AVX512F__)
+    if (lanes_ == nullptr) return;
+    _mm512_store_ps(lanes_->high, high_);
+    _mm512_store_ps(lanes_->low, low_);
+#endif
+  }
+  bool active() const {
+    return lanes_ != nullptr;
+  }
+
+#if defined(__AVX512F__)
+  // Lanes m of y.
+  void add(__m512 y, __mmask16 m) {
+    const __m512 v = _mm512_maskz_mov_ps(m, y);
+    if constexpr (A == Activation::kNone) {
+      xsimd::batch<float, ArchAvx512> high(high_), low(low_);
+      Quantize<ArchAvx512>::widen(v, high, low);
+      high_ = high;
+      low_ = low;
+    } else {
+      high_ = _mm512_max_ps(v, high_);
+    }
+  }
+#endif
+  // y[0, count), already written (the paths without AVX-512).
+  void add_written(const float* y, int64_t count) {
+    scalar_rule::widen_lane0(y, static_cast<size_t>(count), *lanes_);
+  }
+
+ private:
+  RangeLanes* lanes_;
+#if defined(__AVX512F__)
+  __m512 high_, low_;
+#endif
+};
+
+template <Activation A, typename Acc>
+void epilogue_run(const Acc* acc, int64_t count, float scale, float bias, float* dst,
+                  RangeSink<A>& range) {
+#if defined(__AVX512F__)
+  if (range.active()) {
+    epilogue_vectors_avx512<A>(acc, count, scale, bias,
+                               [dst, &range](__m512 y, __mmask16 m, int64_t j) {
+                                 _mm512_mask_storeu_ps(dst + j, m, y);
+                                 range.add(y, m);
+                               });
+  } else {
+    epilogue_loop_avx512<A>(acc, count, scale, bias, dst);
+  }
 #else
   epilogue_loop<A>(acc, count, scale, bias, dst);
+  if (range.active()) range.add_written(dst, count);
 #endif
 }
 
@@ -346,6 +410,7 @@ void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, i
                     Activation activation, const EpilogueOutput& out) {
   const int64_t plane = out.plane;
   with_activation(activation, [&](auto a) {
+    RangeSink<a()> range(out.range);
     for (int64_t p = first; p < last;) {
       const int64_t oy = p / pitch;
       const int64_t ox0 = p - oy * pitch;
@@ -363,7 +428,8 @@ void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, i
         } else {
           float* dst = static_cast<float*>(out.data) + at;
           for (int c = 0; c < channels; ++c) {
-            epilogue_run<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], dst + c * plane);
+            epilogue_run<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], dst + c * plane,
+                              range);
           }
         }
       }
@@ -391,6 +457,7 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
   // Read once: stores through `dst` might alias `out` as far as the compiler knows.
   const bool quantized = out.quantized();
   const int64_t plane = out.plane;
+  RangeSink<A> range(out.range);
   for (int c = 0; c < channels; ++c) {
     const int32_t* column = acc + (c / 16) * tile * 16 + c % 16;
     const int64_t at = c * plane;
@@ -404,6 +471,8 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
       }
       if (quantized) {
         quantize_values(chunk, n, out, static_cast<uint8_t*>(out.data) + at + p0);
+      } else if (range.active()) {
+        range.add_written(dst, n);
       }
     }
   }
@@ -424,6 +493,7 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
   const bool quantized = out.quantized();
   const int64_t plane = out.plane;
   void* const data = out.data;
+  RangeSink<A> range(out.range);
   for (int p0 = 0; p0 < pixels; p0 += 16) {
     const __mmask16 m = lanes_mask(pixels - p0);
     for (int c = 0; c < channels; ++c) {
@@ -437,6 +507,7 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
         to_bytes.store_lanes(y, m, static_cast<uint8_t*>(data) + at);
       } else {
         _mm512_mask_storeu_ps(static_cast<float*>(data) + at, m, y);
+        if (range.active()) range.add(y, m);
       }
     }
   }

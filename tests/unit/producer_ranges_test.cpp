@@ -179,7 +179,7 @@ struct ConvRangeCase {
   std::string what;
   Shape input;  // per sample
   DType input_dtype;
-  Conv2dOp op;
+  OpAttrs op;   // Conv2dOp or SparseConv3x3Op
   bool ranged;  // writes_ranges() expected
 };
 
@@ -200,14 +200,30 @@ Conv2dOp quantized_conv(std::mt19937& gen, int64_t in_c, int64_t out_c, int kern
   return op;
 }
 
+SparseConv3x3Op sparse_conv(std::mt19937& gen, int in_c, int out_c, int density, int stride,
+                            PatternSharing sharing, Activation act) {
+  SparseConv3x3Op op;
+  op.stride = stride;
+  op.density = density;
+  op.in_channels = in_c;
+  op.out_channels = out_c;
+  op.sharing = sharing;
+  op.activation = act;
+  op.taps = testing::random_taps(gen, out_c, in_c, density, sharing);
+  op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.001f, 0.05f);
+  op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -2.0f, 1.0f);
+  return op;
+}
+
 // Every CPU conv path that writes f32: depthwise planes (u8 and s8 inputs,
 // strides 1 and 2), the first-layer window quads, 1x1 pixel-vector tiles,
-// 1x1 channel-lane tiles (14x14 and 7x7, 32+ channels), a 3x1 kernel; and
-// two that do not store ranges: a padded 3x3 (its tiles go through a
-// staging buffer) and a layer with a fused static quantize.
+// 1x1 channel-lane tiles (14x14 and 7x7, 32+ channels), a 3x1 kernel, sparse
+// 3x3 layers; and those that do not store ranges: a padded dense 3x3 (its
+// tiles go through a staging buffer) and layers with a fused static
+// quantize.
 std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
   std::vector<ConvRangeCase> cases;
-  auto add = [&](std::string what, Shape input, DType dtype, Conv2dOp op, bool ranged) {
+  auto add = [&](std::string what, Shape input, DType dtype, OpAttrs op, bool ranged) {
     cases.push_back({std::move(what), std::move(input), dtype, std::move(op), ranged});
   };
   for (const Activation act : {Activation::kNone, Activation::kRelu}) {
@@ -235,6 +251,20 @@ std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
     Conv2dOp fused = quantized_conv(gen, 8, 40, 1, 1, 0, 1, act);
     fused.output_quantization = OutputQuantization{0.05f, 8, false};
     add("fused static quantize" + a, Shape{8, 7, 7}, DType::kU8, std::move(fused), false);
+    // Sparse 3x3 layers: pixel-form and output-channel-form epilogues (the
+    // 7x7 planes), strides 1 and 2, densities 1 to 9, shared patterns.
+    add("sparse k3 14x14" + a, Shape{16, 14, 14}, DType::kU8,
+        sparse_conv(gen, 16, 20, 3, 1, {}, act), true);
+    add("sparse k1 shared 7x7" + a, Shape{64, 7, 7}, DType::kU8,
+        sparse_conv(gen, 64, 64, 1, 1, PatternSharing{16, 4}, act), true);
+    add("sparse k9 s2" + a, Shape{8, 17, 23}, DType::kS8, sparse_conv(gen, 8, 12, 9, 2, {}, act),
+        true);
+    add("sparse k5 28x28" + a, Shape{32, 28, 28}, DType::kU8,
+        sparse_conv(gen, 32, 48, 5, 1, {}, act), true);
+    SparseConv3x3Op fused_sparse = sparse_conv(gen, 16, 16, 2, 1, {}, act);
+    fused_sparse.output_quantization = OutputQuantization{0.05f, 8, false};
+    add("sparse fused static quantize" + a, Shape{16, 9, 9}, DType::kU8, std::move(fused_sparse),
+        false);
   }
   return cases;
 }

@@ -17,7 +17,6 @@
 // store it, for a dynamic quantize that reads it (writes_ranges): each
 // worker widens its own RangeLanes per sample, folded once after the run.
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -195,26 +194,14 @@ class Conv2dNode : public CompiledNode {
   }
 
  private:
-  // Each sample's range from its workers' lanes. After a ReLU the lanes
-  // took every value's maximum, infinities included (widen_lanes_nonnegative):
-  // a sample whose maxima hold one (an overflowing layer) is folded again
-  // from its stored values, which skips them as the rule says.
+  // Each sample's range from its workers' lanes (fold_range_lanes).
   void fold_ranges(const kernels::RangeLanes* range_lanes, const TensorView& output, int64_t batch,
                    int threads) const {
     const int64_t sample = output_.shape.elements();
     for (int64_t n = 0; n < batch; ++n) {
-      SampleRange range;
-      bool infinite = false;
-      for (int w = 0; w < std::max(threads, 1); ++w) {
-        const kernels::RangeLanes& lanes = range_lanes[w * batch + n];
-        for (const float high : lanes.high) infinite = infinite || std::isinf(high);
-        kernels::fold_lanes(lanes, range);
-      }
-      if (infinite) {
-        range = SampleRange{};
-        quantize_.fold_range(output.as<float>() + n * sample, static_cast<size_t>(sample), range);
-      }
-      output.ranges[n] = range;
+      output.ranges[n] = fold_range_lanes(
+          std::max(threads, 1), [&](int w) -> const auto& { return range_lanes[w * batch + n]; },
+          output.as<float>() + n * sample, sample, quantize_);
     }
   }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -71,6 +72,28 @@ bool is_quantized(DType dtype);
 inline SampleRange fold_parts(std::span<const SampleRange> parts) {
   SampleRange range;
   for (const SampleRange& part : parts) kernels::widen_range(range, part);
+  return range;
+}
+
+// A sample's range from the RangeLanes lanes_of(0 .. count-1) that the
+// workers writing its `size` values widened. After a ReLU the lanes took
+// maxima only, infinities included (widen_lanes_nonnegative): a sample whose
+// lanes hold one (an overflowing layer) is folded again from its values,
+// which the rule's fold skips.
+template <typename LanesOf>
+SampleRange fold_range_lanes(int count, const LanesOf& lanes_of, const float* values, int64_t size,
+                             const kernels::QuantizeKernels& quantize) {
+  SampleRange range;
+  bool infinite = false;
+  for (int i = 0; i < count; ++i) {
+    const kernels::RangeLanes& lanes = lanes_of(i);
+    for (const float high : lanes.high) infinite = infinite || std::isinf(high);
+    kernels::fold_lanes(lanes, range);
+  }
+  if (infinite) {
+    range = SampleRange{};
+    quantize.fold_range(values, static_cast<size_t>(size), range);
+  }
   return range;
 }
 

@@ -4,6 +4,9 @@
 // sample's activation scale: a sample per work item when the batch covers the
 // threads, else sample after sample with the kernel's items over the threads
 // worth waking. Every byte a worker uses comes from the session's scratch.
+// With f32 output it stores each sample's range for a dynamic quantize that
+// reads it (writes_ranges): each worker widens the RangeLanes in its scratch
+// as its epilogues store, folded once per sample.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -28,7 +31,10 @@ class SparseConv3x3Node : public CompiledNode {
         input_(layout_of(graph, node.inputs.at(0))),
         output_(layout_of(graph, node.output)),
         output_quantization_(op.output_quantization),
-        kernel_(make_kernel(node.name, op, input_)) {}
+        kernel_(make_kernel(node.name, op, input_)),
+        quantize_(kernels::quantize_kernels(kernels::active_isa())) {}
+
+  bool writes_ranges() const override { return !output_quantization_.enabled(); }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
@@ -46,9 +52,17 @@ class SparseConv3x3Node : public CompiledNode {
     if (output_quantization_.enabled()) {
       for (int64_t n = 0; n < batch; ++n) output.scales[n] = output_quantization_.scale;
     }
+    const bool widen = writes_ranges() && output.ranges != nullptr;
     auto sample = [&](int64_t n) {
       return kernels::Sparse3x3Sample{in + n * in_sample, inputs[0].scales[n],
-                                      out + n * out_sample * out_bytes, output_quantization_};
+                                      out + n * out_sample * out_bytes, output_quantization_,
+                                      widen};
+    };
+    // Sample n's range from the lanes of `count` workers.
+    auto store_range = [&](int64_t n, int count, const auto& scratch_of) {
+      output.ranges[n] = fold_range_lanes(
+          count, [&](int w) -> const auto& { return *kernel_.worker_range(scratch_of(w)); },
+          output.as<float>() + n * out_sample, out_sample, quantize_);
     };
     if (per_sample_workers(batch, ctx.threads)) {
       // Enough samples for every thread: one sample per item, each run whole
@@ -60,7 +74,9 @@ class SparseConv3x3Node : public CompiledNode {
                    void* own =
                        sparse_conv3x3_worker_scratch(kernel_, ctx.scratch, ctx.threads, worker);
                    for (int64_t n = begin; n < end; ++n) {
+                     if (widen) std::construct_at(kernel_.worker_range(own));
                      kernel_.run_items(sample(n), whole, 0, whole.items, own, false);
+                     if (widen) store_range(n, 1, [&](int) { return own; });
                    }
                  });
       return;
@@ -70,6 +86,11 @@ class SparseConv3x3Node : public CompiledNode {
     const int workers = kernel_.useful_threads(ctx.threads);
     for (int64_t n = 0; n < batch; ++n) {
       run_sparse_conv3x3_sample(kernel_, sample(n), ctx.scratch, workers);
+      if (widen) {
+        store_range(n, workers, [&](int w) {
+          return sparse_conv3x3_worker_scratch(kernel_, ctx.scratch, workers, w);
+        });
+      }
     }
   }
 
@@ -130,6 +151,7 @@ class SparseConv3x3Node : public CompiledNode {
   ValueLayout input_, output_;
   OutputQuantization output_quantization_;
   kernels::SparseConv3x3Kernel kernel_;
+  kernels::QuantizeKernels quantize_;  // the rule's fold, for an overflowing sample
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 
 #include "runtime/backends/cpu/capped_parallel.hpp"
 
@@ -33,6 +34,10 @@ void run_sparse_conv3x3_sample(const kernels::SparseConv3x3Kernel& kernel,
   // (task items stage it once per worker, at the worker's first range).
   auto* input_staged = static_cast<uint8_t*>(scratch);
   std::fill(input_staged, input_staged + workers, uint8_t{0});
+  for (int w = 0; sample.widen_range && w < workers; ++w) {
+    std::construct_at(
+        kernel.worker_range(sparse_conv3x3_worker_scratch(kernel, scratch, workers, w)));
+  }
   run_capped(work.items, workers, work.grain, [&](int worker, int64_t begin, int64_t end) {
     kernel.run_items(sample, work, begin, end,
                      sparse_conv3x3_worker_scratch(kernel, scratch, workers, worker),

@@ -17,6 +17,8 @@ size_t sparse_conv3x3_sample_scratch(const kernels::SparseConv3x3Kernel& kernel,
 // The kernel's items for one sample on at most `workers` threads of the
 // caller's arena; `scratch` (64-byte aligned) holds
 // sparse_conv3x3_sample_scratch(kernel, workers) bytes.
+// With sample.widen_range, each worker's RangeLanes start fresh and are left
+// widened by what that worker wrote (SparseConv3x3Kernel::worker_range).
 void run_sparse_conv3x3_sample(const kernels::SparseConv3x3Kernel& kernel,
                                const kernels::Sparse3x3Sample& sample, void* scratch, int workers);
 
