@@ -45,6 +45,12 @@ struct DepthwiseKernels {
   bool (*writes_bytes)(const ConvGeometry& g) = nullptr;
   void (*plane_u8_to_bytes)(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
                             const FusedQuantize& q, uint8_t* out) = nullptr;
+  // plane_u8 that also widens `range` by every value it stores, from its
+  // registers (QuantizeKernels::widen_lanes's rule; after a ReLU or ReLU6 the
+  // maxima only, as widen_lanes_nonnegative), for the geometries
+  // writes_bytes accepts; elsewhere the caller widens the stored plane.
+  void (*plane_u8_ranged)(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
+                          float* out, RangeLanes& range) = nullptr;
 };
 
 DepthwiseKernels depthwise_kernels_scalar();

@@ -118,6 +118,31 @@ struct FloatPlane {
   }
 };
 
+// An f32 output plane whose stored values also widen a range, held in
+// registers over the plane (mutable: the walk passes its output by const
+// reference) and written back by finish().
+template <Activation A>
+struct RangedFloatPlane {
+  float* out;
+  int64_t width;
+  RangeLanes* range;
+  mutable Floats high = Floats::load_aligned(range->high), low = Floats::load_aligned(range->low);
+  void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
+    const auto m = static_cast<__mmask16>(first_lanes16(lanes));
+    _mm512_mask_storeu_ps(out + oy * width + ox, m, y);
+    const Floats v = _mm512_maskz_mov_ps(m, y);
+    if constexpr (A == Activation::kNone) {
+      Quantize<ArchAvx512>::widen(v, high, low);
+    } else {
+      high = xsimd::max(v, high);
+    }
+  }
+  void finish() const {
+    high.store_aligned(range->high);
+    low.store_aligned(range->low);
+  }
+};
+
 // The bytes of a fused static quantize, rounded and clamped in registers by
 // the quantize kernels' rule.
 struct BytePlane {
@@ -294,6 +319,22 @@ void plane_u8_window_quads(const uint8_t* in, const ConvGeometry& g, const Depth
   window_quad_plane(in, g, a, FloatPlane{out, g.out_w});
 }
 
+void plane_u8_window_quads_ranged(const uint8_t* in, const ConvGeometry& g,
+                                  const DepthwiseQuantArgs& a, float* out, RangeLanes& range) {
+  auto walk = [&](auto plane) {
+    window_quad_plane(in, g, a, plane);
+    plane.finish();
+  };
+  switch (a.activation) {
+    case Activation::kNone:
+      return walk(RangedFloatPlane<Activation::kNone>{out, g.out_w, &range});
+    case Activation::kRelu:
+      return walk(RangedFloatPlane<Activation::kRelu>{out, g.out_w, &range});
+    case Activation::kRelu6:
+      return walk(RangedFloatPlane<Activation::kRelu6>{out, g.out_w, &range});
+  }
+}
+
 void plane_u8_window_quads_to_bytes(const uint8_t* in, const ConvGeometry& g,
                                     const DepthwiseQuantArgs& a, const FusedQuantize& q,
                                     uint8_t* out) {
@@ -308,6 +349,7 @@ DepthwiseKernels depthwise_kernels_vnni() {
   table.plane_u8 = &plane_u8_window_quads;
   table.writes_bytes = &takes_window_quads;
   table.plane_u8_to_bytes = &plane_u8_window_quads_to_bytes;
+  table.plane_u8_ranged = &plane_u8_window_quads_ranged;
   return table;
 }
 

@@ -100,6 +100,8 @@ class Conv2dNode : public CompiledNode {
                          depthwise_.writes_bytes(g_);
       ranged_ = quantized_ && !fused_;
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
+      depthwise_ranged_ = ranged_ && input_.dtype == DType::kU8 && depthwise_.plane_u8_ranged &&
+                          depthwise_.writes_bytes(g_);
       return;
     }
     if (quantized_) {
@@ -438,6 +440,11 @@ class Conv2dNode : public CompiledNode {
                                            static_cast<uint8_t*>(output.data) + plane * out_plane);
               continue;
             }
+            if (range_lanes != nullptr && depthwise_ranged_) {
+              depthwise_.plane_u8_ranged(input.as<uint8_t>() + plane * in_plane, g_, a, out,
+                                         range_lanes[worker * batch + n]);
+              continue;
+            }
             if (input_.dtype == DType::kU8) {
               depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch);
             } else {
@@ -461,9 +468,10 @@ class Conv2dNode : public CompiledNode {
   ValueLayout input_, output_;
   ConvGeometry g_;
   bool quantized_ = false;
-  bool fused_ = false;            // output_quantization: u8/s8 output
-  bool depthwise_bytes_ = false;  // fused, and the depthwise kernel writes the bytes itself
-  bool lanes_ = false;            // channel-lane tiles (quant_.lane_tile)
+  bool fused_ = false;             // output_quantization: u8/s8 output
+  bool depthwise_bytes_ = false;   // fused, and the depthwise kernel writes the bytes itself
+  bool lanes_ = false;             // channel-lane tiles (quant_.lane_tile)
+  bool depthwise_ranged_ = false;  // ranged_, and the depthwise kernel widens from its registers
   bool ranged_ = false;  // quantized, f32 output stored from tiles or planes: writes_ranges
   int64_t block_rows_ = kOutBlock;  // output channels per weight block and tile
   kernels::QuantizeKernels quantize_{};
