@@ -31,6 +31,8 @@ Tensor random_s4_weights(std::mt19937& gen, const Shape& shape) {
   return t;
 }
 
+}  // namespace
+
 SparseConv3x3Op random_sparse(std::mt19937& gen, int out, int in, int density, int stride,
                               PatternSharing sharing, Activation activation) {
   SparseConv3x3Op op;
@@ -45,8 +47,6 @@ SparseConv3x3Op random_sparse(std::mt19937& gen, int out, int in, int density, i
   op.bias = small_bias(gen, out);
   return op;
 }
-
-}  // namespace
 
 ModelMetadata sample_metadata(const std::string& name, int channels, int classes) {
   ModelMetadata meta;

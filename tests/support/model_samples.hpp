@@ -5,11 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 
 #include "sparq/sparq.hpp"
 
 namespace sparq::testing {
+
+// A pruned 3x3 layer with random taps (`density` per kernel, `sharing`),
+// positive weight scales and small biases.
+SparseConv3x3Op random_sparse(std::mt19937& gen, int out, int in, int density, int stride,
+                              PatternSharing sharing, Activation activation);
 
 // Metadata with every field set: preprocessing with per-channel mean/std,
 // `classes` labels (one non-ASCII), provenance entries.

@@ -18,6 +18,7 @@
 #include "kernels/isa/isa.hpp"
 #include "kernels/isa/isa_override.hpp"
 #include "sparq/sparq.hpp"
+#include "tests/support/model_samples.hpp"
 #include "tests/support/node_runner.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -121,6 +122,26 @@ INSTANTIATE_TEST_SUITE_P(EveryIsa, AddRanges,
                            return std::string(kernels::isa_name(info.param));
                          });
 
+// The model's output on the CPU backend (1-3 threads, batch chunks of 0-2)
+// bit for bit the reference backend's.
+void expect_cpu_matches_reference(const std::shared_ptr<const Model>& model, const Tensor& input,
+                                  const std::string& what) {
+  SessionOptions reference;
+  reference.backends = {"reference"};
+  const Tensor want = Session(model, reference).run(input).at(0);
+  for (int threads : {1, 2, 3}) {
+    for (int64_t chunk : {0, 1, 2}) {
+      SessionOptions cpu;
+      cpu.backends = {"cpu"};
+      cpu.threads = threads;
+      cpu.batch_chunk = chunk;
+      const Tensor got = Session(model, cpu).run(input).at(0);
+      EXPECT_TRUE(testing::bit_equal(got, want))
+          << what << ", threads " << threads << " chunk " << chunk;
+    }
+  }
+}
+
 // input -> add(input, input) -> dynamic quantize -> dequantize, per activation
 // and quantized format: the CPU quantize takes the add's ranges.
 std::shared_ptr<const Model> add_then_quantize(Activation act, int bits, bool is_signed) {
@@ -153,22 +174,9 @@ TEST(ProducerRanges, QuantizeFromTheAddsRangesMatchesTheReferenceBackend) {
   for (const Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6}) {
     for (const auto& [bits, is_signed] :
          {std::pair{8, false}, std::pair{8, true}, std::pair{4, false}}) {
-      const auto model = add_then_quantize(act, bits, is_signed);
-      SessionOptions reference;
-      reference.backends = {"reference"};
-      const Tensor want = Session(model, reference).run(input).at(0);
-      for (int threads : {1, 2, 3}) {
-        for (int64_t chunk : {0, 1, 2}) {
-          SessionOptions cpu;
-          cpu.backends = {"cpu"};
-          cpu.threads = threads;
-          cpu.batch_chunk = chunk;
-          const Tensor got = Session(model, cpu).run(input).at(0);
-          EXPECT_TRUE(testing::bit_equal(got, want))
-              << to_string(act) << " u/s" << bits << (is_signed ? " signed" : "") << " threads "
-              << threads << " chunk " << chunk;
-        }
-      }
+      expect_cpu_matches_reference(add_then_quantize(act, bits, is_signed), input,
+                                   std::string(to_string(act)) + " u/s" + std::to_string(bits) +
+                                       (is_signed ? " signed" : ""));
     }
   }
 }
@@ -195,21 +203,6 @@ Conv2dOp quantized_conv(std::mt19937& gen, int64_t in_c, int64_t out_c, int kern
   std::uniform_int_distribution<int> value(-127, 127);
   for (int8_t& v : w.span<int8_t>()) v = static_cast<int8_t>(value(gen));
   op.weights = std::move(w);
-  op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.001f, 0.05f);
-  op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -2.0f, 1.0f);
-  return op;
-}
-
-SparseConv3x3Op sparse_conv(std::mt19937& gen, int in_c, int out_c, int density, int stride,
-                            PatternSharing sharing, Activation act) {
-  SparseConv3x3Op op;
-  op.stride = stride;
-  op.density = density;
-  op.in_channels = in_c;
-  op.out_channels = out_c;
-  op.sharing = sharing;
-  op.activation = act;
-  op.taps = testing::random_taps(gen, out_c, in_c, density, sharing);
   op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.001f, 0.05f);
   op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -2.0f, 1.0f);
   return op;
@@ -254,14 +247,14 @@ std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
     // Sparse 3x3 layers: pixel-form and output-channel-form epilogues (the
     // 7x7 planes), strides 1 and 2, densities 1 to 9, shared patterns.
     add("sparse k3 14x14" + a, Shape{16, 14, 14}, DType::kU8,
-        sparse_conv(gen, 16, 20, 3, 1, {}, act), true);
+        testing::random_sparse(gen, 20, 16, 3, 1, {}, act), true);
     add("sparse k1 shared 7x7" + a, Shape{64, 7, 7}, DType::kU8,
-        sparse_conv(gen, 64, 64, 1, 1, PatternSharing{16, 4}, act), true);
-    add("sparse k9 s2" + a, Shape{8, 17, 23}, DType::kS8, sparse_conv(gen, 8, 12, 9, 2, {}, act),
-        true);
+        testing::random_sparse(gen, 64, 64, 1, 1, PatternSharing{16, 4}, act), true);
+    add("sparse k9 s2" + a, Shape{8, 17, 23}, DType::kS8,
+        testing::random_sparse(gen, 12, 8, 9, 2, {}, act), true);
     add("sparse k5 28x28" + a, Shape{32, 28, 28}, DType::kU8,
-        sparse_conv(gen, 32, 48, 5, 1, {}, act), true);
-    SparseConv3x3Op fused_sparse = sparse_conv(gen, 16, 16, 2, 1, {}, act);
+        testing::random_sparse(gen, 48, 32, 5, 1, {}, act), true);
+    SparseConv3x3Op fused_sparse = testing::random_sparse(gen, 16, 16, 2, 1, {}, act);
     fused_sparse.output_quantization = OutputQuantization{0.05f, 8, false};
     add("sparse fused static quantize" + a, Shape{16, 9, 9}, DType::kU8, std::move(fused_sparse),
         false);
@@ -346,19 +339,7 @@ TEST(ProducerRanges, ConvolutionChainMatchesTheReferenceBackend) {
   const auto model = std::make_shared<const Model>(b.build());
   const Tensor input = Tensor::from_floats(
       Shape{3, 16, 14, 14}, testing::random_floats(gen, 3 * 16 * 14 * 14, -1.0f, 2.0f));
-  SessionOptions reference;
-  reference.backends = {"reference"};
-  const Tensor want = Session(model, reference).run(input).at(0);
-  for (int threads : {1, 2, 3}) {
-    for (int64_t chunk : {0, 1, 2}) {
-      SessionOptions cpu;
-      cpu.backends = {"cpu"};
-      cpu.threads = threads;
-      cpu.batch_chunk = chunk;
-      const Tensor got = Session(model, cpu).run(input).at(0);
-      EXPECT_TRUE(testing::bit_equal(got, want)) << "threads " << threads << " chunk " << chunk;
-    }
-  }
+  expect_cpu_matches_reference(model, input, "convolution chain");
 }
 
 }  // namespace
