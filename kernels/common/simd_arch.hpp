@@ -37,10 +37,14 @@ inline xsimd::batch<float, ArchAvx512> fused_multiply_add(xsimd::batch<float, Ar
 // Stores lanes [0, count) of v (count < the lane count) with one masked
 // store: no bytes past dst + count are touched.
 #if defined(__AVX2__)
-inline void store_first(xsimd::batch<float, ArchAvx2> v, float* dst, int64_t count) {
+// All-ones in lanes [0, count) of 8.
+inline __m256i first_lanes8(int64_t count) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
-  _mm256_maskstore_ps(dst, mask, v);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
+}
+
+inline void store_first(xsimd::batch<float, ArchAvx2> v, float* dst, int64_t count) {
+  _mm256_maskstore_ps(dst, first_lanes8(count), v);
 }
 #endif
 #if defined(__AVX512F__)
@@ -53,9 +57,7 @@ inline void store_first(xsimd::batch<float, ArchAvx512> v, float* dst, int64_t c
 #if defined(__AVX2__)
 inline xsimd::batch<float, ArchAvx2> first_lanes_of(xsimd::batch<float, ArchAvx2> v,
                                                     int64_t count) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
-  return _mm256_and_ps(v, _mm256_castsi256_ps(mask));
+  return _mm256_and_ps(v, _mm256_castsi256_ps(first_lanes8(count)));
 }
 #endif
 #if defined(__AVX512F__)

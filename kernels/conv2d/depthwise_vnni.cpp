@@ -130,12 +130,8 @@ struct RangedFloatPlane {
   void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
     const auto m = static_cast<__mmask16>(first_lanes16(lanes));
     _mm512_mask_storeu_ps(out + oy * width + ox, m, y);
-    const Floats v = _mm512_maskz_mov_ps(m, y);
-    if constexpr (A == Activation::kNone) {
-      Quantize<ArchAvx512>::widen(v, high, low);
-    } else {
-      high = xsimd::max(v, high);
-    }
+    Quantize<ArchAvx512>::widen_stored(_mm512_maskz_mov_ps(m, y), high, low,
+                                       A != Activation::kNone);
   }
   void finish() const {
     high.store_aligned(range->high);

@@ -77,11 +77,7 @@ class TileEpilogue {
 
  private:
   void widen(Batch v) {
-    if (activation_ == Activation::kNone) {
-      Quantize<Arch>::widen(v, high_, low_);
-    } else {
-      high_ = xsimd::max(v, high_);
-    }
+    Quantize<Arch>::widen_stored(v, high_, low_, activation_ != Activation::kNone);
   }
 
   int64_t rows_, valid_, stride_;

@@ -156,11 +156,7 @@ void lane_vectors(const QuantTileArgs& a) {
       const Batch y = dequantize_activate<ArchAvx512>(Ints(acc[p][v]) - compensation, scale, bias,
                                                       a.activation);
       if (a.range != nullptr) {
-        if (a.activation == Activation::kNone) {
-          Quantize<ArchAvx512>::widen(y, high, low);
-        } else {
-          high = xsimd::max(y, high);  // as TileEpilogue::widen
-        }
+        Quantize<ArchAvx512>::widen_stored(y, high, low, a.activation != Activation::kNone);
       }
       rows[p] = _mm512_castps_si512(y);
     }

@@ -162,6 +162,19 @@ struct Quantize {
     scalar_rule::widen_lane0(x + j, count - j, lanes);
   }
 
+  // What a producer's epilogue does with each vector of values it stores
+  // (lanes it did not store set to +0, which every range holds): widen(),
+  // or with max_only (values a ReLU or ReLU6 wrote: never NaN, never below
+  // +0) one max, the minima staying +0; an infinity then enters the maxima
+  // (see widen_lanes_nonnegative).
+  static void widen_stored(Batch v, Batch& high, Batch& low, bool max_only) {
+    if (max_only) {
+      high = xsimd::max(v, high);
+    } else {
+      widen(v, high, low);
+    }
+  }
+
   // widen_lanes for values >= +0 without NaN: maxps only, in four chains.
   static void widen_lanes_nonnegative(const float* x, size_t count, RangeLanes& lanes) {
     constexpr int kChains = 4;

@@ -294,15 +294,8 @@ class RangeSink {
 #if defined(__AVX512F__)
   // Lanes m of y.
   void add(__m512 y, __mmask16 m) {
-    const __m512 v = _mm512_maskz_mov_ps(m, y);
-    if constexpr (A == Activation::kNone) {
-      xsimd::batch<float, ArchAvx512> high(high_), low(low_);
-      Quantize<ArchAvx512>::widen(v, high, low);
-      high_ = high;
-      low_ = low;
-    } else {
-      high_ = _mm512_max_ps(v, high_);
-    }
+    Quantize<ArchAvx512>::widen_stored(_mm512_maskz_mov_ps(m, y), high_, low_,
+                                       A != Activation::kNone);
   }
 #endif
   // y[0, count), already written (the paths without AVX-512).
@@ -313,7 +306,7 @@ class RangeSink {
  private:
   RangeLanes* lanes_;
 #if defined(__AVX512F__)
-  __m512 high_, low_;
+  xsimd::batch<float, ArchAvx512> high_, low_;
 #endif
 };
 
