@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "kernels/matrix_tiles/tile_program.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 
 namespace sparq::kernels::sparse3x3 {
@@ -36,11 +37,10 @@ constexpr int max_pixels_channels_avx512(int channel_vecs) {
   constexpr int kMax[] = {0, 16, 14, 9, 6};
   return channel_vecs >= 1 && channel_vecs <= 4 ? kMax[channel_vecs] : 0;
 }
-// AMX tile program (tile_program.hpp): CV weight tiles of 16 output channels
-// x PV activation tiles of 16 pixels; CV * PV + PV + 1 of the 8 tile
-// registers.
+// AMX tile program (kernels/matrix_tiles/tile_program.hpp): its register
+// blocks.
 constexpr int max_pixel_vecs_amx(int channel_tiles) {
-  return channel_tiles >= 1 && channel_tiles <= 4 ? 7 / (channel_tiles + 1) : 0;
+  return max_pixel_tiles(channel_tiles);
 }
 // The portable kernel is not register-blocked; larger tiles gain nothing.
 constexpr int max_pixel_vecs_scalar(int out_block) {

@@ -9,11 +9,11 @@
 #include <string>
 
 #include "kernels/common/byte_activation.hpp"
+#include "kernels/matrix_tiles/tile_program.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
 #include "kernels/sparse_conv3x3/tile_entries.hpp"
-#include "kernels/sparse_conv3x3/tile_program.hpp"
 #include "sparq/error.hpp"
 #include "sparq/sparse_format.hpp"
 
@@ -329,9 +329,8 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
       static_cast<int>(std::clamp<int64_t>(kChunkInputBytes / (window_elems * 4), 1, g.lanes));
   // The tile program's entries hold 16 lanes: chunks of whole entries.
   if (tile_program) {
-    plan.lanes_per_chunk = std::min(
-        g.lanes, std::max(sparse3x3::kTileRows,
-                          plan.lanes_per_chunk / sparse3x3::kTileRows * sparse3x3::kTileRows));
+    plan.lanes_per_chunk =
+        std::min(g.lanes, std::max(kTileRows, plan.lanes_per_chunk / kTileRows * kTileRows));
   }
   plan.chunks = (g.lanes + plan.lanes_per_chunk - 1) / plan.lanes_per_chunk;
   plan.blocks_per_task = std::min(std::max(1, kTaskOutputChannels / OB), plan.block_count);

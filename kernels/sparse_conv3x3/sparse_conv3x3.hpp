@@ -19,7 +19,7 @@
 //   which costs nothing extra when input channels share patterns (in_group%4==0).
 // - AMX (isa kAmx, "quadtile"): the quad lanes and pixel-form accumulators,
 //   with 16 (lane, tap) pairs per tile instruction; only the pairs a block of
-//   16 to 64 output channels keeps are multiplied (tile_program.hpp).
+//   16 to 64 output channels keeps are multiplied (kernels/matrix_tiles/tile_program.hpp).
 // Every entry list is a subset of the densified layer's entries run by the same
 // code, so a pruned layer never costs more than the same layer dense on the
 // same path; the plan picks the cheapest path for the ISA (docs/BREAK_EVEN.md).

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/sparse_conv3x3/tile_program.hpp"
+#include "kernels/matrix_tiles/tile_program.hpp"
 
 namespace sparq::kernels::sparse3x3 {
 namespace {
@@ -18,17 +18,6 @@ int entry_offsets(std::span<const TileRow> rows, size_t first, const Sparse3x3Ge
         (static_cast<int64_t>(row.lane) * geometry.lane_stride + geometry.tap_offset[row.tap]) * 4;
   }
   return used;
-}
-
-// The row stride of an entry loaded in place, or 0 when it is gathered: in
-// place only when all 16 rows are real and evenly spaced (a padded entry's
-// stride would walk past the staged lanes).
-int64_t in_place_stride(const int64_t offsets[kTileRows], int used) {
-  bool even = used == kTileRows && offsets[1] > offsets[0];
-  for (int k = 2; k < kTileRows && even; ++k) {
-    even = offsets[k] - offsets[0] == k * (offsets[1] - offsets[0]);
-  }
-  return even ? offsets[1] - offsets[0] : 0;
 }
 
 }  // namespace
@@ -50,7 +39,7 @@ TileEntryCounts count_tile_entries(std::span<const TileRow> rows,
   for (size_t first = 0; first < rows.size(); first += kTileRows) {
     int64_t offsets[kTileRows];
     const int used = entry_offsets(rows, first, geometry, offsets);
-    counts.gathered += in_place_stride(offsets, used) == 0 ? 1 : 0;
+    counts.gathered += tile_entry_stride(offsets, used) == 0 ? 1 : 0;
     ++counts.entries;
   }
   return counts;
@@ -70,8 +59,7 @@ void append_tile_entries(std::span<const TileRow> rows, std::span<const int8_t> 
     int32_t* entry = entries.data() + at;
     int64_t offsets[kTileRows];
     const int used = entry_offsets(rows, first, geometry, offsets);
-    for (int k = 0; k < kTileRows; ++k) entry[k] = static_cast<int32_t>(offsets[k]);
-    entry[kTileRows] = static_cast<int32_t>(in_place_stride(offsets, used));
+    write_tile_entry_header(offsets, used, entry);
     // Weight tile cv: byte 64 m + 4 k + j = w(out 16 cv + m, in 4 lane(k) + j, tap(k)).
     auto* weights = reinterpret_cast<uint8_t*>(entry + kTileHeaderWords);
     for (int cv = 0; cv < channel_tiles; ++cv) {

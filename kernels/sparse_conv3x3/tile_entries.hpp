@@ -1,4 +1,4 @@
-// The AMX tile program's entries (tile_program.hpp) of one (input chunk,
+// The AMX tile program's entries (kernels/matrix_tiles/tile_program.hpp) of one (input chunk,
 // output block) of a sparse 3x3 layer: the kept (lane, tap) pairs become
 // K-rows, 16 per entry. Counting them (for the plan's cost) and packing them
 // share the row list, so the plan scores exactly what it would pack.

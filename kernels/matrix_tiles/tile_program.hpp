@@ -1,42 +1,43 @@
-// The AMX tile program of the sparse 3x3 convolution ("quadtile" paths).
+// The AMX tile program: the register-blocked loop that multiplies K-tiles of
+// weights by K-tiles of activations on the tile unit. Two layers run it: the
+// sparse 3x3 convolution ("quadtile" paths) and the dense direct convolution
+// (kernels/conv2d/direct_conv.hpp).
 //
 // One tdpbsud multiplies a 16 x 64 byte weight tile A (16 output channels x
 // 16 K-rows x 4 input channels, s8) by a 16 x 64 byte activation tile B (16
 // K-rows x 16 pixels x 4 channels, u8) into a 16 x 16 int32 tile C (output
-// channel x pixel): 16384 MACs. A K-row is one (quad lane, tap) of the staged
-// input, so row k of B is the 64 bytes of lane l at tap q for 16 consecutive
-// grid pixels: lane_base(l) + 4 * (tap_offset(q) + p), nothing re-laid out.
-// Only the kept (lane, tap) pairs of a block of output channels become
-// K-rows, which is where pattern sharing pays: a block whose channels share
-// positions has k/9 of the dense K-rows.
+// channel x pixel): 16384 MACs. A K-row is 64 bytes of input, 4 bytes per
+// pixel for 16 consecutive pixels, at a fixed byte offset from the tile's
+// first pixel: a (quad lane, tap) of the sparse layer's staged input, or a
+// (channel quad, tap) step of the dense layer's packed input. Nothing is
+// re-laid out: the offset is the activation aligner.
 //
-// tileloadd takes one stride. K-rows 16 lanes apart at one tap are evenly
-// spaced (the lane stride) and load straight from the staged planes; any
-// other set (mixed taps, skipped lanes) is gathered first, 64 bytes per row,
-// into a 1 KiB buffer: the software half of the chip's activation aligner.
+// tileloadd takes one stride. K-rows that are evenly spaced (16 lanes or
+// channel quads at one tap) load straight from the input; any other set
+// (mixed taps, skipped lanes, a short last K-tile) is gathered first, 64
+// bytes per row, into a 1 KiB buffer.
 //
-// A tile entry ("K-tile") is kTileEntryWords(CV) int32 words:
+// A tile entry ("K-tile") is tile_entry_words(CV) int32 words:
 //   [0, 16)   byte offset of each K-row from the tile's first pixel (unused
 //             rows repeat row 0; their weights are zero)
 //   [16]      the rows' common byte stride when all 16 are evenly spaced
 //             (load in place), 0 when they must be gathered
 //   [17, 32)  zero (keeps the weight tiles 64-byte aligned within the entry)
-//   then CV weight tiles of 256 words: A[m][4k + j] = w(out 16cv + m,
-//   in 4 lane(k) + j, tap(k)).
-// The accumulators are the pixel form's, acc[ob * T + t] (T = 16 PV).
+//   then CV weight tiles of 256 words: A[m][4k + j] = weight of output
+//   channel 16cv + m at K-row k's input channel j.
+// The accumulators are acc[(16 cv + m) * 16 PV + pixel]: one row of pixels
+// per output channel.
 //
-// Unit supplies the tile operations: the AMX instructions
-// (accumulate_amx.cpp), or a bit-exact model of them in portable code
-// (accumulate_amx_emulated.cpp) that runs this same program on CPUs without
-// AMX, so its addressing, packing and blocking are tested everywhere.
+// Unit supplies the tile operations: the AMX instructions (amx_tile_unit.hpp),
+// or a bit-exact model of them in portable code (emulated_tile_unit.hpp) that
+// runs this same program on CPUs without AMX, so its addressing, packing and
+// blocking are tested everywhere.
 #pragma once
 
 #include <cstdint>
 #include <utility>
 
-#include "kernels/sparse_conv3x3/microkernels.hpp"
-
-namespace sparq::kernels::sparse3x3 {
+namespace sparq::kernels {
 
 inline constexpr int kTileRows = 16;          // K-rows (4 input channels each) per tile
 inline constexpr int kTileRowBytes = 64;      // 16 pixels x 4 bytes, or 16 K-rows x 4 bytes
@@ -55,6 +56,31 @@ inline void for_each_index(F&& f) {
     (f(std::integral_constant<int, I>{}), ...);
   }
   (std::make_integer_sequence<int, N>{});
+}
+
+// The register blocks the program runs: CV weight tiles of 16 output
+// channels x PV activation tiles of 16 pixels need CV * PV + PV + 1 of the 8
+// tile registers.
+constexpr int max_pixel_tiles(int channel_tiles) {
+  return channel_tiles >= 1 && channel_tiles <= 4 ? 7 / (channel_tiles + 1) : 0;
+}
+
+// The byte stride of an entry whose 16 K-rows are at `offsets`, the first
+// `used` of them real (the rest repeat row 0), or 0 when it is gathered: in
+// place only when all 16 rows are real and evenly spaced (a short entry's
+// stride would walk past the input).
+inline int64_t tile_entry_stride(const int64_t offsets[kTileRows], int used) {
+  bool even = used == kTileRows && offsets[1] > offsets[0];
+  for (int k = 2; k < kTileRows && even; ++k) {
+    even = offsets[k] - offsets[0] == k * (offsets[1] - offsets[0]);
+  }
+  return even ? offsets[1] - offsets[0] : 0;
+}
+
+// An entry's header words [0, kTileHeaderWords) from its rows' offsets.
+inline void write_tile_entry_header(const int64_t offsets[kTileRows], int used, int32_t* entry) {
+  for (int k = 0; k < kTileRows; ++k) entry[k] = static_cast<int32_t>(offsets[k]);
+  entry[kTileRows] = static_cast<int32_t>(tile_entry_stride(offsets, used));
 }
 
 template <class Unit>
@@ -113,4 +139,4 @@ struct TileProgram {
   }
 };
 
-}  // namespace sparq::kernels::sparse3x3
+}  // namespace sparq::kernels
