@@ -5,8 +5,9 @@
 namespace sparq::kernels {
 
 DirectConvKernels direct_conv_kernels(Isa active) {
-  // AMX machines run the VNNI tile: dense layers are not where AMX is used yet.
-  switch (pick_isa(active, {Isa::kAvx2, Isa::kAvx512, Isa::kVnni})) {
+  switch (pick_isa(active, {Isa::kAvx2, Isa::kAvx512, Isa::kVnni, Isa::kAmx})) {
+    case Isa::kAmx:
+      return direct_conv_kernels_amx();
     case Isa::kVnni:
       return direct_conv_kernels_vnni();
     case Isa::kAvx512:

@@ -68,6 +68,17 @@ std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeom
                                            const DirectLayout& layout,
                                            std::vector<int32_t>& compensation,
                                            int64_t block = kOutBlock);
+// Matrix-tile weights (kernels/matrix_tiles/tile_program.hpp): per group,
+// per block of 16 * channel_tiles output channels, matrix_tile_entries(...)
+// K-tiles of 16 steps each (channel quads tap-major), whose row offsets are
+// the steps' byte offsets in the packed input (so the tile's input is the
+// packed input at its first pixel). Also returns the compensation, as
+// pack_direct_weights_s8 does.
+int64_t matrix_tile_entries(const DirectLayout& layout);
+std::vector<int32_t> pack_direct_weights_tiles(const int8_t* weights, const ConvGeometry& g,
+                                               const DirectLayout& layout,
+                                               std::vector<int32_t>& compensation,
+                                               int channel_tiles);
 std::vector<float> pack_direct_weights_f32(const float* weights, const ConvGeometry& g,
                                            const DirectLayout& layout);
 
@@ -98,6 +109,10 @@ struct QuantTileArgs {
   // With `out` and range set: every value stored to `out` also widens
   // *range (the sample's range for a dynamic quantize that reads it).
   RangeLanes* range = nullptr;
+  // Matrix tiles: this block's K-tiles (pack_direct_weights_tiles) instead
+  // of `weights` and `steps`.
+  const int32_t* tile_entries = nullptr;
+  int64_t tile_entry_count = 0;
 };
 
 struct FloatTileArgs {
@@ -111,7 +126,7 @@ struct FloatTileArgs {
   float* out = nullptr;
 };
 
-// Two tile shapes over the same packed input:
+// Three tile shapes over the same packed input:
 //  - pixel-vector tiles (quant_tile): kOutBlock rows x tile_pixels flat
 //    pixels, each vector 16 pixels of one output channel, a weight dword
 //    broadcast per row and step. Pixels come in whole vectors, so a plane
@@ -125,12 +140,25 @@ struct FloatTileArgs {
 //    rows. For output planes (flat pixels = output pixels) only: `out` /
 //    `out_bytes` are the planes, out_stride the plane size, the args'
 //    per-row arrays hold kLaneBlock entries and `weights` [steps][kLaneBlock][4].
+//  - matrix tiles (AMX): 16 * CV rows x 16 * PV flat pixels as CV x PV tiles
+//    of the tile unit, 16 steps per tdpbsud (tile_entries); the epilogue is
+//    the pixel-vector tiles' on 16-pixel rows, and the per-row arrays hold
+//    16 * CV entries.
+using QuantTileFn = void (*)(const QuantTileArgs& args);
 struct DirectConvKernels {
   Isa isa = Isa::kScalar;
   int64_t tile_pixels = 16;  // flat pixels per tile (a multiple of the vector width)
-  void (*quant_tile)(const QuantTileArgs& args);
+  QuantTileFn quant_tile;
   int64_t lane_tile_pixels = 0;  // 0: no channel-lane tile
-  void (*lane_tile)(const QuantTileArgs& args) = nullptr;
+  QuantTileFn lane_tile = nullptr;
+  // The matrix tile of CV channel tiles x PV pixel tiles (1 <= CV <= 4,
+  // 1 <= PV <= max_pixel_tiles(CV)); null where the ISA has none. A thread
+  // runs matrix tiles between matrix_begin() and matrix_end() (the tile
+  // unit's configuration, which costs as much as a small tile: once per run
+  // of tiles, not per tile).
+  QuantTileFn (*matrix_tile)(int channel_tiles, int pixel_tiles) = nullptr;
+  void (*matrix_begin)() = nullptr;
+  void (*matrix_end)() = nullptr;
 };
 struct FloatConvKernels {
   Isa isa = Isa::kScalar;
@@ -142,7 +170,11 @@ DirectConvKernels direct_conv_kernels_scalar();
 DirectConvKernels direct_conv_kernels_avx2();
 DirectConvKernels direct_conv_kernels_avx512();
 DirectConvKernels direct_conv_kernels_vnni();
+DirectConvKernels direct_conv_kernels_amx();
 DirectConvKernels direct_conv_kernels(Isa active);
+// The matrix tiles on the portable model of the tile unit, with the AVX-512
+// epilogue: for tests on CPUs with AVX-512 but without AMX (far slower).
+QuantTileFn direct_conv_matrix_tile_emulated(int channel_tiles, int pixel_tiles);
 
 FloatConvKernels float_conv_kernels_scalar();
 FloatConvKernels float_conv_kernels_avx2();

@@ -5,6 +5,7 @@
 
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/matrix_tiles/tile_program.hpp"
 
 namespace sparq::kernels {
 namespace {
@@ -282,46 +283,132 @@ int64_t out_blocks(const ConvGeometry& g, int64_t block) {
   return ceil_div(g.out_per_group(), block);
 }
 
+namespace {
+
+// Byte d of output channel o's weight quad at step s, from int8 weights
+// [O, I/groups, KH, KW]: zero for channels or kernel columns past the end.
+int8_t step_weight(const int8_t* weights, const ConvGeometry& g, const DirectLayout& l, int64_t o,
+                   int64_t s, int64_t d) {
+  const int64_t ig = g.in_per_group();
+  auto weight = [&](int64_t i, int64_t ky, int64_t kx) -> int8_t {
+    return weights[((o * ig + i) * g.kernel_h + ky) * g.kernel_w + kx];
+  };
+  if (l.kind == DirectLayoutKind::kChannelQuads) {
+    // Step s = (channel quad, ky, kx).
+    const int64_t taps = g.kernel_h * g.kernel_w;
+    const int64_t c4 = s / taps, ky = (s % taps) / g.kernel_w, kx = s % g.kernel_w;
+    const int64_t i = c4 * 4 + d;
+    return i < ig ? weight(i, ky, kx) : 0;
+  }
+  // Step s = (input channel, ky, column quad j).
+  const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
+  const int64_t i = s / (g.kernel_h * quads_per_row);
+  const int64_t ky = (s / quads_per_row) % g.kernel_h;
+  const int64_t kx = (s % quads_per_row) * 4 + d;
+  return kx < g.kernel_w ? weight(i, ky, kx) : 0;
+}
+
+// Per output channel, 128 * the sum of its weights: the correction for s8
+// inputs read as u8.
+std::vector<int32_t> u8_compensation(const int8_t* weights, const ConvGeometry& g) {
+  const int64_t per_channel = g.in_per_group() * g.kernel_h * g.kernel_w;
+  std::vector<int32_t> compensation(static_cast<size_t>(g.out_channels), 0);
+  for (int64_t o = 0; o < g.out_channels; ++o) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < per_channel; ++k) sum += weights[o * per_channel + k];
+    compensation[static_cast<size_t>(o)] = 128 * sum;
+  }
+  return compensation;
+}
+
+}  // namespace
+
 std::vector<int8_t> pack_direct_weights_s8(const int8_t* weights, const ConvGeometry& g,
                                            const DirectLayout& l,
                                            std::vector<int32_t>& compensation, int64_t block) {
-  const int64_t ig = g.in_per_group(), og = g.out_per_group();
-  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t og = g.out_per_group();
   const auto steps = static_cast<int64_t>(l.step_offsets.size());
   const int64_t blocks = out_blocks(g, block);
   std::vector<int8_t> packed(static_cast<size_t>(g.groups * blocks * steps * block * 4), 0);
-  compensation.assign(static_cast<size_t>(g.out_channels), 0);
-  auto weight = [&](int64_t o, int64_t i, int64_t ky, int64_t kx) -> int8_t {
-    return weights[((o * ig + i) * g.kernel_h + ky) * g.kernel_w + kx];
-  };
-  for (int64_t o = 0; o < g.out_channels; ++o) {
-    int32_t sum = 0;
-    for (int64_t k = 0; k < ig * taps; ++k) sum += weights[o * ig * taps + k];
-    compensation[static_cast<size_t>(o)] = 128 * sum;
-  }
+  compensation = u8_compensation(weights, g);
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     for (int64_t b = 0; b < blocks; ++b) {
       for (int64_t s = 0; s < steps; ++s) {
         for (int64_t r = 0; r < block; ++r) {
           const int64_t local_o = b * block + r;
           if (local_o >= og) continue;
-          const int64_t o = grp * og + local_o;
           int8_t* dst =
               &packed[static_cast<size_t>((((grp * blocks + b) * steps + s) * block + r) * 4)];
-          for (int64_t d = 0; d < 4; ++d) {
-            if (l.kind == DirectLayoutKind::kChannelQuads) {
-              // Step s = (channel quad, ky, kx).
-              const int64_t c4 = s / taps, ky = (s % taps) / g.kernel_w, kx = s % g.kernel_w;
-              const int64_t i = c4 * 4 + d;
-              dst[d] = i < ig ? weight(o, i, ky, kx) : 0;
-            } else {
-              // Step s = (input channel, ky, column quad j).
-              const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
-              const int64_t i = s / (g.kernel_h * quads_per_row);
-              const int64_t ky = (s / quads_per_row) % g.kernel_h;
-              const int64_t kx = (s % quads_per_row) * 4 + d;
-              dst[d] = kx < g.kernel_w ? weight(o, i, ky, kx) : 0;
-            }
+          for (int64_t d = 0; d < 4; ++d)
+            dst[d] = step_weight(weights, g, l, grp * og + local_o, s, d);
+        }
+      }
+    }
+  }
+  return packed;
+}
+
+int64_t matrix_tile_entries(const DirectLayout& l) {
+  return ceil_div(static_cast<int64_t>(l.step_offsets.size()), kTileRows);
+}
+
+namespace {
+
+// The step of K-row r. Channel quads run tap-major (every quad at one tap,
+// then the next tap), so a K-tile is 16 quads at one tap, evenly spaced by
+// the plane stride and loaded in place whenever a group has a multiple of 64
+// input channels; window quads keep the step order.
+int64_t matrix_row_step(const ConvGeometry& g, const DirectLayout& l, int64_t r) {
+  if (l.kind != DirectLayoutKind::kChannelQuads) return r;
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t quads = static_cast<int64_t>(l.step_offsets.size()) / taps;
+  return (r % quads) * taps + r / quads;
+}
+
+// K-tile e's row offsets in bytes (rows past the steps repeat row 0);
+// returns the rows that are real.
+int matrix_entry_offsets(const ConvGeometry& g, const DirectLayout& l, int64_t e,
+                         int64_t offsets[kTileRows]) {
+  const int64_t first = e * kTileRows;
+  const int used = static_cast<int>(
+      std::min<int64_t>(kTileRows, static_cast<int64_t>(l.step_offsets.size()) - first));
+  for (int k = 0; k < kTileRows; ++k) {
+    const int64_t step = matrix_row_step(g, l, first + (k < used ? k : 0));
+    offsets[k] = l.step_offsets[static_cast<size_t>(step)] * 4;
+  }
+  return used;
+}
+
+}  // namespace
+
+std::vector<int32_t> pack_direct_weights_tiles(const int8_t* weights, const ConvGeometry& g,
+                                               const DirectLayout& l,
+                                               std::vector<int32_t>& compensation,
+                                               int channel_tiles) {
+  const int64_t og = g.out_per_group();
+  const int64_t block = 16 * channel_tiles;
+  const int64_t blocks = out_blocks(g, block);
+  const int64_t entries = matrix_tile_entries(l);
+  const int64_t entry_words = tile_entry_words(channel_tiles);
+  std::vector<int32_t> packed(static_cast<size_t>(g.groups * blocks * entries * entry_words), 0);
+  compensation = u8_compensation(weights, g);
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int64_t e = 0; e < entries; ++e) {
+        int32_t* entry =
+            &packed[static_cast<size_t>(((grp * blocks + b) * entries + e) * entry_words)];
+        int64_t offsets[kTileRows];
+        const int used = matrix_entry_offsets(g, l, e, offsets);
+        write_tile_entry_header(offsets, used, entry);
+        // Weight tile cv: byte 64 m + 4 k + j = byte j of output channel
+        // 16 cv + m of the block at K-row k's step.
+        auto* tiles = reinterpret_cast<int8_t*>(entry + kTileHeaderWords);
+        for (int64_t r = 0; r < block && b * block + r < og; ++r) {
+          const int64_t o = grp * og + b * block + r;
+          int8_t* row = tiles + (r / 16) * kTileWeightWords * 4 + (r % 16) * kTileRowBytes;
+          for (int k = 0; k < used; ++k) {
+            const int64_t step = matrix_row_step(g, l, e * kTileRows + k);
+            for (int64_t j = 0; j < 4; ++j) row[4 * k + j] = step_weight(weights, g, l, o, step, j);
           }
         }
       }

@@ -18,8 +18,9 @@ namespace {
 // knows, may alias the argument arrays, so it would otherwise reload the
 // row's compensation, scales and bias (and the output fields) for every
 // vector, which costs a short-K tile (the 7x7 stem: 42 steps) as much as a
-// sixth of its time.
-template <class Arch>
+// sixth of its time. Rows: the tile's output channels (the per-row arrays'
+// length).
+template <class Arch, int64_t Rows = kOutBlock>
 class TileEpilogue {
  public:
   using Batch = xsimd::batch<float, Arch>;
@@ -38,7 +39,7 @@ class TileEpilogue {
       high_ = Batch::load_aligned(range_->high);
       low_ = Batch::load_aligned(range_->low);
     }
-    for (int64_t r = 0; r < kOutBlock; ++r) {
+    for (int64_t r = 0; r < Rows; ++r) {
       compensation_[r] = a.compensation[r];
       // dequantize_accumulator's scale product, rounded once.
       scale_[r] = a.act_scale * a.weight_scale[r];
@@ -87,8 +88,8 @@ class TileEpilogue {
   QuantizedStore<Arch> to_bytes_;
   RangeLanes* range_;
   Batch high_, low_;
-  int32_t compensation_[kOutBlock];
-  float scale_[kOutBlock], bias_[kOutBlock];
+  int32_t compensation_[Rows];
+  float scale_[Rows], bias_[Rows];
 };
 
 }  // namespace

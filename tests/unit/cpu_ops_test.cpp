@@ -311,7 +311,7 @@ TEST_P(CpuOps, QuantizedPointwiseConvMatchesReference) {
 // 14), channel counts past each vector of 16 and block of 32, 1x1 at strides
 // 1 and 2, a 3x1 kernel (tall kernels write planes too), two groups, s8
 // inputs (their compensation), both weight widths, batches of 1 to 3. On
-// VNNI and above the kernel name must say the lane tiles ran.
+// VNNI the kernel name must say the lane tiles ran.
 TEST_P(CpuOps, QuantizedChannelLaneTilesMatchReference) {
   std::mt19937 gen = testing::rng(106);
   const std::pair<int64_t, int64_t> planes[] = {{1, 1},   {1, 13},  {2, 7},   {3, 5},  {4, 4},
@@ -345,10 +345,41 @@ TEST_P(CpuOps, QuantizedChannelLaneTilesMatchReference) {
     c.weights = i % 3 ? DType::kS4 : DType::kS8;
     const ConvProblem p = make_conv_problem(c, gen);
     expect_matches(p.graph, {&p.input}, p.what);
-    if (GetParam() >= Isa::kVnni) {
+    if (GetParam() == Isa::kVnni) {  // AMX runs matrix tiles instead
       std::string kernel;
       run_on(*cpu_, p.graph, {&p.input}, 1, &kernel);
       EXPECT_NE(kernel.find("_lanes"), std::string::npos) << p.what << ": ran " << kernel;
+    }
+  }
+}
+
+// Matrix tiles (AMX: every quantized dense convolution but depthwise):
+// groups of 64 and 128 input channels, whose K-tiles load in place (1x1 at
+// strides 1 and 2, a 3x3 whose K-rows run tap-major), and others that
+// gather; the 7x7 stride-2 stem's window quads; output channels filling
+// 1 to 4 channel tiles and partial ones; planes from 1 pixel to several
+// tiles; two groups; s8 inputs; batches of 1 to 3. On AMX the kernel name
+// must say the matrix tiles ran.
+TEST_P(CpuOps, QuantizedMatrixTilesMatchReference) {
+  std::mt19937 gen = testing::rng(107);
+  const ConvCase cases[] = {
+      {1, 64, 64, 14, 14, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
+      {2, 128, 48, 9, 11, 1, 1, 1, 2, 2, 0, 0, DType::kS8, DType::kS8},
+      {1, 64, 40, 7, 7, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
+      {3, 3, 64, 30, 26, 1, 7, 7, 2, 2, 3, 3, DType::kS8, DType::kS8},
+      {1, 3, 20, 17, 17, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
+      {1, 36, 80, 5, 6, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS8},
+      {2, 256, 16, 1, 1, 1, 1, 1, 1, 1, 0, 0, DType::kS8, DType::kS4},
+      {1, 128, 96, 8, 8, 2, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
+      {1, 20, 33, 13, 3, 1, 3, 1, 2, 1, 1, 0, DType::kS8, DType::kS8},
+  };
+  for (const ConvCase& c : cases) {
+    const ConvProblem p = make_conv_problem(c, gen);
+    expect_matches(p.graph, {&p.input}, p.what);
+    if (GetParam() == Isa::kAmx) {
+      std::string kernel;
+      run_on(*cpu_, p.graph, {&p.input}, 1, &kernel);
+      EXPECT_NE(kernel.find("_tiles"), std::string::npos) << p.what << ": ran " << kernel;
     }
   }
 }

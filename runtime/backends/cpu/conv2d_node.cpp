@@ -7,6 +7,8 @@
 //    write the output planes themselves and a plane is small (at most
 //    kLanePlanePixels, where whole 16-pixel vectors waste the most), in
 //    channel-lane tiles of any pixel count (kernels/conv2d/direct_conv.hpp).
+// On AMX the quantized first-layer, 1x1 and general paths run matrix tiles
+// on the tile unit instead: 16 steps per instruction.
 // Float convolutions use f32 planes and the reference summation order, so
 // every path is bit-identical to the reference backend. A fused static
 // quantize (Conv2dOp::output_quantization) quantizes each tile's f32 rows
@@ -24,6 +26,7 @@
 
 #include "kernels/conv2d/depthwise.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/matrix_tiles/tile_program.hpp"
 #include "kernels/quantize/quantize.hpp"
 #include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
@@ -47,6 +50,18 @@ enum class ConvPath { kDepthwise, kFirstLayer, kPointwise, kGeneral };
 // tiles, at 14x14 7 % faster, and at 28x28 and 56x56 1-4 % slower.
 constexpr int64_t kLanePlanePixels = 256;
 
+// The matrix tiles' register block: 32 output channels x 32 pixels, which
+// loads the fewest tiles per tdpbsud (on a Xeon core the ResNet-18 stem took
+// 311 us in it, 345-385 us in 64 x 16, 16 x 48 and 32 x 16, although its
+// gathered K-tiles are gathered twice); 16 x 48 for groups of at most 16
+// output channels, which would leave half of each 32-row block empty.
+struct MatrixBlock {
+  int channel_tiles, pixel_tiles;
+};
+MatrixBlock matrix_block(const ConvGeometry& g) {
+  return g.out_per_group() <= 16 ? MatrixBlock{1, 3} : MatrixBlock{2, 2};
+}
+
 const char* path_name(ConvPath path) {
   switch (path) {
     case ConvPath::kDepthwise:
@@ -60,6 +75,23 @@ const char* path_name(ConvPath path) {
   }
   return "direct";
 }
+
+// Holds the calling thread's tile unit configured for the matrix tiles
+// while it lives (kernels null: no matrix tiles).
+class MatrixTileUnit {
+ public:
+  explicit MatrixTileUnit(const kernels::DirectConvKernels* kernels) : kernels_(kernels) {
+    if (kernels_ != nullptr) kernels_->matrix_begin();
+  }
+  ~MatrixTileUnit() {
+    if (kernels_ != nullptr) kernels_->matrix_end();
+  }
+  MatrixTileUnit(const MatrixTileUnit&) = delete;
+  MatrixTileUnit& operator=(const MatrixTileUnit&) = delete;
+
+ private:
+  const kernels::DirectConvKernels* kernels_;
+};
 
 class Conv2dNode : public CompiledNode {
  public:
@@ -111,15 +143,26 @@ class Conv2dNode : public CompiledNode {
       quant_ = kernels::direct_conv_kernels(active);
       isa_ = quant_.isa;
       tile_ = quant_.tile_pixels;
-      lanes_ = quant_.lane_tile != nullptr && path_ != ConvPath::kFirstLayer &&
-               layout_.plane_w == g_.out_w && g_.out_h * g_.out_w <= kLanePlanePixels &&
-               g_.out_per_group() >= kernels::kLaneBlock;
-      if (lanes_) {
-        tile_ = quant_.lane_tile_pixels;
-        block_rows_ = kernels::kLaneBlock;
+      if (quant_.matrix_tile != nullptr) {
+        const MatrixBlock shape = matrix_block(g_);
+        matrix_tile_ = quant_.matrix_tile(shape.channel_tiles, shape.pixel_tiles);
+        tile_ = 16 * shape.pixel_tiles;
+        block_rows_ = 16 * shape.channel_tiles;
+        tile_entries_ = kernels::pack_direct_weights_tiles(values.data(), g_, layout_,
+                                                           compensation_, shape.channel_tiles);
+        block_entries_ = kernels::matrix_tile_entries(layout_);
+        entry_words_ = kernels::tile_entry_words(shape.channel_tiles);
+      } else {
+        lanes_ = quant_.lane_tile != nullptr && path_ != ConvPath::kFirstLayer &&
+                 layout_.plane_w == g_.out_w && g_.out_h * g_.out_w <= kLanePlanePixels &&
+                 g_.out_per_group() >= kernels::kLaneBlock;
+        if (lanes_) {
+          tile_ = quant_.lane_tile_pixels;
+          block_rows_ = kernels::kLaneBlock;
+        }
+        packed_s8_ =
+            kernels::pack_direct_weights_s8(values.data(), g_, layout_, compensation_, block_rows_);
       }
-      packed_s8_ =
-          kernels::pack_direct_weights_s8(values.data(), g_, layout_, compensation_, block_rows_);
       // Tiles whose flat pixels are output pixels store only output values.
       ranged_ = !fused_ && layout_.plane_w == g_.out_w;
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
@@ -161,7 +204,7 @@ class Conv2dNode : public CompiledNode {
 
   std::string kernel_name() const override {
     return kernel_label(std::string("conv2d_") + (quantized_ ? "q8_" : "f32_") + path_name(path_) +
-                            (lanes_ ? "_lanes" : "") +
+                            (lanes_ ? "_lanes" : "") + (matrix_tile_ != nullptr ? "_tiles" : "") +
                             (fused_ ? std::string("_to_") + to_string(output_.dtype) : ""),
                         isa_);
   }
@@ -240,16 +283,16 @@ class Conv2dNode : public CompiledNode {
     return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());
   }
 
-  // A tile's output block (kOutBlock rows of tile_ pixels) and its runs of
+  // A tile's output block (block_rows_ rows of tile_ pixels) and its runs of
   // valid pixels.
   struct Run {
     int64_t dst, src, length;  // output pixel, tile pixel, count
   };
   // Staging, the runs, then (fused) the staging's quantized bytes.
   size_t tile_staging_bytes() const {
-    return static_cast<size_t>(kOutBlock * tile_) * sizeof(float) +
+    return static_cast<size_t>(block_rows_ * tile_) * sizeof(float) +
            static_cast<size_t>(tile_ + 1) * sizeof(Run) +
-           (fused_ ? static_cast<size_t>(kOutBlock * tile_) : 0);
+           (fused_ ? static_cast<size_t>(block_rows_ * tile_) : 0);
   }
 
   int64_t group_buffer_bytes() const {
@@ -300,9 +343,10 @@ class Conv2dNode : public CompiledNode {
         batch * g_.groups * blocks * tiles, threads, [&](int worker, int64_t begin, int64_t end) {
           uint8_t* own = staging_slots + static_cast<size_t>(worker) * slot;
           float* const staging = reinterpret_cast<float*>(own);
-          Run* const runs =
-              reinterpret_cast<Run*>(own + static_cast<size_t>(kOutBlock * tile_) * sizeof(float));
+          Run* const runs = reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * tile_) *
+                                                             sizeof(float));
           auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
+          const MatrixTileUnit unit(matrix_tile_ != nullptr ? &quant_ : nullptr);
           int64_t run_count = 0;
           // The index's (ng, outer, inner), decomposed once and then stepped:
           // a division per tile costs as much as a small tile's setup.
@@ -329,7 +373,13 @@ class Conv2dNode : public CompiledNode {
               a.input = packed;
               a.step_offsets = layout_.step_offsets.data();
               a.steps = steps;
-              a.weights = packed_s8_.data() + (grp * blocks + b) * steps * block_rows_ * 4;
+              if (matrix_tile_ != nullptr) {
+                a.tile_entries =
+                    tile_entries_.data() + (grp * blocks + b) * block_entries_ * entry_words_;
+                a.tile_entry_count = block_entries_;
+              } else {
+                a.weights = packed_s8_.data() + (grp * blocks + b) * steps * block_rows_ * 4;
+              }
               a.first_pixel = t * tile_;
               a.compensation = block_compensation_.data() + slot;
               a.act_scale = input.scales[n];
@@ -339,14 +389,16 @@ class Conv2dNode : public CompiledNode {
               // Flat pixels are output pixels: the tile writes the planes itself.
               a.out = direct_output && !fused_ ? block_out + first : staging;
               a.out_stride = direct_output ? out_plane : tile_;
-              a.rows = direct_output ? rows : kOutBlock;
+              a.rows = direct_output ? rows : block_rows_;
               a.valid = last - first;  // the staging scatter below copies no more
               if (direct_output && fused_) {
                 a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
                 a.out_quantization = fused_format_;
               }
               if (range_lanes != nullptr) a.range = range_lanes + worker * batch + n;
-              (lanes_ ? quant_.lane_tile : quant_.quant_tile)(a);
+              (matrix_tile_ != nullptr ? matrix_tile_
+               : lanes_                ? quant_.lane_tile
+                                       : quant_.quant_tile)(a);
               if (direct_output) continue;
             } else {
               kernels::FloatTileArgs a;
@@ -481,6 +533,10 @@ class Conv2dNode : public CompiledNode {
   int64_t tile_ = 16;
   DirectLayout layout_;
   kernels::DirectConvKernels quant_{};
+  kernels::QuantTileFn matrix_tile_ = nullptr;  // the AMX matrix tile, where it runs
+  std::vector<int32_t> tile_entries_;           // its weights (pack_direct_weights_tiles)
+  int64_t block_entries_ = 0;                   // K-tiles per block
+  int64_t entry_words_ = 0;                     // int32 words per K-tile
   kernels::FloatConvKernels float_{};
   kernels::DepthwiseKernels depthwise_{};
   std::vector<int8_t> packed_s8_;
