@@ -65,12 +65,5 @@ struct AmxTileUnit {
   }
 };
 
-// A unit that configures the tile unit for its own lifetime: for callers
-// that run one program at a time.
-struct SelfConfiguredAmxTileUnit : AmxTileUnit {
-  SelfConfiguredAmxTileUnit() { configure_tile_unit(); }
-  ~SelfConfiguredAmxTileUnit() { release_tile_unit(); }
-};
-
 }  // namespace
 }  // namespace sparq::kernels

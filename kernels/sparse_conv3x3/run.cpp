@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/matrix_tiles/tile_unit_scope.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "kernels/sparse_conv3x3/staging_epilogue.hpp"
@@ -233,6 +234,9 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
   auto* staged = static_cast<uint8_t*>(worker_scratch);
   auto* acc = reinterpret_cast<int32_t*>(staged + round_up_64(g.staged_bytes()));
   const int group_count = groups();
+  const bool tile_unit = path_.isa == Isa::kAmx && !emulated_tiles_;
+  const TileUnitScope scope(tile_unit ? &sparse3x3::begin_amx_tiles : nullptr,
+                            tile_unit ? &sparse3x3::end_amx_tiles : nullptr);
   auto run_task = [&](int64_t task) {
     if (groups_outer_) {
       compute_task(staged, acc, static_cast<int>(task % g.tiles), static_cast<int>(task / g.tiles),

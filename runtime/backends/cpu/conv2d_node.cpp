@@ -27,6 +27,7 @@
 #include "kernels/conv2d/depthwise.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
 #include "kernels/matrix_tiles/tile_program.hpp"
+#include "kernels/matrix_tiles/tile_unit_scope.hpp"
 #include "kernels/quantize/quantize.hpp"
 #include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
@@ -75,23 +76,6 @@ const char* path_name(ConvPath path) {
   }
   return "direct";
 }
-
-// Holds the calling thread's tile unit configured for the matrix tiles
-// while it lives (kernels null: no matrix tiles).
-class MatrixTileUnit {
- public:
-  explicit MatrixTileUnit(const kernels::DirectConvKernels* kernels) : kernels_(kernels) {
-    if (kernels_ != nullptr) kernels_->matrix_begin();
-  }
-  ~MatrixTileUnit() {
-    if (kernels_ != nullptr) kernels_->matrix_end();
-  }
-  MatrixTileUnit(const MatrixTileUnit&) = delete;
-  MatrixTileUnit& operator=(const MatrixTileUnit&) = delete;
-
- private:
-  const kernels::DirectConvKernels* kernels_;
-};
 
 class Conv2dNode : public CompiledNode {
  public:
@@ -346,7 +330,9 @@ class Conv2dNode : public CompiledNode {
           Run* const runs = reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * tile_) *
                                                              sizeof(float));
           auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
-          const MatrixTileUnit unit(matrix_tile_ != nullptr ? &quant_ : nullptr);
+          const kernels::TileUnitScope tile_unit(
+              matrix_tile_ != nullptr ? quant_.matrix_begin : nullptr,
+              matrix_tile_ != nullptr ? quant_.matrix_end : nullptr);
           int64_t run_count = 0;
           // The index's (ng, outer, inner), decomposed once and then stepped:
           // a division per tile costs as much as a small tile's setup.
