@@ -44,6 +44,8 @@ struct ConvShape {
 const ConvShape kConvShapes[] = {
     {"first_layer_3x224_7x7s2", 3, 64, 224, 224, 1, 7, 2, 3, sparq::DType::kS8},
     {"1x1_256x14", 256, 256, 14, 14, 1, 1, 1, 0, sparq::DType::kU8},
+    // ResNet-18's first downsample shortcut: 1x1 stride 2, 64 -> 128.
+    {"1x1s2_64x56", 64, 128, 56, 56, 1, 1, 2, 0, sparq::DType::kU8},
     {"depthwise3x3_256x28", 256, 256, 28, 28, 256, 3, 1, 1, sparq::DType::kU8},
     // MobileNet-v1's depthwise layers as imported (8-bit weights): stride 2
     // at 112x112 and stride 1 on 14x14 planes.

@@ -22,6 +22,7 @@ TARGETS = {  # the issue's targets
 DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it
     ("first_layer_3x224_7x7s2", "stem 7x7 s2, 3 -> 64 at 224x224"),
     ("1x1_256x14", "1x1, 256 -> 256 at 14x14"),
+    ("1x1s2_64x56", "1x1 s2 (downsample), 64 -> 128 at 56x56"),
     ("depthwise3x3_256x28", "depthwise 3x3, 256 ch at 28x28"),
     ("depthwise3x3s2_64x112_w8", "depthwise 3x3 s2, 64 ch at 112x112, 8-bit weights (MobileNet-v1)"),
     ("depthwise3x3_512x14_w8", "depthwise 3x3, 512 ch at 14x14, 8-bit weights (MobileNet-v1)"),
