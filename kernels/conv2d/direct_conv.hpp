@@ -51,6 +51,14 @@ DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind);
 // padding included, with `flip` (0x80 turns s8 into u8 = s8 + 128).
 void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& layout,
                           uint8_t flip, int64_t tile_pixels, uint8_t* out);
+// The same for the layout's slots [first_slot, end_slot) only (a slot: one
+// channel quad's planes, or one input channel's window-quad planes; the
+// zeroed slack with the last slot), so that several threads can pack one
+// group.
+int64_t direct_input_slots(const ConvGeometry& g, const DirectLayout& layout);
+void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g,
+                                const DirectLayout& layout, uint8_t flip, int64_t tile_pixels,
+                                int64_t first_slot, int64_t end_slot, uint8_t* out);
 void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& layout,
                            int64_t tile_pixels, float* out);
 

@@ -177,8 +177,19 @@ DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind) {
   return l;
 }
 
+int64_t direct_input_slots(const ConvGeometry& g, const DirectLayout& l) {
+  return l.kind == DirectLayoutKind::kChannelQuads ? ceil_div(g.in_per_group(), 4)
+                                                   : g.in_per_group();
+}
+
 void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
                           uint8_t flip, int64_t tile_pixels, uint8_t* out) {
+  pack_direct_input_u8_slots(in, g, l, flip, tile_pixels, 0, direct_input_slots(g, l), out);
+}
+
+void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
+                                uint8_t flip, int64_t tile_pixels, int64_t first_slot,
+                                int64_t end_slot, uint8_t* out) {
   const int64_t plane = l.plane_h * l.plane_w;
   const int64_t ig = g.in_per_group();
   if (l.kind == DirectLayoutKind::kChannelQuads) {
@@ -191,7 +202,7 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
     // Stride 2 (the 1x1 downsample shortcuts): each long row's every other
     // byte first, then the stride-1 interleave.
     std::vector<uint8_t> even_rows(g.stride_w == 2 ? static_cast<size_t>(4 * l.plane_w) : 0);
-    for (int64_t c4 = 0; c4 < ceil_div(ig, 4); ++c4) {
+    for (int64_t c4 = first_slot; c4 < end_slot; ++c4) {
       if (whole_planes && c4 * 4 + 3 < ig) {
         const uint8_t* planes[4];
         for (int64_t d = 0; d < 4; ++d) planes[d] = input_row(in, g, c4 * 4 + d, 0);
@@ -242,7 +253,7 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
     }
   } else {
     const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
-    for (int64_t i = 0; i < ig; ++i) {
+    for (int64_t i = first_slot; i < end_slot; ++i) {
       for (int64_t j = 0; j < quads_per_row; ++j) {
         for (int64_t rp = 0; rp < l.row_phases; ++rp) {
           uint8_t* dst = out + ((i * quads_per_row + j) * l.row_phases + rp) * plane * 4;
@@ -255,8 +266,10 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
       }
     }
   }
-  const int64_t used = l.planes * plane * 4;
-  std::memset(out + used, 0, static_cast<size_t>(l.buffer_elements(tile_pixels) * 4 - used));
+  if (end_slot == direct_input_slots(g, l)) {
+    const int64_t used = l.planes * plane * 4;
+    std::memset(out + used, 0, static_cast<size_t>(l.buffer_elements(tile_pixels) * 4 - used));
+  }
 }
 
 void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& l,
