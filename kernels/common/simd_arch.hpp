@@ -19,11 +19,17 @@ using ArchAvx512 = xsimd::avx512bw;
 
 // fma(a, b, c) rounded once, as an instruction: xsimd 8.1 has no AVX-512
 // fma and falls back to a * b + c, which rounds twice unless contracted.
+// fused_negated_multiply_add(a, b, c) = c - a * b, rounded once.
 #if defined(__AVX2__)
 inline xsimd::batch<float, ArchAvx2> fused_multiply_add(xsimd::batch<float, ArchAvx2> a,
                                                         xsimd::batch<float, ArchAvx2> b,
                                                         xsimd::batch<float, ArchAvx2> c) {
   return _mm256_fmadd_ps(a, b, c);
+}
+inline xsimd::batch<float, ArchAvx2> fused_negated_multiply_add(xsimd::batch<float, ArchAvx2> a,
+                                                                xsimd::batch<float, ArchAvx2> b,
+                                                                xsimd::batch<float, ArchAvx2> c) {
+  return _mm256_fnmadd_ps(a, b, c);
 }
 #endif
 #if defined(__AVX512F__)
@@ -31,6 +37,11 @@ inline xsimd::batch<float, ArchAvx512> fused_multiply_add(xsimd::batch<float, Ar
                                                           xsimd::batch<float, ArchAvx512> b,
                                                           xsimd::batch<float, ArchAvx512> c) {
   return _mm512_fmadd_ps(a, b, c);
+}
+inline xsimd::batch<float, ArchAvx512> fused_negated_multiply_add(
+    xsimd::batch<float, ArchAvx512> a, xsimd::batch<float, ArchAvx512> b,
+    xsimd::batch<float, ArchAvx512> c) {
+  return _mm512_fnmadd_ps(a, b, c);
 }
 #endif
 

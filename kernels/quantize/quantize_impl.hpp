@@ -103,14 +103,50 @@ struct Quantize {
     scalar_rule::fold_range(lanes[0], 2 * kLanes, range);
   }
 
+  // v / scale rounded to the nearest float, as the divide instruction
+  // gives it, wherever the rule below can tell the difference, without the
+  // divider (on a Xeon core a 56x56x64 quantize took 37 us with vdivps).
+  // v is first clamped to +-2^20 scale (a NaN stays NaN): beyond, the rule
+  // clamps either way, and no product below overflows. q0 = v * r with
+  // r = RN(1 / scale) is within 2 ulps of v / scale; each step
+  // q + (v - q * scale) * r, whose residual one FMA gives exactly, corrects
+  // it, and by Markstein's theorem the second step, from a quotient within
+  // 1 ulp, rounds to RN(v / scale) itself. The one exception, lanes whose
+  // residual underflows, have |v / scale| < 2^-20 while the scale lies in
+  // [2^-100, 2^100] (both round to 0); other scales divide. (Checked
+  // against vdivps for every float v with |v / scale| <= 300 at 14 scales:
+  // the same integers.)
+  class Quotient {
+   public:
+    explicit Quotient(float scale)
+        : scale_(scale),
+          reciprocal_(1.0f / scale),
+          bound_(0x1p20f * scale),
+          divide_(!(scale >= 0x1p-100f && scale <= 0x1p100f)) {}
+
+    Batch operator()(Batch v) const {
+      if (divide_) return v / scale_;
+      // maxps / minps return their second operand for a NaN: v, then v.
+      v = xsimd::min(bound_, xsimd::max(-bound_, v));
+      const Batch q0 = v * reciprocal_;
+      const Batch q1 =
+          fused_multiply_add(fused_negated_multiply_add(q0, scale_, v), reciprocal_, q0);
+      return fused_multiply_add(fused_negated_multiply_add(q1, scale_, v), reciprocal_, q1);
+    }
+
+   private:
+    Batch scale_, reciprocal_, bound_;
+    bool divide_;
+  };
+
   // clamp(nearbyint(v / scale), lowest, highest), NaN -> 0, as int32 lanes:
   // lowest is 0 (u8, u4), or -127 with highest 127 (s8). The bounds are
   // integers, so clamping before rounding gives the same integers, and the
   // conversion rounds (round_to_int). xsimd::max(q, 0) is maxps, which
   // returns 0 for a NaN q, the rule's answer; s8 zeroes its NaNs first.
-  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, Batch scale, Batch highest,
+  static xsimd::batch<int32_t, Arch> round_clamp(Batch v, const Quotient& by_scale, Batch highest,
                                                  bool is_signed) {
-    Batch q = v / scale;
+    Batch q = by_scale(v);
     if (is_signed) {
       q = xsimd::select(xsimd::isnan(q), Batch(0.0f), q);
       return round_to_int(xsimd::min(xsimd::max(q, Batch(-127.0f)), highest));
@@ -119,7 +155,8 @@ struct Quantize {
   }
 
   static void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {
-    const Batch s(scale), highest(static_cast<float>(qmax));
+    const Quotient s(scale);
+    const Batch highest(static_cast<float>(qmax));
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
       store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, highest, false), out + j);
@@ -128,7 +165,8 @@ struct Quantize {
   }
 
   static void to_s8(const float* x, size_t count, float scale, int8_t* out) {
-    const Batch s(scale), highest(127.0f);
+    const Quotient s(scale);
+    const Batch highest(127.0f);
     size_t j = 0;
     for (; j + kLanes <= count; j += kLanes) {
       store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, highest, true), out + j);

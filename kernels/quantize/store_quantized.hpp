@@ -20,7 +20,8 @@ template <class Arch>
 struct QuantizedStore {
   using Batch = xsimd::batch<float, Arch>;
   static constexpr auto kLanes = static_cast<int64_t>(Batch::size);
-  Batch scale, highest;
+  typename Quantize<Arch>::Quotient scale;
+  Batch highest;
   bool is_signed;
 
   explicit QuantizedStore(const FusedQuantize& q)

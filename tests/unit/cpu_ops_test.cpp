@@ -20,6 +20,8 @@
 
 #include "kernels/isa/isa.hpp"
 #include "kernels/isa/isa_override.hpp"
+#include "kernels/quantize/quantize.hpp"
+#include "kernels/quantize/quantize_scalar_rule.hpp"
 #include "sparq/sparq.hpp"
 #include "tests/support/node_runner.hpp"
 #include "tests/support/test_support.hpp"
@@ -756,6 +758,57 @@ TEST_P(CpuOps, StaticQuantizeMatchesReference) {
                            (op.is_signed ? " signed" : "") + " scale " + std::to_string(op.scale) +
                            " batch " + std::to_string(batch) + " size " + std::to_string(size));
       }
+    }
+  }
+}
+
+// The vector quantize kernels divide without the divider (a reciprocal and
+// two exact-residual corrections, quantize_impl.hpp): their bytes must be the
+// scalar rule's, which divides, exactly where a quotient one ulp off would
+// round to another integer: within a few ulps of every level k * scale and
+// every half-way point (k + 0.5) * scale, at scales across the range, the
+// corrections' limits 2^-100 and 2^100 and just past them, with infinities,
+// NaN and values far past the clamp.
+TEST_P(CpuOps, QuantizeKernelsMatchTheDividingRuleAtEveryBoundary) {
+  std::mt19937 gen = testing::rng(929);
+  std::uniform_real_distribution<float> log_scale(-40.0f, 40.0f), mantissa(1.0f, 2.0f);
+  std::vector<float> scales = {
+      1.0f,     0x1p-8f,         0x1.fffffep-7f, 0x1p-100f, 0x1.000002p-100f, 0x1.fffffep-101f,
+      0x1p100f, 0x1.000002p100f, 1.0f / 255,     3.0f};
+  for (int i = 0; i < 40; ++i) scales.push_back(std::exp2(log_scale(gen)) * mantissa(gen));
+  const kernels::QuantizeKernels k = kernels::quantize_kernels(GetParam());
+  for (const float scale : scales) {
+    std::vector<float> x;
+    for (int level = -130; level <= 260; ++level) {
+      for (const float centre : {level * scale, (level + 0.5f) * scale}) {
+        float below = centre, above = centre;
+        x.push_back(centre);
+        for (int step = 0; step < 3; ++step) {
+          below = std::nextafter(below, -INFINITY);
+          above = std::nextafter(above, INFINITY);
+          x.push_back(below);
+          x.push_back(above);
+        }
+      }
+    }
+    for (const float v : {INFINITY, -INFINITY, NAN, 3e38f, -3e38f, 1e-38f, 0.0f, -0.0f}) {
+      x.push_back(v);
+    }
+    std::vector<uint8_t> got(x.size()), expected(x.size());
+    for (const int qmax : {255, 15}) {
+      k.to_u8(x.data(), x.size(), scale, qmax, got.data());
+      kernels::scalar_rule::to_u8(x.data(), x.size(), scale, qmax, expected.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(got[i], expected[i]) << "u8 qmax " << qmax << " scale " << scale << " x " << x[i]
+                                       << " (" << std::hexfloat << x[i] << ")";
+      }
+    }
+    std::vector<int8_t> got_s8(x.size()), expected_s8(x.size());
+    k.to_s8(x.data(), x.size(), scale, got_s8.data());
+    kernels::scalar_rule::to_s8(x.data(), x.size(), scale, expected_s8.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(got_s8[i], expected_s8[i])
+          << "s8 scale " << scale << " x " << x[i] << " (" << std::hexfloat << x[i] << ")";
     }
   }
 }
