@@ -62,20 +62,23 @@ constexpr double kCallOverheadCycles = 12.0;
 // Output-channel form only: its epilogue, per computed output element.
 constexpr double kChannelEpilogueCycles = 0.6;
 // AMX tile program, fitted like the constants above to
-// bench/sparse_conv_paths_bench on a 16-core Xeon with AMX (ResNet-18's 3x3
-// layers at k = 9 random and k = 1 shared, 32 tile paths, 12 % rms error),
-// in the cycles of the vector model: each path's time x the model cycles per
-// microsecond of the best VNNI paths on the same machine. Per tile and entry,
-// a tdpbsud of every accumulator tile (Intel's figure is 16 cycles; the
-// measured 52 includes the A and B tile loads feeding it); each gathered
-// activation tile adds its 16 row copies. (The operand tile loads, 8 cycles
-// each by Intel's figures, stay below the dots they feed at any block size.)
-constexpr double kTileDotCycles = 52.0;
-constexpr double kTileGatherCycles = 20.0;
-// Per call (one block of a chunk, per tile): ldtilecfg and tilerelease, and
-// each accumulator tile loaded and stored once.
-constexpr double kTileCallCycles = 460.0;
-constexpr double kTileAccumulatorCycles = 166.0;
+// bench/sparse_conv_paths_bench on a 2-vCPU Xeon with AMX (ResNet-18's 3x3
+// layers at k = 9 random and k = 1 shared, the 32 tile paths, 28 % rms
+// error), in the cycles of the vector model: each path's time x the model
+// cycles per microsecond of the same layer's VNNI ob4 path. Per tile and
+// entry, a tdpbsud of every accumulator tile and a tileloadd of every
+// operand tile (Intel's 8 cycles: with it the model tells a 64 x 16 block,
+// 5 loads for 4 dots, from a 32 x 32 one, 4 for 4, which the fit alone
+// scored alike while the 64 x 16 ran up to 1.5x slower); each gathered
+// activation tile adds its 16 row copies. Per call (one block of a chunk,
+// per tile): the call and its accumulator tiles stored, and loaded after the
+// first chunk (Intel's figures: the fit could not tell them from zero; the
+// tile unit's configuration is no longer per call).
+constexpr double kTileDotCycles = 47.0;
+constexpr double kTileLoadCycles = 8.0;
+constexpr double kTileGatherCycles = 11.0;
+constexpr double kTileCallCycles = 40.0;
+constexpr double kTileAccumulatorCycles = 8.0;
 
 // Every sparse path family, once: what it runs on, its lane layout and
 // vector axis, the output blocks it offers, its register budget and its
@@ -379,9 +382,13 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
         const sparse3x3::TileEntryCounts counts =
             sparse3x3::count_tile_entries(sparse3x3::tile_rows(lane_taps, lane_begin, lane_end), g);
         tile_program_cycles_per_tile +=
-            static_cast<double>(counts.entries) * kTileDotCycles * channel_tiles * pv +
+            static_cast<double>(counts.entries) *
+                (kTileDotCycles * channel_tiles * pv + kTileLoadCycles * (channel_tiles + pv)) +
             static_cast<double>(counts.gathered) * kTileGatherCycles * pv;
-        call_cycles_per_tile += kTileCallCycles + kTileAccumulatorCycles * 2 * channel_tiles * pv;
+        // The first chunk's accumulators start from zero (tilezero), so
+        // they are stored but not loaded.
+        call_cycles_per_tile +=
+            kTileCallCycles + kTileAccumulatorCycles * (c == 0 ? 1 : 2) * channel_tiles * pv;
       }
       continue;
     }
