@@ -20,8 +20,13 @@ namespace {
 using sparse3x3::AccumulateFn;
 
 // Estimated cost (plan.cpp's units, about one cycle each) below which one
-// more thread does not pay for waking it: ~15 us at 3.5 GHz.
-constexpr double kMinCostPerThread = 50000;
+// more thread does not pay for waking it: ~7 us at 3.5 GHz. The estimates
+// leave out staging and the epilogue, which weigh most at k = 1: at 50000,
+// ResNet-18's k = 1 shared layers on the AMX tile program (70-120 us each on
+// a Xeon core) ran on one thread of two, and the network at 2 threads took
+// 1.70-1.76 ms instead of 1.51-1.53 (ResNet-20 at 2 threads: medians within
+// 2 %).
+constexpr double kMinCostPerThread = 25000;
 
 size_t round_up_64(size_t bytes) {
   return (bytes + 63) / 64 * 64;
