@@ -161,12 +161,8 @@ struct DirectConvKernels {
   QuantTileFn lane_tile = nullptr;
   // The matrix tile of CV channel tiles x PV pixel tiles (1 <= CV <= 4,
   // 1 <= PV <= max_pixel_tiles(CV)); null where the ISA has none. A thread
-  // runs matrix tiles between matrix_begin() and matrix_end() (the tile
-  // unit's configuration, which costs as much as a small tile: once per run
-  // of tiles, not per tile).
+  // runs them inside a TileUnitScope (matrix_tiles/tile_unit_scope.hpp).
   QuantTileFn (*matrix_tile)(int channel_tiles, int pixel_tiles) = nullptr;
-  void (*matrix_begin)() = nullptr;
-  void (*matrix_end)() = nullptr;
 };
 struct FloatConvKernels {
   Isa isa = Isa::kScalar;

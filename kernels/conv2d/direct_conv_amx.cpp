@@ -8,8 +8,6 @@ DirectConvKernels direct_conv_kernels_amx() {
   DirectConvKernels k = direct_conv_kernels_vnni();
   k.isa = Isa::kAmx;
   k.matrix_tile = &pick_matrix_tile<AmxTileUnit>;
-  k.matrix_begin = &configure_tile_unit;
-  k.matrix_end = &release_tile_unit;
   return k;
 }
 

@@ -14,32 +14,8 @@
 namespace sparq::kernels {
 namespace {
 
-// Every tile of every program is 16 rows x 64 bytes (palette 1). Static
-// storage: GCC 12 at -O2 dropped a local configuration passed to
-// ldtilecfg.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
-static_assert(sizeof(TileConfig) == 64);
-const TileConfig kTileConfig;
-
-// Configures the calling thread's tile unit (ldtilecfg: as slow as a small
-// tile's work, so a caller running many tiles configures once) and releases
-// it (tilerelease: the thread's tile state back to its initial state, so
-// context switches stop saving it).
-inline void configure_tile_unit() {
-  __asm__ volatile("" ::: "memory");
-  _tile_loadconfig(&kTileConfig);
-}
-inline void release_tile_unit() {
-  _tile_release();
-}
-
-// The tile operations, on a tile unit configured by configure_tile_unit().
+// The tile operations, on a tile unit configured for the calling thread
+// (TileUnitScope, tile_unit_scope.hpp).
 // The instructions take tile numbers as immediates ("n"). Loads clobber
 // memory so the gather buffer's stores are done before a tile reads it.
 struct AmxTileUnit {

@@ -60,12 +60,6 @@ AccumulateFn accumulate_quad_channels_vnni(int channel_vecs, int pixels);
 // pixel_vecs pixels: on the tile unit, or on its portable model (any CPU;
 // for tests, far slower).
 AccumulateFn accumulate_quad_tiles_amx(int channel_tiles, int pixel_vecs);
-// The tile unit's configuration for accumulate_quad_tiles_amx's kernels:
-// the calling thread runs them between begin_amx_tiles() and
-// end_amx_tiles() (ldtilecfg costs as much as a small task: once per run of
-// tasks, not per call).
-void begin_amx_tiles();
-void end_amx_tiles();
 AccumulateFn accumulate_quad_tiles_emulated(int channel_tiles, int pixel_vecs);
 
 // The microkernel of `path`, or nullptr when it has no instantiation.

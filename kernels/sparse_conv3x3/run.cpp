@@ -239,9 +239,7 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
   auto* staged = static_cast<uint8_t*>(worker_scratch);
   auto* acc = reinterpret_cast<int32_t*>(staged + round_up_64(g.staged_bytes()));
   const int group_count = groups();
-  const bool tile_unit = path_.isa == Isa::kAmx && !emulated_tiles_;
-  const TileUnitScope scope(tile_unit ? &sparse3x3::begin_amx_tiles : nullptr,
-                            tile_unit ? &sparse3x3::end_amx_tiles : nullptr);
+  const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
   auto run_task = [&](int64_t task) {
     if (groups_outer_) {
       compute_task(staged, acc, static_cast<int>(task % g.tiles), static_cast<int>(task / g.tiles),

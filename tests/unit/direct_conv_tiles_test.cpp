@@ -19,6 +19,7 @@
 #include "kernels/conv2d/direct_conv.hpp"
 #include "kernels/isa/isa.hpp"
 #include "kernels/matrix_tiles/tile_program.hpp"
+#include "kernels/matrix_tiles/tile_unit_scope.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace sparq {
@@ -159,14 +160,12 @@ class DirectConvTiles : public ::testing::Test {
           }
           for (const auto& [fn, name] : fns) {
             ASSERT_NE(fn, nullptr);
-            const bool amx = std::string(name) == "amx";
-            if (amx) kernels::direct_conv_kernels_amx().matrix_begin();
+            const kernels::TileUnitScope tile_unit(std::string(name) == "amx");
             const TiledOutput got = tiled(16 * cv, 16 * pv, [&](QuantTileArgs& a, int64_t b) {
               a.tile_entries = entries.data() + (grp * blocks + b) * per_block;
               a.tile_entry_count = kernels::matrix_tile_entries(l);
               fn(a);
             });
-            if (amx) kernels::direct_conv_kernels_amx().matrix_end();
             const std::string what = describe(layer) + " group " + std::to_string(grp) + " " +
                                      name + " " + std::to_string(cv) + "x" + std::to_string(pv) +
                                      (fused_mode ? " fused" : "");

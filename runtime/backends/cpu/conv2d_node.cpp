@@ -134,8 +134,6 @@ class Conv2dNode : public CompiledNode {
         block_rows_ = 16 * shape.channel_tiles;
         tile_entries_ = kernels::pack_direct_weights_tiles(values.data(), g_, layout_,
                                                            compensation_, shape.channel_tiles);
-        block_entries_ = kernels::matrix_tile_entries(layout_);
-        entry_words_ = kernels::tile_entry_words(shape.channel_tiles);
       } else {
         lanes_ = quant_.lane_tile != nullptr && path_ != ConvPath::kFirstLayer &&
                  layout_.plane_w == g_.out_w && g_.out_h * g_.out_w <= kLanePlanePixels &&
@@ -324,6 +322,10 @@ class Conv2dNode : public CompiledNode {
     const int64_t og = g_.out_per_group();
     const int64_t out_plane = g_.out_h * g_.out_w;
     const auto steps = static_cast<int64_t>(layout_.step_offsets.size());
+    // Matrix tiles: each block's K-tiles and their int32 words.
+    const int64_t block_entries = kernels::matrix_tile_entries(layout_);
+    const int64_t block_tile_words =
+        block_entries * kernels::tile_entry_words(static_cast<int>(block_rows_ / 16));
     // Without discarded columns (1x1 and other pad-free stride-1 rows), flat
     // pixel q is output pixel q: quantized tiles write the output planes
     // themselves (f32, or the fused quantize's bytes).
@@ -349,9 +351,7 @@ class Conv2dNode : public CompiledNode {
           Run* const runs = reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * tile_) *
                                                              sizeof(float));
           auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
-          const kernels::TileUnitScope tile_unit(
-              matrix_tile_ != nullptr ? quant_.matrix_begin : nullptr,
-              matrix_tile_ != nullptr ? quant_.matrix_end : nullptr);
+          const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
           int64_t run_count = 0;
           // The index's (ng, outer, inner), decomposed once and then stepped:
           // a division per tile costs as much as a small tile's setup.
@@ -379,9 +379,8 @@ class Conv2dNode : public CompiledNode {
               a.step_offsets = layout_.step_offsets.data();
               a.steps = steps;
               if (matrix_tile_ != nullptr) {
-                a.tile_entries =
-                    tile_entries_.data() + (grp * blocks + b) * block_entries_ * entry_words_;
-                a.tile_entry_count = block_entries_;
+                a.tile_entries = tile_entries_.data() + (grp * blocks + b) * block_tile_words;
+                a.tile_entry_count = block_entries;
               } else {
                 a.weights = packed_s8_.data() + (grp * blocks + b) * steps * block_rows_ * 4;
               }
@@ -540,8 +539,6 @@ class Conv2dNode : public CompiledNode {
   kernels::DirectConvKernels quant_{};
   kernels::QuantTileFn matrix_tile_ = nullptr;  // the AMX matrix tile, where it runs
   std::vector<int32_t> tile_entries_;           // its weights (pack_direct_weights_tiles)
-  int64_t block_entries_ = 0;                   // K-tiles per block
-  int64_t entry_words_ = 0;                     // int32 words per K-tile
   kernels::FloatConvKernels float_{};
   kernels::DepthwiseKernels depthwise_{};
   std::vector<int8_t> packed_s8_;
