@@ -34,22 +34,6 @@ struct PoolGeometry {
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
 };
 
-// Output rows [begin, end) of a pooled plane as a plane of their own: the
-// geometry of those rows alone, reading the input from row *first_row on
-// (rows above it count as the band's top padding, as in the whole plane).
-// Every window is the same as in the whole plane, so a kernel gives those
-// rows the same values.
-inline PoolGeometry output_rows(const PoolGeometry& g, int64_t begin, int64_t end,
-                                int64_t* first_row) {
-  PoolGeometry band = g;
-  const int64_t top = begin * g.stride_h - g.pad_h;  // the first window's first row
-  *first_row = top > 0 ? top : 0;
-  band.pad_h = *first_row - top;
-  band.in_h = g.in_h - *first_row;
-  band.out_h = end - begin;
-  return band;
-}
-
 // The op -> geometry mapping, for these structs and any other with the same
 // field names (the device model's ConvShape). `in` and `out` are the
 // per-sample [C, H, W] shapes of the node's operands.

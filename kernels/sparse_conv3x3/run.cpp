@@ -28,6 +28,9 @@ using sparse3x3::AccumulateFn;
 // 2 %).
 constexpr double kMinCostPerThread = 25000;
 
+// Workers that each stage the whole input to split the output channels (work()).
+constexpr int kMaxRestagingWorkers = 2;
+
 size_t round_up_64(size_t bytes) {
   return (bytes + 63) / 64 * 64;
 }
@@ -216,13 +219,23 @@ Sparse3x3Work SparseConv3x3Kernel::work(int threads) const {
     return work;
   }
   const int bands = 2 * threads;
-  if (geometry_.tiles < 2 * bands) {
-    // Too few tiles (rows) to band: every task is balanced dynamically
-    // (numbered in the planned order, so neighbouring tasks share data).
-    // Staging is repeated per worker, in parallel, and no core reads what
-    // another wrote; staging lanes in parallel into one shared buffer first
-    // ran 256x14 k=1 slower on 2 threads than on 1.
+  // Up to kMaxRestagingWorkers, each worker stages the whole input and
+  // computes its share of the output channels (groups_major), as the nodes
+  // around the layer split theirs (runtime/backends/cpu/sample_parts.hpp):
+  // no core then reads rows another wrote, but every core stages everything.
+  // ResNet-18 at k = 1 on 2 threads: 1.30 ms against 1.35 with row bands
+  // where a layer had the tiles for them. Beyond, the repeated staging is
+  // assumed to cost more than the bands' reads of other cores' rows.
+  const bool channel_shares = groups() >= threads && threads <= kMaxRestagingWorkers;
+  if (geometry_.tiles < 2 * bands || channel_shares) {
+    // Too few tiles (rows) to band, or shares of the channels: every task
+    // is balanced dynamically (numbered in the planned order, so
+    // neighbouring tasks share data, or group-major). Staging is repeated
+    // per worker, in parallel, and no core reads what another wrote;
+    // staging lanes in parallel into one shared buffer first ran 256x14
+    // k=1 slower on 2 threads than on 1.
     work.items = tasks;
+    work.groups_major = channel_shares;
     work.grain = std::max<int64_t>(1, tasks / (int64_t{threads} * 2));
     return work;
   }
@@ -241,7 +254,7 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
   const int group_count = groups();
   const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
   auto run_task = [&](int64_t task) {
-    if (groups_outer_) {
+    if (groups_outer_ || work.groups_major) {
       compute_task(staged, acc, static_cast<int>(task % g.tiles), static_cast<int>(task / g.tiles),
                    sample);
     } else {

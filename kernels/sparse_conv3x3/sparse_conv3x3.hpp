@@ -129,8 +129,9 @@ struct Sparse3x3Sample {
 // SparseConv3x3Kernel::run_items, `grain` consecutive items at a time.
 struct Sparse3x3Work {
   enum class Item : uint8_t {
-    // (pixel tile, output-block group) tasks in the planned order, on the
-    // whole input each worker stages once per sample into its own scratch.
+    // (pixel tile, output-block group) tasks, on the whole input each
+    // worker stages once per sample into its own scratch: in the planned
+    // order, or group-major (groups_major).
     kTasks,
     // Row bands of tiles, each staging the plane rows it reads (its share
     // plus the 2 / stride rows below, which the next band stages too) into
@@ -139,6 +140,10 @@ struct Sparse3x3Work {
     kBands,
   };
   Item item = Item::kTasks;
+  // kTasks on several workers: task t is (tile t % tiles, group t / tiles),
+  // so that a worker's contiguous share of the tasks is a share of the
+  // output channels.
+  bool groups_major = false;
   int64_t items = 0;
   int64_t grain = 1;
 };

@@ -231,7 +231,9 @@ TEST_P(SparseKernelIsaTest, EveryPathMatchesBruteForce) {
 // Layers wider than one register block of output channels (16 to 64 on the
 // output-channel paths) and rows split into several tiles: every path of
 // this ISA, several blocks per task and across tasks, 1, 2 and 3 threads
-// (the last shapes have enough tiles for the row-band split).
+// (on 2 threads layers of several output-block groups split them
+// group-major; layers of one group, and every layer on 3 threads, split row
+// bands where they have the tiles).
 TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
   const Isa isa = GetParam();
   ScopedIsa forced(isa);

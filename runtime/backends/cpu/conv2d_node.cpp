@@ -330,18 +330,13 @@ class Conv2dNode : public CompiledNode {
     // pixel q is output pixel q: quantized tiles write the output planes
     // themselves (f32, or the fused quantize's bytes).
     const bool direct_output = layout_.plane_w == g_.out_w;
-    // One thread: index = ((sample * groups + group) * blocks + block) *
-    // tiles + tile, a range walking the pixels of one weight block, which
-    // stays in cache. Several threads: blocks innermost (but for matrix
-    // tiles), so that a thread's share of the indices (a SpinTeam's
-    // contiguous share) is a band of output rows, the rows its share of the
-    // next layer reads.
-    // Matrix tiles keep blocks outer: in blocks innermost the tile unit
-    // loads back rows its own stores wrote just before, and the ResNet-18
-    // stem took 530 us instead of 300 on one thread (a network at 2 threads:
-    // 2.0 ms instead of 1.65).
-    const bool rows_outer = threads > 1 && matrix_tile_ == nullptr;
-    const int64_t inner = rows_outer ? blocks : tiles, outer = rows_outer ? tiles : blocks;
+    // index = ((sample * groups + group) * blocks + block) * tiles + tile:
+    // a range walks the pixels of one weight block, which stays in cache,
+    // and a thread's share of the indices (a SpinTeam's contiguous share) is
+    // a share of the output channels, the share of channels the nodes after
+    // it give that thread (sample_parts.hpp). Blocks innermost instead made
+    // the tile unit load back rows its own stores wrote just before (the
+    // ResNet-18 stem took 530 us instead of 300 on one thread).
     const size_t slot = worker_slot_bytes(tile_staging_bytes());
     uint8_t* staging_slots = scratch + packed_bytes(batch);
     parallel_worker_ranges(
@@ -353,18 +348,17 @@ class Conv2dNode : public CompiledNode {
           auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
           const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
           int64_t run_count = 0;
-          // The index's (ng, outer, inner), decomposed once and then stepped:
-          // a division per tile costs as much as a small tile's setup.
-          int64_t i = begin % inner, o = (begin / inner) % outer, ng = begin / (inner * outer);
-          for (int64_t index = begin; index < end; ++index, ++i) {
-            if (i == inner) {
-              i = 0;
-              if (++o == outer) {
-                o = 0;
+          // The index's (ng, b, t), decomposed once and then stepped: a
+          // division per tile costs as much as a small tile's setup.
+          int64_t t = begin % tiles, b = (begin / tiles) % blocks, ng = begin / (tiles * blocks);
+          for (int64_t index = begin; index < end; ++index, ++t) {
+            if (t == tiles) {
+              t = 0;
+              if (++b == blocks) {
+                b = 0;
                 ++ng;
               }
             }
-            const int64_t t = rows_outer ? o : i, b = rows_outer ? i : o;
             const int64_t n = ng / g_.groups, grp = ng % g_.groups;
             const int64_t slot = (grp * blocks + b) * block_rows_;
             const uint8_t* packed = scratch + ng * group_buffer_bytes();

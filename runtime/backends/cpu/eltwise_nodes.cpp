@@ -1,11 +1,12 @@
 // Element-wise nodes on the CPU: residual add (+ activation), activation and
-// dequantize, split into fixed chunks of each sample.
+// dequantize, split into the parts of each sample that SampleParts gives.
 #include <algorithm>
 #include <vector>
 
 #include "kernels/eltwise/eltwise.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "runtime/backends/cpu/sample_parts.hpp"
 
 namespace sparq::cpu {
 namespace {
@@ -13,22 +14,15 @@ namespace {
 // Large enough to amortise a task, small enough to split a 56x56x64 map.
 constexpr int64_t kChunk = 16384;
 
-int64_t chunks_per_sample(int64_t sample) {
-  return (sample + kChunk - 1) / kChunk;
-}
-
-// body(index, n, first, count) over fixed chunks of each sample, chunk
-// `index` of the batch being elements [first, first + count) of sample n (a
-// chunk never spans two samples, so per-sample operands such as scales are
-// one per chunk).
+// body(index, n, first, count) over the parts of each sample, part `index` of
+// the batch being elements [first, first + count) of sample n (a part never
+// spans two samples, so per-sample operands such as scales are one per part).
 template <typename Body>
-void for_sample_chunks(int64_t batch, int64_t sample, int threads, const Body& body) {
-  const int64_t chunks = chunks_per_sample(sample);
-  parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
+void for_sample_parts(const SampleParts& parts, int64_t batch, int threads, const Body& body) {
+  parallel_ranges(batch * parts.per_sample(), threads, [&](int64_t begin, int64_t end) {
     for (int64_t index = begin; index < end; ++index) {
-      const int64_t n = index / chunks;
-      const int64_t first = n * sample + (index % chunks) * kChunk;
-      body(index, n, first, std::min(kChunk, (n + 1) * sample - first));
+      const auto [first, count] = parts.extent(index);
+      body(index, index / parts.per_sample(), first, count);
     }
   });
 }
@@ -50,23 +44,24 @@ class AddNode : public CompiledNode {
     const float* a = inputs[0].as<float>();
     const float* b = inputs[1].as<float>();
     float* y = output.as<float>();
-    const int64_t sample = output_.shape.elements();
-    // With output.ranges: each chunk's range, then each sample's from its
-    // chunks (order-free).
-    const int64_t chunks = chunks_per_sample(sample);
-    std::vector<SampleRange> parts(output.ranges != nullptr ? batch * chunks : 0);
-    for_sample_chunks(batch, sample, ctx.threads,
-                      [&](int64_t index, int64_t, int64_t first, int64_t count) {
-                        const auto size = static_cast<size_t>(count);
-                        if (parts.empty()) {
-                          kernels_.add(a + first, b + first, y + first, size, activation_);
-                        } else {
-                          kernels_.add_ranged(a + first, b + first, y + first, size, activation_,
-                                              parts[static_cast<size_t>(index)]);
-                        }
-                      });
-    for (int64_t n = 0; n < batch && !parts.empty(); ++n) {
-      output.ranges[n] = fold_parts({parts.data() + n * chunks, static_cast<size_t>(chunks)});
+    const SampleParts parts(output_.shape.elements(), batch, ctx.threads, kChunk);
+    // With output.ranges: each part's range, then each sample's from its
+    // parts (order-free).
+    const int64_t per_sample = parts.per_sample();
+    std::vector<SampleRange> ranges(output.ranges != nullptr ? batch * per_sample : 0);
+    for_sample_parts(parts, batch, ctx.threads,
+                     [&](int64_t index, int64_t, int64_t first, int64_t count) {
+                       const auto size = static_cast<size_t>(count);
+                       if (ranges.empty()) {
+                         kernels_.add(a + first, b + first, y + first, size, activation_);
+                       } else {
+                         kernels_.add_ranged(a + first, b + first, y + first, size, activation_,
+                                             ranges[static_cast<size_t>(index)]);
+                       }
+                     });
+    for (int64_t n = 0; n < batch && !ranges.empty(); ++n) {
+      output.ranges[n] =
+          fold_parts({ranges.data() + n * per_sample, static_cast<size_t>(per_sample)});
     }
   }
   bool writes_ranges() const override { return true; }
@@ -97,11 +92,11 @@ class ActivationNode : public CompiledNode {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const float* x = inputs[0].as<float>();
     float* y = output.as<float>();
-    for_sample_chunks(batch, output_.shape.elements(), ctx.threads,
-                      [&](int64_t, int64_t, int64_t first, int64_t count) {
-                        const auto size = static_cast<size_t>(count);
-                        kernels_.activate(x + first, y + first, size, activation_);
-                      });
+    const SampleParts parts(output_.shape.elements(), batch, ctx.threads, kChunk);
+    for_sample_parts(
+        parts, batch, ctx.threads, [&](int64_t, int64_t, int64_t first, int64_t count) {
+          kernels_.activate(x + first, y + first, static_cast<size_t>(count), activation_);
+        });
   }
 
  private:
@@ -126,9 +121,9 @@ class DequantizeNode : public CompiledNode {
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
-    for_sample_chunks(
-        batch, input_.shape.elements(), ctx.threads,
-        [&](int64_t, int64_t n, int64_t first, int64_t count) {
+    const SampleParts parts(input_.shape.elements(), batch, ctx.threads, kChunk);
+    for_sample_parts(
+        parts, batch, ctx.threads, [&](int64_t, int64_t n, int64_t first, int64_t count) {
           const auto size = static_cast<size_t>(count);
           float* y = output.as<float>() + first;
           if (input_.dtype == DType::kU8) {

@@ -9,7 +9,6 @@
 #include "kernels/pool/pool.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
-#include "runtime/backends/cpu/row_bands.hpp"
 #include "sparq/error.hpp"
 
 namespace sparq::cpu {
@@ -78,20 +77,18 @@ class Pool2dNode : public CompiledNode {
       throw Error(ErrorCode::kInvalidArgument,
                   "node '" + name_ + "': run without the scratch buffer it asked for");
     }
-    const int64_t channels = input_.shape[0];
-    if (stack_ > 1) {
-      const int64_t planes = batch * channels, stacks = (planes + stack_ - 1) / stack_;
-      parallel_worker_ranges(stacks, ctx.threads, [&](int worker, int64_t begin, int64_t end) {
-        void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
-        for (int64_t s = begin; s < end; ++s) {
-          const int64_t first = s * stack_, count = std::min(stack_, planes - first);
-          pool_planes(inputs[0], output, first * in_plane, first * out_plane, stacked(g_, count),
-                      plane_fn, window);
-        }
-      });
-    } else {
-      pool_bands(inputs[0], output, batch, ctx.threads, plane_fn, slot, ctx.scratch);
-    }
+    // Whole planes (or stacks of them) per task: a thread's share of a
+    // sample on a SpinTeam is a share of its channels, the share the
+    // convolutions around the pool give it (sample_parts.hpp).
+    const int64_t planes = batch * input_.shape[0], stacks = (planes + stack_ - 1) / stack_;
+    parallel_worker_ranges(stacks, ctx.threads, [&](int worker, int64_t begin, int64_t end) {
+      void* window = static_cast<uint8_t*>(ctx.scratch) + static_cast<size_t>(worker) * slot;
+      for (int64_t s = begin; s < end; ++s) {
+        const int64_t first = s * stack_, count = std::min(stack_, planes - first);
+        pool_planes(inputs[0], output, first * in_plane, first * out_plane, stacked(g_, count),
+                    plane_fn, window);
+      }
+    });
     // Quantized planes: the largest byte is the byte of the largest value.
     if (input_.dtype != DType::kF32) std::copy_n(inputs[0].scales, batch, output.scales);
   }
@@ -99,40 +96,11 @@ class Pool2dNode : public CompiledNode {
  private:
   using PlaneFn = void (*)(const float*, float*, const kernels::PoolGeometry&, float*);
 
-  // Planes, or on several threads a band of rows of every plane per thread
-  // (RowBands), each band pooled as a plane of its own.
-  void pool_bands(const ConstTensorView& input, const TensorView& output, int64_t batch,
-                  int threads, PlaneFn plane_fn, size_t slot, void* scratch) const {
-    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
-    const RowBands bands(output_.shape, threads);
-    const int64_t channels = input_.shape[0];
-    const int64_t parts = bands.count() > 0 ? bands.count() : channels;  // per sample
-    parallel_worker_ranges(batch * parts, threads, [&](int worker, int64_t begin, int64_t end) {
-      void* window = static_cast<uint8_t*>(scratch) + static_cast<size_t>(worker) * slot;
-      auto pool = [&](int64_t in_at, int64_t out_at, const kernels::PoolGeometry& g) {
-        pool_planes(input, output, in_at, out_at, g, plane_fn, window);
-      };
-      for (int64_t index = begin; index < end; ++index) {
-        if (bands.count() == 0) {
-          pool(index * in_plane, index * out_plane, g_);
-          continue;
-        }
-        const int64_t n = index / parts;
-        const auto [first, last] = bands.rows(index % parts);
-        int64_t first_row = 0;
-        const kernels::PoolGeometry band = kernels::output_rows(g_, first, last, &first_row);
-        for (int64_t plane = n * channels; plane < (n + 1) * channels; ++plane) {
-          pool(plane * in_plane + first_row * g_.in_w, plane * out_plane + first * g_.out_w, band);
-        }
-      }
-    });
-  }
-
   size_t window_bytes() const {
     return kernels::pool_scratch_floats(stacked(g_, stack_)) * sizeof(float);
   }
 
-  // One (possibly stacked or banded) plane: input elements from in_at,
+  // One (possibly stacked) plane: input elements from in_at,
   // output elements from out_at.
   void pool_planes(const ConstTensorView& input, const TensorView& output, int64_t in_at,
                    int64_t out_at, const kernels::PoolGeometry& g, PlaneFn plane_fn,

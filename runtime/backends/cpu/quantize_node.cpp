@@ -1,7 +1,7 @@
 // Quantization on the CPU, per sample. Dynamic: the range of the input as
 // its producer stored it (ConstTensorView::ranges), else from a parallel
-// pass over fixed chunks (max and min are exact and order-free, so chunking
-// cannot change them), and the scale from
+// pass over the parts of each sample that SampleParts gives (max and min are
+// exact and order-free, so the split cannot change them), and the scale from
 // sparq::activation_scale_from_max (the contract's one definition). Static:
 // the node's calibrated scale, no range pass. Then a parallel quantize pass.
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "kernels/quantize/quantize.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
 #include "runtime/backends/cpu/cpu_nodes.hpp"
+#include "runtime/backends/cpu/sample_parts.hpp"
 #include "sparq/quantization.hpp"
 
 namespace sparq::cpu {
@@ -35,14 +36,9 @@ class QuantizeNode : public CompiledNode {
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
-    const int64_t sample = input_.shape.elements();
-    const int64_t chunks = (sample + kChunk - 1) / kChunk;
+    const SampleParts parts(input_.shape.elements(), batch, ctx.threads, kChunk);
+    const int64_t per_sample = parts.per_sample();
     const float* x = inputs[0].as<float>();
-    auto chunk_extent = [&](int64_t index) {
-      const int64_t n = index / chunks;
-      const int64_t first = n * sample + (index % chunks) * kChunk;
-      return std::pair{first, static_cast<size_t>(std::min(kChunk, (n + 1) * sample - first))};
-    };
 
     if (op_.scale > 0.0f) {
       std::fill_n(output.scales, batch, op_.scale);
@@ -50,12 +46,13 @@ class QuantizeNode : public CompiledNode {
       // The producer found each sample's range while writing it.
       for (int64_t n = 0; n < batch; ++n) output.scales[n] = scale_of(inputs[0].ranges[n]);
     } else {
-      dynamic_scales(x, batch, chunks, chunk_extent, output.scales, ctx);
+      dynamic_scales(x, batch, parts, output.scales, ctx);
     }
-    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+    parallel_ranges(batch * per_sample, ctx.threads, [&](int64_t begin, int64_t end) {
       for (int64_t index = begin; index < end; ++index) {
-        const auto [first, count] = chunk_extent(index);
-        const float scale = output.scales[index / chunks];
+        const auto [first, elements] = parts.extent(index);
+        const auto count = static_cast<size_t>(elements);
+        const float scale = output.scales[index / per_sample];
         if (op_.is_signed) {
           kernels_.to_s8(x + first, count, scale, output.as<int8_t>() + first);
         } else {
@@ -67,20 +64,20 @@ class QuantizeNode : public CompiledNode {
 
  private:
   // The dynamic rule: each sample's scale from its range.
-  template <typename ChunkExtent>
-  void dynamic_scales(const float* x, int64_t batch, int64_t chunks,
-                      const ChunkExtent& chunk_extent, float* scales,
+  void dynamic_scales(const float* x, int64_t batch, const SampleParts& parts, float* scales,
                       const ExecContext& ctx) const {
-    std::vector<kernels::SampleRange> chunk_ranges(static_cast<size_t>(batch * chunks));
-    parallel_ranges(batch * chunks, ctx.threads, [&](int64_t begin, int64_t end) {
+    const int64_t per_sample = parts.per_sample();
+    std::vector<kernels::SampleRange> part_ranges(static_cast<size_t>(batch * per_sample));
+    parallel_ranges(batch * per_sample, ctx.threads, [&](int64_t begin, int64_t end) {
       for (int64_t index = begin; index < end; ++index) {
-        const auto [first, count] = chunk_extent(index);
-        kernels_.fold_range(x + first, count, chunk_ranges[static_cast<size_t>(index)]);
+        const auto [first, count] = parts.extent(index);
+        kernels_.fold_range(x + first, static_cast<size_t>(count),
+                            part_ranges[static_cast<size_t>(index)]);
       }
     });
     for (int64_t n = 0; n < batch; ++n) {
-      scales[n] =
-          scale_of(fold_parts({chunk_ranges.data() + n * chunks, static_cast<size_t>(chunks)}));
+      scales[n] = scale_of(
+          fold_parts({part_ranges.data() + n * per_sample, static_cast<size_t>(per_sample)}));
     }
   }
 

@@ -88,8 +88,8 @@ void SpinTeam::work(int worker) {
   try {
     // Worker w runs the w-th of `workers_` contiguous runs of ranges: the same
     // share of every region, so consecutive layers whose items follow the
-    // same spatial order (row bands, planes) find most of their input in
-    // the cache of the thread that wrote it. Pulling from a counter instead
+    // same order (shares of the channels: sample_parts.hpp) find most of
+    // their input in the cache of the thread that wrote it. Pulling from a counter instead
     // ran ResNet-18 at batch 1 on 2 threads 4 % slower here.
     const int64_t ranges = (items_ + grain_ - 1) / grain_;
     const int64_t first = ranges * worker / workers_;
