@@ -19,14 +19,23 @@ namespace {
 
 using sparse3x3::AccumulateFn;
 
-// Estimated cost (plan.cpp's units, about one cycle each) below which one
-// more thread does not pay for waking it: ~7 us at 3.5 GHz. The estimates
-// leave out staging and the epilogue, which weigh most at k = 1: at 50000,
-// ResNet-18's k = 1 shared layers on the AMX tile program (70-120 us each on
-// a Xeon core) ran on one thread of two, and the network at 2 threads took
-// 1.70-1.76 ms instead of 1.51-1.53 (ResNet-20 at 2 threads: medians within
-// 2 %).
-constexpr double kMinCostPerThread = 25000;
+// Estimated cycles of work per thread below which one more thread does not
+// pay for waking it: ~7 us at 3.5 GHz. At 50000, with the planner's
+// estimate alone, ResNet-18's k = 1 shared layers on the AMX tile program
+// (70-120 us each on a Xeon core) ran on one thread of two, and the network
+// at 2 threads took 1.70-1.76 ms instead of 1.51-1.53 (ResNet-20 at 2
+// threads: medians within 2 %).
+constexpr double kMinCyclesPerThread = 25000;
+
+// The work every path of a layer does alike, which the planner's estimate
+// leaves out (it only ranks paths) but the thread count must not: staging,
+// per input byte, and the epilogue, per output value. Fitted to a profile
+// of ResNet-18 at k = 1 on one thread of a Xeon with AMX (staging 174 us for
+// 1.68 MB of inputs, the epilogues 272 us for 1.5 M outputs, ~3.2 GHz).
+// Without them the stride-2 layers, estimated at 37-45 thousand cycles,
+// ran on one thread of two though they took 50-72 us.
+constexpr double kStagingCyclesPerByte = 0.35;
+constexpr double kEpilogueCyclesPerOutput = 0.6;
 
 // Workers that each stage the whole input to split the output channels (work()).
 constexpr int kMaxRestagingWorkers = 2;
@@ -207,7 +216,11 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
 }
 
 int SparseConv3x3Kernel::useful_threads(int threads) const {
-  return std::clamp(static_cast<int>(cost_ / kMinCostPerThread), 1, std::max(1, threads));
+  const Sparse3x3Problem& p = problem_;
+  const double inputs = static_cast<double>(p.in_channels) * p.height * p.width;
+  const double outputs = static_cast<double>(p.out_channels) * p.out_height() * p.out_width();
+  const double cycles = cost_ + kStagingCyclesPerByte * inputs + kEpilogueCyclesPerOutput * outputs;
+  return std::clamp(static_cast<int>(cycles / kMinCyclesPerThread), 1, std::max(1, threads));
 }
 
 Sparse3x3Work SparseConv3x3Kernel::work(int threads) const {

@@ -193,9 +193,10 @@ class SparseConv3x3Kernel {
   // the result does not depend on the workers or the order.
   void run_items(const Sparse3x3Sample& sample, const Sparse3x3Work& work, int64_t begin,
                  int64_t end, void* worker_scratch, bool input_staged) const;
-  // How many of `threads` are worth using for one sample: below about 15 us
-  // of work per thread, waking another costs more than it saves (ResNet-20
-  // layers ran 1.2-3.6x slower on 2 threads than on 1).
+  // How many of `threads` are worth using for one sample: below about 7 us
+  // of work per thread (the planner's estimate plus staging and epilogue),
+  // waking another costs more than it saves (ResNet-20 layers ran 1.2-3.6x
+  // slower on 2 threads than on 1).
   int useful_threads(int threads) const;
 
   const Sparse3x3Problem& problem() const { return problem_; }
