@@ -21,14 +21,17 @@ namespace {
 
 TEST(SampleParts, EveryElementInOnePart) {
   constexpr int64_t kChunk = 1000;
-  for (int64_t sample : {1, 63, 64, 999, 1000, 1001, 2048, 4099, 100352}) {
+  constexpr int64_t kShare = cpu::SampleParts::kShareElements;
+  for (int64_t sample : {int64_t{1}, int64_t{63}, int64_t{999}, int64_t{1001}, int64_t{4099},
+                         kShare, kShare + 1, 2 * kShare + 64, int64_t{100352}}) {
     for (int64_t batch : {1, 2, 3}) {
       for (int threads : {1, 2, 3, 4}) {
         const cpu::SampleParts parts(sample, batch, threads, kChunk);
         const int64_t chunks = (sample + kChunk - 1) / kChunk;
+        const int64_t share_count = (sample + kShare - 1) / kShare;
         const bool shares = threads > 1 && batch < threads;
-        // Shares: one per thread, but no more than the sample has chunks.
-        EXPECT_EQ(parts.per_sample(), shares ? std::min<int64_t>(chunks, threads) : chunks)
+        // Shares: one per thread, but no more than one per kShareElements.
+        EXPECT_EQ(parts.per_sample(), shares ? std::min<int64_t>(share_count, threads) : chunks)
             << sample << " x " << batch << ", " << threads << " threads";
         std::vector<int> hits(static_cast<size_t>(sample * batch), 0);
         for (int64_t index = 0; index < batch * parts.per_sample(); ++index) {

@@ -17,8 +17,10 @@
 // and the convolutions in row bands, and in 1.28 ms with every node
 // splitting by channels (Xeon with AMX, 2 vCPUs).
 //
-// A sample of at most one chunk stays one part: waking a second thread for
-// it costs more than it saves.
+// A sample gets one share per kShareElements (at most one per thread), the
+// same count in every node whatever its chunk, so that nodes on one tensor
+// agree: a sample of at most kShareElements stays one part, waking a second
+// thread for it costing more than it saves.
 #pragma once
 
 #include <algorithm>
@@ -29,16 +31,18 @@ namespace sparq::cpu {
 
 class SampleParts {
  public:
+  static constexpr int64_t kShareElements = 16384;
+
   // A batch of `batch` samples of `sample` elements for `threads` threads,
   // chunks being `chunk` elements.
   SampleParts(int64_t sample, int64_t batch, int threads, int64_t chunk)
       : sample_(sample), chunk_(std::max<int64_t>(chunk, 1)) {
-    const int64_t chunks = (sample_ + chunk_ - 1) / chunk_;
     if (threads > 1 && batch < threads) {
       channel_shares_ = true;
-      per_sample_ = std::clamp<int64_t>(chunks, 1, threads);
+      per_sample_ =
+          std::clamp<int64_t>((sample_ + kShareElements - 1) / kShareElements, 1, threads);
     } else {
-      per_sample_ = std::max<int64_t>(chunks, 1);
+      per_sample_ = std::max<int64_t>((sample_ + chunk_ - 1) / chunk_, 1);
     }
   }
 
