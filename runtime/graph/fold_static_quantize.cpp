@@ -10,8 +10,10 @@
 // largest byte of a window is the byte of its largest value, for every value
 // but NaN (the f32 pool keeps a NaN, the quantize maps it to 0): the move is
 // made only after a ReLU or ReLU6, whose output is never NaN.
+#include <utility>
 #include <variant>
 
+#include "runtime/graph/fusion.hpp"
 #include "sparq/graph.hpp"
 
 namespace sparq {
@@ -29,13 +31,6 @@ OutputQuantization* fusable_output(Node& node) {
     return sparse->output_quantization.enabled() ? nullptr : &sparse->output_quantization;
   }
   return nullptr;
-}
-
-// The only reader of value `v`, or null (no reader, several, or a graph output).
-const Node* sole_reader(const GraphIndex& index, ValueId v) {
-  const auto value = static_cast<size_t>(v);
-  if (index.is_output[value] || index.users[value].size() != 1) return nullptr;
-  return index.users[value].front();
 }
 
 const QuantizeOp* static_quantize(const Node* node) {
@@ -86,31 +81,10 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
   if (folded != nullptr) *folded = count;
   if (count == 0) return out;
 
-  // Drop the quantize nodes and the f32 values no node produces any more,
-  // renumbering the values that stay.
-  std::vector<ValueId> renumbered(graph.values.size(), -1);
-  std::vector<Value> values;
-  for (size_t v = 0; v < graph.values.size(); ++v) {
-    if (drop_value[v]) continue;
-    renumbered[v] = static_cast<ValueId>(values.size());
-    values.push_back(out.values[v]);
-  }
-  auto remap = [&](ValueId id) { return renumbered[static_cast<size_t>(id)]; };
-  std::vector<Node> nodes;
-  for (size_t n = 0; n < out.nodes.size(); ++n) {
-    if (drop_node[n]) continue;
-    Node node = std::move(out.nodes[n]);
-    for (ValueId& in : node.inputs) in = remap(in);
-    node.output = remap(node.output);
-    nodes.push_back(std::move(node));
-  }
-  out.values = std::move(values);
-  out.nodes = std::move(nodes);
-  out.input = remap(out.input);
-  for (ValueId& o : out.outputs) o = remap(o);
+  // Drop the quantize nodes and the f32 values no node produces any more.
   // The fused node (or the moved pool) now produces the quantize's value,
   // which no earlier node reads, so the order stays topological.
-  return out;
+  return drop_nodes(std::move(out), drop_node, drop_value);
 }
 
 }  // namespace sparq
