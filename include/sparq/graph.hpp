@@ -73,6 +73,16 @@ void validate(const Graph& graph);
 // valid (validate).
 Graph fold_static_quantize(const Graph& graph, int* folded = nullptr);
 
+// Fuses each AddOp with a SparseConv3x3Op that writes one of its operands in
+// f32 (no OutputQuantization, not fused already) for the add alone (not a
+// graph output, no other reader): the convolution, keeping its name, moves to
+// the add's place in the node order, reads the other operand as its second
+// input and writes the add's value (FusedResidual, with the add's activation
+// and operand order); the AddOp and the layer's own output value disappear.
+// Results are unchanged bit for bit. `folded` receives the number of adds
+// fused. `graph` must be valid (validate).
+Graph fold_residual_add(const Graph& graph, int* folded = nullptr);
+
 // Multiply-accumulates of one sample through `node`: dense (what the unpruned
 // layer needs) and actual (kept taps only). Zero for non-arithmetic ops.
 struct MacCount {

@@ -73,6 +73,19 @@ struct Conv2dOp {
 // high nibble = position ky*3+kx, low nibble = signed 4-bit value.
 // Kernel (o, i) is bytes [(o*I + i)*density, +density), positions increasing.
 // Input u8/s8 (quantized), output f32 (u8/s8 with `output_quantization`).
+// A residual add fused into the layer that produces one of its operands
+// (graph pass fold_residual_add; never stored in a model file): the node
+// reads a second input r, f32 of its output's shape, and writes
+// act(y + r), or act(r + y) where the add took r first, y being the
+// layer's own f32 output (after its activation): the AddOp's values, bit
+// for bit.
+struct FusedResidual {
+  bool enabled = false;
+  bool residual_first = false;  // the add's first operand was r
+  Activation activation = Activation::kNone;
+  bool operator==(const FusedResidual&) const = default;
+};
+
 struct SparseConv3x3Op {
   int stride = 1;
   int density = 9;  // k, taps kept per kernel, 1..9
@@ -84,6 +97,7 @@ struct SparseConv3x3Op {
   std::vector<float> weight_scales;  // one per output channel
   std::vector<float> bias;           // one per output channel
   OutputQuantization output_quantization;
+  FusedResidual residual;  // enabled: input 1 is the residual (f32 output only)
 };
 
 // y = W x + b. Float mode: f32 input and weights [O, I].

@@ -42,6 +42,13 @@ struct SessionOptions {
   // bit for bit; stats and placements then list the fused node under the
   // convolution's name and no quantize step.
   bool fold_static_quantize = true;
+  // Fuse each residual AddOp with the sparse 3x3 convolution that writes one
+  // of its operands for it alone (fold_residual_add in sparq/graph.hpp): the
+  // layer adds the other operand as it writes. Only in sessions whose
+  // backends all keep values in host memory (a device models the add as a
+  // step of its own). Results are the same bit for bit; stats and
+  // placements list the fused node under the convolution's name and no add.
+  bool fold_residual_add = true;
 };
 
 struct RunStats {
@@ -77,9 +84,11 @@ class Session {
   // and unchanged for the call. Quantized inputs need `input.scales`.
   std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats = nullptr) const;
 
-  // The model the session was made from (before fold_static_quantize).
+  // The model the session was made from (before fold_static_quantize and
+  // fold_residual_add).
   const Model& model() const;
-  // One entry per node the session runs (after fold_static_quantize).
+  // One entry per node the session runs (after fold_static_quantize and
+  // fold_residual_add).
   const std::vector<Placement>& placements() const;
   // Peak bytes of intermediate tensors of a run of `batch` samples after
   // buffer reuse (one chunk's arena per chunk in flight), and without reuse.

@@ -1,7 +1,8 @@
 // Runs a SparseConv3x3Kernel's work items on one sample: stage the input
 // into the aligned lanes, accumulate every (pixel tile, output-block group)
 // task with the path's microkernel, and apply the epilogue
-//   y = act(dequantize_accumulator(acc, act_scale, w_scale[o], bias[o])).
+//   y = act(dequantize_accumulator(acc, act_scale, w_scale[o], bias[o]))
+// (then a fused residual add's act2(y + r), if the sample has one).
 // Each output element is produced by exactly one task in a fixed order, so
 // the result is identical for every split of the items over workers. The
 // operator above (runtime/backends/cpu) owns the workers and the scratch.
@@ -52,6 +53,11 @@ sparse3x3::EpilogueOutput epilogue_output(const Sparse3x3Sample& sample, int64_t
   out.plane = plane;
   const OutputQuantization& q = sample.output_quantization;
   if (q.enabled()) out.quantize = fused_quantize(q);
+  if (sample.residual_add.enabled) {
+    out.residual = sample.residual;
+    out.residual_first = sample.residual_add.residual_first;
+    out.residual_activation = sample.residual_add.activation;
+  }
   return out;
 }
 

@@ -123,6 +123,10 @@ struct Sparse3x3Sample {
   // f32 output only: every value written also widens the RangeLanes in the
   // scratch of the worker that writes it (worker_range).
   bool widen_range = false;
+  // f32 output only, a fused residual add (FusedResidual, enabled): f32
+  // [O, Hout, Wout] values joining the output's by the add's rule.
+  const float* residual = nullptr;
+  FusedResidual residual_add;
 };
 
 // A sample's work as items for the operator's workers, which run them through

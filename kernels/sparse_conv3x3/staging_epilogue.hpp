@@ -22,11 +22,19 @@ struct EpilogueOutput {
   // f32 output: widened by every value written (after a ReLU or ReLU6, the
   // maxima only: QuantizeKernels::widen_lanes_nonnegative).
   RangeLanes* range = nullptr;
+  // f32 output only, a fused residual (FusedResidual): the values r laid out
+  // as the output (element 0 of the first channel written); each value
+  // written is act(y + r), or act(r + y) in the add's order, the range
+  // widened by it.
+  const float* residual = nullptr;
+  bool residual_first = false;
+  Activation residual_activation = Activation::kNone;
   bool quantized() const { return quantize.scale > 0.0f; }
   // The same destination from element `elements` on.
   EpilogueOutput at(int64_t elements) const {
     EpilogueOutput moved = *this;
     moved.data = static_cast<uint8_t*>(data) + elements * (quantized() ? 1 : 4);
+    if (residual != nullptr) moved.residual = residual + elements;
     return moved;
   }
 };
@@ -45,14 +53,15 @@ struct StagingEpilogue {
   // (channel c's accumulators at acc + c * tile, acc[p - first]), writes
   // y = act(fmaf(float(acc), scales[c], bias[c])) to element
   // c * out.plane + oy * out_width + ox of `out` where p = oy * pitch + ox and
-  // ox < out_width. `acc` holds exact fp32 integers when acc_is_float, else
-  // int32.
+  // ox < out_width (then the residual, if out has one). `acc` holds exact
+  // fp32 integers when acc_is_float, else int32.
   void (*epilogue)(const void* acc, bool acc_is_float, int64_t tile, int channels, int64_t first,
                    int64_t last, int pitch, int out_width, const float* scales, const float* bias,
                    Activation activation, const EpilogueOutput& out);
   // Output-channel form: acc[c / 16][p][c % 16] for `tile` pixels per
   // channel; writes y = act(fmaf(float(acc), scales[c], bias[c])) to element
-  // c * out.plane + p of `out` for c < channels, p < pixels.
+  // c * out.plane + p of `out` for c < channels, p < pixels (then the
+  // residual, if out has one).
   void (*epilogue_channels)(const int32_t* acc, int tile, int pixels, int channels,
                             const float* scales, const float* bias, Activation activation,
                             const EpilogueOutput& out);

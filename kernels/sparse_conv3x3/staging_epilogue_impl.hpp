@@ -219,6 +219,13 @@ void epilogue_loop(const Acc* acc, int64_t count, float scale, float bias, float
   }
 }
 
+// A fused residual (FusedResidual): the AddOp's rule, act(a + b) with the
+// add's operands in its order, on the layer's value y and the residual r.
+template <Activation A2>
+float residual_value(float y, float r, bool residual_first) {
+  return apply_activation(residual_first ? r + y : y + r, A2);
+}
+
 #if defined(__AVX512F__)
 // The first min(count, 16) lanes.
 inline __mmask16 lanes_mask(int64_t count) {
@@ -228,11 +235,21 @@ inline __mmask16 lanes_mask(int64_t count) {
 // act(fma(x, s, b)) as epilogue_loop computes it: max_ps(y, 0) returns its
 // second operand when y > 0 fails (NaN, -0 -> +0), min_ps(y, 6) likewise.
 template <Activation A>
-__m512 epilogue_vector(__m512 x, __m512 s, __m512 b) {
-  __m512 y = _mm512_fmadd_ps(x, s, b);
+__m512 activate_vector(__m512 y) {
   if constexpr (A != Activation::kNone) y = _mm512_max_ps(y, _mm512_setzero_ps());
   if constexpr (A == Activation::kRelu6) y = _mm512_min_ps(y, _mm512_set1_ps(6.0f));
   return y;
+}
+
+template <Activation A>
+__m512 epilogue_vector(__m512 x, __m512 s, __m512 b) {
+  return activate_vector<A>(_mm512_fmadd_ps(x, s, b));
+}
+
+// The fused residual on 16 values: residual_value's rule.
+template <Activation A2>
+__m512 residual_vector(__m512 y, __m512 r, bool residual_first) {
+  return activate_vector<A2>(residual_first ? _mm512_add_ps(r, y) : _mm512_add_ps(y, r));
 }
 
 // epilogue_loop 16 lanes at a time with a masked tail: row segments are
@@ -329,6 +346,24 @@ void epilogue_run(const Acc* acc, int64_t count, float scale, float bias, float*
 #endif
 }
 
+// epilogue_run with a fused residual: res[j] joins each value y[j] before
+// it is stored, and the range is the stored values' (A2 after the add).
+template <Activation A, Activation A2, typename Acc>
+void epilogue_run_residual(const Acc* acc, int64_t count, float scale, float bias, float* dst,
+                           const float* res, bool residual_first, RangeSink<A2>& range) {
+#if defined(__AVX512F__)
+  epilogue_vectors_avx512<A>(acc, count, scale, bias, [&](__m512 y, __mmask16 m, int64_t j) {
+    const __m512 v = residual_vector<A2>(y, _mm512_maskz_loadu_ps(m, res + j), residual_first);
+    _mm512_mask_storeu_ps(dst + j, m, v);
+    if (range.active()) range.add(v, m);
+  });
+#else
+  epilogue_loop<A>(acc, count, scale, bias, dst);
+  for (int64_t j = 0; j < count; ++j) dst[j] = residual_value<A2>(dst[j], res[j], residual_first);
+  if (range.active()) range.add_written(dst, count);
+#endif
+}
+
 // The fused static quantize of f32 values y[0, count): this ISA's quantize
 // kernel (the rule's one vector definition, scalar on the scalar path).
 inline void quantize_values(const float* y, int64_t count, const EpilogueOutput& out,
@@ -393,41 +428,65 @@ void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bi
 #endif
 }
 
+// Calls segment(offset, at, count) for the tile's grid pixels [first, last)
+// in row segments of valid columns (< out_width): the segment's first pixel
+// is acc element `offset` of a channel and output element `at` of its plane.
+template <typename Segment>
+void for_row_segments(int64_t first, int64_t last, int pitch, int out_width,
+                      const Segment& segment) {
+  for (int64_t p = first; p < last;) {
+    const int64_t oy = p / pitch;
+    const int64_t ox0 = p - oy * pitch;
+    const int64_t segment_end = std::min<int64_t>(last, (oy + 1) * pitch);
+    const int64_t ox1 = std::min<int64_t>(out_width, segment_end - oy * pitch);
+    if (ox1 > ox0) segment(p - first, oy * out_width + ox0, ox1 - ox0);
+    p = segment_end;
+  }
+}
+
 // The tile's grid pixels [first, last) in row segments, each writing its
-// valid columns (< out_width), for every channel of the block: the segments
-// (a division each) and the activation dispatch are found once per block,
-// not once per channel.
+// valid columns for every channel of the block: the segments (a division
+// each) and the activation dispatch are found once per block, not once per
+// channel.
 template <typename Acc>
 void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, int64_t last,
                     int pitch, int out_width, const float* scales, const float* bias,
                     Activation activation, const EpilogueOutput& out) {
   const int64_t plane = out.plane;
+  if (out.residual != nullptr) {
+    float* const data = static_cast<float*>(out.data);
+    const float* const res = out.residual;
+    const bool residual_first = out.residual_first;
+    with_activation(activation, [&](auto a) {
+      with_activation(out.residual_activation, [&](auto a2) {
+        RangeSink<a2()> range(out.range);
+        for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
+          for (int c = 0; c < channels; ++c) {
+            epilogue_run_residual<a(), a2()>(acc + offset + c * tile, n, scales[c], bias[c],
+                                             data + at + c * plane, res + at + c * plane,
+                                             residual_first, range);
+          }
+        });
+      });
+    });
+    return;
+  }
   with_activation(activation, [&](auto a) {
     RangeSink<a()> range(out.range);
-    for (int64_t p = first; p < last;) {
-      const int64_t oy = p / pitch;
-      const int64_t ox0 = p - oy * pitch;
-      const int64_t segment_end = std::min<int64_t>(last, (oy + 1) * pitch);
-      const int64_t ox1 = std::min<int64_t>(out_width, segment_end - oy * pitch);
-      if (ox1 > ox0) {
-        const Acc* src = acc + (p - first);
-        const int64_t at = oy * out_width + ox0;
-        if (out.quantized()) {
-          uint8_t* dst = static_cast<uint8_t*>(out.data) + at;
-          for (int c = 0; c < channels; ++c) {
-            epilogue_run_quantized<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], out,
-                                        dst + c * plane);
-          }
-        } else {
-          float* dst = static_cast<float*>(out.data) + at;
-          for (int c = 0; c < channels; ++c) {
-            epilogue_run<a()>(src + c * tile, ox1 - ox0, scales[c], bias[c], dst + c * plane,
-                              range);
-          }
+    for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
+      const Acc* src = acc + offset;
+      if (out.quantized()) {
+        uint8_t* dst = static_cast<uint8_t*>(out.data) + at;
+        for (int c = 0; c < channels; ++c) {
+          epilogue_run_quantized<a()>(src + c * tile, n, scales[c], bias[c], out, dst + c * plane);
+        }
+      } else {
+        float* dst = static_cast<float*>(out.data) + at;
+        for (int c = 0; c < channels; ++c) {
+          epilogue_run<a()>(src + c * tile, n, scales[c], bias[c], dst + c * plane, range);
         }
       }
-      p = segment_end;
-    }
+    });
   });
 }
 
@@ -443,14 +502,17 @@ void epilogue_any(const void* acc, bool acc_is_float, int64_t tile, int channels
   }
 }
 
-template <Activation A>
+// A2: a fused residual's activation (kResidual), the range's rule then.
+template <Activation A, Activation A2, bool kResidual>
 void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channels,
                             const float* scales, const float* bias, const EpilogueOutput& out) {
   alignas(64) float chunk[kQuantizeChunk];
   // Read once: stores through `dst` might alias `out` as far as the compiler knows.
   const bool quantized = out.quantized();
   const int64_t plane = out.plane;
-  RangeSink<A> range(out.range);
+  const float* const res = out.residual;
+  const bool residual_first = out.residual_first;
+  RangeSink<kResidual ? A2 : A> range(out.range);
   for (int c = 0; c < channels; ++c) {
     const int32_t* column = acc + (c / 16) * tile * 16 + c % 16;
     const int64_t at = c * plane;
@@ -460,6 +522,7 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
       for (int p = 0; p < n; ++p) {
         float y = __builtin_fmaf(static_cast<float>(column[(p0 + p) * 16]), scales[c], bias[c]);
         y = apply_activation(y, A);  // A is a constant: the switch folds away
+        if constexpr (kResidual) y = residual_value<A2>(y, res[at + p0 + p], residual_first);
         dst[p] = y;
       }
       if (quantized) {
@@ -475,7 +538,7 @@ void epilogue_channels_loop(const int32_t* acc, int tile, int pixels, int channe
 // One channel's pixels are a column of the tile (stride 16 words): a masked
 // gather of up to 16 of them, epilogue_vector, one masked store (of f32, or
 // of the quantize kernel's bytes), instead of a scalar chain per output.
-template <Activation A>
+template <Activation A, Activation A2, bool kResidual>
 void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int channels,
                               const float* scales, const float* bias, const EpilogueOutput& out) {
   const __m512i column_offsets =
@@ -486,16 +549,21 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
   const bool quantized = out.quantized();
   const int64_t plane = out.plane;
   void* const data = out.data;
-  RangeSink<A> range(out.range);
+  const float* const res = out.residual;
+  const bool residual_first = out.residual_first;
+  RangeSink<kResidual ? A2 : A> range(out.range);
   for (int p0 = 0; p0 < pixels; p0 += 16) {
     const __mmask16 m = lanes_mask(pixels - p0);
     for (int c = 0; c < channels; ++c) {
       const int32_t* column = acc + (c / 16) * tile * 16 + c % 16 + p0 * 16;
       const __m512i a =
           _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, column_offsets, column, 4);
-      const __m512 y = epilogue_vector<A>(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
-                                          _mm512_set1_ps(bias[c]));
+      __m512 y = epilogue_vector<A>(_mm512_cvtepi32_ps(a), _mm512_set1_ps(scales[c]),
+                                    _mm512_set1_ps(bias[c]));
       const int64_t at = c * plane + p0;
+      if constexpr (kResidual) {
+        y = residual_vector<A2>(y, _mm512_maskz_loadu_ps(m, res + at), residual_first);
+      }
       if (quantized) {
         to_bytes.store_lanes(y, m, static_cast<uint8_t*>(data) + at);
       } else {
@@ -510,12 +578,16 @@ void epilogue_channels_avx512(const int32_t* acc, int tile, int pixels, int chan
 void epilogue_channels_any(const int32_t* acc, int tile, int pixels, int channels,
                            const float* scales, const float* bias, Activation activation,
                            const EpilogueOutput& out) {
-  with_activation(activation, [&](auto a) {
+  auto run = [&](auto a, auto a2, auto residual) {
 #if defined(__AVX512F__)
-    epilogue_channels_avx512<a()>(acc, tile, pixels, channels, scales, bias, out);
+    epilogue_channels_avx512<a(), a2(), residual()>(acc, tile, pixels, channels, scales, bias, out);
 #else
-    epilogue_channels_loop<a()>(acc, tile, pixels, channels, scales, bias, out);
+    epilogue_channels_loop<a(), a2(), residual()>(acc, tile, pixels, channels, scales, bias, out);
 #endif
+  };
+  with_activation(activation, [&](auto a) {
+    if (out.residual == nullptr) return run(a, a, std::false_type{});
+    with_activation(out.residual_activation, [&](auto a2) { run(a, a2, std::true_type{}); });
   });
 }
 

@@ -64,6 +64,7 @@ class Session:
         threads: int = 0,
         batch_chunk: int = 0,
         fold_static_quantize: bool = True,
+        fold_residual_add: bool = True,
     ) -> None: ...
     @overload
     def run(

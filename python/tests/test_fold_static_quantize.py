@@ -1,6 +1,7 @@
-"""The session's fold_static_quantize option and the fused-output attribute
-of a sparse layer, as Python sees them. The fold itself (and its bit
-equality) is tested in tests/unit/fused_output_test.cpp."""
+"""The session's fold_static_quantize and fold_residual_add options and the
+fused-output attribute of a sparse layer, as Python sees them. The folds
+themselves (and their bit equality) are tested in
+tests/unit/fused_output_test.cpp and tests/unit/fused_residual_test.cpp."""
 import numpy as np
 import sparq
 
@@ -26,3 +27,25 @@ def test_sessions_with_and_without_the_fold_agree_and_layers_report_their_output
     names = [step["name"] for step in stats["steps"]]
     assert len(names) == 2 and names[-1] == "conv"  # input quantize, then the fused layer
     assert len(plain.placements) == 3
+
+
+def test_the_residual_fold_is_one_step_with_the_same_bits():
+    rng = np.random.default_rng(12)
+    w = rng.standard_normal((4, 4, 3, 3), dtype=np.float32) * 0.1
+    pruned, mask = sparq.prune_to_density(w, 3)
+    layer = sparq.make_sparse_conv3x3(pruned, mask, np.zeros(4, np.float32))
+    b = sparq.ModelBuilder()
+    x = b.input([4, 6, 6])
+    y = b.sparse_conv3x3(b.quantize(x, bits=8), layer, name="conv")
+    b.mark_output(b.add(y, x, activation="relu", name="add"))
+    model = b.build(name="tiny", labels=[])
+    inputs = rng.standard_normal((2, 4, 6, 6), dtype=np.float32)
+    folded = sparq.Session(model, threads=1)
+    plain = sparq.Session(model, threads=1, fold_residual_add=False)
+    (on,) = folded.run(inputs)
+    (off,) = plain.run(inputs)
+    assert on.tobytes() == off.tobytes()
+    # The input quantize, then the layer with the add fused under its name.
+    assert [p["node"] for p in folded.placements][1:] == ["conv"]
+    assert folded.placements[1]["kernel"].endswith("_add")
+    assert [p["node"] for p in plain.placements][1:] == ["conv", "add"]

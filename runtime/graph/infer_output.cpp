@@ -136,7 +136,7 @@ struct Inferrer {
   }
 
   Value operator()(const SparseConv3x3Op& op) const {
-    expect_inputs(node, 1);
+    expect_inputs(node, op.residual.enabled ? 2 : 1);
     const Value& x = input_value(graph, node, 0);
     expect_rank(node, x, 3);
     if (!is_quantized(x.dtype))
@@ -165,7 +165,16 @@ struct Inferrer {
     }
     int64_t oh = window_output(node, x.shape[1], 3, op.stride, 1, "height");
     int64_t ow = window_output(node, x.shape[2], 3, op.stride, 1, "width");
-    return {"", Shape{op.out_channels, oh, ow}, output_dtype(op.output_quantization)};
+    const Shape out{op.out_channels, oh, ow};
+    if (op.residual.enabled) {
+      if (op.output_quantization.enabled()) fail(node, "a fused residual needs the f32 output");
+      const Value& r = input_value(graph, node, 1);
+      if (r.dtype != DType::kF32 || r.shape != out) {
+        fail(node, "the residual must be f32 " + out.to_string() + ", is " +
+                       std::string(to_string(r.dtype)) + " " + r.shape.to_string());
+      }
+    }
+    return {"", out, output_dtype(op.output_quantization)};
   }
 
   Value operator()(const FullyConnectedOp& op) const {

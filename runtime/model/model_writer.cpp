@@ -97,6 +97,12 @@ class Writer {
         .Union();
   }
   fbs::Offset<void> op(const SparseConv3x3Op& op) {
+    if (op.residual.enabled) {
+      // A session's form (fold_residual_add): the file keeps the AddOp.
+      throw Error(ErrorCode::kInvalidModel,
+                  "a sparse 3x3 convolution with a fused residual add (fold_residual_add) has no "
+                  "file form: write the graph before the pass");
+    }
     auto taps = payload(op.taps.data(), op.taps.size());
     auto scales = floats(op.weight_scales);
     auto bias = floats(op.bias);

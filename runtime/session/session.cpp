@@ -71,7 +71,7 @@ struct Step {
 
 struct Session::Impl {
   // The caller's model, and the one the steps run: the same, or its graph
-  // after fold_static_quantize.
+  // after fold_static_quantize and fold_residual_add.
   std::shared_ptr<const Model> given_model;
   std::shared_ptr<const Model> model;
   int threads = 1;
@@ -527,6 +527,22 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   return outputs;
 }
 
+namespace {
+
+// Whether every backend the options name keeps its values in host memory:
+// only then are the steps free of a device's own model of each op.
+bool host_backends_only(const SessionOptions& options) {
+  for (const auto& backend : options.backend_objects) {
+    if (!backend->host_memory()) return false;
+  }
+  for (const std::string& name : options.backends) {
+    if (!BackendRegistry::get(name)->host_memory()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     : impl_(std::make_unique<Impl>()) {
   if (!model) throw Error(ErrorCode::kInvalidArgument, "session needs a model");
@@ -540,19 +556,28 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   }
   impl_->given_model = model;
   impl_->model = std::move(model);
-  // Folding copies the graph (weights included); a model without static
-  // scales has nothing to fold, so it is not copied.
-  const auto& nodes = impl_->model->graph().nodes;
-  const bool has_static_quantize = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
-    const auto* q = std::get_if<QuantizeOp>(&n.op);
-    return q != nullptr && q->scale > 0.0f;
-  });
-  if (options.fold_static_quantize && has_static_quantize) {
+  // Folding copies the graph (weights included); a model with nothing to
+  // fold is not copied.
+  auto fold = [&](Graph (*pass)(const Graph&, int*)) {
     int folded = 0;
-    Graph graph = fold_static_quantize(impl_->model->graph(), &folded);
+    Graph graph = pass(impl_->model->graph(), &folded);
     if (folded > 0) {
       impl_->model = std::make_shared<const Model>(std::move(graph), impl_->model->metadata());
     }
+  };
+  auto has_node = [&](const auto& predicate) {
+    const auto& nodes = impl_->model->graph().nodes;
+    return std::any_of(nodes.begin(), nodes.end(), predicate);
+  };
+  if (options.fold_static_quantize && has_node([](const Node& n) {
+        const auto* q = std::get_if<QuantizeOp>(&n.op);
+        return q != nullptr && q->scale > 0.0f;
+      })) {
+    fold(&fold_static_quantize);
+  }
+  if (options.fold_residual_add && host_backends_only(options) &&
+      has_node([](const Node& n) { return std::holds_alternative<AddOp>(n.op); })) {
+    fold(&fold_residual_add);
   }
   impl_->batch_chunk = options.batch_chunk;
   impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();

@@ -6,7 +6,8 @@
 // worth waking. Every byte a worker uses comes from the session's scratch.
 // With f32 output it stores each sample's range for a dynamic quantize that
 // reads it (writes_ranges): each worker widens the RangeLanes in its scratch
-// as its epilogues store, folded once per sample.
+// as its epilogues store, folded once per sample. A fused residual add
+// (FusedResidual) is applied by the epilogue as it stores each value.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -28,22 +29,25 @@ class SparseConv3x3Node : public CompiledNode {
  public:
   SparseConv3x3Node(const Graph& graph, const Node& node, const SparseConv3x3Op& op)
       : name_(node.name),
-        input_(layout_of(graph, node.inputs.at(0))),
+        inputs_{layout_of(graph, node.inputs.at(0)),
+                op.residual.enabled ? layout_of(graph, node.inputs.at(1)) : ValueLayout{}},
         output_(layout_of(graph, node.output)),
         output_quantization_(op.output_quantization),
-        kernel_(make_kernel(node.name, op, input_)),
+        residual_(op.residual),
+        kernel_(make_kernel(node.name, op, inputs_[0])),
         quantize_(kernels::quantize_kernels(kernels::active_isa())) {}
 
   bool writes_ranges() const override { return !output_quantization_.enabled(); }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
-    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const size_t operands = residual_.enabled ? 2 : 1;
+    const int64_t batch = check_views(name_, inputs, {inputs_, operands}, output, output_);
     if (ctx.scratch == nullptr) {
       throw Error(ErrorCode::kInvalidArgument,
                   "node '" + name_ + "': run without the scratch buffer it asked for");
     }
-    const int64_t in_sample = input_.shape.elements();  // one byte per u8/s8 value
+    const int64_t in_sample = inputs_[0].shape.elements();  // one byte per u8/s8 value
     const int64_t out_sample = output_.shape.elements();
     const auto* in = static_cast<const uint8_t*>(inputs[0].data);
     auto* out = static_cast<uint8_t*>(output.data);
@@ -53,10 +57,15 @@ class SparseConv3x3Node : public CompiledNode {
       for (int64_t n = 0; n < batch; ++n) output.scales[n] = output_quantization_.scale;
     }
     const bool widen = writes_ranges() && output.ranges != nullptr;
+    const float* residual = residual_.enabled ? inputs[1].as<float>() : nullptr;
     auto sample = [&](int64_t n) {
-      return kernels::Sparse3x3Sample{in + n * in_sample, inputs[0].scales[n],
-                                      out + n * out_sample * out_bytes, output_quantization_,
-                                      widen};
+      return kernels::Sparse3x3Sample{in + n * in_sample,
+                                      inputs[0].scales[n],
+                                      out + n * out_sample * out_bytes,
+                                      output_quantization_,
+                                      widen,
+                                      residual ? residual + n * out_sample : nullptr,
+                                      residual_};
     };
     // Sample n's range from the lanes of `count` workers.
     auto store_range = [&](int64_t n, int count, const auto& scratch_of) {
@@ -101,8 +110,8 @@ class SparseConv3x3Node : public CompiledNode {
     return sparse_conv3x3_sample_scratch(kernel_, workers);
   }
   std::string kernel_name() const override {
-    return output_quantization_.enabled() ? kernel_.name() + "_to_" + to_string(output_.dtype)
-                                          : kernel_.name();
+    if (output_quantization_.enabled()) return kernel_.name() + "_to_" + to_string(output_.dtype);
+    return residual_.enabled ? kernel_.name() + "_add" : kernel_.name();
   }
 
  private:
@@ -148,8 +157,10 @@ class SparseConv3x3Node : public CompiledNode {
   }
 
   std::string name_;
-  ValueLayout input_, output_;
+  ValueLayout inputs_[2];  // the layer's input, then the residual (if fused)
+  ValueLayout output_;
   OutputQuantization output_quantization_;
+  FusedResidual residual_;
   kernels::SparseConv3x3Kernel kernel_;
   kernels::QuantizeKernels quantize_;  // the rule's fold, for an overflowing sample
 };

@@ -140,7 +140,9 @@ int64_t vector_work(const Graph& graph, const Node& node) {
 }  // namespace
 
 bool device_supports(const Graph& graph, const Node& node) {
-  if (std::holds_alternative<SparseConv3x3Op>(node.op)) return true;
+  // A fused residual add is a host session's form (sessions with a device
+  // keep the AddOp, which the device models as a step of its own).
+  if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) return !sparse->residual.enabled;
   if (const auto* conv = std::get_if<Conv2dOp>(&node.op)) {
     // Quantized, ungrouped convolutions only: the array multiplies integers
     // and every row sees every input channel.

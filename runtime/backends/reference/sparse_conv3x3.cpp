@@ -2,6 +2,8 @@
 // the tap bytes: each kept tap adds value * (input plane shifted by the tap's
 // position) to the output plane, as one row of the chip's array does.
 // Accumulation is exact int32; the output goes through dequantize_accumulator.
+// A fused residual (FusedResidual) then adds the second input to each plane
+// as the AddOp would: act(y + r), or act(r + y) in the add's order.
 #include <algorithm>
 #include <vector>
 
@@ -20,7 +22,8 @@ class SparseConv3x3Node : public CompiledNode {
   SparseConv3x3Node(const Graph& graph, const Node& node)
       : name_(node.name),
         op_(std::get<SparseConv3x3Op>(node.op)),
-        input_(layout_of(graph, node.inputs[0])),
+        inputs_{layout_of(graph, node.inputs[0]),
+                op_.residual.enabled ? layout_of(graph, node.inputs[1]) : ValueLayout{}},
         output_(layout_of(graph, node.output)) {
     // The positions select input pixels, so they are checked here even though
     // graph validation already did: a kernel never trusts an index it reads.
@@ -34,26 +37,28 @@ class SparseConv3x3Node : public CompiledNode {
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext&) const override {
-    const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
+    const size_t operands = op_.residual.enabled ? 2 : 1;
+    const int64_t batch = check_views(name_, inputs, {inputs_, operands}, output, output_);
     for (int64_t n = 0; n < batch; ++n) {
-      if (input_.dtype == DType::kU8) {
+      if (inputs_[0].dtype == DType::kU8) {
         run_sample<uint8_t>(inputs[0], output, n);
       } else {
         run_sample<int8_t>(inputs[0], output, n);
       }
     }
+    if (op_.residual.enabled) add_residual(inputs[1].as<float>(), output.as<float>(), batch);
   }
 
   std::string kernel_name() const override {
     return "reference_sparse_conv3x3_k" + std::to_string(op_.density) + "_s" +
-           std::to_string(op_.stride) + "_" + to_string(input_.dtype) +
-           fused_output_suffix(output_.dtype);
+           std::to_string(op_.stride) + "_" + to_string(inputs_[0].dtype) +
+           fused_output_suffix(output_.dtype) + (op_.residual.enabled ? "_add" : "");
   }
 
  private:
   template <typename In>
   void run_sample(const ConstTensorView& input, const TensorView& output, int64_t n) const {
-    const int64_t in_h = input_.shape[1], in_w = input_.shape[2];
+    const int64_t in_h = inputs_[0].shape[1], in_w = inputs_[0].shape[2];
     const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
     const int64_t plane_size = in_h * in_w;
     const In* x = input.as<In>() + n * op_.in_channels * plane_size;
@@ -91,9 +96,19 @@ class SparseConv3x3Node : public CompiledNode {
     }
   }
 
+  // The AddOp's rule on the layer's values y and the residual r.
+  void add_residual(const float* r, float* y, int64_t batch) const {
+    const FusedResidual& add = op_.residual;
+    const int64_t count = batch * output_.shape.elements();
+    for (int64_t e = 0; e < count; ++e) {
+      y[e] = apply_activation(add.residual_first ? r[e] + y[e] : y[e] + r[e], add.activation);
+    }
+  }
+
   std::string name_;
   SparseConv3x3Op op_;
-  ValueLayout input_, output_;
+  ValueLayout inputs_[2];  // the layer's input, then the residual (if fused)
+  ValueLayout output_;
 };
 
 }  // namespace

@@ -1,0 +1,64 @@
+// fold_residual_add: a sparse 3x3 convolution whose f32 output only a
+// residual AddOp reads becomes one node that also reads the add's other
+// operand and writes the add's value (FusedResidual), so the layer's output
+// is never written to memory and read back for the add: the epilogue adds
+// the residual while the layer's values are still in registers. The fused
+// node takes the add's place in the node order (the other operand, such as
+// a downsample shortcut, may be computed after the convolution), and each
+// value it writes equals the unfused pair's (docs/NUMERICS.md).
+#include <utility>
+#include <variant>
+
+#include "runtime/graph/fusion.hpp"
+#include "sparq/graph.hpp"
+
+namespace sparq {
+namespace {
+
+// The layer able to absorb an add reading `v`: a sparse 3x3 convolution
+// writing f32, not fused already.
+const SparseConv3x3Op* fusable_layer(const GraphIndex& index, ValueId v) {
+  const Node* producer = index.producer[static_cast<size_t>(v)];
+  const auto* sparse = producer ? std::get_if<SparseConv3x3Op>(&producer->op) : nullptr;
+  if (sparse == nullptr || sparse->output_quantization.enabled() || sparse->residual.enabled) {
+    return nullptr;
+  }
+  return sparse;
+}
+
+}  // namespace
+
+Graph fold_residual_add(const Graph& graph, int* folded) {
+  const GraphIndex index = index_graph(graph);
+  Graph out = graph;
+  std::vector<bool> drop_node(graph.nodes.size(), false);
+  std::vector<bool> drop_value(graph.values.size(), false);
+  int count = 0;
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& add = graph.nodes[n];
+    const auto* add_op = std::get_if<AddOp>(&add.op);
+    if (add_op == nullptr || add.inputs[0] == add.inputs[1]) continue;
+    // The layer's operand: the first one a fusable layer writes for this add alone.
+    for (int layer_input = 0; layer_input < 2; ++layer_input) {
+      const ValueId y = add.inputs[static_cast<size_t>(layer_input)];
+      if (fusable_layer(index, y) == nullptr || sole_reader(index, y) != &add) continue;
+      const Node* layer = index.producer[static_cast<size_t>(y)];
+      const auto layer_index = static_cast<size_t>(layer - graph.nodes.data());
+      Node fused = graph.nodes[layer_index];
+      auto& op = std::get<SparseConv3x3Op>(fused.op);
+      op.residual = FusedResidual{true, layer_input == 1, add_op->activation};
+      fused.inputs.push_back(add.inputs[static_cast<size_t>(1 - layer_input)]);
+      fused.output = add.output;
+      out.nodes[n] = std::move(fused);
+      drop_node[layer_index] = true;
+      drop_value[static_cast<size_t>(y)] = true;
+      ++count;
+      break;
+    }
+  }
+  if (folded != nullptr) *folded = count;
+  if (count == 0) return out;
+  return drop_nodes(std::move(out), drop_node, drop_value);
+}
+
+}  // namespace sparq
