@@ -88,7 +88,7 @@ void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
   auto* scratch = static_cast<uint8_t*>(
       ::operator new (kernel.worker_scratch_bytes() + 64, std::align_val_t{64}));
   for (auto _ : state) {
-    kernel.run_items({input.data(), 0.01f, output.data()}, whole, 0, whole.items, scratch, false);
+    kernel.run_items({input.data(), 0.01f, output.data()}, whole, 0, whole.items, scratch, nullptr);
     benchmark::DoNotOptimize(output.data());
   }
   ::operator delete (scratch, std::align_val_t{64});

@@ -38,8 +38,8 @@ constexpr double kMinCyclesPerThread = 25000;
 constexpr double kStagingCyclesPerByte = 0.35;
 constexpr double kEpilogueCyclesPerOutput = 0.6;
 
-// Workers that each stage the whole input to split the output channels (work()).
-constexpr int kMaxRestagingWorkers = 2;
+// The most workers that split a layer's output channels (work()).
+constexpr int kMaxChannelShareWorkers = 2;
 
 size_t round_up_64(size_t bytes) {
   return (bytes + 63) / 64 * 64;
@@ -123,9 +123,19 @@ size_t SparseConv3x3Kernel::accumulator_bytes() const {
   return elems * 4 * (needs_flush_ ? 2 : 1);
 }
 
+size_t SparseConv3x3Kernel::staged_input_bytes() const {
+  return round_up_64(geometry_.staged_bytes());
+}
+
 size_t SparseConv3x3Kernel::worker_scratch_bytes() const {
-  return round_up_64(geometry_.staged_bytes()) + round_up_64(accumulator_bytes()) +
-         sizeof(RangeLanes);
+  return staged_input_bytes() + round_up_64(accumulator_bytes()) + sizeof(RangeLanes);
+}
+
+void SparseConv3x3Kernel::stage_lanes(const void* input, uint8_t* staged, int lane_begin,
+                                      int lane_end) const {
+  for (int lane = lane_begin; lane < lane_end; ++lane) {
+    stage_rows(input, staged, lane, 0, geometry_.plane_rows);
+  }
 }
 
 RangeLanes* SparseConv3x3Kernel::worker_range(void* worker_scratch) const {
@@ -238,23 +248,24 @@ Sparse3x3Work SparseConv3x3Kernel::work(int threads) const {
     return work;
   }
   const int bands = 2 * threads;
-  // Up to kMaxRestagingWorkers, each worker stages the whole input and
-  // computes its share of the output channels (groups_major), as the nodes
-  // around the layer split theirs (runtime/backends/cpu/sample_parts.hpp):
-  // no core then reads rows another wrote, but every core stages everything.
-  // ResNet-18 at k = 1 on 2 threads: 1.30 ms against 1.35 with row bands
-  // where a layer had the tiles for them. Beyond, the repeated staging is
-  // assumed to cost more than the bands' reads of other cores' rows.
-  const bool channel_shares = groups() >= threads && threads <= kMaxRestagingWorkers;
+  // Up to kMaxChannelShareWorkers, each worker computes its share of the
+  // output channels (groups_major), as the nodes around the layer split
+  // theirs (runtime/backends/cpu/sample_parts.hpp), on the input the workers
+  // staged together, each its share of the lanes (channels), which the
+  // layer before wrote on the same core. ResNet-18 at k = 1 on 2 threads:
+  // 1.30 ms against 1.35 with row bands where a layer had the tiles for
+  // them (with each worker staging the whole input; sharing the staging
+  // then took the network from 1.14-1.16 to 1.08-1.11 ms). Beyond, the other cores' staged lanes that
+  // every worker reads are assumed to cost more than row bands, whose
+  // workers read only the rows around their own.
+  const bool channel_shares = groups() >= threads && threads <= kMaxChannelShareWorkers;
   if (geometry_.tiles < 2 * bands || channel_shares) {
     // Too few tiles (rows) to band, or shares of the channels: every task
     // is balanced dynamically (numbered in the planned order, so
-    // neighbouring tasks share data, or group-major). Staging is repeated
-    // per worker, in parallel, and no core reads what another wrote;
-    // staging lanes in parallel into one shared buffer first ran 256x14
-    // k=1 slower on 2 threads than on 1.
+    // neighbouring tasks share data, or group-major).
     work.items = tasks;
     work.groups_major = channel_shares;
+    work.shared_staging = true;
     work.grain = std::max<int64_t>(1, tasks / (int64_t{threads} * 2));
     return work;
   }
@@ -266,12 +277,13 @@ Sparse3x3Work SparseConv3x3Kernel::work(int threads) const {
 
 void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3x3Work& work,
                                     int64_t begin, int64_t end, void* worker_scratch,
-                                    bool input_staged) const {
+                                    const uint8_t* staged_input) const {
   const Sparse3x3Geometry& g = geometry_;
-  auto* staged = static_cast<uint8_t*>(worker_scratch);
-  auto* acc = reinterpret_cast<int32_t*>(staged + round_up_64(g.staged_bytes()));
+  auto* own_staging = static_cast<uint8_t*>(worker_scratch);
+  auto* acc = reinterpret_cast<int32_t*>(own_staging + staged_input_bytes());
   const int group_count = groups();
   const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
+  const uint8_t* staged = staged_input != nullptr ? staged_input : own_staging;
   auto run_task = [&](int64_t task) {
     if (groups_outer_ || work.groups_major) {
       compute_task(staged, acc, static_cast<int>(task % g.tiles), static_cast<int>(task / g.tiles),
@@ -282,11 +294,7 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
     }
   };
   if (work.item == Sparse3x3Work::Item::kTasks) {
-    if (!input_staged) {
-      for (int lane = 0; lane < g.lanes; ++lane) {
-        stage_rows(sample.input, staged, lane, 0, g.plane_rows);
-      }
-    }
+    if (staged_input == nullptr) stage_lanes(sample.input, own_staging, 0, g.lanes);
     for (int64_t task = begin; task < end; ++task) run_task(task);
     return;
   }
@@ -304,9 +312,9 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
     const int64_t spill =
         std::min(last_element_read(tile_end - 1) + 1 - g.plane_elems, int64_t{row_begin} * g.pitch);
     for (int lane = 0; lane < g.lanes; ++lane) {
-      stage_rows(sample.input, staged, lane, row_begin, row_end);
+      stage_rows(sample.input, own_staging, lane, row_begin, row_end);
       if (spill <= 0) continue;
-      auto* lane_elems = reinterpret_cast<int32_t*>(staged) + lane * g.lane_stride;
+      auto* lane_elems = reinterpret_cast<int32_t*>(own_staging) + lane * g.lane_stride;
       for (int64_t plane = g.plane_elems; plane < planes_elems; plane += g.plane_elems) {
         std::memset(lane_elems + plane, 0, static_cast<size_t>(spill) * 4);
       }

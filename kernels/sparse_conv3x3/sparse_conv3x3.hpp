@@ -133,9 +133,9 @@ struct Sparse3x3Sample {
 // SparseConv3x3Kernel::run_items, `grain` consecutive items at a time.
 struct Sparse3x3Work {
   enum class Item : uint8_t {
-    // (pixel tile, output-block group) tasks, on the whole input each
-    // worker stages once per sample into its own scratch: in the planned
-    // order, or group-major (groups_major).
+    // (pixel tile, output-block group) tasks on the whole staged input (one
+    // worker: staged into its scratch; several: shared_staging), in the
+    // planned order, or group-major (groups_major).
     kTasks,
     // Row bands of tiles, each staging the plane rows it reads (its share
     // plus the 2 / stride rows below, which the next band stages too) into
@@ -148,6 +148,10 @@ struct Sparse3x3Work {
   // so that a worker's contiguous share of the tasks is a share of the
   // output channels.
   bool groups_major = false;
+  // kTasks on several workers: the operator first stages the input once,
+  // each worker a share of the lanes (stage_lanes), into one buffer that
+  // every worker's tasks then read.
+  bool shared_staging = false;
   int64_t items = 0;
   int64_t grain = 1;
 };
@@ -190,13 +194,23 @@ class SparseConv3x3Kernel {
   // included: QuantizeKernels::widen_lanes_nonnegative).
   RangeLanes* worker_range(void* worker_scratch) const;
   // Runs items [begin, end) of `work` for one sample on the calling thread,
-  // with `worker_scratch` private to it. kTasks items run on the whole input
-  // staged in the worker's scratch: `input_staged` says it already holds this
-  // sample's (an earlier call of the same worker). Every output element is
-  // written by exactly one item, the same way whichever worker runs it, so
-  // the result does not depend on the workers or the order.
+  // with `worker_scratch` private to it. kTasks items run on the sample's
+  // whole staged input: `staged` (staged_input_bytes(), by stage_lanes for
+  // every lane: a shared buffer, or this worker's own scratch from an
+  // earlier call), or, when null, staged into the worker's scratch first.
+  // Every output element is written by exactly one item, the same way
+  // whichever worker runs it, so the result does not depend on the workers
+  // or the order.
   void run_items(const Sparse3x3Sample& sample, const Sparse3x3Work& work, int64_t begin,
-                 int64_t end, void* worker_scratch, bool input_staged) const;
+                 int64_t end, void* worker_scratch, const uint8_t* staged) const;
+  // Stages lanes [lane_begin, lane_end) of the sample's input into `staged`
+  // (staged_input_bytes(), 64-byte aligned): a share of shared_staging.
+  void stage_lanes(const void* input, uint8_t* staged, int lane_begin, int lane_end) const;
+  // Lanes of the staged input (channels, or channel quads).
+  int lanes() const { return geometry_.lanes; }
+  // Bytes of one staged input (a multiple of 64), the start of a worker's
+  // scratch.
+  size_t staged_input_bytes() const;
   // How many of `threads` are worth using for one sample: below about 7 us
   // of work per thread (the planner's estimate plus staging and epilogue),
   // waking another costs more than it saves (ResNet-20 layers ran 1.2-3.6x

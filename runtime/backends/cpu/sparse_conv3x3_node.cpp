@@ -84,7 +84,7 @@ class SparseConv3x3Node : public CompiledNode {
                        sparse_conv3x3_worker_scratch(kernel_, ctx.scratch, ctx.threads, worker);
                    for (int64_t n = begin; n < end; ++n) {
                      if (widen) std::construct_at(kernel_.worker_range(own));
-                     kernel_.run_items(sample(n), whole, 0, whole.items, own, false);
+                     kernel_.run_items(sample(n), whole, 0, whole.items, own, nullptr);
                      if (widen) store_range(n, 1, [&](int) { return own; });
                    }
                  });
