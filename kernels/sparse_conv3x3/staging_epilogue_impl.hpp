@@ -129,10 +129,76 @@ inline void store_quads64(const __m512i channels[4], int n, uint32_t* dst) {
 }
 #endif
 
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+// dst[0, n) = 0 in masked stores: the padding columns around a row are a
+// pixel or two, where a call to memset costs more than the row's copy.
+inline void zero_quads(uint32_t* dst, int64_t n) {
+  for (int64_t k = 0; k < n; k += 16) {
+    const auto m = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, n - k)));
+    _mm512_mask_storeu_epi32(dst + k, m, _mm512_setzero_si512());
+  }
+}
+
+// Pixels of a flat stride-1 block: a bound on one call's L1 buffer.
+constexpr int kFlatBlockPixels = 1024;
+
+// Stride 1 on rows of at most kFlatBlockPixels: a channel's image rows are
+// contiguous, so the quads are made 64 pixels of the flat plane at a time
+// into an L1 block (whole shuffle networks even on rows of 7 or 14 pixels,
+// where one network per row used a fraction of it), then copied into the
+// padded rows. The same bytes as the row-by-row path.
+inline void stage_quad_rows_flat(const uint8_t* const planes[4], int height, int width,
+                                 const Sparse3x3Geometry& g, int row_begin, int row_end,
+                                 uint32_t* base) {
+  alignas(64) uint32_t block[kFlatBlockPixels];
+  const int rows_per_block = kFlatBlockPixels / width;
+  const InsideRange cols = inside_range(g.pitch, 1, -1, width);  // column -1: padding
+  const int64_t copied = cols.end - cols.begin;                  // pixels cols.begin - 1 on
+  for (int a = row_begin; a < row_end;) {
+    const int iy = a - 1;
+    if (iy < 0 || iy >= height) {
+      zero_quads(base + static_cast<int64_t>(a) * g.pitch, g.pitch);
+      ++a;
+      continue;
+    }
+    const int iy_end = std::min({height, iy + rows_per_block, row_end - 1});
+    const int64_t first = static_cast<int64_t>(iy) * width;
+    const int64_t count = static_cast<int64_t>(iy_end - iy) * width;
+    for (int64_t p = 0; p < count; p += 64) {
+      const int n = static_cast<int>(std::min<int64_t>(64, count - p));
+      __m512i pixels[4];
+      for (int j = 0; j < 4; ++j) {
+        pixels[j] = planes[j] != nullptr
+                        ? _mm512_maskz_loadu_epi8(first_lanes(n), planes[j] + first + p)
+                        : _mm512_setzero_si512();
+      }
+      store_quads64(pixels, n, block + p);
+    }
+    for (int r = iy; r < iy_end; ++r, ++a) {
+      uint32_t* dst = base + static_cast<int64_t>(a) * g.pitch;
+      const uint32_t* src = block + static_cast<int64_t>(r - iy) * width + (cols.begin - 1);
+      zero_quads(dst, cols.begin);
+      for (int64_t k = 0; k < copied; k += 16) {
+        const auto m = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, copied - k)));
+        _mm512_mask_storeu_epi32(dst + cols.begin + k, m, _mm512_maskz_loadu_epi32(m, src + k));
+      }
+      zero_quads(dst + cols.end, g.pitch - cols.end);
+    }
+  }
+}
+#endif
+
 // Quad lanes hold raw bytes (u8, or s8 two's complement for the scalar path).
 template <int S>
 void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
                      const Sparse3x3Geometry& g, int row_begin, int row_end, uint8_t* lane) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  if (S == 1 && width <= kFlatBlockPixels) {
+    stage_quad_rows_flat(planes, height, width, g, row_begin, row_end,
+                         reinterpret_cast<uint32_t*>(lane));
+    return;
+  }
+#endif
   for (int ry = 0; ry < S; ++ry) {
     for (int rx = 0; rx < S; ++rx) {
       auto* base =
