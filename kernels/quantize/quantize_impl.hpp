@@ -27,6 +27,24 @@ inline void store_low_bytes(xsimd::batch<int32_t, ArchAvx2> v, void* out) {
 inline void store_low_bytes(xsimd::batch<int32_t, ArchAvx512> v, void* out) {
   _mm_storeu_si128(static_cast<__m128i*>(out), _mm512_cvtepi32_epi8(v));
 }
+
+// Four vectors of int32 lanes already inside the byte range of their sign
+// ([0, 255], or [-128, 127] when kSigned) as 64 bytes in order: two packs
+// (saturating, so exact in range) and one permute restoring the order, where
+// a narrowing store per vector costs two shuffles each.
+template <bool kSigned>
+void store_bytes4(const xsimd::batch<int32_t, ArchAvx512> (&v)[4], void* out) {
+  __m512i bytes;
+  if constexpr (kSigned) {
+    bytes = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+  } else {
+    bytes = _mm512_packus_epi16(_mm512_packus_epi32(v[0], v[1]), _mm512_packus_epi32(v[2], v[3]));
+  }
+  // 128-bit lane L holds 4 bytes of each vector in turn: dword 4 L + k is
+  // vector k's bytes 4 L .. 4 L + 3.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(out, _mm512_permutexvar_epi32(order, bytes));
+}
 #endif
 
 // vfpclassps categories: QNaN, +infinity, -infinity, SNaN.
@@ -154,10 +172,30 @@ struct Quantize {
     return round_to_int(xsimd::min(xsimd::max(q, Batch(0.0f)), highest));
   }
 
+  // Four vectors at a time through store_bytes4 where the ISA has it.
+  template <bool kSigned>
+  static size_t round_clamp_blocks(const float* x, size_t count, const Quotient& s, Batch highest,
+                                   void* out) {
+    size_t j = 0;
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<Arch, ArchAvx512>) {
+      for (; j + 4 * kLanes <= count; j += 4 * kLanes) {
+        const xsimd::batch<int32_t, Arch> q[4] = {
+            round_clamp(Batch::load_unaligned(x + j), s, highest, kSigned),
+            round_clamp(Batch::load_unaligned(x + j + kLanes), s, highest, kSigned),
+            round_clamp(Batch::load_unaligned(x + j + 2 * kLanes), s, highest, kSigned),
+            round_clamp(Batch::load_unaligned(x + j + 3 * kLanes), s, highest, kSigned)};
+        store_bytes4<kSigned>(q, static_cast<uint8_t*>(out) + j);
+      }
+    }
+#endif
+    return j;
+  }
+
   static void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* out) {
     const Quotient s(scale);
     const Batch highest(static_cast<float>(qmax));
-    size_t j = 0;
+    size_t j = round_clamp_blocks<false>(x, count, s, highest, out);
     for (; j + kLanes <= count; j += kLanes) {
       store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, highest, false), out + j);
     }
@@ -167,7 +205,7 @@ struct Quantize {
   static void to_s8(const float* x, size_t count, float scale, int8_t* out) {
     const Quotient s(scale);
     const Batch highest(127.0f);
-    size_t j = 0;
+    size_t j = round_clamp_blocks<true>(x, count, s, highest, out);
     for (; j + kLanes <= count; j += kLanes) {
       store_low_bytes(round_clamp(Batch::load_unaligned(x + j), s, highest, true), out + j);
     }
