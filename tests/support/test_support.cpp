@@ -113,4 +113,24 @@ float max_abs_diff(const Tensor& a, const Tensor& b) {
   return ::testing::AssertionSuccess();
 }
 
+SparseConv3x3Op small_sparse_layer(int in_channels, int out_channels, uint32_t seed,
+                                   Activation activation) {
+  std::mt19937 gen = rng(seed);
+  SparseConv3x3Op op;
+  op.in_channels = in_channels;
+  op.out_channels = out_channels;
+  op.density = 3;
+  op.activation = activation;
+  op.taps = random_taps(gen, out_channels, in_channels, op.density);
+  op.weight_scales = random_floats(gen, static_cast<size_t>(out_channels), 0.01f, 0.05f);
+  op.bias = random_floats(gen, static_cast<size_t>(out_channels), -0.5f, 0.5f);
+  return op;
+}
+
+const Node* find_node(const Graph& graph, const std::string& name) {
+  for (const Node& n : graph.nodes)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
 }  // namespace sparq::testing

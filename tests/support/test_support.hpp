@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -28,6 +29,14 @@ Tensor random_s8(std::mt19937& gen, const Shape& shape);  // -128..127
 // Random N-of-9 taps (values -8..7, any pattern, or shared per group).
 std::vector<uint8_t> random_taps(std::mt19937& gen, int out_channels, int in_channels, int density,
                                  PatternSharing sharing = {});
+
+// A small pruned layer for graph tests: k = 3 random taps, weight scales
+// in [0.01, 0.05], biases in [-0.5, 0.5].
+SparseConv3x3Op small_sparse_layer(int in_channels, int out_channels, uint32_t seed,
+                                   Activation activation = Activation::kRelu);
+
+// The node of `graph` named `name`, or null.
+const Node* find_node(const Graph& graph, const std::string& name);
 
 // Max |a - b| over two f32 tensors of the same shape.
 float max_abs_diff(const Tensor& a, const Tensor& b);

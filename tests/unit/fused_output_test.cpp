@@ -31,6 +31,7 @@
 #include "runtime/backends/device/device_model.hpp"
 #include "runtime/model/model_format.hpp"
 #include "sparq/sparq.hpp"
+#include "tests/support/isa_params.hpp"
 #include "tests/support/larger_arena.hpp"
 #include "tests/support/node_runner.hpp"
 #include "tests/support/test_support.hpp"
@@ -209,12 +210,7 @@ TEST_P(FusedSparseKernels, EveryPathWritesTheReferenceBytes) {
   EXPECT_GT(paths_run, 36);
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, FusedSparseKernels,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
-                                           Isa::kAmx),
-                         [](const ::testing::TestParamInfo<Isa>& info) {
-                           return std::string(kernels::isa_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Isas, FusedSparseKernels, testing::kEveryIsa, testing::isa_test_name);
 
 // The AMX tile program's epilogue on the portable tile model (CPUs with
 // AVX-512), 16 to 64 output channels per block.
@@ -238,12 +234,7 @@ TEST(FusedSparseKernels, EmulatedTileProgramWritesTheReferenceBytes) {
     const Tensor want = testing::run_on(*reference, fused, {&input}, 1);
     const kernels::Sparse3x3Problem p = problem_of(c);
     for (int channel_tiles = 1; channel_tiles <= 4; ++channel_tiles) {
-      kernels::Sparse3x3Path path;
-      path.isa = Isa::kAmx;
-      path.layout = kernels::LaneLayout::kQuad;
-      path.out_block = 16 * channel_tiles;
-      path.pixel_vecs = 1;
-      path.vector_pixels = 16;
+      const kernels::Sparse3x3Path path = testing::emulated_tile_path(channel_tiles);
       const auto kernel = kernels::SparseConv3x3Kernel::create_emulating_tiles(
           p, c.op.taps, c.op.weight_scales, c.op.bias, c.op.activation, path);
       const std::vector<uint8_t> got =
@@ -431,12 +422,7 @@ TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) 
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, FusedCpuNodes,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
-                                           Isa::kAmx),
-                         [](const ::testing::TestParamInfo<Isa>& info) {
-                           return std::string(kernels::isa_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Isas, FusedCpuNodes, testing::kEveryIsa, testing::isa_test_name);
 
 // ---- the reference's fused node against its unfused pair ------------------
 
@@ -473,19 +459,6 @@ TEST(FusedReference, EqualsTheConvolutionThenAStaticQuantizeNode) {
 
 // ---- the pass -------------------------------------------------------------
 
-SparseConv3x3Op small_sparse(int in_c, int out_c, uint32_t seed) {
-  std::mt19937 gen = testing::rng(seed);
-  SparseConv3x3Op op;
-  op.in_channels = in_c;
-  op.out_channels = out_c;
-  op.density = 3;
-  op.activation = Activation::kRelu;
-  op.taps = testing::random_taps(gen, out_c, in_c, op.density);
-  op.weight_scales = testing::random_floats(gen, static_cast<size_t>(out_c), 0.01f, 0.05f);
-  op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -0.5f, 0.5f);
-  return op;
-}
-
 Conv2dOp small_conv(int64_t in_c, int64_t out_c, DType weights, uint32_t seed) {
   std::mt19937 gen = testing::rng(seed);
   Conv2dOp op;
@@ -500,12 +473,6 @@ Conv2dOp small_conv(int64_t in_c, int64_t out_c, DType weights, uint32_t seed) {
   }
   op.bias = testing::random_floats(gen, static_cast<size_t>(out_c), -0.5f, 0.5f);
   return op;
-}
-
-const Node* find(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes)
-    if (n.name == name) return &n;
-  return nullptr;
 }
 
 const OutputQuantization& fused_of(const Node& node) {
@@ -529,20 +496,20 @@ TEST(FoldStaticQuantize, FoldsOnlySingleReaderNonOutputStaticQuantizedLayers) {
   ModelBuilder b;
   const ValueId x = b.input(Shape{4, 6, 6}, DType::kU8);
   // Folded: sparse -> static s8 quantize.
-  const ValueId a = b.sparse_conv3x3(x, small_sparse(4, 4, 1), "fold_sparse");
+  const ValueId a = b.sparse_conv3x3(x, testing::small_sparse_layer(4, 4, 1), "fold_sparse");
   const ValueId aq = b.quantize_static(a, 0.05f, 8, true, "q_sparse");
   // Folded: dense quantized conv -> static u4 quantize.
   const ValueId c = b.conv2d(aq, small_conv(4, 4, DType::kS8, 2), "fold_conv");
   const ValueId cq = b.quantize_static(c, 0.25f, 4, false, "q_conv");
   // Kept: a dynamic quantize.
-  const ValueId d = b.sparse_conv3x3(cq, small_sparse(4, 4, 3), "dynamic");
+  const ValueId d = b.sparse_conv3x3(cq, testing::small_sparse_layer(4, 4, 3), "dynamic");
   const ValueId dq = b.quantize(d, 8, false, "q_dynamic");
   // Kept: two readers (the quantize and an activation).
-  const ValueId e = b.sparse_conv3x3(dq, small_sparse(4, 4, 4), "two_readers");
+  const ValueId e = b.sparse_conv3x3(dq, testing::small_sparse_layer(4, 4, 4), "two_readers");
   const ValueId eq = b.quantize_static(e, 0.1f, 8, false, "q_two_readers");
   const ValueId e_relu = b.activation(e, Activation::kRelu, "second_reader");
   // Kept: the layer's output is a graph output.
-  const ValueId f = b.sparse_conv3x3(eq, small_sparse(4, 4, 5), "graph_output");
+  const ValueId f = b.sparse_conv3x3(eq, testing::small_sparse_layer(4, 4, 5), "graph_output");
   const ValueId fq = b.quantize_static(f, 0.1f, 8, false, "q_graph_output");
   // Kept: a float-mode convolution.
   const ValueId g = b.conv2d(e_relu, small_conv(4, 4, DType::kF32, 6), "float_conv");
@@ -553,22 +520,22 @@ TEST(FoldStaticQuantize, FoldsOnlySingleReaderNonOutputStaticQuantizedLayers) {
   const Graph before = b.graph();
   const Graph after = folded(before, 2);
   EXPECT_EQ(after.values.size(), before.values.size() - 2);
-  EXPECT_EQ(find(after, "q_sparse"), nullptr);
-  EXPECT_EQ(find(after, "q_conv"), nullptr);
+  EXPECT_EQ(testing::find_node(after, "q_sparse"), nullptr);
+  EXPECT_EQ(testing::find_node(after, "q_conv"), nullptr);
   const OutputQuantization want_sparse{0.05f, 8, true};
   const OutputQuantization want_conv{0.25f, 4, false};
-  EXPECT_EQ(fused_of(*find(after, "fold_sparse")), want_sparse);
-  EXPECT_EQ(fused_of(*find(after, "fold_conv")), want_conv);
+  EXPECT_EQ(fused_of(*testing::find_node(after, "fold_sparse")), want_sparse);
+  EXPECT_EQ(fused_of(*testing::find_node(after, "fold_conv")), want_conv);
   // The fused layers write the quantize's values (names and dtypes kept).
-  EXPECT_EQ(after.value(find(after, "fold_sparse")->output).name,
-            before.value(find(before, "q_sparse")->output).name);
-  EXPECT_EQ(after.value(find(after, "fold_conv")->output).dtype, DType::kU8);
+  EXPECT_EQ(after.value(testing::find_node(after, "fold_sparse")->output).name,
+            before.value(testing::find_node(before, "q_sparse")->output).name);
+  EXPECT_EQ(after.value(testing::find_node(after, "fold_conv")->output).dtype, DType::kU8);
   for (const char* kept : {"dynamic", "two_readers", "graph_output", "float_conv"}) {
-    ASSERT_NE(find(after, kept), nullptr) << kept;
-    EXPECT_FALSE(fused_of(*find(after, kept)).enabled()) << kept;
+    ASSERT_NE(testing::find_node(after, kept), nullptr) << kept;
+    EXPECT_FALSE(fused_of(*testing::find_node(after, kept)).enabled()) << kept;
   }
   for (const char* kept : {"q_dynamic", "q_two_readers", "q_graph_output", "q_float_conv"}) {
-    EXPECT_NE(find(after, kept), nullptr) << kept;
+    EXPECT_NE(testing::find_node(after, kept), nullptr) << kept;
   }
   // Outputs still name the same values.
   ASSERT_EQ(after.outputs.size(), before.outputs.size());
@@ -618,12 +585,12 @@ TEST(FoldStaticQuantize, MovesAMaxPoolAfterAReluBehindTheQuantize) {
   b.mark_output(eq);
   const Graph before = b.graph();
   const Graph after = folded(before, 1);
-  EXPECT_EQ(find(after, "q_pool"), nullptr);
+  EXPECT_EQ(testing::find_node(after, "q_pool"), nullptr);
   const OutputQuantization want{0.2f, 4, false};
-  EXPECT_EQ(fused_of(*find(after, "stem")), want);
+  EXPECT_EQ(fused_of(*testing::find_node(after, "stem")), want);
   // The stem writes u8 of its own shape; the pool writes the quantize's value.
-  const Node& stem = *find(after, "stem");
-  const Node& pool = *find(after, "pool");
+  const Node& stem = *testing::find_node(after, "stem");
+  const Node& pool = *testing::find_node(after, "pool");
   EXPECT_EQ(after.value(stem.output).dtype, DType::kU8);
   EXPECT_EQ(after.value(stem.output).shape, before.value(a).shape);
   ASSERT_EQ(pool.inputs.size(), 1u);
@@ -631,15 +598,16 @@ TEST(FoldStaticQuantize, MovesAMaxPoolAfterAReluBehindTheQuantize) {
   EXPECT_EQ(after.value(pool.output).name, before.value(aq).name);
   EXPECT_EQ(after.value(pool.output).dtype, DType::kU8);
   for (const char* kept : {"linear", "averaged", "pool_output"}) {
-    EXPECT_FALSE(fused_of(*find(after, kept)).enabled()) << kept;
+    EXPECT_FALSE(fused_of(*testing::find_node(after, kept)).enabled()) << kept;
   }
   for (const char* kept : {"q_linear", "q_average", "q_shared"}) {
-    EXPECT_NE(find(after, kept), nullptr) << kept;
+    EXPECT_NE(testing::find_node(after, kept), nullptr) << kept;
   }
   // The chip's model stores the pooled bytes at the quantizer's 4 bits.
   const DeviceConfig config;
-  EXPECT_EQ(device::describe_node(after, pool, config).output_bytes,
-            device::describe_node(before, *find(before, "q_pool"), config).output_bytes);
+  EXPECT_EQ(
+      device::describe_node(after, pool, config).output_bytes,
+      device::describe_node(before, *testing::find_node(before, "q_pool"), config).output_bytes);
 
   // Every backend computes the same bytes with and without the move.
   std::mt19937 gen = testing::rng(45);
@@ -673,9 +641,9 @@ std::shared_ptr<const Model> residual_network() {
   const ValueId s = b.conv2d(xq, stem, "stem");
   const ValueId pooled_stem = b.pool2d(s, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, 1, 1}, "stem_pool");
   const ValueId sq = b.quantize_static(pooled_stem, 0.04f, 8, false, "q_stem");
-  const ValueId c1 = b.sparse_conv3x3(sq, small_sparse(8, 8, 11), "block_conv1");
+  const ValueId c1 = b.sparse_conv3x3(sq, testing::small_sparse_layer(8, 8, 11), "block_conv1");
   const ValueId c1q = b.quantize_static(c1, 0.03f, 8, false, "q_conv1");
-  SparseConv3x3Op second = small_sparse(8, 8, 12);
+  SparseConv3x3Op second = testing::small_sparse_layer(8, 8, 12);
   second.activation = Activation::kNone;
   const ValueId c2 = b.sparse_conv3x3(c1q, second, "block_conv2");
   const ValueId shortcut = b.dequantize(sq, "shortcut");
@@ -739,9 +707,9 @@ TEST(FoldStaticQuantize, SessionsWithAndWithoutTheFoldAgreeBitForBit) {
 TEST(FoldStaticQuantize, TheDeviceModelSeesTheFusedQuantizersWidth) {
   ModelBuilder b;
   const ValueId x = b.input(Shape{8, 10, 10}, DType::kU8);
-  const ValueId a = b.sparse_conv3x3(x, small_sparse(8, 8, 21), "first");
+  const ValueId a = b.sparse_conv3x3(x, testing::small_sparse_layer(8, 8, 21), "first");
   const ValueId aq = b.quantize_static(a, 0.2f, 4, false, "q_first");
-  const ValueId c = b.sparse_conv3x3(aq, small_sparse(8, 8, 22), "second");
+  const ValueId c = b.sparse_conv3x3(aq, testing::small_sparse_layer(8, 8, 22), "second");
   b.mark_output(c);
   const Graph before = b.graph();
   const Graph after = fold_static_quantize(before);
@@ -787,11 +755,11 @@ void expect_refused(OpAttrs op, DType input, const std::string& needle) {
 
 TEST(FusedOutputValidation, RefusesWhatNoQuantizeOpCouldHold) {
   for (float scale : {std::nanf(""), -0.5f, INFINITY, 1e9f, 1e-40f}) {
-    SparseConv3x3Op op = small_sparse(4, 4, 1);
+    SparseConv3x3Op op = testing::small_sparse_layer(4, 4, 1);
     op.output_quantization.scale = scale;
     expect_refused(op, DType::kU8, "output_quantization.scale");
   }
-  SparseConv3x3Op bits = small_sparse(4, 4, 1);
+  SparseConv3x3Op bits = testing::small_sparse_layer(4, 4, 1);
   bits.output_quantization = {0.1f, 6, false};
   expect_refused(bits, DType::kU8, "bits");
   Conv2dOp signed4 = small_conv(4, 4, DType::kS8, 2);

@@ -29,6 +29,7 @@
 #include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
 #include "runtime/model/model_format.hpp"
 #include "sparq/sparq.hpp"
+#include "tests/support/isa_params.hpp"
 #include "tests/support/larger_arena.hpp"
 #include "tests/support/networks.hpp"
 #include "tests/support/node_runner.hpp"
@@ -76,6 +77,17 @@ ResidualCase random_case(uint32_t seed, int min_out = 1, int max_out = 40) {
            " add_act=" + to_string(op.residual.activation) +
            (op.residual.residual_first ? " r+y" : " y+r");
   return c;
+}
+
+kernels::Sparse3x3Problem problem_of(const ResidualCase& c) {
+  kernels::Sparse3x3Problem p;
+  p.in_channels = c.op.in_channels;
+  p.out_channels = c.op.out_channels;
+  p.height = static_cast<int>(c.input[1]);
+  p.width = static_cast<int>(c.input[2]);
+  p.stride = c.op.stride;
+  p.density = c.op.density;
+  return p;
 }
 
 testing::OneNodeGraph fused_graph(const ResidualCase& c) {
@@ -150,13 +162,7 @@ TEST_P(FusedResidualKernels, EveryPathMatchesTheReference) {
     const Tensor want = testing::run_on(*reference, fused_graph(c), {&input, &residual}, 1);
     SampleRange want_range;
     const bool finite = finite_range(want, &want_range);
-    kernels::Sparse3x3Problem p;
-    p.in_channels = c.op.in_channels;
-    p.out_channels = c.op.out_channels;
-    p.height = static_cast<int>(c.input[1]);
-    p.width = static_cast<int>(c.input[2]);
-    p.stride = c.op.stride;
-    p.density = c.op.density;
+    const kernels::Sparse3x3Problem p = problem_of(c);
     for (const kernels::Sparse3x3Path& path :
          kernels::SparseConv3x3Kernel::candidate_paths(p, GetParam())) {
       const auto kernel = kernels::SparseConv3x3Kernel::create_on_path(
@@ -181,12 +187,7 @@ TEST_P(FusedResidualKernels, EveryPathMatchesTheReference) {
   EXPECT_GE(ranges_checked, paths_run);  // odd seeds, 3 thread counts each
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, FusedResidualKernels,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
-                                           Isa::kAmx),
-                         [](const ::testing::TestParamInfo<Isa>& info) {
-                           return std::string(kernels::isa_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Isas, FusedResidualKernels, testing::kEveryIsa, testing::isa_test_name);
 
 // The AMX tile program's epilogue on the portable tile model (CPUs with
 // AVX-512), 16 to 64 output channels per block.
@@ -199,20 +200,9 @@ TEST(FusedResidualKernels, EmulatedTileProgramMatchesTheReference) {
     const Tensor input = testing::random_u8(gen, c.input.with_batch(1));
     const Tensor residual = testing::awkward_f32(gen, c.output.with_batch(1));
     const Tensor want = testing::run_on(*reference, fused_graph(c), {&input, &residual}, 1);
-    kernels::Sparse3x3Problem p;
-    p.in_channels = c.op.in_channels;
-    p.out_channels = c.op.out_channels;
-    p.height = static_cast<int>(c.input[1]);
-    p.width = static_cast<int>(c.input[2]);
-    p.stride = c.op.stride;
-    p.density = c.op.density;
+    const kernels::Sparse3x3Problem p = problem_of(c);
     for (int channel_tiles = 1; channel_tiles <= 4; ++channel_tiles) {
-      kernels::Sparse3x3Path path;
-      path.isa = Isa::kAmx;
-      path.layout = kernels::LaneLayout::kQuad;
-      path.out_block = 16 * channel_tiles;
-      path.pixel_vecs = 1;
-      path.vector_pixels = 16;
+      const kernels::Sparse3x3Path path = testing::emulated_tile_path(channel_tiles);
       const auto kernel = kernels::SparseConv3x3Kernel::create_emulating_tiles(
           p, c.op.taps, c.op.weight_scales, c.op.bias, c.op.activation, path);
       SampleRange range;
@@ -250,48 +240,35 @@ TEST(FusedResidualReference, EqualsTheLayerThenAnAddNode) {
 
 // ---- the pass -------------------------------------------------------------
 
-SparseConv3x3Op small_sparse(int channels, Activation activation, uint32_t seed) {
-  std::mt19937 gen = testing::rng(seed);
-  SparseConv3x3Op op;
-  op.in_channels = op.out_channels = channels;
-  op.density = 3;
-  op.activation = activation;
-  op.taps = testing::random_taps(gen, channels, channels, op.density);
-  op.weight_scales = testing::random_floats(gen, static_cast<size_t>(channels), 0.01f, 0.05f);
-  op.bias = testing::random_floats(gen, static_cast<size_t>(channels), -0.5f, 0.5f);
-  return op;
-}
-
-const Node* find(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes)
-    if (n.name == name) return &n;
-  return nullptr;
-}
-
 TEST(FoldResidualAdd, FoldsOnlySingleReaderF32SparseOperands) {
   ModelBuilder b;
   const ValueId x = b.input(Shape{4, 6, 6});
   const ValueId q = b.quantize(x, 8, false, "q");
   // a: y first; b: y second, the add's other operand computed after the
   // layer (a shortcut), so the fused node must move to the add's place.
-  const ValueId ya = b.sparse_conv3x3(q, small_sparse(4, Activation::kNone, 1), "a");
+  const ValueId ya =
+      b.sparse_conv3x3(q, testing::small_sparse_layer(4, 4, 1, Activation::kNone), "a");
   const ValueId sum_a = b.add(ya, x, Activation::kRelu, "add_a");
-  const ValueId yb = b.sparse_conv3x3(q, small_sparse(4, Activation::kRelu, 2), "b");
+  const ValueId yb =
+      b.sparse_conv3x3(q, testing::small_sparse_layer(4, 4, 2, Activation::kRelu), "b");
   const ValueId shortcut = b.activation(sum_a, Activation::kRelu6, "shortcut");
   const ValueId sum_b = b.add(shortcut, yb, Activation::kNone, "add_b");
   // Not folded: a layer output that is also a graph output, one read twice,
   // one with a static output quantization, and an add of a value with itself.
-  const ValueId yc = b.sparse_conv3x3(q, small_sparse(4, Activation::kNone, 3), "c");
+  const ValueId yc =
+      b.sparse_conv3x3(q, testing::small_sparse_layer(4, 4, 3, Activation::kNone), "c");
   const ValueId sum_c = b.add(yc, sum_b, Activation::kNone, "add_c");
   b.mark_output(yc);
-  const ValueId yd = b.sparse_conv3x3(q, small_sparse(4, Activation::kNone, 4), "d");
+  const ValueId yd =
+      b.sparse_conv3x3(q, testing::small_sparse_layer(4, 4, 4, Activation::kNone), "d");
   const ValueId sum_d = b.add(yd, sum_c, Activation::kNone, "add_d");
   const ValueId twice = b.add(sum_d, yd, Activation::kNone, "add_twice");
-  SparseConv3x3Op quantized = small_sparse(4, Activation::kRelu, 5);
+  SparseConv3x3Op quantized = testing::small_sparse_layer(4, 4, 5, Activation::kRelu);
   quantized.output_quantization = OutputQuantization{0.05f, 8, false};
   const ValueId ye = b.sparse_conv3x3(q, quantized, "e");
   const ValueId sum_e = b.add(b.dequantize(ye, "e_f32"), twice, Activation::kNone, "add_e");
-  const ValueId yf = b.sparse_conv3x3(q, small_sparse(4, Activation::kNone, 6), "f");
+  const ValueId yf =
+      b.sparse_conv3x3(q, testing::small_sparse_layer(4, 4, 6, Activation::kNone), "f");
   b.mark_output(
       b.add(sum_e, b.add(yf, yf, Activation::kNone, "add_self"), Activation::kNone, "add_last"));
   const Graph before = b.build().graph();
@@ -301,11 +278,12 @@ TEST(FoldResidualAdd, FoldsOnlySingleReaderF32SparseOperands) {
   EXPECT_EQ(count, 2);
   validate(after);
   ASSERT_EQ(after.nodes.size(), before.nodes.size() - 2);
-  for (const std::string& gone : {"add_a", "add_b"}) EXPECT_EQ(find(after, gone), nullptr) << gone;
+  for (const std::string& gone : {"add_a", "add_b"})
+    EXPECT_EQ(testing::find_node(after, gone), nullptr) << gone;
   for (const std::string& kept : {"add_c", "add_d", "add_twice", "add_e", "add_self"}) {
-    EXPECT_NE(find(after, kept), nullptr) << kept;
+    EXPECT_NE(testing::find_node(after, kept), nullptr) << kept;
   }
-  const Node* a = find(after, "a");
+  const Node* a = testing::find_node(after, "a");
   ASSERT_NE(a, nullptr);
   const auto& fa = std::get<SparseConv3x3Op>(a->op).residual;
   EXPECT_TRUE(fa.enabled);
@@ -313,11 +291,11 @@ TEST(FoldResidualAdd, FoldsOnlySingleReaderF32SparseOperands) {
   EXPECT_EQ(fa.activation, Activation::kRelu);
   ASSERT_EQ(a->inputs.size(), 2u);
   EXPECT_EQ(after.value(a->inputs[1]).name, before.value(x).name);
-  const Node* fb = find(after, "b");
+  const Node* fb = testing::find_node(after, "b");
   ASSERT_NE(fb, nullptr);
   EXPECT_TRUE(std::get<SparseConv3x3Op>(fb->op).residual.residual_first);
   // b runs after the shortcut it reads.
-  EXPECT_LT(find(after, "shortcut") - after.nodes.data(), fb - after.nodes.data());
+  EXPECT_LT(testing::find_node(after, "shortcut") - after.nodes.data(), fb - after.nodes.data());
   int again = -1;
   fold_residual_add(after, &again);
   EXPECT_EQ(again, 0);
