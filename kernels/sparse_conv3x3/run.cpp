@@ -255,9 +255,9 @@ Sparse3x3Work SparseConv3x3Kernel::work(int threads) const {
   // layer before wrote on the same core. ResNet-18 at k = 1 on 2 threads:
   // 1.30 ms against 1.35 with row bands where a layer had the tiles for
   // them (with each worker staging the whole input; sharing the staging
-  // then took the network from 1.14-1.16 to 1.08-1.11 ms). Beyond, the other cores' staged lanes that
-  // every worker reads are assumed to cost more than row bands, whose
-  // workers read only the rows around their own.
+  // then took the network from 1.14-1.16 to 1.08-1.11 ms). Beyond, the other cores' staged lanes
+  // that every worker reads are assumed to cost more than row bands, whose workers read only the
+  // rows around their own.
   const bool channel_shares = groups() >= threads && threads <= kMaxChannelShareWorkers;
   if (geometry_.tiles < 2 * bands || channel_shares) {
     // Too few tiles (rows) to band, or shares of the channels: every task

@@ -15,15 +15,15 @@
 namespace sparq {
 namespace {
 
-// The layer able to absorb an add reading `v`: a sparse 3x3 convolution
-// writing f32, not fused already.
-const SparseConv3x3Op* fusable_layer(const GraphIndex& index, ValueId v) {
+// The node able to absorb an add reading `v`: the sparse 3x3 convolution
+// writing it in f32, not fused already; null otherwise.
+const Node* fusable_layer(const GraphIndex& index, ValueId v) {
   const Node* producer = index.producer[static_cast<size_t>(v)];
   const auto* sparse = producer ? std::get_if<SparseConv3x3Op>(&producer->op) : nullptr;
   if (sparse == nullptr || sparse->output_quantization.enabled() || sparse->residual.enabled) {
     return nullptr;
   }
-  return sparse;
+  return producer;
 }
 
 }  // namespace
@@ -41,10 +41,11 @@ Graph fold_residual_add(const Graph& graph, int* folded) {
     // The layer's operand: the first one a fusable layer writes for this add alone.
     for (int layer_input = 0; layer_input < 2; ++layer_input) {
       const ValueId y = add.inputs[static_cast<size_t>(layer_input)];
-      if (fusable_layer(index, y) == nullptr || sole_reader(index, y) != &add) continue;
-      const Node* layer = index.producer[static_cast<size_t>(y)];
+      const Node* layer = fusable_layer(index, y);
+      if (layer == nullptr || sole_reader(index, y) != &add) continue;
       const auto layer_index = static_cast<size_t>(layer - graph.nodes.data());
-      Node fused = graph.nodes[layer_index];
+      // The layer's own slot is dropped below: its node moves, weights and all.
+      Node fused = std::move(out.nodes[layer_index]);
       auto& op = std::get<SparseConv3x3Op>(fused.op);
       op.residual = FusedResidual{true, layer_input == 1, add_op->activation};
       fused.inputs.push_back(add.inputs[static_cast<size_t>(1 - layer_input)]);

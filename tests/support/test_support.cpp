@@ -12,6 +12,10 @@ std::mt19937 rng(uint32_t seed) {
   return std::mt19937(seed);
 }
 
+int pick(std::mt19937& gen, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(gen);
+}
+
 std::vector<float> random_floats(std::mt19937& gen, size_t count, float lo, float hi) {
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> out(count);

@@ -15,6 +15,8 @@ namespace sparq::testing {
 // A fixed-seed generator; tests print their seed parameters in failures.
 std::mt19937 rng(uint32_t seed);
 
+// Uniform in [lo, hi].
+int pick(std::mt19937& gen, int lo, int hi);
 std::vector<float> random_floats(std::mt19937& gen, size_t count, float lo, float hi);
 Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo = -1.0f, float hi = 1.0f);
 // Floats with the values that trip up vector code: NaN, infinities, -0, +0

@@ -42,9 +42,7 @@ namespace {
 using kernels::Isa;
 using kernels::ScopedIsa;
 
-int pick(std::mt19937& gen, int lo, int hi) {
-  return std::uniform_int_distribution<int>(lo, hi)(gen);
-}
+using testing::pick;
 
 // A random quantized input batch: u8 (0..qmax) or s8, per-sample scales.
 Tensor random_activations(std::mt19937& gen, const Shape& shape, DType dtype, int qmax = 255) {

@@ -41,9 +41,7 @@ namespace {
 using kernels::Isa;
 using kernels::ScopedIsa;
 
-int pick(std::mt19937& gen, int lo, int hi) {
-  return std::uniform_int_distribution<int>(lo, hi)(gen);
-}
+using testing::pick;
 
 struct ResidualCase {
   SparseConv3x3Op op;  // residual enabled
