@@ -106,15 +106,7 @@ struct SparseCase {
 
 // The kernel-level problem of a case's layer.
 kernels::Sparse3x3Problem problem_of(const SparseCase& c) {
-  kernels::Sparse3x3Problem p;
-  p.in_channels = c.op.in_channels;
-  p.out_channels = c.op.out_channels;
-  p.height = static_cast<int>(c.input[1]);
-  p.width = static_cast<int>(c.input[2]);
-  p.stride = c.op.stride;
-  p.density = c.op.density;
-  p.signed_input = c.input_dtype == DType::kS8;
-  return p;
+  return testing::sparse_problem(c.op, c.input, c.input_dtype);
 }
 
 SparseCase random_sparse(uint32_t seed) {
@@ -152,13 +144,7 @@ void fuse_for(std::mt19937& gen, const testing::OneNodeGraph& unfused, const Ten
   q.scale = random_scale(gen, largest_magnitude(f32), q);
 }
 
-class FusedSparseKernels : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!kernels::isa_supported(GetParam()))
-      GTEST_SKIP() << "this CPU lacks " << kernels::isa_name(GetParam());
-  }
-};
+class FusedSparseKernels : public testing::IsaTest {};
 
 // Runs `kernel` on sample 0 of `input` with the fused output, into a buffer
 // of guard bytes with `threads` workers over garbage scratch.
@@ -322,13 +308,7 @@ testing::OneNodeGraph with_output(const NodeCase& c, const OutputQuantization& q
   return testing::one_node_graph("layer", {{c.input, c.input_dtype}}, op);
 }
 
-class FusedCpuNodes : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!kernels::isa_supported(GetParam()))
-      GTEST_SKIP() << "this CPU lacks " << kernels::isa_name(GetParam());
-  }
-};
+class FusedCpuNodes : public testing::IsaTest {};
 
 TEST_P(FusedCpuNodes, BatchesMatchTheReferenceBytesAndScales) {
   ScopedIsa forced(GetParam());

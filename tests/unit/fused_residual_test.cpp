@@ -78,14 +78,7 @@ ResidualCase random_case(uint32_t seed, int min_out = 1, int max_out = 40) {
 }
 
 kernels::Sparse3x3Problem problem_of(const ResidualCase& c) {
-  kernels::Sparse3x3Problem p;
-  p.in_channels = c.op.in_channels;
-  p.out_channels = c.op.out_channels;
-  p.height = static_cast<int>(c.input[1]);
-  p.width = static_cast<int>(c.input[2]);
-  p.stride = c.op.stride;
-  p.density = c.op.density;
-  return p;
+  return testing::sparse_problem(c.op, c.input, DType::kU8);
 }
 
 testing::OneNodeGraph fused_graph(const ResidualCase& c) {
@@ -107,13 +100,7 @@ bool finite_range(const Tensor& t, SampleRange* range) {
   return true;
 }
 
-class FusedResidualKernels : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!kernels::isa_supported(GetParam()))
-      GTEST_SKIP() << "this CPU lacks " << kernels::isa_name(GetParam());
-  }
-};
+class FusedResidualKernels : public testing::IsaTest {};
 
 // Runs `kernel` on sample 0 with the residual, into guarded f32 memory with
 // `threads` workers over garbage scratch; `range` receives the folded range
