@@ -34,13 +34,18 @@ struct DirectLayout {
   int64_t row_phases = 1, col_phases = 1;  // min(stride, kernel) per axis
   int64_t plane_h = 0, plane_w = 0;        // rows / columns of one phase plane
   int64_t planes = 0;                      // phase planes in the buffer
-  int64_t pixels = 0;                      // flat output pixels: out_h * plane_w
-  int64_t element_bytes = 4;               // 4: a quad of bytes, or one f32
-  std::vector<int64_t> step_offsets;       // per step, in elements from the buffer start
+  // Elements from one plane's start to the next: plane_h * plane_w rounded
+  // up to whole 16-element rows of the tile unit, so that each K-row a
+  // matrix tile loads (16 pixels of one plane) is one aligned 64-byte line
+  // instead of two, wherever the tile's first pixel is a multiple of 16.
+  int64_t plane_stride = 0;
+  int64_t pixels = 0;                 // flat output pixels: out_h * plane_w
+  int64_t element_bytes = 4;          // 4: a quad of bytes, or one f32
+  std::vector<int64_t> step_offsets;  // per step, in elements from the buffer start
   // Elements to allocate: the planes plus zeroed slack that the last tile may
   // read past the end (its garbage columns).
   int64_t buffer_elements(int64_t tile_pixels) const {
-    return planes * plane_h * plane_w + tile_pixels + plane_w + 8;
+    return planes * plane_stride + tile_pixels + plane_w + 8;
   }
 };
 

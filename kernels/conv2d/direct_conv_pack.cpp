@@ -5,6 +5,7 @@
 
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/conv2d/interleave_quads.hpp"
 #include "kernels/matrix_tiles/tile_program.hpp"
 
 namespace sparq::kernels {
@@ -12,6 +13,10 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
+}
+
+int64_t aligned_plane(int64_t elements) {
+  return ceil_div(elements, kTileRowBytes / 4) * (kTileRowBytes / 4);
 }
 
 // The x range of a phase-plane row whose input column x * stride + first_col
@@ -148,7 +153,8 @@ DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind) {
     l.col_phases = 1;
     l.plane_w = g.out_w;
     l.planes = ig * quads_per_row * l.row_phases;
-    const int64_t plane = l.plane_h * l.plane_w;
+    l.plane_stride = aligned_plane(l.plane_h * l.plane_w);
+    const int64_t plane = l.plane_stride;
     for (int64_t i = 0; i < ig; ++i) {
       for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
         for (int64_t j = 0; j < quads_per_row; ++j) {
@@ -162,7 +168,8 @@ DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind) {
     l.col_phases = std::min(g.stride_w, g.kernel_w);
     l.plane_w = g.out_w + (g.kernel_w - 1) / g.stride_w;
     l.planes = channel_slots * l.row_phases * l.col_phases;
-    const int64_t plane = l.plane_h * l.plane_w;
+    l.plane_stride = aligned_plane(l.plane_h * l.plane_w);
+    const int64_t plane = l.plane_stride;
     for (int64_t c = 0; c < channel_slots; ++c) {
       for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
         for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
@@ -190,7 +197,13 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
 void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
                                 uint8_t flip, int64_t tile_pixels, int64_t first_slot,
                                 int64_t end_slot, uint8_t* out) {
-  const int64_t plane = l.plane_h * l.plane_w;
+  const int64_t pixels = l.plane_h * l.plane_w;
+  const int64_t plane = l.plane_stride;
+  // The columns between a plane's last pixel and the next plane: only the
+  // discarded columns of a plane's last tile read them, zeros all the same.
+  auto zero_gap = [&](uint8_t* plane_dst) {
+    std::memset(plane_dst + pixels * 4, 0, static_cast<size_t>((plane - pixels) * 4));
+  };
   const int64_t ig = g.in_per_group();
   if (l.kind == DirectLayoutKind::kChannelQuads) {
     // Rows outside the input (padding, or channels past the group's end in
@@ -199,14 +212,21 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
     // Stride 1 without padding: one phase, and each plane is the input plane
     // (make_direct_layout), so a quad's planes are one contiguous run.
     const bool whole_planes = g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
-    // Stride 2 (the 1x1 downsample shortcuts): each long row's every other
-    // byte first, then the stride-1 interleave.
+    // AVX-512 makes rows of stride 1 or 2 64 pixels at a time. Without it,
+    // stride 2 (the 1x1 downsample shortcuts) takes each long row's every
+    // other byte first, then the stride-1 interleave.
+    const bool wide = active_isa() >= Isa::kAvx512 && g.stride_w <= 2;
     std::vector<uint8_t> even_rows(g.stride_w == 2 ? static_cast<size_t>(4 * l.plane_w) : 0);
     for (int64_t c4 = first_slot; c4 < end_slot; ++c4) {
       if (whole_planes && c4 * 4 + 3 < ig) {
         const uint8_t* planes[4];
         for (int64_t d = 0; d < 4; ++d) planes[d] = input_row(in, g, c4 * 4 + d, 0);
-        interleave_quads(planes, plane, flip, out + c4 * plane * 4);
+        if (wide) {
+          interleave_quads_avx512(planes, pixels, 1, flip, out + c4 * plane * 4);
+        } else {
+          interleave_quads(planes, pixels, flip, out + c4 * plane * 4);
+        }
+        zero_gap(out + c4 * plane * 4);
         continue;
       }
       for (int64_t rp = 0; rp < l.row_phases; ++rp) {
@@ -222,7 +242,13 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
             }
             uint8_t* dst = plane_dst + yq * l.plane_w * 4;
             std::memset(dst, flip, static_cast<size_t>(inside.begin * 4));
-            if (g.stride_w == 1) {
+            if (wide) {
+              const int64_t first = inside.begin * g.stride_w + first_col;
+              const uint8_t* from[4];
+              for (int d = 0; d < 4; ++d) from[d] = rows[d] + first;
+              interleave_quads_avx512(from, inside.end - inside.begin, static_cast<int>(g.stride_w),
+                                      flip, dst + inside.begin * 4);
+            } else if (g.stride_w == 1) {
               const uint8_t* from[4];
               for (int d = 0; d < 4; ++d) from[d] = rows[d] + inside.begin + first_col;
               interleave_quads(from, inside.end - inside.begin, flip, dst + inside.begin * 4);
@@ -248,6 +274,7 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
             std::memset(dst + inside.end * 4, flip,
                         static_cast<size_t>((l.plane_w - inside.end) * 4));
           }
+          zero_gap(plane_dst);
         }
       }
     }
@@ -262,6 +289,7 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
             copy_window_quads(row, g.in_w, l.plane_w, g.stride_w, j * 4 - g.pad_w, flip,
                               dst + yq * l.plane_w * 4);
           }
+          zero_gap(dst);
         }
       }
     }
@@ -274,7 +302,8 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
 
 void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& l,
                            int64_t tile_pixels, float* out) {
-  const int64_t plane = l.plane_h * l.plane_w;
+  const int64_t pixels = l.plane_h * l.plane_w;
+  const int64_t plane = l.plane_stride;
   for (int64_t i = 0; i < g.in_per_group(); ++i) {
     for (int64_t rp = 0; rp < l.row_phases; ++rp) {
       for (int64_t cp = 0; cp < l.col_phases; ++cp) {
@@ -285,6 +314,7 @@ void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectL
           copy_padded_row_f32(row, g.in_w, l.plane_w, g.stride_w, cp - g.pad_w,
                               dst + yq * l.plane_w);
         }
+        std::fill(dst + pixels, dst + plane, 0.0f);
       }
     }
   }

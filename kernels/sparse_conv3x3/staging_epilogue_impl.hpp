@@ -12,6 +12,7 @@
 
 #include "kernels/common/activation.hpp"
 #include "kernels/common/byte_quads.hpp"
+#include "kernels/common/byte_quads_avx512.hpp"
 #include "kernels/common/inside_range.hpp"
 #include "kernels/common/lane_masks.hpp"
 #include "kernels/quantize/quantize_scalar_rule.hpp"
@@ -82,52 +83,6 @@ inline void interleave16(const uint8_t* const src[4], const uint32_t keep[4], in
   auto* out = reinterpret_cast<__m128i*>(dst);
   for (int k = 0; k < 4; ++k) _mm_storeu_si128(out + k, quads[k]);
 }
-
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
-// Pixels i < n (n <= 64) of one channel row, pixel i being byte S * i of
-// `from` (S: 1 or 2), in bytes i of a vector (zero past n). Stride 2 loads the
-// 2n - 1 bytes it spans and keeps the low byte of each 16-bit word (vpmovwb).
-// Masked loads touch no byte past the last pixel.
-template <int S>
-__m512i load_row_pixels(const uint8_t* from, int n) {
-  if constexpr (S == 1) {
-    return _mm512_maskz_loadu_epi8(first_lanes(n), from);
-  } else {
-    const __m512i lo = _mm512_maskz_loadu_epi8(first_lanes(2 * n - 1), from);
-    const __m512i hi = _mm512_maskz_loadu_epi8(first_lanes(2 * n - 1 - 64), from + 64);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)),
-                              _mm512_cvtepi16_epi8(hi), 1);
-  }
-}
-
-// dst[0, n) = pixels [0, n) (n <= 64) of 4 channel vectors as quads, channel
-// j in byte j: transpose_to_quads on each 128-bit lane, then the lanes are
-// regrouped so each stored vector holds 16 consecutive pixels.
-inline void store_quads64(const __m512i channels[4], int n, uint32_t* dst) {
-  const __m512i ab_lo = _mm512_unpacklo_epi8(channels[0], channels[1]);
-  const __m512i ab_hi = _mm512_unpackhi_epi8(channels[0], channels[1]);
-  const __m512i cd_lo = _mm512_unpacklo_epi8(channels[2], channels[3]);
-  const __m512i cd_hi = _mm512_unpackhi_epi8(channels[2], channels[3]);
-  // q_k, 128-bit lane L: the quads of pixels 16 L + 4 k .. 16 L + 4 k + 3.
-  const __m512i q0 = _mm512_unpacklo_epi16(ab_lo, cd_lo);
-  const __m512i q1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
-  const __m512i q2 = _mm512_unpacklo_epi16(ab_hi, cd_hi);
-  const __m512i q3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
-  // Lanes 0, 1 (then 2, 3) of q0, q1 and of q2, q3; then lane L of each q_k.
-  const __m512i q01_low = _mm512_shuffle_i64x2(q0, q1, 0x44);
-  const __m512i q23_low = _mm512_shuffle_i64x2(q2, q3, 0x44);
-  const __m512i q01_high = _mm512_shuffle_i64x2(q0, q1, 0xEE);
-  const __m512i q23_high = _mm512_shuffle_i64x2(q2, q3, 0xEE);
-  const __m512i pixels[4] = {_mm512_shuffle_i64x2(q01_low, q23_low, 0x88),
-                             _mm512_shuffle_i64x2(q01_low, q23_low, 0xDD),
-                             _mm512_shuffle_i64x2(q01_high, q23_high, 0x88),
-                             _mm512_shuffle_i64x2(q01_high, q23_high, 0xDD)};
-  for (int k = 0; k < 4 && 16 * k < n; ++k) {
-    const auto mask = static_cast<__mmask16>(first_lanes16(std::min(16, n - 16 * k)));
-    _mm512_mask_storeu_epi32(dst + 16 * k, mask, pixels[k]);
-  }
-}
-#endif
 
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
 // dst[0, n) = 0 in masked stores: the padding columns around a row are a

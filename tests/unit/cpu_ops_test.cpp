@@ -397,7 +397,9 @@ TEST_P(CpuOps, FloatConv2dMatchesReference) {
 // Real layer shapes, where tiles are full and blocks many: the first layer
 // of a CIFAR ResNet, 1x1 projections with stride 2, a 3x3 at 14x14, and
 // stride-2 rows long enough for the packing's 16-byte steps (ResNet-18's
-// 56-wide downsample, an odd 41-wide padded 3x3).
+// 56-wide downsample, an odd 41-wide padded 3x3); then rows of more than
+// one 64-pixel step of the AVX-512 packing, at stride 1 and 2, padded and
+// not, ending mid-step.
 TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
   std::mt19937 gen = testing::rng(303);
   const ConvCase cases[] = {
@@ -409,6 +411,10 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
       {1, 12, 24, 56, 56, 1, 1, 1, 2, 2, 0, 0, DType::kU8, DType::kS8},
       {2, 9, 12, 21, 41, 1, 3, 3, 2, 2, 1, 1, DType::kS8, DType::kS4},
       {1, 5, 8, 6, 35, 1, 1, 1, 2, 2, 0, 0, DType::kS8, DType::kS8},
+      {1, 8, 20, 4, 150, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
+      {1, 6, 12, 5, 261, 1, 1, 1, 2, 2, 0, 0, DType::kS8, DType::kS8},
+      {2, 4, 8, 6, 133, 1, 3, 3, 2, 2, 1, 1, DType::kU8, DType::kS4},
+      {1, 7, 9, 3, 129, 1, 1, 1, 1, 1, 0, 0, DType::kS8, DType::kS4},
   };
   for (const ConvCase& c : cases) {
     if (HasFailure()) break;
