@@ -83,6 +83,15 @@ Graph fold_static_quantize(const Graph& graph, int* folded = nullptr);
 // fused. `graph` must be valid (validate).
 Graph fold_residual_add(const Graph& graph, int* folded = nullptr);
 
+// Fuses each f32 max Pool2dOp into the quantized Conv2dOp that writes its
+// input in f32 (no OutputQuantization, not fused already) for the pool alone
+// (not a graph output, no other reader): the convolution, keeping its name,
+// writes the pool's output value (FusedMaxPool with the pool's window); the
+// Pool2dOp and the convolution's own output value disappear. Results are
+// unchanged bit for bit. `folded` receives the number of pools fused.
+// `graph` must be valid (validate).
+Graph fold_max_pool(const Graph& graph, int* folded = nullptr);
+
 // Multiply-accumulates of one sample through `node`: dense (what the unpruned
 // layer needs) and actual (kept taps only). Zero for non-arithmetic ops.
 struct MacCount {

@@ -51,6 +51,19 @@ struct OutputQuantization {
 // u8/s8 -> f32: x = scale * q.
 struct DequantizeOp {};
 
+// A max pooling fused into the quantized convolution whose f32 output it
+// alone reads (graph pass fold_max_pool; never stored in a model file): the
+// node writes the pool's output, each window's largest convolution value by
+// the Pool2dOp rule, so the full-size map is never written to memory and
+// read back. The window as in Pool2dOp (padding below the kernel).
+struct FusedMaxPool {
+  bool enabled = false;
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+  bool operator==(const FusedMaxPool&) const = default;
+};
+
 // Dense convolution, any kernel size, stride, padding and group count.
 // Float mode: f32 input, f32 weights [O, I/groups, KH, KW].
 // Quantized mode: u8/s8 input, s8 or s4 weights [O, I/groups, KH, KW] with
@@ -66,6 +79,7 @@ struct Conv2dOp {
   std::vector<float> weight_scales;        // quantized mode: one per output channel
   std::vector<float> bias;                 // one per output channel (may be all zero)
   OutputQuantization output_quantization;  // quantized mode only
+  FusedMaxPool pool;  // enabled: the output is the pool's (quantized mode, f32 output)
 };
 
 // The pruned N-of-9 3x3 convolution (pad 1, stride 1 or 2): every kernel keeps

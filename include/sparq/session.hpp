@@ -49,6 +49,13 @@ struct SessionOptions {
   // step of its own). Results are the same bit for bit; stats and
   // placements list the fused node under the convolution's name and no add.
   bool fold_residual_add = true;
+  // Fuse each f32 max pool with the quantized convolution that writes its
+  // input for it alone (fold_max_pool in sparq/graph.hpp): the layer pools
+  // bands of its rows as it computes them. Only in sessions whose backends
+  // all keep values in host memory. Results are the same bit for bit; stats
+  // and placements list the fused node under the convolution's name and no
+  // pool.
+  bool fold_max_pool = true;
 };
 
 struct RunStats {
@@ -84,11 +91,11 @@ class Session {
   // and unchanged for the call. Quantized inputs need `input.scales`.
   std::vector<Tensor> run(const ConstTensorView& input, RunStats* stats = nullptr) const;
 
-  // The model the session was made from (before fold_static_quantize and
-  // fold_residual_add).
+  // The model the session was made from (before fold_static_quantize,
+  // fold_residual_add and fold_max_pool).
   const Model& model() const;
-  // One entry per node the session runs (after fold_static_quantize and
-  // fold_residual_add).
+  // One entry per node the session runs (after fold_static_quantize,
+  // fold_residual_add and fold_max_pool).
   const std::vector<Placement>& placements() const;
   // Peak bytes of intermediate tensors of a run of `batch` samples after
   // buffer reuse (one chunk's arena per chunk in flight), and without reuse.

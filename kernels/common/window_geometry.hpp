@@ -59,12 +59,30 @@ void set_window(Geometry& g, const WindowOp& op) {
   g.pad_w = op.pad_w;
 }
 
+// `out` is the node's output shape: with a fused max pool (Conv2dOp::pool),
+// the pool's, and the convolution's own plane follows from the input.
 inline ConvGeometry conv_geometry(const Conv2dOp& op, const Shape& in, const Shape& out) {
   ConvGeometry g;
   set_planes(g, in, out);
   set_window(g, op);
   g.groups = op.groups;
+  if (op.pool.enabled) {
+    g.out_h = window_output_size(g.in_h, g.kernel_h, g.stride_h, g.pad_h);
+    g.out_w = window_output_size(g.in_w, g.kernel_w, g.stride_w, g.pad_w);
+  }
   return g;
+}
+
+// The fused max pool's geometry over the convolution's planes (g: the
+// convolution's, conv_geometry).
+inline PoolGeometry fused_pool_geometry(const FusedMaxPool& pool, const ConvGeometry& g) {
+  PoolGeometry p;
+  p.in_h = g.out_h;
+  p.in_w = g.out_w;
+  set_window(p, pool);
+  p.out_h = window_output_size(p.in_h, p.kernel_h, p.stride_h, p.pad_h);
+  p.out_w = window_output_size(p.in_w, p.kernel_w, p.stride_w, p.pad_w);
+  return p;
 }
 
 inline PoolGeometry pool_geometry(const Pool2dOp& op, const Shape& in, const Shape& out) {

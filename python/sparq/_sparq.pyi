@@ -65,6 +65,7 @@ class Session:
         batch_chunk: int = 0,
         fold_static_quantize: bool = True,
         fold_residual_add: bool = True,
+        fold_max_pool: bool = True,
     ) -> None: ...
     @overload
     def run(

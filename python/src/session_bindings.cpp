@@ -79,18 +79,21 @@ void bind_session(py::module_& m) {
       "A model compiled for a backend preference list: each node runs on the first backend "
       "that supports it ('reference' runs everything). run() is safe from several threads.")
       .def(py::init([](std::shared_ptr<Model> model, std::vector<std::string> backends, int threads,
-                       int64_t batch_chunk, bool fold_static_quantize, bool fold_residual_add) {
+                       int64_t batch_chunk, bool fold_static_quantize, bool fold_residual_add,
+                       bool fold_max_pool) {
              SessionOptions options;
              options.backends = std::move(backends);
              options.threads = threads;
              options.batch_chunk = batch_chunk;
              options.fold_static_quantize = fold_static_quantize;
              options.fold_residual_add = fold_residual_add;
+             options.fold_max_pool = fold_max_pool;
              return std::make_shared<Session>(std::move(model), std::move(options));
            }),
            py::arg("model"), py::arg("backends") = std::vector<std::string>{"cpu", "reference"},
            py::arg("threads") = 0, py::arg("batch_chunk") = 0,
            py::arg("fold_static_quantize") = true, py::arg("fold_residual_add") = true,
+           py::arg("fold_max_pool") = true,
            "backends: preference list ('cpu', 'reference', 'device'); threads: oneTBB threads "
            "per run, 0 = all hardware threads; batch_chunk: samples per chunk a batch runs in "
            "(each chunk through the whole model, chunks side by side on several threads), 0 = "
@@ -98,7 +101,8 @@ void bind_session(py::module_& m) {
            "convolution read only by a static quantize writes its u8/s8 output itself (one "
            "step, the same bytes). fold_residual_add: a sparse 3x3 layer read only by a "
            "residual add adds the other operand as it writes (one step, the same bits; host "
-           "backends only).")
+           "backends only). fold_max_pool: a quantized convolution read only by a max pool "
+           "pools its rows as it computes them (one step, the same bits; host backends only).")
       .def("run", &run, py::arg("input"), py::kw_only(), py::arg("stats") = false,
            py::arg("check_finite") = true,
            "Runs a batch: `input` is a C-contiguous float32 numpy array [N, *model.input shape] "

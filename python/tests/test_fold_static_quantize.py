@@ -1,7 +1,8 @@
-"""The session's fold_static_quantize and fold_residual_add options and the
-fused-output attribute of a sparse layer, as Python sees them. The folds
-themselves (and their bit equality) are tested in
-tests/unit/fused_output_test.cpp and tests/unit/fused_residual_test.cpp."""
+"""The session's fold_static_quantize, fold_residual_add and fold_max_pool
+options and the fused-output attribute of a sparse layer, as Python sees
+them. The folds themselves (and their bit equality) are tested in
+tests/unit/fused_output_test.cpp, tests/unit/fused_residual_test.cpp and
+tests/unit/fused_max_pool_test.cpp."""
 import numpy as np
 import sparq
 
@@ -49,3 +50,31 @@ def test_the_residual_fold_is_one_step_with_the_same_bits():
     assert [p["node"] for p in folded.placements][1:] == ["conv"]
     assert folded.placements[1]["kernel"].endswith("_add")
     assert [p["node"] for p in plain.placements][1:] == ["conv", "add"]
+
+
+def test_the_max_pool_fold_is_one_step_with_the_same_bits():
+    rng = np.random.default_rng(13)
+    w = rng.integers(-127, 128, size=(6, 3, 3, 3)).astype(np.int8)
+    b = sparq.ModelBuilder()
+    x = b.input([3, 12, 12])
+    y = b.conv2d(
+        b.quantize(x, bits=8, signed=True),
+        w,
+        padding=(1, 1),
+        activation="relu",
+        weight_scales=np.full(6, 0.01, np.float32),
+        name="conv",
+    )
+    b.mark_output(b.pool2d(y, "max", kernel=(3, 3), stride=(2, 2), padding=(1, 1), name="pool"))
+    model = b.build(name="tiny", labels=[])
+    inputs = rng.standard_normal((2, 3, 12, 12), dtype=np.float32)
+    folded = sparq.Session(model, threads=1)
+    plain = sparq.Session(model, threads=1, fold_max_pool=False)
+    (on,) = folded.run(inputs)
+    (off,) = plain.run(inputs)
+    assert on.shape == (2, 6, 6, 6)
+    assert on.tobytes() == off.tobytes()
+    # The input quantize, then the layer with the pool fused under its name.
+    assert [p["node"] for p in folded.placements][1:] == ["conv"]
+    assert "_max_pool" in folded.placements[1]["kernel"]
+    assert [p["node"] for p in plain.placements][1:] == ["conv", "pool"]

@@ -132,6 +132,13 @@ struct Inferrer {
     }
     int64_t oh = window_output(node, x.shape[1], op.kernel_h, op.stride_h, op.pad_h, "height");
     int64_t ow = window_output(node, x.shape[2], op.kernel_w, op.stride_w, op.pad_w, "width");
+    if (op.pool.enabled) {
+      if (op.weights.dtype() == DType::kF32) fail(node, "a fused max pool needs integer weights");
+      if (op.output_quantization.enabled()) fail(node, "a fused max pool needs the f32 output");
+      const FusedMaxPool& p = op.pool;
+      oh = window_output(node, oh, p.kernel_h, p.stride_h, p.pad_h, "the fused pool's height");
+      ow = window_output(node, ow, p.kernel_w, p.stride_w, p.pad_w, "the fused pool's width");
+    }
     return {"", Shape{out_channels, oh, ow}, output_dtype(op.output_quantization)};
   }
 

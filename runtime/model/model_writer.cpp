@@ -87,6 +87,12 @@ class Writer {
   }
   fbs::Offset<void> op(const DequantizeOp&) { return fb::CreateDequantizeOp(fbb_).Union(); }
   fbs::Offset<void> op(const Conv2dOp& op) {
+    if (op.pool.enabled) {
+      // A session's form (fold_max_pool): the file keeps the Pool2dOp.
+      throw Error(ErrorCode::kInvalidModel,
+                  "a convolution with a fused max pool (fold_max_pool) has no file form: write "
+                  "the graph before the pass");
+    }
     auto weights = tensor(op.weights);
     auto scales = floats(op.weight_scales);
     auto bias = floats(op.bias);

@@ -71,7 +71,7 @@ struct Step {
 
 struct Session::Impl {
   // The caller's model, and the one the steps run: the same, or its graph
-  // after fold_static_quantize and fold_residual_add.
+  // after fold_static_quantize, fold_residual_add and fold_max_pool.
   std::shared_ptr<const Model> given_model;
   std::shared_ptr<const Model> model;
   int threads = 1;
@@ -578,6 +578,10 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   if (options.fold_residual_add && host_backends_only(options) &&
       has_node([](const Node& n) { return std::holds_alternative<AddOp>(n.op); })) {
     fold(&fold_residual_add);
+  }
+  if (options.fold_max_pool && host_backends_only(options) &&
+      has_node([](const Node& n) { return std::holds_alternative<Pool2dOp>(n.op); })) {
+    fold(&fold_max_pool);
   }
   impl_->batch_chunk = options.batch_chunk;
   impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();

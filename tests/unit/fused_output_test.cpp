@@ -595,6 +595,8 @@ TEST(FoldStaticQuantize, MovesAMaxPoolAfterAReluBehindTheQuantize) {
     SessionOptions on, off;
     on.backends = off.backends = {backend, "reference"};
     off.fold_static_quantize = false;
+    // This pass alone (fold_max_pool would fuse the unmoved pool).
+    on.fold_max_pool = off.fold_max_pool = false;
     const Session moved(model, on), plain(model, off);
     EXPECT_EQ(plain.placements().size() - moved.placements().size(), 1u) << backend;
     const std::vector<Tensor> got = moved.run(input), want = plain.run(input);
@@ -655,6 +657,7 @@ TEST(FoldStaticQuantize, SessionsWithAndWithoutTheFoldAgreeBitForBit) {
     on.backends = off.backends = backends;
     on.threads = off.threads = 2;
     off.fold_static_quantize = false;
+    on.fold_max_pool = off.fold_max_pool = false;  // this pass alone
     const Session folded(model, on), plain(model, off);
     // stem, block_conv1, down and depthwise fold (block_conv2 feeds the add).
     EXPECT_EQ(plain.placements().size() - folded.placements().size(), 4u) << backends[0];

@@ -18,6 +18,10 @@
 // tiles that write the output planes) find each sample's range as they
 // store it, for a dynamic quantize that reads it (writes_ranges): each
 // worker widens its own RangeLanes per sample, folded once after the run.
+// A fused max pool (Conv2dOp::pool) computes the layer in bands of rows into
+// the worker's buffer, each band's rows those of a band of pooled rows, and
+// pools them there with the pool kernels: the full-size map never reaches
+// memory. Such a node's ranges are widened by the pooled values.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -28,6 +32,7 @@
 #include "kernels/conv2d/direct_conv.hpp"
 #include "kernels/matrix_tiles/tile_program.hpp"
 #include "kernels/matrix_tiles/tile_unit_scope.hpp"
+#include "kernels/pool/pool.hpp"
 #include "kernels/quantize/quantize.hpp"
 #include "runtime/backends/accumulator_bound.hpp"
 #include "runtime/backends/cpu/cpu_common.hpp"
@@ -63,6 +68,18 @@ MatrixBlock matrix_block(const ConvGeometry& g) {
   return g.out_per_group() <= 16 ? MatrixBlock{1, 3} : MatrixBlock{2, 2};
 }
 
+// Pooled rows per band of a fused max pool: as many as keep the band's
+// layer rows of one block of output channels within 512 KiB (in L2 while
+// they are pooled), at least one. Each band computes the rows its windows
+// share with the next band's again: on a Xeon core the ResNet-18 stem and
+// its pool took 410-430 us in bands of 128 KiB (4 pooled rows, 9 layer
+// rows), 380-387 us in 512 KiB and 1 MiB ones, 440 us unfused.
+int64_t pool_band_rows(const kernels::PoolGeometry& p, int64_t block_rows) {
+  constexpr int64_t kBandFloats = 512 * 1024 / 4;
+  const int64_t rows = kBandFloats / std::max<int64_t>(1, block_rows * p.in_w);
+  return std::clamp<int64_t>((rows - p.kernel_h) / p.stride_h + 1, 1, p.out_h);
+}
+
 const char* path_name(ConvPath path) {
   switch (path) {
     case ConvPath::kDepthwise:
@@ -88,6 +105,13 @@ class Conv2dNode : public CompiledNode {
     quantized_ = op_.weights.dtype() != DType::kF32;
     const kernels::Isa active = kernels::active_isa();
     fused_ = op_.output_quantization.enabled();
+    pooled_ = op_.pool.enabled;
+    rectified_ = output_is_rectified(node.op);
+    if (pooled_) {
+      pool_ = kernels::fused_pool_geometry(op_.pool, g_);
+      pool_kernels_ = kernels::pool_kernels(active);
+      quantize_ = kernels::quantize_kernels(active);
+    }
     if (fused_) {
       quantize_ = kernels::quantize_kernels(active);
       fused_format_ = kernels::fused_quantize(op_.output_quantization);
@@ -116,8 +140,8 @@ class Conv2dNode : public CompiledNode {
                          depthwise_.writes_bytes(g_);
       ranged_ = quantized_ && !fused_;
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
-      depthwise_ranged_ = ranged_ && input_.dtype == DType::kU8 && depthwise_.plane_u8_ranged &&
-                          depthwise_.writes_bytes(g_);
+      depthwise_ranged_ = ranged_ && !pooled_ && input_.dtype == DType::kU8 &&
+                          depthwise_.plane_u8_ranged && depthwise_.writes_bytes(g_);
       return;
     }
     if (quantized_) {
@@ -145,8 +169,9 @@ class Conv2dNode : public CompiledNode {
         packed_s8_ =
             kernels::pack_direct_weights_s8(values.data(), g_, layout_, compensation_, block_rows_);
       }
-      // Tiles whose flat pixels are output pixels store only output values.
-      ranged_ = !fused_ && layout_.plane_w == g_.out_w;
+      // Tiles whose flat pixels are output pixels store only output values;
+      // a fused pool widens by what it writes.
+      ranged_ = pooled_ || (!fused_ && layout_.plane_w == g_.out_w);
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
       // u8 inputs are read as they are: no correction.
       if (input_.dtype == DType::kU8) std::fill(compensation_.begin(), compensation_.end(), 0);
@@ -187,7 +212,8 @@ class Conv2dNode : public CompiledNode {
   std::string kernel_name() const override {
     return kernel_label(std::string("conv2d_") + (quantized_ ? "q8_" : "f32_") + path_name(path_) +
                             (lanes_ ? "_lanes" : "") + (matrix_tile_ != nullptr ? "_tiles" : "") +
-                            (fused_ ? std::string("_to_") + to_string(output_.dtype) : ""),
+                            (fused_ ? std::string("_to_") + to_string(output_.dtype) : "") +
+                            (pooled_ ? "_max_pool" : ""),
                         isa_);
   }
 
@@ -238,6 +264,21 @@ class Conv2dNode : public CompiledNode {
     return static_cast<size_t>(batch * std::max(threads, 1)) * sizeof(kernels::RangeLanes);
   }
 
+  // The fused max pool over layer rows `rows` (geometry g: a band of them,
+  // or a whole plane) into `out`, by the pool node's rule and kernels.
+  void pool_rows(const float* rows, const kernels::PoolGeometry& g, float* out,
+                 float* scratch) const {
+    (rectified_ ? pool_kernels_.max_plane_relu : pool_kernels_.max_plane)(rows, out, g, scratch);
+  }
+
+  // Widens `lanes` by f32 values this node stored (after a ReLU or ReLU6
+  // the maxima only).
+  void widen(const float* values, int64_t count, kernels::RangeLanes& lanes) const {
+    (op_.activation == Activation::kNone
+         ? quantize_.widen_lanes
+         : quantize_.widen_lanes_nonnegative)(values, static_cast<size_t>(count), lanes);
+  }
+
   // The fused static quantize of f32 values src[0, count) into bytes
   // dst[0, count): the quantize kernels' rule.
   void quantize_row(const float* src, int64_t count, uint8_t* dst) const {
@@ -250,10 +291,12 @@ class Conv2dNode : public CompiledNode {
   }
 
   // Depthwise worker: the kernel's plane scratch, then (fused, where the
-  // kernel does not write the bytes itself) the f32 output plane it quantizes.
+  // kernel does not write the bytes itself, or pooled) the f32 plane it
+  // quantizes or pools, then (pooled) the pool kernel's scratch.
   size_t depthwise_worker_bytes() const {
-    const auto plane = static_cast<size_t>(fused_ && !depthwise_bytes_ ? g_.out_h * g_.out_w : 0);
-    return (kernels::depthwise_scratch_elements(g_) + plane) * sizeof(float);
+    const bool buffered = (fused_ && !depthwise_bytes_) || pooled_;
+    const auto plane = static_cast<size_t>(buffered ? g_.out_h * g_.out_w : 0);
+    return (kernels::depthwise_scratch_elements(g_) + plane) * sizeof(float) + pool_scratch_bytes();
   }
 
   int64_t padded_slot(int64_t o) const {
@@ -270,11 +313,44 @@ class Conv2dNode : public CompiledNode {
   struct Run {
     int64_t dst, src, length;  // output pixel, tile pixel, count
   };
-  // Staging, the runs, then (fused) the staging's quantized bytes.
+  // Where a fused pool's band of a block goes: base[r * stride + (y -
+  // first_row) * out_w + x] holds output channel r's layer value at (y, x).
+  // A null base: the output planes.
+  struct BandTarget {
+    float* base = nullptr;
+    int64_t stride = 0;
+    int64_t first_row = 0;
+  };
+  // Staging, the runs, then (fused) the staging's quantized bytes or
+  // (pooled) the band of layer rows and the pool kernel's scratch.
   size_t tile_staging_bytes() const {
-    return static_cast<size_t>(block_rows_ * tile_) * sizeof(float) +
-           static_cast<size_t>(tile_ + 1) * sizeof(Run) +
-           (fused_ ? static_cast<size_t>(block_rows_ * tile_) : 0);
+    if (!pooled_) return band_offset();
+    return band_offset() + static_cast<size_t>(block_rows_ * band_stride()) * sizeof(float) +
+           pool_scratch_bytes();
+  }
+
+  // The band's offset in a worker's slot (after the staging, the runs and
+  // the fused bytes), 64-byte aligned like the slot.
+  size_t band_offset() const {
+    const size_t bytes = static_cast<size_t>(block_rows_ * tile_) * sizeof(float) +
+                         static_cast<size_t>(tile_ + 1) * sizeof(Run) +
+                         (fused_ ? static_cast<size_t>(block_rows_ * tile_) : 0);
+    return (bytes + 63) / 64 * 64;
+  }
+
+  // A fused pool's bands: pooled rows per band, and the layer rows (times
+  // out_w floats) a band holds for each output channel.
+  int64_t pool_band() const { return pooled_ ? pool_band_rows(pool_, block_rows_) : 0; }
+  int64_t band_stride() const {
+    if (!pooled_) return 0;
+    return std::min(g_.out_h, (pool_band() - 1) * pool_.stride_h + pool_.kernel_h) * g_.out_w;
+  }
+  // The pool kernel's scratch for one band (or a depthwise plane).
+  size_t pool_scratch_bytes() const {
+    if (!pooled_) return 0;
+    kernels::PoolGeometry band = pool_;
+    if (path_ != ConvPath::kDepthwise) band.out_h = pool_band();
+    return kernels::pool_scratch_floats(band) * sizeof(float);
   }
 
   int64_t group_buffer_bytes() const {
@@ -330,6 +406,165 @@ class Conv2dNode : public CompiledNode {
     // pixel q is output pixel q: quantized tiles write the output planes
     // themselves (f32, or the fused quantize's bytes).
     const bool direct_output = layout_.plane_w == g_.out_w;
+    const size_t worker_slot = worker_slot_bytes(tile_staging_bytes());
+    uint8_t* staging_slots = scratch + packed_bytes(batch);
+    // Flat pixels [first, last) of block b of (sample, group) ng, into `dst`
+    // (a fused pool's band: its rows from dst.first_row on, dst.stride
+    // floats per output channel) or, without dst.base, the output planes.
+    auto run_tile = [&](int worker, int64_t ng, int64_t b, int64_t first, int64_t last,
+                        BandTarget dst) {
+      uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
+      float* const staging = reinterpret_cast<float*>(own);
+      Run* const runs =
+          reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * tile_) * sizeof(float));
+      auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
+      const int64_t n = ng / g_.groups, grp = ng % g_.groups;
+      const int64_t slot = (grp * blocks + b) * block_rows_;
+      const uint8_t* packed = scratch + ng * group_buffer_bytes();
+      const int64_t rows = std::min(block_rows_, og - b * block_rows_);
+      const int64_t block_at = (n * g_.out_channels + grp * og + b * block_rows_) * out_plane;
+      // Where the block's rows go: the output planes, or a fused pool's band.
+      float* block_out = fused_                ? nullptr
+                         : dst.base != nullptr ? dst.base
+                                               : output.as<float>() + block_at;
+      const int64_t dst_stride = dst.base != nullptr ? dst.stride : out_plane;
+      const int64_t dst_first = dst.base != nullptr ? dst.first_row * g_.out_w : 0;
+      if (quantized_) {
+        kernels::QuantTileArgs a;
+        a.input = packed;
+        a.step_offsets = layout_.step_offsets.data();
+        a.steps = steps;
+        if (matrix_tile_ != nullptr) {
+          a.tile_entries = tile_entries_.data() + (grp * blocks + b) * block_tile_words;
+          a.tile_entry_count = block_entries;
+        } else {
+          a.weights = packed_s8_.data() + (grp * blocks + b) * steps * block_rows_ * 4;
+        }
+        a.first_pixel = first;
+        a.compensation = block_compensation_.data() + slot;
+        a.act_scale = input.scales[n];
+        a.weight_scale = block_scale_.data() + slot;
+        a.bias = block_bias_.data() + slot;
+        a.activation = op_.activation;
+        // Flat pixels are output pixels: the tile writes the planes itself.
+        a.out = direct_output && !fused_ ? block_out + (first - dst_first) : staging;
+        a.out_stride = direct_output ? dst_stride : tile_;
+        a.rows = direct_output ? rows : block_rows_;
+        a.valid = last - first;  // the staging scatter below copies no more
+        if (direct_output && fused_) {
+          a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
+          a.out_quantization = fused_format_;
+        }
+        if (range_lanes != nullptr && dst.base == nullptr) {
+          a.range = range_lanes + worker * batch + n;
+        }
+        (matrix_tile_ != nullptr ? matrix_tile_ : lanes_ ? quant_.lane_tile : quant_.quant_tile)(a);
+        if (direct_output) return;
+      } else {
+        kernels::FloatTileArgs a;
+        a.input = reinterpret_cast<const float*>(packed);
+        a.step_offsets = layout_.step_offsets.data();
+        a.steps = steps;
+        a.weights = packed_f32_.data() + (grp * blocks + b) * steps * kOutBlock;
+        a.first_pixel = first;
+        a.bias = block_bias_.data() + slot;
+        a.activation = op_.activation;
+        a.out = staging;
+        float_.float_tile(a);
+      }
+      // Scatter the valid pixels: flat pixel q = oy * plane_w + ox, and
+      // columns ox >= out_w were computed only to keep the runs contiguous.
+      // The runs are found once per tile (one division), then copied per row.
+      int64_t run_count = 0;
+      int64_t oy = first / layout_.plane_w, ox = first % layout_.plane_w, q = first;
+      while (q < last) {
+        const int64_t length = std::min(last - q, layout_.plane_w - ox);
+        const int64_t valid = std::min(length, std::max<int64_t>(0, g_.out_w - ox));
+        if (valid > 0) runs[run_count++] = {oy * g_.out_w + ox - dst_first, q - first, valid};
+        q += length;
+        ++oy;
+        ox = 0;
+      }
+      if (fused_) {
+        // The tile's rows in whole quantize calls (the runs are as short
+        // as a 7-pixel plane row): a full tile's rows are one contiguous
+        // span of the staging, a partial last tile goes row by row.
+        const int64_t pixels = last - first;
+        if (pixels == tile_) {
+          quantize_row(staging, rows * tile_, block_bytes);
+        } else {
+          for (int64_t r = 0; r < rows; ++r)
+            quantize_row(staging + r * tile_, pixels, block_bytes + r * tile_);
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* src = staging + r * tile_;
+        if (fused_) {
+          auto* plane = static_cast<uint8_t*>(output.data) + block_at + r * out_plane;
+          const uint8_t* bytes = block_bytes + r * tile_;
+          for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
+            std::memcpy(plane + run.dst, bytes + run.src, static_cast<size_t>(run.length));
+          }
+          continue;
+        }
+        float* plane = block_out + r * dst_stride;
+        for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
+          std::memcpy(plane + run.dst, src + run.src,
+                      static_cast<size_t>(run.length) * sizeof(float));
+        }
+      }
+    };
+    if (pooled_) {
+      // index = ((sample * groups + group) * blocks + block) * bands + band,
+      // a band being pool_band() pooled rows: the layer rows they read
+      // (those of the band before and after overlap, and are computed
+      // twice), then the pool over them, while they are in cache.
+      const int64_t band_rows = pool_band();
+      const int64_t bands = (pool_.out_h + band_rows - 1) / band_rows;
+      const int64_t pooled_plane = pool_.out_h * pool_.out_w;
+      parallel_worker_ranges(
+          batch * g_.groups * blocks * bands, threads, [&](int worker, int64_t begin, int64_t end) {
+            uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
+            auto* const band = reinterpret_cast<float*>(own + band_offset());
+            float* const pool_scratch = band + block_rows_ * band_stride();
+            const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
+            for (int64_t index = begin; index < end; ++index) {
+              const int64_t ng = index / (blocks * bands), b = index / bands % blocks;
+              const int64_t p0 = index % bands * band_rows;
+              const int64_t p1 = std::min(pool_.out_h, p0 + band_rows);
+              // Layer rows [r0, r1): the pooled rows' windows, inside the plane.
+              const int64_t top = p0 * pool_.stride_h - pool_.pad_h;
+              const int64_t r0 = std::max<int64_t>(0, top);
+              const int64_t r1 =
+                  std::min(g_.out_h, (p1 - 1) * pool_.stride_h - pool_.pad_h + pool_.kernel_h);
+              for (int64_t first = r0 * layout_.plane_w; first < r1 * layout_.plane_w;
+                   first += tile_) {
+                run_tile(worker, ng, b, first, std::min(first + tile_, r1 * layout_.plane_w),
+                         {band, band_stride(), r0});
+              }
+              // The band as a plane of r1 - r0 rows whose first pooled row
+              // is p0: padding above it only where the plane's own is.
+              kernels::PoolGeometry g = pool_;
+              g.in_h = r1 - r0;
+              g.out_h = p1 - p0;
+              g.pad_h = r0 - top;
+              const int64_t n = ng / g_.groups;
+              const int64_t og = g_.out_per_group();
+              const int64_t channel = ng % g_.groups * og + b * block_rows_;
+              const int64_t rows = std::min(block_rows_, og - b * block_rows_);
+              for (int64_t r = 0; r < rows; ++r) {
+                float* pooled = output.as<float>() +
+                                (n * g_.out_channels + channel + r) * pooled_plane +
+                                p0 * pool_.out_w;
+                pool_rows(band + r * band_stride(), g, pooled, pool_scratch);
+                if (range_lanes != nullptr) {
+                  widen(pooled, (p1 - p0) * pool_.out_w, range_lanes[worker * batch + n]);
+                }
+              }
+            }
+          });
+      return;
+    }
     // index = ((sample * groups + group) * blocks + block) * tiles + tile:
     // a range walks the pixels of one weight block, which stays in cache,
     // and a thread's share of the indices (a SpinTeam's contiguous share) is
@@ -337,17 +572,9 @@ class Conv2dNode : public CompiledNode {
     // it give that thread (sample_parts.hpp). Blocks innermost instead made
     // the tile unit load back rows its own stores wrote just before (the
     // ResNet-18 stem took 530 us instead of 300 on one thread).
-    const size_t slot = worker_slot_bytes(tile_staging_bytes());
-    uint8_t* staging_slots = scratch + packed_bytes(batch);
     parallel_worker_ranges(
         batch * g_.groups * blocks * tiles, threads, [&](int worker, int64_t begin, int64_t end) {
-          uint8_t* own = staging_slots + static_cast<size_t>(worker) * slot;
-          float* const staging = reinterpret_cast<float*>(own);
-          Run* const runs = reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * tile_) *
-                                                             sizeof(float));
-          auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
           const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
-          int64_t run_count = 0;
           // The index's (ng, b, t), decomposed once and then stepped: a
           // division per tile costs as much as a small tile's setup.
           int64_t t = begin % tiles, b = (begin / tiles) % blocks, ng = begin / (tiles * blocks);
@@ -359,98 +586,7 @@ class Conv2dNode : public CompiledNode {
                 ++ng;
               }
             }
-            const int64_t n = ng / g_.groups, grp = ng % g_.groups;
-            const int64_t slot = (grp * blocks + b) * block_rows_;
-            const uint8_t* packed = scratch + ng * group_buffer_bytes();
-            const int64_t first = t * tile_;
-            const int64_t last = std::min(first + tile_, layout_.pixels);
-            const int64_t rows = std::min(block_rows_, og - b * block_rows_);
-            const int64_t block_at = (n * g_.out_channels + grp * og + b * block_rows_) * out_plane;
-            float* block_out = fused_ ? nullptr : output.as<float>() + block_at;
-            if (quantized_) {
-              kernels::QuantTileArgs a;
-              a.input = packed;
-              a.step_offsets = layout_.step_offsets.data();
-              a.steps = steps;
-              if (matrix_tile_ != nullptr) {
-                a.tile_entries = tile_entries_.data() + (grp * blocks + b) * block_tile_words;
-                a.tile_entry_count = block_entries;
-              } else {
-                a.weights = packed_s8_.data() + (grp * blocks + b) * steps * block_rows_ * 4;
-              }
-              a.first_pixel = t * tile_;
-              a.compensation = block_compensation_.data() + slot;
-              a.act_scale = input.scales[n];
-              a.weight_scale = block_scale_.data() + slot;
-              a.bias = block_bias_.data() + slot;
-              a.activation = op_.activation;
-              // Flat pixels are output pixels: the tile writes the planes itself.
-              a.out = direct_output && !fused_ ? block_out + first : staging;
-              a.out_stride = direct_output ? out_plane : tile_;
-              a.rows = direct_output ? rows : block_rows_;
-              a.valid = last - first;  // the staging scatter below copies no more
-              if (direct_output && fused_) {
-                a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
-                a.out_quantization = fused_format_;
-              }
-              if (range_lanes != nullptr) a.range = range_lanes + worker * batch + n;
-              (matrix_tile_ != nullptr ? matrix_tile_
-               : lanes_                ? quant_.lane_tile
-                                       : quant_.quant_tile)(a);
-              if (direct_output) continue;
-            } else {
-              kernels::FloatTileArgs a;
-              a.input = reinterpret_cast<const float*>(packed);
-              a.step_offsets = layout_.step_offsets.data();
-              a.steps = steps;
-              a.weights = packed_f32_.data() + (grp * blocks + b) * steps * kOutBlock;
-              a.first_pixel = t * tile_;
-              a.bias = block_bias_.data() + slot;
-              a.activation = op_.activation;
-              a.out = staging;
-              float_.float_tile(a);
-            }
-            // Scatter the valid pixels: flat pixel q = oy * plane_w + ox, and
-            // columns ox >= out_w were computed only to keep the runs contiguous.
-            // The runs are found once per tile (one division), then copied per row.
-            run_count = 0;
-            int64_t oy = first / layout_.plane_w, ox = first % layout_.plane_w, q = first;
-            while (q < last) {
-              const int64_t length = std::min(last - q, layout_.plane_w - ox);
-              const int64_t valid = std::min(length, std::max<int64_t>(0, g_.out_w - ox));
-              if (valid > 0) runs[run_count++] = {oy * g_.out_w + ox, q - first, valid};
-              q += length;
-              ++oy;
-              ox = 0;
-            }
-            if (fused_) {
-              // The tile's rows in whole quantize calls (the runs are as short
-              // as a 7-pixel plane row): a full tile's rows are one contiguous
-              // span of the staging, a partial last tile goes row by row.
-              const int64_t pixels = last - first;
-              if (pixels == tile_) {
-                quantize_row(staging, rows * tile_, block_bytes);
-              } else {
-                for (int64_t r = 0; r < rows; ++r)
-                  quantize_row(staging + r * tile_, pixels, block_bytes + r * tile_);
-              }
-            }
-            for (int64_t r = 0; r < rows; ++r) {
-              const float* src = staging + r * tile_;
-              if (fused_) {
-                auto* plane = static_cast<uint8_t*>(output.data) + block_at + r * out_plane;
-                const uint8_t* bytes = block_bytes + r * tile_;
-                for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
-                  std::memcpy(plane + run.dst, bytes + run.src, static_cast<size_t>(run.length));
-                }
-                continue;
-              }
-              float* plane = block_out + r * out_plane;
-              for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
-                std::memcpy(plane + run.dst, src + run.src,
-                            static_cast<size_t>(run.length) * sizeof(float));
-              }
-            }
+            run_tile(worker, ng, b, t * tile_, std::min((t + 1) * tile_, layout_.pixels), {});
           }
         });
   }
@@ -469,8 +605,8 @@ class Conv2dNode : public CompiledNode {
             // Fused: the kernel writes the bytes where it has such a path
             // (depthwise_bytes_), else the f32 plane goes to the worker's
             // buffer and is quantized there.
-            float* out = fused_ ? scratch + kernels::depthwise_scratch_elements(g_)
-                                : output.as<float>() + plane * out_plane;
+            float* out = fused_ || pooled_ ? scratch + kernels::depthwise_scratch_elements(g_)
+                                           : output.as<float>() + plane * out_plane;
             const auto ci = static_cast<size_t>(c);
             if (!quantized_) {
               depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
@@ -500,11 +636,17 @@ class Conv2dNode : public CompiledNode {
             } else {
               depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
             }
+            if (pooled_) {
+              const int64_t pooled_plane = pool_.out_h * pool_.out_w;
+              float* pooled = output.as<float>() + plane * pooled_plane;
+              pool_rows(out, pool_, pooled, out + out_plane);
+              if (range_lanes != nullptr)
+                widen(pooled, pooled_plane, range_lanes[worker * batch + n]);
+              continue;
+            }
             if (range_lanes != nullptr) {
               // The plane is still in this core's cache.
-              (op_.activation == Activation::kNone ? quantize_.widen_lanes
-                                                   : quantize_.widen_lanes_nonnegative)(
-                  out, static_cast<size_t>(out_plane), range_lanes[worker * batch + n]);
+              widen(out, out_plane, range_lanes[worker * batch + n]);
             }
             if (fused_) {
               quantize_row(out, out_plane, static_cast<uint8_t*>(output.data) + plane * out_plane);
@@ -518,7 +660,11 @@ class Conv2dNode : public CompiledNode {
   ValueLayout input_, output_;
   ConvGeometry g_;
   bool quantized_ = false;
-  bool fused_ = false;             // output_quantization: u8/s8 output
+  bool fused_ = false;          // output_quantization: u8/s8 output
+  bool pooled_ = false;         // op_.pool: the output is the fused max pool's
+  kernels::PoolGeometry pool_;  // pooled_: the pool over the layer's planes (g_)
+  kernels::PoolKernels pool_kernels_{};
+  bool rectified_ = false;         // a ReLU's output (no NaN, no -0): max_plane_relu pools it
   bool depthwise_bytes_ = false;   // fused, and the depthwise kernel writes the bytes itself
   bool lanes_ = false;             // channel-lane tiles (quant_.lane_tile)
   bool depthwise_ranged_ = false;  // ranged_, and the depthwise kernel widens from its registers

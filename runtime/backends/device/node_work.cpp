@@ -140,10 +140,12 @@ int64_t vector_work(const Graph& graph, const Node& node) {
 }  // namespace
 
 bool device_supports(const Graph& graph, const Node& node) {
-  // A fused residual add is a host session's form (sessions with a device
-  // keep the AddOp, which the device models as a step of its own).
+  // A fused residual add or max pool is a host session's form (sessions
+  // with a device keep the AddOp and the Pool2dOp, which the device models
+  // as steps of their own).
   if (const auto* sparse = std::get_if<SparseConv3x3Op>(&node.op)) return !sparse->residual.enabled;
   if (const auto* conv = std::get_if<Conv2dOp>(&node.op)) {
+    if (conv->pool.enabled) return false;
     // Quantized, ungrouped convolutions only: the array multiplies integers
     // and every row sees every input channel.
     const DType w = conv->weights.dtype();

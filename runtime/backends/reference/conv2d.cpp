@@ -44,6 +44,7 @@ class Conv2dNode : public CompiledNode {
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)) {
     g_ = kernels::conv_geometry(op_, input_.shape, output_.shape);
+    if (op_.pool.enabled) pool_ = kernels::fused_pool_geometry(op_.pool, g_);
     if (op_.weights.dtype() != DType::kF32) {
       check_int32_accumulator(graph, node);
       values_ = decode_integer_weights(op_.weights);
@@ -67,7 +68,8 @@ class Conv2dNode : public CompiledNode {
   std::string kernel_name() const override {
     if (op_.weights.dtype() == DType::kF32) return "reference_conv2d_f32";
     return std::string("reference_conv2d_") + to_string(input_.dtype) + "x" +
-           to_string(op_.weights.dtype()) + fused_output_suffix(output_.dtype);
+           to_string(op_.weights.dtype()) + fused_output_suffix(output_.dtype) +
+           (op_.pool.enabled ? "_max_pool" : "");
   }
 
  private:
@@ -103,7 +105,8 @@ class Conv2dNode : public CompiledNode {
   template <typename In>
   void run_quantized(const ConstTensorView& input, const TensorView& output, int64_t n) const {
     const In* x = input.as<In>() + n * g_.in_channels * g_.in_h * g_.in_w;
-    const int64_t y = n * g_.out_channels * g_.out_h * g_.out_w;
+    const int64_t out_plane = output_.shape[1] * output_.shape[2];
+    const int64_t y = n * g_.out_channels * out_plane;
     const float act_scale = input.scales[n];
     const OutputQuantization& q = op_.output_quantization;
     if (q.enabled()) output.scales[n] = q.scale;
@@ -122,8 +125,15 @@ class Conv2dNode : public CompiledNode {
       }
       const float weight_scale = op_.weight_scales[static_cast<size_t>(o)];
       const float bias = op_.bias[static_cast<size_t>(o)];
+      if (op_.pool.enabled) {  // the layer's plane, then the pool's rule over it
+        plane.resize(acc.size());
+        dequantize_plane(acc, act_scale, weight_scale, bias, op_.activation, plane.data());
+        pool_plane_f32(plane.data(), output.as<float>() + y + o * out_plane, pool_, PoolKind::kMax,
+                       true);
+        continue;
+      }
       store_output_plane(acc, act_scale, weight_scale, bias, op_.activation, q, output,
-                         y + o * g_.out_h * g_.out_w, plane);
+                         y + o * out_plane, plane);
     }
   }
 
@@ -131,6 +141,7 @@ class Conv2dNode : public CompiledNode {
   Conv2dOp op_;
   ValueLayout input_, output_;
   ConvGeometry g_;
+  kernels::PoolGeometry pool_;  // op_.pool enabled: the fused max pool's window
   std::vector<int8_t> values_;  // quantized mode: one int8 per weight, [O, I/groups, KH, KW]
 };
 

@@ -14,6 +14,41 @@
 #include "runtime/backends/reference/reference_nodes.hpp"
 
 namespace sparq::reference {
+
+// One f32 plane by the pooling rules above.
+void pool_plane_f32(const float* x, float* y, const kernels::PoolGeometry& g, PoolKind kind,
+                    bool count_include_pad) {
+  // In 64 bits: a window of up to (2^31 - 1)^2 taps must not wrap an int.
+  const float window_size = static_cast<float>(g.kernel_h * g.kernel_w);
+  for (int64_t oy = 0; oy < g.out_h; ++oy) {
+    for (int64_t ox = 0; ox < g.out_w; ++ox) {
+      bool seen = false;
+      float max = 0.0f, sum = 0.0f;
+      int64_t inside = 0;
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+        const int64_t iy = oy * g.stride_h + ky - g.pad_h;
+        if (iy < 0 || iy >= g.in_h) continue;
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+          const int64_t ix = ox * g.stride_w + kx - g.pad_w;
+          if (ix < 0 || ix >= g.in_w) continue;
+          const float v = x[iy * g.in_w + ix];
+          // The first NaN in (ky, kx) order stays (nothing compares
+          // greater than it, and a later NaN does not replace it); among
+          // equal values (-0, +0) the first stays too.
+          if (!seen || v > max || (std::isnan(v) && !std::isnan(max))) max = v;
+          seen = true;
+          sum += v;
+          ++inside;
+        }
+      }
+      // Graph validation keeps padding below the kernel size, so every
+      // window covers at least one input pixel and `max` is always set.
+      const float divisor = count_include_pad ? window_size : static_cast<float>(inside);
+      y[oy * g.out_w + ox] = kind == PoolKind::kMax ? max : sum / divisor;
+    }
+  }
+}
+
 namespace {
 
 class Pool2dNode : public CompiledNode {
@@ -29,8 +64,6 @@ class Pool2dNode : public CompiledNode {
     const int64_t batch = check_views(name_, inputs, {&input_, 1}, output, output_);
     const int64_t channels = input_.shape[0], in_h = input_.shape[1], in_w = input_.shape[2];
     const int64_t out_h = output_.shape[1], out_w = output_.shape[2];
-    // In 64 bits: a window of up to (2^31 - 1)^2 taps must not wrap an int.
-    const float window_size = static_cast<float>(static_cast<int64_t>(op_.kernel_h) * op_.kernel_w);
     if (input_.dtype == DType::kU8) {
       max_bytes(inputs[0].as<uint8_t>(), output.as<uint8_t>(), batch * channels);
     } else if (input_.dtype == DType::kS8) {
@@ -40,36 +73,11 @@ class Pool2dNode : public CompiledNode {
       std::copy(inputs[0].scales, inputs[0].scales + batch, output.scales);
       return;
     }
+    const kernels::PoolGeometry g = kernels::pool_geometry(op_, input_.shape, output_.shape);
     for (int64_t plane = 0; plane < batch * channels; ++plane) {
-      const float* x = inputs[0].as<float>() + plane * in_h * in_w;
-      float* y = output.as<float>() + plane * out_h * out_w;
-      for (int64_t oy = 0; oy < out_h; ++oy) {
-        for (int64_t ox = 0; ox < out_w; ++ox) {
-          bool seen = false;
-          float max = 0.0f, sum = 0.0f;
-          int64_t inside = 0;
-          for (int64_t ky = 0; ky < op_.kernel_h; ++ky) {
-            const int64_t iy = oy * op_.stride_h + ky - op_.pad_h;
-            if (iy < 0 || iy >= in_h) continue;
-            for (int64_t kx = 0; kx < op_.kernel_w; ++kx) {
-              const int64_t ix = ox * op_.stride_w + kx - op_.pad_w;
-              if (ix < 0 || ix >= in_w) continue;
-              const float v = x[iy * in_w + ix];
-              // The first NaN in (ky, kx) order stays (nothing compares
-              // greater than it, and a later NaN does not replace it); among
-              // equal values (-0, +0) the first stays too.
-              if (!seen || v > max || (std::isnan(v) && !std::isnan(max))) max = v;
-              seen = true;
-              sum += v;
-              ++inside;
-            }
-          }
-          // Graph validation keeps padding below the kernel size, so every
-          // window covers at least one input pixel and `max` is always set.
-          const float divisor = op_.count_include_pad ? window_size : static_cast<float>(inside);
-          y[oy * out_w + ox] = op_.kind == PoolKind::kMax ? max : sum / divisor;
-        }
-      }
+      pool_plane_f32(inputs[0].as<float>() + plane * in_h * in_w,
+                     output.as<float>() + plane * out_h * out_w, g, op_.kind,
+                     op_.count_include_pad);
     }
   }
 

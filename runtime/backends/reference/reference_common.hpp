@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/common/activation.hpp"
+#include "kernels/common/window_geometry.hpp"
 #include "runtime/backends/node_views.hpp"
 #include "sparq/graph.hpp"
 #include "sparq/ops.hpp"
@@ -49,6 +50,12 @@ inline void store_output_plane(std::span<const int32_t> acc, float act_scale, fl
     quantize_activations_u8(plane, q.scale, q.bits, {output.as<uint8_t>() + offset, plane.size()});
   }
 }
+
+// One f32 plane of a pooling (the reference's rule, reference/pooling.cpp):
+// max keeps the first NaN, padding never wins; average divides by the
+// window, or by its taps inside the input without count_include_pad.
+void pool_plane_f32(const float* x, float* y, const kernels::PoolGeometry& g, PoolKind kind,
+                    bool count_include_pad);
 
 // "_to_u8" / "_to_s8" for a layer writing its fused static quantize's
 // output, "" for f32 (kernel names in stats).

@@ -1,0 +1,50 @@
+// fold_max_pool: a quantized convolution whose f32 output only a max pool
+// reads becomes one node that writes the pool's output (FusedMaxPool), so
+// the full-size map (ResNet-18's stem: 64 x 112 x 112 f32, 3.2 MB, more than
+// a core's L2) is never written to memory and read back: the CPU node pools
+// bands of rows while they are in cache. Each value it writes equals the
+// unfused pair's (docs/NUMERICS.md).
+#include <utility>
+#include <variant>
+
+#include "runtime/graph/fusion.hpp"
+#include "sparq/graph.hpp"
+
+namespace sparq {
+
+Graph fold_max_pool(const Graph& graph, int* folded) {
+  const GraphIndex index = index_graph(graph);
+  Graph out = graph;
+  std::vector<bool> drop_node(graph.nodes.size(), false);
+  std::vector<bool> drop_value(graph.values.size(), false);
+  int count = 0;
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& pool = graph.nodes[n];
+    const auto* pool_op = std::get_if<Pool2dOp>(&pool.op);
+    if (pool_op == nullptr || pool_op->kind != PoolKind::kMax) continue;
+    const ValueId y = pool.inputs[0];
+    if (graph.value(y).dtype != DType::kF32 || sole_reader(index, y) != &pool) continue;
+    const Node* producer = index.producer[static_cast<size_t>(y)];
+    const auto* conv = producer ? std::get_if<Conv2dOp>(&producer->op) : nullptr;
+    if (conv == nullptr || conv->weights.dtype() == DType::kF32 ||
+        conv->output_quantization.enabled() || conv->pool.enabled) {
+      continue;
+    }
+    const auto conv_index = static_cast<size_t>(producer - graph.nodes.data());
+    // The convolution's own slot is dropped below: its node moves, weights and all.
+    Node fused = std::move(out.nodes[conv_index]);
+    std::get<Conv2dOp>(fused.op).pool = FusedMaxPool{
+        true,           pool_op->kernel_h, pool_op->kernel_w, pool_op->stride_h, pool_op->stride_w,
+        pool_op->pad_h, pool_op->pad_w};
+    fused.output = pool.output;
+    out.nodes[n] = std::move(fused);
+    drop_node[conv_index] = true;
+    drop_value[static_cast<size_t>(y)] = true;
+    ++count;
+  }
+  if (folded != nullptr) *folded = count;
+  if (count == 0) return out;
+  return drop_nodes(std::move(out), drop_node, drop_value);
+}
+
+}  // namespace sparq
