@@ -14,10 +14,7 @@ namespace sparq {
 
 Graph fold_max_pool(const Graph& graph, int* folded) {
   const GraphIndex index = index_graph(graph);
-  Graph out = graph;
-  std::vector<bool> drop_node(graph.nodes.size(), false);
-  std::vector<bool> drop_value(graph.values.size(), false);
-  int count = 0;
+  GraphEdit edit(graph);
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const Node& pool = graph.nodes[n];
     const auto* pool_op = std::get_if<Pool2dOp>(&pool.op);
@@ -32,19 +29,17 @@ Graph fold_max_pool(const Graph& graph, int* folded) {
     }
     const auto conv_index = static_cast<size_t>(producer - graph.nodes.data());
     // The convolution's own slot is dropped below: its node moves, weights and all.
-    Node fused = std::move(out.nodes[conv_index]);
+    Node fused = std::move(edit.graph.nodes[conv_index]);
     std::get<Conv2dOp>(fused.op).pool = FusedMaxPool{
         true,           pool_op->kernel_h, pool_op->kernel_w, pool_op->stride_h, pool_op->stride_w,
         pool_op->pad_h, pool_op->pad_w};
     fused.output = pool.output;
-    out.nodes[n] = std::move(fused);
-    drop_node[conv_index] = true;
-    drop_value[static_cast<size_t>(y)] = true;
-    ++count;
+    edit.graph.nodes[n] = std::move(fused);
+    edit.drop_node[conv_index] = true;
+    edit.drop_value[static_cast<size_t>(y)] = true;
+    ++edit.fused;
   }
-  if (folded != nullptr) *folded = count;
-  if (count == 0) return out;
-  return drop_nodes(std::move(out), drop_node, drop_value);
+  return std::move(edit).finish(folded);
 }
 
 }  // namespace sparq

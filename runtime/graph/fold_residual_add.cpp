@@ -30,10 +30,7 @@ const Node* fusable_layer(const GraphIndex& index, ValueId v) {
 
 Graph fold_residual_add(const Graph& graph, int* folded) {
   const GraphIndex index = index_graph(graph);
-  Graph out = graph;
-  std::vector<bool> drop_node(graph.nodes.size(), false);
-  std::vector<bool> drop_value(graph.values.size(), false);
-  int count = 0;
+  GraphEdit edit(graph);
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const Node& add = graph.nodes[n];
     const auto* add_op = std::get_if<AddOp>(&add.op);
@@ -45,21 +42,19 @@ Graph fold_residual_add(const Graph& graph, int* folded) {
       if (layer == nullptr || sole_reader(index, y) != &add) continue;
       const auto layer_index = static_cast<size_t>(layer - graph.nodes.data());
       // The layer's own slot is dropped below: its node moves, weights and all.
-      Node fused = std::move(out.nodes[layer_index]);
+      Node fused = std::move(edit.graph.nodes[layer_index]);
       auto& op = std::get<SparseConv3x3Op>(fused.op);
       op.residual = FusedResidual{true, layer_input == 1, add_op->activation};
       fused.inputs.push_back(add.inputs[static_cast<size_t>(1 - layer_input)]);
       fused.output = add.output;
-      out.nodes[n] = std::move(fused);
-      drop_node[layer_index] = true;
-      drop_value[static_cast<size_t>(y)] = true;
-      ++count;
+      edit.graph.nodes[n] = std::move(fused);
+      edit.drop_node[layer_index] = true;
+      edit.drop_value[static_cast<size_t>(y)] = true;
+      ++edit.fused;
       break;
     }
   }
-  if (folded != nullptr) *folded = count;
-  if (count == 0) return out;
-  return drop_nodes(std::move(out), drop_node, drop_value);
+  return std::move(edit).finish(folded);
 }
 
 }  // namespace sparq

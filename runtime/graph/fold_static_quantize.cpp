@@ -42,10 +42,8 @@ const QuantizeOp* static_quantize(const Node* node) {
 
 Graph fold_static_quantize(const Graph& graph, int* folded) {
   const GraphIndex index = index_graph(graph);
-  Graph out = graph;
-  std::vector<bool> drop_node(graph.nodes.size(), false);
-  std::vector<bool> drop_value(graph.values.size(), false);
-  int count = 0;
+  GraphEdit edit(graph);
+  Graph& out = edit.graph;
   for (size_t n = 0; n < out.nodes.size(); ++n) {
     Node& conv = out.nodes[n];
     OutputQuantization* fused = fusable_output(conv);
@@ -55,10 +53,10 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
     if (const QuantizeOp* quantize = static_quantize(reader)) {
       // conv -> quantize: the convolution writes the quantize's value.
       *fused = OutputQuantization{quantize->scale, quantize->bits, quantize->is_signed};
-      drop_node[static_cast<size_t>(reader - graph.nodes.data())] = true;
-      drop_value[value] = true;
+      edit.drop_node[static_cast<size_t>(reader - graph.nodes.data())] = true;
+      edit.drop_value[value] = true;
       conv.output = reader->output;
-      ++count;
+      ++edit.fused;
       continue;
     }
     // conv -> max pool -> quantize: the convolution writes bytes of its own
@@ -73,18 +71,15 @@ Graph fold_static_quantize(const Graph& graph, int* folded) {
     *fused = OutputQuantization{quantize->scale, quantize->bits, quantize->is_signed};
     out.values[value].dtype = graph.value(pool_reader->output).dtype;
     const auto pool_index = static_cast<size_t>(reader - graph.nodes.data());
-    drop_node[static_cast<size_t>(pool_reader - graph.nodes.data())] = true;
-    drop_value[static_cast<size_t>(reader->output)] = true;
+    edit.drop_node[static_cast<size_t>(pool_reader - graph.nodes.data())] = true;
+    edit.drop_value[static_cast<size_t>(reader->output)] = true;
     out.nodes[pool_index].output = pool_reader->output;
-    ++count;
+    ++edit.fused;
   }
-  if (folded != nullptr) *folded = count;
-  if (count == 0) return out;
-
   // Drop the quantize nodes and the f32 values no node produces any more.
   // The fused node (or the moved pool) now produces the quantize's value,
   // which no earlier node reads, so the order stays topological.
-  return drop_nodes(std::move(out), drop_node, drop_value);
+  return std::move(edit).finish(folded);
 }
 
 }  // namespace sparq

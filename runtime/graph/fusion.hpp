@@ -3,6 +3,7 @@
 // node kept in order, the values that stay renumbered, so ids stay dense).
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "sparq/graph.hpp"
@@ -18,5 +19,26 @@ const Node* sole_reader(const GraphIndex& index, ValueId v);
 // read or write a dropped value.
 Graph drop_nodes(Graph graph, const std::vector<bool>& drop_node,
                  const std::vector<bool>& drop_value);
+
+// A fusion pass's edit: the copy of the graph it rewrites, the nodes and
+// values its fusions absorbed, and how many fusions it made.
+struct GraphEdit {
+  explicit GraphEdit(const Graph& source)
+      : graph(source),
+        drop_node(source.nodes.size(), false),
+        drop_value(source.values.size(), false) {}
+
+  // The edited graph without what was absorbed (drop_nodes); *folded (if
+  // given) receives the count of fusions.
+  Graph finish(int* folded) && {
+    if (folded != nullptr) *folded = fused;
+    if (fused == 0) return std::move(graph);
+    return drop_nodes(std::move(graph), drop_node, drop_value);
+  }
+
+  Graph graph;
+  std::vector<bool> drop_node, drop_value;
+  int fused = 0;
+};
 
 }  // namespace sparq

@@ -6,6 +6,8 @@
 #include <limits>
 #include <numeric>
 
+#include "runtime/model/model_format.hpp"
+
 namespace sparq::testing {
 
 std::mt19937 rng(uint32_t seed) {
@@ -135,6 +137,29 @@ const Node* find_node(const Graph& graph, const std::string& name) {
   for (const Node& n : graph.nodes)
     if (n.name == name) return &n;
   return nullptr;
+}
+
+void expect_same_bits_per_batch(const Session& a, const Session& b, const Tensor& input,
+                                const std::string& what) {
+  const Shape& shape = input.shape();
+  const size_t sample = static_cast<size_t>(shape.elements() / shape[0]);
+  for (int64_t batch = 1; batch <= shape[0]; ++batch) {
+    std::vector<int64_t> dims = shape.dims();
+    dims[0] = batch;
+    const Tensor part = Tensor::from_floats(
+        Shape(dims), input.span<float>().first(sample * static_cast<size_t>(batch)));
+    EXPECT_TRUE(bit_equal(a.run(part).at(0), b.run(part).at(0))) << what << ", batch " << batch;
+  }
+}
+
+void expect_no_file_form(const Graph& graph, const std::string& pass) {
+  try {
+    model_format::write_model(graph, ModelMetadata{});
+    ADD_FAILURE() << "a graph after " << pass << " was written";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+    EXPECT_NE(std::string(e.what()).find(pass), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace sparq::testing

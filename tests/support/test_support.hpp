@@ -45,4 +45,13 @@ float max_abs_diff(const Tensor& a, const Tensor& b);
 // Bytes equal (shape, dtype, data and scales).
 ::testing::AssertionResult bit_equal(const Tensor& a, const Tensor& b);
 
+// The first 1, 2, ... N samples of `input` (f32 [N, ...]) through sessions
+// `a` and `b`: the same bits at every batch size (gtest failures name `what`).
+void expect_same_bits_per_batch(const Session& a, const Session& b, const Tensor& input,
+                                const std::string& what);
+
+// write_model refuses `graph`, a graph pass's fused form, with kInvalidModel
+// and a message naming `pass`.
+void expect_no_file_form(const Graph& graph, const std::string& pass);
+
 }  // namespace sparq::testing
