@@ -2,7 +2,7 @@
 // graph pass that makes it (fold_max_pool):
 // - the CPU node, on every ISA present and 1-3 threads, writes the values of
 //   the reference's convolution node followed by its pool node (an oracle
-//   that shares no code with the fused path), over first-layer, 1x1,
+//   that shares no code with the fused path), over first-layer, 1x1, grouped,
 //   general and depthwise convolutions, pool windows with and without
 //   padding, batches of 1-3, and planes wide or tall enough for several
 //   bands; with the range it stores for a dynamic quantize;
@@ -53,8 +53,8 @@ Pool2dOp pool_of(const FusedMaxPool& p) {
 }
 
 // kind 0: first layer (1-3 input channels, kernels up to 7), 1: 1x1, 2: 3x3
-// over 4-40 channels, 3: depthwise; `wide`: a plane of 60 x 150 (several
-// bands on every path).
+// over 4-40 channels, 3: depthwise, 4: grouped; `wide`: a plane of 60 x 150
+// (several bands on every path).
 PoolCase random_case(uint32_t seed, int kind, bool wide) {
   std::mt19937 gen = testing::rng(seed);
   PoolCase c;
@@ -72,10 +72,15 @@ PoolCase random_case(uint32_t seed, int kind, bool wide) {
     in_c = pick(gen, 4, 40);
     out_c = pick(gen, 1, 40);
     op.kernel_h = op.kernel_w = 3;
-  } else {
+  } else if (kind == 3) {
     in_c = out_c = pick(gen, 1, 20);
     op.groups = in_c;
     op.kernel_h = op.kernel_w = 3;
+  } else {  // grouped
+    op.groups = pick(gen, 2, 3);
+    in_c = op.groups * pick(gen, 1, 6);
+    out_c = op.groups * pick(gen, 1, 20);
+    op.kernel_h = op.kernel_w = pick(gen, 1, 3);
   }
   op.stride_h = op.stride_w = wide ? 1 : pick(gen, 1, 2);
   op.pad_h = op.pad_w = pick(gen, 0, op.kernel_h / 2);
@@ -157,9 +162,9 @@ class FusedMaxPoolCpu : public testing::IsaTest {};
 TEST_P(FusedMaxPoolCpu, MatchesTheReferenceLayerThenPool) {
   ScopedIsa forced(GetParam());
   int cases = 0;
-  for (uint32_t seed = 0; seed < 24 && !HasFailure(); ++seed) {
+  for (uint32_t seed = 0; seed < 30 && !HasFailure(); ++seed) {
     const bool wide = seed % 8 == 7;
-    const PoolCase c = random_case(seed + 100, static_cast<int>(seed % 4), wide);
+    const PoolCase c = random_case(seed + 100, static_cast<int>(seed % 5), wide);
     const int64_t batch = 1 + seed % 3;
     const Tensor input = random_input(c, batch, seed + 500);
     const Tensor want = unfused_reference(c, input);
@@ -184,14 +189,14 @@ TEST_P(FusedMaxPoolCpu, MatchesTheReferenceLayerThenPool) {
     }
     ++cases;
   }
-  EXPECT_EQ(cases, 24);
+  EXPECT_EQ(cases, 30);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, FusedMaxPoolCpu, testing::kEveryIsa, testing::isa_test_name);
 
 TEST(FusedMaxPoolReference, EqualsTheLayerThenAPoolNode) {
   for (uint32_t seed = 0; seed < 16; ++seed) {
-    const PoolCase c = random_case(seed + 700, static_cast<int>(seed % 4), false);
+    const PoolCase c = random_case(seed + 700, static_cast<int>(seed % 5), false);
     const Tensor input = random_input(c, 2, seed + 800);
     const Tensor got =
         testing::run_on(*BackendRegistry::get("reference"), fused_graph(c), {&input}, 1);
