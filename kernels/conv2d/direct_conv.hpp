@@ -51,11 +51,19 @@ struct DirectLayout {
 
 DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind);
 
+// Pixels x < n of 4 channel rows, pixel x at byte x * stride (1 or 2) of
+// each, as n quads (channel d in byte d) XORed with `flip`: a channel-quad
+// row of the packed input, where an ISA has a wide path for it
+// (interleave_quads.hpp); null: the baseline SSE2 copy.
+using QuadRowsFn = void (*)(const uint8_t* const src[4], int64_t n, int stride, uint8_t flip,
+                            uint8_t* dst);
+
 // Packs the input planes of one group (`in` points at its first channel) into
 // `out` (buffer_elements(tile) elements). Quantized layouts XOR every byte,
-// padding included, with `flip` (0x80 turns s8 into u8 = s8 + 128).
+// padding included, with `flip` (0x80 turns s8 into u8 = s8 + 128). Channel
+// quads' rows of stride 1 or 2 go through `quad_rows` where it is set.
 void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& layout,
-                          uint8_t flip, int64_t tile_pixels, uint8_t* out);
+                          uint8_t flip, int64_t tile_pixels, QuadRowsFn quad_rows, uint8_t* out);
 // The same for the layout's slots [first_slot, end_slot) only (a slot: one
 // channel quad's planes, or one input channel's window-quad planes; the
 // zeroed slack with the last slot), so that several threads can pack one
@@ -63,7 +71,8 @@ void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const Direct
 int64_t direct_input_slots(const ConvGeometry& g, const DirectLayout& layout);
 void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g,
                                 const DirectLayout& layout, uint8_t flip, int64_t tile_pixels,
-                                int64_t first_slot, int64_t end_slot, uint8_t* out);
+                                QuadRowsFn quad_rows, int64_t first_slot, int64_t end_slot,
+                                uint8_t* out);
 void pack_direct_input_f32(const float* in, const ConvGeometry& g, const DirectLayout& layout,
                            int64_t tile_pixels, float* out);
 
@@ -168,6 +177,8 @@ struct DirectConvKernels {
   // 1 <= PV <= max_pixel_tiles(CV)); null where the ISA has none. A thread
   // runs them inside a TileUnitScope (matrix_tiles/tile_unit_scope.hpp).
   QuantTileFn (*matrix_tile)(int channel_tiles, int pixel_tiles) = nullptr;
+  // The packing's wide row copy (pack_direct_input_u8), null where none.
+  QuadRowsFn quad_rows = nullptr;
 };
 struct FloatConvKernels {
   Isa isa = Isa::kScalar;

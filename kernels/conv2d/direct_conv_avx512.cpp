@@ -5,6 +5,7 @@
 #pragma GCC optimize("fp-contract=off")
 #include "kernels/conv2d/direct_conv_float_impl.hpp"
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
+#include "kernels/conv2d/interleave_quads.hpp"
 
 namespace sparq::kernels {
 namespace {
@@ -55,7 +56,9 @@ void quant_tile(const QuantTileArgs& a) {
 }  // namespace
 
 DirectConvKernels direct_conv_kernels_avx512() {
-  return {Isa::kAvx512, kTile, &quant_tile};
+  DirectConvKernels k{Isa::kAvx512, kTile, &quant_tile};
+  k.quad_rows = &interleave_quads_avx512;
+  return k;
 }
 FloatConvKernels float_conv_kernels_avx512() {
   return {Isa::kAvx512, FloatTile<ArchAvx512>::kTile, &FloatTile<ArchAvx512>::run};

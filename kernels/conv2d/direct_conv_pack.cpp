@@ -5,7 +5,6 @@
 
 #include "kernels/common/byte_quads.hpp"
 #include "kernels/conv2d/direct_conv.hpp"
-#include "kernels/conv2d/interleave_quads.hpp"
 #include "kernels/matrix_tiles/tile_program.hpp"
 
 namespace sparq::kernels {
@@ -190,13 +189,14 @@ int64_t direct_input_slots(const ConvGeometry& g, const DirectLayout& l) {
 }
 
 void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
-                          uint8_t flip, int64_t tile_pixels, uint8_t* out) {
-  pack_direct_input_u8_slots(in, g, l, flip, tile_pixels, 0, direct_input_slots(g, l), out);
+                          uint8_t flip, int64_t tile_pixels, QuadRowsFn quad_rows, uint8_t* out) {
+  pack_direct_input_u8_slots(in, g, l, flip, tile_pixels, quad_rows, 0, direct_input_slots(g, l),
+                             out);
 }
 
 void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
-                                uint8_t flip, int64_t tile_pixels, int64_t first_slot,
-                                int64_t end_slot, uint8_t* out) {
+                                uint8_t flip, int64_t tile_pixels, QuadRowsFn quad_rows,
+                                int64_t first_slot, int64_t end_slot, uint8_t* out) {
   const int64_t pixels = l.plane_h * l.plane_w;
   const int64_t plane = l.plane_stride;
   // The columns between a plane's last pixel and the next plane: only the
@@ -212,17 +212,17 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
     // Stride 1 without padding: one phase, and each plane is the input plane
     // (make_direct_layout), so a quad's planes are one contiguous run.
     const bool whole_planes = g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
-    // AVX-512 makes rows of stride 1 or 2 64 pixels at a time. Without it,
-    // stride 2 (the 1x1 downsample shortcuts) takes each long row's every
-    // other byte first, then the stride-1 interleave.
-    const bool wide = active_isa() >= Isa::kAvx512 && g.stride_w <= 2;
+    // quad_rows (AVX-512) makes rows of stride 1 or 2 64 pixels at a time.
+    // Without it, stride 2 (the 1x1 downsample shortcuts) takes each long
+    // row's every other byte first, then the stride-1 interleave.
+    const bool wide = quad_rows != nullptr && g.stride_w <= 2;
     std::vector<uint8_t> even_rows(g.stride_w == 2 ? static_cast<size_t>(4 * l.plane_w) : 0);
     for (int64_t c4 = first_slot; c4 < end_slot; ++c4) {
       if (whole_planes && c4 * 4 + 3 < ig) {
         const uint8_t* planes[4];
         for (int64_t d = 0; d < 4; ++d) planes[d] = input_row(in, g, c4 * 4 + d, 0);
         if (wide) {
-          interleave_quads_avx512(planes, pixels, 1, flip, out + c4 * plane * 4);
+          quad_rows(planes, pixels, 1, flip, out + c4 * plane * 4);
         } else {
           interleave_quads(planes, pixels, flip, out + c4 * plane * 4);
         }
@@ -246,8 +246,8 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
               const int64_t first = inside.begin * g.stride_w + first_col;
               const uint8_t* from[4];
               for (int d = 0; d < 4; ++d) from[d] = rows[d] + first;
-              interleave_quads_avx512(from, inside.end - inside.begin, static_cast<int>(g.stride_w),
-                                      flip, dst + inside.begin * 4);
+              quad_rows(from, inside.end - inside.begin, static_cast<int>(g.stride_w), flip,
+                        dst + inside.begin * 4);
             } else if (g.stride_w == 1) {
               const uint8_t* from[4];
               for (int d = 0; d < 4; ++d) from[d] = rows[d] + inside.begin + first_col;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
+#include "kernels/conv2d/interleave_quads.hpp"
 
 namespace sparq::kernels {
 namespace {
@@ -192,7 +193,9 @@ void lane_tile(const QuantTileArgs& a) {
 }  // namespace
 
 DirectConvKernels direct_conv_kernels_vnni() {
-  return {Isa::kVnni, kTile, &quant_tile, kLanePixels, &lane_tile};
+  DirectConvKernels k{Isa::kVnni, kTile, &quant_tile, kLanePixels, &lane_tile};
+  k.quad_rows = &interleave_quads_avx512;
+  return k;
 }
 
 }  // namespace sparq::kernels

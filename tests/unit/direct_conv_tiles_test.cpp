@@ -87,7 +87,8 @@ class DirectConvTiles : public ::testing::Test {
     const auto* w = weights.data<int8_t>();
     const int64_t max_tile = 48;
     std::vector<uint8_t> packed(static_cast<size_t>(l.buffer_elements(max_tile) * 4));
-    kernels::pack_direct_input_u8(input.data<uint8_t>(), g, l, 0x80, max_tile, packed.data());
+    kernels::pack_direct_input_u8(input.data<uint8_t>(), g, l, 0x80, max_tile, nullptr,
+                                  packed.data());
     std::uniform_real_distribution<float> unit(0.001f, 0.01f);
     std::vector<float> scale(static_cast<size_t>(og + 64)), bias(static_cast<size_t>(og + 64));
     for (float& s : scale) s = unit(gen);

@@ -384,8 +384,8 @@ class Conv2dNode : public CompiledNode {
         const int64_t ng = at / slots, first = at % slots;
         const int64_t last = std::min(slots, first + (end - at));
         const auto* src = static_cast<const uint8_t*>(input.data) + ng * group_elements;
-        kernels::pack_direct_input_u8_slots(src, g_, layout_, flip, tile_, first, last,
-                                            scratch + ng * group_buffer_bytes());
+        kernels::pack_direct_input_u8_slots(src, g_, layout_, flip, tile_, quant_.quad_rows, first,
+                                            last, scratch + ng * group_buffer_bytes());
         at += last - first;
       }
     });
@@ -519,14 +519,14 @@ class Conv2dNode : public CompiledNode {
       // a band being pool_band() pooled rows: the layer rows they read
       // (those of the band before and after overlap, and are computed
       // twice), then the pool over them, while they are in cache.
-      const int64_t band_rows = pool_band();
+      const int64_t band_rows = pool_band(), stride = band_stride();
       const int64_t bands = (pool_.out_h + band_rows - 1) / band_rows;
       const int64_t pooled_plane = pool_.out_h * pool_.out_w;
       parallel_worker_ranges(
           batch * g_.groups * blocks * bands, threads, [&](int worker, int64_t begin, int64_t end) {
             uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
             auto* const band = reinterpret_cast<float*>(own + band_offset());
-            float* const pool_scratch = band + block_rows_ * band_stride();
+            float* const pool_scratch = band + block_rows_ * stride;
             const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
             for (int64_t index = begin; index < end; ++index) {
               const int64_t ng = index / (blocks * bands), b = index / bands % blocks;
@@ -540,7 +540,7 @@ class Conv2dNode : public CompiledNode {
               for (int64_t first = r0 * layout_.plane_w; first < r1 * layout_.plane_w;
                    first += tile_) {
                 run_tile(worker, ng, b, first, std::min(first + tile_, r1 * layout_.plane_w),
-                         {band, band_stride(), r0});
+                         {band, stride, r0});
               }
               // The band as a plane of r1 - r0 rows whose first pooled row
               // is p0: padding above it only where the plane's own is.
@@ -556,7 +556,7 @@ class Conv2dNode : public CompiledNode {
                 float* pooled = output.as<float>() +
                                 (n * g_.out_channels + channel + r) * pooled_plane +
                                 p0 * pool_.out_w;
-                pool_rows(band + r * band_stride(), g, pooled, pool_scratch);
+                pool_rows(band + r * stride, g, pooled, pool_scratch);
                 if (range_lanes != nullptr) {
                   widen(pooled, (p1 - p0) * pool_.out_w, range_lanes[worker * batch + n]);
                 }
