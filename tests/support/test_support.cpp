@@ -133,6 +133,21 @@ SparseConv3x3Op small_sparse_layer(int in_channels, int out_channels, uint32_t s
   return op;
 }
 
+SparseConv3x3Op random_sparse_layer(std::mt19937& gen, int min_out, int max_out, int density,
+                                    std::span<const PatternSharing> sharings) {
+  SparseConv3x3Op op;
+  op.in_channels = pick(gen, 1, 13);
+  op.out_channels = pick(gen, min_out, max_out);
+  op.stride = pick(gen, 1, 2);
+  op.density = density;
+  op.sharing = sharings[static_cast<size_t>(pick(gen, 0, static_cast<int>(sharings.size()) - 1))];
+  op.activation = static_cast<Activation>(pick(gen, 0, 2));
+  op.taps = random_taps(gen, op.out_channels, op.in_channels, op.density, op.sharing);
+  op.weight_scales = random_floats(gen, static_cast<size_t>(op.out_channels), 0.001f, 0.05f);
+  op.bias = random_floats(gen, static_cast<size_t>(op.out_channels), -2.0f, 2.0f);
+  return op;
+}
+
 const Node* find_node(const Graph& graph, const std::string& name) {
   for (const Node& n : graph.nodes)
     if (n.name == name) return &n;

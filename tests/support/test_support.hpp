@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ std::vector<uint8_t> random_taps(std::mt19937& gen, int out_channels, int in_cha
 // in [0.01, 0.05], biases in [-0.5, 0.5].
 SparseConv3x3Op small_sparse_layer(int in_channels, int out_channels, uint32_t seed,
                                    Activation activation = Activation::kRelu);
+
+// A random pruned 3x3 layer: 1-13 input channels, [min_out, max_out]
+// output channels, stride 1 or 2, `density` taps per kernel, a sharing drawn
+// from `sharings`, no activation, ReLU or ReLU6, weight scales in
+// [0.001, 0.05] and biases in [-2, 2].
+SparseConv3x3Op random_sparse_layer(std::mt19937& gen, int min_out, int max_out, int density,
+                                    std::span<const PatternSharing> sharings);
 
 // The node of `graph` named `name`, or null.
 const Node* find_node(const Graph& graph, const std::string& name);

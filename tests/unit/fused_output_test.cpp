@@ -112,18 +112,9 @@ kernels::Sparse3x3Problem problem_of(const SparseCase& c) {
 SparseCase random_sparse(uint32_t seed) {
   std::mt19937 gen = testing::rng(seed);
   SparseCase c;
-  SparseConv3x3Op& op = c.op;
-  op.in_channels = pick(gen, 1, 13);
-  op.out_channels = pick(gen, 1, 19);
-  op.stride = pick(gen, 1, 2);
-  op.density = static_cast<int>(seed % 9) + 1;
   const PatternSharing sharings[] = {{1, 1}, {1, 4}, {4, 4}, {16, 4}, {2, 1}};
-  op.sharing = sharings[pick(gen, 0, 4)];
-  op.activation = static_cast<Activation>(pick(gen, 0, 2));
-  op.taps = testing::random_taps(gen, op.out_channels, op.in_channels, op.density, op.sharing);
-  op.weight_scales =
-      testing::random_floats(gen, static_cast<size_t>(op.out_channels), 0.001f, 0.05f);
-  op.bias = testing::random_floats(gen, static_cast<size_t>(op.out_channels), -2.0f, 2.0f);
+  c.op = testing::random_sparse_layer(gen, 1, 19, static_cast<int>(seed % 9) + 1, sharings);
+  const SparseConv3x3Op& op = c.op;
   c.input = Shape{op.in_channels, pick(gen, 1, 17), pick(gen, 1, 29)};
   c.input_dtype = pick(gen, 0, 2) == 0 ? DType::kS8 : DType::kU8;
   c.input_max = pick(gen, 0, 2) == 0 ? 15 : 255;

@@ -52,18 +52,10 @@ struct ResidualCase {
 ResidualCase random_case(uint32_t seed, int min_out = 1, int max_out = 40) {
   std::mt19937 gen = testing::rng(seed);
   ResidualCase c;
-  SparseConv3x3Op& op = c.op;
-  op.in_channels = pick(gen, 1, 13);
-  op.out_channels = pick(gen, min_out, max_out);
-  op.stride = pick(gen, 1, 2);
-  op.density = static_cast<int>(seed % 9) + 1;
   const PatternSharing sharings[] = {{1, 1}, {4, 4}, {16, 4}};
-  op.sharing = sharings[pick(gen, 0, 2)];
-  op.activation = static_cast<Activation>(pick(gen, 0, 2));
-  op.taps = testing::random_taps(gen, op.out_channels, op.in_channels, op.density, op.sharing);
-  op.weight_scales =
-      testing::random_floats(gen, static_cast<size_t>(op.out_channels), 0.001f, 0.05f);
-  op.bias = testing::random_floats(gen, static_cast<size_t>(op.out_channels), -2.0f, 2.0f);
+  c.op =
+      testing::random_sparse_layer(gen, min_out, max_out, static_cast<int>(seed % 9) + 1, sharings);
+  SparseConv3x3Op& op = c.op;
   op.residual = FusedResidual{true, pick(gen, 0, 1) == 1, static_cast<Activation>(pick(gen, 0, 2))};
   const int h = pick(gen, 1, 17), w = pick(gen, 1, 29);
   c.input = Shape{op.in_channels, h, w};
