@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "kernels/isa/isa.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
@@ -40,6 +41,19 @@ inline kernels::Sparse3x3Problem sparse_problem(const SparseConv3x3Op& op, const
   p.density = op.density;
   p.signed_input = input_dtype == DType::kS8;
   return p;
+}
+
+// `op`'s kernel on each path of `problem` the planner considers on `isa`
+// (SparseConv3x3Kernel::candidate_paths).
+inline std::vector<kernels::SparseConv3x3Kernel> candidate_kernels(
+    const kernels::Sparse3x3Problem& problem, const SparseConv3x3Op& op, kernels::Isa isa) {
+  std::vector<kernels::SparseConv3x3Kernel> kernels;
+  for (const kernels::Sparse3x3Path& path :
+       kernels::SparseConv3x3Kernel::candidate_paths(problem, isa)) {
+    kernels.push_back(kernels::SparseConv3x3Kernel::create_on_path(
+        problem, op.taps, op.weight_scales, op.bias, op.activation, path));
+  }
+  return kernels;
 }
 
 inline std::string isa_test_name(const ::testing::TestParamInfo<kernels::Isa>& info) {

@@ -169,10 +169,7 @@ TEST_P(FusedSparseKernels, EveryPathWritesTheReferenceBytes) {
     ASSERT_EQ(want.dtype(), fused_dtype(q));
 
     const kernels::Sparse3x3Problem p = problem_of(c);
-    for (const kernels::Sparse3x3Path& path :
-         kernels::SparseConv3x3Kernel::candidate_paths(p, GetParam())) {
-      const auto kernel = kernels::SparseConv3x3Kernel::create_on_path(
-          p, c.op.taps, c.op.weight_scales, c.op.bias, c.op.activation, path);
+    for (const auto& kernel : testing::candidate_kernels(p, c.op, GetParam())) {
       for (int threads = 1; threads <= 3; ++threads) {
         const std::vector<uint8_t> got = run_fused_kernel(kernel, input, q, threads, want.bytes());
         EXPECT_EQ(0, std::memcmp(got.data(), want.raw(), want.bytes()))

@@ -139,10 +139,7 @@ TEST_P(FusedResidualKernels, EveryPathMatchesTheReference) {
     SampleRange want_range;
     const bool finite = finite_range(want, &want_range);
     const kernels::Sparse3x3Problem p = problem_of(c);
-    for (const kernels::Sparse3x3Path& path :
-         kernels::SparseConv3x3Kernel::candidate_paths(p, GetParam())) {
-      const auto kernel = kernels::SparseConv3x3Kernel::create_on_path(
-          p, c.op.taps, c.op.weight_scales, c.op.bias, c.op.activation, path);
+    for (const auto& kernel : testing::candidate_kernels(p, c.op, GetParam())) {
       for (int threads = 1; threads <= 3; ++threads) {
         SampleRange range;
         const Tensor got = run_fused_kernel(kernel, c, input, residual, threads, &range);
