@@ -122,7 +122,9 @@ struct QuantTileArgs {
   float* out = nullptr;
   int64_t out_stride = 0;
   int64_t rows = kOutBlock;
-  int64_t valid = 0;  // pixels stored, <= tile_pixels
+  // Pixels stored: at most one tile's, or for the matrix tiles any number,
+  // the tiles that cover them computed in one call.
+  int64_t valid = 0;
   // The fused static quantize: with out_bytes set, each value goes through
   // the quantize rule (FusedQuantize) and the byte is written to
   // out_bytes[o * out_stride + p] instead of `out`.

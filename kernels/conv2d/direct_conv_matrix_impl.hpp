@@ -18,19 +18,24 @@ namespace {
 template <class Unit, int CV, int PV>
 void matrix_tile(const QuantTileArgs& a) {
   constexpr int kRows = 16 * CV, kPixels = 16 * PV;
-  alignas(64) int32_t acc[kRows * kPixels];
+  // Two accumulator blocks: the tile unit computes tile t + 1 into one while
+  // the epilogue reads tile t's from the other, so neither waits on the
+  // other's latency (a 1x1 layer's tile is one K-tile: its loads, dots and
+  // stores take as long as its epilogue).
+  alignas(64) int32_t acc[2][kRows * kPixels];
   const int32_t* entries = a.tile_entries;
-  TileProgram<Unit>::template run<CV, PV>(a.input + a.first_pixel * 4, entries,
-                                          entries + a.tile_entry_count * tile_entry_words(CV), acc,
-                                          true);
-  using Ints = xsimd::batch<int32_t, ArchAvx512>;
+  const int32_t* entries_end = entries + a.tile_entry_count * tile_entry_words(CV);
+  const int64_t tiles = (a.valid + kPixels - 1) / kPixels;
+  auto compute = [&](int64_t t) {
+    TileProgram<Unit>::template run<CV, PV>(a.input + (a.first_pixel + t * kPixels) * 4, entries,
+                                            entries_end, acc[t & 1], true);
+  };
   TileEpilogue<ArchAvx512, kRows> epilogue(a);
   const int64_t rows = std::min<int64_t>(a.rows, kRows);
-  for (int64_t r = 0; r < rows; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < PV; ++v) {
-      epilogue.store(Ints::load_aligned(acc + r * kPixels + v * 16), r, v * 16);
-    }
+  compute(0);
+  for (int64_t t = 0; t < tiles; ++t) {
+    if (t + 1 < tiles) compute(t + 1);
+    epilogue.template store_rows<PV>(acc[t & 1], kPixels, rows, t * kPixels);
   }
   epilogue.finish();
 }

@@ -69,6 +69,26 @@ class TileEpilogue {
     }
   }
 
+  // Rows [0, rows) of the tile, 16 * Vectors pixels each from `first` on,
+  // from int32 rows acc[r * acc_stride + p]: store() of each vector. Rows of
+  // whole vectors take a loop with the activation and the output's kind
+  // chosen once for the block and the range widened in 2 * Vectors chains
+  // (one chain ran the 1x1 layers' epilogue at the latency of its maxps, 4
+  // cycles a vector).
+  template <int Vectors>
+  void store_rows(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
+    if (valid_ - first < 16 * Vectors) {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int v = 0; v < Vectors; ++v) {
+          store(Ints::load_aligned(acc + r * acc_stride + v * 16), r, first + v * 16);
+        }
+      }
+      return;
+    }
+    if (out_bytes_ != nullptr) return whole_rows_for<Vectors, true>(acc, acc_stride, rows, first);
+    whole_rows_for<Vectors, false>(acc, acc_stride, rows, first);
+  }
+
   // Writes the widened range back (call once, after the last store).
   void finish() const {
     if (range_ == nullptr) return;
@@ -79,6 +99,63 @@ class TileEpilogue {
  private:
   void widen(Batch v) {
     Quantize<Arch>::widen_stored(v, high_, low_, activation_ != Activation::kNone);
+  }
+
+  // store_rows' loop over whole vectors of f32 output. Rows go in pairs so
+  // that each of the 2 * Vectors range chains takes one vector of a pair;
+  // the chains start at +0 (which every range holds) and fold into the
+  // tile's range at the end, as widen_lanes folds its chains.
+  template <int Vectors, bool kBytes>
+  void whole_rows_for(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
+    switch (activation_) {
+      case Activation::kNone:
+        return whole_rows<Activation::kNone, Vectors, kBytes>(acc, acc_stride, rows, first);
+      case Activation::kRelu:
+        return whole_rows<Activation::kRelu, Vectors, kBytes>(acc, acc_stride, rows, first);
+      case Activation::kRelu6:
+        return whole_rows<Activation::kRelu6, Vectors, kBytes>(acc, acc_stride, rows, first);
+    }
+  }
+
+  template <Activation kActivation, int Vectors, bool kBytes>
+  void whole_rows(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
+    constexpr int kChains = 2 * Vectors;
+    constexpr bool kMaxOnly = kActivation != Activation::kNone;
+    Batch high[kChains], low[kChains];
+    for (int c = 0; c < kChains; ++c) high[c] = low[c] = Batch(0.0f);
+    const bool ranged = !kBytes && range_ != nullptr;
+    auto row = [&](int64_t r, int chain0) {
+      const Ints compensation(compensation_[r]);
+      const Batch scale(scale_[r]), bias(bias_[r]);
+      const int32_t* from = acc + r * acc_stride;
+      const int64_t at = r * stride_ + first;
+#pragma GCC unroll 3
+      for (int v = 0; v < Vectors; ++v) {
+        const Batch result = apply_activation<Arch>(
+            fused_multiply_add(
+                xsimd::batch_cast<float>(Ints::load_aligned(from + v * 16) - compensation), scale,
+                bias),
+            kActivation);
+        if constexpr (kBytes) {
+          to_bytes_.store(result, out_bytes_ + at + v * 16, 16);
+          continue;
+        }
+        result.store_unaligned(out_ + at + v * 16);
+        if (ranged)
+          Quantize<Arch>::widen_stored(result, high[chain0 + v], low[chain0 + v], kMaxOnly);
+      }
+    };
+    int64_t r = 0;
+    for (; r + 2 <= rows; r += 2) {
+      row(r, 0);
+      row(r + 1, Vectors);
+    }
+    if (r < rows) row(r, 0);
+    if (!ranged) return;
+    for (int c = 0; c < kChains; ++c) {
+      Quantize<Arch>::widen_stored(high[c], high_, low_, kMaxOnly);
+      if (!kMaxOnly) Quantize<Arch>::widen_stored(low[c], high_, low_, false);
+    }
   }
 
   int64_t rows_, valid_, stride_;

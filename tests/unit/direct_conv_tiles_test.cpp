@@ -3,7 +3,9 @@
 // whole layers: every register block (16-64 output channels x 16-48
 // pixels), K-tiles loaded in place (groups of 64k input channels) and
 // gathered (window quads, other channel counts, short last K-tiles), partial
-// blocks and tiles, fused quantize and range outputs. The scalar tiles are
+// blocks and tiles, calls of one tile and of a run of tiles (the kernel
+// computes each tile while storing the one before), every activation, fused
+// quantize and range outputs. The scalar tiles are
 // the readable statement of the rule; the layers through the CPU backend are
 // checked against the reference backend in cpu_ops_test. Runs the portable
 // model of the tile unit where the CPU has AVX-512 (its epilogue), and the
@@ -160,31 +162,35 @@ class DirectConvTiles : public ::testing::Test {
             fns.push_back({kernels::direct_conv_kernels_amx().matrix_tile(cv, pv), "amx"});
           }
           for (const auto& [fn, name] : fns) {
-            ASSERT_NE(fn, nullptr);
-            const kernels::TileUnitScope tile_unit(std::string(name) == "amx");
-            const TiledOutput got = tiled(16 * cv, 16 * pv, [&](QuantTileArgs& a, int64_t b) {
-              a.tile_entries = entries.data() + (grp * blocks + b) * per_block;
-              a.tile_entry_count = kernels::matrix_tile_entries(l);
-              fn(a);
-            });
-            const std::string what = describe(layer) + " group " + std::to_string(grp) + " " +
-                                     name + " " + std::to_string(cv) + "x" + std::to_string(pv) +
-                                     (fused_mode ? " fused" : "");
-            if (fused_mode != 0) {
-              ASSERT_EQ(got.bytes, expected.bytes) << what;
-              continue;
+            for (const int64_t span : {1, 3}) {
+              ASSERT_NE(fn, nullptr);
+              const kernels::TileUnitScope tile_unit(std::string(name) == "amx");
+              const TiledOutput got =
+                  tiled(16 * cv, 16 * pv * span, [&](QuantTileArgs& a, int64_t b) {
+                    a.tile_entries = entries.data() + (grp * blocks + b) * per_block;
+                    a.tile_entry_count = kernels::matrix_tile_entries(l);
+                    fn(a);
+                  });
+              const std::string what = describe(layer) + " group " + std::to_string(grp) + " " +
+                                       name + " " + std::to_string(cv) + "x" + std::to_string(pv) +
+                                       " tiles per call " + std::to_string(span) +
+                                       (fused_mode ? " fused" : "");
+              if (fused_mode != 0) {
+                ASSERT_EQ(got.bytes, expected.bytes) << what;
+                continue;
+              }
+              for (size_t i = 0; i < got.values.size(); ++i) {
+                ASSERT_EQ(std::memcmp(&got.values[i], &expected.values[i], 4), 0)
+                    << what << " value " << i << ": " << got.values[i] << " vs "
+                    << expected.values[i];
+              }
+              // The same range once folded (the lanes may hold it differently).
+              SampleRange got_range, expected_range;
+              kernels::fold_lanes(got.range, got_range);
+              kernels::fold_lanes(expected.range, expected_range);
+              ASSERT_EQ(got_range.max, expected_range.max) << what;
+              ASSERT_EQ(got_range.min, expected_range.min) << what;
             }
-            for (size_t i = 0; i < got.values.size(); ++i) {
-              ASSERT_EQ(std::memcmp(&got.values[i], &expected.values[i], 4), 0)
-                  << what << " value " << i << ": " << got.values[i] << " vs "
-                  << expected.values[i];
-            }
-            // The same range once folded (the lanes may hold it differently).
-            SampleRange got_range, expected_range;
-            kernels::fold_lanes(got.range, got_range);
-            kernels::fold_lanes(expected.range, expected_range);
-            ASSERT_EQ(got_range.max, expected_range.max) << what;
-            ASSERT_EQ(got_range.min, expected_range.min) << what;
           }
         }
       }
@@ -210,9 +216,11 @@ TEST_F(DirectConvTiles, EveryBlockMatchesTheScalarTiles) {
   };
   int i = 0;
   for (Layer layer : layers) {
-    layer.activation = ++i % 2 ? Activation::kRelu : Activation::kNone;
+    const Activation activations[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6};
+    layer.activation = activations[i % 3];
+    ++i;
     check(layer, gen, 0);
-    check(layer, gen, 1 + i % 2);
+    check(layer, gen, 1 + i % 2);  // u8, s8
   }
 }
 

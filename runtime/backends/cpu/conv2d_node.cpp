@@ -68,6 +68,13 @@ MatrixBlock matrix_block(const ConvGeometry& g) {
   return g.out_per_group() <= 16 ? MatrixBlock{1, 3} : MatrixBlock{2, 2};
 }
 
+// Matrix tiles per kernel call (a run of pixels of one block): the kernel
+// computes each tile while its epilogue stores the one before. On a Xeon
+// core, 2 / 4 / 8 tiles per call: ResNet-18's 64 -> 128 stride-2 1x1 took
+// 26.9 / 24.1-26.6 / 22.6-25.7 us (31-34 one tile per call), the 256 -> 256
+// 1x1 at 14x14 19.6-20.4 / 17.4-18.4 / 15.7-17.0 us.
+constexpr int64_t kMatrixSpanTiles = 8;
+
 // Pooled rows per band of a fused max pool: as many as keep the band's
 // layer rows of one block of output channels within 512 KiB (in L2 while
 // they are pooled), at least one. Each band computes the rows its windows
@@ -182,6 +189,7 @@ class Conv2dNode : public CompiledNode {
       tile_ = float_.tile_pixels;
       packed_f32_ = kernels::pack_direct_weights_f32(op_.weights.data<float>(), g_, layout_);
     }
+    span_ = matrix_tile_ != nullptr ? tile_ * kMatrixSpanTiles : tile_;
     // Padded copies so every block reads block_rows_ entries.
     const int64_t padded = g_.groups * kernels::out_blocks(g_, block_rows_) * block_rows_;
     block_bias_.assign(static_cast<size_t>(padded), 0.0f);
@@ -332,9 +340,9 @@ class Conv2dNode : public CompiledNode {
   // The band's offset in a worker's slot (after the staging, the runs and
   // the fused bytes), 64-byte aligned like the slot.
   size_t band_offset() const {
-    const size_t bytes = static_cast<size_t>(block_rows_ * tile_) * sizeof(float) +
-                         static_cast<size_t>(tile_ + 1) * sizeof(Run) +
-                         (fused_ ? static_cast<size_t>(block_rows_ * tile_) : 0);
+    const size_t bytes = static_cast<size_t>(block_rows_ * span_) * sizeof(float) +
+                         static_cast<size_t>(span_ + 1) * sizeof(Run) +
+                         (fused_ ? static_cast<size_t>(block_rows_ * span_) : 0);
     return (bytes + 63) / 64 * 64;
   }
 
@@ -394,7 +402,7 @@ class Conv2dNode : public CompiledNode {
   void compute_tiles(const ConstTensorView& input, const TensorView& output, int64_t batch,
                      int threads, uint8_t* scratch, kernels::RangeLanes* range_lanes) const {
     const int64_t blocks = kernels::out_blocks(g_, block_rows_);
-    const int64_t tiles = (layout_.pixels + tile_ - 1) / tile_;
+    const int64_t spans = (layout_.pixels + span_ - 1) / span_;
     const int64_t og = g_.out_per_group();
     const int64_t out_plane = g_.out_h * g_.out_w;
     const auto steps = static_cast<int64_t>(layout_.step_offsets.size());
@@ -416,8 +424,8 @@ class Conv2dNode : public CompiledNode {
       uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
       float* const staging = reinterpret_cast<float*>(own);
       Run* const runs =
-          reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * tile_) * sizeof(float));
-      auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + tile_ + 1);
+          reinterpret_cast<Run*>(own + static_cast<size_t>(block_rows_ * span_) * sizeof(float));
+      auto* const block_bytes = reinterpret_cast<uint8_t*>(runs + span_ + 1);
       const int64_t n = ng / g_.groups, grp = ng % g_.groups;
       const int64_t slot = (grp * blocks + b) * block_rows_;
       const uint8_t* packed = scratch + ng * group_buffer_bytes();
@@ -448,7 +456,7 @@ class Conv2dNode : public CompiledNode {
         a.activation = op_.activation;
         // Flat pixels are output pixels: the tile writes the planes itself.
         a.out = direct_output && !fused_ ? block_out + (first - dst_first) : staging;
-        a.out_stride = direct_output ? dst_stride : tile_;
+        a.out_stride = direct_output ? dst_stride : span_;
         a.rows = direct_output ? rows : block_rows_;
         a.valid = last - first;  // the staging scatter below copies no more
         if (direct_output && fused_) {
@@ -490,18 +498,18 @@ class Conv2dNode : public CompiledNode {
         // as a 7-pixel plane row): a full tile's rows are one contiguous
         // span of the staging, a partial last tile goes row by row.
         const int64_t pixels = last - first;
-        if (pixels == tile_) {
-          quantize_row(staging, rows * tile_, block_bytes);
+        if (pixels == span_) {
+          quantize_row(staging, rows * span_, block_bytes);
         } else {
           for (int64_t r = 0; r < rows; ++r)
-            quantize_row(staging + r * tile_, pixels, block_bytes + r * tile_);
+            quantize_row(staging + r * span_, pixels, block_bytes + r * span_);
         }
       }
       for (int64_t r = 0; r < rows; ++r) {
-        const float* src = staging + r * tile_;
+        const float* src = staging + r * span_;
         if (fused_) {
           auto* plane = static_cast<uint8_t*>(output.data) + block_at + r * out_plane;
-          const uint8_t* bytes = block_bytes + r * tile_;
+          const uint8_t* bytes = block_bytes + r * span_;
           for (const Run& run : std::span<const Run>(runs, static_cast<size_t>(run_count))) {
             std::memcpy(plane + run.dst, bytes + run.src, static_cast<size_t>(run.length));
           }
@@ -538,8 +546,8 @@ class Conv2dNode : public CompiledNode {
               const int64_t r1 =
                   std::min(g_.out_h, (p1 - 1) * pool_.stride_h - pool_.pad_h + pool_.kernel_h);
               for (int64_t first = r0 * layout_.plane_w; first < r1 * layout_.plane_w;
-                   first += tile_) {
-                run_tile(worker, ng, b, first, std::min(first + tile_, r1 * layout_.plane_w),
+                   first += span_) {
+                run_tile(worker, ng, b, first, std::min(first + span_, r1 * layout_.plane_w),
                          {band, stride, r0});
               }
               // The band as a plane of r1 - r0 rows whose first pooled row
@@ -565,28 +573,28 @@ class Conv2dNode : public CompiledNode {
           });
       return;
     }
-    // index = ((sample * groups + group) * blocks + block) * tiles + tile:
-    // a range walks the pixels of one weight block, which stays in cache,
-    // and a thread's share of the indices (a SpinTeam's contiguous share) is
-    // a share of the output channels, the share of channels the nodes after
-    // it give that thread (sample_parts.hpp). Blocks innermost instead made
+    // index = ((sample * groups + group) * blocks + block) * spans + span
+    // (of span_ pixels): a range walks the pixels of one weight block, which
+    // stays in cache, and a thread's share of the indices (a SpinTeam's
+    // contiguous share) is a share of the output channels, the share of
+    // channels the nodes after it give that thread (sample_parts.hpp). Blocks innermost instead made
     // the tile unit load back rows its own stores wrote just before (the
     // ResNet-18 stem took 530 us instead of 300 on one thread).
     parallel_worker_ranges(
-        batch * g_.groups * blocks * tiles, threads, [&](int worker, int64_t begin, int64_t end) {
+        batch * g_.groups * blocks * spans, threads, [&](int worker, int64_t begin, int64_t end) {
           const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
           // The index's (ng, b, t), decomposed once and then stepped: a
-          // division per tile costs as much as a small tile's setup.
-          int64_t t = begin % tiles, b = (begin / tiles) % blocks, ng = begin / (tiles * blocks);
+          // division per span costs as much as a small tile's setup.
+          int64_t t = begin % spans, b = (begin / spans) % blocks, ng = begin / (spans * blocks);
           for (int64_t index = begin; index < end; ++index, ++t) {
-            if (t == tiles) {
+            if (t == spans) {
               t = 0;
               if (++b == blocks) {
                 b = 0;
                 ++ng;
               }
             }
-            run_tile(worker, ng, b, t * tile_, std::min((t + 1) * tile_, layout_.pixels), {});
+            run_tile(worker, ng, b, t * span_, std::min((t + 1) * span_, layout_.pixels), {});
           }
         });
   }
@@ -675,6 +683,9 @@ class Conv2dNode : public CompiledNode {
   ConvPath path_ = ConvPath::kGeneral;
   kernels::Isa isa_ = kernels::Isa::kScalar;
   int64_t tile_ = 16;
+  // Flat pixels per kernel call (and per staging row): a tile, or a run of
+  // matrix tiles.
+  int64_t span_ = 16;
   DirectLayout layout_;
   kernels::DirectConvKernels quant_{};
   kernels::QuantTileFn matrix_tile_ = nullptr;  // the AMX matrix tile, where it runs
