@@ -769,10 +769,13 @@ TEST_P(CpuOps, StaticQuantizeMatchesReference) {
 }
 
 // The vector quantize kernels divide without the divider (a reciprocal and
-// two exact-residual corrections, quantize_impl.hpp): their bytes must be the
-// scalar rule's, which divides, exactly where a quotient one ulp off would
-// round to another integer: within a few ulps of every level k * scale and
-// every half-way point (k + 0.5) * scale, at scales across the range, the
+// two exact-residual corrections, or on AVX-512 the product by the
+// reciprocal where it provably rounds alike: quantize_impl.hpp): their bytes
+// must be the scalar rule's, which divides, exactly where a quotient one ulp
+// off would round to another integer: within a few ulps of every level
+// k * scale and every half-way point (k + 0.5) * scale, and at 2^2 to 2^12
+// ulps from them, across the AVX-512 product's margin (2^-12 of a level, 2^4
+// to 2^11 ulps of the quotient); at scales across the range, the
 // corrections' limits 2^-100 and 2^100 and just past them, with infinities,
 // NaN and values far past the clamp.
 TEST_P(CpuOps, QuantizeKernelsMatchTheDividingRuleAtEveryBoundary) {
@@ -794,6 +797,13 @@ TEST_P(CpuOps, QuantizeKernelsMatchTheDividingRuleAtEveryBoundary) {
           above = std::nextafter(above, INFINITY);
           x.push_back(below);
           x.push_back(above);
+        }
+        if (!std::isfinite(centre) || centre == 0.0f) continue;
+        for (int k = 2; k <= 12; ++k) {
+          const float ulps = std::ldexp(1.0f, k);
+          const float ulp = std::nextafter(std::fabs(centre), INFINITY) - std::fabs(centre);
+          x.push_back(centre - ulps * ulp);
+          x.push_back(centre + ulps * ulp);
         }
       }
     }
