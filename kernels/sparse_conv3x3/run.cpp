@@ -200,6 +200,7 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
     output.range = reinterpret_cast<RangeLanes*>(reinterpret_cast<uint8_t*>(acc) +
                                                  round_up_64(accumulator_bytes()));
   }
+  sparse3x3::EpilogueOutput block_output = output;  // each block's destination
   if (by_channels) {
     const int pixels = std::min(T, out_w - tile_x0);
     float scales[64];
@@ -210,9 +211,10 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
         // dequantize_accumulator's scale product, computed the same way.
         scales[c] = act_scale * weight_scales_[static_cast<size_t>(first_channel + c)];
       }
+      block_output.point_at(output, first_channel * plane_out + tile_row * out_w + tile_x0);
       ops.epilogue_channels(final_acc + static_cast<size_t>(b - block_begin) * OB * T, T, pixels,
                             channels, scales, bias_.data() + first_channel, activation_,
-                            output.at(first_channel * plane_out + tile_row * out_w + tile_x0));
+                            block_output);
     }
     return;
   }
@@ -225,9 +227,10 @@ void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int 
       // dequantize_accumulator's scale product, computed the same way.
       scales[c] = act_scale * weight_scales_[static_cast<size_t>(first_channel + c)];
     }
+    block_output.point_at(output, first_channel * plane_out);
     ops.epilogue(final_acc + static_cast<size_t>(b - block_begin) * OB * T, acc_is_float, T,
                  channels, first_pixel, last_pixel, g.pitch, out_w, scales,
-                 bias_.data() + first_channel, activation_, output.at(first_channel * plane_out));
+                 bias_.data() + first_channel, activation_, block_output);
   }
 }
 

@@ -30,12 +30,13 @@ struct EpilogueOutput {
   bool residual_first = false;
   Activation residual_activation = Activation::kNone;
   bool quantized() const { return quantize.scale > 0.0f; }
-  // The same destination from element `elements` on.
-  EpilogueOutput at(int64_t elements) const {
-    EpilogueOutput moved = *this;
-    moved.data = static_cast<uint8_t*>(data) + elements * (quantized() ? 1 : 4);
-    if (residual != nullptr) moved.residual = residual + elements;
-    return moved;
+  // Points this at `base`'s destination from element `elements` on (the
+  // other fields as base's). In place, not a fresh copy per block: a copy
+  // built with 8-byte stores and read back with 16-byte loads stalls on
+  // store forwarding, 5 % of ResNet-18's time at k = 1.
+  void point_at(const EpilogueOutput& base, int64_t elements) {
+    data = static_cast<uint8_t*>(base.data) + elements * (base.quantized() ? 1 : 4);
+    if (base.residual != nullptr) residual = base.residual + elements;
   }
 };
 
