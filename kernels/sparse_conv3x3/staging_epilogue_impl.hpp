@@ -408,14 +408,28 @@ inline void quantize_values(const float* y, int64_t count, const EpilogueOutput&
 // Values computed a chunk at a time into an L1 buffer, then quantized.
 constexpr int64_t kQuantizeChunk = 64;
 
+// The fused static quantize's operands on this ISA (QuantizedStore; the
+// scalar path keeps the format), set up once per epilogue call: they
+// include a division (the scale's reciprocal), which once per row segment
+// and channel made the quantized layers slower than the f32 ones.
+#if defined(__AVX512F__)
+using ByteStore = QuantizedStore<ArchAvx512>;
+#elif defined(__AVX2__)
+using ByteStore = QuantizedStore<ArchAvx2>;
+#else
+struct ByteStore {
+  explicit ByteStore(const FusedQuantize&) {}
+};
+#endif
+
 // epilogue_run with the fused static quantize: on AVX-512 and AVX2 each
 // vector of y goes straight through the quantize kernel's round_clamp; the
 // scalar path goes through an L1 chunk and the scalar rule.
 template <Activation A, typename Acc>
 void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bias,
-                            const EpilogueOutput& out, uint8_t* dst) {
+                            const EpilogueOutput& out, [[maybe_unused]] const ByteStore& to_bytes,
+                            uint8_t* dst) {
 #if defined(__AVX512F__)
-  const QuantizedStore<ArchAvx512> to_bytes(out.quantize);
   epilogue_vectors_avx512<A>(
       acc, count, scale, bias,
       [&to_bytes, dst](__m512 y, __mmask16 m, int64_t j) { to_bytes.store_lanes(y, m, dst + j); });
@@ -426,7 +440,6 @@ void epilogue_run_quantized(const Acc* acc, int64_t count, float scale, float bi
   // spend most of their time there).
   using Batch = xsimd::batch<float, ArchAvx2>;
   const Batch s(scale), b(bias);
-  const QuantizedStore<ArchAvx2> to_bytes(out.quantize);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t j = 0; j < count; j += 8) {
     const int64_t n = std::min<int64_t>(8, count - j);
@@ -492,6 +505,7 @@ void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, i
     });
     return;
   }
+  const ByteStore to_bytes(out.quantized() ? out.quantize : FusedQuantize{});
   with_activation(activation, [&](auto a) {
     RangeSink<a()> range(out.range);
     for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
@@ -499,7 +513,8 @@ void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, i
       if (out.quantized()) {
         uint8_t* dst = static_cast<uint8_t*>(out.data) + at;
         for (int c = 0; c < channels; ++c) {
-          epilogue_run_quantized<a()>(src + c * tile, n, scales[c], bias[c], out, dst + c * plane);
+          epilogue_run_quantized<a()>(src + c * tile, n, scales[c], bias[c], out, to_bytes,
+                                      dst + c * plane);
         }
       } else {
         float* dst = static_cast<float*>(out.data) + at;
