@@ -101,10 +101,7 @@ class TileEpilogue {
     Quantize<Arch>::widen_stored(v, high_, low_, activation_ != Activation::kNone);
   }
 
-  // store_rows' loop over whole vectors of f32 output. Rows go in pairs so
-  // that each of the 2 * Vectors range chains takes one vector of a pair;
-  // the chains start at +0 (which every range holds) and fold into the
-  // tile's range at the end, as widen_lanes folds its chains.
+  // whole_rows for the layer's activation.
   template <int Vectors, bool kBytes>
   void whole_rows_for(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
     switch (activation_) {
@@ -117,6 +114,10 @@ class TileEpilogue {
     }
   }
 
+  // store_rows' loop over whole vectors, of bytes or of f32 output. Rows go
+  // in pairs so that each of the 2 * Vectors range chains takes one vector
+  // of a pair; the chains start at +0 (which every range holds) and fold
+  // into the tile's range at the end, as widen_lanes folds its chains.
   template <Activation kActivation, int Vectors, bool kBytes>
   void whole_rows(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
     constexpr int kChains = 2 * Vectors;
@@ -131,11 +132,8 @@ class TileEpilogue {
       const int64_t at = r * stride_ + first;
 #pragma GCC unroll 3
       for (int v = 0; v < Vectors; ++v) {
-        const Batch result = apply_activation<Arch>(
-            fused_multiply_add(
-                xsimd::batch_cast<float>(Ints::load_aligned(from + v * 16) - compensation), scale,
-                bias),
-            kActivation);
+        const Batch result = dequantize_activate<Arch>(
+            Ints::load_aligned(from + v * 16) - compensation, scale, bias, kActivation);
         if constexpr (kBytes) {
           to_bytes_.store(result, out_bytes_ + at + v * 16, 16);
           continue;
