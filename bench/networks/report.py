@@ -308,7 +308,10 @@ def targets(raw):
             rows.append([what + SCALES_NOTE[scales], f">= {TARGETS[key]}x", ratio(v),
                          verdict(v, TARGETS[key])])
     # Batch 16 per image below batch 1, every network, k and thread count.
-    checked, worst, missed = 0, None, []
+    # The verdict compares best runs; the count by medians is shown beside
+    # it, since a batch-1 best is the luckiest single image of hundreds of
+    # runs while a batch-16 run averages 16 images.
+    checked, worst, missed, met_by_median = 0, None, [], 0
     for net in raw["networks"]:
         for vid in net["variants"]:
             for t in sorted({r["threads"] for r in net.get("results", [])}):
@@ -317,13 +320,15 @@ def targets(raw):
                     continue
                 checked += 1
                 q = b1["per_image_best_ms"] / b16["per_image_best_ms"]  # > 1: batch 16 faster per image
+                met_by_median += b1["per_image_median_ms"] > b16["per_image_median_ms"]
                 if worst is None or q < worst[0]:
                     worst = (q, f"{net['name']} {vid} t{t}")
                 if q <= 1:
                     missed.append(f"{net['name']} {vid} t{t} ({q:.2f}x)")
     if checked:
         rows.append(["batch 16 faster per image than batch 1 (sparq, every network, k, threads)",
-                     "> 1.0x each", f"{checked - len(missed)} of {checked}; lowest {worst[0]:.2f}x ({worst[1]})",
+                     "> 1.0x each", f"{checked - len(missed)} of {checked}; lowest {worst[0]:.2f}x ({worst[1]}); "
+                     f"by medians {met_by_median} of {checked}",
                      "met" if not missed else "missed: " + ", ".join(missed)])
     else:
         rows.append(["batch 16 faster per image than batch 1", "> 1.0x each", "-", "not measured"])
