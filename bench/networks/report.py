@@ -309,8 +309,9 @@ def targets(raw):
                          verdict(v, TARGETS[key])])
     # Batch 16 per image below batch 1, every network, k and thread count.
     # The verdict compares best runs; the count by medians is shown beside
-    # it, since a batch-1 best is the luckiest single image of hundreds of
-    # runs while a batch-16 run averages 16 images.
+    # it: a batch-1 best is one image's luckiest run, a batch-16 run
+    # averages 16 images, and on a noisy host the two statistics disagree
+    # (on the Xeon at 126d7ac, 88 of 108 by best runs, 78 by medians).
     checked, worst, missed, met_by_median = 0, None, [], 0
     for net in raw["networks"]:
         for vid in net["variants"]:
