@@ -25,6 +25,8 @@ __m512i load_row_pixels(const uint8_t* from, int n) {
     return _mm512_maskz_loadu_epi8(first_lanes(n), from);
   } else {
     const __m512i lo = _mm512_maskz_loadu_epi8(first_lanes(2 * n - 1), from);
+    // Rows of up to 32 pixels (a 56-wide input at stride 2) span one load.
+    if (n <= 32) return _mm512_zextsi256_si512(_mm512_cvtepi16_epi8(lo));
     const __m512i hi = _mm512_maskz_loadu_epi8(first_lanes(2 * n - 1 - 64), from + 64);
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)),
                               _mm512_cvtepi16_epi8(hi), 1);

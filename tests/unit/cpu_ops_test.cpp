@@ -415,6 +415,10 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
       {1, 6, 12, 5, 261, 1, 1, 1, 2, 2, 0, 0, DType::kS8, DType::kS8},
       {2, 4, 8, 6, 133, 1, 3, 3, 2, 2, 1, 1, DType::kU8, DType::kS4},
       {1, 7, 9, 3, 129, 1, 1, 1, 1, 1, 0, 0, DType::kS8, DType::kS4},
+      // Stride-2 rows of 33-36 pixels, whose bytes take more than one
+      // 64-byte load (shorter rows take one).
+      {1, 8, 12, 4, 72, 1, 1, 1, 2, 2, 0, 0, DType::kU8, DType::kS8},
+      {1, 9, 10, 5, 67, 1, 3, 3, 2, 2, 1, 1, DType::kS8, DType::kS4},
   };
   for (const ConvCase& c : cases) {
     if (HasFailure()) break;

@@ -247,7 +247,9 @@ TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
                            {10, 24, 47, 45, 2},
                            // Rows longer than one 64-pixel staging step, with a tail.
                            {5, 9, 5, 150, 1},
-                           {7, 10, 6, 141, 2}};
+                           {7, 10, 6, 141, 2},
+                           // Stride-2 rows of 33-38 pixels: more than one 64-byte load.
+                           {6, 12, 5, 75, 2}};
   uint32_t seed = 400;
   for (const auto& shape : shapes) {
     for (int density : {9, 4, 1}) {
