@@ -7,6 +7,16 @@ import numpy as np
 import sparq
 
 
+def _with_and_without(model, inputs, fold):
+    """One-thread sessions with every fold and with `fold` off, and their
+    outputs for `inputs`."""
+    folded = sparq.Session(model, threads=1)
+    plain = sparq.Session(model, threads=1, **{fold: False})
+    (on,) = folded.run(inputs)
+    (off,) = plain.run(inputs)
+    return folded, plain, on, off
+
+
 def test_sessions_with_and_without_the_fold_agree_and_layers_report_their_output():
     rng = np.random.default_rng(11)
     w = rng.standard_normal((8, 4, 3, 3), dtype=np.float32) * 0.1
@@ -41,10 +51,7 @@ def test_the_residual_fold_is_one_step_with_the_same_bits():
     b.mark_output(b.add(y, x, activation="relu", name="add"))
     model = b.build(name="tiny", labels=[])
     inputs = rng.standard_normal((2, 4, 6, 6), dtype=np.float32)
-    folded = sparq.Session(model, threads=1)
-    plain = sparq.Session(model, threads=1, fold_residual_add=False)
-    (on,) = folded.run(inputs)
-    (off,) = plain.run(inputs)
+    folded, plain, on, off = _with_and_without(model, inputs, "fold_residual_add")
     assert on.tobytes() == off.tobytes()
     # The input quantize, then the layer with the add fused under its name.
     assert [p["node"] for p in folded.placements][1:] == ["conv"]
@@ -68,10 +75,7 @@ def test_the_max_pool_fold_is_one_step_with_the_same_bits():
     b.mark_output(b.pool2d(y, "max", kernel=(3, 3), stride=(2, 2), padding=(1, 1), name="pool"))
     model = b.build(name="tiny", labels=[])
     inputs = rng.standard_normal((2, 3, 12, 12), dtype=np.float32)
-    folded = sparq.Session(model, threads=1)
-    plain = sparq.Session(model, threads=1, fold_max_pool=False)
-    (on,) = folded.run(inputs)
-    (off,) = plain.run(inputs)
+    folded, plain, on, off = _with_and_without(model, inputs, "fold_max_pool")
     assert on.shape == (2, 6, 6, 6)
     assert on.tobytes() == off.tobytes()
     # The input quantize, then the layer with the pool fused under its name.

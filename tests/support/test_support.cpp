@@ -167,6 +167,30 @@ void expect_same_bits_per_batch(const Session& a, const Session& b, const Tensor
   }
 }
 
+int64_t expect_fold_agrees_bit_for_bit(const std::shared_ptr<const Model>& model,
+                                       const Tensor& input, void (*disable)(SessionOptions&),
+                                       int64_t (*fused_nodes)(const Session&)) {
+  SessionOptions off;
+  off.backends = {"reference"};
+  off.threads = 1;
+  disable(off);
+  const Session plain(model, off);
+  const int64_t kept = fused_nodes(plain);
+  EXPECT_GT(kept, 0);
+  for (int threads = 1; threads <= 3; ++threads) {
+    SessionOptions on;
+    on.backends = {"cpu"};
+    on.threads = threads;
+    const Session folded(model, on);
+    EXPECT_EQ(fused_nodes(folded), 0) << threads << " threads";
+    expect_same_bits_per_batch(folded, plain, input, std::to_string(threads) + " threads");
+  }
+  SessionOptions device;
+  device.backends = {"device", "cpu", "reference"};
+  EXPECT_EQ(fused_nodes(Session(model, device)), kept);
+  return kept;
+}
+
 void expect_no_file_form(const Graph& graph, const std::string& pass) {
   try {
     model_format::write_model(graph, ModelMetadata{});

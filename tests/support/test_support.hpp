@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
@@ -57,6 +58,16 @@ float max_abs_diff(const Tensor& a, const Tensor& b);
 // `a` and `b`: the same bits at every batch size (gtest failures name `what`).
 void expect_same_bits_per_batch(const Session& a, const Session& b, const Tensor& input,
                                 const std::string& what);
+
+// A session graph pass against the same model without it: a reference
+// session with the pass switched off (`disable`) keeps the nodes the pass
+// fuses away (`fused_nodes` counts them in a session's placements, at least
+// one), CPU sessions with it on at 1-3 threads have none and give the same
+// bits at every batch size of `input`, and a session that may place nodes
+// on the device keeps them all. Returns how many the unfolded session has.
+int64_t expect_fold_agrees_bit_for_bit(const std::shared_ptr<const Model>& model,
+                                       const Tensor& input, void (*disable)(SessionOptions&),
+                                       int64_t (*fused_nodes)(const Session&));
 
 // write_model refuses `graph`, a graph pass's fused form, with kInvalidModel
 // and a message naming `pass`.

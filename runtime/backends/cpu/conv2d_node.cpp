@@ -577,9 +577,10 @@ class Conv2dNode : public CompiledNode {
     // (of span_ pixels): a range walks the pixels of one weight block, which
     // stays in cache, and a thread's share of the indices (a SpinTeam's
     // contiguous share) is a share of the output channels, the share of
-    // channels the nodes after it give that thread (sample_parts.hpp). Blocks innermost instead made
-    // the tile unit load back rows its own stores wrote just before (the
-    // ResNet-18 stem took 530 us instead of 300 on one thread).
+    // channels the nodes after it give that thread (sample_parts.hpp).
+    // Blocks innermost instead made the tile unit load back rows its own
+    // stores wrote just before (the ResNet-18 stem took 530 us instead of
+    // 300 on one thread).
     parallel_worker_ranges(
         batch * g_.groups * blocks * spans, threads, [&](int worker, int64_t begin, int64_t end) {
           const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
