@@ -27,17 +27,10 @@ Graph fold_max_pool(const Graph& graph, int* folded) {
         conv->output_quantization.enabled() || conv->pool.enabled) {
       continue;
     }
-    const auto conv_index = static_cast<size_t>(producer - graph.nodes.data());
-    // The convolution's own slot is dropped below: its node moves, weights and all.
-    Node fused = std::move(edit.graph.nodes[conv_index]);
+    Node& fused = edit.absorb_into_reader(static_cast<size_t>(producer - graph.nodes.data()), n, y);
     std::get<Conv2dOp>(fused.op).pool = FusedMaxPool{
         true,           pool_op->kernel_h, pool_op->kernel_w, pool_op->stride_h, pool_op->stride_w,
         pool_op->pad_h, pool_op->pad_w};
-    fused.output = pool.output;
-    edit.graph.nodes[n] = std::move(fused);
-    edit.drop_node[conv_index] = true;
-    edit.drop_value[static_cast<size_t>(y)] = true;
-    ++edit.fused;
   }
   return std::move(edit).finish(folded);
 }

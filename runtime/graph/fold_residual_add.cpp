@@ -40,17 +40,10 @@ Graph fold_residual_add(const Graph& graph, int* folded) {
       const ValueId y = add.inputs[static_cast<size_t>(layer_input)];
       const Node* layer = fusable_layer(index, y);
       if (layer == nullptr || sole_reader(index, y) != &add) continue;
-      const auto layer_index = static_cast<size_t>(layer - graph.nodes.data());
-      // The layer's own slot is dropped below: its node moves, weights and all.
-      Node fused = std::move(edit.graph.nodes[layer_index]);
-      auto& op = std::get<SparseConv3x3Op>(fused.op);
-      op.residual = FusedResidual{true, layer_input == 1, add_op->activation};
+      Node& fused = edit.absorb_into_reader(static_cast<size_t>(layer - graph.nodes.data()), n, y);
+      std::get<SparseConv3x3Op>(fused.op).residual =
+          FusedResidual{true, layer_input == 1, add_op->activation};
       fused.inputs.push_back(add.inputs[static_cast<size_t>(1 - layer_input)]);
-      fused.output = add.output;
-      edit.graph.nodes[n] = std::move(fused);
-      edit.drop_node[layer_index] = true;
-      edit.drop_value[static_cast<size_t>(y)] = true;
-      ++edit.fused;
       break;
     }
   }

@@ -36,6 +36,22 @@ struct GraphEdit {
     return drop_nodes(std::move(graph), drop_node, drop_value);
   }
 
+  // Fuses node `producer` into node `reader`, the only reader of its output
+  // `value`: the producer's node (weights and all) moves into the reader's
+  // slot, so it runs where the reader ran (after the reader's other
+  // inputs), and writes the reader's output; the producer's slot and
+  // `value` are dropped. Returns the moved node, for the caller to record
+  // what it absorbed.
+  Node& absorb_into_reader(size_t producer, size_t reader, ValueId value) {
+    Node moved = std::move(graph.nodes[producer]);
+    moved.output = graph.nodes[reader].output;
+    graph.nodes[reader] = std::move(moved);
+    drop_node[producer] = true;
+    drop_value[static_cast<size_t>(value)] = true;
+    ++fused;
+    return graph.nodes[reader];
+  }
+
   Graph graph;
   std::vector<bool> drop_node, drop_value;
   int fused = 0;
