@@ -57,8 +57,11 @@ DepthwiseKernels depthwise_kernels_scalar();
 DepthwiseKernels depthwise_kernels_avx2();
 DepthwiseKernels depthwise_kernels_avx512();
 // The AVX-512 table with u8 planes of 3x3-like geometries on VNNI (see
-// depthwise_vnni.cpp).
+// depthwise_vnni.cpp): its u8 entries take only the geometries its
+// writes_bytes accepts.
 DepthwiseKernels depthwise_kernels_vnni();
-DepthwiseKernels depthwise_kernels(Isa active);
+// The table for layers of geometry `g` on the best ISA up to `active` (on
+// VNNI, the AVX-512 table where the VNNI planes do not take `g`).
+DepthwiseKernels depthwise_kernels(Isa active, const ConvGeometry& g);
 
 }  // namespace sparq::kernels

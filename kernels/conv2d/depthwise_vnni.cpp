@@ -309,12 +309,7 @@ void window_quad_plane(const uint8_t* in, const ConvGeometry& g, const Depthwise
 }
 
 void plane_u8_window_quads(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                           float* out, float* scratch) {
-  if (!takes_window_quads(g)) {
-    static const DepthwiseKernels avx512 = depthwise_kernels_avx512();
-    avx512.plane_u8(in, g, a, out, scratch);
-    return;
-  }
+                           float* out, float*) {
   window_quad_plane(in, g, a, FloatPlane{out, g.out_w});
 }
 

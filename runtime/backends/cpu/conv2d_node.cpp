@@ -140,7 +140,7 @@ class Conv2dNode : public CompiledNode {
       check_int32_accumulator(graph, node);
     }
     if (path_ == ConvPath::kDepthwise) {
-      depthwise_ = kernels::depthwise_kernels(active);
+      depthwise_ = kernels::depthwise_kernels(active, g_);
       isa_ = depthwise_.isa;
       if (quantized_) depthwise_weights_.assign(values.begin(), values.end());
       depthwise_bytes_ = fused_ && input_.dtype == DType::kU8 && depthwise_.writes_bytes &&
@@ -557,7 +557,6 @@ class Conv2dNode : public CompiledNode {
               g.out_h = p1 - p0;
               g.pad_h = r0 - top;
               const int64_t n = ng / g_.groups;
-              const int64_t og = g_.out_per_group();
               const int64_t channel = ng % g_.groups * og + b * block_rows_;
               const int64_t rows = std::min(block_rows_, og - b * block_rows_);
               for (int64_t r = 0; r < rows; ++r) {
