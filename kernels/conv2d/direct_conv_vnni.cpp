@@ -5,18 +5,12 @@
 #include <array>
 #include <utility>
 
+#include "kernels/common/dot_quads_vnni.hpp"
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
 #include "kernels/conv2d/interleave_quads.hpp"
 
 namespace sparq::kernels {
 namespace {
-
-// acc += dot4(x, w) per lane, in place. Written as asm because GCC 12
-// copies the tied accumulator of the intrinsic through spare registers and
-// the stack on every step (measured: several times slower).
-inline void dpbusd(__m512i& acc, __m512i x, __m512i w) {
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
-}
 
 constexpr int64_t kLanes = 16;
 constexpr int64_t kVectors = 3;
@@ -41,7 +35,7 @@ void quant_vectors(const QuantTileArgs& a) {
     for (int64_t r = 0; r < kOutBlock; ++r) {
       const __m512i wq = _mm512_set1_epi32(w[r]);
 #pragma GCC unroll 32
-      for (int64_t v = 0; v < V; ++v) dpbusd(acc[r][v], xv[v], wq);
+      for (int64_t v = 0; v < V; ++v) dpbusd_in_place(acc[r][v], xv[v], wq);
     }
   }
   TileEpilogue<ArchAvx512> epilogue(a);
@@ -127,7 +121,7 @@ void lane_vectors(const QuantTileArgs& a) {
     for (int p = 0; p < P; ++p) {
       const __m512i xq = _mm512_set1_epi32(x[p]);
 #pragma GCC unroll 4
-      for (int64_t v = 0; v < kLaneVectors; ++v) dpbusd(acc[p][v], xq, wv[v]);
+      for (int64_t v = 0; v < kLaneVectors; ++v) dpbusd_in_place(acc[p][v], xq, wv[v]);
     }
   }
   using Batch = xsimd::batch<float, ArchAvx512>;

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "kernels/common/dot_quads_vnni.hpp"
 #include "kernels/sparse_conv3x3/accumulate_tile.hpp"
 
 namespace sparq::kernels::sparse3x3 {
@@ -20,12 +21,7 @@ struct QuadU8x16 {
   static Reg load_input(const uint8_t* at, int pv) { return _mm512_loadu_si512(at + pv * 64); }
   static constexpr int kWeightWords = 1;  // one word, broadcast
   static Reg load_weight(const int32_t* word) { return _mm512_set1_epi32(*word); }
-  // acc += dot4(u8 x, s8 w) per 32-bit lane, written in place: with the
-  // intrinsic GCC 12 copies the accumulator around the (destructive)
-  // instruction when many accumulators are live.
-  static void multiply_add(Reg& acc, Reg x, Reg w) {
-    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
-  }
+  static void multiply_add(Reg& acc, Reg x, Reg w) { dpbusd_in_place(acc, x, w); }
 };
 
 // Output-channel form: one vpdpbusd lane is one output channel; the 4 input
@@ -48,9 +44,7 @@ struct QuadChannelsU8 {
     return _mm512_set1_epi32(quad);
   }
   static Reg load_weight(const int32_t* words) { return _mm512_loadu_si512(words); }
-  static void multiply_add(Reg& acc, Reg x, Reg w) {
-    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
-  }
+  static void multiply_add(Reg& acc, Reg x, Reg w) { dpbusd_in_place(acc, x, w); }
 };
 
 }  // namespace
