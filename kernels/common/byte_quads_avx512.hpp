@@ -33,10 +33,10 @@ __m512i load_row_pixels(const uint8_t* from, int n) {
   }
 }
 
-// dst[0, n) = pixels [0, n) (n <= 64) of 4 channel vectors as quads, channel
-// j in byte j: transpose_to_quads on each 128-bit lane, then the lanes are
-// regrouped so each stored vector holds 16 consecutive pixels.
-inline void store_quads64(const __m512i channels[4], int n, uint32_t* dst) {
+// The 64 pixels of 4 channel vectors as quads, channel j in byte j, pixels
+// 16 k .. 16 k + 15 in quads[k]: transpose_to_quads on each 128-bit lane,
+// then the lanes are regrouped so each vector holds 16 consecutive pixels.
+inline void quads64(const __m512i channels[4], __m512i quads[4]) {
   const __m512i ab_lo = _mm512_unpacklo_epi8(channels[0], channels[1]);
   const __m512i ab_hi = _mm512_unpackhi_epi8(channels[0], channels[1]);
   const __m512i cd_lo = _mm512_unpacklo_epi8(channels[2], channels[3]);
@@ -51,14 +51,37 @@ inline void store_quads64(const __m512i channels[4], int n, uint32_t* dst) {
   const __m512i q23_low = _mm512_shuffle_i64x2(q2, q3, 0x44);
   const __m512i q01_high = _mm512_shuffle_i64x2(q0, q1, 0xEE);
   const __m512i q23_high = _mm512_shuffle_i64x2(q2, q3, 0xEE);
-  const __m512i pixels[4] = {_mm512_shuffle_i64x2(q01_low, q23_low, 0x88),
-                             _mm512_shuffle_i64x2(q01_low, q23_low, 0xDD),
-                             _mm512_shuffle_i64x2(q01_high, q23_high, 0x88),
-                             _mm512_shuffle_i64x2(q01_high, q23_high, 0xDD)};
-  for (int k = 0; k < 4 && 16 * k < n; ++k) {
+  quads[0] = _mm512_shuffle_i64x2(q01_low, q23_low, 0x88);
+  quads[1] = _mm512_shuffle_i64x2(q01_low, q23_low, 0xDD);
+  quads[2] = _mm512_shuffle_i64x2(q01_high, q23_high, 0x88);
+  quads[3] = _mm512_shuffle_i64x2(q01_high, q23_high, 0xDD);
+}
+
+// dst[i] = quads[i / 16] lane i % 16 for i < n (n <= 32): the first n quads.
+inline void store_quads32(const __m512i quads[2], int n, uint32_t* dst) {
+  for (int k = 0; k < 2 && 16 * k < n; ++k) {
     const auto mask = static_cast<__mmask16>(first_lanes16(std::min(16, n - 16 * k)));
-    _mm512_mask_storeu_epi32(dst + 16 * k, mask, pixels[k]);
+    _mm512_mask_storeu_epi32(dst + 16 * k, mask, quads[k]);
   }
+}
+
+// dst[0, n) = pixels [0, n) (n <= 64) of 4 channel vectors as quads, channel
+// j in byte j.
+inline void store_quads64(const __m512i channels[4], int n, uint32_t* dst) {
+  __m512i quads[4];
+  quads64(channels, quads);
+  store_quads32(quads, std::min(n, 32), dst);
+  if (n > 32) store_quads32(quads + 2, n - 32, dst + 32);
+}
+
+// Two rows of n <= 32 pixels in one transpose: row 0 in bytes [0, n) of the
+// channel vectors, row 1 in bytes [32, 32 + n); dst[0, 2 n) = row 0's quads
+// then row 1's.
+inline void store_quad_row_pair(const __m512i channels[4], int n, uint32_t* dst) {
+  __m512i quads[4];
+  quads64(channels, quads);
+  store_quads32(quads, n, dst);
+  store_quads32(quads + 2, n, dst + n);
 }
 #endif
 

@@ -52,11 +52,12 @@ struct DirectLayout {
 DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind);
 
 // Pixels x < n of 4 channel rows, pixel x at byte x * stride (1 or 2) of
-// each, as n quads (channel d in byte d) XORed with `flip`: a channel-quad
-// row of the packed input, where an ISA has a wide path for it
-// (interleave_quads.hpp); null: the baseline SSE2 copy.
+// each, as n quads (channel d in byte d) XORed with `flip`: channel-quad
+// rows of the packed input, `rows` of them (row r of channel d at
+// src[d] + r * row_step, its quads at dst + 4 n r), where an ISA has a wide
+// path for them (interleave_quads.hpp); null: the baseline SSE2 copy.
 using QuadRowsFn = void (*)(const uint8_t* const src[4], int64_t n, int stride, uint8_t flip,
-                            uint8_t* dst);
+                            uint8_t* dst, int64_t rows, int64_t row_step);
 
 // Packs the input planes of one group (`in` points at its first channel) into
 // `out` (buffer_elements(tile) elements). Quantized layouts XOR every byte,

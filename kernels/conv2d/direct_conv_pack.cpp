@@ -222,7 +222,7 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
         const uint8_t* planes[4];
         for (int64_t d = 0; d < 4; ++d) planes[d] = input_row(in, g, c4 * 4 + d, 0);
         if (wide) {
-          quad_rows(planes, pixels, 1, flip, out + c4 * plane * 4);
+          quad_rows(planes, pixels, 1, flip, out + c4 * plane * 4, 1, 0);
         } else {
           interleave_quads(planes, pixels, flip, out + c4 * plane * 4);
         }
@@ -234,6 +234,19 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
           uint8_t* plane_dst = out + ((c4 * l.row_phases + rp) * l.col_phases + cp) * plane * 4;
           const int64_t first_col = cp - g.pad_w;
           const InsideRange inside = inside_range(g.in_w, l.plane_w, g.stride_w, first_col);
+          // All four channels, every row inside the input and every column
+          // inside its row (the 1x1 stride-2 shortcuts): the plane is one
+          // call, which packs short rows two at a time.
+          const int64_t first_row = rp - g.pad_h;
+          if (wide && c4 * 4 + 3 < ig && inside.begin == 0 && inside.end == l.plane_w &&
+              first_row >= 0 && first_row + (l.plane_h - 1) * g.stride_h < g.in_h) {
+            const uint8_t* from[4];
+            for (int64_t d = 0; d < 4; ++d) from[d] = input_row(in, g, c4 * 4 + d, rp) + first_col;
+            quad_rows(from, l.plane_w, static_cast<int>(g.stride_w), flip, plane_dst, l.plane_h,
+                      g.stride_h * g.in_w);
+            zero_gap(plane_dst);
+            continue;
+          }
           for (int64_t yq = 0; yq < l.plane_h; ++yq) {
             const uint8_t* rows[4];
             for (int64_t d = 0; d < 4; ++d) {
@@ -247,7 +260,7 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
               const uint8_t* from[4];
               for (int d = 0; d < 4; ++d) from[d] = rows[d] + first;
               quad_rows(from, inside.end - inside.begin, static_cast<int>(g.stride_w), flip,
-                        dst + inside.begin * 4);
+                        dst + inside.begin * 4, 1, 0);
             } else if (g.stride_w == 1) {
               const uint8_t* from[4];
               for (int d = 0; d < 4; ++d) from[d] = rows[d] + inside.begin + first_col;
