@@ -162,11 +162,16 @@ struct Quantize {
     // decides either way, and the clamped bound itself is an integer. Where
     // the scale divides (divide_), callers take operator() directly.
     bool rounds_like_quotient(Batch clamped) const {
+      return near_half(clamped) == 0;
+    }
+    // The lanes of `clamped` within 2^-12 of a half-integer: those whose
+    // rounding the product may get wrong.
+    static __mmask16 near_half(Batch clamped) {
       static_assert(std::is_same_v<Arch, ArchAvx512>);
       // clamped - nearbyint(clamped), exactly, in [-0.5, 0.5].
       const __m512 fraction = _mm512_reduce_ps(clamped, _MM_FROUND_TO_NEAREST_INT);
       return _mm512_cmp_ps_mask(_mm512_abs_ps(fraction), _mm512_set1_ps(0.5f - 0x1p-12f),
-                                _CMP_GE_OQ) == 0;
+                                _CMP_GE_OQ);
     }
     Batch product(Batch v) const {
       return v * reciprocal_;
@@ -213,6 +218,34 @@ struct Quantize {
     return round_to_int(clamp_quotient(by_scale(v), highest, is_signed));
   }
 
+  // round_clamp of N vectors with one check for all of them (AVX-512): the
+  // common case, no lane near a half-integer, takes one branch per N
+  // vectors instead of one per vector. Same integers as round_clamp.
+  template <int N>
+  static void round_clamp_n(const Batch (&v)[N], const Quotient& by_scale, Batch highest,
+                            bool is_signed, xsimd::batch<int32_t, Arch> (&q)[N]) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<Arch, ArchAvx512>) {
+      if (!by_scale.divides()) {
+        Batch estimate[N];
+        __mmask16 near = 0;
+#pragma GCC unroll 16
+        for (int i = 0; i < N; ++i) {
+          estimate[i] = clamp_quotient(by_scale.product(v[i]), highest, is_signed);
+          near = static_cast<__mmask16>(near | Quotient::near_half(estimate[i]));
+        }
+        if (near == 0) {
+#pragma GCC unroll 16
+          for (int i = 0; i < N; ++i) q[i] = round_to_int(estimate[i]);
+          return;
+        }
+      }
+    }
+#endif
+#pragma GCC unroll 16
+    for (int i = 0; i < N; ++i) q[i] = round_clamp(v[i], by_scale, highest, is_signed);
+  }
+
   // Four vectors at a time through store_bytes4 where the ISA has it.
   template <bool kSigned>
   static size_t round_clamp_blocks(const float* x, size_t count, const Quotient& s, Batch highest,
@@ -221,11 +254,11 @@ struct Quantize {
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<Arch, ArchAvx512>) {
       for (; j + 4 * kLanes <= count; j += 4 * kLanes) {
-        const xsimd::batch<int32_t, Arch> q[4] = {
-            round_clamp(Batch::load_unaligned(x + j), s, highest, kSigned),
-            round_clamp(Batch::load_unaligned(x + j + kLanes), s, highest, kSigned),
-            round_clamp(Batch::load_unaligned(x + j + 2 * kLanes), s, highest, kSigned),
-            round_clamp(Batch::load_unaligned(x + j + 3 * kLanes), s, highest, kSigned)};
+        const Batch v[4] = {Batch::load_unaligned(x + j), Batch::load_unaligned(x + j + kLanes),
+                            Batch::load_unaligned(x + j + 2 * kLanes),
+                            Batch::load_unaligned(x + j + 3 * kLanes)};
+        xsimd::batch<int32_t, Arch> q[4];
+        round_clamp_n(v, s, highest, kSigned, q);
         store_bytes4<kSigned>(q, static_cast<uint8_t*>(out) + j);
       }
     }

@@ -4,6 +4,7 @@
 // compiled with the ISA's flags, like quantize_impl.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -50,6 +51,20 @@ struct QuantizedStore {
   }
 
 #if defined(__AVX512F__)
+  // N vectors through one rounding check (Quantize::round_clamp_n), vector
+  // i's first count[i] lanes to dst[i] (AVX-512 only).
+  template <int N>
+  void store_n(const Batch (&y)[N], uint8_t* const (&dst)[N], const int64_t (&count)[N]) const {
+    static_assert(std::is_same_v<Arch, ArchAvx512>);
+    xsimd::batch<int32_t, Arch> bytes[N];
+    Quantize<Arch>::round_clamp_n(y, scale, highest, is_signed, bytes);
+#pragma GCC unroll 16
+    for (int i = 0; i < N; ++i) {
+      const auto m = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(count[i], kLanes)));
+      _mm512_mask_cvtepi32_storeu_epi8(dst[i], m, bytes[i]);
+    }
+  }
+
   // The lanes of mask m of y to the same lanes of dst (AVX-512 only).
   void store_lanes(Batch y, __mmask16 m, uint8_t* dst) const {
     static_assert(std::is_same_v<Arch, ArchAvx512>);
