@@ -141,6 +141,78 @@ inline void stage_quad_rows_flat(const uint8_t* const planes[4], int height, int
     }
   }
 }
+
+// dst[0, n) = src[0], src[2], ..., src[2 n - 2]: every other quad of a row,
+// 16 per step from 32 (only the 2 n - 1 quads read are loaded).
+inline void copy_every_other_quad(const uint32_t* src, uint32_t* dst, int64_t n) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (int64_t k = 0; k < n; k += 16) {
+    const int64_t read = 2 * std::min<int64_t>(16, n - k) - 1;
+    const auto lo_mask = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, read)));
+    const auto hi_mask = static_cast<__mmask16>(first_lanes16(std::max<int64_t>(0, read - 16)));
+    const __m512i lo = _mm512_maskz_loadu_epi32(lo_mask, src + 2 * k);
+    const __m512i hi = _mm512_maskz_loadu_epi32(hi_mask, src + 2 * k + 16);
+    const auto m = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(16, n - k)));
+    _mm512_mask_storeu_epi32(dst + k, m, _mm512_permutex2var_epi32(lo, even, hi));
+  }
+}
+
+// Stride 2 on rows of at most kFlatBlockPixels. Phase plane (ry, rx) row a
+// column b holds input pixel (2 a + ry - 1, 2 b + rx - 1), so each input row
+// is one phase row of ry = (iy + 1) % 2 in both column phases. The quads of
+// whole input rows are made as for stride 1 (64 pixels of the flat plane
+// per step into an L1 block), then each row's odd and even quads go to the
+// two column phases. Row by row, each phase row was a deinterleave of the 4
+// channels and a 64-lane transpose of which a 7- to 29-pixel row used a
+// fraction: ResNet-18's stride-2 layers staged in about 28 us each whatever
+// their size. The same bytes as the row-by-row path.
+inline void stage_quad_rows_flat_s2(const uint8_t* const planes[4], int height, int width,
+                                    const Sparse3x3Geometry& g, int row_begin, int row_end,
+                                    uint32_t* lane) {
+  alignas(64) uint32_t block[kFlatBlockPixels];
+  const int rows_per_block = kFlatBlockPixels / width;
+  // Column phase rx: columns b whose input column 2 b + rx - 1 is inside.
+  const InsideRange cols[2] = {inside_range(g.pitch, 2, -1, width),
+                               inside_range(g.pitch, 2, 0, width)};
+  auto phase_row = [&](int iy, int rx) {
+    const int a = (iy + 1) / 2, ry = (iy + 1) % 2;
+    return lane + static_cast<int64_t>(ry * 2 + rx) * g.plane_elems +
+           static_cast<int64_t>(a) * g.pitch;
+  };
+  // The input rows of phase rows [row_begin, row_end): iy = 2 a + ry - 1.
+  const int iy_last = 2 * row_end - 1;
+  for (int iy = 2 * row_begin - 1; iy < iy_last;) {
+    if (iy < 0 || iy >= height) {
+      for (int rx = 0; rx < 2; ++rx) zero_quads(phase_row(iy, rx), g.pitch);
+      ++iy;
+      continue;
+    }
+    const int block_row = iy;
+    const int iy_end = std::min({height, iy + rows_per_block, iy_last});
+    const int64_t first = static_cast<int64_t>(iy) * width;
+    const int64_t count = static_cast<int64_t>(iy_end - iy) * width;
+    for (int64_t p = 0; p < count; p += 64) {
+      const int n = static_cast<int>(std::min<int64_t>(64, count - p));
+      __m512i pixels[4];
+      for (int j = 0; j < 4; ++j) {
+        pixels[j] = planes[j] != nullptr
+                        ? _mm512_maskz_loadu_epi8(first_lanes(n), planes[j] + first + p)
+                        : _mm512_setzero_si512();
+      }
+      store_quads64(pixels, n, block + p);
+    }
+    for (; iy < iy_end; ++iy) {
+      const uint32_t* row = block + static_cast<int64_t>(iy - block_row) * width;
+      for (int rx = 0; rx < 2; ++rx) {
+        uint32_t* dst = phase_row(iy, rx);
+        const InsideRange c = cols[rx];
+        zero_quads(dst, c.begin);
+        copy_every_other_quad(row + 2 * c.begin + rx - 1, dst + c.begin, c.end - c.begin);
+        zero_quads(dst + c.end, g.pitch - c.end);
+      }
+    }
+  }
+}
 #endif
 
 // Quad lanes hold raw bytes (u8, or s8 two's complement for the scalar path).
@@ -148,9 +220,14 @@ template <int S>
 void stage_quad_rows(const uint8_t* const planes[4], int height, int width,
                      const Sparse3x3Geometry& g, int row_begin, int row_end, uint8_t* lane) {
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
-  if (S == 1 && width <= kFlatBlockPixels) {
-    stage_quad_rows_flat(planes, height, width, g, row_begin, row_end,
-                         reinterpret_cast<uint32_t*>(lane));
+  if (width <= kFlatBlockPixels) {
+    if constexpr (S == 1) {
+      stage_quad_rows_flat(planes, height, width, g, row_begin, row_end,
+                           reinterpret_cast<uint32_t*>(lane));
+    } else {
+      stage_quad_rows_flat_s2(planes, height, width, g, row_begin, row_end,
+                              reinterpret_cast<uint32_t*>(lane));
+    }
     return;
   }
 #endif
