@@ -66,9 +66,11 @@ using QuadRowsFn = void (*)(const uint8_t* const src[4], int64_t n, int stride, 
 void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& layout,
                           uint8_t flip, int64_t tile_pixels, QuadRowsFn quad_rows, uint8_t* out);
 // The same for the layout's slots [first_slot, end_slot) only (a slot: one
-// channel quad's planes, or one input channel's window-quad planes; the
-// zeroed slack with the last slot), so that several threads can pack one
-// group.
+// channel quad's planes, or one window-quad plane: an input channel's
+// window quad j of each kernel row at one row phase; the zeroed slack with
+// the last slot), so that several threads can pack one group: the 3-channel
+// stem's 12 planes split evenly over 2 or 3 threads, where its 3 channels
+// did not.
 int64_t direct_input_slots(const ConvGeometry& g, const DirectLayout& layout);
 void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g,
                                 const DirectLayout& layout, uint8_t flip, int64_t tile_pixels,

@@ -184,8 +184,9 @@ DirectLayout make_direct_layout(const ConvGeometry& g, DirectLayoutKind kind) {
 }
 
 int64_t direct_input_slots(const ConvGeometry& g, const DirectLayout& l) {
-  return l.kind == DirectLayoutKind::kChannelQuads ? ceil_div(g.in_per_group(), 4)
-                                                   : g.in_per_group();
+  return l.kind == DirectLayoutKind::kChannelQuads
+             ? ceil_div(g.in_per_group(), 4)
+             : g.in_per_group() * ceil_div(g.kernel_w, 4) * l.row_phases;
 }
 
 void pack_direct_input_u8(const uint8_t* in, const ConvGeometry& g, const DirectLayout& l,
@@ -292,19 +293,20 @@ void pack_direct_input_u8_slots(const uint8_t* in, const ConvGeometry& g, const 
       }
     }
   } else {
+    // Slot s is plane s: input channel i, window quad j of each kernel row,
+    // row phase rp, s = (i * quads_per_row + j) * row_phases + rp.
     const int64_t quads_per_row = ceil_div(g.kernel_w, 4);
-    for (int64_t i = first_slot; i < end_slot; ++i) {
-      for (int64_t j = 0; j < quads_per_row; ++j) {
-        for (int64_t rp = 0; rp < l.row_phases; ++rp) {
-          uint8_t* dst = out + ((i * quads_per_row + j) * l.row_phases + rp) * plane * 4;
-          for (int64_t yq = 0; yq < l.plane_h; ++yq) {
-            const uint8_t* row = input_row(in, g, i, yq * g.stride_h + rp);
-            copy_window_quads(row, g.in_w, l.plane_w, g.stride_w, j * 4 - g.pad_w, flip,
-                              dst + yq * l.plane_w * 4);
-          }
-          zero_gap(dst);
-        }
+    for (int64_t slot = first_slot; slot < end_slot; ++slot) {
+      const int64_t rp = slot % l.row_phases;
+      const int64_t j = slot / l.row_phases % quads_per_row;
+      const int64_t i = slot / (l.row_phases * quads_per_row);
+      uint8_t* dst = out + slot * plane * 4;
+      for (int64_t yq = 0; yq < l.plane_h; ++yq) {
+        const uint8_t* row = input_row(in, g, i, yq * g.stride_h + rp);
+        copy_window_quads(row, g.in_w, l.plane_w, g.stride_w, j * 4 - g.pad_w, flip,
+                          dst + yq * l.plane_w * 4);
       }
+      zero_gap(dst);
     }
   }
   if (end_slot == direct_input_slots(g, l)) {
