@@ -121,4 +121,36 @@ MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
                                                    : plan_sweep_best_fit(requests);
 }
 
+std::vector<size_t> place_step_scratch(const std::vector<BufferRequest>& requests,
+                                       const MemoryPlan& plan, size_t chunk,
+                                       const std::vector<size_t>& scratch) {
+  const size_t arena = plan.total_bytes * chunk;
+  // A cache line between a scratch and the tensors on either side: kernels
+  // may read a vector past the end of a tensor or of their scratch.
+  const size_t gap = kTensorAlignment;
+  std::vector<size_t> offsets(scratch.size(), arena + gap);
+  if (requests.size() > kGreedyPlanMaxRequests) return offsets;
+  std::vector<std::pair<size_t, size_t>> taken;
+  for (size_t s = 0; s < scratch.size(); ++s) {
+    if (scratch[s] == 0) continue;
+    const size_t size = align_up(scratch[s]);
+    taken.clear();
+    for (size_t r = 0; r < requests.size(); ++r) {
+      const auto step = static_cast<int>(s);
+      if (requests[r].first_step <= step && step <= requests[r].last_step) {
+        taken.emplace_back(plan.offsets[r] * chunk,
+                           (plan.offsets[r] + align_up(requests[r].bytes)) * chunk);
+      }
+    }
+    std::sort(taken.begin(), taken.end());
+    size_t offset = gap;
+    for (auto [begin, end] : taken) {
+      if (offset + size + gap <= begin) break;
+      offset = std::max(offset, end + gap);
+    }
+    offsets[s] = offset;
+  }
+  return offsets;
+}
+
 }  // namespace sparq

@@ -30,4 +30,19 @@ struct MemoryPlan {
 inline constexpr size_t kGreedyPlanMaxRequests = 2048;
 MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);
 
+// Where each step's scratch goes in a worker's region for chunks of `chunk`
+// samples, in bytes from the arena's start (the planned tensors of
+// `requests` at plan.offsets * chunk): step s's scratch[s] bytes take the
+// lowest gap that no tensor alive at step s occupies, with a free cache
+// line before it, in the arena or past its end. So a node's scratch is
+// memory the tensors around it use too, which the core touched recently,
+// rather than memory of its own whose lines the tensors' traffic evicted
+// between the steps that use it: the lines a layer writes after a large
+// scratch (the ResNet-18 stem's 1.1 MB) are then in the cache. Above
+// kGreedyPlanMaxRequests requests every scratch goes past the arena (the
+// search is linear in the tensors alive at each step).
+std::vector<size_t> place_step_scratch(const std::vector<BufferRequest>& requests,
+                                       const MemoryPlan& plan, size_t chunk,
+                                       const std::vector<size_t>& scratch);
+
 }  // namespace sparq

@@ -79,6 +79,7 @@ struct Session::Impl {
   std::vector<Placement> placements;
   // Per value: slot in the arena plan, or -1 (graph input, graph outputs).
   std::vector<int> plan_slot;
+  std::vector<BufferRequest> plan_requests;  // the planned tensors' sizes and lifetimes
   MemoryPlan plan;
   std::vector<bool> is_output;
   // Per value: its producer stores per-sample ranges for a dynamic quantize
@@ -272,6 +273,7 @@ void Session::Impl::make_plan() {
     requests.push_back({per_sample_bytes(graph.values[v]), first[v], last[v]});
   }
   plan = plan_memory(requests);
+  plan_requests = std::move(requests);
 }
 
 void Session::Impl::mark_ranged_values() {
@@ -312,11 +314,11 @@ void add_chunk(NodeStats& total, const NodeStats& part) {
   }
 }
 
-// What one worker owns while it runs chunks: its arena region, scratch, the
-// views of every value for the chunk at hand, and its share of the stats.
+// What one worker owns while it runs chunks: its arena region (the steps'
+// scratch included), the views of every value for the chunk at hand, and
+// its share of the stats.
 struct ChunkWorker {
   uint8_t* arena = nullptr;
-  void* scratch = nullptr;
   std::vector<TensorView> views;
   std::vector<std::vector<float>> scales;        // quantized values' per-sample scales
   std::vector<std::vector<SampleRange>> ranges;  // ranged values' per-sample ranges
@@ -375,12 +377,24 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
 
   auto start = Clock::now();
   const auto chunk = static_cast<size_t>(chunks.chunk);
-  const size_t scratch = align_up(worker_scratch);
-  // Each worker: its chunk's arena, its scratch, then slack, since SIMD
-  // kernels may read one vector past a tensor (never into another worker's
-  // memory, which that worker may be writing).
+  // Each worker: its chunk's arena with every step's scratch in it or past
+  // its end (place_step_scratch), then slack, since SIMD kernels may read
+  // one vector past a tensor (never into another worker's memory, which
+  // that worker may be writing).
   const size_t chunk_arena = plan.total_bytes * chunk;
-  const size_t region = chunk_arena + scratch + kTensorAlignment;
+  std::vector<size_t> step_scratch(steps.size(), 0);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    if (steps[s].compiled) {
+      step_scratch[s] = steps[s].compiled->scratch_bytes(chunks.chunk, chunks.threads_per_worker);
+    }
+  }
+  const std::vector<size_t> scratch_at =
+      place_step_scratch(plan_requests, plan, chunk, step_scratch);
+  size_t used = chunk_arena;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    used = std::max(used, scratch_at[s] + align_up(step_scratch[s]));
+  }
+  const size_t region = align_up(used) + kTensorAlignment;
   auto buffer = take_buffer();
   buffer->reserve(region * static_cast<size_t>(chunks.workers));
   auto* base = static_cast<uint8_t*>(buffer->data.get());
@@ -397,7 +411,6 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   for (size_t w = 0; w < workers.size(); ++w) {
     ChunkWorker& worker = workers[w];
     worker.arena = base + region * w;
-    worker.scratch = worker.arena + chunk_arena;
     worker.views.resize(graph.values.size());
     worker.scales.resize(graph.values.size());
     worker.ranges.resize(graph.values.size());
@@ -450,9 +463,9 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
     const int64_t n = end - begin;
     ExecContext ctx;
     ctx.threads = chunks.threads_per_worker;
-    ctx.scratch = worker.scratch;
     for (size_t s = 0; s < steps.size(); ++s) {
       const Step& step = steps[s];
+      ctx.scratch = worker.arena + scratch_at[s];
       NodeStats part;
       auto t0 = Clock::now();
       if (step.node >= 0) {

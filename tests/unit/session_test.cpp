@@ -106,6 +106,55 @@ TEST(MemoryPlan, LargePlansReuseBuffersOfDeadTensors) {
   EXPECT_EQ(plan.unplanned_bytes, static_cast<size_t>(n) * 1024u);
 }
 
+// A step's scratch never touches a tensor alive at that step (nor the
+// cache line on either side of one), for chunks of 1 and 3 samples.
+TEST(MemoryPlan, StepScratchAvoidsLiveTensors) {
+  std::mt19937 gen(11);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<BufferRequest> requests;
+    const int steps = 20;
+    std::uniform_int_distribution<int> step(0, steps - 1), size(1, 5000), scratch_size(0, 9000);
+    for (int r = 0; r < 30; ++r) {
+      const int a = step(gen), b = step(gen);
+      requests.push_back({static_cast<size_t>(size(gen)), std::min(a, b), std::max(a, b)});
+    }
+    std::vector<size_t> scratch(steps);
+    for (size_t& bytes : scratch) bytes = static_cast<size_t>(scratch_size(gen));
+    const MemoryPlan plan = plan_memory(requests);
+    for (const size_t chunk : {size_t{1}, size_t{3}}) {
+      const std::vector<size_t> at = place_step_scratch(requests, plan, chunk, scratch);
+      ASSERT_EQ(at.size(), scratch.size());
+      for (int s = 0; s < steps; ++s) {
+        EXPECT_EQ(at[s] % kTensorAlignment, 0u);
+        if (scratch[s] == 0) continue;
+        for (size_t r = 0; r < requests.size(); ++r) {
+          if (requests[r].first_step > s || s > requests[r].last_step) continue;
+          const size_t begin = plan.offsets[r] * chunk;
+          const size_t end = begin + requests[r].bytes * chunk;
+          const bool apart =
+              at[s] + scratch[s] + kTensorAlignment <= begin || end + kTensorAlignment <= at[s];
+          EXPECT_TRUE(apart) << "trial " << trial << " chunk " << chunk << " step " << s
+                             << " request " << r;
+        }
+      }
+    }
+  }
+}
+
+// The scratch of a step takes memory its own tensors leave free below the
+// arena's end: a chain of two 1 KiB tensors live per step leaves nothing
+// free, a step with one tensor alive leaves the other's 1 KiB.
+TEST(MemoryPlan, StepScratchReusesFreeArenaMemory) {
+  const std::vector<BufferRequest> requests = {{1024, 0, 1}, {1024, 1, 2}, {1024, 2, 3}};
+  const MemoryPlan plan = plan_memory(requests);
+  ASSERT_EQ(plan.total_bytes, 2 * 1024u);
+  // Step 0: only the first tensor; step 1: two tensors; step 3: only the last.
+  const std::vector<size_t> at = place_step_scratch(requests, plan, 1, {512, 512, 0, 512});
+  EXPECT_LT(at[0] + 512, plan.total_bytes);  // in the second tensor's block
+  EXPECT_GE(at[1], plan.total_bytes);        // past the arena: both blocks taken
+  EXPECT_LT(at[3] + 512, plan.total_bytes);
+}
+
 // Tensors of no elements: nothing is copied (a null source with zero bytes
 // is undefined behaviour for memcpy, which the sanitizer build reports).
 TEST(Tensor, EmptyTensorsFromNoValues) {
