@@ -94,8 +94,27 @@ inline void zero_quads(uint32_t* dst, int64_t n) {
   }
 }
 
-// Pixels of a flat stride-1 block: a bound on one call's L1 buffer.
+// Pixels of a flat block of whole rows: a bound on one call's L1 buffer.
 constexpr int kFlatBlockPixels = 1024;
+
+// The quads of image rows [row_begin, row_end) of the 4 channel planes
+// (null: a zero channel), 64 pixels of the flat plane at a time, into
+// block[0, (row_end - row_begin) * width).
+inline void whole_row_quads(const uint8_t* const planes[4], int width, int row_begin, int row_end,
+                            uint32_t* block) {
+  const int64_t first = static_cast<int64_t>(row_begin) * width;
+  const int64_t count = static_cast<int64_t>(row_end - row_begin) * width;
+  for (int64_t p = 0; p < count; p += 64) {
+    const int n = static_cast<int>(std::min<int64_t>(64, count - p));
+    __m512i pixels[4];
+    for (int j = 0; j < 4; ++j) {
+      pixels[j] = planes[j] != nullptr
+                      ? _mm512_maskz_loadu_epi8(first_lanes(n), planes[j] + first + p)
+                      : _mm512_setzero_si512();
+    }
+    store_quads64(pixels, n, block + p);
+  }
+}
 
 // Stride 1 on rows of at most kFlatBlockPixels: a channel's image rows are
 // contiguous, so the quads are made 64 pixels of the flat plane at a time
@@ -117,18 +136,7 @@ inline void stage_quad_rows_flat(const uint8_t* const planes[4], int height, int
       continue;
     }
     const int iy_end = std::min({height, iy + rows_per_block, row_end - 1});
-    const int64_t first = static_cast<int64_t>(iy) * width;
-    const int64_t count = static_cast<int64_t>(iy_end - iy) * width;
-    for (int64_t p = 0; p < count; p += 64) {
-      const int n = static_cast<int>(std::min<int64_t>(64, count - p));
-      __m512i pixels[4];
-      for (int j = 0; j < 4; ++j) {
-        pixels[j] = planes[j] != nullptr
-                        ? _mm512_maskz_loadu_epi8(first_lanes(n), planes[j] + first + p)
-                        : _mm512_setzero_si512();
-      }
-      store_quads64(pixels, n, block + p);
-    }
+    whole_row_quads(planes, width, iy, iy_end, block);
     for (int r = iy; r < iy_end; ++r, ++a) {
       uint32_t* dst = base + static_cast<int64_t>(a) * g.pitch;
       const uint32_t* src = block + static_cast<int64_t>(r - iy) * width + (cols.begin - 1);
@@ -189,18 +197,7 @@ inline void stage_quad_rows_flat_s2(const uint8_t* const planes[4], int height, 
     }
     const int block_row = iy;
     const int iy_end = std::min({height, iy + rows_per_block, iy_last});
-    const int64_t first = static_cast<int64_t>(iy) * width;
-    const int64_t count = static_cast<int64_t>(iy_end - iy) * width;
-    for (int64_t p = 0; p < count; p += 64) {
-      const int n = static_cast<int>(std::min<int64_t>(64, count - p));
-      __m512i pixels[4];
-      for (int j = 0; j < 4; ++j) {
-        pixels[j] = planes[j] != nullptr
-                        ? _mm512_maskz_loadu_epi8(first_lanes(n), planes[j] + first + p)
-                        : _mm512_setzero_si512();
-      }
-      store_quads64(pixels, n, block + p);
-    }
+    whole_row_quads(planes, width, iy, iy_end, block);
     for (; iy < iy_end; ++iy) {
       const uint32_t* row = block + static_cast<int64_t>(iy - block_row) * width;
       for (int rx = 0; rx < 2; ++rx) {
