@@ -130,21 +130,35 @@ std::vector<size_t> place_step_scratch(const std::vector<BufferRequest>& request
   const size_t gap = kTensorAlignment;
   std::vector<size_t> offsets(scratch.size(), arena + gap);
   if (requests.size() > kGreedyPlanMaxRequests) return offsets;
-  std::vector<std::pair<size_t, size_t>> taken;
+  // A sweep over the steps keeps the tensors alive at the current one,
+  // sorted by offset: each step costs its live tensors, not all of them.
+  std::vector<size_t> order(requests.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return requests[a].first_step < requests[b].first_step;
+  });
+  using Interval = std::pair<size_t, size_t>;  // bytes [begin, end) in the chunk's arena
+  std::multiset<Interval> live;
+  std::vector<std::multiset<Interval>::iterator> live_at(requests.size());
+  using Ending = std::pair<int, size_t>;  // (last step, request)
+  std::priority_queue<Ending, std::vector<Ending>, std::greater<>> endings;
+  size_t next = 0;
   for (size_t s = 0; s < scratch.size(); ++s) {
+    const auto step = static_cast<int>(s);
+    for (; next < order.size() && requests[order[next]].first_step <= step; ++next) {
+      const size_t r = order[next];
+      live_at[r] = live.insert(
+          {plan.offsets[r] * chunk, (plan.offsets[r] + align_up(requests[r].bytes)) * chunk});
+      endings.push({requests[r].last_step, r});
+    }
+    while (!endings.empty() && endings.top().first < step) {
+      live.erase(live_at[endings.top().second]);
+      endings.pop();
+    }
     if (scratch[s] == 0) continue;
     const size_t size = align_up(scratch[s]);
-    taken.clear();
-    for (size_t r = 0; r < requests.size(); ++r) {
-      const auto step = static_cast<int>(s);
-      if (requests[r].first_step <= step && step <= requests[r].last_step) {
-        taken.emplace_back(plan.offsets[r] * chunk,
-                           (plan.offsets[r] + align_up(requests[r].bytes)) * chunk);
-      }
-    }
-    std::sort(taken.begin(), taken.end());
     size_t offset = gap;
-    for (auto [begin, end] : taken) {
+    for (const auto& [begin, end] : live) {
       if (offset + size + gap <= begin) break;
       offset = std::max(offset, end + gap);
     }
