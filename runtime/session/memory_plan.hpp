@@ -33,8 +33,8 @@ MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);
 // Where each step's scratch goes in a worker's region for chunks of `chunk`
 // samples, in bytes from the arena's start (the planned tensors of
 // `requests` at plan.offsets * chunk): step s's scratch[s] bytes take the
-// lowest gap that no tensor alive at step s occupies, with a free cache
-// line before it, in the arena or past its end. So a node's scratch is
+// lowest gap that no tensor alive at step s occupies, a free cache line on
+// either side of it, in the arena or past its end. So a node's scratch is
 // memory the tensors around it use too, which the core touched recently,
 // rather than memory of its own whose lines the tensors' traffic evicted
 // between the steps that use it: the lines a layer writes after a large
