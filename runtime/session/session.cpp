@@ -100,18 +100,27 @@ struct Session::Impl {
 
   ChunkPlan chunk_plan(int64_t batch) const;
 
-  // Scratch of one worker: the most any step needs for a chunk.
-  size_t chunk_scratch_bytes(const ChunkPlan& chunks, std::string* largest_node = nullptr) const {
-    size_t scratch = 0;
-    for (const Step& s : steps) {
-      if (!s.compiled) continue;
-      const size_t bytes = s.compiled->scratch_bytes(chunks.chunk, chunks.threads_per_worker);
-      if (bytes > scratch) {
-        scratch = bytes;
-        if (largest_node) *largest_node = model->graph().nodes[static_cast<size_t>(s.node)].name;
+  // Each step's scratch for a chunk (0 for transfers).
+  std::vector<size_t> step_scratch_bytes(const ChunkPlan& chunks) const {
+    std::vector<size_t> bytes(steps.size(), 0);
+    for (size_t s = 0; s < steps.size(); ++s) {
+      if (steps[s].compiled) {
+        bytes[s] = steps[s].compiled->scratch_bytes(chunks.chunk, chunks.threads_per_worker);
       }
     }
-    return scratch;
+    return bytes;
+  }
+
+  // Scratch of one worker: the most any step needs for a chunk.
+  size_t chunk_scratch_bytes(const ChunkPlan& chunks, std::string* largest_node = nullptr) const {
+    const std::vector<size_t> bytes = step_scratch_bytes(chunks);
+    const auto largest = std::max_element(bytes.begin(), bytes.end());
+    if (largest == bytes.end() || *largest == 0) return 0;
+    if (largest_node) {
+      const Step& s = steps[static_cast<size_t>(largest - bytes.begin())];
+      *largest_node = model->graph().nodes[static_cast<size_t>(s.node)].name;
+    }
+    return *largest;
   }
 
   // The parts of what a run of `batch` samples holds at once (every chunk in
@@ -371,7 +380,9 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
     throw Error(ErrorCode::kInvalidArgument, "quantized input has no per-sample scales");
   }
   const ChunkPlan chunks = chunk_plan(batch);
-  const size_t worker_scratch = chunk_scratch_bytes(chunks);
+  const std::vector<size_t> step_scratch = step_scratch_bytes(chunks);
+  const size_t worker_scratch =
+      step_scratch.empty() ? 0 : *std::max_element(step_scratch.begin(), step_scratch.end());
   check_run_bytes(batch, chunks, worker_scratch, ErrorCode::kInvalidArgument,
                   [batch] { return "a batch of " + std::to_string(batch); });
 
@@ -382,12 +393,6 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   // one vector past a tensor (never into another worker's memory, which
   // that worker may be writing).
   const size_t chunk_arena = plan.total_bytes * chunk;
-  std::vector<size_t> step_scratch(steps.size(), 0);
-  for (size_t s = 0; s < steps.size(); ++s) {
-    if (steps[s].compiled) {
-      step_scratch[s] = steps[s].compiled->scratch_bytes(chunks.chunk, chunks.threads_per_worker);
-    }
-  }
   const std::vector<size_t> scratch_at =
       place_step_scratch(plan_requests, plan, chunk, step_scratch);
   size_t used = chunk_arena;
