@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/common/thread_work.hpp"
 #include "kernels/matrix_tiles/tile_unit_scope.hpp"
 #include "kernels/sparse_conv3x3/microkernels.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
@@ -19,24 +20,6 @@ namespace sparq::kernels {
 namespace {
 
 using sparse3x3::AccumulateFn;
-
-// Estimated cycles of work per thread below which one more thread does not
-// pay for waking it: ~7 us at 3.5 GHz. At 50000, with the planner's
-// estimate alone, ResNet-18's k = 1 shared layers on the AMX tile program
-// (70-120 us each on a Xeon core) ran on one thread of two, and the network
-// at 2 threads took 1.70-1.76 ms instead of 1.51-1.53 (ResNet-20 at 2
-// threads: medians within 2 %).
-constexpr double kMinCyclesPerThread = 25000;
-
-// The work every path of a layer does alike, which the planner's estimate
-// leaves out (it only ranks paths) but the thread count must not: staging,
-// per input byte, and the epilogue, per output value. Fitted to a profile
-// of ResNet-18 at k = 1 on one thread of a Xeon with AMX (staging 174 us for
-// 1.68 MB of inputs, the epilogues 272 us for 1.5 M outputs, ~3.2 GHz).
-// Without them the stride-2 layers, estimated at 37-45 thousand cycles,
-// ran on one thread of two though they took 50-72 us.
-constexpr double kStagingCyclesPerByte = 0.35;
-constexpr double kEpilogueCyclesPerOutput = 0.6;
 
 // The most workers that split a layer's output channels (work()).
 constexpr int kMaxChannelShareWorkers = 2;
@@ -238,8 +221,12 @@ int SparseConv3x3Kernel::useful_threads(int threads) const {
   const Sparse3x3Problem& p = problem_;
   const double inputs = static_cast<double>(p.in_channels) * p.height * p.width;
   const double outputs = static_cast<double>(p.out_channels) * p.out_height() * p.out_width();
+  // The planner's estimate only ranks paths: the staging and the epilogue,
+  // alike on every path, are added (without them the stride-2 layers,
+  // estimated at 37-45 thousand cycles, ran on one thread of two though they
+  // took 50-72 us).
   const double cycles = cost_ + kStagingCyclesPerByte * inputs + kEpilogueCyclesPerOutput * outputs;
-  return std::clamp(static_cast<int>(cycles / kMinCyclesPerThread), 1, std::max(1, threads));
+  return threads_worth(cycles, threads);
 }
 
 Sparse3x3Work SparseConv3x3Kernel::work(int threads) const {

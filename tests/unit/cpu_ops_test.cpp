@@ -427,6 +427,25 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
   }
 }
 
+// One sample large enough that the node splits it over 2 and 3 threads
+// (the layers above are small enough to run on one): a first layer, a 1x1,
+// a general 3x3, a depthwise layer and a float layer.
+TEST_P(CpuOps, Conv2dSplitsOneSampleOverThreads) {
+  std::mt19937 gen = testing::rng(313);
+  const ConvCase cases[] = {
+      {1, 3, 32, 64, 64, 1, 3, 3, 1, 1, 1, 1, DType::kS8, DType::kS8},
+      {1, 64, 64, 32, 32, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
+      {1, 24, 32, 33, 31, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
+      {1, 64, 64, 40, 40, 64, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS8},
+      {1, 16, 16, 32, 32, 1, 3, 3, 1, 1, 1, 1, DType::kF32, DType::kF32},
+  };
+  for (const ConvCase& c : cases) {
+    if (HasFailure()) break;
+    const ConvProblem p = make_conv_problem(c, gen);
+    expect_matches(p.graph, {&p.input}, p.what);
+  }
+}
+
 TEST_P(CpuOps, ExtremeQuantizedValuesStayExact) {
   // Every input at its extreme and every weight at -128 or 127: the largest
   // products the int32 path sees, with the s8 -> u8 correction at its limit.
@@ -511,6 +530,20 @@ TEST_P(CpuOps, PoolingMatchesReference) {
     expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, op), {&x},
                    "pool " + std::to_string(i));
   }
+}
+
+// One sample large enough that the node splits its planes over 2 and 3
+// threads (the shapes above are small enough to run on one).
+TEST_P(CpuOps, PoolingSplitsOneSampleOverThreads) {
+  std::mt19937 gen = testing::rng(525);
+  const Pool2dOp max3{PoolKind::kMax, 3, 3, 2, 2, 1, 1};
+  const Pool2dOp avg3{PoolKind::kAverage, 3, 3, 1, 1, 1, 1};
+  const Pool2dOp max2{PoolKind::kMax, 2, 2, 2, 2, 0, 0};
+  const Tensor f = testing::awkward_f32(gen, Shape{1, 16, 64, 62}, true);
+  expect_matches(make_graph({{Shape{16, 64, 62}, DType::kF32}}, max3), {&f}, "max pool 3x3 s2");
+  expect_matches(make_graph({{Shape{16, 64, 62}, DType::kF32}}, avg3), {&f}, "avg pool 3x3");
+  const Tensor q = random_activations(gen, Shape{1, 64, 48, 48}, DType::kU8);
+  expect_matches(make_graph({{Shape{64, 48, 48}, DType::kU8}}, max2), {&q}, "byte max pool 2x2");
 }
 
 // The 2x2 stride-2 unpadded window has its own AVX-512 kernel: odd and
