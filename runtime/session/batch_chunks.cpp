@@ -45,6 +45,18 @@ size_t query_per_core_cache_bytes() {
   return from_sysfs > 0 ? from_sysfs : kFallbackCacheBytes;
 }
 
+// When the last of `threads` threads finishes a batch in chunks of `chunk`
+// samples, each thread taking the next chunk when it is free, in samples'
+// time (every sample costing alike): the full chunks go round the threads,
+// the short last one to a thread with the fewest.
+int64_t finishing_time(int64_t batch, int64_t chunk, int threads) {
+  const int64_t chunks = (batch + chunk - 1) / chunk;
+  const int64_t workers = std::min<int64_t>(threads, chunks);
+  const int64_t full = chunks - 1, last = batch - full * chunk;
+  const int64_t rounds = full / workers, extra = full % workers;
+  return std::max((rounds + (extra > 0 ? 1 : 0)) * chunk, rounds * chunk + last);
+}
+
 }  // namespace
 
 size_t per_core_cache_bytes() {
@@ -64,6 +76,18 @@ ChunkPlan plan_chunks(const ChunkRequest& request) {
       chunk = static_cast<int64_t>(std::max<size_t>(request.cache_bytes / per_sample, 1));
       const int64_t share = (batch + threads - 1) / threads;
       chunk = std::min(chunk, share);
+      // Of the sizes up to that, the one whose chunks the threads finish
+      // soonest (the largest on ties): ResNet-20 at batch 64 on 2 threads in
+      // chunks of 14 gave one thread 36 samples and the other 28, and 13 %
+      // fewer images per second than at batch 16.
+      int64_t soonest = finishing_time(batch, chunk, threads);
+      for (int64_t smaller = chunk - 1; smaller >= 1; --smaller) {
+        const int64_t time = finishing_time(batch, smaller, threads);
+        if (time < soonest) {
+          soonest = time;
+          chunk = smaller;
+        }
+      }
     }
   }
   ChunkPlan plan;

@@ -28,7 +28,8 @@ struct ChunkRequest {
 
 // Automatic: the most samples whose arena fits `cache_bytes` (at least one),
 // but no more than an even share of the batch per thread, so that every
-// thread gets a chunk of its own.
+// thread gets a chunk of its own; of the sizes up to that, the one whose
+// chunks the threads finish soonest, taking the next chunk when free.
 ChunkPlan plan_chunks(const ChunkRequest& request);
 
 // The cache one core may fill: its L2 (sysconf, else sysfs), 1 MiB when

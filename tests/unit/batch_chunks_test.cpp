@@ -67,6 +67,46 @@ TEST(ChunkPlan, AutomaticGivesEveryThreadAChunk) {
   EXPECT_EQ(single.threads_per_worker, 4);
 }
 
+TEST(ChunkPlan, AutomaticChunksEvenOutOverTheThreads) {
+  // 14 samples fit: chunks of 14 would be 5 (14, 14, 14, 14, 8), 36
+  // samples for one thread and 28 for the other; 8 chunks of 8 share 64 as
+  // 32 + 32 (and 11, 12 or 13 would leave one thread 33 or more).
+  const ChunkPlan p = plan_chunks(request(64, 0, 100'000, 1'400'000, 2));
+  EXPECT_EQ(p.chunk, 8);
+  EXPECT_EQ(p.chunks, 8);
+  EXPECT_EQ(p.workers, 2);
+  // One thread finishes at the same time whatever the chunks: the cache's.
+  const ChunkPlan one = plan_chunks(request(64, 0, 100'000, 1'400'000, 1));
+  EXPECT_EQ(one.chunk, 14);
+  EXPECT_EQ(one.chunks, 5);
+  // Whatever the batch, threads and cache: chunks the cache holds, none
+  // empty, and the threads, each taking the next chunk when it is free,
+  // never finish later than with chunks of the cache's size capped at an
+  // even share (every sample taking the same time).
+  auto finish = [](int64_t batch, int64_t chunk, int workers) {
+    std::vector<int64_t> load(static_cast<size_t>(workers), 0);
+    for (int64_t first = 0; first < batch; first += chunk)
+      *std::min_element(load.begin(), load.end()) += std::min(chunk, batch - first);
+    return *std::max_element(load.begin(), load.end());
+  };
+  for (int64_t batch = 1; batch <= 70; ++batch) {
+    for (int threads = 1; threads <= 4; ++threads) {
+      for (int64_t fit = 1; fit <= 16; ++fit) {
+        const ChunkPlan q =
+            plan_chunks(request(batch, 0, 100'000, static_cast<size_t>(fit) * 100'000, threads));
+        const std::string at = std::to_string(batch) + " samples, " + std::to_string(threads) +
+                               " threads, " + std::to_string(fit) + " fit";
+        EXPECT_LE(q.chunk, fit) << at;
+        EXPECT_EQ(q.chunks, (batch + q.chunk - 1) / q.chunk) << at;
+        const int64_t capped = std::min(fit, (batch + threads - 1) / threads);
+        const int workers =
+            static_cast<int>(std::min<int64_t>(threads, (batch + capped - 1) / capped));
+        EXPECT_LE(finish(batch, q.chunk, q.workers), finish(batch, capped, workers)) << at;
+      }
+    }
+  }
+}
+
 TEST(ChunkPlan, WholeBatchDefaultKeepsTheBatchUnlessAsked) {
   ChunkRequest r = request(12, 0, 6'000'000, 1'000'000, 2);
   r.whole_batch_default = true;
