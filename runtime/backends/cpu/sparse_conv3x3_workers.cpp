@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "runtime/backends/cpu/capped_parallel.hpp"
@@ -9,26 +10,46 @@
 namespace sparq::cpu {
 namespace {
 
-size_t flag_bytes(int workers) {
-  return (static_cast<size_t>(std::max(workers, 1)) + 63) / 64 * 64;
+// What the sample's run keeps per worker, at the start of its scratch.
+struct WorkerState {
+  int32_t lane_begin = 0, lane_end = 0;  // the lanes it staged (shared staging)
+  uint8_t staged = 0;                    // its scratch holds the whole staged input (task items)
+  uint8_t read_others = 0;               // it has read the lanes the others staged
+};
+
+size_t state_bytes(int workers) {
+  return (static_cast<size_t>(std::max(workers, 1)) * sizeof(WorkerState) + 63) / 64 * 64;
 }
 
-// One staged input all workers read (shared staging), after the flags.
+// One staged input all workers read (shared staging), after the states.
 size_t shared_bytes(const kernels::SparseConv3x3Kernel& kernel, int workers) {
   return workers > 1 ? kernel.staged_input_bytes() : 0;
+}
+
+// Reads bytes [begin, end) once, a cache line at a time in address order, so
+// that lines another core's cache holds arrive as one sequential stream
+// rather than as the tile unit's and vector loads' rows ask for them.
+void read_through(const uint8_t* begin, const uint8_t* end) {
+  uint64_t sum = 0;
+  for (const uint8_t* line = begin; line < end; line += 64) {
+    uint64_t word;
+    std::memcpy(&word, line, sizeof(word));
+    sum += word;
+  }
+  __asm__ volatile("" ::"r"(sum));  // the loads are the point: keep them
 }
 
 }  // namespace
 
 size_t sparse_conv3x3_sample_scratch(const kernels::SparseConv3x3Kernel& kernel, int workers) {
   workers = std::max(workers, 1);
-  return flag_bytes(workers) + shared_bytes(kernel, workers) +
+  return state_bytes(workers) + shared_bytes(kernel, workers) +
          static_cast<size_t>(workers) * kernel.worker_scratch_bytes();
 }
 
 void* sparse_conv3x3_worker_scratch(const kernels::SparseConv3x3Kernel& kernel, void* scratch,
                                     int workers, int worker) {
-  return static_cast<uint8_t*>(scratch) + flag_bytes(workers) + shared_bytes(kernel, workers) +
+  return static_cast<uint8_t*>(scratch) + state_bytes(workers) + shared_bytes(kernel, workers) +
          static_cast<size_t>(worker) * kernel.worker_scratch_bytes();
 }
 
@@ -43,29 +64,45 @@ void run_sparse_conv3x3_sample(const kernels::SparseConv3x3Kernel& kernel,
   auto worker_scratch = [&](int w) {
     return sparse_conv3x3_worker_scratch(kernel, scratch, workers, w);
   };
+  auto* state = static_cast<WorkerState*>(scratch);
+  std::fill(state, state + workers, WorkerState{});
   if (work.shared_staging && workers > 1) {
     // Each worker stages its share of the lanes (the channels the layer
     // before wrote on its core), then every worker's tasks read them all.
-    auto* staged = static_cast<uint8_t*>(scratch) + flag_bytes(workers);
+    auto* staged = static_cast<uint8_t*>(scratch) + state_bytes(workers);
     const int lanes = kernel.lanes();
-    run_capped(
-        lanes, workers, (lanes + workers - 1) / workers, [&](int, int64_t begin, int64_t end) {
-          kernel.stage_lanes(sample.input, staged, static_cast<int>(begin), static_cast<int>(end));
-        });
+    run_capped(lanes, workers, (lanes + workers - 1) / workers,
+               [&](int worker, int64_t begin, int64_t end) {
+                 kernel.stage_lanes(sample.input, staged, static_cast<int>(begin),
+                                    static_cast<int>(end));
+                 state[worker].lane_begin = static_cast<int32_t>(begin);
+                 state[worker].lane_end = static_cast<int32_t>(end);
+               });
+    // Before its first task a worker reads the lanes the others staged in one
+    // pass: ResNet-18 at k = 9 on 2 threads of a Xeon with AMX took 2.24 ms
+    // instead of 2.36 (medians, 10 of 10 alternated runs faster), its
+    // stride-2 layer2.0.conv1 96 us instead of 134; k = 3 4 % less, k = 1
+    // shared the same within noise.
+    const size_t lane_bytes = kernel.staged_input_bytes() / static_cast<size_t>(lanes);
     run_capped(work.items, workers, work.grain, [&](int worker, int64_t begin, int64_t end) {
+      WorkerState& own = state[worker];
+      if (!own.read_others) {
+        own.read_others = 1;
+        read_through(staged, staged + static_cast<size_t>(own.lane_begin) * lane_bytes);
+        read_through(staged + static_cast<size_t>(own.lane_end) * lane_bytes,
+                     staged + static_cast<size_t>(lanes) * lane_bytes);
+      }
       kernel.run_items(sample, work, begin, end, worker_scratch(worker), staged);
     });
     return;
   }
-  // Per worker: whether its scratch holds this sample's whole staged input
-  // (task items stage it once per worker, at the worker's first range).
-  auto* input_staged = static_cast<uint8_t*>(scratch);
-  std::fill(input_staged, input_staged + workers, uint8_t{0});
+  // Task items stage the sample's whole input once per worker, at the
+  // worker's first range, into its own scratch.
   run_capped(work.items, workers, work.grain, [&](int worker, int64_t begin, int64_t end) {
     void* own = worker_scratch(worker);
     kernel.run_items(sample, work, begin, end, own,
-                     input_staged[worker] != 0 ? static_cast<const uint8_t*>(own) : nullptr);
-    input_staged[worker] = 1;
+                     state[worker].staged != 0 ? static_cast<const uint8_t*>(own) : nullptr);
+    state[worker].staged = 1;
   });
 }
 

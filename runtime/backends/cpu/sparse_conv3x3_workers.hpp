@@ -10,9 +10,9 @@
 
 namespace sparq::cpu {
 
-// Bytes of scratch run_sparse_conv3x3_sample needs with `workers`: one flag
-// per worker, the shared staged input (several workers), then each worker's
-// kernel scratch (a multiple of 64 bytes).
+// Bytes of scratch run_sparse_conv3x3_sample needs with `workers`: a few
+// bytes of state per worker, the shared staged input (several workers), then
+// each worker's kernel scratch (a multiple of 64 bytes).
 size_t sparse_conv3x3_sample_scratch(const kernels::SparseConv3x3Kernel& kernel, int workers);
 
 // The kernel's items for one sample on at most `workers` threads of the
