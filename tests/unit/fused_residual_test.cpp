@@ -101,7 +101,11 @@ Tensor run_fused_kernel(const kernels::SparseConv3x3Kernel& kernel, const Residu
                         SampleRange* range) {
   testing::GuardedBuffer out(static_cast<size_t>(c.output.elements()) * 4);
   testing::GuardedBuffer scratch(cpu::sparse_conv3x3_sample_scratch(kernel, threads));
-  kernels::Sparse3x3Sample sample{input.raw(), input.scales()[0], out.data(), {}, true};
+  kernels::Sparse3x3Sample sample;
+  sample.input = input.raw();
+  sample.act_scale = input.scales()[0];
+  sample.output = out.data();
+  sample.widen_range = true;
   sample.residual = residual.data<float>();
   sample.residual_add = c.op.residual;
   for (int w = 0; w < threads; ++w) {
@@ -251,9 +255,9 @@ TEST(FoldResidualAdd, FoldsOnlySingleReaderF32SparseOperands) {
   EXPECT_EQ(count, 2);
   validate(after);
   ASSERT_EQ(after.nodes.size(), before.nodes.size() - 2);
-  for (const std::string& gone : {"add_a", "add_b"})
+  for (const char* gone : {"add_a", "add_b"})
     EXPECT_EQ(testing::find_node(after, gone), nullptr) << gone;
-  for (const std::string& kept : {"add_c", "add_d", "add_twice", "add_e", "add_self"}) {
+  for (const char* kept : {"add_c", "add_d", "add_twice", "add_e", "add_self"}) {
     EXPECT_NE(testing::find_node(after, kept), nullptr) << kept;
   }
   const Node* a = testing::find_node(after, "a");
