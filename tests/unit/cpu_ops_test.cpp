@@ -392,6 +392,11 @@ TEST_P(CpuOps, FloatConv2dMatchesReference) {
     const ConvProblem p = make_conv_problem(random_conv_case(gen, DType::kF32, DType::kF32), gen);
     expect_matches(p.graph, {&p.input}, p.what);
   }
+  // One sample large enough that the node splits it over 2 and 3 threads
+  // (the random ones above run on one).
+  const ConvProblem large =
+      make_conv_problem({1, 16, 16, 32, 32, 1, 3, 3, 1, 1, 1, 1, DType::kF32, DType::kF32}, gen);
+  expect_matches(large.graph, {&large.input}, large.what);
 }
 
 // Real layer shapes, where tiles are full and blocks many: the first layer
@@ -419,25 +424,13 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
       // 64-byte load (shorter rows take one).
       {1, 8, 12, 4, 72, 1, 1, 1, 2, 2, 0, 0, DType::kU8, DType::kS8},
       {1, 9, 10, 5, 67, 1, 3, 3, 2, 2, 1, 1, DType::kS8, DType::kS4},
-  };
-  for (const ConvCase& c : cases) {
-    if (HasFailure()) break;
-    const ConvProblem p = make_conv_problem(c, gen);
-    expect_matches(p.graph, {&p.input}, p.what);
-  }
-}
-
-// One sample large enough that the node splits it over 2 and 3 threads
-// (the layers above are small enough to run on one): a first layer, a 1x1,
-// a general 3x3, a depthwise layer and a float layer.
-TEST_P(CpuOps, Conv2dSplitsOneSampleOverThreads) {
-  std::mt19937 gen = testing::rng(313);
-  const ConvCase cases[] = {
+      // One sample large enough that the node splits it over 2 and 3
+      // threads (the layers above run on one): a first layer, a 1x1, a
+      // general 3x3 and a depthwise layer.
       {1, 3, 32, 64, 64, 1, 3, 3, 1, 1, 1, 1, DType::kS8, DType::kS8},
       {1, 64, 64, 32, 32, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
       {1, 24, 32, 33, 31, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
       {1, 64, 64, 40, 40, 64, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS8},
-      {1, 16, 16, 32, 32, 1, 3, 3, 1, 1, 1, 1, DType::kF32, DType::kF32},
   };
   for (const ConvCase& c : cases) {
     if (HasFailure()) break;
