@@ -95,6 +95,10 @@ ChunkPlan plan_chunks(const ChunkRequest& request) {
   plan.chunks = (batch + plan.chunk - 1) / plan.chunk;
   plan.workers = static_cast<int>(std::min<int64_t>(threads, plan.chunks));
   plan.threads_per_worker = std::max(threads / plan.workers, 1);
+  if (plan.workers == 1 && request.sample_macs > 0 &&
+      request.sample_macs * plan.chunk < kThreadedChunkMinMacs) {
+    plan.threads_per_worker = 1;
+  }
   return plan;
 }
 

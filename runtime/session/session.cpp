@@ -356,6 +356,7 @@ ChunkPlan Session::Impl::chunk_plan(int64_t batch) const {
   request.cache_bytes = per_core_cache_bytes();
   request.threads = threads;
   request.whole_batch_default = has_device_step || !samples_byte_aligned;
+  for (const Step& step : steps) request.sample_macs += step.macs.dense;
   return plan_chunks(request);
 }
 

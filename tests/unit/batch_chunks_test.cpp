@@ -107,6 +107,27 @@ TEST(ChunkPlan, AutomaticChunksEvenOutOverTheThreads) {
   }
 }
 
+TEST(ChunkPlan, ASmallLoneChunkRunsOnOneThread) {
+  // A batch of one on 4 threads: one chunk, whose nodes get the 4 threads
+  // when its work is large or unknown, one when it is small.
+  ChunkRequest r = request(1, 0, 100'000, 1'000'000, 4);
+  EXPECT_EQ(plan_chunks(r).threads_per_worker, 4);
+  r.sample_macs = kThreadedChunkMinMacs;
+  EXPECT_EQ(plan_chunks(r).threads_per_worker, 4);
+  r.sample_macs = kThreadedChunkMinMacs - 1;
+  EXPECT_EQ(plan_chunks(r).threads_per_worker, 1);
+  // Two such samples in one chunk (4 threads, 2 samples) are large enough.
+  ChunkRequest pair = request(2, 2, 100'000, 1'000'000, 4);
+  pair.sample_macs = kThreadedChunkMinMacs / 2;
+  EXPECT_EQ(plan_chunks(pair).workers, 1);
+  EXPECT_EQ(plan_chunks(pair).threads_per_worker, 4);
+  // Chunks side by side keep a thread each, whatever their size.
+  ChunkRequest many = request(8, 0, 100'000, 1'000'000, 2);
+  many.sample_macs = 1;
+  EXPECT_EQ(plan_chunks(many).workers, 2);
+  EXPECT_EQ(plan_chunks(many).threads_per_worker, 1);
+}
+
 TEST(ChunkPlan, WholeBatchDefaultKeepsTheBatchUnlessAsked) {
   ChunkRequest r = request(12, 0, 6'000'000, 1'000'000, 2);
   r.whole_batch_default = true;
@@ -337,7 +358,9 @@ TEST(ChunkedBatch, DeviceFiguresAreThoseOfTheChunksItRan) {
     EXPECT_DOUBLE_EQ(d.seconds, 2 * d3.seconds + d1.seconds);
     // The chunks' busy cycles over all cycles.
     const double busy = 2 * d3.utilization * d3.cycles + d1.utilization * d1.cycles;
-    if (d.cycles > 0) EXPECT_DOUBLE_EQ(d.utilization, busy / d.cycles);
+    if (d.cycles > 0) {
+      EXPECT_DOUBLE_EQ(d.utilization, busy / d.cycles);
+    }
     EXPECT_EQ(whole_stats.steps[s].bytes_moved, got.bytes_moved);
     device_cycles += d.cycles;
   }
@@ -519,7 +542,9 @@ TEST(ChunkedBatch, NeverRunsMoreThanItsThreadsInALargerArena) {
     EXPECT_LE(static_cast<int>(probe.os_threads.size()), threads);
     // Eight chunks of nodes that wait for a second one in flight: the
     // workers overlap unless wrongly serialised.
-    if (threads > 1) EXPECT_GE(probe.max_in_flight.load(), 2);
+    if (threads > 1) {
+      EXPECT_GE(probe.max_in_flight.load(), 2);
+    }
   }
 }
 
