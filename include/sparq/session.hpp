@@ -19,15 +19,18 @@ namespace sparq {
 
 struct SessionOptions {
   std::vector<std::string> backends = {"cpu", "reference"};
-  // Threads for one run (oneTBB); 0 means all hardware threads.
+  // Threads for one run (oneTBB); 0 means all hardware threads. A cap: a
+  // node uses fewer where its work does not pay for more, and a small model
+  // runs a lone sample on one (kThreadedChunkMinMacs in the runtime).
   int threads = 0;
   // A batch runs as consecutive chunks of this many samples, each through
   // the whole graph, so that a chunk's intermediate tensors stay in the
   // cache; with several threads, chunks run side by side (each on its own
   // share of the threads). 0 = automatic: as many samples as fit one core's
-  // L2 cache, at most an even share of the batch per thread; sessions with a
-  // step on a device (non-host) backend keep the batch whole, the batch the
-  // device's cost model prices. Results never depend on it.
+  // L2 cache, at most an even share of the batch per thread, evened out so
+  // that the threads finish together; sessions with a step on a device
+  // (non-host) backend keep the batch whole, the batch the device's cost
+  // model prices. Results never depend on it.
   int64_t batch_chunk = 0;
   // Backends may also be given as a ready object (tests, custom devices);
   // these are tried before `backends`.
