@@ -42,7 +42,7 @@ Tensor input_for(const Model& model, const std::string& name) {
 
 Tensor run(const std::shared_ptr<const Model>& model, const Tensor& input,
            std::vector<std::string> backends) {
-  Session session(model, {.backends = std::move(backends), .threads = 1});
+  Session session(model, testing::session_options(std::move(backends), 1));
   return session.run(input).at(0);
 }
 
@@ -122,14 +122,18 @@ TEST(OnnxImport, DetectsPrunedKernelsAndSharing) {
     for (const auto& layer : imported.layers) {
       if (layer.density == 0) continue;
       densities.push_back(layer.density);
-      if (layer.density != 9) EXPECT_EQ(layer.sharing, c.sharing) << c.name << " " << layer.name;
+      if (layer.density != 9) {
+        EXPECT_EQ(layer.sharing, c.sharing) << c.name << " " << layer.name;
+      }
     }
     EXPECT_EQ(densities, (std::vector<int>{9, c.density, c.density, c.density, c.density}))
         << c.name;
   }
   // An unpruned model: every 3x3 layer dense.
   for (const auto& layer : import_onnx(fixture("resnet20_op13", ".onnx")).layers) {
-    if (layer.density != 0) EXPECT_EQ(layer.density, 9) << layer.name;
+    if (layer.density != 0) {
+      EXPECT_EQ(layer.density, 9) << layer.name;
+    }
   }
 }
 
@@ -140,12 +144,16 @@ class QuantizedImport
 // detected density, and cpu, reference and device give the same bits.
 TEST_P(QuantizedImport, BackendsAgreeBitForBit) {
   const auto& [name, quantization] = GetParam();
-  const OnnxImport imported = import_onnx(fixture(name, ".onnx"), {.quantization = quantization});
+  OnnxImportOptions options;
+  options.quantization = quantization;
+  const OnnxImport imported = import_onnx(fixture(name, ".onnx"), options);
   int sparse = 0;
   for (const auto& node : imported.model->graph().nodes) {
     if (const auto* s = std::get_if<SparseConv3x3Op>(&node.op)) {
       ++sparse;
-      if (name.rfind("pruned_k3", 0) == 0) EXPECT_EQ(s->density, 3) << node.name;
+      if (name.rfind("pruned_k3", 0) == 0) {
+        EXPECT_EQ(s->density, 3) << node.name;
+      }
       if (name.rfind("pruned_k4", 0) == 0) {
         EXPECT_EQ(s->density, 4) << node.name;
         EXPECT_EQ(s->sharing, (PatternSharing{16, 4})) << node.name;

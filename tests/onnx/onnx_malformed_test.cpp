@@ -348,7 +348,10 @@ TEST(OnnxImportFromScratch, MatMulAddReluSoftmax) {
       import_onnx_bytes({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
   ASSERT_EQ(imported.layers.size(), 2u);  // fully_connected (+bias, relu), softmax
   EXPECT_EQ(imported.layers[0].onnx_op, "MatMul+Add+Relu");
-  Session session(imported.model, {.backends = {"reference"}, .threads = 1});
+  SessionOptions options;
+  options.backends = {"reference"};
+  options.threads = 1;
+  Session session(imported.model, options);
   const Tensor y = session.run(Tensor::from_floats(Shape{1, 2}, std::vector<float>{1, 2})).at(0);
   const float e = std::exp(1.0f), sum = 2 * e + 1;
   ASSERT_EQ(y.shape().elements(), 3);

@@ -83,7 +83,7 @@ TEST_P(CpuConvVsOneDnn, AccumulatorsAndEpilogueMatch) {
   auto model = std::make_shared<const Model>(builder.build());
 
   const Tensor x = testing::random_u8(gen, Shape{l.batch, l.in_c, l.h, l.w});
-  Session session(model, SessionOptions{{"cpu"}, 1, {}});
+  Session session(model, testing::session_options({"cpu"}, 1));
   const Tensor y = session.run(x)[0];
   ASSERT_NE(session.placements()[0].kernel.find("conv2d_q8"), std::string::npos)
       << session.placements()[0].kernel;

@@ -30,6 +30,13 @@ Tensor random_f32(std::mt19937& gen, const Shape& shape, float lo, float hi) {
   return Tensor::from_floats(shape, values);
 }
 
+SessionOptions session_options(std::vector<std::string> backends, int threads) {
+  SessionOptions options;
+  options.backends = std::move(backends);
+  options.threads = threads;
+  return options;
+}
+
 Tensor awkward_f32(std::mt19937& gen, const Shape& shape, bool nan) {
   Tensor t = random_f32(gen, shape, -3.0f, 3.0f);
   const float specials[] = {std::numeric_limits<float>::quiet_NaN(),

@@ -59,6 +59,11 @@ float max_abs_diff(const Tensor& a, const Tensor& b);
 void expect_same_bits_per_batch(const Session& a, const Session& b, const Tensor& input,
                                 const std::string& what);
 
+// Session options with these backends and threads, everything else default
+// (an aggregate initializer would name every field or draw
+// -Wmissing-field-initializers).
+SessionOptions session_options(std::vector<std::string> backends, int threads);
+
 // A session graph pass against the same model without it: a reference
 // session with the pass switched off (`disable`) keeps the nodes the pass
 // fuses away (`fused_nodes` counts them in a session's placements, at least

@@ -228,13 +228,6 @@ TEST(DeviceConfig, OperatingPointsAndVoltageScaling) {
 
 // ---- calibration ---------------------------------------------------------
 
-const LayerReport& calibration_row(const DeviceReport& r) {
-  for (const LayerReport& row : r.layers) {
-    if (row.op == "conv2d") return row;
-  }
-  throw Error(ErrorCode::kInternal, "no conv row");
-}
-
 TEST(DeviceCalibration, TheFittedFactorReproducesItsOwnPointAndIsTheDefault) {
   const DeviceConfig c;
   const DeviceConfig fitted = fit_overhead_factor(c);
@@ -598,12 +591,13 @@ TEST(DeviceFunctional, CycleModeRunsTheShippedModelsBitExactly) {
     std::mt19937 gen = testing::rng(static_cast<uint32_t>(checked + 1));
     std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
     for (float& v : values) v = dist(gen);
-    Session cycle(model, SessionOptions{{"device-cycle", "reference"}, 1, {}});
+    Session cycle(model, testing::session_options({"device-cycle", "reference"}, 1));
     int arrays = 0;
     for (const Placement& p : cycle.placements()) arrays += p.kernel == "device(stepped array)";
     EXPECT_GT(arrays, 0) << entry.path();
     const Tensor got = cycle.run(input).at(0);
-    const Tensor expected = Session(model, SessionOptions{{"reference"}, 1, {}}).run(input).at(0);
+    const Tensor expected =
+        Session(model, testing::session_options({"reference"}, 1)).run(input).at(0);
     EXPECT_TRUE(testing::bit_equal(got, expected)) << entry.path();
     ++checked;
   }
@@ -708,8 +702,8 @@ TEST(DeviceFunctional, SessionOffloadsSupportedNodesBitExactly) {
   const auto m = small_network(11);
   std::mt19937 gen = testing::rng(12);
   const Tensor input = testing::random_f32(gen, Shape{2, 3, 12, 12}, -2.0f, 2.0f);
-  Session reference(m, SessionOptions{{"reference"}, 1, {}});
-  Session offloaded(m, SessionOptions{{"device", host_backend()}, 1, {}});
+  Session reference(m, testing::session_options({"reference"}, 1));
+  Session offloaded(m, testing::session_options({"device", host_backend()}, 1));
   RunStats stats;
   const auto expected = reference.run(input);
   const auto got = offloaded.run(input, &stats);
@@ -772,14 +766,16 @@ TEST(DeviceFunctional, StaticQuantizeReadsItsInputOnceAndStaysBitExact) {
   const auto m = std::make_shared<const Model>(std::move(graph), dynamic->metadata());
   std::mt19937 gen = testing::rng(18);
   const Tensor input = testing::random_f32(gen, Shape{3, 3, 12, 12}, -2.0f, 2.0f);
-  Session reference(m, SessionOptions{{"reference"}, 1, {}});
-  Session offloaded(m, SessionOptions{{"device", host_backend()}, 2, {}});
+  Session reference(m, testing::session_options({"reference"}, 1));
+  Session offloaded(m, testing::session_options({"device", host_backend()}, 2));
   const auto expected = reference.run(input);
   const auto got = offloaded.run(input);
   ASSERT_EQ(got.size(), expected.size());
   EXPECT_TRUE(testing::bit_equal(got[0], expected[0]));
   for (const Placement& p : offloaded.placements()) {
-    if (p.node.rfind("quantize", 0) == 0) EXPECT_EQ(p.backend, "device") << p.node;
+    if (p.node.rfind("quantize", 0) == 0) {
+      EXPECT_EQ(p.backend, "device") << p.node;
+    }
   }
 }
 

@@ -178,7 +178,7 @@ TEST(DeviceResnet18, DenseEquivalentEfficiencyRisesAsKFallsButBelowNineTimes) {
       std::mt19937 gen = testing::rng(1);
       const Tensor image = testing::random_f32(gen, Shape{1, 3, 224, 224}, -2.0f, 2.0f);
       const auto s0 = Clock::now();
-      Session session(model, SessionOptions{{"device", host_backend()}, 0, {}});
+      Session session(model, testing::session_options({"device", host_backend()}, 0));
       session.run(image);
       std::printf("k=%d: device session (%s kernels) compile + run: %.2f s\n", k,
                   host_backend().c_str(), seconds_since(s0));
@@ -349,7 +349,7 @@ TEST(DeviceResnet18, OffloadedRunIsBitExactWithTheReference) {
   const Tensor image = testing::random_f32(gen, Shape{1, 3, size, size}, -2.0f, 2.0f);
 
   auto t0 = Clock::now();
-  Session offloaded(model, SessionOptions{{"device", host_backend()}, 0, {}});
+  Session offloaded(model, testing::session_options({"device", host_backend()}, 0));
   RunStats stats;
   const auto got = offloaded.run(image, &stats);
   const double device_seconds = seconds_since(t0);
@@ -361,7 +361,7 @@ TEST(DeviceResnet18, OffloadedRunIsBitExactWithTheReference) {
               host_backend().c_str(), size, size, device_seconds,
               static_cast<long long>(device_cycles));
 
-  Session reference(model, SessionOptions{{"reference"}, 1, {}});
+  Session reference(model, testing::session_options({"reference"}, 1));
   t0 = Clock::now();
   const auto expected = reference.run(image);
   std::printf("reference session: %.2f s\n", seconds_since(t0));
@@ -380,7 +380,7 @@ TEST(DeviceResnet18, CycleModeDatapathIsBitExactAtK931) {
     const auto model = resnet18(k, size, 70 + k);
     std::mt19937 gen = testing::rng(80 + k);
     const Tensor image = testing::random_f32(gen, Shape{2, 3, size, size}, -2.0f, 2.0f);
-    Session cycle(model, SessionOptions{{"device-cycle", host_backend()}, 0, {}});
+    Session cycle(model, testing::session_options({"device-cycle", host_backend()}, 0));
     RunStats stats;
     const auto t0 = Clock::now();
     const auto got = cycle.run(image, &stats);
@@ -391,7 +391,7 @@ TEST(DeviceResnet18, CycleModeDatapathIsBitExactAtK931) {
       if (p.kernel == "device(stepped array)") ++arrays;
     }
     EXPECT_EQ(arrays, 1 + 16 + 3) << "conv1, the sparse convs, the shortcuts";
-    Session reference(model, SessionOptions{{"reference"}, 1, {}});
+    Session reference(model, testing::session_options({"reference"}, 1));
     const auto expected = reference.run(image);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_TRUE(testing::bit_equal(got[0], expected[0])) << "k=" << k;

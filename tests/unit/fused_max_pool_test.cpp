@@ -258,7 +258,7 @@ TEST(FoldMaxPool, FoldsOnlySingleReaderF32QuantizedConvolutions) {
   validate(after);
   ASSERT_EQ(after.nodes.size(), before.nodes.size() - 1);
   EXPECT_EQ(testing::find_node(after, "pool_a"), nullptr);
-  for (const std::string& kept : {"pool_b", "pool_c", "pool_d", "pool_e", "avg_e", "pool_f"}) {
+  for (const char* kept : {"pool_b", "pool_c", "pool_d", "pool_e", "avg_e", "pool_f"}) {
     EXPECT_NE(testing::find_node(after, kept), nullptr) << kept;
   }
   const Node* a = testing::find_node(after, "a");

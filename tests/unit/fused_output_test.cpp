@@ -144,7 +144,11 @@ std::vector<uint8_t> run_fused_kernel(const kernels::SparseConv3x3Kernel& kernel
                                       size_t out_bytes) {
   testing::GuardedBuffer out(out_bytes);
   testing::GuardedBuffer scratch(cpu::sparse_conv3x3_sample_scratch(kernel, threads));
-  const kernels::Sparse3x3Sample sample{input.raw(), input.scales()[0], out.data(), q};
+  kernels::Sparse3x3Sample sample;
+  sample.input = input.raw();
+  sample.act_scale = input.scales()[0];
+  sample.output = out.data();
+  sample.output_quantization = q;
   testing::run_in_larger_arena(
       threads, [&] { cpu::run_sparse_conv3x3_sample(kernel, sample, scratch.data(), threads); });
   EXPECT_TRUE(out.damaged_guard().empty()) << "output guard " << out.damaged_guard();

@@ -26,7 +26,7 @@ std::vector<float> run_op(OpAttrs op, const std::vector<Shape>& shapes,
   std::vector<ValueId> inputs(shapes.size(), x);
   b.mark_output(b.add_node(std::move(op), inputs, "op"));
   auto model = std::make_shared<const Model>(b.build());
-  Session session(model, {.backends = {"reference"}, .threads = 1});
+  Session session(model, testing::session_options({"reference"}, 1));
   std::vector<int64_t> dims{1};
   for (int64_t d : shapes[0].dims()) dims.push_back(d);
   Tensor in = Tensor::from_floats(Shape(dims), values[0]);
@@ -39,7 +39,7 @@ std::vector<float> run_op(OpAttrs op, const std::vector<Shape>& shapes,
 std::vector<float> run_model(ModelBuilder& b, const Shape& shape, const std::vector<float>& x,
                              const std::vector<std::string>& backends = {"reference"}) {
   auto model = std::make_shared<const Model>(b.build());
-  Session session(model, {.backends = backends, .threads = 1});
+  Session session(model, testing::session_options(backends, 1));
   std::vector<int64_t> dims{1};
   for (int64_t d : shape.dims()) dims.push_back(d);
   Tensor y = session.run(Tensor::from_floats(Shape(dims), x)).at(0);

@@ -203,7 +203,9 @@ TEST(ModelFile, StaticQuantizeScalesRoundTrip) {
   const auto loaded = Model::from_bytes(model.to_bytes());
   next = 0;
   for (const Node& node : loaded->graph().nodes) {
-    if (const auto* q = std::get_if<QuantizeOp>(&node.op)) EXPECT_EQ(q->scale, scales[next++ % 5]);
+    if (const auto* q = std::get_if<QuantizeOp>(&node.op)) {
+      EXPECT_EQ(q->scale, scales[next++ % 5]);
+    }
   }
 }
 

@@ -177,9 +177,12 @@ std::vector<float> run_kernel(const SparseConv3x3Kernel& kernel, const Case& c, 
   const size_t scratch_bytes = cpu::sparse_conv3x3_sample_scratch(kernel, threads);
   AlignedScratch scratch(scratch_bytes);
   std::memset(scratch.data.get(), 0xFF, scratch_bytes);
+  kernels::Sparse3x3Sample sample;
+  sample.input = c.input.data();
+  sample.act_scale = c.act_scale;
+  sample.output = out.data();
   testing::run_in_larger_arena(threads, [&] {
-    cpu::run_sparse_conv3x3_sample(kernel, {c.input.data(), c.act_scale, out.data()},
-                                   scratch.data.get(), threads);
+    cpu::run_sparse_conv3x3_sample(kernel, sample, scratch.data.get(), threads);
   });
   return out;
 }

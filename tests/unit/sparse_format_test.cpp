@@ -136,8 +136,7 @@ TEST(CheckTaps, NamesTheProblemAndTheFirstOffendingKernel) {
   };
 
   {  // wrong size
-    auto short_taps = taps;
-    short_taps.pop_back();
+    const std::vector<uint8_t> short_taps(taps.begin(), taps.end() - 1);
     EXPECT_TRUE(mentions(check_taps(short_taps, out_channels, in_channels, density, {}),
                          "wrong size: 17 bytes, expected 18"));
   }
