@@ -95,8 +95,10 @@ ChunkPlan plan_chunks(const ChunkRequest& request) {
   plan.chunks = (batch + plan.chunk - 1) / plan.chunk;
   plan.workers = static_cast<int>(std::min<int64_t>(threads, plan.chunks));
   plan.threads_per_worker = std::max(threads / plan.workers, 1);
+  // A lone chunk of little work: sample_macs * chunk below the bound,
+  // compared without the product, which a huge model could overflow.
   if (plan.workers == 1 && request.sample_macs > 0 &&
-      request.sample_macs * plan.chunk < kThreadedChunkMinMacs) {
+      request.sample_macs < (kThreadedChunkMinMacs + plan.chunk - 1) / plan.chunk) {
     plan.threads_per_worker = 1;
   }
   return plan;

@@ -89,6 +89,7 @@ struct Session::Impl {
   ResourceLimits limits;
   int64_t weight_bytes = 0;
   int64_t io_bytes_per_sample = 0;  // the input and the outputs
+  int64_t sample_dense_macs = 0;    // every step's, for one sample (saturating)
 
   int64_t batch_chunk = 0;  // SessionOptions::batch_chunk
   // A step runs on a backend outside host memory (the device): its cost
@@ -243,6 +244,7 @@ void Session::Impl::place_and_compile(const SessionOptions& options) {
     s.backend = chosen;
     s.compiled = chosen->compile_indexed(graph, index, node);
     s.macs = count_macs(graph, node);
+    sample_dense_macs = saturating_add(sample_dense_macs, s.macs.dense);
     weight_bytes = saturating_add(weight_bytes, node_weight_bytes(node));
     placements.push_back({node.name, chosen->name(), s.compiled->kernel_name()});
     steps.push_back(std::move(s));
@@ -356,7 +358,7 @@ ChunkPlan Session::Impl::chunk_plan(int64_t batch) const {
   request.cache_bytes = per_core_cache_bytes();
   request.threads = threads;
   request.whole_batch_default = has_device_step || !samples_byte_aligned;
-  for (const Step& step : steps) request.sample_macs += step.macs.dense;
+  request.sample_macs = sample_dense_macs;
   return plan_chunks(request);
 }
 
