@@ -28,6 +28,25 @@ DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it
     ("depthwise3x3_512x14_w8", "depthwise 3x3, 512 ch at 14x14, 8-bit weights (MobileNet-v1)"),
     ("fc_512x1000", "fully connected 512 -> 1000"),
 ]
+# What each dense layer writes, and the two dense_ops_bench rows that write
+# it: sparq's and oneDNN's int8 convolution (the classifier writes f32 on
+# both sides, under the f32 names). A dynamic-rule network's layers write
+# f32 (the next quantize reads it), a static-scale network's u8.
+DENSE_OUTPUTS = [("f32", "sparq_cpu_int", "onednn_int8_f32out"),
+                 ("u8", "sparq_cpu_int_u8out", "onednn_int8")]
+
+
+def dense_pair(dense, shape, output):
+    """(sparq, oneDNN) entries of `shape` writing `output` (f32 / u8), or Nones."""
+    for out, sparq_name, onednn_name in DENSE_OUTPUTS:
+        if out == output:
+            s, o = dense.get(f"{sparq_name}/{shape}"), dense.get(f"{onednn_name}/{shape}")
+            if shape.startswith("fc_") and output == "f32":  # f32 logits on both sides
+                o = dense.get(f"onednn_int8/{shape}")
+            return s, o
+    return None, None
+
+
 SPARSE_LAYERS = ["r18_64x56", "r18_128x28", "r18_256x14", "r18_512x7"]
 TOP_LAYERS = 10
 # The ResNet-18 variants with a per-layer breakdown (those measured).
@@ -348,10 +367,13 @@ def targets(raw):
                          f">= {TARGETS['mobilenet']}x", ratio(v), verdict(v, TARGETS["mobilenet"])])
     dense = (raw.get("layers") or {}).get("dense_ops", {})
     for shape, what in DENSE_LAYERS:
-        s, o = dense.get(f"sparq_cpu_int/{shape}"), dense.get(f"onednn_int8/{shape}")
-        v = o["best_us"] / s["best_us"] if s and o else None
-        rows.append([f"dense layer vs oneDNN int8: {what}", f">= {TARGETS['dense_layer']}x", ratio(v),
-                     verdict(v, TARGETS["dense_layer"])])
+        for output, _, _ in DENSE_OUTPUTS:
+            if shape.startswith("fc_") and output != "f32":
+                continue
+            s, o = dense_pair(dense, shape, output)
+            v = o["best_us"] / s["best_us"] if s and o else None
+            rows.append([f"dense layer vs oneDNN int8: {what}, {output} output",
+                         f">= {TARGETS['dense_layer']}x", ratio(v), verdict(v, TARGETS["dense_layer"])])
     out = ["## Targets of the issue", "",
            "Measured in this run; where a target is missed, the per-layer breakdown below shows "
            "which layers dominate.", "",
@@ -386,13 +408,15 @@ def layers_section(raw):
     d = lay["dense_ops"]
     rows = []
     for shape, what in DENSE_LAYERS:
-        s, o = d.get(f"sparq_cpu_int/{shape}"), d.get(f"onednn_int8/{shape}")
-        if not s or not o:
-            continue
-        rows.append([what, f"{s['best_us']:.1f} / {s['median_us']:.1f}", f"`{s['label']}`",
-                     f"{o['best_us']:.1f} / {o['median_us']:.1f}", f"`{o['label']}`",
-                     ratio(o["best_us"] / s["best_us"])])
-    out += [table(["layer (1 thread)", "sparq", "sparq kernel", "oneDNN int8", "oneDNN impl", "ratio"], rows), ""]
+        for output, _, _ in DENSE_OUTPUTS:
+            s, o = dense_pair(d, shape, output)
+            if not s or not o:
+                continue
+            rows.append([what, output, f"{s['best_us']:.1f} / {s['median_us']:.1f}", f"`{s['label']}`",
+                         f"{o['best_us']:.1f} / {o['median_us']:.1f}", f"`{o['label']}`",
+                         ratio(o["best_us"] / s["best_us"])])
+    out += [table(["layer (1 thread)", "output", "sparq", "sparq kernel", "oneDNN int8", "oneDNN impl",
+                   "ratio"], rows), ""]
     sc = lay["sparse_conv"]
     rows = []
     for shape in SPARSE_LAYERS:

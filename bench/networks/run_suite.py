@@ -609,10 +609,11 @@ def measure_layers(args, progress):
     return {"dense_ops": summarize(dense), "sparse_conv": sparse,
             "settings": {
                 "dense_ops": "bench/dense_ops_bench, sparq and oneDNN interleaved in one process, "
-                             "1 thread each (oneDNN: omp_set_num_threads(1)); the convolutions "
-                             "write f32 on sparq's side (what the dynamic rule's next quantize "
-                             "reads) and u8 on oneDNN's, whose input is also reordered to its "
-                             "own layout outside the timed loop",
+                             "1 thread each (oneDNN: omp_set_num_threads(1)); each convolution "
+                             "twice, both libraries writing f32 (what the dynamic rule's next "
+                             "quantize reads) and both writing u8 (a static output scale: "
+                             "sparq's fused quantize, oneDNN's output scale); oneDNN's input "
+                             "is reordered to its own layout outside the timed loop",
                 "sparse_conv": "bench/sparse_conv_bench; 1 thread: oneDNN int8 and sparq interleaved in "
                                "one process; 2 threads: separate processes alternated over the rounds, "
                                "oneDNN (omp_set_num_threads(2)) under OpenMP's default and under a passive "

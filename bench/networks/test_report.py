@@ -86,9 +86,13 @@ def fixture():
                     result("sparq", 16, 1, 0.08, 0.09, "fashion_k1")]}
     dense = {f"{lib}/{shape}": {"label": lib + "_impl", "us": [us], "best_us": us, "median_us": us + 1}
              for lib, shape, us in [("sparq_cpu_int", "first_layer_3x224_7x7s2", 100.0),
-                                    ("onednn_int8", "first_layer_3x224_7x7s2", 95.0),
+                                    ("onednn_int8_f32out", "first_layer_3x224_7x7s2", 95.0),
+                                    ("sparq_cpu_int_u8out", "first_layer_3x224_7x7s2", 60.0),
+                                    ("onednn_int8", "first_layer_3x224_7x7s2", 90.0),
                                     ("sparq_cpu_int", "1x1_256x14", 50.0),
-                                    ("onednn_int8", "1x1_256x14", 40.0)]}
+                                    ("onednn_int8_f32out", "1x1_256x14", 40.0),
+                                    ("sparq_cpu_int", "fc_512x1000", 4.0),
+                                    ("onednn_int8", "fc_512x1000", 5.0)]}
     sparse = {"onednn_int8/r18_64x56/t1": {"label": "brgconv", "us": [280.0], "best_us": 280.0,
                                            "median_us": 290.0, "omp_wait_policy": "default"},
               "sparq/r18_64x56/k9/random/t1": {"label": "k9kernel", "us": [350.0], "best_us": 350.0,
@@ -166,11 +170,18 @@ class ReportTest(unittest.TestCase):
         self.assertIn("Where ResNet-18 k1 shared spends batch 1, 1 thread: sparse_conv3x3 60 %, conv2d 20 %, "
                       "quantize 10 %, max_pool2d 10 %.", t)
         self.assertNotIn("Where ResNet-18 k9 random", t)  # no layers recorded for it
-        # Dense layers: 95 / 100 = 0.95 (met), 40 / 50 = 0.80 (missed by 11 %).
-        self.assertEqual(row(t, "dense layer vs oneDNN int8: stem 7x7 s2, 3 -> 64 at 224x224")[2:],
-                         ["0.95x", "met"])
-        self.assertEqual(row(t, "dense layer vs oneDNN int8: 1x1, 256 -> 256 at 14x14")[2:],
-                         ["0.80x", "missed by 11 %"])
+        # Dense layers, like against like: the stem writing f32 95 / 100 = 0.95 (met),
+        # writing u8 90 / 60 = 1.50; the 1x1 writing f32 40 / 50 = 0.80 (missed by 11 %),
+        # its u8 rows not measured; the classifier's f32 logits 5 / 4 = 1.25.
+        stem = "dense layer vs oneDNN int8: stem 7x7 s2, 3 -> 64 at 224x224"
+        self.assertEqual(row(t, stem + ", f32 output")[2:], ["0.95x", "met"])
+        self.assertEqual(row(t, stem + ", u8 output")[2:], ["1.50x", "met"])
+        pointwise = "dense layer vs oneDNN int8: 1x1, 256 -> 256 at 14x14"
+        self.assertEqual(row(t, pointwise + ", f32 output")[2:], ["0.80x", "missed by 11 %"])
+        self.assertEqual(row(t, pointwise + ", u8 output")[2:], ["-", "not measured"])
+        self.assertEqual(row(t, "dense layer vs oneDNN int8: fully connected 512 -> 1000, f32 output")[2:],
+                         ["1.25x", "met"])
+        self.assertNotIn("fully connected 512 -> 1000, u8 output", t)
 
     def test_layer_breakdown_shares(self):
         b = report.breakdown(self.raw["networks"][0], "k1_shared")
@@ -199,6 +210,14 @@ class ReportTest(unittest.TestCase):
         busy["meta"]["load_after"] = [2.0, 1.0, 0.5]  # 2 CPUs
         self.assertIn("after (at or above the CPU count: other processes competed", report.render(busy))
         self.assertIn("ONNX Runtime 1.31.1", self.md)
+        # Dense layers: a row per output kind measured on both sides.
+        layers = self.md[self.md.index("## Layers against oneDNN"):]
+        stem = [r for r in layers.splitlines() if r.startswith("| stem 7x7 s2")]
+        self.assertEqual([row(r, "stem 7x7 s2, 3 -> 64 at 224x224")[1:3] for r in stem],
+                         [["f32", "100.0 / 101.0"], ["u8", "60.0 / 61.0"]])
+        self.assertEqual(row(stem[1], "stem 7x7 s2, 3 -> 64 at 224x224")[4:],
+                         ["90.0 / 91.0", "`onednn_int8_impl`", "1.50x"])
+        self.assertEqual(len([r for r in layers.splitlines() if r.startswith("| 1x1, 256")]), 1)
         # 280 / 350 = 0.80; 280 / 70 = 4.00.
         self.assertEqual(row(self.md, "r18_64x56 t1")[1:7],
                          ["280.0 / 290.0", "default", "350.0 / 360.0", "0.80x", "70.0 / 75.0", "4.00x"])
