@@ -93,7 +93,7 @@ struct SparqLayer {
       for (float& v : input.span<float>()) v = real(gen);
     } else {
       for (uint8_t& v : input.span<uint8_t>()) v = static_cast<uint8_t>(byte(gen));
-      input.scales()[0] = 0.02f;
+      input.scales()[0] = 0.0213f;
     }
     const sparq::Value& out = graph.value(y);
     output = sparq::Tensor(out.shape.with_batch(1), out.dtype);
@@ -124,9 +124,16 @@ sparq::Conv2dOp sparq_conv(const ConvShape& s, ConvOutput output, std::mt19937& 
   op.weights = sparq::Tensor(sparq::Shape{s.out_c, s.in_c / s.groups, s.k, s.k}, s.weights);
   std::uniform_int_distribution<int> byte(0, 255);
   for (uint8_t& v : op.weights.span<uint8_t>()) v = static_cast<uint8_t>(byte(gen));
-  op.weight_scales.assign(static_cast<size_t>(s.out_c), 0.01f);
-  op.bias.assign(static_cast<size_t>(s.out_c), 0.1f);
-  if (output == ConvOutput::kU8) op.output_quantization.scale = 0.05f;
+  // Scales and biases of no particular pattern, as calibration gives them:
+  // round decimals (0.02 x 0.01 / 0.05) put many outputs on exact
+  // half-integers, which the quantize rule's ties make rare in real layers
+  // and which take its exact, slower rounding.
+  std::uniform_real_distribution<float> weight_scale(0.004f, 0.012f), bias(-0.2f, 0.3f);
+  for (int64_t o = 0; o < s.out_c; ++o) {
+    op.weight_scales.push_back(weight_scale(gen));
+    op.bias.push_back(bias(gen));
+  }
+  if (output == ConvOutput::kU8) op.output_quantization.scale = 0.0473f;
   return op;
 }
 
