@@ -198,7 +198,8 @@ using OpAttrs =
 const char* op_name(const OpAttrs& op);
 
 // The activation an operation applies to its output (conv2d, sparse_conv3x3,
-// fully_connected, add, activation); kNone for every other operation.
+// fully_connected, add, activation; a sparse_conv3x3 with a fused residual
+// add: the add's, applied last); kNone for every other operation.
 Activation output_activation(const OpAttrs& op);
 
 // Whether an operation's f32 output can hold no NaN and no -0: it ends in

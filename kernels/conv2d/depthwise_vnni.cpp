@@ -361,7 +361,9 @@ void plane_u8_window_quads_ranged(const uint8_t* in, const ConvGeometry& g,
 void plane_u8_window_quads_to_bytes(const uint8_t* in, const ConvGeometry& g,
                                     const DepthwiseQuantArgs& a, const FusedQuantize& q,
                                     uint8_t* out) {
-  window_quad_plane(in, g, a, BytePlane{out, g.out_w, QuantizedStore<ArchAvx512>(q)});
+  window_quad_plane(
+      in, g, a,
+      BytePlane{out, g.out_w, QuantizedStore<ArchAvx512>(q, a.activation != Activation::kNone)});
 }
 
 }  // namespace

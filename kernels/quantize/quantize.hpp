@@ -66,6 +66,10 @@ struct QuantizeKernels {
   void (*to_u8)(const float* x, size_t count, float scale, int qmax, uint8_t* out);
   // q = clamp(nearbyint(x / scale), -127, 127), NaN -> 0.
   void (*to_s8)(const float* x, size_t count, float scale, int8_t* out);
+  // to_u8 with qmax 255 of values a ReLU or ReLU6 wrote (+0 or above, never
+  // NaN), which AVX-512 rounds without the clamps
+  // (Quantize::round_saturating_n); other values are outside its contract.
+  void (*to_u8_rectified)(const float* x, size_t count, float scale, uint8_t* out);
   // Widens `lanes` by every finite x[j]: a producer's range, a plane or a
   // row at a time, folded once at the end (fold_lanes).
   void (*widen_lanes)(const float* x, size_t count, RangeLanes& lanes);

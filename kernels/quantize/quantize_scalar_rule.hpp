@@ -45,6 +45,10 @@ inline void to_u8(const float* x, size_t count, float scale, int qmax, uint8_t* 
     out[j] = static_cast<uint8_t>(round_and_clamp(x[j] / scale, 0, qmax));
 }
 
+inline void to_u8_rectified(const float* x, size_t count, float scale, uint8_t* out) {
+  to_u8(x, count, scale, 255, out);
+}
+
 inline void to_s8(const float* x, size_t count, float scale, int8_t* out) {
   for (size_t j = 0; j < count; ++j)
     out[j] = static_cast<int8_t>(round_and_clamp(x[j] / scale, -127, 127));

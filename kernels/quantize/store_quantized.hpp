@@ -24,11 +24,24 @@ struct QuantizedStore {
   typename Quantize<Arch>::Quotient scale;
   Batch highest;
   bool is_signed;
+  // AVX-512, u8 with qmax 255, values never below +0 nor NaN: the product
+  // unclamped and a saturating narrowing (Quantize::round_saturating_n).
+  bool saturating;
 
-  explicit QuantizedStore(const FusedQuantize& q)
+  // `nonnegative`: every value stored is +0 or above and not NaN (the
+  // layer's activation is a ReLU or ReLU6).
+  explicit QuantizedStore(const FusedQuantize& q, bool nonnegative = false)
       : scale(q.scale),
         highest(q.is_signed ? 127.0f : static_cast<float>(q.qmax)),
-        is_signed(q.is_signed) {}
+        is_signed(q.is_signed),
+        saturating(nonnegative && !q.is_signed && q.qmax == 255 && saturates(scale)) {}
+
+  static bool saturates([[maybe_unused]] const typename Quantize<Arch>::Quotient& by_scale) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<Arch, ArchAvx512>) return !by_scale.divides();
+#endif
+    return false;
+  }
 
   // Lanes [0, count) of y to dst[0, count) (all lanes when count >= the lane
   // count); no byte past dst + count is written (a masked store on AVX-512,
@@ -57,11 +70,26 @@ struct QuantizedStore {
   void store_n(const Batch (&y)[N], uint8_t* const (&dst)[N], const int64_t (&count)[N]) const {
     static_assert(std::is_same_v<Arch, ArchAvx512>);
     xsimd::batch<int32_t, Arch> bytes[N];
-    Quantize<Arch>::round_clamp_n(y, scale, highest, is_signed, bytes);
+    if (saturating) {
+      Quantize<Arch>::round_saturating_n(y, scale, bytes);
+    } else {
+      Quantize<Arch>::round_clamp_n(y, scale, highest, is_signed, bytes);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < N; ++i) {
-      const auto m = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(count[i], kLanes)));
-      _mm512_mask_cvtepi32_storeu_epi8(dst[i], m, bytes[i]);
+      // Whole vectors unmasked: a masked narrowing store costs more.
+      if (count[i] >= kLanes) {
+        const __m128i b =
+            saturating ? _mm512_cvtusepi32_epi8(bytes[i]) : _mm512_cvtepi32_epi8(bytes[i]);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst[i]), b);
+        continue;
+      }
+      const auto m = static_cast<__mmask16>(first_lanes16(count[i]));
+      if (saturating) {
+        _mm512_mask_cvtusepi32_storeu_epi8(dst[i], m, bytes[i]);
+      } else {
+        _mm512_mask_cvtepi32_storeu_epi8(dst[i], m, bytes[i]);
+      }
     }
   }
 

@@ -60,9 +60,11 @@ Activation output_activation(const OpAttrs& op) {
   return std::visit(
       [](const auto& o) {
         using T = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<T, Conv2dOp> || std::is_same_v<T, SparseConv3x3Op> ||
-                      std::is_same_v<T, FullyConnectedOp> || std::is_same_v<T, AddOp> ||
-                      std::is_same_v<T, ActivationOp>) {
+        if constexpr (std::is_same_v<T, SparseConv3x3Op>) {
+          // A fused residual add's activation comes last.
+          return o.residual.enabled ? o.residual.activation : o.activation;
+        } else if constexpr (std::is_same_v<T, Conv2dOp> || std::is_same_v<T, FullyConnectedOp> ||
+                             std::is_same_v<T, AddOp> || std::is_same_v<T, ActivationOp>) {
           return o.activation;
         } else {
           return Activation::kNone;

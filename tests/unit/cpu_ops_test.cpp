@@ -6,10 +6,12 @@
 // bit for bit: quantized layers by the numerics contract, float layers
 // because the CPU kernels keep the reference's summation order and rounding.
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -810,7 +812,10 @@ TEST_P(CpuOps, StaticQuantizeMatchesReference) {
 // ulps from them, across the AVX-512 product's margin (2^-12 of a level, 2^4
 // to 2^11 ulps of the quotient); at scales across the range, the
 // corrections' limits 2^-100 and 2^100 and just past them, with infinities,
-// NaN and values far past the clamp.
+// NaN and values far past the clamp. The rounding of rectified values
+// (to_u8_rectified, unclamped with a saturating narrowing on AVX-512) on
+// the values >= +0 of the same set: +inf and 3e38 take the conversion past
+// int32.
 TEST_P(CpuOps, QuantizeKernelsMatchTheDividingRuleAtEveryBoundary) {
   std::mt19937 gen = testing::rng(929);
   std::uniform_real_distribution<float> log_scale(-40.0f, 40.0f), mantissa(1.0f, 2.0f);
@@ -851,6 +856,18 @@ TEST_P(CpuOps, QuantizeKernelsMatchTheDividingRuleAtEveryBoundary) {
         ASSERT_EQ(got[i], expected[i]) << "u8 qmax " << qmax << " scale " << scale << " x " << x[i]
                                        << " (" << std::hexfloat << x[i] << ")";
       }
+    }
+    // The rounding of rectified values (no NaN, none below +0), qmax 255.
+    std::vector<float> rectified;
+    std::copy_if(x.begin(), x.end(), std::back_inserter(rectified),
+                 [](float v) { return v >= 0.0f; });
+    got.resize(rectified.size());
+    expected.resize(rectified.size());
+    k.to_u8_rectified(rectified.data(), rectified.size(), scale, got.data());
+    kernels::scalar_rule::to_u8(rectified.data(), rectified.size(), scale, 255, expected.data());
+    for (size_t i = 0; i < rectified.size(); ++i) {
+      ASSERT_EQ(got[i], expected[i]) << "rectified u8 scale " << scale << " x " << rectified[i]
+                                     << " (" << std::hexfloat << rectified[i] << ")";
     }
     std::vector<int8_t> got_s8(x.size()), expected_s8(x.size());
     k.to_s8(x.data(), x.size(), scale, got_s8.data());

@@ -15,6 +15,7 @@
 // - validation refuses fused attributes no quantize op could hold, in memory
 //   and in a model file, and a folded graph survives a file round trip.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -387,6 +388,51 @@ TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) 
           EXPECT_TRUE(testing::bit_equal(got, want))
               << kernel << " threads " << threads << ": " << c.text << " out " << describe(q);
         }
+      }
+    }
+  }
+}
+
+// u8 bytes after a ReLU or ReLU6, where AVX-512 rounds the product by the
+// scale's reciprocal unclamped and narrows with saturation (Quantize::
+// round_saturating_n): round scales (inputs 0.02, weights 0.01, bias 0.1,
+// output 0.05) put many values exactly on half-integers (ties to even, the
+// exact fallback); an output scale of 1e-7 puts products past 2^31 (the
+// conversion's 0x80000000, which must become 255); 1e-35 lies outside the
+// reciprocal's range (the divide); no activation for contrast. Every kind
+// of layer (sparse, depthwise, first layer, 1x1, direct), 1 and 2 threads.
+TEST_P(FusedCpuNodes, ReluBytesOnTiesAndFarPastTheRangeMatchTheReference) {
+  ScopedIsa forced(GetParam());
+  const auto reference = BackendRegistry::get("reference");
+  const auto cpu = BackendRegistry::get("cpu");
+  const float out_scales[] = {0.05f, 1e-7f, 1e-35f};
+  for (uint32_t seed = 0; seed < 30; ++seed) {
+    NodeCase c = seed % 6 == 5 ? sparse_node_case(seed) : dense_node_case(seed);
+    const Activation activation = std::array{Activation::kRelu, Activation::kRelu6,
+                                             Activation::kNone}[static_cast<size_t>(seed % 3)];
+    OpAttrs op = c.unfused.node().op;
+    auto round_scales = [&](auto& layer) {
+      layer.activation = activation;
+      std::fill(layer.weight_scales.begin(), layer.weight_scales.end(), 0.01f);
+      std::fill(layer.bias.begin(), layer.bias.end(), 0.1f);
+    };
+    if (auto* conv = std::get_if<Conv2dOp>(&op)) round_scales(*conv);
+    if (auto* sparse = std::get_if<SparseConv3x3Op>(&op)) round_scales(*sparse);
+    c.unfused = testing::one_node_graph("layer", {{c.input, c.input_dtype}}, op);
+    std::mt19937 gen = testing::rng(seed + 4400);
+    Tensor input = random_activations(gen, c.input.with_batch(2), c.input_dtype, c.input_max);
+    for (float& s : input.scales()) s = 0.02f;
+    for (const float out_scale : out_scales) {
+      OutputQuantization q;
+      q.scale = out_scale;
+      const testing::OneNodeGraph fused = with_output(c, q);
+      const Tensor want = testing::run_on(*reference, fused, {&input}, 1);
+      for (int threads = 1; threads <= 2; ++threads) {
+        std::string kernel;
+        const Tensor got = testing::run_on(*cpu, fused, {&input}, threads, &kernel);
+        EXPECT_TRUE(testing::bit_equal(got, want))
+            << kernel << " threads " << threads << " seed " << seed << ": " << c.text << " act "
+            << to_string(activation) << " out " << describe(q);
       }
     }
   }

@@ -299,5 +299,43 @@ TEST(FoldResidualAdd, SessionsWithAndWithoutTheFoldAgreeBitForBit) {
       });
 }
 
+// A ReLU layer whose add has no activation writes negative sums: the fused
+// node's output is the add's, not rectified (output_activation), so neither
+// a max pool nor a u8 quantize reading it may take the paths for values
+// >= +0 (a pool starting from +0, the unclamped rounding). Residuals in
+// [-2, 1] make most sums negative; sessions with and without the fold agree.
+TEST(FoldResidualAdd, ALayersReluBeforeAnAddWithoutOneLeavesNegativeSums) {
+  std::mt19937 gen = testing::rng(77);
+  SparseConv3x3Op op;
+  op.in_channels = op.out_channels = 8;
+  op.density = 3;
+  op.activation = Activation::kRelu;
+  op.taps = testing::random_taps(gen, 8, 8, 3, op.sharing);
+  op.weight_scales = testing::random_floats(gen, 8, 0.001f, 0.01f);
+  op.bias = testing::random_floats(gen, 8, -0.2f, 0.2f);
+  for (const bool pooled : {true, false}) {
+    ModelBuilder b;
+    const ValueId x = b.input(Shape{8, 6, 6});
+    const ValueId y = b.sparse_conv3x3(b.quantize(x), op, "conv");
+    ValueId sum = b.add(y, x, Activation::kNone, "add");
+    if (pooled) {
+      Pool2dOp pool;
+      pool.kind = PoolKind::kMax;
+      pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
+      sum = b.pool2d(sum, pool, "pool");
+    }
+    b.mark_output(b.quantize_static(sum, 0.01f, 8, false, "out"));
+    const auto model = std::make_shared<const Model>(b.build());
+    const Tensor input = testing::random_f32(gen, Shape{2, 8, 6, 6}, -2.0f, 1.0f);
+    SCOPED_TRACE(pooled ? "max pool, then u8" : "u8");
+    testing::expect_fold_agrees_bit_for_bit(
+        model, input, [](SessionOptions& o) { o.fold_residual_add = false; },
+        [](const Session& s) -> int64_t {
+          return std::count_if(s.placements().begin(), s.placements().end(),
+                               [](const Placement& p) { return p.node == "add"; });
+        });
+  }
+}
+
 }  // namespace
 }  // namespace sparq

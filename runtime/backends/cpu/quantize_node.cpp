@@ -3,7 +3,8 @@
 // pass over the parts of each sample that SampleParts gives (max and min are
 // exact and order-free, so the split cannot change them), and the scale from
 // sparq::activation_scale_from_max (the contract's one definition). Static:
-// the node's calibrated scale, no range pass. Then a parallel quantize pass.
+// the node's calibrated scale, no range pass. Then a parallel quantize pass
+// (u8 of a ReLU's output: the kernels' rounding for rectified values).
 #include <algorithm>
 #include <vector>
 
@@ -26,7 +27,13 @@ class QuantizeNode : public CompiledNode {
         input_(layout_of(graph, node.inputs[0])),
         output_(layout_of(graph, node.output)),
         qmax_(activation_qmax(op_.bits, op_.is_signed)),
-        kernels_(kernels::quantize_kernels(kernels::active_isa())) {}
+        kernels_(kernels::quantize_kernels(kernels::active_isa())) {
+    // u8 of a ReLU's or ReLU6's output: the rounding for values never
+    // below +0 nor NaN (QuantizeKernels::to_u8_rectified).
+    const Node* producer = index_graph(graph).producer[static_cast<size_t>(node.inputs[0])];
+    rectified_u8_ =
+        !op_.is_signed && qmax_ == 255 && producer != nullptr && output_is_rectified(producer->op);
+  }
 
   std::string kernel_name() const override {
     const std::string format = op_.is_signed ? "s8" : "u" + std::to_string(op_.bits);
@@ -55,6 +62,8 @@ class QuantizeNode : public CompiledNode {
         const float scale = output.scales[index / per_sample];
         if (op_.is_signed) {
           kernels_.to_s8(x + first, count, scale, output.as<int8_t>() + first);
+        } else if (rectified_u8_) {
+          kernels_.to_u8_rectified(x + first, count, scale, output.as<uint8_t>() + first);
         } else {
           kernels_.to_u8(x + first, count, scale, qmax_, output.as<uint8_t>() + first);
         }
@@ -91,6 +100,7 @@ class QuantizeNode : public CompiledNode {
   ValueLayout input_, output_;
   int qmax_ = 255;
   kernels::QuantizeKernels kernels_;
+  bool rectified_u8_ = false;
 };
 
 }  // namespace
