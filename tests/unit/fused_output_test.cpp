@@ -303,6 +303,19 @@ testing::OneNodeGraph with_output(const NodeCase& c, const OutputQuantization& q
 
 class FusedCpuNodes : public testing::IsaTest {};
 
+// The CPU backend's node of `fused` writes the reference's bytes for
+// `input` at 1 to `max_threads` threads (`what`: the case, for failures).
+void expect_reference_bytes(const testing::OneNodeGraph& fused, const Tensor& input,
+                            int max_threads, const std::string& what) {
+  const Tensor want = testing::run_on(*BackendRegistry::get("reference"), fused, {&input}, 1);
+  for (int threads = 1; threads <= max_threads; ++threads) {
+    std::string kernel;
+    const Tensor got =
+        testing::run_on(*BackendRegistry::get("cpu"), fused, {&input}, threads, &kernel);
+    EXPECT_TRUE(testing::bit_equal(got, want)) << kernel << " threads " << threads << ": " << what;
+  }
+}
+
 TEST_P(FusedCpuNodes, BatchesMatchTheReferenceBytesAndScales) {
   ScopedIsa forced(GetParam());
   const auto reference = BackendRegistry::get("reference");
@@ -339,7 +352,6 @@ TEST_P(FusedCpuNodes, BatchesMatchTheReferenceBytesAndScales) {
 TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) {
   ScopedIsa forced(GetParam());
   const auto reference = BackendRegistry::get("reference");
-  const auto cpu = BackendRegistry::get("cpu");
   const Shape planes[] = {Shape{1, 1}, Shape{7, 7}, Shape{5, 13}, Shape{14, 14}, Shape{9, 40}};
   uint32_t seed = 0;
   for (const char* kind : {"1x1", "depthwise s1", "depthwise s2"}) {
@@ -380,14 +392,7 @@ TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) 
         q.bits = format == 2 ? 4 : 8;
         q.scale = random_scale(
             gen, largest_magnitude(testing::run_on(*reference, c.unfused, {&x}, 1)), q);
-        const testing::OneNodeGraph fused = with_output(c, q);
-        const Tensor want = testing::run_on(*reference, fused, {&x}, 1);
-        for (int threads = 1; threads <= 3; ++threads) {
-          std::string kernel;
-          const Tensor got = testing::run_on(*cpu, fused, {&x}, threads, &kernel);
-          EXPECT_TRUE(testing::bit_equal(got, want))
-              << kernel << " threads " << threads << ": " << c.text << " out " << describe(q);
-        }
+        expect_reference_bytes(with_output(c, q), x, 3, c.text + " out " + describe(q));
       }
     }
   }
@@ -403,8 +408,6 @@ TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) 
 // of layer (sparse, depthwise, first layer, 1x1, direct), 1 and 2 threads.
 TEST_P(FusedCpuNodes, ReluBytesOnTiesAndFarPastTheRangeMatchTheReference) {
   ScopedIsa forced(GetParam());
-  const auto reference = BackendRegistry::get("reference");
-  const auto cpu = BackendRegistry::get("cpu");
   const float out_scales[] = {0.05f, 1e-7f, 1e-35f};
   for (uint32_t seed = 0; seed < 30; ++seed) {
     NodeCase c = seed % 6 == 5 ? sparse_node_case(seed) : dense_node_case(seed);
@@ -425,15 +428,9 @@ TEST_P(FusedCpuNodes, ReluBytesOnTiesAndFarPastTheRangeMatchTheReference) {
     for (const float out_scale : out_scales) {
       OutputQuantization q;
       q.scale = out_scale;
-      const testing::OneNodeGraph fused = with_output(c, q);
-      const Tensor want = testing::run_on(*reference, fused, {&input}, 1);
-      for (int threads = 1; threads <= 2; ++threads) {
-        std::string kernel;
-        const Tensor got = testing::run_on(*cpu, fused, {&input}, threads, &kernel);
-        EXPECT_TRUE(testing::bit_equal(got, want))
-            << kernel << " threads " << threads << " seed " << seed << ": " << c.text << " act "
-            << to_string(activation) << " out " << describe(q);
-      }
+      expect_reference_bytes(with_output(c, q), input, 2,
+                             "seed " + std::to_string(seed) + ": " + c.text + " act " +
+                                 to_string(activation) + " out " + describe(q));
     }
   }
 }
