@@ -777,6 +777,42 @@ TEST_P(CpuOps, QuantizeMatchesReference) {
   expect_matches(make_graph({{Shape{8}, DType::kF32}}, QuantizeOp{}), {&halves}, "quantize halves");
 }
 
+// A u8 quantize node whose producer ends in a ReLU or ReLU6 takes the
+// rounding for rectified values (QuantizeKernels::to_u8_rectified): through
+// sessions (the activation, then the static quantize), the bytes of the
+// reference for awkward values (NaN, infinities, negatives, which the
+// activation takes to +0 or 6), exact half-way points of the scale and values
+// far past qmax, at 1-3 threads.
+TEST_P(CpuOps, StaticQuantizeOfARectifiedOutputMatchesReference) {
+  std::mt19937 gen = testing::rng(917);
+  for (const Activation activation : {Activation::kRelu, Activation::kRelu6}) {
+    for (const float scale : {0.0213f, 0.02f, 1e-7f}) {
+      ModelBuilder b;
+      const ValueId x = b.input(Shape{300});
+      b.mark_output(b.quantize_static(b.activation(x, activation), scale, 8, false, "out"));
+      const auto model = std::make_shared<const Model>(b.build());
+      Tensor input = testing::awkward_f32(gen, Shape{3, 300});
+      float* v = input.data<float>();
+      for (int e = 0; e < 300; ++e) {
+        v[300 + e] = (static_cast<float>(e) + 0.5f) * scale;  // every half-way point
+        v[600 + e] = static_cast<float>(e) * 1e3f;            // far past qmax
+      }
+      SessionOptions reference_options;
+      reference_options.backends = {"reference"};
+      const Tensor want = Session(model, reference_options).run(input).at(0);
+      for (int threads = 1; threads <= 3; ++threads) {
+        SessionOptions options;
+        options.backends = {"cpu"};
+        options.threads = threads;
+        const Session session(model, options);
+        EXPECT_NE(session.placements().back().kernel.find("quantize_u8_static"), std::string::npos);
+        EXPECT_TRUE(testing::bit_equal(session.run(input).at(0), want))
+            << to_string(activation) << " scale " << scale << " threads " << threads;
+      }
+    }
+  }
+}
+
 // A static scale skips the range pass: the bytes and the per-sample scales
 // (the node's scale for every sample) must still match the reference, for
 // sizes that are not a multiple of any vector width and that span several
