@@ -289,7 +289,8 @@ void register_benchmarks() {
       ->ComputeStatistics("best", best);
   benchmark::RegisterBenchmark(("sparq_cpu_f32/" + n).c_str(), BM_SparqFc, kFcShape, false)
       ->ComputeStatistics("best", best);
-  benchmark::RegisterBenchmark(("onednn_int8/" + n).c_str(), BM_OneDnnFc, kFcShape, true)
+  // int8 weights and input, f32 logits: named like the convolutions writing f32.
+  benchmark::RegisterBenchmark(("onednn_int8_f32out/" + n).c_str(), BM_OneDnnFc, kFcShape, true)
       ->ComputeStatistics("best", best);
   benchmark::RegisterBenchmark(("onednn_f32/" + n).c_str(), BM_OneDnnFc, kFcShape, false)
       ->ComputeStatistics("best", best);

@@ -19,32 +19,28 @@ PEER_NAMES = {"ort_int8": "ORT int8 (static QDQ)", "ort_fp32": "ORT fp32"}
 TARGETS = {  # the issue's targets
     "r18_k1_shared": 3.5, "r18_k9": 1.1, "two_threads": 1.7, "mobilenet": 1.0, "dense_layer": 0.9,
 }
-DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it
-    ("first_layer_3x224_7x7s2", "stem 7x7 s2, 3 -> 64 at 224x224"),
-    ("1x1_256x14", "1x1, 256 -> 256 at 14x14"),
-    ("1x1s2_64x56", "1x1 s2 (downsample), 64 -> 128 at 56x56"),
-    ("depthwise3x3_256x28", "depthwise 3x3, 256 ch at 28x28"),
-    ("depthwise3x3s2_64x112_w8", "depthwise 3x3 s2, 64 ch at 112x112, 8-bit weights (MobileNet-v1)"),
-    ("depthwise3x3_512x14_w8", "depthwise 3x3, 512 ch at 14x14, 8-bit weights (MobileNet-v1)"),
-    ("fc_512x1000", "fully connected 512 -> 1000"),
+# What a dense layer writes, and the two dense_ops_bench rows that write it:
+# sparq's and oneDNN's int8 layer. A dynamic-rule network's layers write f32
+# (the next quantize reads it), a static-scale network's u8.
+DENSE_OUTPUTS = {"f32": ("sparq_cpu_int", "onednn_int8_f32out"),
+                 "u8": ("sparq_cpu_int_u8out", "onednn_int8")}
+DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it, the outputs measured
+    ("first_layer_3x224_7x7s2", "stem 7x7 s2, 3 -> 64 at 224x224", ("f32", "u8")),
+    ("1x1_256x14", "1x1, 256 -> 256 at 14x14", ("f32", "u8")),
+    ("1x1s2_64x56", "1x1 s2 (downsample), 64 -> 128 at 56x56", ("f32", "u8")),
+    ("depthwise3x3_256x28", "depthwise 3x3, 256 ch at 28x28", ("f32", "u8")),
+    ("depthwise3x3s2_64x112_w8", "depthwise 3x3 s2, 64 ch at 112x112, 8-bit weights (MobileNet-v1)",
+     ("f32", "u8")),
+    ("depthwise3x3_512x14_w8", "depthwise 3x3, 512 ch at 14x14, 8-bit weights (MobileNet-v1)",
+     ("f32", "u8")),
+    ("fc_512x1000", "fully connected 512 -> 1000", ("f32",)),  # logits
 ]
-# What each dense layer writes, and the two dense_ops_bench rows that write
-# it: sparq's and oneDNN's int8 convolution (the classifier writes f32 on
-# both sides, under the f32 names). A dynamic-rule network's layers write
-# f32 (the next quantize reads it), a static-scale network's u8.
-DENSE_OUTPUTS = [("f32", "sparq_cpu_int", "onednn_int8_f32out"),
-                 ("u8", "sparq_cpu_int_u8out", "onednn_int8")]
 
 
 def dense_pair(dense, shape, output):
-    """(sparq, oneDNN) entries of `shape` writing `output` (f32 / u8), or Nones."""
-    for out, sparq_name, onednn_name in DENSE_OUTPUTS:
-        if out == output:
-            s, o = dense.get(f"{sparq_name}/{shape}"), dense.get(f"{onednn_name}/{shape}")
-            if shape.startswith("fc_") and output == "f32":  # f32 logits on both sides
-                o = dense.get(f"onednn_int8/{shape}")
-            return s, o
-    return None, None
+    """(sparq, oneDNN) entries of `shape` writing `output` (f32 / u8), None where not measured."""
+    sparq_name, onednn_name = DENSE_OUTPUTS[output]
+    return dense.get(f"{sparq_name}/{shape}"), dense.get(f"{onednn_name}/{shape}")
 
 
 SPARSE_LAYERS = ["r18_64x56", "r18_128x28", "r18_256x14", "r18_512x7"]
@@ -366,10 +362,8 @@ def targets(raw):
             rows.append([f"MobileNet-v1 b{b} t1 vs ORT int8{SCALES_NOTE[scales]}",
                          f">= {TARGETS['mobilenet']}x", ratio(v), verdict(v, TARGETS["mobilenet"])])
     dense = (raw.get("layers") or {}).get("dense_ops", {})
-    for shape, what in DENSE_LAYERS:
-        for output, _, _ in DENSE_OUTPUTS:
-            if shape.startswith("fc_") and output != "f32":
-                continue
+    for shape, what, outputs in DENSE_LAYERS:
+        for output in outputs:
             s, o = dense_pair(dense, shape, output)
             v = o["best_us"] / s["best_us"] if s and o else None
             rows.append([f"dense layer vs oneDNN int8: {what}, {output} output",
@@ -407,8 +401,8 @@ def layers_section(raw):
            "Times in us, best / median over the repetitions of all rounds; ratio = oneDNN best / sparq best.", ""]
     d = lay["dense_ops"]
     rows = []
-    for shape, what in DENSE_LAYERS:
-        for output, _, _ in DENSE_OUTPUTS:
+    for shape, what, outputs in DENSE_LAYERS:
+        for output in outputs:
             s, o = dense_pair(d, shape, output)
             if not s or not o:
                 continue

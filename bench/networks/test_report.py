@@ -92,7 +92,7 @@ def fixture():
                                     ("sparq_cpu_int", "1x1_256x14", 50.0),
                                     ("onednn_int8_f32out", "1x1_256x14", 40.0),
                                     ("sparq_cpu_int", "fc_512x1000", 4.0),
-                                    ("onednn_int8", "fc_512x1000", 5.0)]}
+                                    ("onednn_int8_f32out", "fc_512x1000", 5.0)]}
     sparse = {"onednn_int8/r18_64x56/t1": {"label": "brgconv", "us": [280.0], "best_us": 280.0,
                                            "median_us": 290.0, "omp_wait_policy": "default"},
               "sparq/r18_64x56/k9/random/t1": {"label": "k9kernel", "us": [350.0], "best_us": 350.0,
