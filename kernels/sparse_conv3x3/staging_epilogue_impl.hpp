@@ -492,7 +492,7 @@ using ByteStore = QuantizedStore<ArchAvx512>;
 using ByteStore = QuantizedStore<ArchAvx2>;
 #else
 struct ByteStore {
-  explicit ByteStore(const FusedQuantize&) {}
+  explicit ByteStore(const FusedQuantize&, bool = false) {}
 };
 #endif
 
@@ -552,52 +552,133 @@ void for_row_segments(int64_t first, int64_t last, int pitch, int out_width,
   }
 }
 
+#if defined(__AVX512F__)
+// epilogue_run_quantized of G channels at once (rows acc + i * tile, their
+// bytes at dst + i * plane): each vector index of the G rows goes through
+// one rounding check (ByteStore::store_n), unclamped after a ReLU or ReLU6.
+// On a Xeon core ResNet-18's k = 1 layers writing u8 took 12-13 % less time
+// than with one check and a masked narrowing store per vector.
+template <Activation A, int G, typename Acc>
+void epilogue_group_quantized(const Acc* acc, int64_t tile, int64_t count, const float* scales,
+                              const float* bias, const ByteStore& to_bytes, uint8_t* dst,
+                              int64_t plane) {
+  __m512 s[G], b[G];
+  for (int i = 0; i < G; ++i) {
+    s[i] = _mm512_set1_ps(scales[i]);
+    b[i] = _mm512_set1_ps(bias[i]);
+  }
+  for (int64_t j = 0; j < count; j += 16) {
+    const int64_t n = std::min<int64_t>(16, count - j);
+    const __mmask16 m = lanes_mask(n);
+    xsimd::batch<float, ArchAvx512> y[G];
+    uint8_t* d[G];
+    int64_t lanes[G];
+#pragma GCC unroll 8
+    for (int i = 0; i < G; ++i) {
+      __m512 x;
+      if constexpr (std::is_same_v<Acc, float>) {
+        x = _mm512_maskz_loadu_ps(m, acc + i * tile + j);
+      } else {
+        x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + i * tile + j));
+      }
+      y[i] = epilogue_vector<A>(x, s[i], b[i]);
+      d[i] = dst + i * plane + j;
+      lanes[i] = n;
+    }
+    to_bytes.store_n(y, d, lanes);
+  }
+}
+#endif
+
 // The tile's grid pixels [first, last) in row segments, each writing its
 // valid columns for every channel of the block: the segments (a division
 // each) and the activation dispatch are found once per block, not once per
-// channel.
+// channel. One function per kind of output, each compiled on its own: the
+// grouped channels of the quantized one, inside a function shared with the
+// others, left ResNet-18's residual layers 12-14 % slower.
 template <typename Acc>
-void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, int64_t last,
-                    int pitch, int out_width, const float* scales, const float* bias,
-                    Activation activation, const EpilogueOutput& out) {
+[[gnu::noinline]] void epilogue_block_residual(const Acc* acc, int64_t tile, int channels,
+                                               int64_t first, int64_t last, int pitch,
+                                               int out_width, const float* scales,
+                                               const float* bias, Activation activation,
+                                               const EpilogueOutput& out) {
   const int64_t plane = out.plane;
-  if (out.residual != nullptr) {
-    float* const data = static_cast<float*>(out.data);
-    const float* const res = out.residual;
-    const bool residual_first = out.residual_first;
-    with_activation(activation, [&](auto a) {
-      with_activation(out.residual_activation, [&](auto a2) {
-        RangeSink<a2()> range(out.range);
-        for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
-          for (int c = 0; c < channels; ++c) {
-            epilogue_run_residual<a(), a2()>(acc + offset + c * tile, n, scales[c], bias[c],
-                                             data + at + c * plane, res + at + c * plane,
-                                             residual_first, range);
-          }
-        });
+  float* const data = static_cast<float*>(out.data);
+  const float* const res = out.residual;
+  const bool residual_first = out.residual_first;
+  with_activation(activation, [&](auto a) {
+    with_activation(out.residual_activation, [&](auto a2) {
+      RangeSink<a2()> range(out.range);
+      for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
+        for (int c = 0; c < channels; ++c) {
+          epilogue_run_residual<a(), a2()>(acc + offset + c * tile, n, scales[c], bias[c],
+                                           data + at + c * plane, res + at + c * plane,
+                                           residual_first, range);
+        }
       });
     });
-    return;
-  }
-  const ByteStore to_bytes(out.quantized() ? out.quantize : FusedQuantize{});
+  });
+}
+
+template <typename Acc>
+[[gnu::noinline]] void epilogue_block_quantized(const Acc* acc, int64_t tile, int channels,
+                                                int64_t first, int64_t last, int pitch,
+                                                int out_width, const float* scales,
+                                                const float* bias, Activation activation,
+                                                const EpilogueOutput& out) {
+  const int64_t plane = out.plane;
+  with_activation(activation, [&](auto a) {
+    const ByteStore to_bytes(out.quantize, a() != Activation::kNone);
+    for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
+      const Acc* src = acc + offset;
+      uint8_t* dst = static_cast<uint8_t*>(out.data) + at;
+      int c = 0;
+#if defined(__AVX512F__)
+      for (; c + 4 <= channels; c += 4) {
+        epilogue_group_quantized<a(), 4>(src + c * tile, tile, n, scales + c, bias + c, to_bytes,
+                                         dst + c * plane, plane);
+      }
+#endif
+      for (; c < channels; ++c) {
+        epilogue_run_quantized<a()>(src + c * tile, n, scales[c], bias[c], out, to_bytes,
+                                    dst + c * plane);
+      }
+    });
+  });
+}
+
+template <typename Acc>
+[[gnu::noinline]] void epilogue_block_float(const Acc* acc, int64_t tile, int channels,
+                                            int64_t first, int64_t last, int pitch, int out_width,
+                                            const float* scales, const float* bias,
+                                            Activation activation, const EpilogueOutput& out) {
+  const int64_t plane = out.plane;
   with_activation(activation, [&](auto a) {
     RangeSink<a()> range(out.range);
     for_row_segments(first, last, pitch, out_width, [&](int64_t offset, int64_t at, int64_t n) {
       const Acc* src = acc + offset;
-      if (out.quantized()) {
-        uint8_t* dst = static_cast<uint8_t*>(out.data) + at;
-        for (int c = 0; c < channels; ++c) {
-          epilogue_run_quantized<a()>(src + c * tile, n, scales[c], bias[c], out, to_bytes,
-                                      dst + c * plane);
-        }
-      } else {
-        float* dst = static_cast<float*>(out.data) + at;
-        for (int c = 0; c < channels; ++c) {
-          epilogue_run<a()>(src + c * tile, n, scales[c], bias[c], dst + c * plane, range);
-        }
+      float* dst = static_cast<float*>(out.data) + at;
+      for (int c = 0; c < channels; ++c) {
+        epilogue_run<a()>(src + c * tile, n, scales[c], bias[c], dst + c * plane, range);
       }
     });
   });
+}
+
+template <typename Acc>
+void epilogue_block(const Acc* acc, int64_t tile, int channels, int64_t first, int64_t last,
+                    int pitch, int out_width, const float* scales, const float* bias,
+                    Activation activation, const EpilogueOutput& out) {
+  if (out.residual != nullptr) {
+    epilogue_block_residual(acc, tile, channels, first, last, pitch, out_width, scales, bias,
+                            activation, out);
+  } else if (out.quantized()) {
+    epilogue_block_quantized(acc, tile, channels, first, last, pitch, out_width, scales, bias,
+                             activation, out);
+  } else {
+    epilogue_block_float(acc, tile, channels, first, last, pitch, out_width, scales, bias,
+                         activation, out);
+  }
 }
 
 void epilogue_any(const void* acc, bool acc_is_float, int64_t tile, int channels, int64_t first,
