@@ -291,9 +291,18 @@ def threads_by_op(net, vid):
     rows.append(["all", sum(n for n, _ in t1.values()), f"{total1 * 1e6:.1f}", f"{total2 * 1e6:.1f}",
                  ratio(total1 / total2) if total2 > 0 else "-"])
     label = variant_label(vid, net["variants"][vid])
-    return "\n".join([f"### {net['display']}, {label}, batch 1: 1 thread against 2 threads", "",
-                      "Summed layer medians per op (> 1x: faster on 2 threads):", "",
-                      table(["op", "layers", "1 thread us", "2 threads us", "speed-up"], rows), ""])
+    out = [f"### {net['display']}, {label}, batch 1: 1 thread against 2 threads", "",
+           "Summed layer medians per op (> 1x: faster on 2 threads):", "",
+           table(["op", "layers", "1 thread us", "2 threads us", "speed-up"], rows), ""]
+    busy = two.get("thread_busy_ms")
+    if busy and total1 > 0:
+        each = " and ".join(f"{b * 1e3:.1f}" for b in busy)
+        together = sum(busy) * 1e-3
+        out += [f"Inside the parallel regions the {len(busy)} threads worked {each} us per run "
+                f"(medians), {together * 1e6:.1f} us together: {together / total1:.2f}x the "
+                f"{total1 * 1e6:.1f} us of one thread. The rest of the 2-thread run's "
+                f"{total2 * 1e6:.1f} us is waiting at region ends and steps run on one thread.", ""]
+    return "\n".join(out)
 
 
 # ---- targets ------------------------------------------------------------------------

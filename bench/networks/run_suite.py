@@ -435,7 +435,8 @@ def bench_sparq(args, model, batch, threads, cpu=None):
         cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", min_runs(args, batch)]
     r = json.loads(run(cmd, what="sparq bench", cpu=cpu))[0]
     part = r["latency"] if batch == 1 else r["throughput"]
-    return {"runs_ms": [s * 1e3 for s in part["runs_seconds"]], "layers": r.get("layers") or None}
+    return {"runs_ms": [s * 1e3 for s in part["runs_seconds"]], "layers": r.get("layers") or None,
+            "thread_busy_ms": [s * 1e3 for s in r.get("thread_busy_median_seconds", [])]}
 
 
 def ort_spinning_settings(threads):
@@ -475,6 +476,16 @@ def pool_layers(rounds):
     return out
 
 
+def pool_thread_busy(rounds):
+    """Per thread: the median over rounds of each round's median busy time (ms), or
+    None where no round measured it (one thread, or a batch)."""
+    rounds = [r for r in rounds if r]
+    if not rounds:
+        return None
+    threads = min(len(r) for r in rounds)
+    return [statistics.median(r[t] for r in rounds) for t in range(threads)]
+
+
 def measurement_plan(args, networks, ort):
     """Cells (network, batch, threads), each with its peers."""
     cells = []
@@ -495,6 +506,7 @@ def measure_networks(args, networks, ort, progress):
     for net, batch, threads, peers in cells:
         runs = {p: [] for p in peers}
         layers = {p: [] for p in peers}
+        busy = {p: [] for p in peers}
         ort_runs = {p: {s: [] for s in ort_spinning_settings(threads)} for p in peers if p[0] != "sparq"}
         # The ORT peers are dense: the k=9 (or dense) export serves every k.
         dense = next(iter(net["variants"].values()))
@@ -506,6 +518,7 @@ def measure_networks(args, networks, ort, progress):
                     r = bench_sparq(args, net["variants"][vid]["sparq"], batch, threads,
                                     pinned_cpu(args, threads, rnd))
                     layers[peer].append(r["layers"])
+                    busy[peer].append(r["thread_busy_ms"])
                 else:
                     model = dense["qdq" if kind == "ort_int8" else "fp32"]
                     for spinning in ort_spinning_settings(threads):
@@ -535,6 +548,9 @@ def measure_networks(args, networks, ort, progress):
                 pooled = pool_layers(layers[peer])
                 if pooled:
                     entry["layers"] = pooled
+                pooled_busy = pool_thread_busy(busy[peer])
+                if pooled_busy:
+                    entry["thread_busy_ms"] = [round(x, 4) for x in pooled_busy]
             net.setdefault("results", []).append(entry)
     return ort_version
 

@@ -64,7 +64,8 @@ def fixture():
             result("sparq", 16, 1, 6.0, 6.1, "k9_random"),
             result("sparq", 16, 2, 4.0, 4.4, "k9_random"),
             result("sparq", 1, 1, 2.0, 2.1, "k1_shared", layers=K1_LAYERS),
-            result("sparq", 1, 2, 1.0, 1.1, "k1_shared", layers=K1_LAYERS_2T),
+            dict(result("sparq", 1, 2, 1.0, 1.1, "k1_shared", layers=K1_LAYERS_2T),
+                 thread_busy_ms=[3.2, 3.0]),
             result("sparq", 16, 1, 1.5, 1.6, "k1_shared"),
             result("sparq", 16, 2, 1.0, 1.2, "k1_shared"),
             result("ort_int8", 1, 1, 6.0, 6.5),
@@ -198,6 +199,11 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(row(t, "quantize")[1:], ["1", "500.0", "1000.0", "0.50x"])
         self.assertEqual(row(t, "max_pool2d")[1:], ["1", "500.0", "400.0", "1.25x"])
         self.assertEqual(row(t, "all")[1:], ["5", "5000.0", "3500.0", "1.43x"])
+        # The threads' busy time: 3.2 + 3.0 = 6.2 ms, 1.24x the 5 ms of one thread.
+        self.assertIn("Inside the parallel regions the 2 threads worked 3200.0 and 3000.0 us per run "
+                      "(medians), 6200.0 us together: 1.24x the 5000.0 us of one thread. The rest of "
+                      "the 2-thread run's 3500.0 us is waiting at region ends and steps run on one "
+                      "thread.", t)
         self.assertIsNone(report.threads_by_op(self.raw["networks"][0], "k9_random"))
         self.assertIn("## ResNet-18 at batch 1 on 2 threads, per op", self.md)
 

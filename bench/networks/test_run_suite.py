@@ -2,7 +2,7 @@
 """run_suite.py's CPU placement: a pinned command runs on that CPU alone,
 round r's 1-thread measurements run on CPU r mod N and 2-thread ones are not
 pinned, and the probe times every CPU on the largest model (fake `sparq
-bench` timings)."""
+bench` timings); the threads' busy times are read and pooled."""
 
 import json
 import os
@@ -71,6 +71,27 @@ class PinningTest(unittest.TestCase):
                 self.assertIsNone(run_suite.probe_cpus(types.SimpleNamespace(pin=True, sparq="s"),
                                                        nets, QUIET))
         self.assertEqual(calls, [])
+
+
+class ThreadBusyTest(unittest.TestCase):
+    """`sparq bench`'s per-thread busy medians (2 threads at batch 1), through a
+    fake `sparq bench`, pooled over rounds as the layers are."""
+
+    def test_bench_sparq_reads_the_busy_medians_in_ms(self):
+        out = json.dumps([{"latency": {"runs_seconds": [0.002]}, "layers": [],
+                           "thread_busy_median_seconds": [0.0015, 0.00125]}])
+        args = types.SimpleNamespace(sparq="sparq", min_time=0.1, min_runs=2)
+        with mock.patch.object(run_suite, "run", return_value=out):
+            r = run_suite.bench_sparq(args, "m.sparq", 1, 2)
+        self.assertEqual(r["thread_busy_ms"], [1.5, 1.25])
+        out = json.dumps([{"latency": {"runs_seconds": [0.002]}, "layers": []}])
+        with mock.patch.object(run_suite, "run", return_value=out):
+            self.assertEqual(run_suite.bench_sparq(args, "m.sparq", 1, 1)["thread_busy_ms"], [])
+
+    def test_rounds_pool_to_each_threads_median(self):
+        self.assertEqual(run_suite.pool_thread_busy([[1.0, 2.0], [3.0, 4.0], [2.0, 9.0]]), [2.0, 4.0])
+        self.assertEqual(run_suite.pool_thread_busy([[1.0, 2.0], [], [3.0, 4.0, 5.0]]), [2.0, 3.0])
+        self.assertIsNone(run_suite.pool_thread_busy([[], []]))
 
 
 if __name__ == "__main__":

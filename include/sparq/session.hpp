@@ -69,6 +69,11 @@ struct RunStats {
   std::vector<NodeStats> steps;
   double seconds = 0;      // whole run, host wall time
   size_t arena_bytes = 0;  // intermediate tensors of this batch: the arenas of the chunks in flight
+  // One chunk at a time on several threads (batch 1 with threads > 1): each
+  // thread's time running its shares of the nodes' parallel regions, the
+  // calling thread first. The rest of a thread's run is waiting for the
+  // others at region ends and the steps between regions. Empty otherwise.
+  std::vector<double> thread_seconds;
 };
 
 struct Placement {

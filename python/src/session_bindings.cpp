@@ -43,6 +43,7 @@ py::dict stats_dict(const RunStats& stats) {
   py::dict d;
   d["seconds"] = stats.seconds;
   d["arena_bytes"] = stats.arena_bytes;
+  d["thread_seconds"] = stats.thread_seconds;
   d["steps"] = steps;
   return d;
 }

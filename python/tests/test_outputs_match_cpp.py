@@ -65,6 +65,7 @@ def test_stats_name_every_step(fashion_model_path):
     assert len(outputs) == 1
     assert stats["seconds"] > 0
     assert stats["arena_bytes"] == session.planned_bytes(2)
+    assert stats["thread_seconds"] == []  # one thread: no team of threads
     names = [p["node"] for p in session.placements]
     assert [s["name"] for s in stats["steps"]] == names
     assert {s["backend"] for s in stats["steps"]} <= {"cpu", "reference"}

@@ -499,6 +499,7 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
     }
   };
 
+  std::vector<double> thread_seconds;  // the team's busy time (stats only)
   try {
     arena->execute([&] {
       if (chunks.workers == 1) {
@@ -509,8 +510,10 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
         // the region.
         std::optional<cpu::SpinTeam> team;
         if (chunks.threads_per_worker > 1) team.emplace(chunks.threads_per_worker);
+        if (team && stats) team->count_busy_time(true);
         for (int64_t begin = 0; begin < batch; begin += chunks.chunk)
           run_chunk(workers[0], begin, std::min(begin + chunks.chunk, batch));
+        if (team && stats) thread_seconds = team->busy_seconds();
         return;
       }
       // One chunk per pull; a worker index is never in two places at once,
@@ -527,6 +530,7 @@ std::vector<Tensor> Session::Impl::run(const ConstTensorView& input, RunStats* s
   // Outputs that are quantized carry their scales (already written in place).
   if (stats) {
     stats->arena_bytes = chunk_arena * static_cast<size_t>(chunks.workers);
+    stats->thread_seconds = std::move(thread_seconds);
     stats->steps.assign(steps.size(), NodeStats{});
     for (size_t s = 0; s < steps.size(); ++s) {
       NodeStats& total = stats->steps[s];

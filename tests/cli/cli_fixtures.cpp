@@ -5,6 +5,8 @@
 #include <random>
 #include <vector>
 
+#include "tests/support/networks.hpp"
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #pragma GCC diagnostic push
@@ -148,6 +150,12 @@ void write_fixtures(const fs::path& dir) {
   // variant for sweep's plot to tell apart from classifier_k1.
   make_classifier(1, 43, 4).save(dir / "classifier_k1_a4.sparq");
   make_feature_extractor().save(dir / "features.sparq");
+  // A ResNet-18 at 112x112 with enough multiply-adds (113 M,
+  // kThreadedChunkMinMacs) that batch 1 on 2 threads runs on a team of threads.
+  testing::NetworkOptions resnet;
+  resnet.density = 1;
+  resnet.sharing = {16, 4};
+  testing::build_resnet18(resnet, 112, 32, 10).save(dir / "resnet18_112.sparq");
   make_vector_classifier().save(dir / "vector.sparq");
   std::vector<uint8_t> corrupt = make_classifier(3, 42).to_bytes();
   corrupt.resize(corrupt.size() / 2);

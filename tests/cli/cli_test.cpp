@@ -501,6 +501,33 @@ TEST_F(Cli, BenchJsonHasOneEntryPerBackendAndThreadCount) {
   EXPECT_EQ(j[0]["layers"].size(), 9u);
 }
 
+// With a team of threads (batch 1 on 2 threads of a network large enough for
+// one), each thread's busy time: in the JSON as medians, in the text beside
+// the layers; a classifier too small for a team, or one thread, has none.
+TEST_F(Cli, BenchShowsEachThreadsBusyTimeOnTwoThreads) {
+  const Result r = sparq("bench --json " + path("resnet18_112.sparq") +
+                         " --threads 1,2 --min-time 0 --min-runs 2 --no-throughput");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_FALSE(j[0].contains("thread_busy_median_seconds"));
+  const auto busy = j[1]["thread_busy_median_seconds"].get<std::vector<double>>();
+  ASSERT_EQ(busy.size(), 2u);
+  EXPECT_GT(busy[0], 0.0);
+  EXPECT_GE(busy[1], 0.0);
+  const Result text = sparq("bench " + path("resnet18_112.sparq") +
+                            " --threads 2 --min-time 0 --min-runs 2 --no-throughput");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(std::regex_search(
+      text.out, std::regex("busy inside parallel regions, median per run: thread 0 [0-9.]+ [mu]?s, "
+                           "thread 1 [0-9.]+ [mu]?s \\(summed layer medians [0-9.]+ [mu]?s\\)")))
+      << text.out;
+  const Result small = sparq("bench --json " + path("classifier_k3.sparq") +
+                             " --threads 2 --min-time 0 --min-runs 2 --no-throughput");
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_FALSE(nlohmann::json::parse(small.out)[0].contains("thread_busy_median_seconds"));
+}
+
 // A driver that interleaves runtimes measures batch 1 and batch N in separate
 // calls, and pools the runs of several calls: each part can be skipped, and
 // the JSON lists every run.

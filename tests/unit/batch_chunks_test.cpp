@@ -310,6 +310,38 @@ TEST(ChunkedBatch, StatsHaveOneEntryPerStepSummedOverChunks) {
   }
 }
 
+// thread_seconds: at batch 1 on 2 threads a network large enough for a
+// team of threads (kThreadedChunkMinMacs) reports each thread's time in the
+// parallel regions, none longer than the run; one thread, a batch in chunks
+// side by side, or a network too small for a team report none.
+TEST(ChunkedBatch, ThreadSecondsOnlyForOneChunkOnSeveralThreads) {
+  testing::NetworkOptions options;
+  options.density = 1;
+  options.sharing = {16, 4};
+  const auto large = std::make_shared<const Model>(testing::build_resnet18(options, 112, 32, 10));
+  auto gen = testing::rng(28);
+  const Tensor one = testing::random_f32(gen, Shape{1, 3, 112, 112});
+  Session two_threads(large, options_for({"cpu", "reference"}, 2, 0));
+  RunStats stats;
+  two_threads.run(one, &stats);
+  ASSERT_EQ(stats.thread_seconds.size(), 2u);
+  EXPECT_GT(stats.thread_seconds[0], 0.0);  // the calling thread works in every region
+  for (double busy : stats.thread_seconds) {
+    EXPECT_GE(busy, 0.0);
+    EXPECT_LE(busy, stats.seconds);
+  }
+  RunStats without;
+  Session(large, options_for({"cpu", "reference"}, 1, 0)).run(one, &without);
+  EXPECT_TRUE(without.thread_seconds.empty());
+  RunStats chunks;
+  two_threads.run(testing::random_f32(gen, Shape{2, 3, 112, 112}), &chunks);
+  EXPECT_TRUE(chunks.thread_seconds.empty());
+  RunStats small;
+  Session(five_layer(), options_for({"cpu", "reference"}, 2, 0))
+      .run(testing::random_f32(gen, Shape{1, 1, 28, 28}), &small);
+  EXPECT_TRUE(small.thread_seconds.empty());
+}
+
 // The device prices the batch it is given: automatically the batch stays
 // whole; asked for chunks, each step's figures are those of the chunks run
 // as batches of their own, added up.

@@ -2,7 +2,8 @@
 // worker indices the cap allows, never one index on two threads at once,
 // while helpers join; once they have, each worker takes the same contiguous
 // share in every region; exceptions reach the leader; a team without
-// helpers (or a nested run_capped) still runs everything.
+// helpers (or a nested run_capped) still runs everything; busy time is
+// counted per member only while asked for.
 #include "runtime/backends/cpu/spin_team.hpp"
 
 #include <gtest/gtest.h>
@@ -118,6 +119,46 @@ TEST(SpinTeam, EachRangeRunsOnTheSameWorkerEveryRegion) {
       if (region == 0) first = owner;
       ASSERT_EQ(owner, first) << "region " << region;
     }
+  });
+}
+
+// Busy time: with the count on, each member's share of a region that spins
+// for a known time adds at least that time to the member's count, and
+// nothing to a member without a share; with the count off nothing is added.
+TEST(SpinTeam, BusyTimeCountsEachMembersShare) {
+  tbb::task_arena arena(2);
+  arena.execute([&] {
+    const std::unique_ptr<SpinTeam> team = team_with_helpers(2);
+    ASSERT_NE(team, nullptr) << "the helper did not join within a second";
+    auto spin_for = [](std::chrono::microseconds length) {
+      const auto until = std::chrono::steady_clock::now() + length;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    };
+    EXPECT_EQ(team->busy_seconds(), (std::vector<double>{0.0, 0.0}));
+    run_capped(2, 2, 1, [&](int, int64_t, int64_t) { spin_for(std::chrono::milliseconds(3)); });
+    EXPECT_EQ(team->busy_seconds(), (std::vector<double>{0.0, 0.0})) << "counted while off";
+    team->count_busy_time(true);
+    run_capped(2, 2, 1, [&](int worker, int64_t, int64_t) {
+      spin_for(std::chrono::milliseconds(worker == 0 ? 2 : 5));
+    });
+    const std::vector<double> both = team->busy_seconds();
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_GE(both[0], 0.002);
+    EXPECT_GE(both[1], 0.005);
+    // Three ranges on one worker run on the caller, outside the team.
+    run_capped(3, 1, 1, [&](int, int64_t, int64_t) { spin_for(std::chrono::milliseconds(1)); });
+    EXPECT_EQ(team->busy_seconds(), both);
+    // Each member's own share: the leader's long, the helper's empty.
+    run_capped(2, 2, 1, [&](int worker, int64_t, int64_t) {
+      if (worker == 0) spin_for(std::chrono::milliseconds(20));
+    });
+    const std::vector<double> busy = team->busy_seconds();
+    EXPECT_GE(busy[0] - both[0], 0.020);
+    EXPECT_LT(busy[1] - both[1], 0.020) << "the helper was counted for the leader's share";
+    team->count_busy_time(false);
+    run_capped(2, 2, 1, [&](int, int64_t, int64_t) { spin_for(std::chrono::milliseconds(3)); });
+    EXPECT_EQ(team->busy_seconds(), busy);
   });
 }
 

@@ -51,7 +51,10 @@ struct BenchResult {
   int batch = 0;
   int64_t batch_chunk = 0;        // samples per chunk of the throughput runs
   std::vector<LayerTime> layers;  // from the batch-1 runs
-  ChipFigures chip;               // the device model's figures for one batch-1 run
+  // From the same runs, with several threads: per thread, each run's time
+  // inside the parallel regions (RunStats::thread_seconds).
+  std::vector<std::vector<double>> thread_busy;
+  ChipFigures chip;  // the device model's figures for one batch-1 run
 };
 
 std::vector<int> parse_threads(const std::string& text) {
@@ -139,6 +142,10 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::stri
               }
               result.layers[i].seconds.push_back(step.seconds);
             }
+            result.thread_busy.resize(
+                std::max(result.thread_busy.size(), stats.thread_seconds.size()));
+            for (size_t t = 0; t < stats.thread_seconds.size(); ++t)
+              result.thread_busy[t].push_back(stats.thread_seconds[t]);
           },
           options.min_runs, options.min_seconds);
     }
@@ -170,6 +177,20 @@ void print_layers(const BenchResult& r) {
                    rate(l.actual_macs)});
   }
   std::cout << table.text();
+}
+
+// With several threads: each thread's median time per run inside the
+// parallel regions, against the run's (the rest is waiting and serial steps).
+void print_thread_busy(const BenchResult& r) {
+  if (r.thread_busy.empty()) return;
+  double run_seconds = 0;
+  for (const auto& layer : r.layers) run_seconds += summarize(layer.seconds).median;
+  std::cout << "busy inside parallel regions, median per run:";
+  for (size_t t = 0; t < r.thread_busy.size(); ++t) {
+    std::cout << (t == 0 ? " " : ", ") << "thread " << t << " "
+              << format_seconds(summarize(r.thread_busy[t]).median);
+  }
+  std::cout << " (summed layer medians " << format_seconds(run_seconds) << ")\n";
 }
 
 // One line per backend and thread count: what was measured, in words.
@@ -222,6 +243,11 @@ nlohmann::json result_json(const BenchResult& r) {
                        {"runs_seconds", r.throughput_runs}};
   }
   j["layers"] = layers;
+  if (!r.thread_busy.empty()) {
+    nlohmann::json busy = nlohmann::json::array();
+    for (const auto& runs : r.thread_busy) busy.push_back(summarize(runs).median);
+    j["thread_busy_median_seconds"] = busy;
+  }
   if (r.chip.steps > 0) j["device"] = r.chip.json(1, "batch-1 run", r.latency.median);
   return j;
 }
@@ -244,6 +270,7 @@ void run_bench(const BenchOptions& options) {
       if (r.latency.samples > 0) std::cout << r.chip.text(1, "batch-1 run", r.latency.median);
       if (options.layers && r.latency.samples > 0) {
         print_layers(r);
+        print_thread_busy(r);
         std::cout << "\n";
       }
     }

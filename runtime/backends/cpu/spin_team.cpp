@@ -3,6 +3,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #include <utility>
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,7 +37,9 @@ void spin_until(const Ready& ready) {
 }  // namespace
 
 SpinTeam::SpinTeam(int threads) {
-  const int helpers = std::min(threads, tbb::this_task_arena::max_concurrency()) - 1;
+  const int helpers = std::max(0, std::min(threads, tbb::this_task_arena::max_concurrency()) - 1);
+  slots_ = 1 + helpers;
+  busy_ = std::make_unique<BusyClock[]>(static_cast<size_t>(slots_));
   for (int i = 0; i < helpers; ++i) helpers_.run([this] { serve(); });
   outer_ = t_led;
   t_led = this;
@@ -59,6 +62,18 @@ int SpinTeam::members() const {
 
 SpinTeam* SpinTeam::led_by_this_thread() {
   return t_led;
+}
+
+void SpinTeam::count_busy_time(bool on) {
+  count_busy_ = on;
+}
+
+std::vector<double> SpinTeam::busy_seconds() const {
+  std::vector<double> seconds(static_cast<size_t>(slots_));
+  for (int m = 0; m < slots_; ++m) {
+    seconds[static_cast<size_t>(m)] = static_cast<double>(busy_[m].ns.load()) * 1e-9;
+  }
+  return seconds;
 }
 
 void SpinTeam::serve() {
@@ -85,6 +100,8 @@ void SpinTeam::serve() {
 }
 
 void SpinTeam::work(int worker) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = counting_ ? Clock::now() : Clock::time_point{};
   try {
     // Worker w runs the w-th of `workers_` contiguous runs of ranges: the same
     // share of every region, so consecutive layers whose items follow the
@@ -102,6 +119,10 @@ void SpinTeam::work(int worker) {
     if (!error_) error_ = std::current_exception();
     failed_.store(true, std::memory_order_relaxed);  // the others stop early
   }
+  if (counting_) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
+    busy_[worker].ns.fetch_add(ns.count(), std::memory_order_relaxed);
+  }
 }
 
 void SpinTeam::run(int workers, int64_t items, int64_t grain, RegionFn fn, const void* body) {
@@ -113,6 +134,7 @@ void SpinTeam::run(int workers, int64_t items, int64_t grain, RegionFn fn, const
     items_ = items;
     grain_ = std::max<int64_t>(grain, 1);
     workers_ = std::clamp(workers, 1, 1 + counted_);
+    counting_ = count_busy_;
     failed_.store(false, std::memory_order_relaxed);
     finished_.store(0, std::memory_order_relaxed);
     error_ = nullptr;

@@ -22,7 +22,9 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 namespace sparq::cpu {
 
@@ -53,6 +55,14 @@ class SpinTeam {
   // The team the calling thread leads, or null.
   static SpinTeam* led_by_this_thread();
 
+  // Counts, from the next region on, each member's time running its shares
+  // of regions (two clock reads per region and member); off by default.
+  void count_busy_time(bool on);
+  // Seconds each member spent running shares of regions while the count was
+  // on, the leader first, then the helpers in the order they joined (0 for
+  // one that has not). Call on the leader, between regions.
+  std::vector<double> busy_seconds() const;
+
  private:
   void serve();
   void work(int worker);
@@ -72,12 +82,21 @@ class SpinTeam {
   const void* body_ = nullptr;
   int64_t items_ = 0, grain_ = 1;
   int workers_ = 1;
+  bool counting_ = false;  // the region counts busy time (count_busy_time)
   std::atomic<uint64_t> epoch_{0};
   std::atomic<int> finished_{0};     // helpers done with the current epoch
   std::atomic<bool> failed_{false};  // a body threw: the others stop early
   std::atomic<bool> stop_{false};
   std::mutex error_mutex_;
   std::exception_ptr error_;
+  bool count_busy_ = false;  // leader only: what the next region's counting_ is
+  // Nanoseconds of busy time per member, each on its own cache line and
+  // written only by its member.
+  struct alignas(64) BusyClock {
+    std::atomic<int64_t> ns{0};
+  };
+  std::unique_ptr<BusyClock[]> busy_;
+  int slots_ = 1;              // members the team can have: the leader and its helpers
   SpinTeam* outer_ = nullptr;  // the team this thread led before (restored at the end)
 };
 
