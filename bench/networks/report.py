@@ -386,7 +386,32 @@ def targets(raw):
         if shares:
             top = ", ".join(f"{op} {share:.0f} %" for op, share in shares[:4])
             out += [f"Where ResNet-18 {vid.replace('_', ' ')} spends batch 1, 1 thread: {top}.", ""]
+    fresh = fresh_inputs(raw)
+    if fresh:
+        out += [fresh, ""]
     return "\n".join(out)
+
+
+def fresh_inputs(raw):
+    """Batch 1 on one input against batch 1 on several inputs in turn and batch 16
+    (run_suite's fresh-inputs phase), or None where it did not run."""
+    f = raw.get("fresh_inputs")
+    if not f or not f.get("variants"):
+        return None
+    n = f["distinct_inputs"]
+    rows = []
+    for vid, v in f["variants"].items():
+        one, many, batch = v["one_input"], v["distinct_inputs"], v["batch16"]
+        rows.append([vid.replace("_", " ")] +
+                    [f"{x['best_ms']:.3f} / {x['median_ms']:.3f}" for x in (one, many, batch)] +
+                    [f"{many['best_ms'] / batch['best_ms']:.2f}x / {many['median_ms'] / batch['median_ms']:.2f}x"])
+    return "\n".join([
+        "Batch 1 re-runs one input, which stays in the cache between runs; a batch reads each of its "
+        f"images from memory, as batch 1 does when it is given {n} inputs in turn. ResNet-18, 1 thread, "
+        "interleaved in one window (ms per image, best / median; batch 16 against batch 1 on "
+        f"{n} inputs: > 1x, batch 16 is faster):", "",
+        table(["variant", "batch 1, one input", f"batch 1, {n} inputs in turn", "batch 16",
+               f"batch 16 vs batch 1 on {n} inputs"], rows)])
 
 
 def op_shares(net, vid):

@@ -426,11 +426,13 @@ def pinned_cpu(args, threads, rnd):
     return args.round_cpus[rnd % len(args.round_cpus)]
 
 
-def bench_sparq(args, model, batch, threads, cpu=None):
+def bench_sparq(args, model, batch, threads, cpu=None, distinct_inputs=1, layers=True):
     """One `sparq bench` call: run times in ms (whole batch) and, at batch 1, the layers."""
     cmd = [args.sparq, "bench", model, "--json", "--threads", threads, "--min-time", args.min_time]
     if batch == 1:
-        cmd += ["--no-throughput", "--min-runs", args.min_runs]
+        cmd += ["--no-throughput", "--min-runs", args.min_runs, "--distinct-inputs", distinct_inputs]
+        if not layers:
+            cmd.append("--no-layers")
     else:
         cmd += ["--no-latency", "--batch", batch, "--batch-min-runs", min_runs(args, batch)]
     r = json.loads(run(cmd, what="sparq bench", cpu=cpu))[0]
@@ -553,6 +555,35 @@ def measure_networks(args, networks, ort, progress):
                     entry["thread_busy_ms"] = [round(x, 4) for x in pooled_busy]
             net.setdefault("results", []).append(entry)
     return ort_version
+
+
+# Batch 1 re-runs one input, which stays in the cache; a batch reads each of
+# its images from memory. For ResNet-18's breakdown variants at 1 thread,
+# interleaved in one window: batch 1 on one input, batch 1 on 16 inputs in
+# turn, batch 16.
+INPUT_VARIANTS = ("k9_random", "k1_shared", "k1_shared_static")
+DISTINCT_INPUTS = 16
+
+
+def measure_fresh_inputs(args, networks, progress):
+    net = networks.get("resnet18")
+    if not net:
+        return None
+    kinds = (("one_input", 1, 1), ("distinct_inputs", 1, DISTINCT_INPUTS), ("batch16", 16, 1))
+    out = {}
+    for vid in (v for v in INPUT_VARIANTS if v in net["variants"]):
+        runs = {kind: [] for kind, _, _ in kinds}
+        for rnd in range(args.rounds):
+            shift = rnd % len(kinds)
+            for kind, batch, inputs in kinds[shift:] + kinds[:shift]:
+                r = bench_sparq(args, net["variants"][vid]["sparq"], batch, 1,
+                                pinned_cpu(args, 1, rnd), distinct_inputs=inputs, layers=False)
+                runs[kind] += [x / batch for x in r["runs_ms"]]
+        out[vid] = {kind: {"best_ms": min(v), "median_ms": statistics.median(v)}
+                    for kind, v in runs.items()}
+        progress.say(f"fresh inputs, resnet18 {vid}: " + ", ".join(
+            f"{kind} {v['best_ms']:.3f}" for kind, v in out[vid].items()) + " ms/image best")
+    return {"distinct_inputs": DISTINCT_INPUTS, "variants": out}
 
 
 # ---- the layer benchmarks against oneDNN --------------------------------------------
@@ -678,6 +709,10 @@ def main(argv=None):
     t = time.monotonic()
     raw["meta"]["ort_version"] = measure_networks(args, networks, ort, progress)
     raw["meta"]["phases_s"]["networks"] = time.monotonic() - t
+    if 1 in args.threads:
+        t = time.monotonic()
+        raw["fresh_inputs"] = measure_fresh_inputs(args, networks, progress)
+        raw["meta"]["phases_s"]["fresh inputs"] = time.monotonic() - t
     raw["networks"] = list(networks.values())
     raw["meta"]["load_after"] = load_average()
     raw["meta"]["wall_s"] = progress.elapsed()

@@ -110,6 +110,10 @@ def fixture():
         "networks": [resnet18, fashion],
         "layers": {"dense_ops": dense, "sparse_conv": sparse,
                    "settings": {"dense_ops": "one process", "sparse_conv": "two processes", "rounds": 2}},
+        "fresh_inputs": {"distinct_inputs": 16, "variants": {"k1_shared": {
+            "one_input": {"best_ms": 1.25, "median_ms": 1.4},
+            "distinct_inputs": {"best_ms": 1.35, "median_ms": 1.5},
+            "batch16": {"best_ms": 1.3, "median_ms": 1.6}}}},
     }
 
 
@@ -191,6 +195,15 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(row(b, "sparse_conv3x3")[1:], ["2", "3000.0", "60.0"])
         self.assertIn("Sparse 3x3 convolutions: 60.0 % of the time; all other ops 40.0 %.", b)
         self.assertIsNone(report.breakdown(self.raw["networks"][0], "k9_random"))  # no layers recorded
+
+    def test_fresh_inputs(self):
+        t = report.targets(self.raw)
+        # 1.35 / 1.30 = 1.04x best, 1.5 / 1.6 = 0.94x median.
+        self.assertEqual(row(t, "k1 shared")[1:],
+                         ["1.250 / 1.400", "1.350 / 1.500", "1.300 / 1.600", "1.04x / 0.94x"])
+        self.assertIn("as batch 1 does when it is given 16 inputs in turn", t)
+        del self.raw["fresh_inputs"]
+        self.assertNotIn("inputs in turn", report.targets(self.raw))
 
     def test_threads_by_op(self):
         t = report.threads_by_op(self.raw["networks"][0], "k1_shared")

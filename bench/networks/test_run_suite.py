@@ -73,6 +73,39 @@ class PinningTest(unittest.TestCase):
         self.assertEqual(calls, [])
 
 
+class FreshInputsTest(unittest.TestCase):
+    """The fresh-inputs phase: per ResNet-18 variant, batch 1 on one input, on 16
+    inputs in turn and batch 16, interleaved over the rounds, in ms per image."""
+
+    def test_each_kind_per_image_and_the_commands(self):
+        calls = []
+
+        def fake(cmd, env=None, what=None, cpu=None):
+            calls.append([str(c) for c in cmd])
+            batch = int(cmd[cmd.index("--batch") + 1]) if "--batch" in cmd else 1
+            inputs = int(cmd[cmd.index("--distinct-inputs") + 1]) if batch == 1 else 0
+            ms = {(1, 1): 1.0, (1, 16): 1.2, (16, 0): 17.6}[(batch, inputs)]
+            part = "latency" if batch == 1 else "throughput"
+            return json.dumps([{part: {"runs_seconds": [ms / 1e3, 2 * ms / 1e3]}, "layers": []}])
+
+        args = types.SimpleNamespace(sparq="sparq", min_time=0.1, min_runs=2, batch_min_runs=3,
+                                     rounds=2, round_cpus=None)
+        nets = {"resnet18": {"variants": {"k1_shared": {"sparq": "r.sparq"}}}}
+        with mock.patch.object(run_suite, "run", fake):
+            f = run_suite.measure_fresh_inputs(args, nets, QUIET)
+        v = f["variants"]["k1_shared"]
+        self.assertEqual(f["distinct_inputs"], 16)
+        self.assertEqual(v["one_input"], {"best_ms": 1.0, "median_ms": 1.5})
+        self.assertAlmostEqual(v["distinct_inputs"]["best_ms"], 1.2)
+        self.assertAlmostEqual(v["distinct_inputs"]["median_ms"], 1.8)
+        self.assertAlmostEqual(v["batch16"]["best_ms"], 1.1)
+        self.assertEqual(len(calls), 6)  # 3 kinds x 2 rounds
+        for cmd in calls:
+            if "--batch" not in cmd:
+                self.assertIn("--no-layers", cmd)
+        self.assertIsNone(run_suite.measure_fresh_inputs(args, {}, QUIET))
+
+
 class ThreadBusyTest(unittest.TestCase):
     """`sparq bench`'s per-thread busy medians (2 threads at batch 1), through a
     fake `sparq bench`, pooled over rounds as the layers are."""

@@ -501,6 +501,27 @@ TEST_F(Cli, BenchJsonHasOneEntryPerBackendAndThreadCount) {
   EXPECT_EQ(j[0]["layers"].size(), 9u);
 }
 
+// Batch-1 runs over several different inputs in turn, said in the JSON and
+// the text; none is a usage error.
+TEST_F(Cli, BenchCyclesThroughDistinctInputs) {
+  const std::string model = path("classifier_k3.sparq");
+  const Result r = sparq("bench --json " + model +
+                         " --threads 1 --min-time 0 --min-runs 4 --no-throughput "
+                         "--no-layers --distinct-inputs 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto latency = nlohmann::json::parse(r.out)[0]["latency"];
+  EXPECT_EQ(latency["distinct_inputs"], 3);
+  EXPECT_EQ(latency["runs_seconds"].size(), 4u);
+  const Result text =
+      sparq("bench " + model + " --threads 1 --min-time 0 --no-throughput --distinct-inputs 3");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, "latency (batch 1, 3 inputs in turn) median ")) << text.out;
+  const Result one = sparq("bench --json " + model + " --threads 1 --min-time 0 --no-throughput");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(nlohmann::json::parse(one.out)[0]["latency"]["distinct_inputs"], 1);
+  expect_failure(sparq("bench " + model + " --distinct-inputs 0"), 2, "--distinct-inputs");
+}
+
 // With a team of threads (batch 1 on 2 threads of a network large enough for
 // one), each thread's busy time: in the JSON as medians, in the text beside
 // the layers; a classifier too small for a team, or one thread, has none.

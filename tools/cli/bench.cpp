@@ -29,6 +29,11 @@ struct BenchOptions {
   double min_seconds = 0.5;
   int min_runs = 10;
   int batch_min_runs = 3;
+  // The batch-1 runs cycle through this many different inputs: 1 re-runs
+  // one input, which stays in the cache between runs, as latency benchmarks
+  // usually do; more read each input from memory, as a batch reads its
+  // samples (and an application its new frames).
+  int distinct_inputs = 1;
   bool latency = true;     // the batch-1 runs (and the per-layer breakdown)
   bool throughput = true;  // the batch-`batch` runs
   bool layers = true;
@@ -50,6 +55,7 @@ struct BenchResult {
   TimingSummary throughput;
   int batch = 0;
   int64_t batch_chunk = 0;        // samples per chunk of the throughput runs
+  int distinct_inputs = 1;        // inputs the batch-1 runs cycle through
   std::vector<LayerTime> layers;  // from the batch-1 runs
   // From the same runs, with several threads: per thread, each run's time
   // inside the parallel regions (RunStats::thread_seconds).
@@ -79,9 +85,10 @@ std::vector<int> parse_threads(const std::string& text) {
   return out;
 }
 
-// Every run feeds the same data: the inputs of seed 1.
-Tensor bench_input(const Model& model, int64_t batch) {
-  std::mt19937 gen(1);
+// Every run feeds the same data: the inputs of seed 1 (seed 1 + i for the
+// i-th of several distinct batch-1 inputs).
+Tensor bench_input(const Model& model, int64_t batch, uint32_t seed = 1) {
+  std::mt19937 gen(seed);
   return random_input(model, batch, gen);
 }
 
@@ -112,12 +119,18 @@ BenchResult bench_one(const std::shared_ptr<const Model>& model, const std::stri
   result.batch = options.batch;
   result.batch_chunk = session.batch_chunk(options.batch);
   if (options.latency) {
-    const Tensor single = bench_input(*model, 1);
+    // Separate tensors, as separate frames would be.
+    std::vector<Tensor> inputs;
+    for (int i = 0; i < options.distinct_inputs; ++i)
+      inputs.push_back(bench_input(*model, 1, static_cast<uint32_t>(1 + i)));
+    const Tensor& single = inputs.front();
+    result.distinct_inputs = options.distinct_inputs;
     // Timed as a user runs the model, without RunStats: its per-step clocks
     // and names cost a small network several percent (ResNet-20 at 32x32:
     // 7 us of 97).
-    result.latency_runs =
-        repeat([&] { session.run(single); }, options.min_runs, options.min_seconds);
+    size_t next = 0;
+    result.latency_runs = repeat([&] { session.run(inputs[next++ % inputs.size()]); },
+                                 options.min_runs, options.min_seconds);
     result.latency = summarize(result.latency_runs);
     // The chip's figures (they do not depend on the data) from one run with
     // stats, and the per-layer times from runs of their own.
@@ -198,7 +211,10 @@ std::string describe(const BenchResult& r) {
   std::string text = "backend " + r.backend + ", " + std::to_string(r.threads) + " thread" +
                      (r.threads > 1 ? "s" : "") + ":";
   if (r.latency.samples > 0) {
-    text += " latency (batch 1) median " + format_seconds(r.latency.median) + ", p90 " +
+    text += " latency (batch 1" +
+            (r.distinct_inputs > 1 ? ", " + std::to_string(r.distinct_inputs) + " inputs in turn"
+                                   : std::string()) +
+            ") median " + format_seconds(r.latency.median) + ", p90 " +
             format_seconds(r.latency.p90) + ", best " + format_seconds(r.latency.best) + " over " +
             std::to_string(r.latency.samples) + " runs";
   }
@@ -227,6 +243,7 @@ nlohmann::json result_json(const BenchResult& r) {
   nlohmann::json j = {{"backend", r.backend}, {"threads", r.threads}};
   if (r.latency.samples > 0) {
     j["latency"] = {{"batch", 1},
+                    {"distinct_inputs", r.distinct_inputs},
                     {"runs", r.latency.samples},
                     {"median_seconds", r.latency.median},
                     {"p90_seconds", r.latency.p90},
@@ -316,6 +333,12 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--min-time", options->min_seconds, "Seconds per measurement, at least")
       ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  command
+      ->add_option("--distinct-inputs", options->distinct_inputs,
+                   "Batch-1 runs cycle through this many different inputs (1: one input, which "
+                   "stays in the cache between runs)")
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   command->add_option("--min-runs", options->min_runs, "Runs per latency measurement, at least")
       ->check(CLI::Range(1, 100000))
