@@ -347,9 +347,20 @@ __m512 residual_vector(__m512 y, __m512 r, bool residual_first) {
   return activate_vector<A2>(residual_first ? _mm512_add_ps(r, y) : _mm512_add_ps(y, r));
 }
 
+// Lanes m of the 16 accumulators at acc as f32 (0 elsewhere): cvtepi32_ps
+// rounds to nearest like the cast.
+template <typename Acc>
+__m512 load_accumulators(const Acc* acc, __mmask16 m) {
+  if constexpr (std::is_same_v<Acc, float>) {
+    return _mm512_maskz_loadu_ps(m, acc);
+  } else {
+    return _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc));
+  }
+}
+
 // epilogue_loop 16 lanes at a time with a masked tail: row segments are
 // short (28 of a 28x28 plane), and a scalar remainder loop would cost as
-// much as the vector body. cvtepi32_ps rounds to nearest like the cast.
+// much as the vector body.
 // store(y, mask, j) receives the values of elements [j, j + 16).
 template <Activation A, typename Acc, typename Store>
 void epilogue_vectors_avx512(const Acc* acc, int64_t count, float scale, float bias,
@@ -357,13 +368,7 @@ void epilogue_vectors_avx512(const Acc* acc, int64_t count, float scale, float b
   const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
   for (int64_t j = 0; j < count; j += 16) {
     const __mmask16 m = lanes_mask(count - j);
-    __m512 x;
-    if constexpr (std::is_same_v<Acc, float>) {
-      x = _mm512_maskz_loadu_ps(m, acc + j);
-    } else {
-      x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
-    }
-    store(epilogue_vector<A>(x, s, b), m, j);
+    store(epilogue_vector<A>(load_accumulators(acc + j, m), s, b), m, j);
   }
 }
 
@@ -575,13 +580,7 @@ void epilogue_group_quantized(const Acc* acc, int64_t tile, int64_t count, const
     int64_t lanes[G];
 #pragma GCC unroll 8
     for (int i = 0; i < G; ++i) {
-      __m512 x;
-      if constexpr (std::is_same_v<Acc, float>) {
-        x = _mm512_maskz_loadu_ps(m, acc + i * tile + j);
-      } else {
-        x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + i * tile + j));
-      }
-      y[i] = epilogue_vector<A>(x, s[i], b[i]);
+      y[i] = epilogue_vector<A>(load_accumulators(acc + i * tile + j, m), s[i], b[i]);
       d[i] = dst + i * plane + j;
       lanes[i] = n;
     }

@@ -190,20 +190,15 @@ void print_layers(const BenchResult& r) {
                    rate(l.actual_macs)});
   }
   std::cout << table.text();
-}
-
-// With several threads: each thread's median time per run inside the
-// parallel regions, against the run's (the rest is waiting and serial steps).
-void print_thread_busy(const BenchResult& r) {
+  // With several threads: each thread's median time per run inside the
+  // parallel regions, against the run's (the rest is waiting and serial steps).
   if (r.thread_busy.empty()) return;
-  double run_seconds = 0;
-  for (const auto& layer : r.layers) run_seconds += summarize(layer.seconds).median;
   std::cout << "busy inside parallel regions, median per run:";
   for (size_t t = 0; t < r.thread_busy.size(); ++t) {
     std::cout << (t == 0 ? " " : ", ") << "thread " << t << " "
               << format_seconds(summarize(r.thread_busy[t]).median);
   }
-  std::cout << " (summed layer medians " << format_seconds(run_seconds) << ")\n";
+  std::cout << " (summed layer medians " << format_seconds(sum) << ")\n";
 }
 
 // One line per backend and thread count: what was measured, in words.
@@ -287,7 +282,6 @@ void run_bench(const BenchOptions& options) {
       if (r.latency.samples > 0) std::cout << r.chip.text(1, "batch-1 run", r.latency.median);
       if (options.layers && r.latency.samples > 0) {
         print_layers(r);
-        print_thread_busy(r);
         std::cout << "\n";
       }
     }
