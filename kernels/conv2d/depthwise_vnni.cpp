@@ -6,9 +6,11 @@
 // gives each 128-bit lane the dwords its 4 pixels read, vpshufb picks each
 // pixel's bytes. A quad's 4th byte (and those past kernel_w) meet zero
 // weights; a column left of the plane gets a zeroing index, columns right of
-// it are zero from the load mask. Other geometries, and the planes of s8
-// inputs, take the AVX-512 path. The dequantization is the reference's
-// dequantize_accumulator, one FMA per lane.
+// it are zero from the load mask. The weights come as one int32 quad per
+// kernel row, packed once per layer (depthwise_row_quads), and the planes in
+// runs of consecutive channels (DepthwiseQuantRun). Other geometries, and
+// the planes of s8 inputs, take the AVX-512 path. The dequantization is the
+// reference's dequantize_accumulator, one FMA per lane.
 //
 // Building the phase planes cost 65 % of a 64-channel 112x112 stride-2 layer
 // on that path (a 16-bit or fp32 copy of every input byte before any MAC).
@@ -113,22 +115,24 @@ struct Dequantize {
 };
 
 // The output planes run_blocks stores to: store() one vector, or, with
-// kStoresBlocks, store_block() all R x B vectors of a call; finish() once
-// after the plane.
+// kStoresBlocks, store_block() all R x B vectors of a call, into the plane
+// that starts `at` elements past `out`; finish() once after the run.
 
-// An f32 output plane.
+// f32 output planes.
 struct FloatPlane {
   static constexpr bool kStoresBlocks = false;
   float* out;
   int64_t width;
+  int64_t at = 0;
   void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
-    _mm512_mask_storeu_ps(out + oy * width + ox, static_cast<__mmask16>(first_lanes16(lanes)), y);
+    _mm512_mask_storeu_ps(out + at + oy * width + ox, static_cast<__mmask16>(first_lanes16(lanes)),
+                          y);
   }
   void finish() const {}
 };
 
-// An f32 output plane whose stored values also widen a range, held in
-// registers over the plane (mutable: the walk's steps take their output by
+// f32 output planes whose stored values also widen a range, held in
+// registers over the run (mutable: the walk's steps take their output by
 // const reference) and written back by finish().
 template <Activation A>
 struct RangedFloatPlane {
@@ -136,10 +140,11 @@ struct RangedFloatPlane {
   float* out;
   int64_t width;
   RangeLanes* range;
+  int64_t at = 0;
   mutable Floats high = Floats::load_aligned(range->high), low = Floats::load_aligned(range->low);
   void store(Floats y, int64_t oy, int64_t ox, int64_t lanes) const {
     const auto m = static_cast<__mmask16>(first_lanes16(lanes));
-    _mm512_mask_storeu_ps(out + oy * width + ox, m, y);
+    _mm512_mask_storeu_ps(out + at + oy * width + ox, m, y);
     Quantize<ArchAvx512>::widen_stored(_mm512_maskz_mov_ps(m, y), high, low,
                                        A != Activation::kNone);
   }
@@ -158,6 +163,7 @@ struct BytePlane {
   uint8_t* out;
   int64_t width;
   QuantizedStore<ArchAvx512> quantize;
+  int64_t at = 0;
   template <int R, int B>
   void store_block(const __m512i (&acc)[R][B], const Dequantize& d, int64_t oy,
                    const ColumnBlock* cols) const {
@@ -167,7 +173,7 @@ struct BytePlane {
 #pragma GCC unroll 32
     for (int i = 0; i < R * B; ++i) {
       y[i] = d(acc[i / B][i % B]);
-      dst[i] = out + (oy + i / B) * width + cols[i % B].ox;
+      dst[i] = out + at + (oy + i / B) * width + cols[i % B].ox;
       lanes[i] = cols[i % B].lanes;
     }
     quantize.store_n(y, dst, lanes);
@@ -299,71 +305,96 @@ void run_columns_of(const uint8_t* in, const ConvGeometry& g, const __m512i* wei
   run_columns<B, 0, 0>(in, g, weight_rows, cols, d, out);
 }
 
+// The planes [first, end) of a run through one column group of B blocks.
+template <int B, class Out>
+void run_group(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantRun& r,
+               const ColumnBlock* cols, int64_t first, int64_t end, Out& out) {
+  const int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
+  for (int64_t i = first; i < end; ++i) {
+    __m512i weight_rows[kMaxKernelRows];
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      weight_rows[ky] = _mm512_set1_epi32(r.row_quads[i * g.kernel_h + ky]);
+    }
+    const Dequantize d{Floats(r.act_scale * r.weight_scales[i]), Floats(r.bias[i]), r.activation};
+    out.at = i * out_plane;
+    run_columns_of<B>(in + i * in_plane, g, weight_rows, cols, d, out);
+  }
+}
+
+// The column blocks of the group of output columns from ox on (up to
+// kBlockVectors of them); returns how many.
+[[gnu::always_inline]] inline int column_group(const ConvGeometry& g, int64_t ox,
+                                               ColumnBlock* cols) {
+  int blocks = 0;
+  for (; blocks < kBlockVectors && ox + blocks * kLanes < g.out_w; ++blocks) {
+    cols[blocks] = column_block(g, ox + blocks * kLanes);
+  }
+  return blocks;
+}
+
 // `out` by value, finished here: a plane held by reference keeps its range
 // in memory wherever the walk is not inlined into the plane's owner (every
 // store then reloads and stores it: MobileNet-v1's ReLU6 planes took
-// 515 -> 620-730 us in the network that way).
+// 515 -> 620-730 us in the network that way). Planes one vector wide (14x14,
+// 7x7) share their block and dispatch, set up once for the run: per plane,
+// that setup was a fifth of a 512-channel 14x14 layer. Wider planes go one at
+// a time, a column group after the other: walking a run of them in one loop
+// made GCC shuffle the accumulators between registers (256 channels at 28x28:
+// 39 -> 48 us).
 template <class Out>
-void window_quad_plane(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                       Out out) {
-  __m512i weight_rows[kMaxKernelRows];
-  for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-    uint32_t quad = 0;
-    for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-      quad |= static_cast<uint32_t>(static_cast<uint8_t>(a.weights[ky * g.kernel_w + kx]))
-              << (8 * kx);
-    }
-    weight_rows[ky] = _mm512_set1_epi32(static_cast<int32_t>(quad));
-  }
-  const Dequantize d{Floats(a.act_scale * a.weight_scale), Floats(a.bias), a.activation};
+void window_quad_run(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantRun& r,
+                     Out out) {
   ColumnBlock cols[kBlockVectors];
-  for (int64_t ox = 0; ox < g.out_w; ox += kBlockVectors * kLanes) {
-    int blocks = 0;
-    for (; blocks < kBlockVectors && ox + blocks * kLanes < g.out_w; ++blocks) {
-      cols[blocks] = column_block(g, ox + blocks * kLanes);
-    }
-    switch (blocks) {
-      case 4:
-        run_columns_of<4>(in, g, weight_rows, cols, d, out);
-        break;
-      case 3:
-        run_columns_of<3>(in, g, weight_rows, cols, d, out);
-        break;
-      case 2:
-        run_columns_of<2>(in, g, weight_rows, cols, d, out);
-        break;
-      default:
-        run_columns_of<1>(in, g, weight_rows, cols, d, out);
-        break;
+  if (g.out_w <= kLanes) {
+    column_group(g, 0, cols);
+    run_group<1>(in, g, r, cols, 0, r.count, out);
+    out.finish();
+    return;
+  }
+  for (int64_t i = 0; i < r.count; ++i) {
+    for (int64_t ox = 0; ox < g.out_w; ox += kBlockVectors * kLanes) {
+      switch (column_group(g, ox, cols)) {
+        case 4:
+          run_group<4>(in, g, r, cols, i, i + 1, out);
+          break;
+        case 3:
+          run_group<3>(in, g, r, cols, i, i + 1, out);
+          break;
+        case 2:
+          run_group<2>(in, g, r, cols, i, i + 1, out);
+          break;
+        default:
+          run_group<1>(in, g, r, cols, i, i + 1, out);
+          break;
+      }
     }
   }
   out.finish();
 }
 
-void plane_u8_window_quads(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantArgs& a,
-                           float* out, float*) {
-  window_quad_plane(in, g, a, FloatPlane{out, g.out_w});
+void run_u8_window_quads(const uint8_t* in, const ConvGeometry& g, const DepthwiseQuantRun& r,
+                         float* out) {
+  window_quad_run(in, g, r, FloatPlane{out, g.out_w});
 }
 
-void plane_u8_window_quads_ranged(const uint8_t* in, const ConvGeometry& g,
-                                  const DepthwiseQuantArgs& a, float* out, RangeLanes& range) {
-  switch (a.activation) {
+void run_u8_window_quads_ranged(const uint8_t* in, const ConvGeometry& g,
+                                const DepthwiseQuantRun& r, float* out, RangeLanes& range) {
+  switch (r.activation) {
     case Activation::kNone:
-      return window_quad_plane(in, g, a, RangedFloatPlane<Activation::kNone>{out, g.out_w, &range});
+      return window_quad_run(in, g, r, RangedFloatPlane<Activation::kNone>{out, g.out_w, &range});
     case Activation::kRelu:
-      return window_quad_plane(in, g, a, RangedFloatPlane<Activation::kRelu>{out, g.out_w, &range});
+      return window_quad_run(in, g, r, RangedFloatPlane<Activation::kRelu>{out, g.out_w, &range});
     case Activation::kRelu6:
-      return window_quad_plane(in, g, a,
-                               RangedFloatPlane<Activation::kRelu6>{out, g.out_w, &range});
+      return window_quad_run(in, g, r, RangedFloatPlane<Activation::kRelu6>{out, g.out_w, &range});
   }
 }
 
-void plane_u8_window_quads_to_bytes(const uint8_t* in, const ConvGeometry& g,
-                                    const DepthwiseQuantArgs& a, const FusedQuantize& q,
-                                    uint8_t* out) {
-  window_quad_plane(
-      in, g, a,
-      BytePlane{out, g.out_w, QuantizedStore<ArchAvx512>(q, a.activation != Activation::kNone)});
+void run_u8_window_quads_to_bytes(const uint8_t* in, const ConvGeometry& g,
+                                  const DepthwiseQuantRun& r, const FusedQuantize& q,
+                                  uint8_t* out) {
+  window_quad_run(
+      in, g, r,
+      BytePlane{out, g.out_w, QuantizedStore<ArchAvx512>(q, r.activation != Activation::kNone)});
 }
 
 }  // namespace
@@ -371,10 +402,10 @@ void plane_u8_window_quads_to_bytes(const uint8_t* in, const ConvGeometry& g,
 DepthwiseKernels depthwise_kernels_vnni() {
   DepthwiseKernels table = depthwise_kernels_avx512();
   table.isa = Isa::kVnni;
-  table.plane_u8 = &plane_u8_window_quads;
-  table.writes_bytes = &takes_window_quads;
-  table.plane_u8_to_bytes = &plane_u8_window_quads_to_bytes;
-  table.plane_u8_ranged = &plane_u8_window_quads_ranged;
+  table.takes_runs = &takes_window_quads;
+  table.run_u8 = &run_u8_window_quads;
+  table.run_u8_to_bytes = &run_u8_window_quads_to_bytes;
+  table.run_u8_ranged = &run_u8_window_quads_ranged;
   return table;
 }
 

@@ -283,6 +283,33 @@ TEST_P(CpuOps, QuantizedDepthwiseWindowQuadsMatchReference) {
   }
 }
 
+// On VNNI, u8 planes one vector wide go through the kernel in runs of
+// consecutive channels of one sample, each plane with its own weights,
+// scale and bias: many channels, so that 2 and 3 threads split a sample's
+// channels mid-run and a worker's range spans two samples; planes 7, 14 and
+// 16 wide (runs) and 17 wide (plane by plane), strides 1 and 2.
+TEST_P(CpuOps, QuantizedDepthwiseRunsOfPlanesMatchReference) {
+  std::mt19937 gen = testing::rng(107);
+  int i = 0;
+  for (const int64_t w : {7, 14, 16, 17}) {
+    for (const int stride : {1, 2}) {
+      ++i;
+      ConvCase c{};
+      c.batch = 3;
+      c.in_c = c.out_c = c.groups = uniform(gen, 17, 41);
+      c.kh = c.kw = 3;
+      c.sh = c.sw = stride;
+      c.ph = c.pw = 1;
+      c.h = uniform(gen, 3, 15);
+      c.w = (w - 1) * stride + 1;
+      c.input = DType::kU8;
+      c.weights = i % 2 ? DType::kS8 : DType::kS4;
+      const ConvProblem p = make_conv_problem(c, gen);
+      expect_matches(p.graph, {&p.input}, p.what);
+    }
+  }
+}
+
 // Pointwise (1x1, stride 1, unpadded) layers pack each channel quad's planes
 // as one run and write tiles straight into the output planes: planes shorter
 // and longer than one transpose, partial quads and partial blocks.

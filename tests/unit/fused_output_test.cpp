@@ -398,6 +398,42 @@ TEST_P(FusedCpuNodes, PointwiseAndDepthwiseWriteTheReferenceBytesInEveryFormat) 
   }
 }
 
+// On VNNI, u8 depthwise planes one vector wide write their bytes in runs of
+// consecutive channels: 25-45 channels of 7x7 and 14x14 planes at strides 1
+// and 2, batch 3, so that 2 and 3 threads split the runs mid-sample.
+TEST_P(FusedCpuNodes, DepthwiseRunsWriteTheReferenceBytes) {
+  ScopedIsa forced(GetParam());
+  const auto reference = BackendRegistry::get("reference");
+  uint32_t seed = 0;
+  for (const int64_t side : {7, 14}) {
+    for (const int stride : {1, 2}) {
+      std::mt19937 gen = testing::rng(++seed + 7800);
+      Conv2dOp op;
+      op.activation = static_cast<Activation>(pick(gen, 0, 2));
+      op.kernel_h = op.kernel_w = 3;
+      op.pad_h = op.pad_w = 1;
+      op.stride_h = op.stride_w = stride;
+      const int64_t channels = pick(gen, 25, 45);
+      op.groups = static_cast<int>(channels);
+      op.weights =
+          random_weights(gen, Shape{channels, 1, 3, 3}, seed % 2 ? DType::kS8 : DType::kS4);
+      op.weight_scales = testing::random_floats(gen, static_cast<size_t>(channels), 0.001f, 0.05f);
+      op.bias = testing::random_floats(gen, static_cast<size_t>(channels), -2.0f, 2.0f);
+      const Shape input{channels, (side - 1) * stride + 1, (side - 1) * stride + 1};
+      const NodeCase c{"depthwise run " + std::to_string(channels) + " in=" + input.to_string() +
+                           " act=" + to_string(op.activation),
+                       testing::one_node_graph("layer", {{input, DType::kU8}}, op), input,
+                       DType::kU8};
+      const Tensor x = random_activations(gen, input.with_batch(3), DType::kU8, 255);
+      OutputQuantization q;
+      q.is_signed = seed % 2 == 0;
+      q.scale =
+          random_scale(gen, largest_magnitude(testing::run_on(*reference, c.unfused, {&x}, 1)), q);
+      expect_reference_bytes(with_output(c, q), x, 3, c.text + " out " + describe(q));
+    }
+  }
+}
+
 // u8 bytes after a ReLU or ReLU6, where AVX-512 rounds the product by the
 // scale's reciprocal unclamped and narrows with saturation (Quantize::
 // round_saturating_n): round scales (inputs 0.02, weights 0.01, bias 0.1,

@@ -209,11 +209,10 @@ Conv2dOp quantized_conv(std::mt19937& gen, int64_t in_c, int64_t out_c, int kern
 }
 
 // Every CPU conv path that writes f32: depthwise planes (u8 and s8 inputs,
-// strides 1 and 2), the first-layer window quads, 1x1 pixel-vector tiles,
-// 1x1 channel-lane tiles (14x14 and 7x7, 32+ channels), a 3x1 kernel, sparse
-// 3x3 layers; and those that do not store ranges: a padded dense 3x3 (its
-// tiles go through a staging buffer) and layers with a fused static
-// quantize.
+// strides 1 and 2, a run of 37 narrow u8 planes), the first-layer window quads, 1x1 pixel-vector
+// tiles, 1x1 channel-lane tiles (14x14 and 7x7, 32+ channels), a 3x1 kernel, sparse 3x3 layers; and
+// those that do not store ranges: a padded dense 3x3 (its tiles go through a staging buffer) and
+// layers with a fused static quantize.
 std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
   std::vector<ConvRangeCase> cases;
   auto add = [&](std::string what, Shape input, DType dtype, OpAttrs op, bool ranged) {
@@ -223,6 +222,8 @@ std::vector<ConvRangeCase> conv_range_cases(std::mt19937& gen) {
     const std::string a = std::string(" ") + to_string(act);
     add("depthwise s1 u8" + a, Shape{12, 14, 14}, DType::kU8,
         quantized_conv(gen, 12, 12, 3, 1, 1, 12, act), true);
+    add("depthwise runs u8" + a, Shape{37, 7, 7}, DType::kU8,
+        quantized_conv(gen, 37, 37, 3, 1, 1, 37, act), true);
     add("depthwise s2 s8" + a, Shape{5, 17, 23}, DType::kS8,
         quantized_conv(gen, 5, 5, 3, 2, 1, 5, act), true);
     add("first layer 7x7 s2" + a, Shape{3, 30, 27}, DType::kS8,

@@ -144,12 +144,16 @@ class Conv2dNode : public CompiledNode {
       depthwise_ = kernels::depthwise_kernels(active, g_);
       isa_ = depthwise_.isa;
       if (quantized_) depthwise_weights_.assign(values.begin(), values.end());
-      depthwise_bytes_ = fused_ && input_.dtype == DType::kU8 && depthwise_.writes_bytes &&
-                         depthwise_.writes_bytes(g_);
+      depthwise_runs_ = quantized_ && input_.dtype == DType::kU8 && depthwise_.takes_runs &&
+                        depthwise_.takes_runs(g_);
+      if (depthwise_runs_) {
+        depthwise_quads_ =
+            kernels::depthwise_row_quads(depthwise_weights_.data(), g_.in_channels, g_);
+      }
+      depthwise_bytes_ = fused_ && depthwise_runs_;
       ranged_ = quantized_ && !fused_;
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
-      depthwise_ranged_ = ranged_ && !pooled_ && input_.dtype == DType::kU8 &&
-                          depthwise_.plane_u8_ranged && depthwise_.writes_bytes(g_);
+      depthwise_ranged_ = ranged_ && !pooled_ && depthwise_runs_;
       return;
     }
     if (quantized_) {
@@ -631,66 +635,99 @@ class Conv2dNode : public CompiledNode {
 
   void run_depthwise(const ConstTensorView& input, const TensorView& output, int64_t batch,
                      int threads, uint8_t* scratch_slots, kernels::RangeLanes* range_lanes) const {
-    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
-    const int64_t taps = g_.kernel_h * g_.kernel_w;
     const size_t slot = worker_slot_bytes(depthwise_worker_bytes());
     parallel_worker_ranges(
         batch * g_.in_channels, threads, [&](int worker, int64_t begin, int64_t end) {
           auto* const scratch =
               reinterpret_cast<float*>(scratch_slots + static_cast<size_t>(worker) * slot);
+          kernels::RangeLanes* lanes = range_lanes ? range_lanes + worker * batch : nullptr;
+          if (depthwise_runs_ && !pooled_) {
+            run_depthwise_runs(input, output, begin, end, lanes);
+            return;
+          }
           for (int64_t plane = begin; plane < end; ++plane) {
-            const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
-            // Fused: the kernel writes the bytes where it has such a path
-            // (depthwise_bytes_), else the f32 plane goes to the worker's
-            // buffer and is quantized there.
-            float* out = fused_ || pooled_ ? scratch + kernels::depthwise_scratch_elements(g_)
-                                           : output.as<float>() + plane * out_plane;
-            const auto ci = static_cast<size_t>(c);
-            if (!quantized_) {
-              depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
-                                   op_.weights.data<float>() + c * taps, op_.bias[ci],
-                                   op_.activation, out, scratch);
-              continue;
-            }
-            kernels::DepthwiseQuantArgs a;
-            a.weights = depthwise_weights_.data() + c * taps;
-            a.act_scale = input.scales[n];
-            a.weight_scale = op_.weight_scales[ci];
-            a.bias = op_.bias[ci];
-            a.activation = op_.activation;
-            if (depthwise_bytes_) {
-              depthwise_.plane_u8_to_bytes(input.as<uint8_t>() + plane * in_plane, g_, a,
-                                           fused_format_,
-                                           static_cast<uint8_t*>(output.data) + plane * out_plane);
-              continue;
-            }
-            if (range_lanes != nullptr && depthwise_ranged_) {
-              depthwise_.plane_u8_ranged(input.as<uint8_t>() + plane * in_plane, g_, a, out,
-                                         range_lanes[worker * batch + n]);
-              continue;
-            }
-            if (input_.dtype == DType::kU8) {
-              depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch);
-            } else {
-              depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
-            }
-            if (pooled_) {
-              const int64_t pooled_plane = pool_.out_h * pool_.out_w;
-              float* pooled = output.as<float>() + plane * pooled_plane;
-              pool_rows(out, pool_, pooled, out + out_plane);
-              if (range_lanes != nullptr)
-                widen(pooled, pooled_plane, range_lanes[worker * batch + n]);
-              continue;
-            }
-            if (range_lanes != nullptr) {
-              // The plane is still in this core's cache.
-              widen(out, out_plane, range_lanes[worker * batch + n]);
-            }
-            if (fused_) {
-              quantize_row(out, out_plane, static_cast<uint8_t*>(output.data) + plane * out_plane);
-            }
+            run_depthwise_plane(input, output, plane, scratch, lanes);
           }
         });
+  }
+
+  // Planes [begin, end) of the batch through the kernel's runs: one run per
+  // sample they touch. `lanes`: the worker's range lanes, one per sample.
+  void run_depthwise_runs(const ConstTensorView& input, const TensorView& output, int64_t begin,
+                          int64_t end, kernels::RangeLanes* lanes) const {
+    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
+    for (int64_t plane = begin; plane < end;) {
+      const int64_t n = plane / g_.in_channels;
+      const kernels::DepthwiseQuantRun r = depthwise_run(
+          input, n, plane % g_.in_channels, std::min(end, (n + 1) * g_.in_channels) - plane);
+      const uint8_t* in = input.as<uint8_t>() + plane * in_plane;
+      if (depthwise_bytes_) {
+        depthwise_.run_u8_to_bytes(in, g_, r, fused_format_,
+                                   static_cast<uint8_t*>(output.data) + plane * out_plane);
+      } else if (lanes != nullptr) {
+        depthwise_.run_u8_ranged(in, g_, r, output.as<float>() + plane * out_plane, lanes[n]);
+      } else {
+        depthwise_.run_u8(in, g_, r, output.as<float>() + plane * out_plane);
+      }
+      plane += r.count;
+    }
+  }
+
+  // Channels [c, c + count) of sample n as a kernel run.
+  kernels::DepthwiseQuantRun depthwise_run(const ConstTensorView& input, int64_t n, int64_t c,
+                                           int64_t count) const {
+    kernels::DepthwiseQuantRun r;
+    r.count = count;
+    r.row_quads = depthwise_quads_.data() + c * g_.kernel_h;
+    r.weight_scales = op_.weight_scales.data() + c;
+    r.bias = op_.bias.data() + c;
+    r.act_scale = input.scales[n];
+    r.activation = op_.activation;
+    return r;
+  }
+
+  // One plane of the batch, through the worker's scratch where it is fused
+  // (and the kernel does not write the bytes itself) or pooled.
+  void run_depthwise_plane(const ConstTensorView& input, const TensorView& output, int64_t plane,
+                           float* scratch, kernels::RangeLanes* lanes) const {
+    const int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
+    const int64_t taps = g_.kernel_h * g_.kernel_w;
+    const int64_t n = plane / g_.in_channels, c = plane % g_.in_channels;
+    float* out = fused_ || pooled_ ? scratch + kernels::depthwise_scratch_elements(g_)
+                                   : output.as<float>() + plane * out_plane;
+    const auto ci = static_cast<size_t>(c);
+    if (!quantized_) {
+      depthwise_.plane_f32(input.as<float>() + plane * in_plane, g_,
+                           op_.weights.data<float>() + c * taps, op_.bias[ci], op_.activation, out,
+                           scratch);
+    } else if (depthwise_runs_) {
+      depthwise_.run_u8(input.as<uint8_t>() + plane * in_plane, g_, depthwise_run(input, n, c, 1),
+                        out);
+    } else {
+      kernels::DepthwiseQuantArgs a;
+      a.weights = depthwise_weights_.data() + c * taps;
+      a.act_scale = input.scales[n];
+      a.weight_scale = op_.weight_scales[ci];
+      a.bias = op_.bias[ci];
+      a.activation = op_.activation;
+      if (input_.dtype == DType::kU8) {
+        depthwise_.plane_u8(input.as<uint8_t>() + plane * in_plane, g_, a, out, scratch);
+      } else {
+        depthwise_.plane_s8(input.as<int8_t>() + plane * in_plane, g_, a, out, scratch);
+      }
+    }
+    if (pooled_) {
+      const int64_t pooled_plane = pool_.out_h * pool_.out_w;
+      float* pooled = output.as<float>() + plane * pooled_plane;
+      pool_rows(out, pool_, pooled, out + out_plane);
+      if (lanes != nullptr) widen(pooled, pooled_plane, lanes[n]);
+      return;
+    }
+    // The plane is still in this core's cache.
+    if (lanes != nullptr) widen(out, out_plane, lanes[n]);
+    if (fused_) {
+      quantize_row(out, out_plane, static_cast<uint8_t*>(output.data) + plane * out_plane);
+    }
   }
 
   std::string name_;
@@ -703,6 +740,7 @@ class Conv2dNode : public CompiledNode {
   kernels::PoolGeometry pool_;  // pooled_: the pool over the layer's planes (g_)
   kernels::PoolKernels pool_kernels_{};
   bool rectified_ = false;         // a ReLU's output (no NaN, no -0): max_plane_relu pools it
+  bool depthwise_runs_ = false;    // u8 planes go through the depthwise kernel's runs
   bool depthwise_bytes_ = false;   // fused, and the depthwise kernel writes the bytes itself
   bool lanes_ = false;             // channel-lane tiles (quant_.lane_tile)
   bool depthwise_ranged_ = false;  // ranged_, and the depthwise kernel widens from its registers
@@ -726,6 +764,7 @@ class Conv2dNode : public CompiledNode {
   std::vector<float> packed_f32_;
   std::vector<int32_t> compensation_;
   std::vector<int32_t> depthwise_weights_;
+  std::vector<int32_t> depthwise_quads_;  // depthwise_runs_: kernels::depthwise_row_quads
   std::vector<float> block_bias_, block_scale_;
   std::vector<int32_t> block_compensation_;
 };
