@@ -69,8 +69,11 @@ struct QuantizedStore {
   template <int N>
   void store_n(const Batch (&y)[N], uint8_t* const (&dst)[N], const int64_t (&count)[N]) const {
     static_assert(std::is_same_v<Arch, ArchAvx512>);
+    // A local: the byte stores may alias this object, so the member would be
+    // read again after each of them.
+    const bool saturate = saturating;
     xsimd::batch<int32_t, Arch> bytes[N];
-    if (saturating) {
+    if (saturate) {
       Quantize<Arch>::round_saturating_n(y, scale, bytes);
     } else {
       Quantize<Arch>::round_clamp_n(y, scale, highest, is_signed, bytes);
@@ -80,12 +83,12 @@ struct QuantizedStore {
       // Whole vectors unmasked: a masked narrowing store costs more.
       if (count[i] >= kLanes) {
         const __m128i b =
-            saturating ? _mm512_cvtusepi32_epi8(bytes[i]) : _mm512_cvtepi32_epi8(bytes[i]);
+            saturate ? _mm512_cvtusepi32_epi8(bytes[i]) : _mm512_cvtepi32_epi8(bytes[i]);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst[i]), b);
         continue;
       }
       const auto m = static_cast<__mmask16>(first_lanes16(count[i]));
-      if (saturating) {
+      if (saturate) {
         _mm512_mask_cvtusepi32_storeu_epi8(dst[i], m, bytes[i]);
       } else {
         _mm512_mask_cvtepi32_storeu_epi8(dst[i], m, bytes[i]);
