@@ -33,7 +33,7 @@ class TileEpilogue {
         out_(a.out),
         out_bytes_(a.out_bytes),
         activation_(a.activation),
-        to_bytes_(a.out_quantization),
+        to_bytes_(a.out_quantization, a.activation != Activation::kNone),
         range_(a.range) {
     if (range_ != nullptr) {
       high_ = Batch::load_aligned(range_->high);
@@ -101,9 +101,22 @@ class TileEpilogue {
     Quantize<Arch>::widen_stored(v, high_, low_, activation_ != Activation::kNone);
   }
 
-  // whole_rows for the layer's activation.
+  // whole_rows (or, writing bytes on AVX-512, byte_rows) for the layer's
+  // activation.
   template <int Vectors, bool kBytes>
   void whole_rows_for(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
+#if defined(__AVX512F__)
+    if constexpr (kBytes && std::is_same_v<Arch, ArchAvx512>) {
+      switch (activation_) {
+        case Activation::kNone:
+          return byte_rows<Activation::kNone, Vectors>(acc, acc_stride, rows, first);
+        case Activation::kRelu:
+          return byte_rows<Activation::kRelu, Vectors>(acc, acc_stride, rows, first);
+        case Activation::kRelu6:
+          return byte_rows<Activation::kRelu6, Vectors>(acc, acc_stride, rows, first);
+      }
+    }
+#endif
     switch (activation_) {
       case Activation::kNone:
         return whole_rows<Activation::kNone, Vectors, kBytes>(acc, acc_stride, rows, first);
@@ -155,6 +168,38 @@ class TileEpilogue {
       if (!kMaxOnly) Quantize<Arch>::widen_stored(low[c], high_, low_, false);
     }
   }
+
+#if defined(__AVX512F__)
+  // whole_rows into bytes on AVX-512: a pair of rows' 2 * Vectors vectors
+  // through one rounding check (QuantizedStore::store_n; after a ReLU or
+  // ReLU6 unclamped, with a saturating narrowing). The rule is a local copy:
+  // the byte stores may alias this object, so its vectors would be loaded
+  // again after each of them.
+  template <Activation kActivation, int Vectors>
+  void byte_rows(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
+    const QuantizedStore<Arch> rule = to_bytes_;
+    uint8_t* const out = out_bytes_;
+    const int64_t stride = stride_;
+    int64_t r = 0;
+    auto pair = [&]<int kRows>(int64_t r0) {
+      Batch y[kRows * Vectors];
+      uint8_t* dst[kRows * Vectors];
+      int64_t count[kRows * Vectors];
+#pragma GCC unroll 6
+      for (int i = 0; i < kRows * Vectors; ++i) {
+        const int64_t row = r0 + i / Vectors, v = i % Vectors;
+        y[i] = dequantize_activate<Arch>(
+            Ints::load_aligned(acc + row * acc_stride + v * 16) - Ints(compensation_[row]),
+            Batch(scale_[row]), Batch(bias_[row]), kActivation);
+        dst[i] = out + row * stride + first + v * 16;
+        count[i] = 16;
+      }
+      rule.store_n(y, dst, count);
+    };
+    for (; r + 2 <= rows; r += 2) pair.template operator()<2>(r);
+    if (r < rows) pair.template operator()<1>(r);
+  }
+#endif
 
   int64_t rows_, valid_, stride_;
   float* out_;
