@@ -123,19 +123,22 @@ struct Dequantize {
 // anything, so the compiler would reload the plane's fields, the column
 // blocks' offsets and masks after each of them.
 
-// Where the R x B vectors of a block go: row r, block b at
-// rows + r * width + ox[b], lanes store[b].
-template <int B>
-struct BlockTargets {
+// The R x B vectors of a block dequantized, each passed to
+// put(y, destination, lanes) for row r, block b at rows + r * stride + ox,
+// with the blocks' offsets and masks read into locals first.
+template <int R, int B, class Put>
+inline void put_floats(const __m512i (&acc)[R][B], const Dequantize& d, const ColumnBlock* cols,
+                       float* rows, int64_t stride, Put put) {
   int64_t ox[B];
-  __mmask16 store[B];
-  explicit BlockTargets(const ColumnBlock* cols) {
-    for (int b = 0; b < B; ++b) {
-      ox[b] = cols[b].ox;
-      store[b] = cols[b].store;
-    }
+  __mmask16 lanes[B];
+  for (int b = 0; b < B; ++b) {
+    ox[b] = cols[b].ox;
+    lanes[b] = cols[b].store;
   }
-};
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < B; ++b) put(d(acc[r][b]), rows + r * stride + ox[b], lanes[b]);
+  }
+}
 
 // f32 output planes, each vector dequantized just before its store.
 struct FloatPlane {
@@ -145,21 +148,15 @@ struct FloatPlane {
   template <int R, int B>
   void store_block(const __m512i (&acc)[R][B], const Dequantize& d, int64_t oy,
                    const ColumnBlock* cols) const {
-    const BlockTargets<B> to(cols);
-    float* const rows = out + at + oy * width;
-    const int64_t stride = width;
-    for (int r = 0; r < R; ++r) {
-      for (int b = 0; b < B; ++b) {
-        _mm512_mask_storeu_ps(rows + r * stride + to.ox[b], to.store[b], d(acc[r][b]));
-      }
-    }
+    put_floats(acc, d, cols, out + at + oy * width, width,
+               [](Floats y, float* to, __mmask16 m) { _mm512_mask_storeu_ps(to, m, y); });
   }
   void finish() const {}
 };
 
 // f32 output planes whose stored values also widen a range, held in
 // registers over the run (mutable: the walk's steps take their output by
-// const reference) and written back by finish().
+// const reference; in locals over a block) and written back by finish().
 template <Activation A>
 struct RangedFloatPlane {
   float* out;
@@ -170,18 +167,11 @@ struct RangedFloatPlane {
   template <int R, int B>
   void store_block(const __m512i (&acc)[R][B], const Dequantize& d, int64_t oy,
                    const ColumnBlock* cols) const {
-    const BlockTargets<B> to(cols);
-    float* const rows = out + at + oy * width;
-    const int64_t stride = width;
     Floats h = high, l = low;
-    for (int r = 0; r < R; ++r) {
-      for (int b = 0; b < B; ++b) {
-        const Floats y = d(acc[r][b]);
-        _mm512_mask_storeu_ps(rows + r * stride + to.ox[b], to.store[b], y);
-        Quantize<ArchAvx512>::widen_stored(_mm512_maskz_mov_ps(to.store[b], y), h, l,
-                                           A != Activation::kNone);
-      }
-    }
+    put_floats(acc, d, cols, out + at + oy * width, width, [&](Floats y, float* to, __mmask16 m) {
+      _mm512_mask_storeu_ps(to, m, y);
+      Quantize<ArchAvx512>::widen_stored(_mm512_maskz_mov_ps(m, y), h, l, A != Activation::kNone);
+    });
     high = h;
     low = l;
   }
