@@ -153,7 +153,6 @@ class Conv2dNode : public CompiledNode {
       depthwise_bytes_ = fused_ && depthwise_runs_;
       ranged_ = quantized_ && !fused_;
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
-      depthwise_ranged_ = ranged_ && !pooled_ && depthwise_runs_;
       return;
     }
     if (quantized_) {
@@ -739,11 +738,10 @@ class Conv2dNode : public CompiledNode {
   bool pooled_ = false;         // op_.pool: the output is the fused max pool's
   kernels::PoolGeometry pool_;  // pooled_: the pool over the layer's planes (g_)
   kernels::PoolKernels pool_kernels_{};
-  bool rectified_ = false;         // a ReLU's output (no NaN, no -0): max_plane_relu pools it
-  bool depthwise_runs_ = false;    // u8 planes go through the depthwise kernel's runs
-  bool depthwise_bytes_ = false;   // fused, and the depthwise kernel writes the bytes itself
-  bool lanes_ = false;             // channel-lane tiles (quant_.lane_tile)
-  bool depthwise_ranged_ = false;  // ranged_, and the depthwise kernel widens from its registers
+  bool rectified_ = false;        // a ReLU's output (no NaN, no -0): max_plane_relu pools it
+  bool depthwise_runs_ = false;   // u8 planes go through the depthwise kernel's runs
+  bool depthwise_bytes_ = false;  // fused, and the depthwise kernel writes the bytes itself
+  bool lanes_ = false;            // channel-lane tiles (quant_.lane_tile)
   bool ranged_ = false;  // quantized, f32 output stored from tiles or planes: writes_ranges
   int64_t block_rows_ = kOutBlock;  // output channels per weight block and tile
   kernels::QuantizeKernels quantize_{};
