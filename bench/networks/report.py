@@ -426,6 +426,29 @@ def op_shares(net, vid):
 
 # ---- layers against oneDNN ----------------------------------------------------------
 
+def u8_cost_sentence(dense):
+    """What writing u8 instead of f32 costs each library (best u8 / best f32 time over
+    the layers measured both ways on both sides), and why sparq's costs more; None
+    where no layer has all four."""
+    costs = {"sparq": [], "oneDNN": []}
+    for shape, _, outputs in DENSE_LAYERS:
+        if "u8" not in outputs:
+            continue
+        (s32, o32), (s8, o8) = dense_pair(dense, shape, "f32"), dense_pair(dense, shape, "u8")
+        if s32 and o32 and s8 and o8:
+            costs["sparq"].append(s8["best_us"] / s32["best_us"])
+            costs["oneDNN"].append(o8["best_us"] / o32["best_us"])
+    if not costs["sparq"]:
+        return None
+    spans = {k: f"{min(v):.2f}-{max(v):.2f}x" for k, v in costs.items()}
+    return (f"Writing u8 instead of f32 takes sparq {spans['sparq']} of its f32 time and oneDNN "
+            f"{spans['oneDNN']} of its own (best times, per layer). sparq's bytes are the reference's, "
+            "x / s rounded half to even: the product by the scale's reciprocal, a check for values "
+            "within 2^-12 of a half-integer per group of vectors, and the narrowing to bytes "
+            "(docs/NUMERICS.md, section 2); oneDNN rounds its scaled product without a check. The "
+            "check is what sparq's u8 rows pay that oneDNN's do not.")
+
+
 def layers_section(raw):
     lay = raw.get("layers")
     if not lay:
@@ -445,6 +468,9 @@ def layers_section(raw):
                          ratio(o["best_us"] / s["best_us"])])
     out += [table(["layer (1 thread)", "output", "sparq", "sparq kernel", "oneDNN int8", "oneDNN impl",
                    "ratio"], rows), ""]
+    u8_cost = u8_cost_sentence(d)
+    if u8_cost:
+        out += [u8_cost, ""]
     sc = lay["sparse_conv"]
     rows = []
     for shape in SPARSE_LAYERS:

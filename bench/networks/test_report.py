@@ -237,6 +237,13 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(row(stem[1], "stem 7x7 s2, 3 -> 64 at 224x224")[4:],
                          ["90.0 / 91.0", "`onednn_int8_impl`", "1.50x"])
         self.assertEqual(len([r for r in layers.splitlines() if r.startswith("| 1x1, 256")]), 1)
+        # u8 / f32: sparq 60 / 100, oneDNN 90 / 95; the 1x1 has no u8 rows and is left out.
+        self.assertIn("Writing u8 instead of f32 takes sparq 0.60-0.60x of its f32 time and oneDNN "
+                      "0.95-0.95x of its own", layers)
+        no_u8 = copy.deepcopy(self.raw)
+        for name in [n for n in no_u8["layers"]["dense_ops"] if n.startswith("sparq_cpu_int_u8out/")]:
+            del no_u8["layers"]["dense_ops"][name]
+        self.assertNotIn("Writing u8 instead of f32", report.render(no_u8))
         # 280 / 350 = 0.80; 280 / 70 = 4.00.
         self.assertEqual(row(self.md, "r18_64x56 t1")[1:7],
                          ["280.0 / 290.0", "default", "350.0 / 360.0", "0.80x", "70.0 / 75.0", "4.00x"])
