@@ -44,13 +44,13 @@ void quant_tile(const QuantTileArgs& a) {
       }
     }
   }
-  TileEpilogue<ArchAvx512> epilogue(a);
+  alignas(64) int32_t rows[kOutBlock][kVectors * kLanes];
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
-    for (int64_t v = 0; v < kVectors; ++v) epilogue.store(acc[r][v], r, v * kLanes);
+    for (int64_t v = 0; v < kVectors; ++v) _mm512_store_si512(&rows[r][v * kLanes], acc[r][v]);
   }
-  epilogue.finish();
+  register_tile_epilogue<kVectors>(a, rows);
 }
 
 }  // namespace

@@ -212,5 +212,22 @@ class TileEpilogue {
   float scale_[Rows], bias_[Rows];
 };
 
+// A register tile's epilogue, out of line so that the tile's loop keeps
+// every accumulator in a register: rows[r][p] holds row r's pixel p of the
+// tile (Vectors vectors of 16 per row), stored from the registers by the
+// caller, then store_rows' loop (bytes a pair of rows at a time, the range
+// in 2 * Vectors chains; per-vector stores widened one after another, the
+// 1x1 layers' VNNI epilogue waited on each maxps).
+#if defined(__AVX512F__)
+template <int Vectors>
+[[gnu::noinline]] void register_tile_epilogue(const QuantTileArgs& a,
+                                              const int32_t (&rows)[kOutBlock][Vectors * 16]) {
+  TileEpilogue<ArchAvx512> epilogue(a);
+  epilogue.template store_rows<Vectors>(&rows[0][0], Vectors * 16,
+                                        std::min<int64_t>(a.rows, kOutBlock), 0);
+  epilogue.finish();
+}
+#endif
+
 }  // namespace
 }  // namespace sparq::kernels

@@ -38,13 +38,13 @@ void quant_vectors(const QuantTileArgs& a) {
       for (int64_t v = 0; v < V; ++v) dpbusd_in_place(acc[r][v], xv[v], wq);
     }
   }
-  TileEpilogue<ArchAvx512> epilogue(a);
+  alignas(64) int32_t rows[kOutBlock][V * kLanes];
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
-    for (int64_t v = 0; v < V; ++v) epilogue.store(acc[r][v], r, v * kLanes);
+    for (int64_t v = 0; v < V; ++v) _mm512_store_si512(&rows[r][v * kLanes], acc[r][v]);
   }
-  epilogue.finish();
+  register_tile_epilogue<V>(a, rows);
 }
 
 void quant_tile(const QuantTileArgs& a) {

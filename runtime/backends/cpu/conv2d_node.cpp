@@ -452,8 +452,12 @@ class Conv2dNode : public CompiledNode {
     // Flat pixels [first, last) of block b of (sample, group) ng, into `dst`
     // (a fused pool's band: its rows from dst.first_row on, dst.stride
     // floats per output channel) or, without dst.base, the output planes.
-    auto run_tile = [&](int worker, int64_t ng, int64_t b, int64_t first, int64_t last,
-                        BandTarget dst) {
+    // `a` is the worker's argument block, kept over its tiles: a fresh one
+    // per tile was zeroed with a rep stos, and a target built per call was
+    // read back across its partial stores; both cost as much as a 1x1 tile's
+    // epilogue.
+    auto run_tile = [&](kernels::QuantTileArgs& a, int worker, int64_t ng, int64_t b, int64_t first,
+                        int64_t last, const BandTarget& dst) {
       uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
       float* const staging = reinterpret_cast<float*>(own);
       Run* const runs =
@@ -471,7 +475,6 @@ class Conv2dNode : public CompiledNode {
       const int64_t dst_stride = dst.base != nullptr ? dst.stride : out_plane;
       const int64_t dst_first = dst.base != nullptr ? dst.first_row * g_.out_w : 0;
       if (quantized_) {
-        kernels::QuantTileArgs a;
         a.input = packed;
         a.step_offsets = layout_.step_offsets.data();
         a.steps = steps;
@@ -492,10 +495,12 @@ class Conv2dNode : public CompiledNode {
         a.out_stride = direct_output ? dst_stride : span_;
         a.rows = direct_output ? rows : block_rows_;
         a.valid = last - first;  // the staging scatter below copies no more
+        a.out_bytes = nullptr;
         if (direct_output && fused_) {
           a.out_bytes = static_cast<uint8_t*>(output.data) + block_at + first;
           a.out_quantization = fused_format_;
         }
+        a.range = nullptr;
         if (range_lanes != nullptr && dst.base == nullptr) {
           a.range = range_lanes + worker * batch + n;
         }
@@ -569,6 +574,7 @@ class Conv2dNode : public CompiledNode {
             auto* const band = reinterpret_cast<float*>(own + band_offset());
             float* const pool_scratch = band + block_rows_ * stride;
             const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
+            kernels::QuantTileArgs args;
             for (int64_t index = begin; index < end; ++index) {
               const int64_t ng = index / (blocks * bands), b = index / bands % blocks;
               const int64_t p0 = index % bands * band_rows;
@@ -578,10 +584,11 @@ class Conv2dNode : public CompiledNode {
               const int64_t r0 = std::max<int64_t>(0, top);
               const int64_t r1 =
                   std::min(g_.out_h, (p1 - 1) * pool_.stride_h - pool_.pad_h + pool_.kernel_h);
+              const BandTarget target{band, stride, r0};
               for (int64_t first = r0 * layout_.plane_w; first < r1 * layout_.plane_w;
                    first += span_) {
-                run_tile(worker, ng, b, first, std::min(first + span_, r1 * layout_.plane_w),
-                         {band, stride, r0});
+                run_tile(args, worker, ng, b, first, std::min(first + span_, r1 * layout_.plane_w),
+                         target);
               }
               // The band as a plane of r1 - r0 rows whose first pooled row
               // is p0: padding above it only where the plane's own is.
@@ -616,6 +623,8 @@ class Conv2dNode : public CompiledNode {
     parallel_worker_ranges(
         batch * g_.groups * blocks * spans, threads, [&](int worker, int64_t begin, int64_t end) {
           const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
+          kernels::QuantTileArgs args;
+          const BandTarget planes;
           // The index's (ng, b, t), decomposed once and then stepped: a
           // division per span costs as much as a small tile's setup.
           int64_t t = begin % spans, b = (begin / spans) % blocks, ng = begin / (spans * blocks);
@@ -627,7 +636,8 @@ class Conv2dNode : public CompiledNode {
                 ++ng;
               }
             }
-            run_tile(worker, ng, b, t * span_, std::min((t + 1) * span_, layout_.pixels), {});
+            run_tile(args, worker, ng, b, t * span_, std::min((t + 1) * span_, layout_.pixels),
+                     planes);
           }
         });
   }
