@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end benchmark in one command: builds what it runs (the sparq CLI
-# and the two layer benchmarks), installs ONNX Runtime for Node when missing,
-# generates and imports the networks, measures sparq next to ONNX Runtime
+# The end-to-end benchmark in one command: builds what it runs (the sparq CLI,
+# the two layer benchmarks and the core-to-core probe), installs ONNX Runtime
+# for Node when missing, generates and imports the networks, measures sparq next to ONNX Runtime
 # (fp32 and static int8 QDQ) and oneDNN int8, and writes bench/results/
 # (REPORT.md, speedup_vs_density.svg, raw.json). About 10-20 minutes on a
 # 2-core machine; QUICK=1 is a smoke run of about a minute.
@@ -24,7 +24,7 @@ export BUILD_DIR=${BUILD_DIR:-$root/build/release}
 if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 fi
-cmake --build "$BUILD_DIR" --target sparq_cli dense_ops_bench sparse_conv_bench >&2
+cmake --build "$BUILD_DIR" --target sparq_cli dense_ops_bench sparse_conv_bench core_to_core_bench >&2
 
 # The layer benchmarks' oneDNN rows run at OpenMP's default wait policy: a
 # passive policy, which the older bench.sh sets for its mixed process, makes

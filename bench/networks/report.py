@@ -170,6 +170,9 @@ def header(raw):
         "all rounds, in ms per image (a batch run's time / batch). Speed-ups compare best times per image.",
     ]
     lines.append("- " + pinning_note(m.get("pinning")))
+    between = core_to_core_note(m.get("core_to_core"))
+    if between:
+        lines.append("- " + between)
     if m.get("ort_missing"):
         lines.append(f"- ONNX Runtime did not run: {m['ort_missing']}")
     return "\n".join(lines)
@@ -187,6 +190,23 @@ def pinning_note(pinning):
             f"compared within a round share a CPU and each peer's best covers every CPU; 2-thread runs on any "
             f"CPU. A probe at the start ({pinning['probe_model']} at 1 thread, best of two alternated runs "
             f"per CPU): {probe}.")
+
+
+def core_to_core_note(probe):
+    """What bench/core_to_core_bench measured before and after the networks, or None."""
+    runs = [(when, f) for when, f in (probe or {}).items() if f]
+    if not runs:
+        return None
+    first = runs[0][1]
+    parts = [f"{f['remote_read_us'] / f['local_read_us']:.1f}x ({f['remote_read_us']:.1f} / "
+             f"{f['local_read_us']:.1f} us) and {f['shared_write_us'] / f['local_write_us']:.1f}x "
+             f"({f['shared_write_us']:.1f} / {f['local_write_us']:.1f} us) {when} the networks"
+             for when, f in runs]
+    return (f"Between CPUs {first['cpus'][0]} and {first['cpus'][1]} (`bench/core_to_core_bench`, a "
+            f"{first['kib']} KiB buffer, medians of {first['reps']}): reading what the other CPU wrote "
+            f"against reading what this CPU wrote, and writing lines both CPUs hold against lines only "
+            f"this CPU holds: " + "; ".join(parts) + ". A sample split over two threads does both at "
+            f"every layer boundary, so the batch-1 rows on 2 threads move with these ratios.")
 
 
 def network_section(net, threads):

@@ -215,6 +215,25 @@ def probe_cpus(args, networks, progress):
             "probe_best_ms": {str(cpu): ms for cpu, ms in best.items()}}
 
 
+def core_to_core(args, progress, when):
+    """bench/core_to_core_bench's medians (how fast the first two CPUs hand a
+    buffer to each other), or None where it is missing, has one CPU or fails:
+    the context of the 2-thread rows, measured before and after the networks."""
+    if not any(t > 1 for t in args.threads):
+        return None
+    binary = args.build / "bench" / "core_to_core_bench"
+    if not binary.exists():
+        return None
+    r = subprocess.run([str(binary)], capture_output=True, text=True)
+    if r.returncode != 0:
+        progress.say(f"core-to-core probe ({when}) did not run: exit {r.returncode} {r.stdout.strip()}")
+        return None
+    facts = last_json_line(r.stdout)
+    progress.say(f"core-to-core probe ({when}): " + ", ".join(
+        f"{k} {facts[k]:.1f}" for k in ("remote_read_us", "local_read_us", "shared_write_us", "local_write_us")))
+    return facts
+
+
 def load_average():
     try:
         return [float(x) for x in pathlib.Path("/proc/loadavg").read_text().split()[:3]]
@@ -702,6 +721,7 @@ def main(argv=None):
     pinning = probe_cpus(args, networks, progress)
     args.round_cpus = pinning["cpus"] if pinning else None
     raw["meta"]["pinning"] = pinning
+    raw["meta"]["core_to_core"] = {"before": core_to_core(args, progress, "before")}
     if args.layers:
         t = time.monotonic()
         raw["layers"] = measure_layers(args, progress)
@@ -714,6 +734,7 @@ def main(argv=None):
         raw["fresh_inputs"] = measure_fresh_inputs(args, networks, progress)
         raw["meta"]["phases_s"]["fresh inputs"] = time.monotonic() - t
     raw["networks"] = list(networks.values())
+    raw["meta"]["core_to_core"]["after"] = core_to_core(args, progress, "after")
     raw["meta"]["load_after"] = load_average()
     raw["meta"]["wall_s"] = progress.elapsed()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -302,6 +302,20 @@ class ReportTest(unittest.TestCase):
                       "probe at the start (resnet18_k9_random.sparq at 1 thread, best of two alternated runs "
                       "per CPU): CPU 0 6.250 ms, CPU 1 8.500 ms.", report.render(raw))
 
+    def test_core_to_core_probe_named_before_and_after(self):
+        self.assertNotIn("core_to_core_bench", self.md)
+        raw = copy.deepcopy(self.raw)
+        facts = {"cpus": [0, 1], "kib": 256, "reps": 200, "remote_read_us": 10.0, "local_read_us": 2.0,
+                 "shared_write_us": 40.0, "local_write_us": 2.5}
+        raw["meta"]["core_to_core"] = {"before": facts, "after": dict(facts, remote_read_us=4.0)}
+        self.assertIn("- Between CPUs 0 and 1 (`bench/core_to_core_bench`, a 256 KiB buffer, medians of 200): "
+                      "reading what the other CPU wrote against reading what this CPU wrote, and writing "
+                      "lines both CPUs hold against lines only this CPU holds: 5.0x (10.0 / 2.0 us) and 16.0x "
+                      "(40.0 / 2.5 us) before the networks; 2.0x (4.0 / 2.0 us) and 16.0x (40.0 / 2.5 us) "
+                      "after the networks.", report.render(raw))
+        raw["meta"]["core_to_core"] = {"before": None, "after": None}  # one CPU, or no binary
+        self.assertNotIn("core_to_core_bench", report.render(raw))
+
     def test_static_scales_variant(self):
         raw = copy.deepcopy(self.raw)
         net = raw["networks"][0]
