@@ -213,11 +213,11 @@ class TileEpilogue {
 };
 
 // A register tile's epilogue, out of line so that the tile's loop keeps
-// every accumulator in a register: rows[r][p] holds row r's pixel p of the
-// tile (Vectors vectors of 16 per row), stored from the registers by the
-// caller, then store_rows' loop (bytes a pair of rows at a time, the range
-// in 2 * Vectors chains; per-vector stores widened one after another, the
-// 1x1 layers' VNNI epilogue waited on each maxps).
+// every accumulator in a register (inlined, GCC spilled some of them inside
+// the loop): rows[r][p] holds row r's pixel p of the tile (Vectors vectors
+// of 16 per row), stored from the registers by the caller. Whole tiles take
+// store_rows' loop: the activation and the output's kind chosen once, bytes
+// a pair of rows per rounding check, the range in 2 * Vectors chains.
 #if defined(__AVX512F__)
 template <int Vectors>
 [[gnu::noinline]] void register_tile_epilogue(const QuantTileArgs& a,
