@@ -193,7 +193,7 @@ def pinning_note(pinning):
 
 
 def core_to_core_note(probe):
-    """What bench/core_to_core_bench measured before and after the networks, or None."""
+    """What bench/core_to_core_bench.cpp measured before and after the networks, or None."""
     runs = [(when, f) for when, f in (probe or {}).items() if f]
     if not runs:
         return None
@@ -202,7 +202,7 @@ def core_to_core_note(probe):
              f"{f['local_read_us']:.1f} us) and {f['shared_write_us'] / f['local_write_us']:.1f}x "
              f"({f['shared_write_us']:.1f} / {f['local_write_us']:.1f} us) {when} the networks"
              for when, f in runs]
-    return (f"Between CPUs {first['cpus'][0]} and {first['cpus'][1]} (`bench/core_to_core_bench`, a "
+    return (f"Between CPUs {first['cpus'][0]} and {first['cpus'][1]} (`bench/core_to_core_bench.cpp`, a "
             f"{first['kib']} KiB buffer, medians of {first['reps']}): reading what the other CPU wrote "
             f"against reading what this CPU wrote, and writing lines both CPUs hold against lines only "
             f"this CPU holds: " + "; ".join(parts) + ". A sample split over two threads does both at "

@@ -216,7 +216,7 @@ def probe_cpus(args, networks, progress):
 
 
 def core_to_core(args, progress, when):
-    """bench/core_to_core_bench's medians (how fast the first two CPUs hand a
+    """bench/core_to_core_bench.cpp's medians (how fast the first two CPUs hand a
     buffer to each other), or None where it is missing, has one CPU or fails:
     the context of the 2-thread rows, measured before and after the networks."""
     if not any(t > 1 for t in args.threads):

@@ -308,7 +308,7 @@ class ReportTest(unittest.TestCase):
         facts = {"cpus": [0, 1], "kib": 256, "reps": 200, "remote_read_us": 10.0, "local_read_us": 2.0,
                  "shared_write_us": 40.0, "local_write_us": 2.5}
         raw["meta"]["core_to_core"] = {"before": facts, "after": dict(facts, remote_read_us=4.0)}
-        self.assertIn("- Between CPUs 0 and 1 (`bench/core_to_core_bench`, a 256 KiB buffer, medians of 200): "
+        self.assertIn("- Between CPUs 0 and 1 (`bench/core_to_core_bench.cpp`, a 256 KiB buffer, medians of 200): "
                       "reading what the other CPU wrote against reading what this CPU wrote, and writing "
                       "lines both CPUs hold against lines only this CPU holds: 5.0x (10.0 / 2.0 us) and 16.0x "
                       "(40.0 / 2.5 us) before the networks; 2.0x (4.0 / 2.0 us) and 16.0x (40.0 / 2.5 us) "
