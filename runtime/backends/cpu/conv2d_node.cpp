@@ -150,7 +150,6 @@ class Conv2dNode : public CompiledNode {
         depthwise_quads_ =
             kernels::depthwise_row_quads(depthwise_weights_.data(), g_.in_channels, g_);
       }
-      depthwise_bytes_ = fused_ && depthwise_runs_;
       ranged_ = quantized_ && !fused_;
       if (ranged_) quantize_ = kernels::quantize_kernels(active);
       return;
@@ -335,7 +334,7 @@ class Conv2dNode : public CompiledNode {
   // kernel does not write the bytes itself, or pooled) the f32 plane it
   // quantizes or pools, then (pooled) the pool kernel's scratch.
   size_t depthwise_worker_bytes() const {
-    const bool buffered = (fused_ && !depthwise_bytes_) || pooled_;
+    const bool buffered = (fused_ && !depthwise_runs_) || pooled_;
     const auto plane = static_cast<size_t>(buffered ? g_.out_h * g_.out_w : 0);
     return (kernels::depthwise_scratch_elements(g_) + plane) * sizeof(float) + pool_scratch_bytes();
   }
@@ -670,7 +669,7 @@ class Conv2dNode : public CompiledNode {
       const kernels::DepthwiseQuantRun r = depthwise_run(
           input, n, plane % g_.in_channels, std::min(end, (n + 1) * g_.in_channels) - plane);
       const uint8_t* in = input.as<uint8_t>() + plane * in_plane;
-      if (depthwise_bytes_) {
+      if (fused_) {
         depthwise_.run_u8_to_bytes(in, g_, r, fused_format_,
                                    static_cast<uint8_t*>(output.data) + plane * out_plane);
       } else if (lanes != nullptr) {
@@ -748,11 +747,11 @@ class Conv2dNode : public CompiledNode {
   bool pooled_ = false;         // op_.pool: the output is the fused max pool's
   kernels::PoolGeometry pool_;  // pooled_: the pool over the layer's planes (g_)
   kernels::PoolKernels pool_kernels_{};
-  bool rectified_ = false;        // a ReLU's output (no NaN, no -0): max_plane_relu pools it
-  bool depthwise_runs_ = false;   // u8 planes go through the depthwise kernel's runs
-  bool depthwise_bytes_ = false;  // fused, and the depthwise kernel writes the bytes itself
-  bool lanes_ = false;            // channel-lane tiles (quant_.lane_tile)
-  bool ranged_ = false;  // quantized, f32 output stored from tiles or planes: writes_ranges
+  bool rectified_ = false;       // a ReLU's output (no NaN, no -0): max_plane_relu pools it
+  bool depthwise_runs_ = false;  // u8 planes go through the depthwise kernel's runs, which
+                                 // also write a fused quantize's bytes themselves
+  bool lanes_ = false;           // channel-lane tiles (quant_.lane_tile)
+  bool ranged_ = false;          // quantized, f32 output stored from tiles or planes: writes_ranges
   int64_t block_rows_ = kOutBlock;  // output channels per weight block and tile
   kernels::QuantizeKernels quantize_{};
   kernels::FusedQuantize fused_format_;  // fused_: the bytes the output holds
