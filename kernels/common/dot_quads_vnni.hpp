@@ -14,4 +14,10 @@ inline void dpbusd_in_place(__m512i& acc, __m512i x, __m512i w) {
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
 }
 
+// The same with w the 64 bytes at `w`, as the instruction's memory operand
+// (one fused load-and-multiply instead of a load and a multiply).
+inline void dpbusd_in_place(__m512i& acc, __m512i x, const void* w) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "m"(*static_cast<const __m512i*>(w)));
+}
+
 }  // namespace sparq::kernels

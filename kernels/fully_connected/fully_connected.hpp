@@ -22,6 +22,24 @@ namespace sparq::kernels {
 // prefetchers do not follow.
 inline constexpr int64_t kFcFloatBlock = 32;
 
+// Output channels per group of the blocked quantized weight layout
+// (FullyConnectedKernels::dot_u8s8_groups): group g holds, for each quad of
+// inputs q (inputs 4 q .. 4 q + 3), the 4 weight bytes of each of its
+// kFcQuantGroup outputs in output order, [ceil(O / 64)][ceil(I / 4)][64][4],
+// zero past O and I. A group is then one sequential stream that vpdpbusd
+// takes 16 outputs at a time against a broadcast input quad, instead of 64
+// rows each read a piece at a time and reduced across lanes at the end.
+inline constexpr int64_t kFcQuantGroup = 64;
+
+// Bytes of the blocked layout of an [out, in] weight matrix.
+inline int64_t fc_quant_group_bytes(int64_t out, int64_t in) {
+  return (out + kFcQuantGroup - 1) / kFcQuantGroup * kFcQuantGroup * ((in + 3) / 4 * 4);
+}
+
+// w [out, in] (row-major) into the blocked layout at `groups`
+// (fc_quant_group_bytes(out, in) bytes).
+void pack_fc_quant_groups(const int8_t* w, int64_t out, int64_t in, int8_t* groups);
+
 // A block of quantized output channels: their raw dots (dot_u8s8), the s8
 // input correction, and the per-channel operands of the output rule.
 struct FcDequantizeArgs {
@@ -43,6 +61,12 @@ struct FullyConnectedKernels {
   // y[r] = act(dequantize_accumulator(dots[r] - compensation[r], act_scale,
   // weight_scales[r], bias[r])) for r < rows.
   void (*dequantize)(const FcDequantizeArgs& args, int64_t rows, float* y);
+  // The same dots from the blocked layout (pack_fc_quant_groups): `groups`
+  // points at the group of row 0 and rows run through as many groups as
+  // they need. Null on ISAs without it (they take dot_u8s8). Reads no byte
+  // of x past x + in.
+  void (*dot_u8s8_groups)(const uint8_t* x, const int8_t* groups, int64_t in, int64_t rows,
+                          int32_t* dots) = nullptr;
 };
 
 FullyConnectedKernels fully_connected_kernels_scalar();

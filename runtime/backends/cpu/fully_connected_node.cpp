@@ -1,5 +1,7 @@
 // Fully connected on the CPU. Quantized: exact int32 dot products (VNNI where
-// present), s8 inputs flipped to u8 and corrected by 128 * sum(w). Float: the
+// present, on weights packed once into groups of 64 outputs:
+// pack_fc_quant_groups), s8 inputs flipped to u8 and corrected by
+// 128 * sum(w). Float: the
 // reference order with transposed weights, one output channel per lane.
 // Work is split into fixed blocks of output channels per sample, so results
 // do not depend on the thread count.
@@ -18,6 +20,8 @@ namespace sparq::cpu {
 namespace {
 
 constexpr int64_t kQuantRowsPerTask = 64;
+// Tasks start on a group of the blocked weights.
+static_assert(kQuantRowsPerTask % kernels::kFcQuantGroup == 0);
 
 class FullyConnectedNode : public CompiledNode {
  public:
@@ -41,6 +45,10 @@ class FullyConnectedNode : public CompiledNode {
           compensation_[static_cast<size_t>(o)] = static_cast<int32_t>(128 * sum);
       }
       check_int32_accumulator(graph, node);
+      if (kernels_.dot_u8s8_groups != nullptr) {
+        packed_s8_.resize(static_cast<size_t>(kernels::fc_quant_group_bytes(out_, in_)));
+        kernels::pack_fc_quant_groups(w, out_, in_, packed_s8_.data());
+      }
     } else {
       padded_out_ =
           (out_ + kernels::kFcFloatBlock - 1) / kernels::kFcFloatBlock * kernels::kFcFloatBlock;
@@ -75,6 +83,7 @@ class FullyConnectedNode : public CompiledNode {
                      int threads) const {
     const int64_t chunks = (out_ + kQuantRowsPerTask - 1) / kQuantRowsPerTask;
     const int8_t* w = op_.weights.data<int8_t>();
+    const int64_t group_bytes = kernels::fc_quant_group_bytes(kernels::kFcQuantGroup, in_);
     parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
       std::vector<uint8_t> flipped(input_.dtype == DType::kS8 ? static_cast<size_t>(in_) : 0);
       int32_t dots[kQuantRowsPerTask];
@@ -87,7 +96,13 @@ class FullyConnectedNode : public CompiledNode {
           for (int64_t i = 0; i < in_; ++i) flipped[static_cast<size_t>(i)] = x[i] ^ 0x80;
           x = flipped.data();
         }
-        kernels_.dot_u8s8(x, w + first * in_, in_, rows, dots);
+        if (packed_s8_.empty()) {
+          kernels_.dot_u8s8(x, w + first * in_, in_, rows, dots);
+        } else {
+          // first is a multiple of the group size (kQuantRowsPerTask).
+          kernels_.dot_u8s8_groups(
+              x, packed_s8_.data() + first / kernels::kFcQuantGroup * group_bytes, in_, rows, dots);
+        }
         const auto o = static_cast<size_t>(first);
         kernels::FcDequantizeArgs args;
         args.dots = dots;
@@ -126,6 +141,7 @@ class FullyConnectedNode : public CompiledNode {
   kernels::FullyConnectedKernels kernels_;
   std::vector<int32_t> compensation_;
   std::vector<float> packed_f32_;
+  std::vector<int8_t> packed_s8_;  // the groups layout, where the ISA's kernels take it
 };
 
 }  // namespace
