@@ -64,7 +64,8 @@ struct FullyConnectedKernels {
   // The same dots from the blocked layout (pack_fc_quant_groups): `groups`
   // points at the group of row 0 and rows run through as many groups as
   // they need. Null on ISAs without it (they take dot_u8s8). Reads no byte
-  // of x past x + in.
+  // of x past x + in. Groups 64-byte aligned read a cache line per load
+  // (otherwise two: 3.5 us instead of 2.8 for 512 -> 1000 on a Zen 5 core).
   void (*dot_u8s8_groups)(const uint8_t* x, const int8_t* groups, int64_t in, int64_t rows,
                           int32_t* dots) = nullptr;
 };
