@@ -84,7 +84,7 @@ void dot_group(const uint8_t* x, const int8_t* group, int64_t in, int64_t rows, 
 }
 
 void dot_groups(const uint8_t* x, const int8_t* groups, int64_t in, int64_t rows, int32_t* dots) {
-  const int64_t group_bytes = (in + 3) / 4 * kFcQuantGroup * 4;
+  const int64_t group_bytes = fc_quant_group_bytes(kFcQuantGroup, in);
   for (int64_t r = 0; r < rows; r += kFcQuantGroup) {
     dot_group(x, groups + r / kFcQuantGroup * group_bytes, in, std::min(kFcQuantGroup, rows - r),
               dots + r);

@@ -47,15 +47,13 @@ class FullyConnectedNode : public CompiledNode {
       }
       check_int32_accumulator(graph, node);
       if (kernels_.dot_u8s8_groups != nullptr) {
-        // 64-byte aligned: each of the kernel's 64-byte loads then reads one
-        // cache line, not two (a large vector's data starts 16 bytes into
-        // its page).
-        const auto bytes = static_cast<size_t>(kernels::fc_quant_group_bytes(out_, in_));
-        packed_s8_storage_.resize(bytes + 63);
-        const auto at = reinterpret_cast<uintptr_t>(packed_s8_storage_.data());
-        int8_t* aligned = packed_s8_storage_.data() + (64 - at % 64) % 64;
-        kernels::pack_fc_quant_groups(w, out_, in_, aligned);
-        packed_s8_ = aligned;
+        // [groups][bytes of a group], in a Tensor for its 64-byte alignment:
+        // each of the kernel's 64-byte loads then reads one cache line, not
+        // two (a large std::vector's data starts 16 bytes into its page).
+        const int64_t groups = (out_ + kernels::kFcQuantGroup - 1) / kernels::kFcQuantGroup;
+        packed_s8_ = Tensor(
+            Shape{groups, kernels::fc_quant_group_bytes(kernels::kFcQuantGroup, in_)}, DType::kS8);
+        kernels::pack_fc_quant_groups(w, out_, in_, packed_s8_.data<int8_t>());
       }
     } else {
       padded_out_ =
@@ -91,7 +89,6 @@ class FullyConnectedNode : public CompiledNode {
                      int threads) const {
     const int64_t chunks = (out_ + kQuantRowsPerTask - 1) / kQuantRowsPerTask;
     const int8_t* w = op_.weights.data<int8_t>();
-    const int64_t group_bytes = kernels::fc_quant_group_bytes(kernels::kFcQuantGroup, in_);
     parallel_ranges(batch * chunks, threads, [&](int64_t begin, int64_t end) {
       std::vector<uint8_t> flipped(input_.dtype == DType::kS8 ? static_cast<size_t>(in_) : 0);
       int32_t dots[kQuantRowsPerTask];
@@ -104,12 +101,14 @@ class FullyConnectedNode : public CompiledNode {
           for (int64_t i = 0; i < in_; ++i) flipped[static_cast<size_t>(i)] = x[i] ^ 0x80;
           x = flipped.data();
         }
-        if (packed_s8_ == nullptr) {
+        if (packed_s8_.raw() == nullptr) {
           kernels_.dot_u8s8(x, w + first * in_, in_, rows, dots);
         } else {
           // first is a multiple of the group size (kQuantRowsPerTask).
-          kernels_.dot_u8s8_groups(x, packed_s8_ + first / kernels::kFcQuantGroup * group_bytes,
-                                   in_, rows, dots);
+          const int64_t group_bytes = packed_s8_.shape()[1];
+          kernels_.dot_u8s8_groups(
+              x, packed_s8_.data<int8_t>() + first / kernels::kFcQuantGroup * group_bytes, in_,
+              rows, dots);
         }
         const auto o = static_cast<size_t>(first);
         kernels::FcDequantizeArgs args;
@@ -149,10 +148,7 @@ class FullyConnectedNode : public CompiledNode {
   kernels::FullyConnectedKernels kernels_;
   std::vector<int32_t> compensation_;
   std::vector<float> packed_f32_;
-  // The groups layout, where the ISA's kernels take it: packed_s8_ points at
-  // its 64-byte aligned start inside the storage.
-  std::vector<int8_t> packed_s8_storage_;
-  const int8_t* packed_s8_ = nullptr;
+  Tensor packed_s8_;  // the groups layout, where the ISA's kernels take it (else empty)
 };
 
 }  // namespace
