@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "kernels/common/dot_quads_vnni.hpp"
+#include "kernels/common/transpose_avx512.hpp"
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
 #include "kernels/conv2d/interleave_quads.hpp"
 
@@ -54,40 +55,6 @@ void quant_tile(const QuantTileArgs& a) {
     quant_vectors<2>(a);
   } else {
     quant_vectors<kVectors>(a);
-  }
-}
-
-// Transposes a 16 x 16 block of int32: lane j of rows[i] becomes lane i of
-// rows[j]. Pairs of rows, then pairs of pairs, then the 128-bit quarters.
-inline void transpose_16x16(__m512i rows[16]) {
-  __m512i t[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(rows[i], rows[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(rows[i], rows[i + 1]);
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; i += 4) {
-    rows[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-    rows[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-    rows[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-    rows[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-  }
-  // Quarter q of rows[4k + m] now holds column 4q + m of rows 4k..4k+3; the
-  // last two steps gather each column's four quarters from the four k.
-#pragma GCC unroll 16
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_i32x4(rows[i], rows[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_i32x4(rows[i], rows[i + 4], 0xdd);
-    t[i + 8] = _mm512_shuffle_i32x4(rows[i + 8], rows[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_i32x4(rows[i + 8], rows[i + 12], 0xdd);
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < 4; ++i) {
-    rows[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
-    rows[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
-    rows[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
-    rows[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
   }
 }
 
