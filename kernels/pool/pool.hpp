@@ -29,6 +29,9 @@ struct PoolKernels {
   // max_plane for an input that holds no NaN and no -0 (a ReLU's output), which
   // a plain maximum may reduce in any order; the same results as max_plane.
   void (*max_plane_relu)(const float* in, float* out, const PoolGeometry& g, float* scratch);
+  // out[p] = (sum of plane p in order) / plane_size, for `planes` planes of
+  // plane_size floats each, back to back.
+  void (*global_avg)(const float* in, size_t planes, size_t plane_size, float* out);
 };
 
 PoolKernels pool_kernels_scalar();
@@ -36,7 +39,7 @@ PoolKernels pool_kernels_avx2();
 PoolKernels pool_kernels_avx512();
 PoolKernels pool_kernels(Isa active);
 
-// out[p] = (sum of plane p in order) / plane_size, for `planes` planes.
+// PoolKernels::global_avg without vectors: eight planes' sums interleaved.
 void global_avg_pool_planes(const float* in, size_t planes, size_t plane_size, float* out);
 
 }  // namespace sparq::kernels

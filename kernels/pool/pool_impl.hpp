@@ -174,7 +174,13 @@ struct Pool {
   }
 
   static PoolKernels table(Isa isa) {
-    return {isa, &max_plane, &avg_plane, &max_plane_u8, &max_plane_s8, &max_plane};
+    return {isa,
+            &max_plane,
+            &avg_plane,
+            &max_plane_u8,
+            &max_plane_s8,
+            &max_plane,
+            &global_avg_pool_planes};
   }
 };
 

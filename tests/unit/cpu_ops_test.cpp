@@ -635,14 +635,19 @@ TEST_P(CpuOps, StridedThreeByThreeMaxPoolMatchesReference) {
 // the two-node network must equal the reference's at every edge and width.
 TEST_P(CpuOps, MaxPoolAfterReluMatchesReference) {
   std::mt19937 gen = testing::rng(545);
-  for (int pad : {0, 1}) {
+  // The 3x3 stride-2 windows (ResNet's stem) padded or not, and the 2x2
+  // stride-2 window (VGG's).
+  for (const Pool2dOp op :
+       {Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, 0, 0}, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, 1, 1},
+        Pool2dOp{PoolKind::kMax, 2, 2, 2, 2, 0, 0}}) {
+    const int pad = op.pad_h;
     for (int64_t h : {1, 2, 3, 6, 15}) {
       for (int64_t w : {1, 3, 16, 31, 32, 33, 35, 64, 67, 112}) {
-        if (h + 2 * pad < 3 || w + 2 * pad < 3) continue;
+        if (h + 2 * pad < op.kernel_h || w + 2 * pad < op.kernel_w) continue;
         ModelBuilder b;
         const ValueId x = b.input(Shape{3, h, w});
         const ValueId r = b.activation(x, Activation::kRelu, "relu");
-        b.mark_output(b.pool2d(r, Pool2dOp{PoolKind::kMax, 3, 3, 2, 2, pad, pad}, "pool"));
+        b.mark_output(b.pool2d(r, op, "pool"));
         const auto model = std::make_shared<const Model>(b.build());
         const Tensor input = testing::awkward_f32(gen, Shape{2, 3, h, w});
         SessionOptions reference_options;
@@ -656,7 +661,8 @@ TEST_P(CpuOps, MaxPoolAfterReluMatchesReference) {
           EXPECT_EQ(cpu.placements().back().kernel.rfind("max_pool2d_after_relu", 0), 0u)
               << cpu.placements().back().kernel;
           EXPECT_TRUE(testing::bit_equal(cpu.run(input).at(0), want))
-              << "pad " << pad << " " << h << "x" << w << " threads " << threads;
+              << op.kernel_h << "x" << op.kernel_w << " pad " << pad << " " << h << "x" << w
+              << " threads " << threads;
           if (HasFailure()) return;
         }
       }
@@ -743,12 +749,28 @@ TEST_P(CpuOps, BytePoolingMatchesReference) {
 
 TEST_P(CpuOps, GlobalAvgPoolMatchesReference) {
   std::mt19937 gen = testing::rng(606);
-  const std::array<std::tuple<int64_t, int64_t, int64_t>, 4> shapes = {
-      {{1, 1, 1}, {7, 3, 5}, {21, 7, 7}, {130, 2, 9}}};
+  const std::array<std::tuple<int64_t, int64_t, int64_t>, 12> shapes = {{{1, 1, 1},
+                                                                         {7, 3, 5},
+                                                                         {21, 7, 7},
+                                                                         {130, 2, 9},
+                                                                         {16, 1, 1},
+                                                                         {17, 4, 4},
+                                                                         {32, 2, 1},
+                                                                         {48, 1, 17},
+                                                                         {35, 6, 3},
+                                                                         {64, 5, 10},
+                                                                         {512, 7, 7},
+                                                                         {33, 14, 14}}};
+  // Plane sizes of whole and partial 16-column chunks and gathered tails;
+  // values with NaN, infinities and -0 too.
   for (const auto& [c, h, w] : shapes) {
     const Tensor x = testing::random_f32(gen, Shape{2, c, h, w}, -3.0f, 3.0f);
-    expect_matches(make_graph({{Shape{c, h, w}, DType::kF32}}, GlobalAvgPoolOp{}), {&x},
-                   "global avg pool " + std::to_string(c));
+    const Tensor awkward = testing::awkward_f32(gen, Shape{2, c, h, w});
+    const std::string name =
+        "global avg pool " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
+    const auto graph = make_graph({{Shape{c, h, w}, DType::kF32}}, GlobalAvgPoolOp{});
+    expect_matches(graph, {&x}, name);
+    expect_matches(graph, {&awkward}, name + " awkward");
   }
 }
 

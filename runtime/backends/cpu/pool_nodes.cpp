@@ -144,13 +144,11 @@ class GlobalAvgPoolNode : public CompiledNode {
   GlobalAvgPoolNode(const Graph& graph, const Node& node)
       : name_(node.name),
         input_(layout_of(graph, node.inputs[0])),
-        output_(layout_of(graph, node.output)) {}
+        output_(layout_of(graph, node.output)),
+        kernels_(kernels::pool_kernels(kernels::active_isa())) {}
 
-  // Each plane is summed in order (the reference's rounding), eight planes
-  // interleaved to hide the add latency; there is no vector variant.
-  std::string kernel_name() const override {
-    return kernel_label("global_avg_pool", kernels::Isa::kScalar);
-  }
+  // Each plane is summed in order (the reference's rounding).
+  std::string kernel_name() const override { return kernel_label("global_avg_pool", kernels_.isa); }
 
   void run(std::span<const ConstTensorView> inputs, const TensorView& output,
            const ExecContext& ctx) const override {
@@ -164,9 +162,8 @@ class GlobalAvgPoolNode : public CompiledNode {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t first = t * kPlanesPerTask;
         const int64_t count = std::min(kPlanesPerTask, planes - first);
-        kernels::global_avg_pool_planes(inputs[0].as<float>() + first * plane_size,
-                                        static_cast<size_t>(count), static_cast<size_t>(plane_size),
-                                        output.as<float>() + first);
+        kernels_.global_avg(inputs[0].as<float>() + first * plane_size, static_cast<size_t>(count),
+                            static_cast<size_t>(plane_size), output.as<float>() + first);
       }
     });
   }
@@ -174,6 +171,7 @@ class GlobalAvgPoolNode : public CompiledNode {
  private:
   std::string name_;
   ValueLayout input_, output_;
+  kernels::PoolKernels kernels_;
 };
 
 }  // namespace
