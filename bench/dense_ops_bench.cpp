@@ -2,7 +2,8 @@
 // same process: the first-layer convolution (ResNet-18 stem, 3 -> 64, 7x7
 // stride 2 at 224x224), a 1x1 256 -> 256 convolution at 14x14, a depthwise
 // 3x3 (256 channels, 28x28), two of MobileNet-v1's depthwise layers with its
-// 8-bit weights and the ResNet-18 classifier (512 -> 1000).
+// 8-bit weights, the ResNet-18 classifier (512 -> 1000) and pooling (max
+// pools on f32 and u8, global average pools).
 // One thread each (sparq: ExecContext::threads = 1, oneDNN: OpenMP 1 thread).
 // The convolutions run writing f32 (sparq_cpu_int, onednn_int8_f32out) and
 // writing u8 through a static output scale (sparq_cpu_int_u8out,
@@ -59,6 +60,31 @@ const ConvShape kConvShapes[] = {
      sparq::DType::kS8},
 };
 
+// Pooling: the ResNet-18 stem's 3x3 stride-2 max pool, VGG-11's first 2x2
+// pool and the global average pools before ResNet-18's and MobileNet-v1's
+// classifiers. Max pools read a ReLU's output, on f32 planes (the dynamic
+// rule's networks) and on u8 (a static scale's: the pool moved behind the
+// quantize); the global pools read f32.
+enum class PoolAlgo { kMax, kGlobalAverage };
+struct PoolShape {
+  const char* name;
+  PoolAlgo algo;
+  int64_t channels, h, w;
+  int k, stride, pad;
+  sparq::DType dtype;
+  int64_t out_h() const { return algo == PoolAlgo::kMax ? (h + 2 * pad - k) / stride + 1 : 1; }
+  int64_t out_w() const { return algo == PoolAlgo::kMax ? (w + 2 * pad - k) / stride + 1 : 1; }
+};
+
+const PoolShape kPoolShapes[] = {
+    {"maxpool3x3s2_64x112", PoolAlgo::kMax, 64, 112, 112, 3, 2, 1, sparq::DType::kF32},
+    {"maxpool3x3s2_64x112", PoolAlgo::kMax, 64, 112, 112, 3, 2, 1, sparq::DType::kU8},
+    {"maxpool2x2_64x32", PoolAlgo::kMax, 64, 32, 32, 2, 2, 0, sparq::DType::kF32},
+    {"maxpool2x2_64x32", PoolAlgo::kMax, 64, 32, 32, 2, 2, 0, sparq::DType::kU8},
+    {"global_avg_pool_512x7", PoolAlgo::kGlobalAverage, 512, 7, 7, 7, 1, 0, sparq::DType::kF32},
+    {"global_avg_pool_1024x7", PoolAlgo::kGlobalAverage, 1024, 7, 7, 7, 1, 0, sparq::DType::kF32},
+};
+
 struct FcShape {
   const char* name;
   int64_t in, out;
@@ -72,23 +98,28 @@ void set_gmacs(benchmark::State& state, int64_t macs) {
 
 // ---- sparq ----------------------------------------------------------------------
 
-// One node compiled on the "cpu" backend, run with one thread.
+// One node compiled on the "cpu" backend, run with one thread. With
+// `after_relu`, the node reads a ReLU's output (an f32 input of no NaN and
+// no -0, which the max pools take with plain maximums): the graph holds the
+// ReLU, only the node is compiled and run, on non-negative inputs.
 struct SparqLayer {
   sparq::Graph graph;
   std::unique_ptr<sparq::CompiledNode> node;
   sparq::Tensor input, output;
   std::vector<uint8_t> scratch;
 
-  SparqLayer(sparq::Shape in_shape, sparq::DType in_dtype, sparq::OpAttrs op, std::mt19937& gen) {
+  SparqLayer(sparq::Shape in_shape, sparq::DType in_dtype, sparq::OpAttrs op, std::mt19937& gen,
+             bool after_relu = false) {
     sparq::ModelBuilder b;
-    const sparq::ValueId x = b.input(in_shape, in_dtype);
+    sparq::ValueId x = b.input(in_shape, in_dtype);
+    if (after_relu) x = b.add_node(sparq::ActivationOp{sparq::Activation::kRelu}, {x}, "relu");
     const sparq::ValueId y = b.add_node(std::move(op), {x}, "layer");
     b.mark_output(y);
     graph = b.graph();
     node = sparq::BackendRegistry::get("cpu")->compile(graph, graph.nodes.back());
     input = sparq::Tensor(in_shape.with_batch(1), in_dtype);
     std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+    std::uniform_real_distribution<float> real(after_relu ? 0.0f : -1.0f, 1.0f);
     if (in_dtype == sparq::DType::kF32) {
       for (float& v : input.span<float>()) v = real(gen);
     } else {
@@ -163,6 +194,22 @@ void BM_SparqFc(benchmark::State& state, FcShape s, bool quantized) {
   for (auto _ : state) layer.run();
   state.SetLabel(layer.node->kernel_name());
   set_gmacs(state, s.in * s.out);
+}
+
+void BM_SparqPool(benchmark::State& state, PoolShape s) {
+  std::mt19937 gen(3);
+  sparq::OpAttrs op = sparq::GlobalAvgPoolOp{};
+  if (s.algo == PoolAlgo::kMax) {
+    sparq::Pool2dOp pool;
+    pool.kernel_h = pool.kernel_w = s.k;
+    pool.stride_h = pool.stride_w = s.stride;
+    pool.pad_h = pool.pad_w = s.pad;
+    op = pool;
+  }
+  SparqLayer layer(sparq::Shape{s.channels, s.h, s.w}, s.dtype, std::move(op), gen,
+                   s.dtype == sparq::DType::kF32 && s.algo == PoolAlgo::kMax);
+  for (auto _ : state) layer.run();
+  state.SetLabel(layer.node->kernel_name());
 }
 
 // ---- oneDNN -------------------------------------------------------------------------
@@ -247,6 +294,34 @@ std::unique_ptr<OneDnnLayer> onednn_fc(const FcShape& s, bool int8) {
   return l;
 }
 
+// oneDNN's pooling on its preferred layouts: f32 in 16-channel blocks
+// (nChw16c), u8 channels-last (nhwc); the global average as a 7x7 average.
+std::unique_ptr<OneDnnLayer> onednn_pool(const PoolShape& s) {
+  auto l = std::make_unique<OneDnnLayer>();
+  const bool f32 = s.dtype == sparq::DType::kF32;
+  const auto dt = f32 ? memory::data_type::f32 : memory::data_type::u8;
+  const auto tag = f32 ? memory::format_tag::nChw16c : memory::format_tag::nhwc;
+  const memory::desc src({1, s.channels, s.h, s.w}, dt, tag);
+  const memory::desc dst({1, s.channels, s.out_h(), s.out_w()}, dt, memory::format_tag::any);
+  const auto algo = s.algo == PoolAlgo::kMax ? dnnl::algorithm::pooling_max
+                                             : dnnl::algorithm::pooling_avg_exclude_padding;
+  const dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, algo, src, dst,
+                                         {s.stride, s.stride}, {s.k, s.k}, {s.pad, s.pad},
+                                         {s.pad, s.pad});
+  const dnnl::pooling_forward::primitive_desc pd(desc, l->engine);
+  l->impl = pd.impl_info_str();
+  l->primitive = dnnl::pooling_forward(pd);
+  l->args = {{DNNL_ARG_SRC, l->filled(pd.src_desc(), dt)},
+             {DNNL_ARG_DST, memory(pd.dst_desc(), l->engine)}};
+  return l;
+}
+
+void BM_OneDnnPool(benchmark::State& state, PoolShape s) {
+  auto layer = onednn_pool(s);
+  for (auto _ : state) layer->run();
+  state.SetLabel(layer->impl);
+}
+
 void BM_OneDnnConv(benchmark::State& state, ConvShape s, bool int8, ConvOutput output) {
   auto layer = onednn_conv(s, int8, output);
   for (auto _ : state) layer->run();
@@ -282,6 +357,15 @@ void register_benchmarks() {
         ->ComputeStatistics("best", best);
     benchmark::RegisterBenchmark(("onednn_f32/" + n).c_str(), BM_OneDnnConv, s, false,
                                  ConvOutput::kF32)
+        ->ComputeStatistics("best", best);
+  }
+  // Pooling: sparq_pool_<dtype> / onednn_pool_<dtype>, the dtype of the
+  // input (and of the output).
+  for (const PoolShape& s : kPoolShapes) {
+    const std::string n = s.name, dtype = sparq::to_string(s.dtype);
+    benchmark::RegisterBenchmark(("sparq_pool_" + dtype + "/" + n).c_str(), BM_SparqPool, s)
+        ->ComputeStatistics("best", best);
+    benchmark::RegisterBenchmark(("onednn_pool_" + dtype + "/" + n).c_str(), BM_OneDnnPool, s)
         ->ComputeStatistics("best", best);
   }
   const std::string n = kFcShape.name;

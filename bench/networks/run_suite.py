@@ -647,7 +647,8 @@ def measure_layers(args, progress):
     sparse_onednn = {policy: {} for policy in policies}
     shapes = "r18_64x56" if args.quick else SPARSE_LAYER_FILTER + "[0-9x]+"
     variants = "(" + "|".join(SPARSE_LAYER_VARIANTS) + ")"
-    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8", default_env, dense, 1),
+    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8|sparq_pool|onednn_pool", default_env,
+              dense, 1),
              ("3x3, 1 thread", sparse_bin, f"onednn_int8/{shapes}/t1/|sparq/{shapes}/{variants}/t1/",
               default_env, sparse_t1, 1)]
     steps += [(f"oneDNN 3x3, 2 threads, wait policy {policy}", sparse_bin, f"onednn_int8/{shapes}/t2/", env,
@@ -678,7 +679,8 @@ def measure_layers(args, progress):
                              "1 thread each (oneDNN: omp_set_num_threads(1)); each convolution "
                              "twice, both libraries writing f32 (what the dynamic rule's next "
                              "quantize reads) and both writing u8 (a static output scale: "
-                             "sparq's fused quantize, oneDNN's output scale); oneDNN's input "
+                             "sparq's fused quantize, oneDNN's output scale); pools on f32 "
+                             "and u8 against oneDNN's pooling of the same dtype; oneDNN's input "
                              "is reordered to its own layout outside the timed loop",
                 "sparse_conv": "bench/sparse_conv_bench; 1 thread: oneDNN int8 and sparq interleaved in "
                                "one process; 2 threads: separate processes alternated over the rounds, "

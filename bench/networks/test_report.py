@@ -93,7 +93,11 @@ def fixture():
                                     ("sparq_cpu_int", "1x1_256x14", 50.0),
                                     ("onednn_int8_f32out", "1x1_256x14", 40.0),
                                     ("sparq_cpu_int", "fc_512x1000", 4.0),
-                                    ("onednn_int8_f32out", "fc_512x1000", 5.0)]}
+                                    ("onednn_int8_f32out", "fc_512x1000", 5.0),
+                                    ("sparq_pool_f32", "global_avg_pool_512x7", 2.0),
+                                    ("onednn_pool_f32", "global_avg_pool_512x7", 1.5),
+                                    ("sparq_pool_u8", "maxpool3x3s2_64x112", 30.0),
+                                    ("onednn_pool_u8", "maxpool3x3s2_64x112", 45.0)]}
     sparse = {"onednn_int8/r18_64x56/t1": {"label": "brgconv", "us": [280.0], "best_us": 280.0,
                                            "median_us": 290.0, "omp_wait_policy": "default"},
               "sparq/r18_64x56/k9/random/t1": {"label": "k9kernel", "us": [350.0], "best_us": 350.0,
@@ -187,6 +191,14 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(row(t, "dense layer vs oneDNN int8: fully connected 512 -> 1000, f32 output")[2:],
                          ["1.25x", "met"])
         self.assertNotIn("fully connected 512 -> 1000, u8 output", t)
+        # Pools against oneDNN's pooling of their own dtype: 1.5 / 2 = 0.75 (missed by
+        # 17 %), u8 45 / 30 = 1.50; the f32 max pool not measured.
+        self.assertEqual(row(t, "dense layer vs oneDNN f32 pooling: global average pool, 512 ch at 7x7 "
+                                "(ResNet-18), f32 output")[2:], ["0.75x", "missed by 17 %"])
+        pool = "max pool 3x3 s2, 64 ch at 112x112 (ResNet-18)"
+        self.assertEqual(row(t, f"dense layer vs oneDNN u8 pooling: {pool}, u8 output")[2:], ["1.50x", "met"])
+        self.assertEqual(row(t, f"dense layer vs oneDNN f32 pooling: {pool}, f32 output")[2:],
+                         ["-", "not measured"])
 
     def test_layer_breakdown_shares(self):
         b = report.breakdown(self.raw["networks"][0], "k1_shared")
