@@ -2,6 +2,7 @@
 // int32 lane, exactly (no saturation: this is vpdpbusd, not vpdpbusds).
 // Pixel-vector tile: 8 rows x 3 vectors of pixels = 24 accumulators.
 // Channel-lane tile: up to 14 pixels x 2 vectors of output channels = 28.
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -48,13 +49,26 @@ void quant_vectors(const QuantTileArgs& a) {
   register_tile_epilogue<V>(a, rows);
 }
 
-void quant_tile(const QuantTileArgs& a) {
+void one_tile(const QuantTileArgs& a) {
   if (a.valid <= kLanes) {
     quant_vectors<1>(a);
   } else if (a.valid <= 2 * kLanes) {
     quant_vectors<2>(a);
   } else {
     quant_vectors<kVectors>(a);
+  }
+}
+
+// A span of pixels, tile after tile (quant_tile_spans).
+void quant_tile(const QuantTileArgs& a) {
+  if (a.valid <= kTile) return one_tile(a);
+  QuantTileArgs tile = a;
+  for (int64_t done = 0; done < a.valid; done += kTile) {
+    tile.first_pixel = a.first_pixel + done;
+    tile.valid = std::min(kTile, a.valid - done);
+    if (a.out != nullptr) tile.out = a.out + done;
+    if (a.out_bytes != nullptr) tile.out_bytes = a.out_bytes + done;
+    one_tile(tile);
   }
 }
 
@@ -154,7 +168,10 @@ void lane_tile(const QuantTileArgs& a) {
 }  // namespace
 
 DirectConvKernels direct_conv_kernels_vnni() {
-  DirectConvKernels k{Isa::kVnni, kTile, &quant_tile, kLanePixels, &lane_tile};
+  DirectConvKernels k{Isa::kVnni, kTile, &quant_tile};
+  k.quant_tile_spans = true;
+  k.lane_tile_pixels = kLanePixels;
+  k.lane_tile = &lane_tile;
   k.quad_rows = &interleave_quads_avx512;
   return k;
 }
