@@ -126,7 +126,7 @@ struct QuantTileArgs {
   int64_t out_stride = 0;
   int64_t rows = kOutBlock;
   // Pixels stored: at most one tile's, or where the kernels take spans
-  // (DirectConvKernels::quant_tile_spans, the matrix tiles) any number, the
+  // (DirectConvKernels::takes_spans, the matrix tiles) any number, the
   // tiles that cover them computed in one call.
   int64_t valid = 0;
   // The fused static quantize: with out_bytes set, each value goes through
@@ -177,9 +177,9 @@ struct DirectConvKernels {
   Isa isa = Isa::kScalar;
   int64_t tile_pixels = 16;  // flat pixels per tile (a multiple of the vector width)
   QuantTileFn quant_tile;
-  // quant_tile computes any number of pixels per call (args.valid), tile
-  // after tile, the arguments read once.
-  bool quant_tile_spans = false;
+  // quant_tile and lane_tile compute any number of pixels per call
+  // (args.valid), tile after tile, the arguments read once.
+  bool takes_spans = false;
   int64_t lane_tile_pixels = 0;  // 0: no channel-lane tile
   QuantTileFn lane_tile = nullptr;
   // The matrix tile of CV channel tiles x PV pixel tiles (1 <= CV <= 4,

@@ -59,7 +59,7 @@ void one_tile(const QuantTileArgs& a) {
   }
 }
 
-// A span of pixels, tile after tile (quant_tile_spans).
+// A span of pixels, tile after tile (takes_spans).
 void quant_tile(const QuantTileArgs& a) {
   if (a.valid <= kTile) return one_tile(a);
   QuantTileArgs tile = a;
@@ -160,16 +160,25 @@ constexpr std::array<void (*)(const QuantTileArgs&), sizeof...(P)> lane_table(
   return {&lane_vectors<P + 1>...};
 }
 
+// A span of pixels, kLanePixels after kLanePixels (takes_spans).
 void lane_tile(const QuantTileArgs& a) {
   static constexpr auto kByPixels = lane_table(std::make_integer_sequence<int, kLanePixels>());
-  kByPixels[static_cast<size_t>(a.valid - 1)](a);
+  if (a.valid <= kLanePixels) return kByPixels[static_cast<size_t>(a.valid - 1)](a);
+  QuantTileArgs tile = a;
+  for (int64_t done = 0; done < a.valid; done += kLanePixels) {
+    tile.first_pixel = a.first_pixel + done;
+    tile.valid = std::min<int64_t>(kLanePixels, a.valid - done);
+    if (a.out != nullptr) tile.out = a.out + done;
+    if (a.out_bytes != nullptr) tile.out_bytes = a.out_bytes + done;
+    kByPixels[static_cast<size_t>(tile.valid - 1)](tile);
+  }
 }
 
 }  // namespace
 
 DirectConvKernels direct_conv_kernels_vnni() {
   DirectConvKernels k{Isa::kVnni, kTile, &quant_tile};
-  k.quant_tile_spans = true;
+  k.takes_spans = true;
   k.lane_tile_pixels = kLanePixels;
   k.lane_tile = &lane_tile;
   k.quad_rows = &interleave_quads_avx512;

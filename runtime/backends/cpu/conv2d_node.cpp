@@ -76,14 +76,17 @@ MatrixBlock matrix_block(const ConvGeometry& g) {
 // 1x1 at 14x14 19.6-20.4 / 17.4-18.4 / 15.7-17.0 us.
 constexpr int64_t kMatrixSpanTiles = 8;
 
-// Pixel-vector tiles per kernel call where the kernels take spans
-// (DirectConvKernels::quant_tile_spans): the call's setup and the index's
+// Tiles per kernel call where the kernels take spans
+// (DirectConvKernels::takes_spans): the call's setup and the index's
 // decomposition are paid once per span. On a Zen 5 core, with 10 rounds of
-// alternated processes, 8 tiles per call took the short-K 1x1 layers
-// (MobileNet-v1's 32 -> 64 at 112x112, ResNet-18's 64 -> 128 stride-2
-// shortcut) 6-14 % less time by best times, the stem 3-6 %; 4 tiles about
-// half of that.
+// alternated processes, 8 pixel-vector tiles per call took the short-K 1x1
+// layers (MobileNet-v1's 32 -> 64 at 112x112, ResNet-18's 64 -> 128
+// stride-2 shortcut) 6-14 % less time by best times, the stem 3-6 %; 4
+// tiles about half of that. Channel-lane tiles (planes of at most 256
+// pixels) take 14 of them, a 14x14 plane: the 256 -> 256 1x1 at 14x14 ran
+// 2-5 % faster than one tile per call, 2 % with 4.
 constexpr int64_t kVectorSpanTiles = 8;
+constexpr int64_t kLaneSpanTiles = 14;
 
 // Pooled rows per band of a fused max pool: as many as keep the band's
 // layer rows of one block of output channels within 512 KiB (in L2 while
@@ -201,9 +204,12 @@ class Conv2dNode : public CompiledNode {
       tile_ = float_.tile_pixels;
       packed_f32_ = kernels::pack_direct_weights_f32(op_.weights.data<float>(), g_, layout_);
     }
-    span_ = matrix_tile_ != nullptr                            ? tile_ * kMatrixSpanTiles
-            : quantized_ && !lanes_ && quant_.quant_tile_spans ? tile_ * kVectorSpanTiles
-                                                               : tile_;
+    span_ = tile_;
+    if (matrix_tile_ != nullptr) {
+      span_ = tile_ * kMatrixSpanTiles;
+    } else if (quantized_ && quant_.takes_spans) {
+      span_ = tile_ * (lanes_ ? kLaneSpanTiles : kVectorSpanTiles);
+    }
     // Padded copies so every block reads block_rows_ entries.
     const int64_t padded = g_.groups * kernels::out_blocks(g_, block_rows_) * block_rows_;
     block_bias_.assign(static_cast<size_t>(padded), 0.0f);
