@@ -1,6 +1,7 @@
 // Dense layers of the CPU backend next to oneDNN on the same shapes, in the
 // same process: the first-layer convolution (ResNet-18 stem, 3 -> 64, 7x7
-// stride 2 at 224x224), a 1x1 256 -> 256 convolution at 14x14, a depthwise
+// stride 2 at 224x224), 1x1 convolutions (256 -> 256 at 14x14, ResNet-18's
+// stride-2 shortcut, MobileNet-v1's 32 -> 64 at 112x112), a depthwise
 // 3x3 (256 channels, 28x28), two of MobileNet-v1's depthwise layers with its
 // 8-bit weights, the ResNet-18 classifier (512 -> 1000) and pooling (max
 // pools on f32 and u8, global average pools).
@@ -49,6 +50,8 @@ struct ConvShape {
 const ConvShape kConvShapes[] = {
     {"first_layer_3x224_7x7s2", 3, 64, 224, 224, 1, 7, 2, 3, sparq::DType::kS8},
     {"1x1_256x14", 256, 256, 14, 14, 1, 1, 1, 0, sparq::DType::kU8},
+    // MobileNet-v1's first pointwise layer: 8 channel quads per output.
+    {"1x1_32x112", 32, 64, 112, 112, 1, 1, 1, 0, sparq::DType::kU8},
     // ResNet-18's first downsample shortcut: 1x1 stride 2, 64 -> 128.
     {"1x1s2_64x56", 64, 128, 56, 56, 1, 1, 2, 0, sparq::DType::kU8},
     {"depthwise3x3_256x28", 256, 256, 28, 28, 256, 3, 1, 1, sparq::DType::kU8},

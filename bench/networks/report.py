@@ -28,6 +28,7 @@ DENSE_LAYERS = [  # dense_ops_bench shape -> what the issue calls it, the output
     ("first_layer_3x224_7x7s2", "stem 7x7 s2, 3 -> 64 at 224x224", ("f32", "u8")),
     ("1x1_256x14", "1x1, 256 -> 256 at 14x14", ("f32", "u8")),
     ("1x1s2_64x56", "1x1 s2 (downsample), 64 -> 128 at 56x56", ("f32", "u8")),
+    ("1x1_32x112", "1x1, 32 -> 64 at 112x112 (MobileNet-v1 block 1)", ("f32", "u8")),
     ("depthwise3x3_256x28", "depthwise 3x3, 256 ch at 28x28", ("f32", "u8")),
     ("depthwise3x3s2_64x112_w8", "depthwise 3x3 s2, 64 ch at 112x112, 8-bit weights (MobileNet-v1)",
      ("f32", "u8")),
