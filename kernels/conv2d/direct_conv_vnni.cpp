@@ -59,17 +59,23 @@ void one_tile(const QuantTileArgs& a) {
   }
 }
 
-// A span of pixels, tile after tile (takes_spans).
-void quant_tile(const QuantTileArgs& a) {
-  if (a.valid <= kTile) return one_tile(a);
+// A span of pixels (takes_spans): run(tile) for each run of at most
+// `pixels` of them, the arguments moved to that run's first pixel.
+template <class Run>
+void each_tile(const QuantTileArgs& a, int64_t pixels, const Run& run) {
+  if (a.valid <= pixels) return run(a);
   QuantTileArgs tile = a;
-  for (int64_t done = 0; done < a.valid; done += kTile) {
+  for (int64_t done = 0; done < a.valid; done += pixels) {
     tile.first_pixel = a.first_pixel + done;
-    tile.valid = std::min(kTile, a.valid - done);
+    tile.valid = std::min(pixels, a.valid - done);
     if (a.out != nullptr) tile.out = a.out + done;
     if (a.out_bytes != nullptr) tile.out_bytes = a.out_bytes + done;
-    one_tile(tile);
+    run(tile);
   }
+}
+
+void quant_tile(const QuantTileArgs& a) {
+  each_tile(a, kTile, one_tile);
 }
 
 constexpr int64_t kLaneVectors = kLaneBlock / kLanes;
@@ -160,18 +166,11 @@ constexpr std::array<void (*)(const QuantTileArgs&), sizeof...(P)> lane_table(
   return {&lane_vectors<P + 1>...};
 }
 
-// A span of pixels, kLanePixels after kLanePixels (takes_spans).
 void lane_tile(const QuantTileArgs& a) {
   static constexpr auto kByPixels = lane_table(std::make_integer_sequence<int, kLanePixels>());
-  if (a.valid <= kLanePixels) return kByPixels[static_cast<size_t>(a.valid - 1)](a);
-  QuantTileArgs tile = a;
-  for (int64_t done = 0; done < a.valid; done += kLanePixels) {
-    tile.first_pixel = a.first_pixel + done;
-    tile.valid = std::min<int64_t>(kLanePixels, a.valid - done);
-    if (a.out != nullptr) tile.out = a.out + done;
-    if (a.out_bytes != nullptr) tile.out_bytes = a.out_bytes + done;
+  each_tile(a, kLanePixels, [](const QuantTileArgs& tile) {
     kByPixels[static_cast<size_t>(tile.valid - 1)](tile);
-  }
+  });
 }
 
 }  // namespace
