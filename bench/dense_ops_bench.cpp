@@ -75,8 +75,9 @@ struct PoolShape {
   int64_t channels, h, w;
   int k, stride, pad;
   sparq::DType dtype;
-  int64_t out_h() const { return algo == PoolAlgo::kMax ? (h + 2 * pad - k) / stride + 1 : 1; }
-  int64_t out_w() const { return algo == PoolAlgo::kMax ? (w + 2 * pad - k) / stride + 1 : 1; }
+  // The global pools are windows of the whole plane: 1 x 1.
+  int64_t out_h() const { return (h + 2 * pad - k) / stride + 1; }
+  int64_t out_w() const { return (w + 2 * pad - k) / stride + 1; }
 };
 
 const PoolShape kPoolShapes[] = {

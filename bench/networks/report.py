@@ -53,11 +53,15 @@ def dense_pair(dense, shape, output, outputs=DENSE_OUTPUTS):
 
 
 def dense_and_pool_layers():
-    """(shape, what, output, (sparq, oneDNN) name prefixes) of every layer compared with oneDNN."""
-    for layers, outputs in ((DENSE_LAYERS, DENSE_OUTPUTS), (POOL_LAYERS, POOL_OUTPUTS)):
-        for shape, what, kinds in layers:
-            for kind in kinds:
-                yield shape, what, kind, outputs
+    """(shape, what, output, {output: (sparq, oneDNN) name prefixes}, the oneDNN peer's name) of
+    every layer compared with oneDNN: the convolutions and the classifier against its int8
+    layers, the pools against its pooling of their own dtype."""
+    for shape, what, kinds in DENSE_LAYERS:
+        for kind in kinds:
+            yield shape, what, kind, DENSE_OUTPUTS, "oneDNN int8"
+    for shape, what, kinds in POOL_LAYERS:
+        for kind in kinds:
+            yield shape, what, kind, POOL_OUTPUTS, f"oneDNN {kind} pooling"
 
 
 SPARSE_LAYERS = ["r18_64x56", "r18_128x28", "r18_256x14", "r18_512x7"]
@@ -408,10 +412,9 @@ def targets(raw):
             rows.append([f"MobileNet-v1 b{b} t1 vs ORT int8{SCALES_NOTE[scales]}",
                          f">= {TARGETS['mobilenet']}x", ratio(v), verdict(v, TARGETS["mobilenet"])])
     dense = (raw.get("layers") or {}).get("dense_ops", {})
-    for shape, what, output, names in dense_and_pool_layers():
+    for shape, what, output, names, peer in dense_and_pool_layers():
         s, o = dense_pair(dense, shape, output, names)
         v = o["best_us"] / s["best_us"] if s and o else None
-        peer = "oneDNN int8" if names is DENSE_OUTPUTS else f"oneDNN {output} pooling"
         rows.append([f"dense layer vs {peer}: {what}, {output} output",
                      f">= {TARGETS['dense_layer']}x", ratio(v), verdict(v, TARGETS["dense_layer"])])
     out = ["## Targets of the issue", "",
@@ -495,7 +498,7 @@ def layers_section(raw):
            "Times in us, best / median over the repetitions of all rounds; ratio = oneDNN best / sparq best.", ""]
     d = lay["dense_ops"]
     rows = []
-    for shape, what, output, names in dense_and_pool_layers():
+    for shape, what, output, names, _ in dense_and_pool_layers():
         s, o = dense_pair(d, shape, output, names)
         if not s or not o:
             continue

@@ -36,14 +36,20 @@ EvenOdd split_even_odd(__m512 lo, __m512 hi) {
   return {_mm512_permutex2var_ps(lo, even_idx, hi), _mm512_permutex2var_ps(lo, odd_idx, hi)};
 }
 
-// Columns 2*ox0 .. 2*ox0 + 2n - 1 of one row (n <= 16 outputs).
+// The masks of the two 16-float halves of a row's columns 2*ox0 ..
+// 2*ox0 + 2n - 1 (n <= 16 outputs).
+struct HalfMasks {
+  __mmask16 lo, hi;
+};
+HalfMasks pair_masks(int64_t n) {
+  return {static_cast<__mmask16>(first_lanes16(std::min<int64_t>(2 * n, 16))),
+          static_cast<__mmask16>(first_lanes(2 * n - 16))};
+}
+
+// Those columns of one row, split into even and odd.
 EvenOdd load_pairs(const float* row, int64_t n) {
-  const int64_t floats = 2 * n;
-  const auto lo_mask = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(floats, 16)));
-  const auto hi_mask = static_cast<__mmask16>(first_lanes(floats - 16));
-  const __m512 lo = _mm512_maskz_loadu_ps(lo_mask, row);
-  const __m512 hi = _mm512_maskz_loadu_ps(hi_mask, row + 16);
-  return split_even_odd(lo, hi);
+  const HalfMasks m = pair_masks(n);
+  return split_even_odd(_mm512_maskz_loadu_ps(m.lo, row), _mm512_maskz_loadu_ps(m.hi, row + 16));
 }
 
 // The window rule (MaxRule / AverageRule) over the four taps in order.
@@ -78,14 +84,13 @@ void plain_2x2_max_rows_first(const float* in, float* out, const PoolGeometry& g
     float* dst = out + oy * out_w;
     for (int64_t ox = 0; ox < out_w; ox += 16) {
       const int64_t n = std::min<int64_t>(16, out_w - ox);
-      const auto lo_mask = static_cast<__mmask16>(first_lanes16(std::min<int64_t>(2 * n, 16)));
-      const auto hi_mask = static_cast<__mmask16>(first_lanes(2 * n - 16));
+      const HalfMasks m = pair_masks(n);
       const float* at0 = row0 + 2 * ox;
       const float* at1 = row1 + 2 * ox;
       const __m512 lo =
-          _mm512_max_ps(_mm512_maskz_loadu_ps(lo_mask, at0), _mm512_maskz_loadu_ps(lo_mask, at1));
-      const __m512 hi = _mm512_max_ps(_mm512_maskz_loadu_ps(hi_mask, at0 + 16),
-                                      _mm512_maskz_loadu_ps(hi_mask, at1 + 16));
+          _mm512_max_ps(_mm512_maskz_loadu_ps(m.lo, at0), _mm512_maskz_loadu_ps(m.lo, at1));
+      const __m512 hi = _mm512_max_ps(_mm512_maskz_loadu_ps(m.hi, at0 + 16),
+                                      _mm512_maskz_loadu_ps(m.hi, at1 + 16));
       const auto [even, odd] = split_even_odd(lo, hi);
       _mm512_mask_storeu_ps(dst + ox, static_cast<__mmask16>(first_lanes16(n)),
                             _mm512_max_ps(even, odd));
