@@ -117,27 +117,39 @@ class TileEpilogue {
       }
     }
 #endif
+    if (!kBytes && range_ != nullptr) {
+      return rows_for_activation<Vectors, kBytes, true>(acc, acc_stride, rows, first);
+    }
+    rows_for_activation<Vectors, kBytes, false>(acc, acc_stride, rows, first);
+  }
+
+  template <int Vectors, bool kBytes, bool kRanged>
+  void rows_for_activation(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
     switch (activation_) {
       case Activation::kNone:
-        return whole_rows<Activation::kNone, Vectors, kBytes>(acc, acc_stride, rows, first);
+        return whole_rows<Activation::kNone, Vectors, kBytes, kRanged>(acc, acc_stride, rows,
+                                                                       first);
       case Activation::kRelu:
-        return whole_rows<Activation::kRelu, Vectors, kBytes>(acc, acc_stride, rows, first);
+        return whole_rows<Activation::kRelu, Vectors, kBytes, kRanged>(acc, acc_stride, rows,
+                                                                       first);
       case Activation::kRelu6:
-        return whole_rows<Activation::kRelu6, Vectors, kBytes>(acc, acc_stride, rows, first);
+        return whole_rows<Activation::kRelu6, Vectors, kBytes, kRanged>(acc, acc_stride, rows,
+                                                                        first);
     }
   }
 
-  // store_rows' loop over whole vectors, of bytes or of f32 output. Rows go
-  // in pairs so that each of the 2 * Vectors range chains takes one vector
-  // of a pair; the chains start at +0 (which every range holds) and fold
-  // into the tile's range at the end, as widen_lanes folds its chains.
-  template <Activation kActivation, int Vectors, bool kBytes>
+  // store_rows' loop over whole vectors, of bytes or of f32 output (kRanged:
+  // widening the range; a template argument, so that the loop without one
+  // neither zeroes the chains nor tests for them). Rows go in pairs so that
+  // each of the 2 * Vectors range chains takes one vector of a pair; the
+  // chains start at +0 (which every range holds) and fold into the tile's
+  // range at the end, as widen_lanes folds its chains.
+  template <Activation kActivation, int Vectors, bool kBytes, bool kRanged>
   void whole_rows(const int32_t* acc, int64_t acc_stride, int64_t rows, int64_t first) {
-    constexpr int kChains = 2 * Vectors;
+    constexpr int kChains = kRanged ? 2 * Vectors : 1;
     constexpr bool kMaxOnly = kActivation != Activation::kNone;
     Batch high[kChains], low[kChains];
     for (int c = 0; c < kChains; ++c) high[c] = low[c] = Batch(0.0f);
-    const bool ranged = !kBytes && range_ != nullptr;
     auto row = [&](int64_t r, int chain0) {
       const Ints compensation(compensation_[r]);
       const Batch scale(scale_[r]), bias(bias_[r]);
@@ -152,8 +164,9 @@ class TileEpilogue {
           continue;
         }
         result.store_unaligned(out_ + at + v * 16);
-        if (ranged)
+        if constexpr (kRanged) {
           Quantize<Arch>::widen_stored(result, high[chain0 + v], low[chain0 + v], kMaxOnly);
+        }
       }
     };
     int64_t r = 0;
@@ -162,10 +175,11 @@ class TileEpilogue {
       row(r + 1, Vectors);
     }
     if (r < rows) row(r, 0);
-    if (!ranged) return;
-    for (int c = 0; c < kChains; ++c) {
-      Quantize<Arch>::widen_stored(high[c], high_, low_, kMaxOnly);
-      if (!kMaxOnly) Quantize<Arch>::widen_stored(low[c], high_, low_, false);
+    if constexpr (kRanged) {
+      for (int c = 0; c < kChains; ++c) {
+        Quantize<Arch>::widen_stored(high[c], high_, low_, kMaxOnly);
+        if (!kMaxOnly) Quantize<Arch>::widen_stored(low[c], high_, low_, false);
+      }
     }
   }
 
@@ -219,6 +233,12 @@ class TileEpilogue {
 // store_rows' loop: the activation and the output's kind chosen once, bytes
 // a pair of rows per rounding check, the range in 2 * Vectors chains.
 #if defined(__AVX512F__)
+template <int Vectors>
+[[gnu::noinline]] void epilogue_rows(TileEpilogue<ArchAvx512>& epilogue, const int32_t* acc,
+                                     int64_t acc_stride, int64_t rows, int64_t first) {
+  epilogue.template store_rows<Vectors>(acc, acc_stride, rows, first);
+}
+
 template <int Vectors>
 [[gnu::noinline]] void register_tile_epilogue(const QuantTileArgs& a,
                                               const int32_t (&rows)[kOutBlock][Vectors * 16]) {
