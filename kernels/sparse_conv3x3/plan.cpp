@@ -60,7 +60,7 @@ constexpr double kSplitLoadFactor = 2.0;
 constexpr double kEntryOverheadCycles = 1.0;
 constexpr double kCallOverheadCycles = 12.0;
 // Output-channel form only: its epilogue, per computed output element.
-constexpr double kChannelEpilogueCycles = 0.6;
+constexpr double kChannelEpilogueCycles = 0.5;
 // AMX tile program, fitted like the constants above to
 // bench/sparse_conv_paths_bench on a 2-vCPU Xeon with AMX (ResNet-18's 3x3
 // layers at k = 9 random and k = 1 shared, the 32 tile paths, 28 % rms
@@ -402,9 +402,10 @@ PathPlan plan_path(const Sparse3x3Problem& problem, const Sparse3x3Path& path,
   }
   plan.cost =
       entry_runs * entry_cycles + (tile_program_cycles_per_tile + call_cycles_per_tile) * g.tiles;
-  // The output-channel epilogue gathers each channel's pixels (AVX-512):
-  // about 0.6 cycles per output element (fitted like the constants above;
-  // 2.0 when it stored each output with a scalar chain).
+  // The output-channel epilogue transposes blocks of 16 channels x 16
+  // pixels (AVX-512): about 0.5 cycles per output element (fitted like the
+  // constants above; 0.6 when it gathered each channel's pixels, 2.0 when it
+  // stored each output with a scalar chain).
   if (by_channels) plan.cost += kChannelEpilogueCycles * plan.block_count * OB * T * g.tiles;
   return plan;
 }
