@@ -3,6 +3,8 @@
 // A multiply and an add stay two roundings (the reference backend's
 // arithmetic): GCC would otherwise fuse them into FMA under this file's -mfma.
 #pragma GCC optimize("fp-contract=off")
+#include <algorithm>
+
 #include "kernels/conv2d/direct_conv_float_impl.hpp"
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
 #include "kernels/conv2d/interleave_quads.hpp"
@@ -14,7 +16,10 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kVectors = 2;
 constexpr int64_t kTile = kLanes * kVectors;
 
-void quant_tile(const QuantTileArgs& a) {
+// One tile's kVectors pixel vectors at `first_pixel`, accumulated and stored
+// to rows[r][p] for the span's epilogue.
+[[gnu::always_inline]] inline void quant_vectors(const QuantTileArgs& a, int64_t first_pixel,
+                                                 int32_t (&rows)[kOutBlock][kTile]) {
   __m512i acc[kOutBlock][kVectors];
 #pragma GCC unroll 32
   for (auto& row : acc) {
@@ -22,7 +27,7 @@ void quant_tile(const QuantTileArgs& a) {
   }
   const __m512i low_bytes = _mm512_set1_epi16(0x00FF);
   for (int64_t s = 0; s < a.steps; ++s) {
-    const uint8_t* x = a.input + (a.step_offsets[s] + a.first_pixel) * 4;
+    const uint8_t* x = a.input + (a.step_offsets[s] + first_pixel) * 4;
     __m512i x_even[kVectors], x_odd[kVectors];
 #pragma GCC unroll 32
     for (int64_t v = 0; v < kVectors; ++v) {
@@ -44,19 +49,32 @@ void quant_tile(const QuantTileArgs& a) {
       }
     }
   }
-  alignas(64) int32_t rows[kOutBlock][kVectors * kLanes];
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
     for (int64_t v = 0; v < kVectors; ++v) _mm512_store_si512(&rows[r][v * kLanes], acc[r][v]);
   }
-  register_tile_epilogue<kVectors>(a, rows);
+}
+
+// A span of pixels, tile after tile, the epilogue built once for the span
+// (as the VNNI tiles do); each tile computes both vectors, the last one's
+// discarded lanes reading the packed input's slack.
+void quant_tile(const QuantTileArgs& a) {
+  TileEpilogue<ArchAvx512> epilogue(a);
+  alignas(64) int32_t rows[kOutBlock][kTile];
+  const int64_t count = std::min<int64_t>(a.rows, kOutBlock);
+  for (int64_t done = 0; done < a.valid; done += kTile) {
+    quant_vectors(a, a.first_pixel + done, rows);
+    epilogue_rows<kVectors>(epilogue, &rows[0][0], kTile, count, done);
+  }
+  epilogue.finish();
 }
 
 }  // namespace
 
 DirectConvKernels direct_conv_kernels_avx512() {
   DirectConvKernels k{Isa::kAvx512, kTile, &quant_tile};
+  k.takes_spans = true;
   k.quad_rows = &interleave_quads_avx512;
   return k;
 }

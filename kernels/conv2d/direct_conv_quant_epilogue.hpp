@@ -228,23 +228,13 @@ class TileEpilogue {
 
 // A register tile's epilogue, out of line so that the tile's loop keeps
 // every accumulator in a register (inlined, GCC spilled some of them inside
-// the loop): rows[r][p] holds row r's pixel p of the tile (Vectors vectors
-// of 16 per row), stored from the registers by the caller. Whole tiles take
+// the loop): acc[r * acc_stride + p] holds row r's pixel p of the tile
+// (Vectors vectors of 16 per row), stored from the registers by the caller,
+// and goes out from pixel `first` of the span on, through an epilogue the
+// caller built once for the span (and finishes after it). Whole tiles take
 // store_rows' loop: the activation and the output's kind chosen once, bytes
 // a pair of rows per rounding check, the range in 2 * Vectors chains.
 #if defined(__AVX512F__)
-template <int Vectors>
-[[gnu::noinline]] void register_tile_epilogue(const QuantTileArgs& a,
-                                              const int32_t (&rows)[kOutBlock][Vectors * 16]) {
-  TileEpilogue<ArchAvx512> epilogue(a);
-  epilogue.template store_rows<Vectors>(&rows[0][0], Vectors * 16,
-                                        std::min<int64_t>(a.rows, kOutBlock), 0);
-  epilogue.finish();
-}
-
-// The same out of line for a span of tiles whose epilogue the caller built
-// once (and finishes after the span): one tile's rows, acc[r * acc_stride +
-// p], stored from pixel `first` of the span on.
 template <int Vectors>
 [[gnu::noinline]] void epilogue_rows(TileEpilogue<ArchAvx512>& epilogue, const int32_t* acc,
                                      int64_t acc_stride, int64_t rows, int64_t first) {
