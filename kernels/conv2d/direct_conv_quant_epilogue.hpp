@@ -13,7 +13,9 @@
 namespace sparq::kernels {
 namespace {
 
-// One tile's epilogue. Everything it reads from the arguments is copied
+// The epilogue of one kernel call: a tile, or a span of tiles (pixels
+// [0, valid) from the call's first pixel, each tile's rows handed over with
+// their offset `first`). Everything it reads from the arguments is copied
 // here first: the stores go through pointers that, as far as the compiler
 // knows, may alias the argument arrays, so it would otherwise reload the
 // row's compensation, scales and bias (and the output fields) for every

@@ -75,8 +75,9 @@ void quant_tile(const QuantTileArgs& a) {
   epilogue.finish();
 }
 
-// A span of pixels (takes_spans): run(tile) for each run of at most
-// `pixels` of them, the arguments moved to that run's first pixel.
+// A channel-lane span (takes_spans): run(tile) for each run of at most
+// `pixels` of them, the arguments moved to that run's first pixel (each
+// lane tile's epilogue is its own: it transposes in registers).
 template <class Run>
 void each_tile(const QuantTileArgs& a, int64_t pixels, const Run& run) {
   if (a.valid <= pixels) return run(a);
