@@ -9,8 +9,10 @@
 namespace sparq::kernels {
 
 // Lane j of rows[i] becomes lane i of rows[j]. Pairs of rows, then pairs of
-// pairs, then the 128-bit quarters.
-inline void transpose_16x16(__m512i rows[16]) {
+// pairs, then the 128-bit quarters. Always inlined: its callers hold the
+// rows in registers, and a call spills them all (GCC stops inlining it once
+// a file's other kernels use up its inlining budget).
+[[gnu::always_inline]] inline void transpose_16x16(__m512i rows[16]) {
   __m512i t[16];
 #pragma GCC unroll 16
   for (int i = 0; i < 16; i += 2) {

@@ -1,6 +1,7 @@
 // AVX512-VNNI tiles: one vpdpbusd sums a quad of u8 x s8 products into each
 // int32 lane, exactly (no saturation: this is vpdpbusd, not vpdpbusds).
-// Pixel-vector tile: 8 rows x 3 vectors of pixels = 24 accumulators.
+// Pixel-vector tile: 8 rows x 3 vectors of pixels = 24 accumulators; its
+// f32 epilogue works on them in place (register_epilogue_avx512.hpp).
 // Channel-lane tile: up to 14 pixels x 2 vectors of output channels = 28.
 #include <algorithm>
 #include <array>
@@ -10,6 +11,7 @@
 #include "kernels/common/transpose_avx512.hpp"
 #include "kernels/conv2d/direct_conv_quant_epilogue.hpp"
 #include "kernels/conv2d/interleave_quads.hpp"
+#include "kernels/conv2d/register_epilogue_avx512.hpp"
 
 namespace sparq::kernels {
 namespace {
@@ -18,13 +20,12 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kVectors = 3;
 constexpr int64_t kTile = kLanes * kVectors;
 
-// V pixel vectors of one tile at `first_pixel`, accumulated and stored to
-// rows[r][p] for the span's epilogue (the last tile of a plane computes only
-// the vectors holding its valid pixels).
+// V pixel vectors of one tile at `first_pixel` for each of the block's
+// rows, summed over the steps (the last tile of a plane computes only the
+// vectors holding its valid pixels).
 template <int V>
-[[gnu::always_inline]] inline void quant_vectors(const QuantTileArgs& a, int64_t first_pixel,
-                                                 int32_t (&rows)[kOutBlock][kTile]) {
-  __m512i acc[kOutBlock][V];
+[[gnu::always_inline]] inline void accumulate_vectors(const QuantTileArgs& a, int64_t first_pixel,
+                                                      __m512i (&acc)[kOutBlock][V]) {
 #pragma GCC unroll 32
   for (auto& row : acc) {
     for (auto& v : row) v = _mm512_setzero_si512();
@@ -42,6 +43,14 @@ template <int V>
       for (int64_t v = 0; v < V; ++v) dpbusd_in_place(acc[r][v], xv[v], wq);
     }
   }
+}
+
+// accumulate_vectors, stored to rows[r][p] for the span's epilogue.
+template <int V>
+[[gnu::always_inline]] inline void quant_vectors(const QuantTileArgs& a, int64_t first_pixel,
+                                                 int32_t (&rows)[kOutBlock][kTile]) {
+  __m512i acc[kOutBlock][V];
+  accumulate_vectors<V>(a, first_pixel, acc);
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
 #pragma GCC unroll 32
@@ -49,13 +58,94 @@ template <int V>
   }
 }
 
-// A span of pixels, tile after tile: the epilogue's operands are read once
-// for the span (a short-K tile's setup cost a sixth of its epilogue), and
-// each tile's rows go through it out of line, so that the tile's loop keeps
-// every accumulator in a register (GCC spills them to the stack on every
-// step when any other vector code shares the loop: an epilogue interleaved
-// between the steps ran 2x slower).
+// accumulate_vectors, then the f32 epilogue on the accumulators themselves
+// (register_epilogue_avx512.hpp): pixels [done, valid) of the span's first `count` rows, the first
+// 16 * V of them, and with kRanged their maxima into the chains high[r % 2].
+template <int V, Activation kActivation, bool kRanged>
+[[gnu::always_inline]] inline void register_vectors(const QuantTileArgs& a,
+                                                    const RegisterRow (&row)[kOutBlock],
+                                                    int64_t count, const ActivationBounds& bounds,
+                                                    int64_t done, __m512 (&high)[2]) {
+  __m512i acc[kOutBlock][V];
+  accumulate_vectors<V>(a, a.first_pixel + done, acc);
+  const int64_t left = a.valid - done;
+#pragma GCC unroll 32
+  for (int64_t r = 0; r < kOutBlock; ++r) {
+    if (r >= count) break;
+    const __m512 bias = broadcast_bias(row[r]);
+    float* const out = a.out + r * a.out_stride + done;
+#pragma GCC unroll 32
+    for (int64_t v = 0; v < V; ++v) {
+      const __m512 y = dequantize_activate_in_place<kActivation>(acc[r][v], row[r], bias, bounds);
+      const int64_t valid = std::min(left - v * kLanes, kLanes);
+      const auto lanes = static_cast<__mmask16>(first_lanes16(valid));
+      if (valid == kLanes) {
+        _mm512_storeu_ps(out + v * kLanes, y);
+      } else {
+        _mm512_mask_storeu_ps(out + v * kLanes, lanes, y);
+      }
+      if constexpr (kRanged) widen_high_in_place(high[r % 2], y, lanes);
+    }
+  }
+}
+
+// A span writing f32 through register_vectors: no range, or one after a
+// ReLU or ReLU6 (maxima only).
+template <Activation kActivation, bool kRanged>
+[[gnu::noinline]] void register_span(const QuantTileArgs& a) {
+  RegisterRow row[kOutBlock];
+  for (int64_t r = 0; r < kOutBlock; ++r) {
+    // dequantize_accumulator's scale product, rounded once.
+    row[r] = {a.compensation[r], a.act_scale * a.weight_scale[r], a.bias[r]};
+  }
+  const ActivationBounds bounds;
+  const int64_t count = std::min<int64_t>(a.rows, kOutBlock);
+  __m512 high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t done = 0; done < a.valid; done += kTile) {
+    const int64_t pixels = a.valid - done;
+    if (pixels <= kLanes) {
+      register_vectors<1, kActivation, kRanged>(a, row, count, bounds, done, high);
+    } else if (pixels <= 2 * kLanes) {
+      register_vectors<2, kActivation, kRanged>(a, row, count, bounds, done, high);
+    } else {
+      register_vectors<kVectors, kActivation, kRanged>(a, row, count, bounds, done, high);
+    }
+  }
+  if constexpr (kRanged) {
+    // The chains start at +0, which every range holds.
+    __m512 h = _mm512_max_ps(high[0], _mm512_load_ps(a.range->high));
+    _mm512_store_ps(a.range->high, _mm512_max_ps(high[1], h));
+  }
+}
+
+// kRanged: the activation is a ReLU or ReLU6 (quant_tile's condition).
+template <bool kRanged>
+void register_span_for(const QuantTileArgs& a) {
+  switch (a.activation) {
+    case Activation::kNone:
+      if constexpr (!kRanged) return register_span<Activation::kNone, false>(a);
+      return;
+    case Activation::kRelu:
+      return register_span<Activation::kRelu, kRanged>(a);
+    case Activation::kRelu6:
+      return register_span<Activation::kRelu6, kRanged>(a);
+  }
+}
+
+// A span of pixels, tile after tile. Writing f32 (without a range, or with
+// one after a ReLU or ReLU6) the epilogue runs on the accumulators
+// (register_span). Otherwise, bytes through the fused quantize or a range
+// of values with both signs, the epilogue's operands are read once for the
+// span (a short-K tile's setup cost a sixth of its epilogue) and each
+// tile's rows go through it out of line from memory, so that the tile's
+// loop keeps every accumulator in a register (GCC spills them to the stack
+// on every step when any other vector code shares the loop: an epilogue
+// interleaved between the steps ran 2x slower).
 void quant_tile(const QuantTileArgs& a) {
+  if (a.out_bytes == nullptr) {
+    if (a.range == nullptr) return register_span_for<false>(a);
+    if (a.activation != Activation::kNone) return register_span_for<true>(a);
+  }
   TileEpilogue<ArchAvx512> epilogue(a);
   alignas(64) int32_t rows[kOutBlock][kTile];
   const int64_t count = std::min<int64_t>(a.rows, kOutBlock);

@@ -5,6 +5,7 @@
 // their own pass gives the reference backend's bits. The expected range is
 // computed here from the written values with plain comparisons, not with the
 // quantize kernels.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -307,6 +308,48 @@ TEST_P(ConvRanges, NodeStoresTheRangeOfEachSampleItWrites) {
         EXPECT_EQ(ranges[static_cast<size_t>(n)].max, expected.max) << what << ", sample " << n;
         EXPECT_EQ(ranges[static_cast<size_t>(n)].min, expected.min) << what << ", sample " << n;
       }
+    }
+  }
+}
+
+// A 1x1 layer's range holds every pixel of a short last tile: the input is
+// zero but for one pixel (255 in every channel) among the plane's last 48,
+// and with positive weights after a ReLU each channel's largest output, so
+// the sample's maximum, lies at that pixel. Planes of 225, 169 and 100
+// pixels end the pixel-vector tiles' 48-pixel tiles with 33, 25 and 4
+// pixels (1 to 3 vectors, the first ones whole, the last partial).
+TEST_P(ConvRanges, OnePixelOfAShortLastTileSetsTheRange) {
+  const kernels::ScopedIsa forced(GetParam());
+  const auto cpu = BackendRegistry::get("cpu");
+  std::mt19937 gen = testing::rng(35);
+  for (const int64_t side : {15, 13, 10}) {
+    Conv2dOp op = quantized_conv(gen, 8, 19, 1, 1, 0, 1, Activation::kRelu);
+    for (int8_t& v : op.weights.span<int8_t>()) v = static_cast<int8_t>(1 + gen() % 127);
+    const Shape input{8, side, side};
+    const testing::OneNodeGraph g = testing::one_node_graph("conv", {{input, DType::kU8}}, op);
+    const auto compiled = cpu->compile(g.graph, g.node());
+    ASSERT_TRUE(compiled->writes_ranges()) << compiled->kernel_name();
+    const int64_t plane = side * side;
+    for (int64_t hot = plane - 48; hot < plane; ++hot) {
+      Tensor x(input.with_batch(1), DType::kU8);
+      x.scales()[0] = 0.02f;
+      for (int64_t c = 0; c < 8; ++c) x.span<uint8_t>()[static_cast<size_t>(c * plane + hot)] = 255;
+      Tensor got(Shape{1, 19, side, side}, DType::kF32);
+      SampleRange range{1e30f, -1e30f};
+      TensorView view = got.view();
+      view.ranges = &range;
+      const std::string what = compiled->kernel_name() + ", plane " + std::to_string(side) + "x" +
+                               std::to_string(side) + ", pixel " + std::to_string(hot);
+      testing::run_node(*compiled, {x.view()}, view, 1, what);
+      const std::span<const float> values = got.span<float>();
+      const SampleRange expected = range_of(std::vector<float>(values.begin(), values.end()));
+      float at_hot = 0.0f;
+      for (int64_t o = 0; o < 19; ++o) {
+        at_hot = std::max(at_hot, values[static_cast<size_t>(o * plane + hot)]);
+      }
+      ASSERT_EQ(expected.max, at_hot) << what << ": the maximum is not at the hot pixel";
+      EXPECT_EQ(range.max, expected.max) << what;
+      EXPECT_EQ(range.min, expected.min) << what;
     }
   }
 }
