@@ -58,94 +58,167 @@ template <int V>
   }
 }
 
-// accumulate_vectors, then the f32 epilogue on the accumulators themselves
-// (register_epilogue_avx512.hpp): pixels [done, valid) of the span's first `count` rows, the first
-// 16 * V of them, and with kRanged their maxima into the chains high[r % 2].
-template <int V, Activation kActivation, bool kRanged>
-[[gnu::always_inline]] inline void register_vectors(const QuantTileArgs& a,
-                                                    const RegisterRow (&row)[kOutBlock],
-                                                    int64_t count, const ActivationBounds& bounds,
-                                                    int64_t done, __m512 (&high)[2]) {
+// What a register span writes: f32, f32 and the maxima of its range (after
+// a ReLU or ReLU6), or bytes through the fused quantize's saturating form
+// (QuantizedStore::saturating).
+enum class RegisterOutput { kF32, kF32Maxima, kBytes };
+
+// The operands a register span reads: per row, and the quantize's.
+struct RegisterSpan {
+  RegisterRow row[kOutBlock];
+  ActivationBounds bounds;
+  RegisterQuantize quantize{0.0f};
+  QuantizedStore<ArchAvx512> exact;  // the bytes' rule where a lane is near a half-integer
+  int64_t count;                     // rows stored
+  __m512 high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};  // kF32Maxima's chains
+
+  explicit RegisterSpan(const QuantTileArgs& a)
+      : exact(a.out_quantization, true), count(std::min<int64_t>(a.rows, kOutBlock)) {
+    for (int64_t r = 0; r < kOutBlock; ++r) {
+      // dequantize_accumulator's scale product, rounded once.
+      row[r] = {a.compensation[r], a.act_scale * a.weight_scale[r], a.bias[r]};
+    }
+    quantize.reciprocal = Quantize<ArchAvx512>::Quotient::reciprocal_of(a.out_quantization.scale);
+  }
+};
+
+// A row's V vectors of bytes where some lane of their estimates lies near a
+// half-integer: QuantizedStore::store of each, from the values y0, y1, y2
+// (rare: a lane in 2^11 for values spread over the levels). The values come
+// by value, in registers: by reference, every row stored them first.
+template <int V>
+[[gnu::noinline, gnu::cold]] void store_bytes_exactly(const QuantizedStore<ArchAvx512>& exact,
+                                                      uint8_t* out, int64_t left, __m512 y0,
+                                                      __m512 y1, __m512 y2) {
+  const __m512 y[kVectors] = {y0, y1, y2};
+  for (int64_t v = 0; v < V; ++v) {
+    exact.store(xsimd::batch<float, ArchAvx512>(y[v]), out + v * kLanes, left - v * kLanes);
+  }
+}
+
+// accumulate_vectors, then the epilogue on the accumulators themselves
+// (register_epilogue_avx512.hpp): pixels [done, valid) of the span's first
+// `count` rows, the first 16 * V of them.
+template <int V, Activation kActivation, RegisterOutput kOutput>
+[[gnu::always_inline]] inline void register_vectors(const QuantTileArgs& a, RegisterSpan& span,
+                                                    int64_t done) {
   __m512i acc[kOutBlock][V];
   accumulate_vectors<V>(a, a.first_pixel + done, acc);
   const int64_t left = a.valid - done;
 #pragma GCC unroll 32
   for (int64_t r = 0; r < kOutBlock; ++r) {
-    if (r >= count) break;
-    const __m512 bias = broadcast_bias(row[r]);
-    float* const out = a.out + r * a.out_stride + done;
+    if (r >= span.count) break;
+    const __m512 bias = broadcast_bias(span.row[r]);
+    __m512 y[V];
 #pragma GCC unroll 32
     for (int64_t v = 0; v < V; ++v) {
-      const __m512 y = dequantize_activate_in_place<kActivation>(acc[r][v], row[r], bias, bounds);
-      const int64_t valid = std::min(left - v * kLanes, kLanes);
-      const auto lanes = static_cast<__mmask16>(first_lanes16(valid));
-      if (valid == kLanes) {
-        _mm512_storeu_ps(out + v * kLanes, y);
-      } else {
-        _mm512_mask_storeu_ps(out + v * kLanes, lanes, y);
+      y[v] = dequantize_activate_in_place<kActivation>(acc[r][v], span.row[r], bias, span.bounds);
+    }
+    if constexpr (kOutput == RegisterOutput::kBytes) {
+      uint8_t* const out = a.out_bytes + r * a.out_stride + done;
+      __m512 estimate[V];
+      __mmask16 near = 0;
+#pragma GCC unroll 32
+      for (int64_t v = 0; v < V; ++v) {
+        near = static_cast<__mmask16>(near | estimate_near_half(y[v], span.quantize, estimate[v]));
       }
-      if constexpr (kRanged) widen_high_in_place(high[r % 2], y, lanes);
+      if (near != 0) [[unlikely]] {
+        store_bytes_exactly<V>(span.exact, out, left, y[0], y[V > 1 ? 1 : 0], y[V - 1]);
+        continue;
+      }
+#pragma GCC unroll 32
+      for (int64_t v = 0; v < V; ++v) {
+        // round_saturating_n: the estimate rounded, narrowed with unsigned
+        // saturation.
+        const __m128i bytes = _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(estimate[v]));
+        const int64_t valid = std::min(left - v * kLanes, kLanes);
+        if (valid == kLanes) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + v * kLanes), bytes);
+        } else {
+          _mm_mask_storeu_epi8(out + v * kLanes, static_cast<__mmask16>(first_lanes16(valid)),
+                               bytes);
+        }
+      }
+    } else {
+      float* const out = a.out + r * a.out_stride + done;
+#pragma GCC unroll 32
+      for (int64_t v = 0; v < V; ++v) {
+        const int64_t valid = std::min(left - v * kLanes, kLanes);
+        const auto lanes = static_cast<__mmask16>(first_lanes16(valid));
+        if (valid == kLanes) {
+          _mm512_storeu_ps(out + v * kLanes, y[v]);
+        } else {
+          _mm512_mask_storeu_ps(out + v * kLanes, lanes, y[v]);
+        }
+        if constexpr (kOutput == RegisterOutput::kF32Maxima) {
+          widen_high_in_place(span.high[r % 2], y[v], lanes);
+        }
+      }
     }
   }
 }
 
-// A span writing f32 through register_vectors: no range, or one after a
-// ReLU or ReLU6 (maxima only).
-template <Activation kActivation, bool kRanged>
+// A span through register_vectors, tile after tile.
+template <Activation kActivation, RegisterOutput kOutput>
 [[gnu::noinline]] void register_span(const QuantTileArgs& a) {
-  RegisterRow row[kOutBlock];
-  for (int64_t r = 0; r < kOutBlock; ++r) {
-    // dequantize_accumulator's scale product, rounded once.
-    row[r] = {a.compensation[r], a.act_scale * a.weight_scale[r], a.bias[r]};
-  }
-  const ActivationBounds bounds;
-  const int64_t count = std::min<int64_t>(a.rows, kOutBlock);
-  __m512 high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  RegisterSpan span(a);
   for (int64_t done = 0; done < a.valid; done += kTile) {
     const int64_t pixels = a.valid - done;
     if (pixels <= kLanes) {
-      register_vectors<1, kActivation, kRanged>(a, row, count, bounds, done, high);
+      register_vectors<1, kActivation, kOutput>(a, span, done);
     } else if (pixels <= 2 * kLanes) {
-      register_vectors<2, kActivation, kRanged>(a, row, count, bounds, done, high);
+      register_vectors<2, kActivation, kOutput>(a, span, done);
     } else {
-      register_vectors<kVectors, kActivation, kRanged>(a, row, count, bounds, done, high);
+      register_vectors<kVectors, kActivation, kOutput>(a, span, done);
     }
   }
-  if constexpr (kRanged) {
+  if constexpr (kOutput == RegisterOutput::kF32Maxima) {
     // The chains start at +0, which every range holds.
-    __m512 h = _mm512_max_ps(high[0], _mm512_load_ps(a.range->high));
-    _mm512_store_ps(a.range->high, _mm512_max_ps(high[1], h));
+    const __m512 high = _mm512_max_ps(span.high[0], _mm512_load_ps(a.range->high));
+    _mm512_store_ps(a.range->high, _mm512_max_ps(span.high[1], high));
   }
 }
 
-// kRanged: the activation is a ReLU or ReLU6 (quant_tile's condition).
-template <bool kRanged>
-void register_span_for(const QuantTileArgs& a) {
-  switch (a.activation) {
-    case Activation::kNone:
-      if constexpr (!kRanged) return register_span<Activation::kNone, false>(a);
-      return;
-    case Activation::kRelu:
-      return register_span<Activation::kRelu, kRanged>(a);
-    case Activation::kRelu6:
-      return register_span<Activation::kRelu6, kRanged>(a);
+// Whether register_span takes the span, and which: f32 without a range, or
+// with one after a ReLU or ReLU6; bytes after a ReLU or ReLU6 where the
+// quantize saturates.
+bool register_span_for(const QuantTileArgs& a) {
+  const bool rectified = a.activation != Activation::kNone;
+  auto run = [&]<RegisterOutput kOutput>() {
+    switch (a.activation) {
+      case Activation::kNone:
+        if constexpr (kOutput == RegisterOutput::kF32) register_span<Activation::kNone, kOutput>(a);
+        return;
+      case Activation::kRelu:
+        return register_span<Activation::kRelu, kOutput>(a);
+      case Activation::kRelu6:
+        return register_span<Activation::kRelu6, kOutput>(a);
+    }
+  };
+  if (a.out_bytes != nullptr) {
+    if (!rectified || !QuantizedStore<ArchAvx512>(a.out_quantization, true).saturating)
+      return false;
+    run.template operator()<RegisterOutput::kBytes>();
+  } else if (a.range == nullptr) {
+    run.template operator()<RegisterOutput::kF32>();
+  } else if (rectified) {
+    run.template operator()<RegisterOutput::kF32Maxima>();
+  } else {
+    return false;
   }
+  return true;
 }
 
-// A span of pixels, tile after tile. Writing f32 (without a range, or with
-// one after a ReLU or ReLU6) the epilogue runs on the accumulators
-// (register_span). Otherwise, bytes through the fused quantize or a range
-// of values with both signs, the epilogue's operands are read once for the
-// span (a short-K tile's setup cost a sixth of its epilogue) and each
-// tile's rows go through it out of line from memory, so that the tile's
-// loop keeps every accumulator in a register (GCC spills them to the stack
-// on every step when any other vector code shares the loop: an epilogue
-// interleaved between the steps ran 2x slower).
+// A span of pixels, tile after tile: through register_span where it takes
+// the span. Otherwise (bytes of other quantizes, a range of values with
+// both signs) the epilogue's operands are read once for the span (a
+// short-K tile's setup cost a sixth of its epilogue) and each tile's rows
+// go through it out of line from memory, so that the tile's loop keeps
+// every accumulator in a register (GCC spills them to the stack on every
+// step when any other vector code shares the loop: an epilogue interleaved
+// between the steps ran 2x slower).
 void quant_tile(const QuantTileArgs& a) {
-  if (a.out_bytes == nullptr) {
-    if (a.range == nullptr) return register_span_for<false>(a);
-    if (a.activation != Activation::kNone) return register_span_for<true>(a);
-  }
+  if (register_span_for(a)) return;
   TileEpilogue<ArchAvx512> epilogue(a);
   alignas(64) int32_t rows[kOutBlock][kTile];
   const int64_t count = std::min<int64_t>(a.rows, kOutBlock);

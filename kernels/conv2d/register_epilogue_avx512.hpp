@@ -18,6 +18,7 @@
 
 #include <cstdint>
 
+#include "kernels/quantize/quantize_impl.hpp"
 #include "sparq/ops.hpp"
 
 namespace sparq::kernels {
@@ -58,18 +59,27 @@ template <Activation kActivation>
   // AT&T order: vfmadd132ps m, b, a is a = a * m + b (rounded once, like
   // fused_multiply_add); vmaxps m, a, a is maxps(a, m), whose second
   // operand (+0) wins for a NaN and for -0, as xsimd::max(x, 0) in
-  // apply_activation.
-  asm("vpsubd %[comp]%{1to16%}, %[a], %[a]\n\t"
-      "vcvtdq2ps %[a], %[a]\n\t"
-      "vfmadd132ps %[scale]%{1to16%}, %[bias], %[a]"
-      : [a] "+v"(acc)
-      : [comp] "m"(row.compensation), [scale] "m"(row.scale), [bias] "v"(bias));
-  if constexpr (kActivation == Activation::kRelu || kActivation == Activation::kRelu6) {
-    asm("vmaxps %[zero]%{1to16%}, %[a], %[a]" : [a] "+v"(acc) : [zero] "m"(bounds.zero));
+  // apply_activation. One statement per activation: split, the compiler
+  // copied the value between them.
+#define SPARQ_DEQUANTIZE                    \
+  "vpsubd %[comp]%{1to16%}, %[a], %[a]\n\t" \
+  "vcvtdq2ps %[a], %[a]\n\t"                \
+  "vfmadd132ps %[scale]%{1to16%}, %[bias], %[a]"
+#define SPARQ_OPERANDS                                                      \
+  : [a] "+v"(acc)                                                            \
+  : [comp] "m"(row.compensation), [scale] "m"(row.scale), [bias] "v"(bias), \
+    [zero] "m"(bounds.zero), [six] "m"(bounds.six)
+  if constexpr (kActivation == Activation::kNone) {
+    asm(SPARQ_DEQUANTIZE SPARQ_OPERANDS);
+  } else if constexpr (kActivation == Activation::kRelu) {
+    asm(SPARQ_DEQUANTIZE "\n\tvmaxps %[zero]%{1to16%}, %[a], %[a]" SPARQ_OPERANDS);
+  } else {
+    asm(SPARQ_DEQUANTIZE
+        "\n\tvmaxps %[zero]%{1to16%}, %[a], %[a]"
+        "\n\tvminps %[six]%{1to16%}, %[a], %[a]" SPARQ_OPERANDS);
   }
-  if constexpr (kActivation == Activation::kRelu6) {
-    asm("vminps %[six]%{1to16%}, %[a], %[a]" : [a] "+v"(acc) : [six] "m"(bounds.six));
-  }
+#undef SPARQ_OPERANDS
+#undef SPARQ_DEQUANTIZE
   return _mm512_castsi512_ps(acc);
 }
 
@@ -77,6 +87,32 @@ template <Activation kActivation>
 // max-only form: values after a ReLU or ReLU6, never NaN nor below +0).
 [[gnu::always_inline]] inline void widen_high_in_place(__m512& high, __m512 y, __mmask16 lanes) {
   asm("vmaxps %[high], %[y], %[high]%{%[k]%}" : [high] "+v"(high) : [y] "v"(y), [k] "Yk"(lanes));
+}
+
+// The fused quantize's saturating form (QuantizedStore::saturating: u8 with
+// qmax 255 after a ReLU or ReLU6, a scale that the product stands in for)
+// as embedded-broadcast operands.
+struct RegisterQuantize {
+  float reciprocal;  // Quotient::reciprocal_of(scale)
+  float near_half = Quantize<ArchAvx512>::Quotient::kNearHalf;
+  uint32_t magnitude = 0x7fffffffu;  // clears the sign bit
+};
+
+// estimate = y * reciprocal (Quotient::product), in a register of its own so
+// that y stays for the exact path, and the lanes where it lies within 2^-12
+// of a half-integer (Quotient::near_half: |estimate - nearbyint(estimate)|,
+// which vreduceps gives exactly, compared with kNearHalf).
+[[gnu::always_inline]] inline __mmask16 estimate_near_half(__m512 y, const RegisterQuantize& q,
+                                                           __m512& estimate) {
+  __m512 fraction;
+  __mmask16 near;
+  asm("vmulps %[r]%{1to16%}, %[y], %[e]\n\t"
+      "vreduceps $0, %[e], %[f]\n\t"
+      "vandps %[m]%{1to16%}, %[f], %[f]\n\t"
+      "vcmpps $0x1d, %[b]%{1to16%}, %[f], %[k]"  // 0x1d: _CMP_GE_OQ
+      : [e] "=&v"(estimate), [f] "=&v"(fraction), [k] "=Yk"(near)
+      : [y] "v"(y), [r] "m"(q.reciprocal), [m] "m"(q.magnitude), [b] "m"(q.near_half));
+  return near;
 }
 
 }  // namespace

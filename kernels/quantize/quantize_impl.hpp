@@ -136,9 +136,17 @@ struct Quantize {
   // the same integers.)
   class Quotient {
    public:
+    // The product's factor, RN(1 / scale), and near_half's bound on the
+    // distance to an integer, as scalars for the kernels that read them as
+    // embedded broadcasts (register_epilogue_avx512.hpp).
+    static float reciprocal_of(float scale) {
+      return 1.0f / scale;
+    }
+    static constexpr float kNearHalf = 0.5f - 0x1p-12f;
+
     explicit Quotient(float scale)
         : scale_(scale),
-          reciprocal_(1.0f / scale),
+          reciprocal_(reciprocal_of(scale)),
           bound_(0x1p20f * scale),
           divide_(!(scale >= 0x1p-100f && scale <= 0x1p100f)) {}
 
@@ -170,8 +178,7 @@ struct Quantize {
       static_assert(std::is_same_v<Arch, ArchAvx512>);
       // clamped - nearbyint(clamped), exactly, in [-0.5, 0.5].
       const __m512 fraction = _mm512_reduce_ps(clamped, _MM_FROUND_TO_NEAREST_INT);
-      return _mm512_cmp_ps_mask(_mm512_abs_ps(fraction), _mm512_set1_ps(0.5f - 0x1p-12f),
-                                _CMP_GE_OQ);
+      return _mm512_cmp_ps_mask(_mm512_abs_ps(fraction), _mm512_set1_ps(kNearHalf), _CMP_GE_OQ);
     }
     Batch product(Batch v) const {
       return v * reciprocal_;
