@@ -262,6 +262,7 @@ constexpr int kLanePixels = 14;  // 14 x 2 accumulators, 2 weight vectors, 1 bro
 // broadcast. The epilogue dequantizes while a vector still holds channels
 // (the per-channel compensation, scale and bias are vectors, the same
 // dequantize_activate of the same operands as the pixel tiles' epilogue),
+// and with a fused quantize rounds them to the bytes' integers there too,
 // then turns each vector of channels into 16 rows of pixel lanes
 // (transpose_16x16; lanes past P are not stored). A range is widened by the
 // channel vectors: their lanes past the block's rows hold +0 (zero weights,
@@ -289,7 +290,8 @@ void lane_vectors(const QuantTileArgs& a) {
   }
   using Batch = xsimd::batch<float, ArchAvx512>;
   using Ints = xsimd::batch<int32_t, ArchAvx512>;
-  const QuantizedStore<ArchAvx512> to_bytes(a.out_quantization);
+  const QuantizedStore<ArchAvx512> to_bytes(a.out_quantization, a.activation != Activation::kNone);
+  const bool saturate = to_bytes.saturating;
   const auto lanes = static_cast<__mmask16>(first_lanes16(P));
   Batch high(0.0f), low(0.0f);
   if (a.range != nullptr) {
@@ -318,15 +320,27 @@ void lane_vectors(const QuantTileArgs& a) {
       }
       rows[p] = _mm512_castps_si512(y);
     }
+    if (a.out_bytes != nullptr) {
+      // The fused quantize while the vectors still hold channels: the rule
+      // is per value, so these are the bytes of the transposed values, and
+      // 16 vectors take one rounding check.
+      Batch values[kLanes];
+      Ints integers[kLanes];
+#pragma GCC unroll 16
+      for (int p = 0; p < kLanes; ++p) values[p] = Batch(_mm512_castsi512_ps(rows[p]));
+      to_bytes.round_n(values, integers);
+#pragma GCC unroll 16
+      for (int p = 0; p < kLanes; ++p) rows[p] = integers[p];
+    }
     transpose_16x16(rows);
     const int64_t count = std::min<int64_t>(kLanes, a.rows - first_row);
     for (int64_t r = 0; r < count; ++r) {
-      const Batch y(_mm512_castsi512_ps(rows[r]));
       const int64_t at = (first_row + r) * a.out_stride;
       if (a.out_bytes != nullptr) {
-        to_bytes.store_lanes(y, lanes, a.out_bytes + at);
+        _mm_mask_storeu_epi8(a.out_bytes + at, lanes,
+                             QuantizedStore<ArchAvx512>::bytes(rows[r], saturate));
       } else {
-        _mm512_mask_storeu_ps(a.out + at, lanes, y);
+        _mm512_mask_storeu_ps(a.out + at, lanes, _mm512_castsi512_ps(rows[r]));
       }
     }
   }

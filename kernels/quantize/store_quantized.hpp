@@ -64,34 +64,42 @@ struct QuantizedStore {
   }
 
 #if defined(__AVX512F__)
-  // N vectors through one rounding check (Quantize::round_clamp_n), vector
-  // i's first count[i] lanes to dst[i] (AVX-512 only).
+  // The rule's integers of N vectors through one rounding check
+  // (Quantize::round_clamp_n, or round_saturating_n where the store
+  // saturates; AVX-512 only), for bytes(): the same bytes as store().
+  template <int N>
+  void round_n(const Batch (&y)[N], xsimd::batch<int32_t, Arch> (&q)[N]) const {
+    static_assert(std::is_same_v<Arch, ArchAvx512>);
+    if (saturating) {
+      Quantize<Arch>::round_saturating_n(y, scale, q);
+    } else {
+      Quantize<Arch>::round_clamp_n(y, scale, highest, is_signed, q);
+    }
+  }
+
+  // One vector of round_n's integers as its 16 bytes (`saturate`: the
+  // store's saturating member, which callers copy to a local).
+  static __m128i bytes(xsimd::batch<int32_t, Arch> q, bool saturate) {
+    return saturate ? _mm512_cvtusepi32_epi8(q) : _mm512_cvtepi32_epi8(q);
+  }
+
+  // N vectors through one rounding check (round_n), vector i's first
+  // count[i] lanes to dst[i] (AVX-512 only).
   template <int N>
   void store_n(const Batch (&y)[N], uint8_t* const (&dst)[N], const int64_t (&count)[N]) const {
-    static_assert(std::is_same_v<Arch, ArchAvx512>);
     // A local: the byte stores may alias this object, so the member would be
     // read again after each of them.
     const bool saturate = saturating;
-    xsimd::batch<int32_t, Arch> bytes[N];
-    if (saturate) {
-      Quantize<Arch>::round_saturating_n(y, scale, bytes);
-    } else {
-      Quantize<Arch>::round_clamp_n(y, scale, highest, is_signed, bytes);
-    }
+    xsimd::batch<int32_t, Arch> q[N];
+    round_n(y, q);
 #pragma GCC unroll 16
     for (int i = 0; i < N; ++i) {
+      const __m128i b = bytes(q[i], saturate);
       // Whole vectors unmasked: a masked narrowing store costs more.
       if (count[i] >= kLanes) {
-        const __m128i b =
-            saturate ? _mm512_cvtusepi32_epi8(bytes[i]) : _mm512_cvtepi32_epi8(bytes[i]);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst[i]), b);
-        continue;
-      }
-      const auto m = static_cast<__mmask16>(first_lanes16(count[i]));
-      if (saturate) {
-        _mm512_mask_cvtusepi32_storeu_epi8(dst[i], m, bytes[i]);
       } else {
-        _mm512_mask_cvtepi32_storeu_epi8(dst[i], m, bytes[i]);
+        _mm_mask_storeu_epi8(dst[i], static_cast<__mmask16>(first_lanes16(count[i])), b);
       }
     }
   }
