@@ -116,13 +116,12 @@ template <int V, Activation kActivation, RegisterOutput kOutput>
     }
     if constexpr (kOutput == RegisterOutput::kBytes) {
       uint8_t* const out = a.out_bytes + r * a.out_stride + done;
-      __m512 estimate[V];
-      __mmask16 near = 0;
+      __m512 estimate[V], fraction[V];
 #pragma GCC unroll 32
       for (int64_t v = 0; v < V; ++v) {
-        near = static_cast<__mmask16>(near | estimate_near_half(y[v], span.quantize, estimate[v]));
+        fraction[v] = estimate_fraction(y[v], span.quantize, estimate[v]);
       }
-      if (near != 0) [[unlikely]] {
+      if (near_half<V>(fraction, span.quantize) != 0) [[unlikely]] {
         store_bytes_exactly<V>(span.exact, out, left, y[0], y[V > 1 ? 1 : 0], y[V - 1]);
         continue;
       }

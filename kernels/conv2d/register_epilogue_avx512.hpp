@@ -98,20 +98,39 @@ struct RegisterQuantize {
   uint32_t magnitude = 0x7fffffffu;  // clears the sign bit
 };
 
-// estimate = y * reciprocal (Quotient::product), in a register of its own so
-// that y stays for the exact path, and the lanes where it lies within 2^-12
-// of a half-integer (Quotient::near_half: |estimate - nearbyint(estimate)|,
-// which vreduceps gives exactly, compared with kNearHalf).
-[[gnu::always_inline]] inline __mmask16 estimate_near_half(__m512 y, const RegisterQuantize& q,
-                                                           __m512& estimate) {
+// estimate = y * reciprocal (Quotient::product), in a register of its own
+// so that y stays for the exact path; returns estimate - nearbyint(estimate)
+// (vreduceps, exact), whose magnitude Quotient::near_half compares.
+[[gnu::always_inline]] inline __m512 estimate_fraction(__m512 y, const RegisterQuantize& q,
+                                                       __m512& estimate) {
   __m512 fraction;
-  __mmask16 near;
   asm("vmulps %[r]%{1to16%}, %[y], %[e]\n\t"
-      "vreduceps $0, %[e], %[f]\n\t"
-      "vandps %[m]%{1to16%}, %[f], %[f]\n\t"
-      "vcmpps $0x1d, %[b]%{1to16%}, %[f], %[k]"  // 0x1d: _CMP_GE_OQ
-      : [e] "=&v"(estimate), [f] "=&v"(fraction), [k] "=Yk"(near)
-      : [y] "v"(y), [r] "m"(q.reciprocal), [m] "m"(q.magnitude), [b] "m"(q.near_half));
+      "vreduceps $0, %[e], %[f]"
+      : [e] "=&v"(estimate), [f] "=&v"(fraction)
+      : [y] "v"(y), [r] "m"(q.reciprocal));
+  return fraction;
+}
+
+// The lanes of V estimates' fractions that Quotient::near_half flags, in
+// one comparison: vrangeps keeps the larger magnitude of two (sign
+// cleared). No fraction is NaN (y is not NaN after a ReLU, and vreduceps
+// gives +0 for an infinite estimate); were one, vrangeps would pass it on
+// and the unordered comparison count it as near, sending the row to the
+// exact path rather than hiding the other vectors' lanes.
+template <int V>
+[[gnu::always_inline]] inline __mmask16 near_half(const __m512 (&fraction)[V],
+                                                  const RegisterQuantize& q) {
+  __m512 largest = fraction[0];
+  if constexpr (V == 1) {
+    asm("vandps %[m]%{1to16%}, %[a], %[a]" : [a] "+v"(largest) : [m] "m"(q.magnitude));
+  }
+  for (int v = 1; v < V; ++v) {
+    asm("vrangeps $0x0b, %[b], %[a], %[a]" : [a] "+v"(largest) : [b] "v"(fraction[v]));
+  }
+  __mmask16 near;
+  asm("vcmpps $0x15, %[b]%{1to16%}, %[a], %[k]"  // 0x15: _CMP_NLT_UQ, >= or a NaN
+      : [k] "=Yk"(near)
+      : [a] "v"(largest), [b] "m"(q.near_half));
   return near;
 }
 
