@@ -139,9 +139,7 @@ struct Quantize {
     // The product's factor, RN(1 / scale), and near_half's bound on the
     // distance to an integer, as scalars for the kernels that read them as
     // embedded broadcasts (register_epilogue_avx512.hpp).
-    static float reciprocal_of(float scale) {
-      return 1.0f / scale;
-    }
+    static float reciprocal_of(float scale) { return 1.0f / scale; }
     static constexpr float kNearHalf = 0.5f - 0x1p-12f;
 
     explicit Quotient(float scale)
@@ -179,6 +177,24 @@ struct Quantize {
       // clamped - nearbyint(clamped), exactly, in [-0.5, 0.5].
       const __m512 fraction = _mm512_reduce_ps(clamped, _MM_FROUND_TO_NEAREST_INT);
       return _mm512_cmp_ps_mask(_mm512_abs_ps(fraction), _mm512_set1_ps(kNearHalf), _CMP_GE_OQ);
+    }
+    // The lanes near_half flags in any of N vectors, in one comparison:
+    // vrangeps keeps the larger magnitude of two fractions (sign cleared).
+    // A NaN fraction (none arises: callers pass clamped or non-negative
+    // estimates, and vreduceps gives +0 for an infinity) would pass through
+    // and count as near, sending the vectors to the exact path instead of
+    // hiding the other vectors' lanes.
+    template <int N>
+    static __mmask16 near_half_n(const Batch (&estimate)[N]) {
+      static_assert(std::is_same_v<Arch, ArchAvx512>);
+      if constexpr (N == 1) return near_half(estimate[0]);
+      __m512 largest = _mm512_reduce_ps(estimate[0], _MM_FROUND_TO_NEAREST_INT);
+#pragma GCC unroll 16
+      for (int i = 1; i < N; ++i) {
+        largest = _mm512_range_ps(largest, _mm512_reduce_ps(estimate[i], _MM_FROUND_TO_NEAREST_INT),
+                                  0x0b);
+      }
+      return _mm512_cmp_ps_mask(largest, _mm512_set1_ps(kNearHalf), _CMP_NLT_UQ);
     }
     Batch product(Batch v) const {
       return v * reciprocal_;
@@ -235,13 +251,11 @@ struct Quantize {
     if constexpr (std::is_same_v<Arch, ArchAvx512>) {
       if (!by_scale.divides()) {
         Batch estimate[N];
-        __mmask16 near = 0;
 #pragma GCC unroll 16
         for (int i = 0; i < N; ++i) {
           estimate[i] = clamp_quotient(by_scale.product(v[i]), highest, is_signed);
-          near = static_cast<__mmask16>(near | Quotient::near_half(estimate[i]));
         }
-        if (near == 0) {
+        if (Quotient::near_half_n(estimate) == 0) {
 #pragma GCC unroll 16
           for (int i = 0; i < N; ++i) q[i] = round_to_int(estimate[i]);
           return;
@@ -269,13 +283,9 @@ struct Quantize {
                                  xsimd::batch<int32_t, Arch> (&q)[N]) {
     static_assert(std::is_same_v<Arch, ArchAvx512>);
     Batch estimate[N];
-    __mmask16 near = 0;
 #pragma GCC unroll 16
-    for (int i = 0; i < N; ++i) {
-      estimate[i] = by_scale.product(v[i]);
-      near = _kor_mask16(near, Quotient::near_half(estimate[i]));
-    }
-    if (near == 0) {
+    for (int i = 0; i < N; ++i) estimate[i] = by_scale.product(v[i]);
+    if (Quotient::near_half_n(estimate) == 0) {
 #pragma GCC unroll 16
       for (int i = 0; i < N; ++i) q[i] = round_to_int(estimate[i]);
       return;
