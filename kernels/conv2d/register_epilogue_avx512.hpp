@@ -1,7 +1,8 @@
-// The f32 epilogue of a register tile on AVX-512, done on the accumulators
+// The epilogue of a register tile on AVX-512, done on the accumulators
 // where they are: dequantize_activate of acc - compensation (the same
 // instructions: vpsubd, vcvtdq2ps, one vfmadd with the scale product, maxps
-// / minps for the activation), the range widened by maxps, then the store.
+// / minps for the activation), then f32 stored (a range widened by maxps),
+// or the fused quantize's saturating form checked and rounded for bytes.
 //
 // Why inline assembly: with the epilogue written in intrinsics after the
 // tile's loop, GCC keeps fewer than the tile's 24 accumulators in registers
