@@ -63,22 +63,25 @@ template <int V>
 // (QuantizedStore::saturating).
 enum class RegisterOutput { kF32, kF32Maxima, kBytes };
 
-// The operands a register span reads: per row, and the quantize's.
+// The operands a register span reads: per row, and for bytes the
+// quantize's (`exact`: the rule for rows with a lane near a half-integer,
+// null for f32 spans, which need neither it nor the reciprocal).
 struct RegisterSpan {
   RegisterRow row[kOutBlock];
   ActivationBounds bounds;
+  const QuantizedStore<ArchAvx512>* exact;
   RegisterQuantize quantize{0.0f};
-  QuantizedStore<ArchAvx512> exact;  // the bytes' rule where a lane is near a half-integer
-  int64_t count;                     // rows stored
-  __m512 high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};  // kF32Maxima's chains
+  int64_t count;  // rows stored
 
-  explicit RegisterSpan(const QuantTileArgs& a)
-      : exact(a.out_quantization, true), count(std::min<int64_t>(a.rows, kOutBlock)) {
+  RegisterSpan(const QuantTileArgs& a, const QuantizedStore<ArchAvx512>* bytes_rule)
+      : exact(bytes_rule), count(std::min<int64_t>(a.rows, kOutBlock)) {
     for (int64_t r = 0; r < kOutBlock; ++r) {
       // dequantize_accumulator's scale product, rounded once.
       row[r] = {a.compensation[r], a.act_scale * a.weight_scale[r], a.bias[r]};
     }
-    quantize.reciprocal = Quantize<ArchAvx512>::Quotient::reciprocal_of(a.out_quantization.scale);
+    if (exact != nullptr) {
+      quantize.reciprocal = Quantize<ArchAvx512>::Quotient::reciprocal_of(a.out_quantization.scale);
+    }
   }
 };
 
@@ -98,10 +101,14 @@ template <int V>
 
 // accumulate_vectors, then the epilogue on the accumulators themselves
 // (register_epilogue_avx512.hpp): pixels [done, valid) of the span's first
-// `count` rows, the first 16 * V of them.
+// `count` rows, the first 16 * V of them, and for kF32Maxima their maxima
+// into the chains high[r % 2] (locals of the caller, not members of the
+// span: the span's rows are asm memory operands, which keeps the whole
+// object in memory, and chains there were loaded and stored per vector).
 template <int V, Activation kActivation, RegisterOutput kOutput>
-[[gnu::always_inline]] inline void register_vectors(const QuantTileArgs& a, RegisterSpan& span,
-                                                    int64_t done) {
+[[gnu::always_inline]] inline void register_vectors(const QuantTileArgs& a,
+                                                    const RegisterSpan& span, int64_t done,
+                                                    __m512 (&high)[2]) {
   __m512i acc[kOutBlock][V];
   accumulate_vectors<V>(a, a.first_pixel + done, acc);
   const int64_t left = a.valid - done;
@@ -122,14 +129,15 @@ template <int V, Activation kActivation, RegisterOutput kOutput>
         fraction[v] = estimate_fraction(y[v], span.quantize, estimate[v]);
       }
       if (near_half<V>(fraction, span.quantize) != 0) [[unlikely]] {
-        store_bytes_exactly<V>(span.exact, out, left, y[0], y[V > 1 ? 1 : 0], y[V - 1]);
+        store_bytes_exactly<V>(*span.exact, out, left, y[0], y[V > 1 ? 1 : 0], y[V - 1]);
         continue;
       }
 #pragma GCC unroll 32
       for (int64_t v = 0; v < V; ++v) {
         // round_saturating_n: the estimate rounded, narrowed with unsigned
         // saturation.
-        const __m128i bytes = _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(estimate[v]));
+        const __m128i bytes = QuantizedStore<ArchAvx512>::bytes(
+            round_to_int(xsimd::batch<float, ArchAvx512>(estimate[v])), true);
         const int64_t valid = std::min(left - v * kLanes, kLanes);
         if (valid == kLanes) {
           _mm_storeu_si128(reinterpret_cast<__m128i*>(out + v * kLanes), bytes);
@@ -150,7 +158,7 @@ template <int V, Activation kActivation, RegisterOutput kOutput>
           _mm512_mask_storeu_ps(out + v * kLanes, lanes, y[v]);
         }
         if constexpr (kOutput == RegisterOutput::kF32Maxima) {
-          widen_high_in_place(span.high[r % 2], y[v], lanes);
+          widen_high_in_place(high[r % 2], y[v], lanes);
         }
       }
     }
@@ -159,22 +167,24 @@ template <int V, Activation kActivation, RegisterOutput kOutput>
 
 // A span through register_vectors, tile after tile.
 template <Activation kActivation, RegisterOutput kOutput>
-[[gnu::noinline]] void register_span(const QuantTileArgs& a) {
-  RegisterSpan span(a);
+[[gnu::noinline]] void register_span(const QuantTileArgs& a,
+                                     const QuantizedStore<ArchAvx512>* bytes_rule) {
+  const RegisterSpan span(a, bytes_rule);
+  // kF32Maxima's chains; they start at +0, which every range holds.
+  __m512 high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t done = 0; done < a.valid; done += kTile) {
     const int64_t pixels = a.valid - done;
     if (pixels <= kLanes) {
-      register_vectors<1, kActivation, kOutput>(a, span, done);
+      register_vectors<1, kActivation, kOutput>(a, span, done, high);
     } else if (pixels <= 2 * kLanes) {
-      register_vectors<2, kActivation, kOutput>(a, span, done);
+      register_vectors<2, kActivation, kOutput>(a, span, done, high);
     } else {
-      register_vectors<kVectors, kActivation, kOutput>(a, span, done);
+      register_vectors<kVectors, kActivation, kOutput>(a, span, done, high);
     }
   }
   if constexpr (kOutput == RegisterOutput::kF32Maxima) {
-    // The chains start at +0, which every range holds.
-    const __m512 high = _mm512_max_ps(span.high[0], _mm512_load_ps(a.range->high));
-    _mm512_store_ps(a.range->high, _mm512_max_ps(span.high[1], high));
+    const __m512 chains = _mm512_max_ps(high[0], _mm512_load_ps(a.range->high));
+    _mm512_store_ps(a.range->high, _mm512_max_ps(high[1], chains));
   }
 }
 
@@ -183,25 +193,28 @@ template <Activation kActivation, RegisterOutput kOutput>
 // quantize saturates.
 bool register_span_for(const QuantTileArgs& a) {
   const bool rectified = a.activation != Activation::kNone;
-  auto run = [&]<RegisterOutput kOutput>() {
+  auto run = [&]<RegisterOutput kOutput>(const QuantizedStore<ArchAvx512>* bytes_rule) {
     switch (a.activation) {
       case Activation::kNone:
-        if constexpr (kOutput == RegisterOutput::kF32) register_span<Activation::kNone, kOutput>(a);
+        if constexpr (kOutput == RegisterOutput::kF32) {
+          register_span<Activation::kNone, kOutput>(a, bytes_rule);
+        }
         return;
       case Activation::kRelu:
-        return register_span<Activation::kRelu, kOutput>(a);
+        return register_span<Activation::kRelu, kOutput>(a, bytes_rule);
       case Activation::kRelu6:
-        return register_span<Activation::kRelu6, kOutput>(a);
+        return register_span<Activation::kRelu6, kOutput>(a, bytes_rule);
     }
   };
   if (a.out_bytes != nullptr) {
-    if (!rectified || !QuantizedStore<ArchAvx512>(a.out_quantization, true).saturating)
-      return false;
-    run.template operator()<RegisterOutput::kBytes>();
+    if (!rectified) return false;
+    const QuantizedStore<ArchAvx512> rule(a.out_quantization, true);
+    if (!rule.saturating) return false;
+    run.template operator()<RegisterOutput::kBytes>(&rule);
   } else if (a.range == nullptr) {
-    run.template operator()<RegisterOutput::kF32>();
+    run.template operator()<RegisterOutput::kF32>(nullptr);
   } else if (rectified) {
-    run.template operator()<RegisterOutput::kF32Maxima>();
+    run.template operator()<RegisterOutput::kF32Maxima>(nullptr);
   } else {
     return false;
   }
