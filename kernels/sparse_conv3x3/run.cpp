@@ -1,4 +1,5 @@
-// Runs a SparseConv3x3Kernel's work items on one sample: stage the input
+// Runs a SparseConv3x3Kernel's work items on one sample (or several whole
+// samples in one pass, run_samples): stage the input
 // into the aligned lanes, accumulate every (pixel tile, output-block group)
 // task with the path's microkernel, and apply the epilogue
 //   y = act(dequantize_accumulator(acc, act_scale, w_scale[o], bias[o]))
@@ -23,6 +24,10 @@ using sparse3x3::AccumulateFn;
 
 // The most workers that split a layer's output channels (work()).
 constexpr int kMaxChannelShareWorkers = 2;
+
+// A pass of run_samples: samples whose staged inputs take at most this, so
+// that they and one group's entries share a 1 MiB L2.
+constexpr size_t kPassStagedBytes = 256 * 1024;
 
 size_t round_up_64(size_t bytes) {
   return (bytes + 63) / 64 * 64;
@@ -318,6 +323,33 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
       for (int tile = tile_begin; tile < tile_end; ++tile) {
         for (int group = 0; group < group_count; ++group)
           compute_task(staged, acc, tile, group, sample);
+      }
+    }
+  }
+}
+
+int SparseConv3x3Kernel::samples_per_pass(int64_t batch) const {
+  if (!groups_outer_ || batch <= 1) return 1;
+  const size_t fitting = kPassStagedBytes / staged_input_bytes();
+  return static_cast<int>(std::clamp<int64_t>(
+      std::min<int64_t>(static_cast<int64_t>(fitting), int64_t{kMaxPassSamples}), 1, batch));
+}
+
+void SparseConv3x3Kernel::run_samples(std::span<const Sparse3x3Sample> samples,
+                                      void* scratch) const {
+  const size_t scratch_stride = worker_scratch_bytes();
+  auto own_scratch = [&](size_t i) { return static_cast<uint8_t*>(scratch) + i * scratch_stride; };
+  auto own_acc = [&](size_t i) {
+    return reinterpret_cast<int32_t*>(own_scratch(i) + staged_input_bytes());
+  };
+  for (size_t i = 0; i < samples.size(); ++i) {
+    stage_lanes(samples[i].input, own_scratch(i), 0, geometry_.lanes);
+  }
+  const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
+  for (int group = 0; group < groups(); ++group) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      for (int tile = 0; tile < geometry_.tiles; ++tile) {
+        compute_task(own_scratch(i), own_acc(i), tile, group, samples[i]);
       }
     }
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <random>
@@ -304,6 +305,59 @@ TEST_P(SparseKernelIsaTest, ExtremeValuesAndLongSumsAreExact) {
   }
 }
 
+// A layer whose entries outgrow L2 (256 -> 232 channels at k = 9, on a
+// plane of a few pixels, as VGG-11's last layers) runs several samples in one
+// pass, group by group (run_samples): every path of this ISA, each sample
+// with its own input and scale, against brute force, from garbage scratch.
+TEST_P(SparseKernelIsaTest, SamplesOfOnePassMatchBruteForce) {
+  const Isa isa = GetParam();
+  ScopedIsa forced(isa);
+  constexpr int kSamples = 3;
+  const int shapes[][5] = {{256, 232, 3, 4, 1}, {256, 232, 5, 3, 2}};
+  uint32_t seed = 700;
+  for (const auto& shape : shapes) {
+    std::vector<Case> cases;
+    for (int i = 0; i < kSamples; ++i) cases.push_back(shaped_case(seed, shape, 9));
+    // One layer (the first case's taps), each sample its own input and scale.
+    for (int i = 1; i < kSamples; ++i) {
+      cases[i].taps = cases[0].taps;
+      cases[i].weight_scales = cases[0].weight_scales;
+      cases[i].bias = cases[0].bias;
+      cases[i].activation = cases[0].activation;
+      std::mt19937 gen = testing::rng(seed + 10 + i);
+      for (uint8_t& v : cases[i].input) v = static_cast<uint8_t>(gen() % 256);
+      cases[i].act_scale = 0.001f * static_cast<float>(i + 1);
+    }
+    ++seed;
+    const Case& c = cases[0];
+    std::vector<std::vector<float>> want;
+    for (const Case& sample_case : cases) want.push_back(brute_force(sample_case));
+    for (const Sparse3x3Path& path : SparseConv3x3Kernel::candidate_paths(c.problem, isa)) {
+      if (path.isa != isa) continue;
+      const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create_on_path(
+          c.problem, c.taps, c.weight_scales, c.bias, c.activation, path);
+      ASSERT_EQ(kernel.samples_per_pass(kSamples), kSamples)
+          << kernel.name() << ": its entries fit L2, so this layer tests no pass";
+      const size_t scratch_bytes = kSamples * kernel.worker_scratch_bytes();
+      AlignedScratch scratch(scratch_bytes);
+      std::memset(scratch.data.get(), 0xFF, scratch_bytes);
+      std::vector<std::vector<float>> got(kSamples);
+      std::vector<kernels::Sparse3x3Sample> samples(kSamples);
+      for (int i = 0; i < kSamples; ++i) {
+        got[i].assign(want[i].size(), std::numeric_limits<float>::quiet_NaN());
+        samples[i].input = cases[i].input.data();
+        samples[i].act_scale = cases[i].act_scale;
+        samples[i].output = got[i].data();
+      }
+      kernel.run_samples(samples, scratch.data.get());
+      for (int i = 0; i < kSamples; ++i) {
+        EXPECT_TRUE(same_bits(got[i], want[i]))
+            << kernel.name() << " sample " << i << ": " << cases[i].describe();
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, SparseKernelIsaTest,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni,
                                            Isa::kAmx),
@@ -377,6 +431,61 @@ TEST_P(SparseNodeIsaTest, BatchMatchesReferenceBackend) {
       EXPECT_TRUE(testing::bit_equal(run_node(*ours, input, out_shape, threads), want))
           << ours->kernel_name() << " batch " << batch << " threads " << threads << " seed " << seed
           << ": " << c.describe();
+    }
+  }
+}
+
+// Batches of a layer whose entries outgrow L2: on one thread its samples
+// run in passes that share the weights, on several each worker's share in
+// passes (the odd batch leaves a short last pass), and every sample's values
+// and stored range are those of the reference backend.
+TEST_P(SparseNodeIsaTest, BatchInPassesMatchesReferenceBackend) {
+  const Isa isa = GetParam();
+  ScopedIsa forced(isa);
+  const auto reference = BackendRegistry::get("reference");
+  const int shape[5] = {256, 232, 2, 3, 1};
+  for (const Activation activation : {Activation::kNone, Activation::kRelu}) {
+    Case c = shaped_case(720, shape, 9);
+    c.activation = activation;
+    const NodeFixture f = make_node_graph(c);
+    const auto ours = cpu::compile_sparse_conv3x3(f.graph, f.node);
+    const auto theirs = reference->compile(f.graph, f.node);
+    ASSERT_TRUE(ours->writes_ranges());
+    std::mt19937 gen = testing::rng(721);
+    constexpr int kBatch = 7;
+    const Shape in_shape = f.graph.value(f.graph.input).shape.with_batch(kBatch);
+    Tensor input(in_shape, DType::kU8);
+    for (uint8_t& v : input.span<uint8_t>()) v = static_cast<uint8_t>(gen() % 256);
+    for (float& s : input.scales()) s = std::uniform_real_distribution<float>(0.001f, 0.05f)(gen);
+    const Shape out_shape = f.graph.value(f.node.output).shape.with_batch(kBatch);
+    const Tensor want = run_node(*theirs, input, out_shape, 1);
+    const auto sample = static_cast<size_t>(out_shape.elements() / kBatch);
+    for (int threads : {1, 2, 3}) {
+      Tensor got(out_shape, DType::kF32);
+      std::vector<SampleRange> ranges(kBatch, SampleRange{1e30f, -1e30f});
+      TensorView view = got.view();
+      view.ranges = ranges.data();
+      const size_t scratch_bytes = ours->scratch_bytes(kBatch, threads);
+      AlignedScratch scratch(scratch_bytes);
+      std::memset(scratch.data.get(), 0xFF, scratch_bytes);
+      const ConstTensorView in = input.view();
+      ExecContext ctx;
+      ctx.threads = threads;
+      ctx.scratch = scratch.data.get();
+      testing::run_in_larger_arena(threads, [&] { ours->run({&in, 1}, view, ctx); });
+      const std::string what = ours->kernel_name() + " threads " + std::to_string(threads);
+      EXPECT_TRUE(testing::bit_equal(got, want)) << what;
+      for (int n = 0; n < kBatch; ++n) {
+        // The smallest interval holding 0 and every value of the sample.
+        SampleRange expected;
+        for (size_t e = 0; e < sample; ++e) {
+          const float v = got.span<float>()[n * sample + e];
+          expected.max = std::max(expected.max, v);
+          expected.min = std::min(expected.min, v);
+        }
+        EXPECT_EQ(ranges[n].max, expected.max) << what << " sample " << n;
+        EXPECT_EQ(ranges[n].min, expected.min) << what << " sample " << n;
+      }
     }
   }
 }

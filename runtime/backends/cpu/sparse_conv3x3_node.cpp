@@ -73,10 +73,38 @@ class SparseConv3x3Node : public CompiledNode {
           count, [&](int w) -> const auto& { return *kernel_.worker_range(scratch_of(w)); },
           output.as<float>() + n * out_sample, out_sample, quantize_);
     };
+    // Samples [begin, end) on one worker, in passes of run_samples that
+    // share the weights; `own` holds samples_per_pass worker scratches.
+    const size_t own_stride = kernel_.worker_scratch_bytes();
+    auto run_passes = [&](int64_t begin, int64_t end, int per_pass, uint8_t* own) {
+      kernels::Sparse3x3Sample pass[kernels::kMaxPassSamples];
+      for (int64_t first = begin; first < end; first += per_pass) {
+        const int count = static_cast<int>(std::min<int64_t>(per_pass, end - first));
+        for (int i = 0; i < count; ++i) {
+          pass[i] = sample(first + i);
+          if (widen) std::construct_at(kernel_.worker_range(own + i * own_stride));
+        }
+        kernel_.run_samples({pass, static_cast<size_t>(count)}, own);
+        for (int i = 0; widen && i < count; ++i) {
+          store_range(first + i, 1, [&](int) { return own + i * own_stride; });
+        }
+      }
+    };
     if (per_sample_workers(batch, ctx.threads)) {
       // Enough samples for every thread: one sample per item, each run whole
       // by one worker in its own scratch, so a small layer is not one
       // fork-join per sample. The kernel's result does not depend on its split.
+      const int per_pass = samples_per_pass(batch, ctx.threads);
+      if (per_pass > 1) {
+        run_capped(batch, ctx.threads,
+                   std::max<int64_t>(balanced_grain(batch, ctx.threads), per_pass),
+                   [&](int worker, int64_t begin, int64_t end) {
+                     run_passes(begin, end, per_pass,
+                                static_cast<uint8_t*>(ctx.scratch) +
+                                    static_cast<size_t>(worker) * per_pass * own_stride);
+                   });
+        return;
+      }
       const kernels::Sparse3x3Work whole = kernel_.work(1);
       run_capped(batch, ctx.threads, balanced_grain(batch, ctx.threads),
                  [&](int worker, int64_t begin, int64_t end) {
@@ -91,8 +119,14 @@ class SparseConv3x3Node : public CompiledNode {
       return;
     }
     // Otherwise samples run one after another, each using the threads worth
-    // waking for this layer over its own pixel tiles and channel blocks.
+    // waking for this layer over its own pixel tiles and channel blocks, or,
+    // on one thread, in passes that share the weights.
     const int workers = kernel_.useful_threads(ctx.threads);
+    const int per_pass = workers == 1 ? samples_per_pass(batch, 1) : 1;
+    if (per_pass > 1) {
+      run_passes(0, batch, per_pass, static_cast<uint8_t*>(ctx.scratch));
+      return;
+    }
     for (int64_t n = 0; n < batch; ++n) {
       run_sparse_conv3x3_sample(kernel_, sample(n), ctx.scratch, workers);
       if (widen) {
@@ -103,11 +137,14 @@ class SparseConv3x3Node : public CompiledNode {
     }
   }
 
-  // Every worker's staged input and accumulators (run() picks the workers).
+  // Every worker's staged input and accumulators (run() picks the workers),
+  // a worker scratch per sample of a pass where passes share the weights.
   size_t scratch_bytes(int64_t batch, int threads) const override {
-    const int workers =
-        per_sample_workers(batch, threads) ? threads : kernel_.useful_threads(threads);
-    return sparse_conv3x3_sample_scratch(kernel_, workers);
+    const bool per_sample = per_sample_workers(batch, threads);
+    const int workers = per_sample ? threads : kernel_.useful_threads(threads);
+    const int per_pass = per_sample || workers == 1 ? samples_per_pass(batch, workers) : 1;
+    return std::max(sparse_conv3x3_sample_scratch(kernel_, workers),
+                    static_cast<size_t>(workers) * per_pass * kernel_.worker_scratch_bytes());
   }
   std::string kernel_name() const override {
     if (output_quantization_.enabled()) return kernel_.name() + "_to_" + to_string(output_.dtype);
@@ -154,6 +191,10 @@ class SparseConv3x3Node : public CompiledNode {
   // True when run() gives each of `threads` workers whole samples.
   static bool per_sample_workers(int64_t batch, int threads) {
     return threads > 1 && batch >= threads;
+  }
+  // Samples of one worker's pass when `workers` share `batch` samples.
+  int samples_per_pass(int64_t batch, int workers) const {
+    return kernel_.samples_per_pass((batch + workers - 1) / workers);
   }
 
   std::string name_;
