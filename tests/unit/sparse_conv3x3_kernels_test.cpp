@@ -392,8 +392,9 @@ NodeFixture make_node_graph(const Case& c) {
   return {builder.graph(), builder.graph().nodes.back()};
 }
 
-Tensor run_node(const CompiledNode& node, const Tensor& input, const Shape& out_shape,
-                int threads) {
+// With `ranges`, the output's view asks the node for each sample's range.
+Tensor run_node(const CompiledNode& node, const Tensor& input, const Shape& out_shape, int threads,
+                SampleRange* ranges = nullptr) {
   Tensor output(out_shape, DType::kF32);
   const size_t scratch_bytes = node.scratch_bytes(input.shape()[0], threads);
   AlignedScratch scratch(scratch_bytes);
@@ -402,7 +403,9 @@ Tensor run_node(const CompiledNode& node, const Tensor& input, const Shape& out_
   ExecContext ctx;
   ctx.threads = threads;
   ctx.scratch = scratch.data.get();
-  testing::run_in_larger_arena(threads, [&] { node.run({&in, 1}, output.view(), ctx); });
+  TensorView out = output.view();
+  out.ranges = ranges;
+  testing::run_in_larger_arena(threads, [&] { node.run({&in, 1}, out, ctx); });
   return output;
 }
 
@@ -461,18 +464,8 @@ TEST_P(SparseNodeIsaTest, BatchInPassesMatchesReferenceBackend) {
     const Tensor want = run_node(*theirs, input, out_shape, 1);
     const auto sample = static_cast<size_t>(out_shape.elements() / kBatch);
     for (int threads : {1, 2, 3}) {
-      Tensor got(out_shape, DType::kF32);
       std::vector<SampleRange> ranges(kBatch, SampleRange{1e30f, -1e30f});
-      TensorView view = got.view();
-      view.ranges = ranges.data();
-      const size_t scratch_bytes = ours->scratch_bytes(kBatch, threads);
-      AlignedScratch scratch(scratch_bytes);
-      std::memset(scratch.data.get(), 0xFF, scratch_bytes);
-      const ConstTensorView in = input.view();
-      ExecContext ctx;
-      ctx.threads = threads;
-      ctx.scratch = scratch.data.get();
-      testing::run_in_larger_arena(threads, [&] { ours->run({&in, 1}, view, ctx); });
+      const Tensor got = run_node(*ours, input, out_shape, threads, ranges.data());
       const std::string what = ours->kernel_name() + " threads " + std::to_string(threads);
       EXPECT_TRUE(testing::bit_equal(got, want)) << what;
       for (int n = 0; n < kBatch; ++n) {
