@@ -104,9 +104,63 @@ void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
   state.SetLabel(kernel.name());
 }
 
+// VGG-11's (32x32 input) wide layers on small planes, whose entries outgrow
+// L2: the planner's path run on `samples` samples one after another
+// (run_items, as batch 1 runs them) or in one pass (run_samples, as a batch
+// runs them on one thread). Time per sample.
+constexpr Layer kPassLayers[] = {
+    {"vgg_256x8", 256, 8}, {"vgg_512x4", 512, 4}, {"vgg_512x2", 512, 2}};
+
+void bench_pass(benchmark::State& state, Layer layer, int samples, bool in_one_pass) {
+  const Case c = make_case(layer, 9, false);
+  const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create(
+      c.problem, c.taps, c.scales, c.bias, sparq::Activation::kRelu, sparq::kernels::active_isa());
+  if (in_one_pass && kernel.samples_per_pass(samples) != samples) {
+    state.SkipWithError("the planner runs this layer without passes");
+    return;
+  }
+  const size_t plane = static_cast<size_t>(layer.channels) * layer.size * layer.size;
+  std::vector<uint8_t> inputs(plane * samples);
+  std::mt19937 gen(7);
+  for (uint8_t& v : inputs) v = static_cast<uint8_t>(gen() % 256);
+  std::vector<float> outputs(plane * samples);
+  std::vector<sparq::kernels::Sparse3x3Sample> batch(static_cast<size_t>(samples));
+  for (int i = 0; i < samples; ++i) {
+    batch[i] = {inputs.data() + i * plane, 0.01f, outputs.data() + i * plane};
+  }
+  const size_t scratch_bytes = kernel.worker_scratch_bytes() * samples;
+  auto* scratch = static_cast<uint8_t*>(::operator new (scratch_bytes, std::align_val_t{64}));
+  const sparq::kernels::Sparse3x3Work whole = kernel.work(1);
+  for (auto _ : state) {
+    if (in_one_pass) {
+      kernel.run_samples(batch, scratch);
+    } else {
+      for (const auto& sample : batch) {
+        kernel.run_items(sample, whole, 0, whole.items, scratch, nullptr);
+      }
+    }
+    benchmark::DoNotOptimize(outputs.data());
+  }
+  ::operator delete (scratch, std::align_val_t{64});
+  state.counters["seconds_per_sample"] = benchmark::Counter(
+      samples, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.SetLabel(kernel.name());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (const Layer& layer : kPassLayers) {
+    for (bool in_one_pass : {false, true}) {
+      const std::string name = std::string("pass/") + layer.name + "/k9/random/samples6/" +
+                               (in_one_pass ? "one_pass" : "one_by_one");
+      benchmark::RegisterBenchmark(name.c_str(), bench_pass, layer, 6, in_one_pass)
+          ->Unit(benchmark::kMicrosecond)
+          ->ComputeStatistics("min", [](const std::vector<double>& v) {
+            return *std::min_element(v.begin(), v.end());
+          });
+    }
+  }
   for (const Layer& layer : kLayers) {
     for (int density : {9, 5, 3, 2, 1}) {
       for (bool shared : {false, true}) {
