@@ -646,6 +646,55 @@ TEST(SparseKernelPlan, SmallLayersUseOneThread) {
   EXPECT_EQ(large.useful_threads(0), 1);
 }
 
+// Passes (run_samples) only where the entries outgrow L2, as many samples
+// as the batch has up to kMaxPassSamples, and no more than keep their staged
+// inputs within 256 KiB (on every path: fp32 lanes stage 4 bytes a channel,
+// quads 1).
+TEST(SparseKernelPlan, PassesOnlyWhereTheEntriesOutgrowL2) {
+  auto layer = [](int in_channels, int out_channels, int size) {
+    Case c = random_case(22, 9, /*allow_signed=*/false);
+    c.problem.in_channels = in_channels;
+    c.problem.out_channels = out_channels;
+    c.problem.height = c.problem.width = size;
+    c.problem.stride = 1;
+    std::mt19937 gen = testing::rng(23);
+    c.taps = testing::random_taps(gen, out_channels, in_channels, 9);
+    c.weight_scales.assign(static_cast<size_t>(out_channels), 0.01f);
+    c.bias.assign(static_cast<size_t>(out_channels), 0.0f);
+    return SparseConv3x3Kernel::create(c.problem, c.taps, c.weight_scales, c.bias,
+                                       Activation::kNone, kernels::active_isa());
+  };
+  constexpr size_t kPassBytes = 256 * 1024;
+  // The most samples of a pass: all of a large batch that fit 256 KiB, at
+  // most kMaxPassSamples.
+  auto expect_fullest_pass = [&](const SparseConv3x3Kernel& kernel) {
+    const int most = kernel.samples_per_pass(1000);
+    EXPECT_LE(static_cast<size_t>(most) * kernel.staged_input_bytes(), kPassBytes) << kernel.name();
+    if (most < kernels::kMaxPassSamples) {
+      EXPECT_GT(static_cast<size_t>(most + 1) * kernel.staged_input_bytes(), kPassBytes)
+          << kernel.name();
+    }
+    return most;
+  };
+  // 64 x 64 x 9 taps: entries of a few hundred KiB at most, no pass.
+  const SparseConv3x3Kernel cached = layer(64, 64, 8);
+  EXPECT_EQ(cached.samples_per_pass(16), 1) << cached.name();
+  // 512 x 512 on a 2x2 plane: megabytes of entries, small staged inputs.
+  const SparseConv3x3Kernel wide = layer(512, 512, 2);
+  EXPECT_EQ(wide.samples_per_pass(1), 1) << wide.name();
+  EXPECT_EQ(wide.samples_per_pass(2), 2) << wide.name();
+  EXPECT_GE(expect_fullest_pass(wide), 2) << wide.name();
+  // 32 -> 2048 channels on one pixel: entries above the threshold, staged
+  // inputs of a few KiB: kMaxPassSamples.
+  const SparseConv3x3Kernel narrow_input = layer(32, 2048, 1);
+  EXPECT_EQ(expect_fullest_pass(narrow_input), kernels::kMaxPassSamples) << narrow_input.name();
+  // The 2x2 layer's entries on a 28x28 plane: one staged input is more than
+  // a pass holds, so samples run one at a time.
+  const SparseConv3x3Kernel wide_plane = layer(512, 512, 28);
+  ASSERT_GT(wide_plane.staged_input_bytes(), kPassBytes) << wide_plane.name();
+  EXPECT_EQ(wide_plane.samples_per_pass(16), 1) << wide_plane.name();
+}
+
 TEST(SparseKernelPlan, RejectsMalformedInput) {
   Case c = random_case(11, 2, /*allow_signed=*/false);
   auto create = [&](const Case& x) {
