@@ -126,10 +126,14 @@ void SparseConv3x3Kernel::stage_lanes(const void* input, uint8_t* staged, int la
   }
 }
 
+int32_t* SparseConv3x3Kernel::worker_accumulators(void* worker_scratch) const {
+  return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(worker_scratch) + staged_input_bytes());
+}
+
 RangeLanes* SparseConv3x3Kernel::worker_range(void* worker_scratch) const {
-  return reinterpret_cast<RangeLanes*>(static_cast<uint8_t*>(worker_scratch) +
-                                       round_up_64(geometry_.staged_bytes()) +
-                                       round_up_64(accumulator_bytes()));
+  return reinterpret_cast<RangeLanes*>(
+      reinterpret_cast<uint8_t*>(worker_accumulators(worker_scratch)) +
+      round_up_64(accumulator_bytes()));
 }
 
 void SparseConv3x3Kernel::compute_task(const uint8_t* staged, int32_t* acc, int tile, int group,
@@ -275,7 +279,7 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
                                     const uint8_t* staged_input) const {
   const Sparse3x3Geometry& g = geometry_;
   auto* own_staging = static_cast<uint8_t*>(worker_scratch);
-  auto* acc = reinterpret_cast<int32_t*>(own_staging + staged_input_bytes());
+  int32_t* acc = worker_accumulators(worker_scratch);
   const int group_count = groups();
   const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
   const uint8_t* staged = staged_input != nullptr ? staged_input : own_staging;
@@ -339,18 +343,24 @@ void SparseConv3x3Kernel::run_samples(std::span<const Sparse3x3Sample> samples,
                                       void* scratch) const {
   const size_t scratch_stride = worker_scratch_bytes();
   auto own_scratch = [&](size_t i) { return static_cast<uint8_t*>(scratch) + i * scratch_stride; };
-  auto own_acc = [&](size_t i) {
-    return reinterpret_cast<int32_t*>(own_scratch(i) + staged_input_bytes());
-  };
   for (size_t i = 0; i < samples.size(); ++i) {
     stage_lanes(samples[i].input, own_scratch(i), 0, geometry_.lanes);
   }
   const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
-  for (int group = 0; group < groups(); ++group) {
-    for (size_t i = 0; i < samples.size(); ++i) {
-      for (int tile = 0; tile < geometry_.tiles; ++tile) {
-        compute_task(own_scratch(i), own_acc(i), tile, group, samples[i]);
+  auto task = [&](size_t i, int tile, int group) {
+    compute_task(own_scratch(i), worker_accumulators(own_scratch(i)), tile, group, samples[i]);
+  };
+  if (groups_outer_) {
+    for (int group = 0; group < groups(); ++group) {
+      for (size_t i = 0; i < samples.size(); ++i) {
+        for (int tile = 0; tile < geometry_.tiles; ++tile) task(i, tile, group);
       }
+    }
+    return;
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    for (int tile = 0; tile < geometry_.tiles; ++tile) {
+      for (int group = 0; group < groups(); ++group) task(i, tile, group);
     }
   }
 }

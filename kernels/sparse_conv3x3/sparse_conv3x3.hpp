@@ -214,8 +214,10 @@ class SparseConv3x3Kernel {
   // sample in passes of 6 on a Zen 5 core), as many as keep the samples'
   // staged inputs and a group's entries within L2.
   int samples_per_pass(int64_t batch) const;
-  // Runs whole samples on the calling thread, group by group (every output
-  // value the same as run_items gives it). `scratch` holds samples.size()
+  // Runs whole samples on the calling thread in the planned task order (every
+  // output value the same as run_items gives it): where the entries outgrow
+  // L2, group by group over every sample's tiles, else sample after sample.
+  // `scratch` holds samples.size()
   // worker scratches back to back (worker_scratch_bytes() each, 64-byte
   // aligned): sample i stages into the i-th and widens its RangeLanes
   // (worker_range), which the caller zeroes before and folds after.
@@ -264,6 +266,8 @@ class SparseConv3x3Kernel {
   int groups() const { return (block_count_ + blocks_per_task_ - 1) / blocks_per_task_; }
   // Bytes of the accumulators of one (tile, group) task.
   size_t accumulator_bytes() const;
+  // The accumulators in a worker's scratch, after its staged input.
+  int32_t* worker_accumulators(void* worker_scratch) const;
   void compute_task(const uint8_t* staged, int32_t* acc, int tile, int group,
                     const Sparse3x3Sample& sample) const;
 

@@ -588,6 +588,22 @@ TEST(SparseKernelTileProgramPlan, EmulationIsOnlyForTheTileProgram) {
                Error);
 }
 
+// The planner's kernel for a k = 9 layer of random taps, stride 1, unit
+// scales and zero bias (the plan depends on the shape, not the values).
+SparseConv3x3Kernel dense_kernel(uint32_t seed, int in_channels, int out_channels, int size) {
+  Case c = random_case(seed, 9, /*allow_signed=*/false);
+  c.problem.in_channels = in_channels;
+  c.problem.out_channels = out_channels;
+  c.problem.height = c.problem.width = size;
+  c.problem.stride = 1;
+  std::mt19937 gen = testing::rng(seed + 1);
+  c.taps = testing::random_taps(gen, out_channels, in_channels, 9);
+  c.weight_scales.assign(static_cast<size_t>(out_channels), 0.01f);
+  c.bias.assign(static_cast<size_t>(out_channels), 0.0f);
+  return SparseConv3x3Kernel::create(c.problem, c.taps, c.weight_scales, c.bias, Activation::kNone,
+                                     kernels::active_isa());
+}
+
 TEST(SparseKernelPlan, KernelNameSaysDensityStrideAndIsa) {
   const Case c = random_case(7, 3, /*allow_signed=*/false);
   const SparseConv3x3Kernel kernel = SparseConv3x3Kernel::create(
@@ -626,18 +642,7 @@ TEST(SparseKernelPlan, PrunedLayerCostsNoMoreThanDense) {
 // A layer of a few microseconds stays on one thread; a ResNet-18 layer uses
 // every thread it is given.
 TEST(SparseKernelPlan, SmallLayersUseOneThread) {
-  auto layer = [](int channels, int size) {
-    Case c = random_case(20, 9, /*allow_signed=*/false);
-    c.problem.in_channels = c.problem.out_channels = channels;
-    c.problem.height = c.problem.width = size;
-    c.problem.stride = 1;
-    std::mt19937 gen = testing::rng(21);
-    c.taps = testing::random_taps(gen, channels, channels, 9);
-    c.weight_scales.assign(static_cast<size_t>(channels), 0.01f);
-    c.bias.assign(static_cast<size_t>(channels), 0.0f);
-    return SparseConv3x3Kernel::create(c.problem, c.taps, c.weight_scales, c.bias,
-                                       Activation::kNone, kernels::active_isa());
-  };
+  auto layer = [](int channels, int size) { return dense_kernel(20, channels, channels, size); };
   const SparseConv3x3Kernel small = layer(4, 6);
   EXPECT_EQ(small.useful_threads(2), 1) << small.name();
   const SparseConv3x3Kernel large = layer(64, 56);
@@ -652,17 +657,7 @@ TEST(SparseKernelPlan, SmallLayersUseOneThread) {
 // quads 1).
 TEST(SparseKernelPlan, PassesOnlyWhereTheEntriesOutgrowL2) {
   auto layer = [](int in_channels, int out_channels, int size) {
-    Case c = random_case(22, 9, /*allow_signed=*/false);
-    c.problem.in_channels = in_channels;
-    c.problem.out_channels = out_channels;
-    c.problem.height = c.problem.width = size;
-    c.problem.stride = 1;
-    std::mt19937 gen = testing::rng(23);
-    c.taps = testing::random_taps(gen, out_channels, in_channels, 9);
-    c.weight_scales.assign(static_cast<size_t>(out_channels), 0.01f);
-    c.bias.assign(static_cast<size_t>(out_channels), 0.0f);
-    return SparseConv3x3Kernel::create(c.problem, c.taps, c.weight_scales, c.bias,
-                                       Activation::kNone, kernels::active_isa());
+    return dense_kernel(22, in_channels, out_channels, size);
   };
   constexpr size_t kPassBytes = 256 * 1024;
   // The most samples of a pass: all of a large batch that fit 256 KiB, at

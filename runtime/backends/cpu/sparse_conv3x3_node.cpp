@@ -73,10 +73,11 @@ class SparseConv3x3Node : public CompiledNode {
           count, [&](int w) -> const auto& { return *kernel_.worker_range(scratch_of(w)); },
           output.as<float>() + n * out_sample, out_sample, quantize_);
     };
-    // Samples [begin, end) on one worker, in passes of run_samples that
-    // share the weights; `own` holds samples_per_pass worker scratches.
+    // Samples [begin, end) whole on one worker, in passes of run_samples
+    // (several samples share a pass only where it shares the weights);
+    // `own` holds samples_per_pass worker scratches.
     const size_t own_stride = kernel_.worker_scratch_bytes();
-    auto run_passes = [&](int64_t begin, int64_t end, int per_pass, uint8_t* own) {
+    auto run_whole = [&](int64_t begin, int64_t end, int per_pass, uint8_t* own) {
       kernels::Sparse3x3Sample pass[kernels::kMaxPassSamples];
       for (int64_t first = begin; first < end; first += per_pass) {
         const int count = static_cast<int>(std::min<int64_t>(per_pass, end - first));
@@ -91,40 +92,25 @@ class SparseConv3x3Node : public CompiledNode {
       }
     };
     if (per_sample_workers(batch, ctx.threads)) {
-      // Enough samples for every thread: one sample per item, each run whole
-      // by one worker in its own scratch, so a small layer is not one
-      // fork-join per sample. The kernel's result does not depend on its split.
+      // Enough samples for every thread: each worker runs whole samples in
+      // its own scratch, so a small layer is not one fork-join per sample.
+      // The kernel's result does not depend on its split.
       const int per_pass = samples_per_pass(batch, ctx.threads);
-      if (per_pass > 1) {
-        run_capped(batch, ctx.threads,
-                   std::max<int64_t>(balanced_grain(batch, ctx.threads), per_pass),
-                   [&](int worker, int64_t begin, int64_t end) {
-                     run_passes(begin, end, per_pass,
-                                static_cast<uint8_t*>(ctx.scratch) +
-                                    static_cast<size_t>(worker) * per_pass * own_stride);
-                   });
-        return;
-      }
-      const kernels::Sparse3x3Work whole = kernel_.work(1);
-      run_capped(batch, ctx.threads, balanced_grain(batch, ctx.threads),
+      run_capped(batch, ctx.threads,
+                 std::max<int64_t>(balanced_grain(batch, ctx.threads), per_pass),
                  [&](int worker, int64_t begin, int64_t end) {
-                   void* own =
-                       sparse_conv3x3_worker_scratch(kernel_, ctx.scratch, ctx.threads, worker);
-                   for (int64_t n = begin; n < end; ++n) {
-                     if (widen) std::construct_at(kernel_.worker_range(own));
-                     kernel_.run_items(sample(n), whole, 0, whole.items, own, nullptr);
-                     if (widen) store_range(n, 1, [&](int) { return own; });
-                   }
+                   run_whole(begin, end, per_pass,
+                             static_cast<uint8_t*>(ctx.scratch) +
+                                 static_cast<size_t>(worker) * per_pass * own_stride);
                  });
       return;
     }
-    // Otherwise samples run one after another, each using the threads worth
-    // waking for this layer over its own pixel tiles and channel blocks, or,
-    // on one thread, in passes that share the weights.
+    // Otherwise samples run on the threads worth waking for this layer: on
+    // one, whole; on several, one after another, each over its own pixel
+    // tiles and channel blocks.
     const int workers = kernel_.useful_threads(ctx.threads);
-    const int per_pass = workers == 1 ? samples_per_pass(batch, 1) : 1;
-    if (per_pass > 1) {
-      run_passes(0, batch, per_pass, static_cast<uint8_t*>(ctx.scratch));
+    if (workers == 1) {
+      run_whole(0, batch, samples_per_pass(batch, 1), static_cast<uint8_t*>(ctx.scratch));
       return;
     }
     for (int64_t n = 0; n < batch; ++n) {
