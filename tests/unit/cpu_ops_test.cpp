@@ -460,6 +460,12 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
       {1, 64, 64, 32, 32, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
       {1, 24, 32, 33, 31, 1, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
       {1, 64, 64, 40, 40, 64, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS8},
+      // Inputs narrow enough that a worker runs its whole blocks span after
+      // span: three blocks (the last one partial) of several spans, whose
+      // shares on 2 and 3 threads start and end inside a block; a batch of
+      // two whose shares cross from one sample to the next.
+      {1, 32, 20, 30, 30, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
+      {2, 16, 24, 33, 29, 1, 1, 1, 1, 1, 0, 0, DType::kS8, DType::kS8},
   };
   for (const ConvCase& c : cases) {
     if (HasFailure()) break;
