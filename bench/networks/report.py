@@ -429,7 +429,48 @@ def targets(raw):
     fresh = fresh_inputs(raw)
     if fresh:
         out += [fresh, ""]
+    placement = thread_placement(raw)
+    if placement:
+        out += [placement, ""]
     return "\n".join(out)
+
+
+def thread_placement(raw):
+    """ResNet-18 at batch 1 on 1 and 2 threads, round by round next to the
+    core-to-core probe taken just before (run_suite's placement phase), or None
+    where it did not run."""
+    p = raw.get("thread_placement")
+    if not p or not p.get("rounds"):
+        return None
+    variants = list(p["rounds"][0]["variants"])
+    rows, by_variant = [], {vid: [] for vid in variants}
+    for i, r in enumerate(p["rounds"], 1):
+        f = r["probe"]
+        cells = [str(i), f"{f['remote_read_us'] / f['local_read_us']:.1f}x",
+                 f"{f['shared_write_us'] / f['local_write_us']:.1f}x"]
+        for vid in variants:
+            v = r["variants"][vid]
+            scaling = v["t1_best_ms"] / v["t2_best_ms"]
+            by_variant[vid].append((scaling, f["shared_write_us"] / f["local_write_us"]))
+            cells += [f"{v['t1_best_ms']:.3f} / {v['t2_best_ms']:.3f}", f"{scaling:.2f}x"]
+        rows.append(cells)
+    header = ["round", "reading the other CPU's lines", "writing lines both hold"]
+    for vid in variants:
+        name = vid.replace("_", " ")
+        header += [f"{name}: 1 / 2 threads (ms)", f"{name}: 2 threads vs 1"]
+    ranges = []
+    for vid, points in by_variant.items():
+        low, high = min(points), max(points)
+        ranges.append(f"{vid.replace('_', ' ')} {low[0]:.2f}x (shared writes {low[1]:.1f}x) to "
+                      f"{high[0]:.2f}x (shared writes {high[1]:.1f}x)")
+    return "\n".join([
+        "Two threads and where the host placed the two CPUs: a sample split over two threads hands data "
+        "between the cores at every layer, so batch 1 on 2 threads follows what that costs, which on a "
+        "virtual machine depends on whether the host runs the two CPUs on cores that share a cache. Round "
+        "by round, `bench/core_to_core_bench.cpp` (against the same CPU's own lines) and then ResNet-18 at "
+        "batch 1 (best ms):", "",
+        table(header, rows), "",
+        "2 threads against 1 over these rounds: " + "; ".join(ranges) + "."])
 
 
 def fresh_inputs(raw):

@@ -520,7 +520,8 @@ def measurement_plan(args, networks, ort):
     return cells
 
 
-def measure_networks(args, networks, ort, progress):
+def measure_networks(args, networks, ort, progress, after_cell=lambda: None):
+    """Every cell of the plan, calling after_cell() once each is measured."""
     cells = measurement_plan(args, networks, ort)
     total = sum(len(peers) for _, _, _, peers in cells) * args.rounds
     done, start, ort_version = 0, time.monotonic(), None
@@ -573,6 +574,7 @@ def measure_networks(args, networks, ort, progress):
                 if pooled_busy:
                     entry["thread_busy_ms"] = [round(x, 4) for x in pooled_busy]
             net.setdefault("results", []).append(entry)
+        after_cell()
     return ort_version
 
 
@@ -603,6 +605,37 @@ def measure_fresh_inputs(args, networks, progress):
         progress.say(f"fresh inputs, resnet18 {vid}: " + ", ".join(
             f"{kind} {v['best_ms']:.3f}" for kind, v in out[vid].items()) + " ms/image best")
     return {"distinct_inputs": DISTINCT_INPUTS, "variants": out}
+
+
+# Two threads against where the host put the two CPUs: on a virtual machine
+# the host may run them on cores that share a last-level cache or on cores
+# that do not (other CCDs or sockets), and may move them within minutes. A
+# sample split over two threads hands data between the cores at every layer,
+# so batch 1 on 2 threads follows the placement. A placement round: the
+# core-to-core probe, then ResNet-18 at batch 1 on 1 and 2 threads, so that
+# the round's speed-up sits next to the probe taken just before it; the
+# networks phase runs one after each of its cells, so the rounds sample the
+# whole run rather than one minute of it.
+PLACEMENT_VARIANTS = ("k1_shared", "k9_random")
+
+
+def thread_placement_round(args, networks, rnd, progress):
+    """One placement round, or None (no ResNet-18, not both 1 and 2 threads, or no probe)."""
+    net = networks.get("resnet18")
+    if not net or 1 not in args.threads or 2 not in args.threads:
+        return None
+    probe = core_to_core(args, progress, f"placement round {rnd + 1}")
+    if probe is None:
+        return None
+    best = {}
+    for vid in (v for v in PLACEMENT_VARIANTS if v in net["variants"]):
+        model = net["variants"][vid]["sparq"]
+        one = bench_sparq(args, model, 1, 1, pinned_cpu(args, 1, rnd), layers=False)
+        two = bench_sparq(args, model, 1, 2, layers=False)
+        best[vid] = {"t1_best_ms": min(one["runs_ms"]), "t2_best_ms": min(two["runs_ms"])}
+    progress.say(f"placement round {rnd + 1}: " + ", ".join(
+        f"{vid} {b['t1_best_ms'] / b['t2_best_ms']:.2f}x on 2 threads" for vid, b in best.items()))
+    return {"probe": probe, "variants": best}
 
 
 # ---- the layer benchmarks against oneDNN --------------------------------------------
@@ -729,8 +762,16 @@ def main(argv=None):
         raw["layers"] = measure_layers(args, progress)
         raw["meta"]["phases_s"]["layers"] = time.monotonic() - t
     t = time.monotonic()
-    raw["meta"]["ort_version"] = measure_networks(args, networks, ort, progress)
+    placement = []
+
+    def placement_round():
+        r = thread_placement_round(args, networks, len(placement), progress)
+        if r:
+            placement.append(r)
+
+    raw["meta"]["ort_version"] = measure_networks(args, networks, ort, progress, placement_round)
     raw["meta"]["phases_s"]["networks"] = time.monotonic() - t
+    raw["thread_placement"] = {"rounds": placement} if placement else None
     if 1 in args.threads:
         t = time.monotonic()
         raw["fresh_inputs"] = measure_fresh_inputs(args, networks, progress)

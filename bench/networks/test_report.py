@@ -217,6 +217,24 @@ class ReportTest(unittest.TestCase):
         del self.raw["fresh_inputs"]
         self.assertNotIn("inputs in turn", report.targets(self.raw))
 
+    def test_thread_placement(self):
+        self.assertNotIn("Two threads and where the host placed", report.targets(self.raw))
+        raw = copy.deepcopy(self.raw)
+        near = {"remote_read_us": 3.0, "local_read_us": 2.0, "shared_write_us": 5.0, "local_write_us": 2.0}
+        far = {"remote_read_us": 10.0, "local_read_us": 2.0, "shared_write_us": 40.0, "local_write_us": 2.0}
+        raw["thread_placement"] = {"rounds": [
+            {"probe": near, "variants": {"k1_shared": {"t1_best_ms": 1.6, "t2_best_ms": 0.9},
+                                         "k9_random": {"t1_best_ms": 5.0, "t2_best_ms": 2.8}}},
+            {"probe": far, "variants": {"k1_shared": {"t1_best_ms": 1.5, "t2_best_ms": 1.5},
+                                        "k9_random": {"t1_best_ms": 5.1, "t2_best_ms": 3.4}}}]}
+        t = report.targets(raw)
+        # 1.6 / 0.9 = 1.78x, 5.0 / 2.8 = 1.79x; 1.5 / 1.5 = 1.00x, 5.1 / 3.4 = 1.50x.
+        self.assertEqual(row(t, "1")[1:], ["1.5x", "2.5x", "1.600 / 0.900", "1.78x", "5.000 / 2.800", "1.79x"])
+        self.assertEqual(row(t, "2")[1:], ["5.0x", "20.0x", "1.500 / 1.500", "1.00x", "5.100 / 3.400", "1.50x"])
+        self.assertIn("2 threads against 1 over these rounds: k1 shared 1.00x (shared writes 20.0x) to 1.78x "
+                      "(shared writes 2.5x); k9 random 1.50x (shared writes 20.0x) to 1.79x (shared writes "
+                      "2.5x).", t)
+
     def test_threads_by_op(self):
         t = report.threads_by_op(self.raw["networks"][0], "k1_shared")
         # sparse 3x3: 3000 -> 1500 us; quantize 500 -> 1000 us; all 5000 -> 3500 us.

@@ -127,5 +127,62 @@ class ThreadBusyTest(unittest.TestCase):
         self.assertIsNone(run_suite.pool_thread_busy([[], []]))
 
 
+class ThreadPlacementTest(unittest.TestCase):
+    """A placement round: the core-to-core probe, then each ResNet-18 variant at
+    batch 1 on 1 thread (pinned to the round's CPU) and on 2; the networks
+    phase calls for one after each cell."""
+
+    def test_probe_then_both_thread_counts(self):
+        events = []
+
+        def fake_probe(args, progress, when):
+            events.append(("probe", when))
+            return {"shared_write_us": 8.0}
+
+        def fake(cmd, env=None, what=None, cpu=None):
+            name, threads = pathlib.Path(str(cmd[2])).name, int(cmd[cmd.index("--threads") + 1])
+            events.append((name, threads, cpu))
+            self.assertIn("--no-layers", [str(c) for c in cmd])
+            ms = {("k1.sparq", 1): [1.6, 1.5], ("k1.sparq", 2): [1.0, 0.9],
+                  ("k9.sparq", 1): [5.0], ("k9.sparq", 2): [3.0, 2.5]}[(name, threads)]
+            return json.dumps([{"latency": {"runs_seconds": [x / 1e3 for x in ms]}, "layers": []}])
+
+        args = types.SimpleNamespace(sparq="sparq", min_time=0.1, min_runs=2, threads=[1, 2],
+                                     round_cpus=[0, 1])
+        nets = {"resnet18": {"variants": {"k1_shared": {"sparq": "k1.sparq"},
+                                          "k9_random": {"sparq": "k9.sparq"}}}}
+        with mock.patch.object(run_suite, "run", fake), \
+             mock.patch.object(run_suite, "core_to_core", fake_probe):
+            r = run_suite.thread_placement_round(args, nets, 1, QUIET)
+        self.assertEqual(r["probe"], {"shared_write_us": 8.0})
+        self.assertEqual(r["variants"], {"k1_shared": {"t1_best_ms": 1.5, "t2_best_ms": 0.9},
+                                         "k9_random": {"t1_best_ms": 5.0, "t2_best_ms": 2.5}})
+        # Round 2 (index 1): its 1-thread runs on CPU 1 mod 2.
+        self.assertEqual(events, [("probe", "placement round 2"), ("k1.sparq", 1, 1), ("k1.sparq", 2, None),
+                                  ("k9.sparq", 1, 1), ("k9.sparq", 2, None)])
+
+    def test_none_without_two_thread_counts_a_resnet18_or_a_probe(self):
+        nets = {"resnet18": {"variants": {"k1_shared": {"sparq": "k1.sparq"}}}}
+        self.assertIsNone(run_suite.thread_placement_round(types.SimpleNamespace(threads=[1]), nets, 0, QUIET))
+        both = types.SimpleNamespace(threads=[1, 2])
+        self.assertIsNone(run_suite.thread_placement_round(both, {}, 0, QUIET))
+        with mock.patch.object(run_suite, "core_to_core", return_value=None), \
+             mock.patch.object(run_suite, "run", side_effect=AssertionError("no runs without a probe")):
+            self.assertIsNone(run_suite.thread_placement_round(both, nets, 0, QUIET))
+
+    def test_the_networks_phase_calls_after_each_cell(self):
+        calls = []
+        args = types.SimpleNamespace(sparq="sparq", min_time=0.1, min_runs=2, batch_min_runs=3,
+                                     rounds=1, round_cpus=None)
+        cells = [({"name": "n", "variants": {"a": {"sparq": "a.sparq", "k": 1, "sharing": "none"}}}, b, 1,
+                  [("sparq", "a")]) for b in (1, 16)]
+        out = json.dumps([{"latency": {"runs_seconds": [0.001]}, "throughput": {"runs_seconds": [0.016]},
+                           "layers": []}])
+        with mock.patch.object(run_suite, "measurement_plan", return_value=cells), \
+             mock.patch.object(run_suite, "run", return_value=out):
+            run_suite.measure_networks(args, {}, None, QUIET, lambda: calls.append(len(calls)))
+        self.assertEqual(calls, [0, 1])
+
+
 if __name__ == "__main__":
     unittest.main()
