@@ -231,6 +231,12 @@ class ReportTest(unittest.TestCase):
         # 1.6 / 0.9 = 1.78x, 5.0 / 2.8 = 1.79x; 1.5 / 1.5 = 1.00x, 5.1 / 3.4 = 1.50x.
         self.assertEqual(row(t, "1")[1:], ["1.5x", "2.5x", "1.600 / 0.900", "1.78x", "5.000 / 2.800", "1.79x"])
         self.assertEqual(row(t, "2")[1:], ["5.0x", "20.0x", "1.500 / 1.500", "1.00x", "5.100 / 3.400", "1.50x"])
+        # The 2-thread targets at batch 1 count the rounds at or above 1.7x.
+        self.assertEqual(row(t, "ResNet-18 k1 shared b1: 2 threads vs 1")[3],
+                         "met; 1 of 2 placement rounds >= 1.7x (below)")
+        self.assertEqual(row(t, "ResNet-18 k9 random b1: 2 threads vs 1")[3],
+                         "missed by 19 %; 1 of 2 placement rounds >= 1.7x (below)")
+        self.assertEqual(row(t, "ResNet-18 k1 shared b16: 2 threads vs 1")[3], "missed by 12 %")  # no rounds at b16
         self.assertIn("2 threads against 1 over these rounds: k1 shared 1.00x (shared writes 20.0x) to 1.78x "
                       "(shared writes 2.5x); k9 random 1.50x (shared writes 20.0x) to 1.79x (shared writes "
                       "2.5x).", t)
