@@ -762,15 +762,18 @@ def main(argv=None):
         raw["layers"] = measure_layers(args, progress)
         raw["meta"]["phases_s"]["layers"] = time.monotonic() - t
     t = time.monotonic()
-    placement = []
+    placement, placement_s = [], [0.0]
 
     def placement_round():
+        start = time.monotonic()
         r = thread_placement_round(args, networks, len(placement), progress)
         if r:
             placement.append(r)
+        placement_s[0] += time.monotonic() - start
 
     raw["meta"]["ort_version"] = measure_networks(args, networks, ort, progress, placement_round)
-    raw["meta"]["phases_s"]["networks"] = time.monotonic() - t
+    raw["meta"]["phases_s"]["networks"] = time.monotonic() - t - placement_s[0]
+    raw["meta"]["phases_s"]["placement rounds"] = placement_s[0]
     raw["thread_placement"] = {"rounds": placement} if placement else None
     if 1 in args.threads:
         t = time.monotonic()
