@@ -74,6 +74,15 @@ Case make_case(const Layer& layer, int density, bool shared) {
   return c;
 }
 
+// A sample of f32 output at activation scale 0.01, the rest defaulted.
+sparq::kernels::Sparse3x3Sample sample_of(const uint8_t* input, float* output) {
+  sparq::kernels::Sparse3x3Sample sample;
+  sample.input = input;
+  sample.act_scale = 0.01f;
+  sample.output = output;
+  return sample;
+}
+
 void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
                 Sparse3x3Path path) {
   const Case c = make_case(layer, density, shared);
@@ -83,12 +92,13 @@ void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
       c.problem, c.taps, c.scales, c.bias, sparq::Activation::kRelu, sparq::kernels::active_isa());
   std::vector<uint8_t> input(static_cast<size_t>(layer.channels) * layer.size * layer.size, 200);
   std::vector<float> output(input.size());
-  // One worker: the kernel's whole work on the calling thread.
-  const sparq::kernels::Sparse3x3Work whole = kernel.work(1);
+  // One worker: the kernel's whole work on the calling thread, as the node
+  // runs a sample there.
+  const sparq::kernels::Sparse3x3Sample sample = sample_of(input.data(), output.data());
   auto* scratch = static_cast<uint8_t*>(
       ::operator new (kernel.worker_scratch_bytes() + 64, std::align_val_t{64}));
   for (auto _ : state) {
-    kernel.run_items({input.data(), 0.01f, output.data()}, whole, 0, whole.items, scratch, nullptr);
+    kernel.run_samples({&sample, 1}, scratch);
     benchmark::DoNotOptimize(output.data());
   }
   ::operator delete (scratch, std::align_val_t{64});
@@ -105,9 +115,9 @@ void bench_path(benchmark::State& state, Layer layer, int density, bool shared,
 }
 
 // VGG-11's (32x32 input) wide layers on small planes, whose entries outgrow
-// L2: the planner's path run on `samples` samples one after another
-// (run_items, as batch 1 runs them) or in one pass (run_samples, as a batch
-// runs them on one thread). Time per sample.
+// L2: the planner's path run on `samples` samples one after another (passes
+// of one, as batch 1 runs them) or in one pass (as a batch runs them on one
+// thread). Time per sample.
 constexpr Layer kPassLayers[] = {
     {"vgg_256x8", 256, 8}, {"vgg_512x4", 512, 4}, {"vgg_512x2", 512, 2}};
 
@@ -126,18 +136,15 @@ void bench_pass(benchmark::State& state, Layer layer, int samples, bool in_one_p
   std::vector<float> outputs(plane * samples);
   std::vector<sparq::kernels::Sparse3x3Sample> batch(static_cast<size_t>(samples));
   for (int i = 0; i < samples; ++i) {
-    batch[i] = {inputs.data() + i * plane, 0.01f, outputs.data() + i * plane};
+    batch[i] = sample_of(inputs.data() + i * plane, outputs.data() + i * plane);
   }
   const size_t scratch_bytes = kernel.worker_scratch_bytes() * samples;
   auto* scratch = static_cast<uint8_t*>(::operator new (scratch_bytes, std::align_val_t{64}));
-  const sparq::kernels::Sparse3x3Work whole = kernel.work(1);
   for (auto _ : state) {
     if (in_one_pass) {
       kernel.run_samples(batch, scratch);
     } else {
-      for (const auto& sample : batch) {
-        kernel.run_items(sample, whole, 0, whole.items, scratch, nullptr);
-      }
+      for (const auto& sample : batch) kernel.run_samples({&sample, 1}, scratch);
     }
     benchmark::DoNotOptimize(outputs.data());
   }
@@ -147,6 +154,13 @@ void bench_pass(benchmark::State& state, Layer layer, int samples, bool in_one_p
   state.SetLabel(kernel.name());
 }
 
+// Reports the minimum over repetitions next to the mean and median.
+void with_min(benchmark::internal::Benchmark* b) {
+  b->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", [](const std::vector<double>& v) {
+    return *std::min_element(v.begin(), v.end());
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,11 +168,7 @@ int main(int argc, char** argv) {
     for (bool in_one_pass : {false, true}) {
       const std::string name = std::string("pass/") + layer.name + "/k9/random/samples6/" +
                                (in_one_pass ? "one_pass" : "one_by_one");
-      benchmark::RegisterBenchmark(name.c_str(), bench_pass, layer, 6, in_one_pass)
-          ->Unit(benchmark::kMicrosecond)
-          ->ComputeStatistics("min", [](const std::vector<double>& v) {
-            return *std::min_element(v.begin(), v.end());
-          });
+      with_min(benchmark::RegisterBenchmark(name.c_str(), bench_pass, layer, 6, in_one_pass));
     }
   }
   for (const Layer& layer : kLayers) {
@@ -175,11 +185,8 @@ int main(int argc, char** argv) {
               std::string("path/") + layer.name + "/k" + std::to_string(density) +
               (shared ? "/shared/" : "/random/") + sparq::kernels::isa_name(path.isa) + "_" +
               sparq::kernels::layout_name(path) + "_ob" + std::to_string(path.out_block);
-          benchmark::RegisterBenchmark(name.c_str(), bench_path, layer, density, shared, path)
-              ->Unit(benchmark::kMicrosecond)
-              ->ComputeStatistics("min", [](const std::vector<double>& v) {
-                return *std::min_element(v.begin(), v.end());
-              });
+          with_min(
+              benchmark::RegisterBenchmark(name.c_str(), bench_path, layer, density, shared, path));
         }
       }
     }

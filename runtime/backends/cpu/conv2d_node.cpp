@@ -263,7 +263,8 @@ class Conv2dNode : public CompiledNode {
     // The matrix tiles keep block after block: blocks innermost made the
     // tile unit load back rows its own stores had just written (the
     // ResNet-18 stem took 530 us instead of 300 on one Xeon thread).
-    const auto span_input_bytes = static_cast<int64_t>(layout_.step_offsets.size()) * span_ * 4;
+    const auto span_input_bytes =
+        static_cast<int64_t>(layout_.step_offsets.size()) * span_ * layout_.element_bytes;
     spans_outer_ =
         quantized_ && matrix_tile_ == nullptr && span_input_bytes <= kSpansOuterInputBytes;
     // Padded copies so every block reads block_rows_ entries.
