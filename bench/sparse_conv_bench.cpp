@@ -23,6 +23,7 @@
 #include <new>
 #include <numeric>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "kernels/isa/isa.hpp"
 #include "kernels/sparse_conv3x3/sparse_conv3x3.hpp"
 #include "runtime/backends/cpu/sparse_conv3x3_workers.hpp"
+#include "runtime/backends/cpu/spin_team.hpp"
 #include "sparq/sparse_format.hpp"
 
 namespace {
@@ -120,13 +122,19 @@ void bench_sparq(benchmark::State& state, Layer layer, int density, bool shared,
   // uses one (the threads_used counter says so).
   const int used = kernel.useful_threads(threads);
   AlignedBytes scratch(sparq::cpu::sparse_conv3x3_sample_scratch(kernel, used));
-  for (auto _ : state) {
-    arena.execute([&] {
+  arena.execute([&] {
+    // Several threads run as a session runs one sample on them: a SpinTeam
+    // keeps the helper awake between runs and gives each thread the same
+    // share of every run (runtime/backends/cpu/spin_team.hpp), as oneDNN's
+    // OpenMP threads spin between its runs.
+    std::optional<sparq::cpu::SpinTeam> team;
+    if (used > 1) team.emplace(used);
+    for (auto _ : state) {
       sparq::cpu::run_sparse_conv3x3_sample(kernel, {input.data(), 0.02f, output.data()},
                                             scratch.get(), used);
-    });
-    benchmark::DoNotOptimize(output.data());
-  }
+      benchmark::DoNotOptimize(output.data());
+    }
+  });
   set_counters(state, dense_macs(layer), dense_macs(layer) * density / 9);
   state.counters["threads_used"] = used;
   state.SetLabel(kernel.name());
