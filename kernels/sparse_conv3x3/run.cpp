@@ -51,23 +51,22 @@ sparse3x3::EpilogueOutput epilogue_output(const Sparse3x3Sample& sample, int64_t
 
 }  // namespace
 
-void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lane, int row_begin,
-                                     int row_end) const {
+void SparseConv3x3Kernel::stage_rows(const void* input, int lane, int row_begin, int row_end,
+                                     uint8_t* lane_out) const {
   const Sparse3x3Geometry& g = geometry_;
   const Sparse3x3Problem& p = problem_;
   const sparse3x3::StagingEpilogue ops = sparse3x3::staging_epilogue_for(path_.isa);
   const int64_t plane_in = static_cast<int64_t>(p.height) * p.width;
   const int64_t planes_elems = static_cast<int64_t>(p.stride) * p.stride * g.plane_elems;
   const auto* bytes = static_cast<const uint8_t*>(input);  // u8 or s8: one byte per value
-  uint8_t* lane_bytes = staged + static_cast<int64_t>(lane) * g.lane_stride * 4;
   if (row_end == g.plane_rows) {
     // The slack past the planes is read by the last tile's discarded pixels.
-    std::memset(lane_bytes + planes_elems * 4, 0,
+    std::memset(lane_out + planes_elems * 4, 0,
                 static_cast<size_t>((g.lane_stride - planes_elems) * 4));
   }
   if (path_.layout == LaneLayout::kF32) {
     ops.stage_f32(bytes + lane * plane_in, p.signed_input, p.height, p.width, p.stride, g,
-                  row_begin, row_end, reinterpret_cast<float*>(lane_bytes));
+                  row_begin, row_end, reinterpret_cast<float*>(lane_out));
     return;
   }
   // Quad: byte j of each 4-byte pixel is channel 4*lane + j (zero past I).
@@ -77,7 +76,7 @@ void SparseConv3x3Kernel::stage_rows(const void* input, uint8_t* staged, int lan
     channels[j] = channel < p.in_channels ? bytes + channel * plane_in : nullptr;
   }
   ops.stage_quad(channels, p.signed_input, p.height, p.width, p.stride, g, row_begin, row_end,
-                 lane_bytes);
+                 lane_out);
 }
 
 int64_t SparseConv3x3Kernel::tile_first_pixel(int tile) const {
@@ -119,10 +118,11 @@ size_t SparseConv3x3Kernel::worker_scratch_bytes() const {
   return staged_input_bytes() + round_up_64(accumulator_bytes()) + sizeof(RangeLanes);
 }
 
-void SparseConv3x3Kernel::stage_lanes(const void* input, uint8_t* staged, int lane_begin,
-                                      int lane_end) const {
+void SparseConv3x3Kernel::stage_lanes(const void* input, int lane_begin, int lane_end,
+                                      uint8_t* out) const {
   for (int lane = lane_begin; lane < lane_end; ++lane) {
-    stage_rows(input, staged, lane, 0, geometry_.plane_rows);
+    stage_rows(input, lane, 0, geometry_.plane_rows,
+               out + static_cast<size_t>(lane - lane_begin) * lane_bytes());
   }
 }
 
@@ -293,7 +293,7 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
     }
   };
   if (work.item == Sparse3x3Work::Item::kTasks) {
-    if (staged_input == nullptr) stage_lanes(sample.input, own_staging, 0, g.lanes);
+    if (staged_input == nullptr) stage_lanes(sample.input, 0, g.lanes, own_staging);
     for (int64_t task = begin; task < end; ++task) run_task(task);
     return;
   }
@@ -311,7 +311,7 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
     const int64_t spill =
         std::min(last_element_read(tile_end - 1) + 1 - g.plane_elems, int64_t{row_begin} * g.pitch);
     for (int lane = 0; lane < g.lanes; ++lane) {
-      stage_rows(sample.input, own_staging, lane, row_begin, row_end);
+      stage_rows(sample.input, lane, row_begin, row_end, own_staging + lane * lane_bytes());
       if (spill <= 0) continue;
       auto* lane_elems = reinterpret_cast<int32_t*>(own_staging) + lane * g.lane_stride;
       for (int64_t plane = g.plane_elems; plane < planes_elems; plane += g.plane_elems) {
@@ -344,7 +344,7 @@ void SparseConv3x3Kernel::run_samples(std::span<const Sparse3x3Sample> samples,
   const size_t scratch_stride = worker_scratch_bytes();
   auto own_scratch = [&](size_t i) { return static_cast<uint8_t*>(scratch) + i * scratch_stride; };
   for (size_t i = 0; i < samples.size(); ++i) {
-    stage_lanes(samples[i].input, own_scratch(i), 0, geometry_.lanes);
+    stage_lanes(samples[i].input, 0, geometry_.lanes, own_scratch(i));
   }
   const TileUnitScope tile_unit(path_.isa == Isa::kAmx && !emulated_tiles_);
   auto task = [&](size_t i, int tile, int group) {

@@ -222,11 +222,15 @@ class SparseConv3x3Kernel {
   // aligned): sample i stages into the i-th and widens its RangeLanes
   // (worker_range), which the caller zeroes before and folds after.
   void run_samples(std::span<const Sparse3x3Sample> samples, void* scratch) const;
-  // Stages lanes [lane_begin, lane_end) of the sample's input into `staged`
-  // (staged_input_bytes(), 64-byte aligned): a share of shared_staging.
-  void stage_lanes(const void* input, uint8_t* staged, int lane_begin, int lane_end) const;
+  // Stages lanes [lane_begin, lane_end) of the sample's input back to back
+  // from `out` (64-byte aligned): lane l at out + (l - lane_begin) *
+  // lane_bytes(). All lanes from 0 make a whole staged input; a run of them,
+  // a share of shared_staging.
+  void stage_lanes(const void* input, int lane_begin, int lane_end, uint8_t* out) const;
   // Lanes of the staged input (channels, or channel quads).
   int lanes() const { return geometry_.lanes; }
+  // Bytes of one staged lane (a multiple of 64).
+  size_t lane_bytes() const { return static_cast<size_t>(geometry_.lane_stride) * 4; }
   // Bytes of one staged input (a multiple of 64), the start of a worker's
   // scratch.
   size_t staged_input_bytes() const;
@@ -253,8 +257,9 @@ class SparseConv3x3Kernel {
                                   Activation activation, const Sparse3x3Path& path,
                                   const sparse3x3::PathPlan& plan,
                                   sparse3x3::AccumulateFn accumulate, bool emulated_tiles);
-  // Rows [row_begin, row_end) of every (phase) plane of one staged lane.
-  void stage_rows(const void* input, uint8_t* staged, int lane, int row_begin, int row_end) const;
+  // Rows [row_begin, row_end) of every (phase) plane of staged lane `lane`,
+  // whose bytes start at `lane_out`.
+  void stage_rows(const void* input, int lane, int row_begin, int row_end, uint8_t* lane_out) const;
   // The grid pixel tile `tile` starts at (a run of the grid, or a segment of
   // one output row in the output-channel form).
   int64_t tile_first_pixel(int tile) const;

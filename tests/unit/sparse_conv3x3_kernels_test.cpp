@@ -253,7 +253,12 @@ TEST_P(SparseKernelIsaTest, WideLayersMatchBruteForce) {
                            {5, 9, 5, 150, 1},
                            {7, 10, 6, 141, 2},
                            // Stride-2 rows of 33-38 pixels: more than one 64-byte load.
-                           {6, 12, 5, 75, 2}};
+                           {6, 12, 5, 75, 2},
+                           // Shared staging copies runs of lanes of at most
+                           // 16 KiB: lanes of about 6 KiB, shares of 5 quad
+                           // lanes (runs of 2, 2, 1), and lanes over 16 KiB.
+                           {40, 32, 34, 34, 1},
+                           {8, 32, 66, 66, 1}};
   uint32_t seed = 400;
   for (const auto& shape : shapes) {
     for (int density : {9, 4, 1}) {

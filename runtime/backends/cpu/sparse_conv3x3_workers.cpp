@@ -39,6 +39,37 @@ void read_through(const uint8_t* begin, const uint8_t* end) {
   __asm__ volatile("" ::"r"(sum));  // the loads are the point: keep them
 }
 
+// Stages lanes [begin, end) into their place in `shared`, the buffer every
+// worker's tasks read, a run of lanes at a time through `block` (the start of
+// the worker's own scratch, whose staged input it does not use here): staged
+// there, then copied. The other workers' cores read these lines in the
+// layer's previous run, and a store into such a line waits for the other
+// core to give it up: on a 2-vCPU Zen 5 guest whose cores share no cache,
+// the staging kernel's own stores into the shared buffer took 13.6-14.2 us
+// per worker for ResNet-18's 512-channel 7x7 layer (k = 1, 20 KiB each),
+// against 3.3 us into the worker's own scratch; memcpy (glibc's string copy
+// at these sizes) then moved the 20 KiB in 2.0 us, where a loop of 64-byte
+// vector loads and stores took 6.9. The layer on 2 threads went from 45.4 to
+// 40.8 us, the 64-channel 56x56 one from 65.5 to 59.3
+// (bench/sparse_conv_bench.cpp, 4 alternated rounds; one thread never takes
+// this path). Runs of up to kPublishRunBytes keep the block in L1: staging
+// a whole 108 KiB share before copying it made the 56x56 layer's leader
+// stage 5x slower than its helper. Lanes start on cache lines (lane_bytes()),
+// so no line holds two workers' lanes.
+constexpr size_t kPublishRunBytes = 16384;
+
+void stage_and_publish(const kernels::SparseConv3x3Kernel& kernel, const void* input, int begin,
+                       int end, uint8_t* block, uint8_t* shared) {
+  const size_t lane_bytes = kernel.lane_bytes();
+  const int run = static_cast<int>(std::max<size_t>(1, kPublishRunBytes / lane_bytes));
+  for (int first = begin; first < end; first += run) {
+    const int last = std::min(end, first + run);
+    kernel.stage_lanes(input, first, last, block);
+    std::memcpy(shared + static_cast<size_t>(first) * lane_bytes, block,
+                static_cast<size_t>(last - first) * lane_bytes);
+  }
+}
+
 }  // namespace
 
 size_t sparse_conv3x3_sample_scratch(const kernels::SparseConv3x3Kernel& kernel, int workers) {
@@ -68,13 +99,16 @@ void run_sparse_conv3x3_sample(const kernels::SparseConv3x3Kernel& kernel,
   std::fill(state, state + workers, WorkerState{});
   if (work.shared_staging && workers > 1) {
     // Each worker stages its share of the lanes (the channels the layer
-    // before wrote on its core), then every worker's tasks read them all.
+    // before wrote on its core: stage_and_publish), then every worker's
+    // tasks read them all.
     auto* staged = static_cast<uint8_t*>(scratch) + state_bytes(workers);
     const int lanes = kernel.lanes();
+    const size_t lane_bytes = kernel.lane_bytes();
     run_capped(lanes, workers, (lanes + workers - 1) / workers,
                [&](int worker, int64_t begin, int64_t end) {
-                 kernel.stage_lanes(sample.input, staged, static_cast<int>(begin),
-                                    static_cast<int>(end));
+                 stage_and_publish(kernel, sample.input, static_cast<int>(begin),
+                                   static_cast<int>(end),
+                                   static_cast<uint8_t*>(worker_scratch(worker)), staged);
                  state[worker].lane_begin = static_cast<int32_t>(begin);
                  state[worker].lane_end = static_cast<int32_t>(end);
                });
@@ -83,7 +117,6 @@ void run_sparse_conv3x3_sample(const kernels::SparseConv3x3Kernel& kernel,
     // instead of 2.36 (medians, 10 of 10 alternated runs faster), its
     // stride-2 layer2.0.conv1 96 us instead of 134; k = 3 4 % less, k = 1
     // shared the same within noise.
-    const size_t lane_bytes = kernel.staged_input_bytes() / static_cast<size_t>(lanes);
     run_capped(work.items, workers, work.grain, [&](int worker, int64_t begin, int64_t end) {
       WorkerState& own = state[worker];
       if (!own.read_others) {
