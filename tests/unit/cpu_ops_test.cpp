@@ -466,6 +466,12 @@ TEST_P(CpuOps, QuantizedConv2dOnLayerShapes) {
       // two whose shares cross from one sample to the next.
       {1, 32, 20, 30, 30, 1, 1, 1, 1, 1, 0, 0, DType::kU8, DType::kS4},
       {2, 16, 24, 33, 29, 1, 1, 1, 1, 1, 0, 0, DType::kS8, DType::kS8},
+      // First layers (whose pack replicates the input) with fewer samples
+      // than threads: each worker packs what its share reads into its own
+      // scratch, again where its share crosses into the next group or
+      // sample (2 samples on 3 threads; 2 groups of 3 channels).
+      {2, 3, 16, 48, 48, 1, 7, 7, 2, 2, 3, 3, DType::kS8, DType::kS8},
+      {1, 6, 32, 48, 48, 2, 3, 3, 1, 1, 1, 1, DType::kU8, DType::kS4},
   };
   for (const ConvCase& c : cases) {
     if (HasFailure()) break;

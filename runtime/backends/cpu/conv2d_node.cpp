@@ -267,6 +267,9 @@ class Conv2dNode : public CompiledNode {
         static_cast<int64_t>(layout_.step_offsets.size()) * span_ * layout_.element_bytes;
     spans_outer_ =
         quantized_ && matrix_tile_ == nullptr && span_input_bytes <= kSpansOuterInputBytes;
+    const int64_t group_input_bytes =
+        g_.in_per_group() * g_.in_h * g_.in_w * (quantized_ ? 1 : sizeof(float));
+    replicating_pack_ = group_buffer_bytes() >= 2 * group_input_bytes;
     // Padded copies so every block reads block_rows_ entries.
     const int64_t padded = g_.groups * kernels::out_blocks(g_, block_rows_) * block_rows_;
     block_bias_.assign(static_cast<size_t>(padded), 0.0f);
@@ -283,13 +286,17 @@ class Conv2dNode : public CompiledNode {
   }
 
   // Depthwise: one plane buffer per worker. Otherwise: the packed input of
-  // every (sample, group), then each worker's tile staging.
+  // every (sample, group), then each worker's tile staging; or, where the
+  // workers share a sample (packs_per_worker), each worker's tile staging
+  // and its own packed input.
   size_t scratch_bytes(int64_t batch, int threads) const override {
     const size_t ranges = range_lanes_bytes(batch, threads);
     if (path_ == ConvPath::kDepthwise) {
       return ranges + worker_slots_bytes(depthwise_worker_bytes(), threads);
     }
-    return ranges + packed_bytes(batch) + worker_slots_bytes(tile_staging_bytes(), threads);
+    const bool own = packs_per_worker(batch, threads);
+    return ranges + (own ? 0 : packed_bytes(batch)) +
+           worker_slots_bytes(tile_slot_bytes(own), threads);
   }
 
   bool writes_ranges() const override { return ranged_; }
@@ -328,8 +335,9 @@ class Conv2dNode : public CompiledNode {
     if (path_ == ConvPath::kDepthwise) {
       run_depthwise(inputs[0], output, batch, workers, scratch, range_lanes);
     } else {
-      pack_inputs(inputs[0], batch, workers, scratch);
-      compute_tiles(inputs[0], output, batch, workers, scratch, range_lanes);
+      const bool own = packs_per_worker(batch, ctx.threads);
+      if (!own) pack_inputs(inputs[0], batch, workers, scratch);
+      compute_tiles(inputs[0], output, batch, workers, own, scratch, range_lanes);
     }
     if (range_lanes != nullptr) fold_ranges(range_lanes, output, batch, ctx.threads);
   }
@@ -422,6 +430,27 @@ class Conv2dNode : public CompiledNode {
     return static_cast<size_t>(batch * g_.groups * group_buffer_bytes());
   }
 
+  // Whether each worker packs the input its tiles read into its own scratch
+  // (where the scratch is laid out for `threads` workers): where the workers
+  // share a sample and packing replicates the input (a first layer's window
+  // quads, about 4x its bytes). Packed together into one buffer, each worker
+  // read the half the other packed and wrote lines the other had read in the
+  // run before; on a 2-vCPU Zen 5 guest whose cores share no cache,
+  // ResNet-18's stem (635 KiB packed from 147 KiB) ran 387-408 us on 2
+  // threads that way and 316-365 us packing privately. A 1x1 layer's pack is
+  // as large as its input, so each worker packing all of it only doubles the
+  // work (the 56x56 stride-2 shortcut 25 -> 30 us); workers with samples of
+  // their own pack them together, each mostly its own.
+  bool packs_per_worker(int64_t batch, int threads) const {
+    return threads > 1 && batch < threads && replicating_pack_;
+  }
+
+  // A worker's slot: its tile staging, then (own packing) one packed group.
+  size_t tile_slot_bytes(bool own_packing) const {
+    return worker_slot_bytes(tile_staging_bytes()) +
+           (own_packing ? static_cast<size_t>(group_buffer_bytes()) : 0);
+  }
+
   // A tile's output block (block_rows_ rows of tile_ pixels) and its runs of
   // valid pixels.
   struct Run {
@@ -478,35 +507,62 @@ class Conv2dNode : public CompiledNode {
   // only group: a 1x1 downsample's stride-2 pack is as long as its tiles.
   void pack_inputs(const ConstTensorView& input, int64_t batch, int threads,
                    uint8_t* scratch) const {
-    const int64_t group_elements = g_.in_per_group() * g_.in_h * g_.in_w;
     if (!quantized_) {
       parallel_ranges(batch * g_.groups, threads, [&](int64_t begin, int64_t end) {
         for (int64_t ng = begin; ng < end; ++ng) {
-          const float* src = input.as<float>() + ng * group_elements;
-          kernels::pack_direct_input_f32(
-              src, g_, layout_, tile_,
-              reinterpret_cast<float*>(scratch + ng * group_buffer_bytes()));
+          pack_group(input, ng, scratch + ng * group_buffer_bytes());
         }
       });
       return;
     }
     const int64_t slots = kernels::direct_input_slots(g_, layout_);
-    const uint8_t flip = input_.dtype == DType::kS8 ? 0x80 : 0x00;
     parallel_ranges(batch * g_.groups * slots, threads, [&](int64_t begin, int64_t end) {
       // The range's runs of slots within one (sample, group).
       for (int64_t at = begin; at < end;) {
         const int64_t ng = at / slots, first = at % slots;
         const int64_t last = std::min(slots, first + (end - at));
-        const auto* src = static_cast<const uint8_t*>(input.data) + ng * group_elements;
-        kernels::pack_direct_input_u8_slots(src, g_, layout_, flip, tile_, quant_.quad_rows, first,
-                                            last, scratch + ng * group_buffer_bytes());
+        pack_slots(input, ng, first, last, scratch + ng * group_buffer_bytes());
         at += last - first;
       }
     });
   }
 
+  // Slots [first, last) of (sample, group) ng's quantized input into `dst`
+  // (group_buffer_bytes()).
+  void pack_slots(const ConstTensorView& input, int64_t ng, int64_t first, int64_t last,
+                  uint8_t* dst) const {
+    const int64_t group_elements = g_.in_per_group() * g_.in_h * g_.in_w;
+    const uint8_t flip = input_.dtype == DType::kS8 ? 0x80 : 0x00;
+    const auto* src = static_cast<const uint8_t*>(input.data) + ng * group_elements;
+    kernels::pack_direct_input_u8_slots(src, g_, layout_, flip, tile_, quant_.quad_rows, first,
+                                        last, dst);
+  }
+
+  // The whole input of (sample, group) ng into `dst` (group_buffer_bytes()).
+  void pack_group(const ConstTensorView& input, int64_t ng, uint8_t* dst) const {
+    if (quantized_) {
+      pack_slots(input, ng, 0, kernels::direct_input_slots(g_, layout_), dst);
+      return;
+    }
+    const int64_t group_elements = g_.in_per_group() * g_.in_h * g_.in_w;
+    kernels::pack_direct_input_f32(input.as<float>() + ng * group_elements, g_, layout_, tile_,
+                                   reinterpret_cast<float*>(dst));
+  }
+
+  // What a worker keeps over the tiles of one call.
+  struct TileWorker {
+    // Its argument block: a fresh one per tile was zeroed with a rep stos,
+    // and a target built per call was read back across its partial stores;
+    // both cost as much as a 1x1 tile's epilogue.
+    kernels::QuantTileArgs args;
+    int64_t packed = -1;  // own packing: the (sample, group) its buffer holds
+  };
+
+  // Tiles of every (sample, group) into `output`; with `own_packing`, each
+  // worker packs the input its tiles read first, into its own slot.
   void compute_tiles(const ConstTensorView& input, const TensorView& output, int64_t batch,
-                     int threads, uint8_t* scratch, kernels::RangeLanes* range_lanes) const {
+                     int threads, bool own_packing, uint8_t* scratch,
+                     kernels::RangeLanes* range_lanes) const {
     const int64_t blocks = kernels::out_blocks(g_, block_rows_);
     const int64_t spans = (layout_.pixels + span_ - 1) / span_;
     const int64_t og = g_.out_per_group();
@@ -520,17 +576,14 @@ class Conv2dNode : public CompiledNode {
     // pixel q is output pixel q: quantized tiles write the output planes
     // themselves (f32, or the fused quantize's bytes).
     const bool direct_output = layout_.plane_w == g_.out_w;
-    const size_t worker_slot = worker_slot_bytes(tile_staging_bytes());
-    uint8_t* staging_slots = scratch + packed_bytes(batch);
+    const size_t worker_slot = worker_slot_bytes(tile_slot_bytes(own_packing));
+    uint8_t* staging_slots = scratch + (own_packing ? 0 : packed_bytes(batch));
     // Flat pixels [first, last) of block b of (sample, group) ng, into `dst`
     // (a fused pool's band: its rows from dst.first_row on, dst.stride
     // floats per output channel) or, without dst.base, the output planes.
-    // `a` is the worker's argument block, kept over its tiles: a fresh one
-    // per tile was zeroed with a rep stos, and a target built per call was
-    // read back across its partial stores; both cost as much as a 1x1 tile's
-    // epilogue.
-    auto run_tile = [&](kernels::QuantTileArgs& a, int worker, int64_t ng, int64_t b, int64_t first,
+    auto run_tile = [&](TileWorker& w, int worker, int64_t ng, int64_t b, int64_t first,
                         int64_t last, const BandTarget& dst) {
+      kernels::QuantTileArgs& a = w.args;
       uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
       float* const staging = reinterpret_cast<float*>(own);
       Run* const runs =
@@ -539,6 +592,14 @@ class Conv2dNode : public CompiledNode {
       const int64_t n = ng / g_.groups, grp = ng % g_.groups;
       const int64_t slot = (grp * blocks + b) * block_rows_;
       const uint8_t* packed = scratch + ng * group_buffer_bytes();
+      if (own_packing) {
+        uint8_t* mine = own + worker_slot_bytes(tile_staging_bytes());
+        if (w.packed != ng) {
+          pack_group(input, ng, mine);
+          w.packed = ng;
+        }
+        packed = mine;
+      }
       const int64_t rows = std::min(block_rows_, og - b * block_rows_);
       const int64_t block_at = (n * g_.out_channels + grp * og + b * block_rows_) * out_plane;
       // Where the block's rows go: the output planes, or a fused pool's band.
@@ -633,6 +694,15 @@ class Conv2dNode : public CompiledNode {
         }
       }
     };
+    // Own packing: one contiguous share per worker, packed once (balanced
+    // ranges would each pack the share's input again).
+    auto worker_ranges = [&](int64_t count, const auto& body) {
+      if (own_packing) {
+        run_capped(count, threads, (count + threads - 1) / std::max(threads, 1), body);
+      } else {
+        parallel_worker_ranges(count, threads, body);
+      }
+    };
     if (pooled_) {
       // index = ((sample * groups + group) * blocks + block) * bands + band,
       // a band being pool_band() pooled rows: the layer rows they read
@@ -641,48 +711,46 @@ class Conv2dNode : public CompiledNode {
       const int64_t band_rows = pool_band(), stride = band_stride();
       const int64_t bands = (pool_.out_h + band_rows - 1) / band_rows;
       const int64_t pooled_plane = pool_.out_h * pool_.out_w;
-      parallel_worker_ranges(
-          batch * g_.groups * blocks * bands, threads, [&](int worker, int64_t begin, int64_t end) {
-            uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
-            auto* const band = reinterpret_cast<float*>(own + band_offset());
-            float* const pool_scratch = band + block_rows_ * stride;
-            const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
-            kernels::QuantTileArgs args;
-            for (int64_t index = begin; index < end; ++index) {
-              const int64_t ng = index / (blocks * bands), b = index / bands % blocks;
-              const int64_t p0 = index % bands * band_rows;
-              const int64_t p1 = std::min(pool_.out_h, p0 + band_rows);
-              // Layer rows [r0, r1): the pooled rows' windows, inside the plane.
-              const int64_t top = p0 * pool_.stride_h - pool_.pad_h;
-              const int64_t r0 = std::max<int64_t>(0, top);
-              const int64_t r1 =
-                  std::min(g_.out_h, (p1 - 1) * pool_.stride_h - pool_.pad_h + pool_.kernel_h);
-              const BandTarget target{band, stride, r0};
-              for (int64_t first = r0 * layout_.plane_w; first < r1 * layout_.plane_w;
-                   first += span_) {
-                run_tile(args, worker, ng, b, first, std::min(first + span_, r1 * layout_.plane_w),
-                         target);
-              }
-              // The band as a plane of r1 - r0 rows whose first pooled row
-              // is p0: padding above it only where the plane's own is.
-              kernels::PoolGeometry g = pool_;
-              g.in_h = r1 - r0;
-              g.out_h = p1 - p0;
-              g.pad_h = r0 - top;
-              const int64_t n = ng / g_.groups;
-              const int64_t channel = ng % g_.groups * og + b * block_rows_;
-              const int64_t rows = std::min(block_rows_, og - b * block_rows_);
-              for (int64_t r = 0; r < rows; ++r) {
-                float* pooled = output.as<float>() +
-                                (n * g_.out_channels + channel + r) * pooled_plane +
-                                p0 * pool_.out_w;
-                pool_rows(band + r * stride, g, pooled, pool_scratch);
-                if (range_lanes != nullptr) {
-                  widen(pooled, (p1 - p0) * pool_.out_w, range_lanes[worker * batch + n]);
-                }
-              }
+      worker_ranges(batch * g_.groups * blocks * bands, [&](int worker, int64_t begin,
+                                                            int64_t end) {
+        uint8_t* own = staging_slots + static_cast<size_t>(worker) * worker_slot;
+        auto* const band = reinterpret_cast<float*>(own + band_offset());
+        float* const pool_scratch = band + block_rows_ * stride;
+        const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
+        TileWorker tiles;
+        for (int64_t index = begin; index < end; ++index) {
+          const int64_t ng = index / (blocks * bands), b = index / bands % blocks;
+          const int64_t p0 = index % bands * band_rows;
+          const int64_t p1 = std::min(pool_.out_h, p0 + band_rows);
+          // Layer rows [r0, r1): the pooled rows' windows, inside the plane.
+          const int64_t top = p0 * pool_.stride_h - pool_.pad_h;
+          const int64_t r0 = std::max<int64_t>(0, top);
+          const int64_t r1 =
+              std::min(g_.out_h, (p1 - 1) * pool_.stride_h - pool_.pad_h + pool_.kernel_h);
+          const BandTarget target{band, stride, r0};
+          for (int64_t first = r0 * layout_.plane_w; first < r1 * layout_.plane_w; first += span_) {
+            run_tile(tiles, worker, ng, b, first, std::min(first + span_, r1 * layout_.plane_w),
+                     target);
+          }
+          // The band as a plane of r1 - r0 rows whose first pooled row
+          // is p0: padding above it only where the plane's own is.
+          kernels::PoolGeometry g = pool_;
+          g.in_h = r1 - r0;
+          g.out_h = p1 - p0;
+          g.pad_h = r0 - top;
+          const int64_t n = ng / g_.groups;
+          const int64_t channel = ng % g_.groups * og + b * block_rows_;
+          const int64_t rows = std::min(block_rows_, og - b * block_rows_);
+          for (int64_t r = 0; r < rows; ++r) {
+            float* pooled = output.as<float>() +
+                            (n * g_.out_channels + channel + r) * pooled_plane + p0 * pool_.out_w;
+            pool_rows(band + r * stride, g, pooled, pool_scratch);
+            if (range_lanes != nullptr) {
+              widen(pooled, (p1 - p0) * pool_.out_w, range_lanes[worker * batch + n]);
             }
-          });
+          }
+        }
+      });
       return;
     }
     // index = ((sample * groups + group) * blocks + block) * spans + span
@@ -692,17 +760,15 @@ class Conv2dNode : public CompiledNode {
     // it, walk_tiles runs block after block, each block's weights staying in
     // cache over its spans, or (spans_outer_) span after span where a span's
     // input fits L1.
-    parallel_worker_ranges(
-        batch * g_.groups * blocks * spans, threads, [&](int worker, int64_t begin, int64_t end) {
-          const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
-          kernels::QuantTileArgs args;
-          const BandTarget planes;
-          walk_tiles(begin, end, blocks, spans, spans_outer_,
-                     [&](int64_t ng, int64_t b, int64_t t) {
-                       run_tile(args, worker, ng, b, t * span_,
-                                std::min((t + 1) * span_, layout_.pixels), planes);
-                     });
-        });
+    worker_ranges(batch * g_.groups * blocks * spans, [&](int worker, int64_t begin, int64_t end) {
+      const kernels::TileUnitScope tile_unit(matrix_tile_ != nullptr);
+      TileWorker tiles;
+      const BandTarget planes;
+      walk_tiles(begin, end, blocks, spans, spans_outer_, [&](int64_t ng, int64_t b, int64_t t) {
+        run_tile(tiles, worker, ng, b, t * span_, std::min((t + 1) * span_, layout_.pixels),
+                 planes);
+      });
+    });
   }
 
   void run_depthwise(const ConstTensorView& input, const TensorView& output, int64_t batch,
@@ -825,7 +891,8 @@ class Conv2dNode : public CompiledNode {
   // Flat pixels per kernel call (and per staging row): a tile, or a run of
   // matrix tiles.
   int64_t span_ = 16;
-  bool spans_outer_ = false;  // walk_tiles: a worker's whole blocks span after span
+  bool spans_outer_ = false;       // walk_tiles: a worker's whole blocks span after span
+  bool replicating_pack_ = false;  // the packed input is at least twice the input's bytes
   DirectLayout layout_;
   kernels::DirectConvKernels quant_{};
   kernels::QuantTileFn matrix_tile_ = nullptr;  // the AMX matrix tile, where it runs
