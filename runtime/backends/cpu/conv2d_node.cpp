@@ -436,7 +436,7 @@ class Conv2dNode : public CompiledNode {
   // quads, about 4x its bytes). Packed together into one buffer, each worker
   // read the half the other packed and wrote lines the other had read in the
   // run before; on a 2-vCPU Zen 5 guest whose cores share no cache,
-  // ResNet-18's stem (635 KiB packed from 147 KiB) ran 387-408 us on 2
+  // ResNet-18's stem (604 KiB packed from 147 KiB) ran 387-408 us on 2
   // threads that way and 316-365 us packing privately. A 1x1 layer's pack is
   // as large as its input, so each worker packing all of it only doubles the
   // work (the 56x56 stride-2 shortcut 25 -> 30 us); workers with samples of
