@@ -311,9 +311,10 @@ void SparseConv3x3Kernel::run_items(const Sparse3x3Sample& sample, const Sparse3
     const int64_t spill =
         std::min(last_element_read(tile_end - 1) + 1 - g.plane_elems, int64_t{row_begin} * g.pitch);
     for (int lane = 0; lane < g.lanes; ++lane) {
-      stage_rows(sample.input, lane, row_begin, row_end, own_staging + lane * lane_bytes());
+      uint8_t* const lane_out = own_staging + lane * lane_bytes();
+      stage_rows(sample.input, lane, row_begin, row_end, lane_out);
       if (spill <= 0) continue;
-      auto* lane_elems = reinterpret_cast<int32_t*>(own_staging) + lane * g.lane_stride;
+      auto* lane_elems = reinterpret_cast<int32_t*>(lane_out);
       for (int64_t plane = g.plane_elems; plane < planes_elems; plane += g.plane_elems) {
         std::memset(lane_elems + plane, 0, static_cast<size_t>(spill) * 4);
       }

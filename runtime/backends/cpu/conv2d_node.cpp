@@ -445,11 +445,12 @@ class Conv2dNode : public CompiledNode {
     return threads > 1 && batch < threads && replicating_pack_;
   }
 
-  // A worker's slot: its tile staging, then (own packing) one packed group.
+  // A worker's slot: its tile staging, then (own packing) one packed group
+  // from own_packed_offset().
   size_t tile_slot_bytes(bool own_packing) const {
-    return worker_slot_bytes(tile_staging_bytes()) +
-           (own_packing ? static_cast<size_t>(group_buffer_bytes()) : 0);
+    return own_packed_offset() + (own_packing ? static_cast<size_t>(group_buffer_bytes()) : 0);
   }
+  size_t own_packed_offset() const { return worker_slot_bytes(tile_staging_bytes()); }
 
   // A tile's output block (block_rows_ rows of tile_ pixels) and its runs of
   // valid pixels.
@@ -577,6 +578,7 @@ class Conv2dNode : public CompiledNode {
     // themselves (f32, or the fused quantize's bytes).
     const bool direct_output = layout_.plane_w == g_.out_w;
     const size_t worker_slot = worker_slot_bytes(tile_slot_bytes(own_packing));
+    const size_t packed_offset = own_packed_offset();
     uint8_t* staging_slots = scratch + (own_packing ? 0 : packed_bytes(batch));
     // Flat pixels [first, last) of block b of (sample, group) ng, into `dst`
     // (a fused pool's band: its rows from dst.first_row on, dst.stride
@@ -593,7 +595,7 @@ class Conv2dNode : public CompiledNode {
       const int64_t slot = (grp * blocks + b) * block_rows_;
       const uint8_t* packed = scratch + ng * group_buffer_bytes();
       if (own_packing) {
-        uint8_t* mine = own + worker_slot_bytes(tile_staging_bytes());
+        uint8_t* mine = own + packed_offset;
         if (w.packed != ng) {
           pack_group(input, ng, mine);
           w.packed = ng;
@@ -698,7 +700,7 @@ class Conv2dNode : public CompiledNode {
     // ranges would each pack the share's input again).
     auto worker_ranges = [&](int64_t count, const auto& body) {
       if (own_packing) {
-        run_capped(count, threads, (count + threads - 1) / std::max(threads, 1), body);
+        run_capped(count, threads, (count + threads - 1) / threads, body);
       } else {
         parallel_worker_ranges(count, threads, body);
       }
