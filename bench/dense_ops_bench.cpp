@@ -10,6 +10,10 @@
 // writing u8 through a static output scale (sparq_cpu_int_u8out,
 // onednn_int8): a layer writing 3.2 MB of f32 (the stem) is bound by the
 // stores, so only the same output on both sides compares the libraries.
+// The 1x1 layers also time their input pack alone (sparq_pack): sparq's
+// activations are planes, which its 1x1 tiles read as channel quads, so each
+// such layer first interleaves its input, inside the timed run; oneDNN's
+// input is in its own blocked layout before the timed loop.
 // Each benchmark repeats; "best" is the minimum over repetitions: other
 // tenants and clock changes only ever slow a run down, so best-of-many is the
 // stable figure on a shared machine. The
@@ -28,6 +32,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/conv2d/direct_conv.hpp"
+#include "kernels/isa/isa.hpp"
 #include "sparq/sparq.hpp"
 
 namespace {
@@ -178,6 +184,39 @@ void BM_SparqConv(benchmark::State& state, ConvShape s, ConvOutput output) {
   for (auto _ : state) layer.run();
   state.SetLabel(layer.node->kernel_name());
   set_gmacs(state, s.macs());
+}
+
+// The first step of a 1x1 layer's run on its own: its u8 input planes packed
+// into channel quads, as the node packs them (the active ISA's row copy).
+void BM_SparqPack(benchmark::State& state, ConvShape s) {
+  sparq::kernels::ConvGeometry g;
+  g.in_channels = s.in_c;
+  g.in_h = s.h;
+  g.in_w = s.w;
+  g.out_channels = s.out_c;
+  g.out_h = s.out_h();
+  g.out_w = s.out_w();
+  g.kernel_h = g.kernel_w = s.k;
+  g.stride_h = g.stride_w = s.stride;
+  g.pad_h = g.pad_w = s.pad;
+  g.groups = s.groups;
+  const sparq::kernels::DirectLayout layout =
+      sparq::kernels::make_direct_layout(g, sparq::kernels::DirectLayoutKind::kChannelQuads);
+  const sparq::kernels::DirectConvKernels k =
+      sparq::kernels::direct_conv_kernels(sparq::kernels::active_isa());
+  const int64_t tile = k.tile_pixels;  // sizes the zeroed slack only
+  std::vector<uint8_t> input(static_cast<size_t>(s.in_c * s.h * s.w));
+  std::mt19937 gen(4);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& v : input) v = static_cast<uint8_t>(byte(gen));
+  std::vector<uint8_t> packed(static_cast<size_t>(layout.buffer_elements(tile) * 4));
+  for (auto _ : state) {
+    sparq::kernels::pack_direct_input_u8(input.data(), g, layout, 0, tile, k.quad_rows,
+                                         packed.data());
+    benchmark::DoNotOptimize(packed.data());
+  }
+  state.SetLabel(std::string("pack_channel_quads__") +
+                 sparq::kernels::isa_name(sparq::kernels::active_isa()));
 }
 
 void BM_SparqFc(benchmark::State& state, FcShape s, bool quantized) {
@@ -362,6 +401,10 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark(("onednn_f32/" + n).c_str(), BM_OneDnnConv, s, false,
                                  ConvOutput::kF32)
         ->ComputeStatistics("best", best);
+    if (s.k == 1 && s.groups == 1) {
+      benchmark::RegisterBenchmark(("sparq_pack/" + n).c_str(), BM_SparqPack, s)
+          ->ComputeStatistics("best", best);
+    }
   }
   // Pooling: sparq_pool_<dtype> / onednn_pool_<dtype>, the dtype of the
   // input (and of the output).

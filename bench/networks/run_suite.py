@@ -680,7 +680,7 @@ def measure_layers(args, progress):
     sparse_onednn = {policy: {} for policy in policies}
     shapes = "r18_64x56" if args.quick else SPARSE_LAYER_FILTER + "[0-9x]+"
     variants = "(" + "|".join(SPARSE_LAYER_VARIANTS) + ")"
-    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8|sparq_pool|onednn_pool", default_env,
+    steps = [("dense layers", dense_bin, "sparq_cpu_int|onednn_int8|sparq_pool|onednn_pool|sparq_pack", default_env,
               dense, 1),
              ("3x3, 1 thread", sparse_bin, f"onednn_int8/{shapes}/t1/|sparq/{shapes}/{variants}/t1/",
               default_env, sparse_t1, 1)]
