@@ -364,6 +364,23 @@ def net_by_name(raw, name):
     return next((n for n in raw["networks"] if n["name"] == name), None)
 
 
+def batch_pairs(raw):
+    """("network variant tT", sparq at batch 1, sparq at batch 16) of every network,
+    variant and thread count measured at both batches."""
+    for net in raw["networks"]:
+        for vid in net["variants"]:
+            for t in sorted({r["threads"] for r in net.get("results", [])}):
+                b1, b16 = find(net, "sparq", vid, 1, t), find(net, "sparq", vid, 16, t)
+                if b1 and b16:
+                    yield f"{net['name']} {vid} t{t}", b1, b16
+
+
+def span(values, digits=2):
+    """"lo-hi" of `values`, or the one value where they are all alike."""
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
 def targets(raw):
     rows = []
     r18 = net_by_name(raw, "resnet18")
@@ -379,19 +396,14 @@ def targets(raw):
     # averages 16 images, and on a noisy host the two statistics disagree
     # (on the Xeon at 126d7ac, 88 of 108 by best runs, 78 by medians).
     checked, worst, missed, met_by_median = 0, None, [], 0
-    for net in raw["networks"]:
-        for vid in net["variants"]:
-            for t in sorted({r["threads"] for r in net.get("results", [])}):
-                b1, b16 = find(net, "sparq", vid, 1, t), find(net, "sparq", vid, 16, t)
-                if not b1 or not b16:
-                    continue
-                checked += 1
-                q = b1["per_image_best_ms"] / b16["per_image_best_ms"]  # > 1: batch 16 faster per image
-                met_by_median += b1["per_image_median_ms"] > b16["per_image_median_ms"]
-                if worst is None or q < worst[0]:
-                    worst = (q, f"{net['name']} {vid} t{t}")
-                if q <= 1:
-                    missed.append(f"{net['name']} {vid} t{t} ({q:.2f}x)")
+    for where, b1, b16 in batch_pairs(raw):
+        checked += 1
+        q = b1["per_image_best_ms"] / b16["per_image_best_ms"]  # > 1: batch 16 faster per image
+        met_by_median += b1["per_image_median_ms"] > b16["per_image_median_ms"]
+        if worst is None or q < worst[0]:
+            worst = (q, where)
+        if q <= 1:
+            missed.append(f"{where} ({q:.2f}x)")
     if checked:
         rows.append(["batch 16 faster per image than batch 1 (sparq, every network, k, threads)",
                      "> 1.0x each", f"{checked - len(missed)} of {checked}; lowest {worst[0]:.2f}x ({worst[1]}); "
@@ -464,24 +476,19 @@ def missed_reasons(raw):
                 "the margin is the kernels' efficiency alone.")
         if sparse_share is not None:
             text += f" The 3x3 convolutions take {sparse_share:.0f} % of the time"
-            text += (f"; alone, they run at {min(kernel):.2f}-{max(kernel):.2f}x oneDNN int8's speed "
+            text += (f"; alone, they run at {span(kernel)}x oneDNN int8's speed "
                      "(\"Layers against oneDNN\")." if kernel else ".")
         reasons.append(text)
     # Batch 16 against batch 1 (the same rows as the target's).
     checked, missed, missed_by_median, b1_runs, b16_runs = 0, 0, [], [], []
-    for net in raw["networks"]:
-        for vid in net["variants"]:
-            for t in sorted({r["threads"] for r in net.get("results", [])}):
-                b1, b16 = find(net, "sparq", vid, 1, t), find(net, "sparq", vid, 16, t)
-                if not b1 or not b16:
-                    continue
-                checked += 1
-                missed += b1["per_image_best_ms"] <= b16["per_image_best_ms"]
-                if b1["per_image_median_ms"] <= b16["per_image_median_ms"]:
-                    q = b1["per_image_median_ms"] / b16["per_image_median_ms"]
-                    missed_by_median.append(f"{net['name']} {vid} t{t} ({q:.2f}x)")
-                b1_runs.append(b1.get("runs", 0))
-                b16_runs.append(b16.get("runs", 0))
+    for where, b1, b16 in batch_pairs(raw):
+        checked += 1
+        missed += b1["per_image_best_ms"] <= b16["per_image_best_ms"]
+        if b1["per_image_median_ms"] <= b16["per_image_median_ms"]:
+            q = b1["per_image_median_ms"] / b16["per_image_median_ms"]
+            missed_by_median.append(f"{where} ({q:.2f}x)")
+        b1_runs.append(b1.get("runs", 0))
+        b16_runs.append(b16.get("runs", 0))
     if missed:
         text = ("- **Batch 16 against batch 1** (missed on "
                 f"{missed} of {checked} rows by best times): a batch whose sample fills a core's L2 with "
@@ -515,9 +522,10 @@ def missed_reasons(raw):
         for label, group in (("share a cache (writes to shared lines at most 4x the local cost)", near),
                              ("share none (more than 4x)", far)):
             if group:
-                spans = "; ".join(f"{vid.replace('_', ' ')} {min(g[vid] for g in group):.2f}-"
-                                  f"{max(g[vid] for g in group):.2f}x" for vid in group[0])
-                text += f" In the {len(group)} placement rounds where the two CPUs {label}: {spans}."
+                spans = "; ".join(f"{vid.replace('_', ' ')} {span([g[vid] for g in group])}x"
+                                  for vid in group[0])
+                rounds = "the placement round" if len(group) == 1 else f"the {len(group)} placement rounds"
+                text += f" In {rounds} where the two CPUs {label}: {spans}."
         reasons.append(text)
     # Dense layers against oneDNN: the 1x1 layers, whose cause this run measures, and any other.
     dense = lay.get("dense_ops", {})
@@ -537,13 +545,12 @@ def missed_reasons(raw):
         if costs:
             shares = [100 * pack / run for _, _, pack, run, _ in costs]
             ratios = [r for *_, r in costs]
-            text += (f" The input pack alone takes {min(shares):.0f}-{max(shares):.0f} % of the 1x1 "
-                     f"runs; without it they would run at {min(ratios):.2f}-{max(ratios):.2f}x oneDNN's "
-                     "speed.")
+            text += (f" The input pack alone takes {span(shares, 0)} % of the 1x1 runs; without it "
+                     f"they would run at {span(ratios)}x oneDNN's speed.")
         reasons.append(text)
     if slow[False]:
-        reasons.append(f"- **Other dense layers against oneDNN** ({'; '.join(slow[False])}): this run "
-                       "measures no cause; both libraries' kernels are named in \"Layers against oneDNN\".")
+        reasons.append(f"- **Other dense layers against oneDNN** ({'; '.join(slow[False])}): no figure of "
+                       "this run explains these; \"Layers against oneDNN\" names both libraries' kernels.")
     return reasons
 
 

@@ -220,15 +220,15 @@ class ReportTest(unittest.TestCase):
         self.assertIn("- **1x1 layers against oneDNN** (1x1, 256 -> 256 at 14x14, f32 (0.80x)): sparq's "
                       "activations are planes", why)
         self.assertIn("- **Other dense layers against oneDNN** (global average pool, 512 ch at 7x7 "
-                      "(ResNet-18), f32 (0.75x)): this run measures no cause", why)
+                      "(ResNet-18), f32 (0.75x)): no figure of this run explains", why)
         self.assertIn("re-reads one cached input (\"16 inputs in turn\" below).", why)
         self.assertNotIn("input pack alone", why)
         # With the pack timed: 10 of 50 us is 20 %; without it 40 / (50 - 10) = 1.00x.
         raw = copy.deepcopy(self.raw)
         raw["layers"]["dense_ops"]["sparq_pack/1x1_256x14"] = {"label": "pack", "us": [10.0],
                                                                "best_us": 10.0, "median_us": 11.0}
-        self.assertIn("The input pack alone takes 20-20 % of the 1x1 runs; without it they would run at "
-                      "1.00-1.00x oneDNN's speed.", report.targets(raw))
+        self.assertIn("The input pack alone takes 20 % of the 1x1 runs; without it they would run at "
+                      "1.00x oneDNN's speed.", report.targets(raw))
         self.assertIn("The pack alone (`sparq_pack`, best times) takes 1x1, 256 -> 256 at 14x14, f32: 10.0 "
                       "of 50.0 us (20 %), without it 1.00x against oneDNN.", report.layers_section(raw))
         # Run counts: the medians over the rows (5 rows; b1 runs 10, 10, 20, 30, 40 -> 20).
@@ -245,8 +245,8 @@ class ReportTest(unittest.TestCase):
             {"probe": far, "variants": {"k1_shared": {"t1_best_ms": 1.5, "t2_best_ms": 1.5}}},
             {"probe": far, "variants": {"k1_shared": {"t1_best_ms": 1.5, "t2_best_ms": 1.2}}}]}
         t = report.targets(raw)
-        self.assertIn("In the 1 placement rounds where the two CPUs share a cache (writes to shared lines at "
-                      "most 4x the local cost): k1 shared 1.78-1.78x. In the 2 placement rounds where the "
+        self.assertIn("In the placement round where the two CPUs share a cache (writes to shared lines at "
+                      "most 4x the local cost): k1 shared 1.78x. In the 2 placement rounds where the "
                       "two CPUs share none (more than 4x): k1 shared 1.00-1.25x.", t)
         # Every target met: no section.
         self.assertEqual(report.missed_reasons({"networks": []}), [])
