@@ -459,27 +459,35 @@ def targets(raw):
 def missed_reasons(raw):
     """One paragraph per kind of target this run missed: by how much, which layers
     dominate and why, from the run's own figures (empty where every target is met)."""
-    reasons = []
+    reasons = [k9_reason(raw), batch_reason(raw), two_threads_reason(raw), *dense_reasons(raw)]
+    return [r for r in reasons if r]
+
+
+def k9_reason(raw):
+    """ResNet-18 at k = 9 against ORT int8; None where met or not measured."""
     r18 = net_by_name(raw, "resnet18")
-    lay = raw.get("layers") or {}
     k9 = [speedup(r18, "k9_random" + s, 1, 1, "ort_int8") for s in measured_scales(r18, "k9_random")] if r18 else []
     k9 = [v for v in k9 if v is not None]
-    if k9 and min(k9) < TARGETS["r18_k9"]:
-        shares = op_shares(r18, "k9_random") or []
-        sparse_share = next((share for op, share in shares if op == "sparse_conv3x3"), None)
-        sc = lay.get("sparse_conv", {})
-        kernel = [sc[f"onednn_int8/{shape}/t1"]["best_us"] / sc[f"sparq/{shape}/k9/random/t1"]["best_us"]
-                  for shape in SPARSE_LAYERS
-                  if f"onednn_int8/{shape}/t1" in sc and f"sparq/{shape}/k9/random/t1" in sc]
-        text = (f"- **ResNet-18 at k = 9 against ORT int8** ({ratio(min(k9))} at the lowest): nothing is "
-                "pruned at k = 9, so sparq's 4-bit layers do every multiply-add ORT's int8 layers do and "
-                "the margin is the kernels' efficiency alone.")
-        if sparse_share is not None:
-            text += f" The 3x3 convolutions take {sparse_share:.0f} % of the time"
-            text += (f"; alone, they run at {span(kernel)}x oneDNN int8's speed "
-                     "(\"Layers against oneDNN\")." if kernel else ".")
-        reasons.append(text)
-    # Batch 16 against batch 1 (the same rows as the target's).
+    if not k9 or min(k9) >= TARGETS["r18_k9"]:
+        return None
+    text = (f"- **ResNet-18 at k = 9 against ORT int8** ({ratio(min(k9))} at the lowest): nothing is "
+            "pruned at k = 9, so sparq's 4-bit layers do every multiply-add ORT's int8 layers do and "
+            "the margin is the kernels' efficiency alone.")
+    shares = op_shares(r18, "k9_random") or []
+    sparse_share = next((share for op, share in shares if op == "sparse_conv3x3"), None)
+    if sparse_share is None:
+        return text
+    sc = (raw.get("layers") or {}).get("sparse_conv", {})
+    kernel = [sc[f"onednn_int8/{shape}/t1"]["best_us"] / sc[f"sparq/{shape}/k9/random/t1"]["best_us"]
+              for shape in SPARSE_LAYERS
+              if f"onednn_int8/{shape}/t1" in sc and f"sparq/{shape}/k9/random/t1" in sc]
+    text += f" The 3x3 convolutions take {sparse_share:.0f} % of the time"
+    return text + (f"; alone, they run at {span(kernel)}x oneDNN int8's speed (\"Layers against oneDNN\")."
+                   if kernel else ".")
+
+
+def batch_reason(raw):
+    """Batch 16 against batch 1 on the target's rows; None where every row is met."""
     checked, missed, missed_by_median, b1_runs, b16_runs = 0, 0, [], [], []
     for where, b1, b16 in batch_pairs(raw):
         checked += 1
@@ -489,51 +497,61 @@ def missed_reasons(raw):
             missed_by_median.append(f"{where} ({q:.2f}x)")
         b1_runs.append(b1.get("runs", 0))
         b16_runs.append(b16.get("runs", 0))
-    if missed:
-        text = ("- **Batch 16 against batch 1** (missed on "
-                f"{missed} of {checked} rows by best times): a batch whose sample fills a core's L2 with "
-                "its tensors runs sample after sample through the whole network (a chunk of one sample, "
-                "`runtime/session/batch_chunks.hpp`), so per image it does batch 1's work, and it reads "
-                "every image from memory where batch 1 re-reads one cached input" +
-                (" (\"16 inputs in turn\" below)." if raw.get("fresh_inputs") else "."))
-        if all(b1_runs) and all(b16_runs):
-            text += (" The rest is the statistic: a batch-1 best is the fastest of "
-                     f"{statistics.median(b1_runs):.0f} runs of one image, a batch-16 best the fastest "
-                     f"of {statistics.median(b16_runs):.0f} runs of 16 (medians over the rows), and the "
-                     "more runs of a noisy time, the lower their minimum, not their median.")
-        text += f" By medians {checked - len(missed_by_median)} of {checked} rows are met"
-        text += (f" (missed: {', '.join(missed_by_median)})." if missed_by_median else ".")
-        reasons.append(text)
-    # Two threads at batch 1.
-    probes = [(r["probe"]["shared_write_us"] / r["probe"]["local_write_us"],
-               {vid: v["t1_best_ms"] / v["t2_best_ms"] for vid, v in r["variants"].items()})
-              for r in (raw.get("thread_placement") or {}).get("rounds", [])]
+    if not missed:
+        return None
+    text = ("- **Batch 16 against batch 1** (missed on "
+            f"{missed} of {checked} rows by best times): a batch whose sample fills a core's L2 with "
+            "its tensors runs sample after sample through the whole network (a chunk of one sample, "
+            "`runtime/session/batch_chunks.hpp`), so per image it does batch 1's work, and it reads "
+            "every image from memory where batch 1 re-reads one cached input" +
+            (" (\"16 inputs in turn\" below)." if raw.get("fresh_inputs") else "."))
+    if all(b1_runs) and all(b16_runs):
+        text += (" The rest is the statistic: a batch-1 best is the fastest of "
+                 f"{statistics.median(b1_runs):.0f} runs of one image, a batch-16 best the fastest "
+                 f"of {statistics.median(b16_runs):.0f} runs of 16 (medians over the rows), and the "
+                 "more runs of a noisy time, the lower their minimum, not their median.")
+    text += f" By medians {checked - len(missed_by_median)} of {checked} rows are met"
+    return text + (f" (missed: {', '.join(missed_by_median)})." if missed_by_median else ".")
+
+
+def two_threads_reason(raw):
+    """ResNet-18 at batch 1 on 2 threads against 1, with the placement rounds split by
+    the core-to-core probe; None where both variants meet the target."""
+    r18 = net_by_name(raw, "resnet18")
     two = [(vid, find(r18, "sparq", vid, 1, 1), find(r18, "sparq", vid, 1, 2))
            for vid in ("k1_shared", "k9_random")] if r18 else []
     two = [(vid, a["per_image_best_ms"] / b["per_image_best_ms"]) for vid, a, b in two if a and b]
-    if any(v < TARGETS["two_threads"] for _, v in two):
-        text = ("- **Two threads at batch 1** ("
-                + ", ".join(f"{vid.replace('_', ' ')} {ratio(v)}" for vid, v in two) +
-                "): both threads compute a share of every layer's output channels from the whole "
-                "input, so at every layer each reads the half of its input the other core wrote, and "
-                "the 2-thread time follows what that costs on the host.")
-        near = [sc for cost, sc in probes if cost <= 4]
-        far = [sc for cost, sc in probes if cost > 4]
-        for label, group in (("share a cache (writes to shared lines at most 4x the local cost)", near),
-                             ("share none (more than 4x)", far)):
-            if group:
-                spans = "; ".join(f"{vid.replace('_', ' ')} {span([g[vid] for g in group])}x"
-                                  for vid in group[0])
-                rounds = "the placement round" if len(group) == 1 else f"the {len(group)} placement rounds"
-                text += f" In {rounds} where the two CPUs {label}: {spans}."
-        reasons.append(text)
-    # Dense layers against oneDNN: the 1x1 layers, whose cause this run measures, and any other.
-    dense = lay.get("dense_ops", {})
+    if not any(v < TARGETS["two_threads"] for _, v in two):
+        return None
+    text = ("- **Two threads at batch 1** ("
+            + ", ".join(f"{vid.replace('_', ' ')} {ratio(v)}" for vid, v in two) +
+            "): both threads compute a share of every layer's output channels from the whole "
+            "input, so at every layer each reads the half of its input the other core wrote, and "
+            "the 2-thread time follows what that costs on the host.")
+    probes = [(r["probe"]["shared_write_us"] / r["probe"]["local_write_us"],
+               {vid: v["t1_best_ms"] / v["t2_best_ms"] for vid, v in r["variants"].items()})
+              for r in (raw.get("thread_placement") or {}).get("rounds", [])]
+    near = [scaling for cost, scaling in probes if cost <= 4]
+    far = [scaling for cost, scaling in probes if cost > 4]
+    for label, group in (("share a cache (writes to shared lines at most 4x the local cost)", near),
+                         ("share none (more than 4x)", far)):
+        if group:
+            spans = "; ".join(f"{vid.replace('_', ' ')} {span([g[vid] for g in group])}x" for vid in group[0])
+            rounds = "the placement round" if len(group) == 1 else f"the {len(group)} placement rounds"
+            text += f" In {rounds} where the two CPUs {label}: {spans}."
+    return text
+
+
+def dense_reasons(raw):
+    """The dense layers below the target: the 1x1 layers, whose cause the run measures
+    (their input pack), and any other."""
+    dense = (raw.get("layers") or {}).get("dense_ops", {})
     slow = {True: [], False: []}
     for shape, what, output, names, _ in dense_and_pool_layers():
         s, o = dense_pair(dense, shape, output, names)
         if s and o and o["best_us"] / s["best_us"] < TARGETS["dense_layer"]:
             slow[shape.startswith("1x1")].append(f"{what}, {output} ({ratio(o['best_us'] / s['best_us'])})")
+    reasons = []
     if slow[True]:
         text = (f"- **1x1 layers against oneDNN** ({'; '.join(slow[True])}): sparq's activations are "
                 "planes, one per channel, and its 1x1 tiles read channel quads, so every 1x1 layer "
