@@ -189,24 +189,16 @@ void BM_SparqConv(benchmark::State& state, ConvShape s, ConvOutput output) {
 // The first step of a 1x1 layer's run on its own: its u8 input planes packed
 // into channel quads, as the node packs them (the active ISA's row copy).
 void BM_SparqPack(benchmark::State& state, ConvShape s) {
-  sparq::kernels::ConvGeometry g;
-  g.in_channels = s.in_c;
-  g.in_h = s.h;
-  g.in_w = s.w;
-  g.out_channels = s.out_c;
-  g.out_h = s.out_h();
-  g.out_w = s.out_w();
-  g.kernel_h = g.kernel_w = s.k;
-  g.stride_h = g.stride_w = s.stride;
-  g.pad_h = g.pad_w = s.pad;
-  g.groups = s.groups;
+  std::mt19937 gen(4);
+  const sparq::kernels::ConvGeometry g = sparq::kernels::conv_geometry(
+      sparq_conv(s, ConvOutput::kF32, gen), sparq::Shape{s.in_c, s.h, s.w},
+      sparq::Shape{s.out_c, s.out_h(), s.out_w()});
   const sparq::kernels::DirectLayout layout =
       sparq::kernels::make_direct_layout(g, sparq::kernels::DirectLayoutKind::kChannelQuads);
   const sparq::kernels::DirectConvKernels k =
       sparq::kernels::direct_conv_kernels(sparq::kernels::active_isa());
   const int64_t tile = k.tile_pixels;  // sizes the zeroed slack only
   std::vector<uint8_t> input(static_cast<size_t>(s.in_c * s.h * s.w));
-  std::mt19937 gen(4);
   std::uniform_int_distribution<int> byte(0, 255);
   for (uint8_t& v : input) v = static_cast<uint8_t>(byte(gen));
   std::vector<uint8_t> packed(static_cast<size_t>(layout.buffer_elements(tile) * 4));

@@ -267,8 +267,7 @@ class Conv2dNode : public CompiledNode {
         static_cast<int64_t>(layout_.step_offsets.size()) * span_ * layout_.element_bytes;
     spans_outer_ =
         quantized_ && matrix_tile_ == nullptr && span_input_bytes <= kSpansOuterInputBytes;
-    const int64_t group_input_bytes =
-        g_.in_per_group() * g_.in_h * g_.in_w * (quantized_ ? 1 : sizeof(float));
+    const int64_t group_input_bytes = group_elements() * (quantized_ ? 1 : sizeof(float));
     replicating_pack_ = group_buffer_bytes() >= 2 * group_input_bytes;
     // Padded copies so every block reads block_rows_ entries.
     const int64_t padded = g_.groups * kernels::out_blocks(g_, block_rows_) * block_rows_;
@@ -532,9 +531,8 @@ class Conv2dNode : public CompiledNode {
   // (group_buffer_bytes()).
   void pack_slots(const ConstTensorView& input, int64_t ng, int64_t first, int64_t last,
                   uint8_t* dst) const {
-    const int64_t group_elements = g_.in_per_group() * g_.in_h * g_.in_w;
     const uint8_t flip = input_.dtype == DType::kS8 ? 0x80 : 0x00;
-    const auto* src = static_cast<const uint8_t*>(input.data) + ng * group_elements;
+    const auto* src = static_cast<const uint8_t*>(input.data) + ng * group_elements();
     kernels::pack_direct_input_u8_slots(src, g_, layout_, flip, tile_, quant_.quad_rows, first,
                                         last, dst);
   }
@@ -545,10 +543,12 @@ class Conv2dNode : public CompiledNode {
       pack_slots(input, ng, 0, kernels::direct_input_slots(g_, layout_), dst);
       return;
     }
-    const int64_t group_elements = g_.in_per_group() * g_.in_h * g_.in_w;
-    kernels::pack_direct_input_f32(input.as<float>() + ng * group_elements, g_, layout_, tile_,
+    kernels::pack_direct_input_f32(input.as<float>() + ng * group_elements(), g_, layout_, tile_,
                                    reinterpret_cast<float*>(dst));
   }
+
+  // Input elements of one (sample, group).
+  int64_t group_elements() const { return g_.in_per_group() * g_.in_h * g_.in_w; }
 
   // What a worker keeps over the tiles of one call.
   struct TileWorker {
